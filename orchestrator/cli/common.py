@@ -1,0 +1,158 @@
+"""What every command shares: the selected project and environment, the clock, the consoles,
+and the one place where library errors become exit code 1 without a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import click
+from rich.console import Console
+
+from orchestrator.config import Config, Environment, find_project_root
+from orchestrator.errors import OrchestratorError
+from orchestrator.project import Project, load_project
+
+if TYPE_CHECKING:
+    from orchestrator.pardot.client import PardotClient
+    from orchestrator.state.base import StateStore
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def make_console(stderr: bool = False) -> Console:
+    """A rich console: colour only on a terminal, never with NO_COLOR, no wrapping in pipes."""
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(
+        file=stream,
+        no_color=bool(os.environ.get("NO_COLOR")),
+        highlight=False,
+        soft_wrap=not stream.isatty(),
+    )
+
+
+@dataclass
+class App:
+    """Per-invocation context: built once by the root command, passed to every subcommand."""
+
+    project_dir: Path | None = None
+    env_name: str | None = None
+    now_override: datetime | None = None
+    reveal_emails: bool = False
+    console: Console = field(default_factory=make_console)
+    err_console: Console = field(default_factory=lambda: make_console(stderr=True))
+    _project: Project | None = None
+    _client: PardotClient | None = None
+    _store: StateStore | None = None
+
+    def root(self) -> Path:
+        """The project folder: ``--project``, else the nearest folder with orchestrator.yaml."""
+        if self.project_dir is not None:
+            return find_project_root(self.project_dir) if not (self.project_dir / "orchestrator.yaml").is_file() else self.project_dir
+        return find_project_root(Path.cwd())
+
+    def project(self, paths: list[Path] | None = None) -> Project:
+        """The loaded project (cached unless ``paths`` narrows it)."""
+        if paths:
+            return load_project(self.root(), paths)
+        if self._project is None:
+            self._project = load_project(self.root())
+        return self._project
+
+    def config(self) -> Config:
+        return self.project().config
+
+    def environment(self) -> Environment:
+        return self.config().environment(self.env_name)
+
+    def timezone(self) -> ZoneInfo:
+        return self.config().timezone
+
+    def now(self) -> datetime:
+        """The current time, aware UTC; ``--now`` overrides it for reproducible output."""
+        return self.now_override or datetime.now(UTC)
+
+    def client(self) -> PardotClient:
+        """The API client for the selected environment (the in-process sandbox or Pardot)."""
+        if self._client is None:
+            from orchestrator.connect import build_client
+
+            self._client = build_client(self.environment(), self.config().root)
+        return self._client
+
+    def store(self) -> StateStore:
+        """The state store for the selected environment."""
+        if self._store is None:
+            from orchestrator.connect import build_store
+
+            self._store = build_store(self.environment(), self.config().root)
+        return self._store
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+        if self._store is not None:
+            self._store.close()
+
+    def print_json(self, data: Any) -> None:
+        """Machine output: plain JSON on stdout, never coloured or wrapped."""
+        click.echo(json.dumps(data, indent=2, sort_keys=False, default=str, ensure_ascii=False))
+
+
+pass_app = click.make_pass_decorator(App, ensure=True)
+
+
+def parse_now(value: str | None) -> datetime | None:
+    """``--now`` values: ISO-8601 with an offset (or Z); a naive time is taken as UTC."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO-8601 time such as 2027-03-01T09:00:00Z") from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def now_option(func: F) -> F:
+    """``--now TIME``: evaluate schedules as if it were TIME."""
+
+    def callback(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+        parsed = parse_now(value)
+        if parsed is not None:
+            ctx.ensure_object(App).now_override = parsed
+
+    return click.option(
+        "--now",
+        metavar="TIME",
+        envvar="ORCHESTRATOR_NOW",
+        expose_value=False,
+        callback=callback,
+        help="Evaluate schedules as if the current time were TIME (ISO-8601), for reproducible output.",
+    )(func)
+
+
+class UserFacingError(click.ClickException):
+    """An :class:`OrchestratorError` on its way out: message on stderr, exit 1, no traceback."""
+
+    exit_code = 1
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"Error: {self.message}", err=True)
+
+
+class OrchestratorGroup(click.Group):
+    """A click group that turns library errors into clean user messages."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OrchestratorError as exc:
+            raise UserFacingError(str(exc)) from exc

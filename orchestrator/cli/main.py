@@ -1,0 +1,40 @@
+"""The ``orchestrator`` command: a thin shell over the library (parse, build, execute, exit)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from orchestrator import __version__
+from orchestrator.cli.authoring import render, validate
+from orchestrator.cli.common import App, OrchestratorGroup
+
+
+@click.group(cls=OrchestratorGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--project", "project_dir", type=click.Path(file_okay=False, path_type=Path),
+              envvar="ORCHESTRATOR_PROJECT", help="Project folder (default: nearest folder with orchestrator.yaml).")
+@click.option("--env", "env_name", envvar="ORCHESTRATOR_ENV", metavar="NAME",
+              help="Environment from orchestrator.yaml (default: default_environment).")
+@click.option("--reveal-emails", is_flag=True, help="Show prospect email addresses unmasked in human output.")
+@click.version_option(__version__, prog_name="orchestrator")
+@click.pass_context
+def cli(ctx: click.Context, project_dir: Path | None, env_name: str | None, reveal_emails: bool) -> None:
+    """Manage Pardot (Account Engagement) email sends as code.
+
+    Write campaigns as YAML, then: validate -> render -> plan -> apply.
+    """
+    app = ctx.ensure_object(App)
+    app.project_dir = project_dir
+    app.env_name = env_name
+    app.reveal_emails = reveal_emails
+    ctx.call_on_close(app.close)
+
+
+cli.add_command(validate)
+cli.add_command(render)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="orchestrator")

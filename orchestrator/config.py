@@ -1,0 +1,181 @@
+"""``orchestrator.yaml``: the project configuration, loaded and validated into typed values.
+
+Only names of environment variables live in the file; the secrets themselves are read at the
+edge (the API client and the state store), never here, so a config object can be printed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from orchestrator.errors import ConfigError, Diagnostic, ProjectInvalid
+from orchestrator.schemas import validate_document
+from orchestrator.yamlload import Document, load_yaml
+
+CONFIG_FILE = "orchestrator.yaml"
+ENV_VAR_ENVIRONMENT = "ORCHESTRATOR_ENV"
+
+_DURATION = re.compile(r"^(\d+)([smhdw])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``10m`` -> 10 minutes. The schema already checked the form."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"not a duration: {text!r} (use e.g. 30s, 10m, 2h, 14d, 1w)")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def format_duration(delta: timedelta) -> str:
+    """The shortest exact ``parse_duration`` form of ``delta``."""
+    seconds = int(delta.total_seconds())
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Rules every send must satisfy; project-wide, overridable per environment and campaign."""
+
+    min_lead_time: timedelta = timedelta(minutes=10)
+    max_recipients: int | None = None
+    plan_expiry: timedelta = timedelta(hours=1)
+    late_grace: timedelta = timedelta(minutes=15)
+    missed_lookback: timedelta = timedelta(days=7)
+
+    def merged(self, raw: dict[str, Any] | None) -> Policy:
+        """This policy with the keys of ``raw`` (a schema-checked mapping) applied on top."""
+        if not raw:
+            return self
+        values: dict[str, Any] = {}
+        for key, value in raw.items():
+            values[key] = value if key == "max_recipients" else parse_duration(value)
+        return Policy(**{**self.__dict__, **values})
+
+
+@dataclass(frozen=True)
+class Environment:
+    """One target: which API, which state store, which ids, which variables."""
+
+    name: str
+    api: dict[str, Any]
+    state: dict[str, Any]
+    ids: dict[str, dict[str, int]]
+    vars: dict[str, Any]
+    policy: Policy
+
+    @property
+    def business_unit_id(self) -> str:
+        """The Pardot business unit this environment sends through."""
+        if self.api.get("kind") == "sandbox":
+            from orchestrator.sandbox import SANDBOX_BUSINESS_UNIT
+
+            return SANDBOX_BUSINESS_UNIT
+        return str(self.api["business_unit_id"])
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole project configuration."""
+
+    root: Path
+    path: Path
+    timezone: ZoneInfo
+    campaigns_dir: Path
+    default_environment: str | None
+    policy: Policy
+    environments: dict[str, Environment] = field(default_factory=dict)
+
+    def environment(self, name: str | None = None) -> Environment:
+        """The environment ``name``, else ``$ORCHESTRATOR_ENV``, else the default one."""
+        chosen = name or os.environ.get(ENV_VAR_ENVIRONMENT) or self.default_environment
+        if chosen is None:
+            if len(self.environments) == 1:
+                return next(iter(self.environments.values()))
+            raise ConfigError(
+                "no environment selected",
+                hint="pass --env NAME, set ORCHESTRATOR_ENV, or set default_environment in "
+                f"{CONFIG_FILE}; known: {', '.join(sorted(self.environments))}",
+            )
+        try:
+            return self.environments[chosen]
+        except KeyError:
+            raise ConfigError(
+                f"unknown environment {chosen!r}",
+                hint=f"known environments: {', '.join(sorted(self.environments))}",
+            ) from None
+
+
+def find_project_root(start: Path) -> Path:
+    """The nearest folder at or above ``start`` holding ``orchestrator.yaml``."""
+    here = start.resolve()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG_FILE).is_file():
+            return folder
+    raise ConfigError(
+        f"no {CONFIG_FILE} found in {here} or any folder above it",
+        hint="run the command inside a project, or pass --project DIR",
+    )
+
+
+def load_config(root: Path) -> Config:
+    """Load and validate ``root/orchestrator.yaml``; raise with every problem located."""
+    path = root / CONFIG_FILE
+    if not path.is_file():
+        raise ConfigError(f"{path} does not exist", hint="pass --project DIR pointing at a project")
+    loaded = load_yaml(path, CONFIG_FILE)
+    if isinstance(loaded, Diagnostic):
+        raise ProjectInvalid([loaded])
+    problems = validate_document("config", loaded)
+    if problems:
+        raise ProjectInvalid(problems)
+    return _build_config(root, path, loaded)
+
+
+def _zone(doc: Document, json_path: tuple[str, ...], name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ProjectInvalid(
+            [doc.diagnostic(json_path, f"unknown time zone {name!r} (use an IANA name such as America/New_York)")]
+        ) from None
+
+
+def _build_config(root: Path, path: Path, doc: Document) -> Config:
+    data: dict[str, Any] = doc.data
+    policy = Policy().merged(data.get("policy"))
+    envs = {
+        name: Environment(
+            name=name,
+            api=dict(raw["api"]),
+            state=dict(raw["state"]),
+            ids={k: dict(v) for k, v in raw.get("ids", {}).items()},
+            vars=dict(raw.get("vars", {})),
+            policy=policy.merged(raw.get("policy")),
+        )
+        for name, raw in data["environments"].items()
+    }
+    default = data.get("default_environment")
+    if default is not None and default not in envs:
+        raise ProjectInvalid(
+            [doc.diagnostic(("default_environment",), f"default_environment {default!r} is not in environments ({', '.join(sorted(envs))})")]
+        )
+    campaigns_dir = (root / data.get("campaigns_dir", "campaigns")).resolve()
+    return Config(
+        root=root.resolve(),
+        path=path,
+        timezone=_zone(doc, ("timezone",), data.get("timezone", "UTC")),
+        campaigns_dir=campaigns_dir,
+        default_environment=default,
+        policy=policy,
+        environments=envs,
+    )

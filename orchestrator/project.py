@@ -1,0 +1,66 @@
+"""A project: its configuration plus its campaign files, loaded and checked in one call.
+
+This is the front of the pipeline (files -> load and validate -> render -> policy -> desired
+sends); the CLI's ``validate``, ``render`` and ``plan`` all start here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from orchestrator.campaigns import Campaign, discover, load_campaigns
+from orchestrator.config import Config, Environment, load_config
+from orchestrator.errors import Diagnostic, ProjectInvalid
+from orchestrator.render import Renderer
+from orchestrator.sends import DesiredSend, build_sends
+
+
+@dataclass(frozen=True)
+class Project:
+    """A loaded project: config and the campaigns that passed the schema."""
+
+    config: Config
+    campaigns: list[Campaign]
+    problems: list[Diagnostic]
+
+    def campaign(self, name: str) -> Campaign:
+        """The campaign called ``name``; a clear error listing the known names otherwise."""
+        for campaign in self.campaigns:
+            if campaign.name == name:
+                return campaign
+        known = ", ".join(sorted(c.name for c in self.campaigns)) or "none"
+        raise ProjectInvalid([Diagnostic(str(self.config.campaigns_dir.name), 0, 0, f"no campaign named {name!r} (known: {known})")])
+
+
+def load_project(root: Path, paths: list[Path] | None = None) -> Project:
+    """Load ``root``'s config and campaigns (or only ``paths``), collecting every problem."""
+    config = load_config(root)
+    files = discover(config.campaigns_dir) if not paths else _expand(paths)
+    campaigns, problems = load_campaigns(files, config.root)
+    return Project(config, campaigns, problems)
+
+
+def _expand(paths: list[Path]) -> list[Path]:
+    out: list[Path] = []
+    for path in paths:
+        out.extend(discover(path) if path.is_dir() else [path])
+    return out
+
+
+def desired_sends(
+    project: Project,
+    env: Environment,
+    now: datetime,
+    *,
+    lookback: timedelta = timedelta(0),
+    campaigns: list[Campaign] | None = None,
+) -> tuple[list[DesiredSend], list[Diagnostic]]:
+    """Every desired send in ``env`` at ``now``, with loading problems and send problems together."""
+    renderer = Renderer(project.config.campaigns_dir)
+    sends, problems = build_sends(
+        campaigns if campaigns is not None else project.campaigns,
+        project.config, env, now, lookback=lookback, renderer=renderer,
+    )
+    return sends, [*project.problems, *problems]

@@ -1,0 +1,169 @@
+"""Turning a campaign's ``schedule`` into concrete send times (pure: ``now`` is a parameter).
+
+Times are computed in the campaign's IANA zone and stored in UTC.  A local time that does not
+exist (spring-forward gap) or exists twice (fall-back overlap) is refused for ``at:`` with both
+candidates named, because guessing could send an hour early or late.  For ``cron:`` the
+expression is walked in local wall-clock time, so ``0 9 * * *`` stays at 09:00 local on both
+sides of a DST change; an occurrence inside a gap runs at the shifted wall time (as cron does)
+and one inside an overlap runs once, at its first instance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import CroniterBadCronError, CroniterBadDateError, croniter
+
+#: Most occurrences one cron schedule may produce inside its horizon.
+MAX_OCCURRENCES = 500
+DEFAULT_HORIZON = timedelta(days=7)
+
+
+class ScheduleError(ValueError):
+    """A schedule value is invalid; ``field`` names the offending key (``at``, ``cron``...)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """One send time. ``at`` is aware UTC, or ``None`` for "send on apply" (``now: true``)."""
+
+    at: datetime | None
+    zone: ZoneInfo
+    index: int = 0
+
+    @property
+    def local(self) -> datetime | None:
+        """The same instant in the campaign's zone."""
+        return None if self.at is None else self.at.astimezone(self.zone)
+
+
+def utc_iso(moment: datetime) -> str:
+    """``2027-03-01T14:00:00Z``: the canonical UTC form used in keys and payloads."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def zone_named(name: str, field: str = "timezone") -> ZoneInfo:
+    """The IANA zone ``name``, or a :class:`ScheduleError` naming the field."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ScheduleError(field, f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)") from None
+
+
+def parse_time(text: str, zone: ZoneInfo, field: str = "at") -> datetime:
+    """An ISO-8601 time, with an offset or as local time in ``zone``; returns aware UTC."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ScheduleError(
+            field, f"{text!r} is not an ISO-8601 time (e.g. 2027-03-01T09:00:00 or 2027-03-01T09:00:00-05:00)"
+        ) from None
+    if value.tzinfo is not None:
+        return value.astimezone(UTC)
+    return localize(value, zone, field)
+
+
+def localize(naive: datetime, zone: ZoneInfo, field: str = "at") -> datetime:
+    """Attach ``zone`` to a wall-clock time; refuse times in a DST gap or overlap."""
+    first = naive.replace(tzinfo=zone, fold=0)
+    second = naive.replace(tzinfo=zone, fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return first.astimezone(UTC)
+    a, b = sorted((first.astimezone(UTC), second.astimezone(UTC)))
+    shown = naive.strftime("%Y-%m-%dT%H:%M")
+    if _round_trips(first) or _round_trips(second):
+        raise ScheduleError(
+            field,
+            f"{shown} happens twice in {zone.key} (clocks go back): write the offset to pick one, "
+            f"{a.astimezone(zone).isoformat()} or {b.astimezone(zone).isoformat()}",
+        )
+    raise ScheduleError(
+        field,
+        f"{shown} does not exist in {zone.key} (clocks skip it): did you mean "
+        f"{a.astimezone(zone).isoformat()} or {b.astimezone(zone).isoformat()}?",
+    )
+
+
+def _round_trips(aware: datetime) -> bool:
+    back = aware.astimezone(UTC).astimezone(aware.tzinfo)
+    return back.replace(tzinfo=None) == aware.replace(tzinfo=None)
+
+
+def cron_times(
+    expr: str,
+    zone: ZoneInfo,
+    window_start: datetime,
+    window_end: datetime,
+) -> list[datetime]:
+    """Aware UTC times of ``expr`` in ``zone`` with ``window_start < t <= window_end``."""
+    if len(expr.split()) != 5 and not expr.startswith("@"):
+        raise ScheduleError("cron", f"{expr!r}: a cron expression has five fields (minute hour day month weekday)")
+    if not croniter.is_valid(expr):
+        raise ScheduleError("cron", f"{expr!r} is not a valid cron expression")
+    local_start = window_start.astimezone(zone).replace(tzinfo=None) - timedelta(hours=3)
+    try:
+        walker = croniter(expr, local_start)
+    except (CroniterBadCronError, CroniterBadDateError) as exc:
+        raise ScheduleError("cron", f"{expr!r}: {exc}") from None
+    out: list[datetime] = []
+    seen: set[datetime] = set()
+    while True:
+        naive = walker.get_next(datetime)
+        # fold=0: inside an overlap, the first instance; inside a gap, the shifted wall time.
+        moment = naive.replace(tzinfo=zone, fold=0).astimezone(UTC)
+        if moment > window_end:
+            break
+        if moment <= window_start or moment in seen:
+            continue
+        seen.add(moment)
+        out.append(moment)
+        if len(out) > MAX_OCCURRENCES:
+            raise ScheduleError(
+                "cron",
+                f"{expr!r} gives more than {MAX_OCCURRENCES} sends inside the horizon; "
+                "each occurrence is an email: use a coarser schedule or a shorter horizon",
+            )
+    return out
+
+
+def expand(
+    schedule: dict[str, object] | None,
+    default_zone: ZoneInfo,
+    now: datetime,
+    *,
+    lookback: timedelta = timedelta(0),
+    horizon_override: timedelta | None = None,
+) -> list[Occurrence]:
+    """All occurrences of ``schedule`` relevant at ``now``.
+
+    ``at`` gives one occurrence whatever its time (the planner decides whether it is due, future
+    or missed). ``cron`` gives the occurrences in ``(now - lookback, now + horizon]``, clipped to
+    ``start``/``until``. No schedule, or ``now: true``, gives one "on apply" occurrence.
+    """
+    from orchestrator.config import parse_duration
+
+    if not schedule or schedule.get("now"):
+        return [Occurrence(None, default_zone)]
+    zone = zone_named(str(schedule["timezone"])) if "timezone" in schedule else default_zone
+    if "at" in schedule:
+        return [Occurrence(parse_time(str(schedule["at"]), zone, "at"), zone)]
+    horizon = horizon_override or (
+        parse_duration(str(schedule["horizon"])) if "horizon" in schedule else DEFAULT_HORIZON
+    )
+    start = now - lookback
+    end = now + horizon
+    if "start" in schedule:
+        start = max(start, parse_time(str(schedule["start"]), zone, "start") - timedelta(seconds=1))
+    if "until" in schedule:
+        end = min(end, parse_time(str(schedule["until"]), zone, "until"))
+    if end <= start:
+        return []
+    times = cron_times(str(schedule["cron"]), zone, start, end)
+    return [Occurrence(t, zone, i) for i, t in enumerate(times)]

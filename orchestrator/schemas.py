@@ -1,0 +1,164 @@
+"""The JSON Schemas in ``schemas/``, and validation that reports located, readable errors.
+
+The schemas are the single source of truth for file shapes.  In a source checkout they are
+read from the top-level ``schemas/`` folder; a built wheel carries a copy at
+``orchestrator/_schemas`` (see ``pyproject.toml``), so a non-editable install finds them too.
+
+Schemas may carry a non-standard ``x-message`` keyword: when a subschema with one fails, that
+sentence replaces jsonschema's generic text (a wall of ``oneOf`` alternatives helps no one).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, best_match
+
+from orchestrator.errors import Diagnostic
+from orchestrator.yamlload import Document
+
+_SOURCE_DIR = Path(__file__).resolve().parent.parent / "schemas"
+
+
+def schema_path(name: str) -> Path:
+    """Where ``schemas/<name>.schema.json`` lives in this installation."""
+    filename = f"{name}.schema.json"
+    packaged = resources.files("orchestrator").joinpath("_schemas", filename)
+    if packaged.is_file():
+        return Path(str(packaged))
+    return _SOURCE_DIR / filename
+
+
+@functools.cache
+def load_schema(name: str) -> dict[str, Any]:
+    """The parsed schema ``name`` (``campaign``, ``config``, ``plan``)."""
+    with schema_path(name).open(encoding="utf-8") as fh:
+        schema: dict[str, Any] = json.load(fh)
+    return schema
+
+
+@functools.cache
+def validator(name: str) -> Draft202012Validator:
+    """A cached validator for schema ``name``; the schema itself is checked once here."""
+    schema = load_schema(name)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def validate_data(name: str, data: Any) -> list[str]:
+    """Plain-text errors of ``data`` against schema ``name`` (for machine documents such as plans)."""
+    return [
+        f"{'/'.join(str(p) for p in err.absolute_path) or '(root)'}: {_message(err)}"
+        for err in validator(name).iter_errors(data)
+    ]
+
+
+def validate_document(name: str, doc: Document) -> list[Diagnostic]:
+    """Validate a loaded YAML document; every error is located at its YAML node."""
+    out: list[Diagnostic] = []
+    seen: set[tuple[Any, ...]] = set()
+    for err in validator(name).iter_errors(doc.data):
+        for leaf in _leaves(err):
+            path, message = _locate(leaf, doc)
+            ident = (path, message)
+            if ident not in seen:
+                seen.add(ident)
+                out.append(doc.diagnostic(path, message))
+    return out
+
+
+def _leaves(err: ValidationError) -> Iterator[ValidationError]:
+    """The errors worth showing for ``err``: itself, or its most relevant alternative."""
+    if _x_message(err) is not None:
+        # A oneOf whose instance clearly picked a branch (e.g. a schedule with `at:`)
+        # reports that branch's own problem, which is more precise than the summary.
+        picked = _picked_branch(err)
+        if picked is not None:
+            yield from _leaves(picked)
+            return
+        yield err
+        return
+    if err.validator in ("oneOf", "anyOf") and err.context:
+        best = best_match(err.context)
+        if best is not None:
+            yield from _leaves(best)
+            return
+    yield err
+
+
+def _picked_branch(err: ValidationError) -> ValidationError | None:
+    """For a oneOf of objects told apart by a required key, the error inside the chosen branch."""
+    if err.validator != "oneOf" or not err.context or not isinstance(err.instance, dict):
+        return None
+    branches = err.validator_value
+    chosen = [
+        i
+        for i, branch in enumerate(branches)
+        if isinstance(branch, dict)
+        and branch.get("required")
+        and all(k in err.instance for k in branch["required"])
+    ]
+    if len(chosen) != 1:
+        return None
+    inner = [e for e in err.context if e.relative_schema_path[0] == chosen[0]]
+    return best_match(inner) if inner else None
+
+
+def _x_message(err: ValidationError) -> str | None:
+    schema = err.schema if isinstance(err.schema, dict) else {}
+    msg = schema.get("x-message")
+    return msg if isinstance(msg, str) else None
+
+
+def _locate(err: ValidationError, doc: Document) -> tuple[tuple[str | int, ...], str]:
+    path = tuple(err.absolute_path)
+    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+        allowed = set(err.schema.get("properties", {}))
+        extra = sorted(k for k in err.instance if k not in allowed)
+        if extra:
+            known = ", ".join(sorted(allowed))
+            return (*path, extra[0]), (
+                f"unknown key {extra[0]!r}" + (f" (and {len(extra) - 1} more)" if len(extra) > 1 else "")
+                + f"; allowed keys: {known}"
+            )
+    if err.validator == "not" and isinstance(err.instance, dict):
+        forbidden = err.validator_value.get("required", []) if isinstance(err.validator_value, dict) else []
+        present = [k for k in forbidden if k in err.instance]
+        if present:
+            path = (*path, present[-1])
+    message = _x_message(err) or _message(err)
+    return path, message
+
+
+def _message(err: ValidationError) -> str:
+    where = ".".join(str(p) for p in err.absolute_path)
+    if err.validator == "required":
+        return err.message.replace("is a required property", "is required") + (
+            f" in {where}" if where else ""
+        )
+    if err.validator == "type":
+        return f"{where or 'value'}: expected {err.validator_value}, got {_json_type(err.instance)}"
+    if err.validator == "enum":
+        choices = ", ".join(json.dumps(v) for v in err.validator_value)
+        return f"{where or 'value'}: {json.dumps(err.instance)} is not one of {choices}"
+    return f"{where}: {err.message}" if where else err.message
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"

@@ -1,0 +1,314 @@
+"""From valid campaigns to *desired sends*: ids resolved, schedule expanded, content rendered,
+policy checked.  Pure apart from reading template files through the renderer; ``now`` is a
+parameter, so the same files and the same ``now`` always give the same sends.
+
+A desired send is the unit the planner reconciles with state: one email that Pardot should
+have sent (or scheduled) exactly once.  Its ``key`` is stable across runs:
+
+* ``<name>@<UTC time>`` for list sends with ``at:`` or ``cron:`` (one per occurrence),
+* ``<name>@now`` for list sends with ``now: true`` (or no schedule),
+* ``<name>/<prospect>`` for one-to-one sends (one per prospect).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from orchestrator.campaigns import Campaign
+from orchestrator.config import Config, Environment, Policy
+from orchestrator.errors import Diagnostic, RenderError
+from orchestrator.policy import address_problems, content_problems
+from orchestrator.render import Renderer, Source
+from orchestrator.schedule import Occurrence, ScheduleError, expand, utc_iso
+
+_ID_KINDS = {"campaign": "campaigns", "lists": "lists", "suppression_lists": "lists",
+             "template": "templates", "user": "users"}
+
+
+@dataclass(frozen=True)
+class DesiredSend:
+    """One email the files ask for. ``payload`` holds the exact Pardot API parameters."""
+
+    key: str
+    campaign: str
+    kind: str  # "list" | "one-to-one"
+    source: str  # display path of the campaign file
+    schedule_kind: str  # "at" | "cron" | "now"
+    scheduled_time: datetime | None  # aware UTC; None = on apply
+    timezone: str
+    payload: dict[str, Any]
+    labels: dict[str, Any] = field(default_factory=dict)  # human names next to ids, for plans
+    operational_reason: str | None = None
+    max_recipients: int | None = None
+    min_lead_time: timedelta = timedelta(minutes=10)
+
+    @property
+    def fingerprint(self) -> str:
+        """A digest of everything that reaches Pardot; equal fingerprints mean an identical email."""
+        return fingerprint(self.payload)
+
+    @property
+    def subject(self) -> str | None:
+        return self.payload.get("subject")
+
+    @property
+    def text(self) -> str | None:
+        return self.payload.get("text_content")
+
+    @property
+    def html(self) -> str | None:
+        return self.payload.get("html_content")
+
+
+def fingerprint(payload: dict[str, Any]) -> str:
+    """sha256 of the canonical JSON of ``payload``."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class _Context:
+    config: Config
+    env: Environment
+    renderer: Renderer
+    now: datetime
+    lookback: timedelta
+    problems: list[Diagnostic] = field(default_factory=list)
+
+    def report(self, campaign: Campaign, json_path: tuple[str | int, ...], message: str) -> None:
+        diag = campaign.diagnostic(json_path, message)
+        if diag not in self.problems:
+            self.problems.append(diag)
+
+
+def build_sends(
+    campaigns: list[Campaign],
+    config: Config,
+    env: Environment,
+    now: datetime,
+    *,
+    lookback: timedelta = timedelta(0),
+    renderer: Renderer | None = None,
+) -> tuple[list[DesiredSend], list[Diagnostic]]:
+    """Every desired send of ``campaigns`` in ``env`` at ``now``, and every problem found.
+
+    ``lookback`` widens cron expansion into the past so the planner can see missed occurrences.
+    """
+    ctx = _Context(config, env, renderer or Renderer(config.campaigns_dir), now, lookback)
+    sends: list[DesiredSend] = []
+    for campaign in campaigns:
+        sends.extend(_campaign_sends(campaign, ctx))
+    return sends, ctx.problems
+
+
+def _campaign_sends(campaign: Campaign, ctx: _Context) -> list[DesiredSend]:
+    data = campaign.data
+    base = _base_payload(campaign, ctx)
+    if base is None:
+        return []
+    schedule = data.get("schedule")
+    try:
+        occurrences = expand(schedule, ctx.config.timezone, ctx.now, lookback=ctx.lookback)
+    except ScheduleError as exc:
+        ctx.report(campaign, ("schedule", exc.field), exc.message)
+        return []
+    schedule_kind = "now" if not schedule or schedule.get("now") else ("at" if "at" in schedule else "cron")
+    policy = ctx.env.policy.merged(data.get("policy"))
+    out = []
+    for occ in occurrences:
+        rendered = _render(campaign, ctx, occ)
+        if rendered is None:
+            continue
+        for key, target in _targets(campaign, occ):
+            payload = {**base, **target, **rendered, "name": key}
+            if campaign.kind == "list":
+                payload["scheduled_time"] = None if occ.at is None else occ.at.isoformat()
+            out.append(_desired(campaign, ctx, key, schedule_kind, occ, payload, policy))
+    return out
+
+
+def _desired(
+    campaign: Campaign, ctx: _Context, key: str, schedule_kind: str, occ: Occurrence,
+    payload: dict[str, Any], policy: Policy,
+) -> DesiredSend:
+    operational = campaign.data.get("operational")
+    return DesiredSend(
+        key=key,
+        campaign=campaign.name,
+        kind=campaign.kind,
+        source=campaign.display,
+        schedule_kind=schedule_kind,
+        scheduled_time=occ.at,
+        timezone=occ.zone.key,
+        payload=payload,
+        labels=_labels(campaign, ctx),
+        operational_reason=operational["reason"] if isinstance(operational, dict) else None,
+        max_recipients=policy.max_recipients,
+        min_lead_time=policy.min_lead_time,
+    )
+
+
+def _targets(campaign: Campaign, occ: Occurrence) -> list[tuple[str, dict[str, Any]]]:
+    if campaign.kind == "list":
+        suffix = "now" if occ.at is None else utc_iso(occ.at)
+        return [(f"{campaign.name}@{suffix}", {})]
+    targets = []
+    for prospect in campaign.data["prospects"]:
+        field_name = "prospect_id" if isinstance(prospect, int) else "prospect_email"
+        value = prospect if isinstance(prospect, int) else str(prospect).lower()
+        targets.append((f"{campaign.name}/{value}", {field_name: value}))
+    return targets
+
+
+def resolve_ref(ctx: _Context, campaign: Campaign, json_path: tuple[str | int, ...], kind: str) -> int | None:
+    """An id for the reference at ``json_path``: an integer as is, a name via ``ids``."""
+    value: Any = campaign.data
+    for part in json_path:
+        value = value[part]
+    if isinstance(value, int):
+        return value
+    known = ctx.env.ids.get(kind, {})
+    if value in known:
+        return known[value]
+    names = ", ".join(sorted(known)) or "none defined"
+    ctx.report(
+        campaign,
+        json_path,
+        f"unknown {kind[:-1]} name {value!r} in environment {ctx.env.name!r} "
+        f"(known: {names}); add it under environments.{ctx.env.name}.ids.{kind} or use the id",
+    )
+    return None
+
+
+def _base_payload(campaign: Campaign, ctx: _Context) -> dict[str, Any] | None:
+    data = campaign.data
+    before = len(ctx.problems)
+    payload: dict[str, Any] = {"campaign_id": resolve_ref(ctx, campaign, ("campaign",), "campaigns")}
+    if campaign.kind == "list":
+        payload["list_ids"] = [resolve_ref(ctx, campaign, ("lists", i), "lists") for i in range(len(data["lists"]))]
+        payload["suppression_list_ids"] = [
+            resolve_ref(ctx, campaign, ("suppression_lists", i), "lists")
+            for i in range(len(data.get("suppression_lists", [])))
+        ]
+    payload["tags"] = list(data.get("tags", []))
+    payload["email_template_id"] = (
+        resolve_ref(ctx, campaign, ("template",), "templates") if "template" in data else None
+    )
+    payload.update(_sender(campaign, ctx))
+    payload["replyto_email"] = data.get("reply_to")
+    payload["operational_email"] = isinstance(data.get("operational"), dict)
+    for field_name, message in address_problems(
+        {"sender.email": payload.get("from_email"), "reply_to": payload["replyto_email"]}
+    ):
+        ctx.report(campaign, tuple(field_name.split(".")), message)
+    return payload if len(ctx.problems) == before else None
+
+
+def _sender(campaign: Campaign, ctx: _Context) -> dict[str, Any]:
+    sender = campaign.data.get("sender", {})
+    out: dict[str, Any] = {
+        "from_name": sender.get("name"),
+        "from_email": sender.get("email"),
+        "from_user_id": resolve_ref(ctx, campaign, ("sender", "user"), "users") if "user" in sender else None,
+        "from_assigned_user": bool(sender.get("assigned_user", False)),
+        "from_account_owner": bool(sender.get("account_owner", False)),
+    }
+    return out
+
+
+def _render(campaign: Campaign, ctx: _Context, occ: Occurrence) -> dict[str, Any] | None:
+    data = campaign.data
+    variables = {
+        **ctx.env.vars,
+        **data.get("vars", {}),
+        "send": {
+            "name": campaign.name,
+            "at": occ.at,
+            "local": occ.local,
+            "timezone": occ.zone.key,
+            "occurrence": occ.index,
+        },
+        "env": {"name": ctx.env.name},
+    }
+    out: dict[str, Any] = {"subject": None, "text_content": None, "html_content": None}
+    ok = True
+    for part, key in (("subject", "subject"), ("text", "text_content"), ("html", "html_content")):
+        source = _source(campaign, ctx, part)
+        if source is None:
+            continue
+        try:
+            out[key] = ctx.renderer.render(source, variables)
+        except RenderError as exc:
+            ok = False
+            _report_render_error(campaign, ctx, part, exc)
+    if not ok:
+        return None
+    for field_name, message in content_problems(out["subject"], out["text_content"], out["html_content"]):
+        json_field = field_name if field_name in data else f"{field_name}_file"
+        ctx.report(campaign, (json_field if json_field in data else field_name,), message)
+        ok = False
+    return out if ok else None
+
+
+def _source(campaign: Campaign, ctx: _Context, part: str) -> Source | None:
+    data = campaign.data
+    if part in data:
+        line, _ = campaign.doc.locate((part,))
+        return Source(part, inline=str(data[part]), where=f"{campaign.display}:{line}")
+    file_key = f"{part}_file"
+    if file_key not in data:
+        return None
+    path = (campaign.path.parent / str(data[file_key])).resolve()
+    if not path.is_file():
+        ctx.report(campaign, (file_key,), f"{data[file_key]!r} does not exist (paths are relative to this file)")
+        return None
+    try:
+        path.relative_to(ctx.config.campaigns_dir)
+    except ValueError:
+        ctx.report(campaign, (file_key,), f"{data[file_key]!r} is outside the campaigns folder")
+        return None
+    return Source(part, file=path)
+
+
+def _report_render_error(campaign: Campaign, ctx: _Context, part: str, exc: RenderError) -> None:
+    json_field = part if part in campaign.data else f"{part}_file"
+    if exc.path and exc.line and Path(exc.path).is_absolute():
+        try:
+            shown = str(Path(exc.path).resolve().relative_to(ctx.config.root))
+        except ValueError:
+            shown = exc.path
+        message = exc.message.split(": ", 1)[1] if exc.message.startswith(exc.path) else exc.message
+        diag = Diagnostic(shown, exc.line, 1, f"{message} (rendering {campaign.display})")
+        if diag not in ctx.problems:
+            ctx.problems.append(diag)
+        return
+    ctx.report(campaign, (json_field,), exc.message)
+
+
+def _labels(campaign: Campaign, ctx: _Context) -> dict[str, Any]:
+    """Human names for the ids in a payload, from the environment's ids map."""
+    reverse = {kind: {v: k for k, v in names.items()} for kind, names in ctx.env.ids.items()}
+
+    def label(kind: str, ident: Any) -> str:
+        name = reverse.get(kind, {}).get(ident)
+        return f"{name} ({ident})" if name else str(ident)
+
+    data = campaign.data
+    out: dict[str, Any] = {}
+    for key, kind in _ID_KINDS.items():
+        if key == "user":
+            value = data.get("sender", {}).get("user")
+        else:
+            value = data.get(key)
+        if value is None:
+            continue
+        items = value if isinstance(value, list) else [value]
+        ids = [v if isinstance(v, int) else ctx.env.ids.get(kind, {}).get(v) for v in items]
+        labels = [label(kind, i) for i in ids]
+        out[key] = labels if isinstance(value, list) else labels[0]
+    return out
