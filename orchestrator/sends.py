@@ -22,7 +22,7 @@ from typing import Any
 from orchestrator.campaigns import Campaign
 from orchestrator.config import Config, Environment, Policy
 from orchestrator.errors import Diagnostic, RenderError
-from orchestrator.policy import address_problems, content_problems
+from orchestrator.policy import address_problems, content_problems, lead_time_problem
 from orchestrator.render import Renderer, Source
 from orchestrator.schedule import Occurrence, ScheduleError, expand, utc_iso
 
@@ -121,6 +121,8 @@ def _campaign_sends(campaign: Campaign, ctx: _Context) -> list[DesiredSend]:
     policy = ctx.env.policy.merged(data.get("policy"))
     out = []
     for occ in occurrences:
+        if not _timing_ok(campaign, ctx, occ, schedule_kind, policy):
+            continue
         rendered = _render(campaign, ctx, occ)
         if rendered is None:
             continue
@@ -151,6 +153,24 @@ def _desired(
         max_recipients=policy.max_recipients,
         min_lead_time=policy.min_lead_time,
     )
+
+
+def _timing_ok(campaign: Campaign, ctx: _Context, occ: Occurrence, schedule_kind: str, policy: Policy) -> bool:
+    """Lead-time policy for future sends; a past ``at`` is only a warning (the planner calls it missed)."""
+    if occ.at is None:
+        return True
+    if schedule_kind == "at" and occ.at <= ctx.now:
+        diag = campaign.diagnostic(
+            ("schedule", "at"), f"{utc_iso(occ.at)} is in the past; `plan` will report this send as missed", "warning"
+        )
+        if diag not in ctx.problems:
+            ctx.problems.append(diag)
+        return True
+    problem = lead_time_problem(occ.at, ctx.now, policy.min_lead_time)
+    if problem is None:
+        return True
+    ctx.report(campaign, ("schedule", "at" if schedule_kind == "at" else "cron"), f"{utc_iso(occ.at)}: {problem}")
+    return False
 
 
 def _targets(campaign: Campaign, occ: Occurrence) -> list[tuple[str, dict[str, Any]]]:

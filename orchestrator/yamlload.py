@@ -49,6 +49,8 @@ _SCALAR_TAGS = {
     "tag:yaml.org,2002:null",
 }
 
+_COLLECTION_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
+
 
 @dataclass
 class Document:
@@ -103,6 +105,9 @@ class _Builder:
                 "use fewer anchors and aliases",
             )
         self.positions.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode) and node.tag not in _COLLECTION_TAGS:
+            mark = node.start_mark
+            raise YamlLoadError(mark.line + 1, mark.column + 1, f"unsupported YAML tag {node.tag!r}")
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):

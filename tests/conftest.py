@@ -1,0 +1,63 @@
+"""Suite-wide guards: no test may reach a host other than loopback."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+_real_getaddrinfo = socket.getaddrinfo
+
+
+def _is_loopback(host: Any) -> bool:
+    if not isinstance(host, str):
+        return True  # AF_UNIX paths (PostgreSQL's socket) are local by definition
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def _guard(address: Any) -> None:
+    host = address[0] if isinstance(address, tuple) else address
+    if not _is_loopback(host):
+        raise RuntimeError(f"test tried to reach {host!r}: only loopback is allowed in tests")
+
+
+def _connect(self: socket.socket, address: Any) -> None:
+    _guard(address)
+    _real_connect(self, address)
+
+
+def _connect_ex(self: socket.socket, address: Any) -> int:
+    _guard(address)
+    return _real_connect_ex(self, address)
+
+
+def _getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+    if isinstance(host, str) and not _is_loopback(host):
+        raise RuntimeError(f"test tried to resolve {host!r}: only loopback is allowed in tests")
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Any connection or DNS lookup to a non-loopback host fails the test."""
+    monkeypatch.setattr(socket.socket, "connect", _connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", _connect_ex)
+    monkeypatch.setattr(socket, "getaddrinfo", _getaddrinfo)
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_orchestrator_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests choose their environment explicitly; a developer's shell settings must not leak in."""
+    for name in ("ORCHESTRATOR_ENV", "ORCHESTRATOR_PROJECT", "ORCHESTRATOR_NOW", "NO_COLOR"):
+        monkeypatch.delenv(name, raising=False)

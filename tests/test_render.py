@@ -1,0 +1,97 @@
+"""Rendering: HML/PML pass through byte-for-byte, Jinja stays Jinja, the sandbox holds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from orchestrator.errors import RenderError
+from orchestrator.policy import has_opt_out_token
+from orchestrator.render import Renderer, Source, protect_hml
+
+HML_TAGS = [
+    "{{Recipient.FirstName}}", "{{{Recipient.Street}}}", "{{Unsubscribe}}", "{{EmailPreferenceCenter}}",
+    "{{#if Recipient.Company}}", "{{/if}}", "{{else}}", "{{unsubscribe}}", "{{{emailpreferencecenter}}}",
+    "{{Sender.FirstName}}", "{{#unless Recipient.Title}}", "{{/unless}}", "{{View_Online}}", "{{Current_Year}}",
+    "%%first_name%%", "%%unsubscribe%%", "%%email_preference_center%%", "%%account_address%%",
+]
+
+
+@pytest.fixture
+def renderer(tmp_path: Path) -> Renderer:
+    return Renderer(tmp_path)
+
+
+@pytest.mark.parametrize("tag", HML_TAGS)
+@pytest.mark.parametrize("part", ["subject", "text", "html"])
+def test_merge_tags_pass_through_byte_for_byte(renderer: Renderer, tag: str, part: str) -> None:
+    assert renderer.render(Source(part, inline=f"a {tag} b {{{{ x }}}}"), {"x": 1}) == f"a {tag} b 1"
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.sampled_from(HML_TAGS), st.text(alphabet="abc XYZ.,!%-<>\n", max_size=12)),
+        max_size=12,
+    )
+)
+def test_any_mix_of_text_and_merge_tags_renders_unchanged(chunks: list[str]) -> None:
+    source = "".join(chunks)
+    rendered = Renderer(Path(".")).render(Source("text", inline=source), {})
+    assert rendered == source
+
+
+def test_jinja_still_works_next_to_hml(renderer: Renderer) -> None:
+    src = "{% if vip %}{{Recipient.FirstName}}, {{ offer }}{% else %}{{else}}{% endif %}"
+    assert renderer.render(Source("text", inline=src), {"vip": True, "offer": "20%"}) == "{{Recipient.FirstName}}, 20%"
+
+
+def test_existing_raw_blocks_are_left_alone() -> None:
+    src = "{% raw %}{{Unsubscribe}} {{ jinja }}{% endraw %} {{Unsubscribe}}"
+    assert protect_hml(src).count("{% raw %}") == 2
+    assert Renderer(Path(".")).render(Source("text", inline=src), {}) == "{{Unsubscribe}} {{ jinja }} {{Unsubscribe}}"
+
+
+def test_html_is_autoescaped_text_is_not(renderer: Renderer) -> None:
+    assert renderer.render(Source("html", inline="{{ v }}"), {"v": "<b>&"}) == "&lt;b&gt;&amp;"
+    assert renderer.render(Source("text", inline="{{ v }}"), {"v": "<b>&"}) == "<b>&"
+
+
+@pytest.mark.parametrize(
+    ("source", "fragment"),
+    [
+        ("{{ ''.__class__ }}", "unsafe"),
+        ("{{ x.__globals__ }}", "undefined"),
+        ("{{ cycler.__init__.__globals__ }}", "unsafe"),
+        ("{{ missing }}", "undefined variable"),
+        ("{% include '../../etc/passwd' %}", "not found inside"),
+        ("{% include '/etc/passwd' %}", "not found inside"),
+        ("{% if %}", "syntax error"),
+    ],
+)
+def test_refusals(renderer: Renderer, source: str, fragment: str) -> None:
+    with pytest.raises(RenderError, match=fragment):
+        renderer.render(Source("text", inline=source), {"x": 1})
+
+
+@pytest.mark.parametrize(
+    ("text", "is_html", "expected"),
+    [
+        ("%%unsubscribe%%", False, True),
+        ("%%email_preference_center%%", False, True),
+        ("{{Unsubscribe}}", False, True),
+        ("{{{ EmailPreferenceCenter }}}", False, True),
+        ("{{unsubscribe}}", True, True),
+        ('<a href="%%unsubscribe%%">u</a>', True, True),
+        ("<!-- %%unsubscribe%% -->", True, False),
+        ("<!--[if mso]>%%unsubscribe%%<![endif]-->", True, False),
+        ("%%unsubscribe", False, False),
+        ("{{Unsubscribe.Link}}", False, False),
+        ("unsubscribe here", False, False),
+    ],
+)
+def test_opt_out_token_detection(text: str, is_html: bool, expected: bool) -> None:
+    assert has_opt_out_token(text, is_html=is_html) is expected

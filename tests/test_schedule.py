@@ -1,0 +1,96 @@
+"""Schedules: DST-correct cron, refused gap/overlap times, stable keys."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from orchestrator.schedule import ScheduleError, cron_times, expand, localize, parse_time, utc_iso
+
+NY = ZoneInfo("America/New_York")
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def test_daily_cron_keeps_local_wall_time_across_spring_forward() -> None:
+    start = datetime(2027, 3, 12, tzinfo=UTC)
+    times = cron_times("0 9 * * *", NY, start, start + timedelta(days=4))
+    assert [t.astimezone(NY).hour for t in times] == [9, 9, 9, 9]
+    assert [utc_iso(t) for t in times] == [
+        "2027-03-12T14:00:00Z", "2027-03-13T14:00:00Z", "2027-03-14T13:00:00Z", "2027-03-15T13:00:00Z",
+    ]
+
+
+def test_daily_cron_keeps_local_wall_time_across_fall_back() -> None:
+    start = datetime(2027, 11, 5, tzinfo=UTC)
+    times = cron_times("0 9 * * *", NY, start, start + timedelta(days=3))
+    assert [utc_iso(t) for t in times] == ["2027-11-05T13:00:00Z", "2027-11-06T13:00:00Z", "2027-11-07T14:00:00Z"]
+
+
+def test_cron_in_gap_runs_once_at_shifted_time_and_overlap_runs_once() -> None:
+    gap = cron_times("30 2 * * *", NY, datetime(2027, 3, 13, 12, tzinfo=UTC), datetime(2027, 3, 15, 12, tzinfo=UTC))
+    assert [t.astimezone(NY).strftime("%d %H:%M") for t in gap] == ["14 03:30", "15 02:30"]
+    overlap = cron_times("30 1 * * *", NY, datetime(2027, 11, 6, 12, tzinfo=UTC), datetime(2027, 11, 8, 12, tzinfo=UTC))
+    assert len(overlap) == 2  # 7 Nov 01:30 happens twice on the wall clock but is sent once
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    start=st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2030, 12, 31)),
+    hour=st.integers(min_value=4, max_value=23),
+    zone=st.sampled_from(["America/New_York", "Europe/Berlin", "Australia/Sydney", "UTC"]),
+)
+def test_daily_cron_is_always_at_the_local_hour(start: datetime, hour: int, zone: str) -> None:
+    tz = ZoneInfo(zone)
+    begin = start.replace(tzinfo=UTC)
+    times = cron_times(f"0 {hour} * * *", tz, begin, begin + timedelta(days=10))
+    assert len(times) in (9, 10, 11)
+    assert all(t.astimezone(tz).hour == hour and t.astimezone(tz).minute == 0 for t in times)
+    assert times == sorted(set(times))
+    assert all(begin < t <= begin + timedelta(days=10) for t in times)
+
+
+def test_at_with_offset_and_naive_local() -> None:
+    assert utc_iso(parse_time("2027-03-01T09:00:00-05:00", BERLIN)) == "2027-03-01T14:00:00Z"
+    assert utc_iso(parse_time("2027-03-01T09:00:00", NY)) == "2027-03-01T14:00:00Z"
+    assert utc_iso(parse_time("2027-03-01T09:00:00Z", NY)) == "2027-03-01T09:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("naive", "fragment"),
+    [
+        (datetime(2027, 3, 14, 2, 30), "does not exist in America/New_York"),
+        (datetime(2027, 11, 7, 1, 30), "happens twice in America/New_York"),
+    ],
+)
+def test_gap_and_overlap_are_refused_naming_both_candidates(naive: datetime, fragment: str) -> None:
+    with pytest.raises(ScheduleError) as info:
+        localize(naive, NY)
+    assert fragment in info.value.message
+    assert info.value.message.count("2027-") == 3  # the time itself and both candidates
+
+
+def test_expand_window_start_until_and_horizon() -> None:
+    now = datetime(2027, 1, 4, 0, 0, tzinfo=UTC)  # a Monday
+    sched = {"cron": "0 9 * * MON", "timezone": "Europe/Berlin", "start": "2027-01-10T00:00:00",
+             "until": "2027-02-01T00:00:00", "horizon": "60d"}
+    occ = expand(sched, NY, now)
+    assert [utc_iso(o.at) for o in occ if o.at] == ["2027-01-11T08:00:00Z", "2027-01-18T08:00:00Z", "2027-01-25T08:00:00Z"]
+    assert [o.index for o in occ] == [0, 1, 2]
+    assert expand({"now": True}, NY, now)[0].at is None
+    assert expand(None, NY, now)[0].at is None
+
+
+def test_lookback_includes_recent_past_occurrences() -> None:
+    now = datetime(2027, 1, 6, 0, 0, tzinfo=UTC)
+    occ = expand({"cron": "0 9 * * *", "timezone": "UTC", "horizon": "1d"}, NY, now, lookback=timedelta(days=2))
+    assert [utc_iso(o.at) for o in occ if o.at] == ["2027-01-04T09:00:00Z", "2027-01-05T09:00:00Z", "2027-01-06T09:00:00Z"]
+
+
+def test_too_many_occurrences_is_refused() -> None:
+    now = datetime(2027, 1, 1, tzinfo=UTC)
+    with pytest.raises(ScheduleError, match="more than"):
+        expand({"cron": "* * * * *", "horizon": "7d"}, NY, now)
