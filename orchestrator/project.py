@@ -6,6 +6,7 @@ sends); the CLI's ``validate``, ``render`` and ``plan`` all start here.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -56,11 +57,12 @@ def desired_sends(
     *,
     lookback: timedelta = timedelta(0),
     campaigns: list[Campaign] | None = None,
+    applied: Collection[str] = (),
 ) -> tuple[list[DesiredSend], list[Diagnostic]]:
     """Every desired send in ``env`` at ``now``, with loading problems and send problems together."""
     renderer = Renderer(project.config.campaigns_dir)
     sends, problems = build_sends(
         campaigns if campaigns is not None else project.campaigns,
-        project.config, env, now, lookback=lookback, renderer=renderer,
+        project.config, env, now, lookback=lookback, renderer=renderer, applied=applied,
     )
     return sends, [*project.problems, *problems]

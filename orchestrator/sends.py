@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -78,6 +79,7 @@ class _Context:
     renderer: Renderer
     now: datetime
     lookback: timedelta
+    applied: Collection[str] = ()
     problems: list[Diagnostic] = field(default_factory=list)
 
     def report(self, campaign: Campaign, json_path: tuple[str | int, ...], message: str) -> None:
@@ -94,12 +96,14 @@ def build_sends(
     *,
     lookback: timedelta = timedelta(0),
     renderer: Renderer | None = None,
+    applied: Collection[str] = (),
 ) -> tuple[list[DesiredSend], list[Diagnostic]]:
     """Every desired send of ``campaigns`` in ``env`` at ``now``, and every problem found.
 
-    ``lookback`` widens cron expansion into the past so the planner can see missed occurrences.
+    ``lookback`` widens cron expansion into the past so the planner can see missed occurrences;
+    ``applied`` names keys already sent or scheduled, to which timing rules no longer apply.
     """
-    ctx = _Context(config, env, renderer or Renderer(config.campaigns_dir), now, lookback)
+    ctx = _Context(config, env, renderer or Renderer(config.campaigns_dir), now, lookback, applied)
     sends: list[DesiredSend] = []
     for campaign in campaigns:
         sends.extend(_campaign_sends(campaign, ctx))
@@ -156,8 +160,11 @@ def _desired(
 
 
 def _timing_ok(campaign: Campaign, ctx: _Context, occ: Occurrence, schedule_kind: str, policy: Policy) -> bool:
-    """Lead-time policy for future sends; a past ``at`` is only a warning (the planner calls it missed)."""
-    if occ.at is None:
+    """Lead-time policy for future list sends; a past ``at`` is only a warning (the planner calls it missed).
+
+    Sends already applied (``ctx.applied``) are exempt: they are no longer being scheduled.
+    """
+    if occ.at is None or campaign.kind != "list" or f"{campaign.name}@{utc_iso(occ.at)}" in ctx.applied:
         return True
     if schedule_kind == "at" and occ.at <= ctx.now:
         diag = campaign.diagnostic(

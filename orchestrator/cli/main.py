@@ -9,6 +9,8 @@ import click
 from orchestrator import __version__
 from orchestrator.cli.authoring import render, validate
 from orchestrator.cli.common import App, OrchestratorGroup
+from orchestrator.cli.lifecycle import apply, plan, show
+from orchestrator.cli.state_cmd import state_group
 
 
 @click.group(cls=OrchestratorGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -33,6 +35,10 @@ def cli(ctx: click.Context, project_dir: Path | None, env_name: str | None, reve
 
 cli.add_command(validate)
 cli.add_command(render)
+cli.add_command(plan)
+cli.add_command(apply)
+cli.add_command(show)
+cli.add_command(state_group)
 
 
 def main() -> None:

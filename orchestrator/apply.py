@@ -1,0 +1,204 @@
+"""Applying a plan: each planned email sent exactly once, even when things fail halfway.
+
+For every pending change the engine (1) persists an ``intent`` record, (2) calls the API,
+(3) persists the outcome, and only then counts the send as done.  A crash between (1) and (3)
+leaves ``intent`` in state, which the planner reports as *unknown* and never resends on its
+own; a send whose answer was lost (:class:`ApiOutcomeUnknown`) is recorded ``unknown`` the same
+way.  Error 122 (daily limit) stops the run cleanly: sends not yet started stay pending.
+
+The caller holds the state lock and has checked the plan (see ``planfile.check_applicable``).
+Progress is reported through :class:`ApplyHooks`, so the CLI's progress bar and the tests'
+recorders plug into the same seam.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from orchestrator.errors import ApiError, ApiOutcomeUnknown, ApiProtocolError, ApiQuotaExceeded
+from orchestrator.pardot.models import Email, ListEmailSend, OneToOneSend
+from orchestrator.plan import Change, Plan
+from orchestrator.state.base import StateStore
+from orchestrator.state.models import Actor, SendRecord, SendStatus
+
+
+class SendsEmail(Protocol):
+    """The two client calls apply needs (``PardotClient`` provides them)."""
+
+    def send_list_email(self, send: ListEmailSend) -> Email: ...
+    def send_one_to_one(self, send: OneToOneSend) -> Email: ...
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one change: ``sent``, ``scheduled``, ``failed``, ``unknown`` or ``pending``."""
+
+    key: str
+    status: str
+    email_id: int | None = None
+    error: str | None = None
+
+
+class ApplyHooks:
+    """Callbacks around execution; the default does nothing."""
+
+    def started(self, total: int) -> None:
+        """Called once before the first send."""
+
+    def finished_one(self, change: Change, outcome: Outcome) -> None:
+        """Called after each change's outcome is persisted (from worker threads)."""
+
+
+@dataclass
+class ApplyResult:
+    """Every outcome, in plan order, plus why the run stopped early (if it did)."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    stopped: str | None = None
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def ok(self) -> bool:
+        """True when every change ended ``sent`` or ``scheduled``."""
+        return all(o.status in ("sent", "scheduled") for o in self.outcomes)
+
+
+def payload_to_request(payload: Mapping[str, Any], kind: str) -> ListEmailSend | OneToOneSend:
+    """The client request for a stored payload (the exact parameters the plan shows)."""
+    common: dict[str, Any] = {
+        "campaign_id": payload["campaign_id"],
+        "name": payload.get("name"),
+        "subject": payload.get("subject"),
+        "text_content": payload.get("text_content"),
+        "html_content": payload.get("html_content"),
+        "email_template_id": payload.get("email_template_id"),
+        "from_name": payload.get("from_name"),
+        "from_email": payload.get("from_email"),
+        "from_user_id": payload.get("from_user_id"),
+        "from_assigned_user": bool(payload.get("from_assigned_user")),
+        "from_account_owner": bool(payload.get("from_account_owner")),
+        "replyto_email": payload.get("replyto_email"),
+        "tags": tuple(payload.get("tags") or ()),
+        "operational_email": bool(payload.get("operational_email")),
+    }
+    if kind == "one-to-one":
+        return OneToOneSend(prospect_id=payload.get("prospect_id"), prospect_email=payload.get("prospect_email"), **common)
+    scheduled = payload.get("scheduled_time")
+    return ListEmailSend(
+        list_ids=tuple(payload["list_ids"]),
+        suppression_list_ids=tuple(payload.get("suppression_list_ids") or ()),
+        scheduled_time=datetime.fromisoformat(scheduled) if scheduled else None,
+        **common,
+    )
+
+
+def late_payload(change: Change) -> dict[str, Any]:
+    """A missed list send applied with --allow-late goes out now: no ``scheduled_time``."""
+    payload = dict(change.payload or {})
+    if change.late:
+        payload["scheduled_time"] = None
+    return payload
+
+
+class Executor:
+    """Runs the pending changes of one plan against one client and one state store."""
+
+    def __init__(
+        self,
+        client: SendsEmail,
+        store: StateStore,
+        *,
+        environment: str,
+        actor: Actor | None = None,
+        hooks: ApplyHooks | None = None,
+        max_workers: int = 5,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.environment = environment
+        self.actor = actor or Actor.current()
+        self.hooks = hooks or ApplyHooks()
+        self.max_workers = max_workers
+        self.clock = clock
+        self._stop = threading.Event()
+        self._stop_reason: str | None = None
+
+    def run(self, plan: Plan) -> ApplyResult:
+        """Execute every pending change of ``plan``; never raises for a single send's failure."""
+        pending = list(plan.pending)
+        self.hooks.started(len(pending))
+        with ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="apply") as pool:
+            outcomes = list(pool.map(self._one, pending))
+        return ApplyResult(outcomes=outcomes, stopped=self._stop_reason)
+
+    def _one(self, change: Change) -> Outcome:
+        if self._stop.is_set():
+            outcome = Outcome(change.key, "pending", error=self._stop_reason)
+            self.hooks.finished_one(change, outcome)
+            return outcome
+        payload = late_payload(change)
+        self._record(change, payload, SendStatus.INTENT, "intent")
+        outcome = self._call(change, payload)
+        self.hooks.finished_one(change, outcome)
+        return outcome
+
+    def _call(self, change: Change, payload: dict[str, Any]) -> Outcome:
+        try:
+            request = payload_to_request(payload, change.kind)
+            if isinstance(request, ListEmailSend):
+                email = self.client.send_list_email(request)
+            else:
+                email = self.client.send_one_to_one(request)
+        except (ApiOutcomeUnknown, ApiProtocolError) as exc:
+            self._record(change, payload, SendStatus.UNKNOWN, "unknown", error=str(exc))
+            return Outcome(change.key, "unknown", error=str(exc))
+        except ApiQuotaExceeded as exc:
+            self._stop_reason = f"daily API limit reached (Pardot error {exc.code}); the remaining sends stay pending"
+            self._stop.set()
+            self._record(change, payload, SendStatus.FAILED, "failed", error=str(exc))
+            return Outcome(change.key, "failed", error=str(exc))
+        except ApiError as exc:
+            self._record(change, payload, SendStatus.FAILED, "failed", error=str(exc))
+            return Outcome(change.key, "failed", error=str(exc))
+        except Exception as exc:  # a bug after the request may have gone out: never assume "not sent"
+            self._record(change, payload, SendStatus.UNKNOWN, "unknown", error=f"internal error: {exc!r}")
+            return Outcome(change.key, "unknown", error=f"internal error: {exc!r}")
+        status = SendStatus.SCHEDULED if payload.get("scheduled_time") else SendStatus.SENT
+        self._record(change, payload, status, status.value, email_id=email.id)
+        return Outcome(change.key, status.value, email_id=email.id)
+
+    def _record(
+        self, change: Change, payload: dict[str, Any], status: SendStatus, action: str,
+        *, email_id: int | None = None, error: str | None = None,
+    ) -> None:
+        now = self.clock()
+        previous = self.store.get(change.key)
+        scheduled = payload.get("scheduled_time")
+        record = SendRecord(
+            key=change.key,
+            campaign=change.campaign,
+            environment=self.environment,
+            fingerprint=change.fingerprint or "",
+            payload=payload,
+            status=status,
+            email_id=email_id,
+            scheduled_time=datetime.fromisoformat(scheduled) if scheduled else None,
+            created_at=previous.created_at if previous is not None else now,
+            updated_at=now,
+            applied_by=self.actor,
+            error=error,
+        )
+        detail: dict[str, Any] = {"status": status.value}
+        if email_id is not None:
+            detail["email_id"] = email_id
+        if error is not None:
+            detail["error"] = error
+        self.store.put(record, action=action, detail=detail, actor=self.actor)

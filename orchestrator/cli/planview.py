@@ -1,0 +1,186 @@
+"""Showing a plan: human text (rich), Markdown for pull-request comments, or JSON.
+
+Views only read the :class:`Plan` value; they never decide anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from zoneinfo import ZoneInfo
+
+from rich.console import Console
+from rich.text import Text
+
+from orchestrator.plan import Action, Change, Plan
+from orchestrator.redact import mask_emails
+from orchestrator.schedule import utc_iso
+
+#: GitHub refuses comments over 65,536 characters; stay safely below.
+MARKDOWN_LIMIT = 65_000
+
+_STYLE = {
+    Action.SEND: "green", Action.SCHEDULE: "cyan", Action.NOOP: "dim", Action.DEFER: "dim",
+    Action.BLOCKED: "bold red", Action.MISSED: "yellow", Action.UNKNOWN: "bold magenta", Action.ORPHANED: "yellow",
+}
+
+_SUMMARY = [
+    (Action.SEND, "to send now"), (Action.SCHEDULE, "to schedule"), (Action.NOOP, "unchanged"),
+    (Action.DEFER, "deferred"), (Action.BLOCKED, "blocked"), (Action.MISSED, "missed"),
+    (Action.UNKNOWN, "unknown"), (Action.ORPHANED, "orphaned"),
+]
+
+
+def when(change: Change) -> str:
+    """The send time in UTC and in the campaign's zone, or "on apply"."""
+    if change.scheduled_time is None:
+        return "on apply"
+    local = change.scheduled_time.astimezone(ZoneInfo(change.timezone))
+    return f"{utc_iso(change.scheduled_time)} ({local.strftime('%Y-%m-%d %H:%M %Z')}, {change.timezone})"
+
+
+def summary_line(plan: Plan) -> str:
+    counts = plan.counts()
+    parts = [f"{counts[a.label]} {text}" for a, text in _SUMMARY if counts[a.label]]
+    return "Plan: " + (", ".join(parts) if parts else "nothing to do") + "."
+
+
+def detail_lines(change: Change, reveal: bool) -> list[str]:
+    """The reviewer-facing facts of one change, one per line."""
+    show: Callable[[str], str] = (lambda s: s) if reveal else mask_emails
+    payload = change.payload or {}
+    labels = change.labels
+    lines = [f"when:        {when(change)}"]
+    if change.kind == "list":
+        lines.append(f"lists:       {', '.join(labels.get('lists', [])) or payload.get('list_ids')}")
+        if labels.get("suppression_lists") or payload.get("suppression_list_ids"):
+            lines.append(f"suppressed:  {', '.join(labels.get('suppression_lists', []))}")
+    else:
+        target = payload.get("prospect_id") or payload.get("prospect_email")
+        if target is not None:
+            lines.append(f"prospect:    {show(str(target))}")
+    if change.audience is not None:
+        cap = f" (cap {change.max_recipients})" if change.max_recipients is not None else ""
+        lines.append(f"audience:    {change.audience.recipients} recipients{cap}, counted {utc_iso(change.audience.counted_at)}")
+    if payload:
+        lines.append(f"campaign:    {labels.get('campaign', payload.get('campaign_id'))}")
+        lines.append(f"sender:      {_sender(payload, labels)}")
+        if payload.get("replyto_email"):
+            lines.append(f"reply-to:    {payload['replyto_email']}")
+        if payload.get("tags"):
+            lines.append(f"tags:        {', '.join(payload['tags'])}")
+        if payload.get("email_template_id") is not None:
+            lines.append(f"template:    {labels.get('template', payload['email_template_id'])}")
+        if payload.get("subject") is not None:
+            lines.append(f"subject:     {payload['subject']}")
+    if change.operational_reason:
+        lines.append(f"OPERATIONAL: {change.operational_reason} (sent even to opted-out prospects)")
+    if change.prior:
+        lines.append(f"applied:     {change.prior['status']} as email {change.prior.get('email_id')} "
+                     f"by {change.prior.get('applied_by')} at {change.prior.get('applied_at')}")
+    if change.reason:
+        lines.append(f"why:         {show(change.reason)}")
+    return lines
+
+
+def _sender(payload: dict[str, object], labels: dict[str, object]) -> str:
+    if payload.get("from_user_id") is not None:
+        text = f"user {labels.get('user', payload['from_user_id'])}"
+    elif payload.get("from_email"):
+        text = f"{payload.get('from_name')} <{payload['from_email']}>"
+    else:
+        text = "from the template"
+    extras = [name for key, name in (("from_assigned_user", "assigned user"), ("from_account_owner", "account owner"))
+              if payload.get(key)]
+    return text + (f" (prefer {', '.join(extras)})" if extras else "")
+
+
+def content_diff(change: Change) -> list[str]:
+    """The diff against the last applied payload; for a new send, its full rendered content."""
+    if change.diff:
+        return list(change.diff)
+    if not change.action.is_change or not change.payload:
+        return []
+    from orchestrator.diff import payload_diff
+
+    content = {k: change.payload.get(k) for k in ("subject", "text_content", "html_content")}
+    return [line for line in payload_diff({}, content, before_label="nothing-sent-yet") if not line.startswith("~")]
+
+
+def print_text(plan: Plan, console: Console, *, reveal: bool = False, show_noop: bool = False) -> None:
+    """The human plan: header, one block per change, problems, totals."""
+    show: Callable[[str], str] = (lambda s: s) if reveal else mask_emails
+    console.print(Text(f"Environment {plan.environment}, business unit {plan.business_unit_id}", style="bold"))
+    console.print(f"Planned at {utc_iso(plan.created_at)}; valid until {utc_iso(plan.expires_at)}; "
+                  f"state serial {plan.state_serial}", markup=False, highlight=False)
+    console.print()
+    for change in plan.changes:
+        if change.action in (Action.NOOP, Action.DEFER) and not show_noop:
+            continue
+        style = _STYLE[change.action]
+        head = Text(f"{change.action.symbol} {change.action.label:<9} ", style=style)
+        head.append(show(change.key), style="bold" if change.loud or change.action.is_change else "")
+        if change.operational_reason:
+            head.append("  [OPERATIONAL]", style="bold yellow")
+        console.print(head)
+        for line in detail_lines(change, reveal):
+            console.print(Text("    " + line, style="bold red" if change.loud else ""))
+        for line in content_diff(change):
+            console.print(Text("    " + show(line), style=_diff_style(line)))
+        console.print()
+    for problem in plan.problems:
+        console.print(Text(str(problem), style="red" if problem.severity == "error" else "yellow"))
+    hidden = sum(1 for c in plan.changes if c.action in (Action.NOOP, Action.DEFER))
+    if hidden and not show_noop:
+        console.print(f"({hidden} unchanged or deferred send(s) not shown; --show-unchanged lists them)", markup=False)
+    console.print(Text(summary_line(plan), style="bold"))
+    if plan.errored:
+        console.print(Text("The plan has errors: it can be shown but not applied.", style="bold red"))
+
+
+def _diff_style(line: str) -> str:
+    if line.startswith(("+++", "---")):
+        return "bold"
+    if line.startswith("+"):
+        return "green"
+    if line.startswith("-"):
+        return "red"
+    if line.startswith("@@"):
+        return "cyan"
+    return ""
+
+
+def markdown(plan: Plan, *, reveal: bool = False, limit: int = MARKDOWN_LIMIT) -> str:
+    """Markdown for a pull-request comment: a table, collapsible details, kept under ``limit``."""
+    show: Callable[[str], str] = (lambda s: s) if reveal else mask_emails
+    head = [
+        f"### orchestrator plan: `{plan.environment}` (business unit `{plan.business_unit_id}`)",
+        "",
+        f"**{summary_line(plan)}**" + (" :x: **The plan has errors and cannot be applied.**" if plan.errored else ""),
+        "",
+        "| | action | send | when | audience |",
+        "|---|---|---|---|---|",
+    ]
+    rows = [
+        f"| `{c.action.symbol}` | {c.action.label} | `{show(c.key)}` | {when(c)} | "
+        f"{c.audience.recipients if c.audience else ''} |"
+        for c in plan.changes
+    ]
+    problems = [f"- `{p.path}:{p.line}` {p.severity}: {p.message}" for p in plan.problems]
+    details = []
+    for change in plan.changes:
+        if change.action in (Action.NOOP, Action.DEFER):
+            continue
+        body = "\n".join(detail_lines(change, reveal))
+        diff = "\n".join(show(line) for line in content_diff(change))
+        details.append(
+            f"<details><summary><code>{change.action.symbol} {change.action.label}</code> {show(change.key)}</summary>\n\n"
+            f"```\n{body}\n```\n" + (f"\n```diff\n{diff}\n```\n" if diff else "") + "\n</details>"
+        )
+    text = "\n".join(head + rows) + ("\n\n**Problems**\n\n" + "\n".join(problems) if problems else "")
+    note = "\n\n_Details cut to stay under GitHub's comment size limit; run `orchestrator plan` for the full plan._"
+    out = text
+    for block in details:
+        if len(out) + len(block) + 2 + len(note) > limit:
+            return out + note
+        out += "\n\n" + block
+    return out

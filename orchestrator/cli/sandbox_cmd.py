@@ -1,0 +1,170 @@
+"""``orchestrator sandbox``: run the local Pardot sandbox, and see what it has received.
+
+A thin shell over :mod:`orchestrator.sandbox`: parse the options, build the app, hand over.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from orchestrator.errors import OrchestratorError, StateError, display_path
+from orchestrator.sandbox import (
+    FAULT_KINDS,
+    SANDBOX_BUSINESS_UNIT,
+    SANDBOX_TOKEN,
+    FaultConfig,
+    SandboxApp,
+    serve,
+)
+from orchestrator.sandbox.inspection import list_emails
+from orchestrator.sandbox.store import Store
+
+if TYPE_CHECKING:  # click >= 8.2 makes ParamType generic; older releases are not subscriptable
+    _ParamType = click.ParamType[tuple[str, float], Any]
+else:
+    _ParamType = click.ParamType
+
+
+class FaultRate(_ParamType):
+    """``KIND=RATE`` with KIND a fault kind and RATE a number between 0 and 1."""
+
+    name = "KIND=RATE"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[str, float]:
+        if isinstance(value, tuple):
+            return value
+        kind, sep, raw_rate = str(value).partition("=")
+        if not sep:
+            self.fail(f"{value!r} is not KIND=RATE (for example error66=0.1)", param, ctx)
+        if kind not in FAULT_KINDS:
+            self.fail(f"unknown fault kind {kind!r}; choose from {', '.join(FAULT_KINDS)}", param, ctx)
+        try:
+            rate = float(raw_rate)
+        except ValueError:
+            self.fail(f"rate {raw_rate!r} for {kind} is not a number", param, ctx)
+        if not 0.0 <= rate <= 1.0:
+            self.fail(f"rate for {kind} must be between 0 and 1, got {raw_rate}", param, ctx)
+        return kind, rate
+
+
+@click.group("sandbox")
+def sandbox_group() -> None:
+    """A local Pardot-compatible sandbox for trying sends without sending anything."""
+
+
+@sandbox_group.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
+              help="Port to listen on (0 picks a free one).")
+@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="SQLite file to keep data in (seeded only when new); default: memory.")
+@click.option("--seed", "seed_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Seed YAML file; default: the built-in demo seed.")
+@click.option("--token", default=SANDBOX_TOKEN, show_default=True,
+              help="Bearer token the sandbox accepts.")
+@click.option("--latency-ms", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Delay added to every API call.")
+@click.option("--fault", "faults", type=FaultRate(), multiple=True,
+              help=f"Inject a fault, repeatable. KIND is one of {', '.join(FAULT_KINDS)}; "
+              "RATE between 0 and 1.")
+@click.option("--fault-seed", type=int, default=0, show_default=True,
+              help="Seed of the deterministic fault draws.")
+@click.option("--daily-limit", type=click.IntRange(min=0), default=None,
+              help="API calls allowed per day before error 122.")
+def serve_command(
+    host: str,
+    port: int,
+    db_path: Path | None,
+    seed_path: Path | None,
+    token: str,
+    latency_ms: int,
+    faults: tuple[tuple[str, float], ...],
+    fault_seed: int,
+    daily_limit: int | None,
+) -> None:
+    """Serve the sandbox over HTTP until Ctrl-C."""
+    config = FaultConfig(
+        rates=dict(faults), seed=fault_seed, latency_ms=latency_ms, daily_limit=daily_limit
+    )
+    try:
+        app = SandboxApp(db_path=db_path, seed=seed_path, token=token, faults=config)
+        server = serve(app, host=host, port=port)
+    except OrchestratorError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    click.echo(f"Pardot sandbox listening on {server.url}")
+    click.echo(f"  business unit: {SANDBOX_BUSINESS_UNIT}")
+    click.echo("  token: the one given with --token (default: the sandbox's well-known token)")
+    click.echo("Press Ctrl-C to stop.", err=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        click.echo("stopping", err=True)
+    finally:
+        server.shutdown()
+        app.close()
+
+
+@sandbox_group.command("emails")
+@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Sandbox SQLite file to read.")
+@click.option("--url", help="Base URL of a running sandbox server.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def emails_command(db_path: Path | None, url: str | None, as_json: bool) -> None:
+    """List the emails the sandbox has received."""
+    if (db_path is None) == (url is None):
+        raise click.UsageError("give exactly one of --db FILE or --url URL")
+    try:
+        emails = _emails_from_db(db_path) if db_path is not None else _emails_from_url(str(url))
+    except OrchestratorError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps({"emails": emails}, indent=2))
+    else:
+        _print_table(emails)
+
+
+def _emails_from_db(db_path: Path) -> list[dict[str, Any]]:
+    if not db_path.is_file():
+        raise StateError(f"no sandbox database at {display_path(db_path)}")
+    store = Store(db_path)
+    try:
+        return list_emails(store)
+    finally:
+        store.close()
+
+
+def _emails_from_url(url: str) -> list[dict[str, Any]]:
+    try:
+        response = httpx.get(url.rstrip("/") + "/_sandbox/emails", timeout=10.0)
+        response.raise_for_status()
+        emails: list[dict[str, Any]] = response.json()["emails"]
+    except (httpx.HTTPError, ValueError, KeyError) as exc:
+        raise OrchestratorError(f"cannot read emails from the sandbox at {url}: {exc}") from exc
+    return emails
+
+
+def _print_table(emails: list[dict[str, Any]]) -> None:
+    table = Table(title=f"{len(emails)} email(s) received by the sandbox")
+    for column in ("id", "kind", "name", "campaign", "lists", "suppressed", "recipients",
+                   "operational", "scheduled", "created"):
+        table.add_column(column)
+    for e in emails:
+        table.add_row(
+            str(e["id"]), e["kind"], e["name"], str(e["campaign_id"]),
+            ",".join(map(str, e["list_ids"])), ",".join(map(str, e["suppression_list_ids"])),
+            str(e["recipients"]), "yes" if e["operational"] else "no",
+            e["scheduled_time"] or "", e["created_at"],
+        )
+    Console().print(table)

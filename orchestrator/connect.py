@@ -1,0 +1,96 @@
+"""Building the I/O edges for an environment: the API client and the state store.
+
+The only module that turns ``orchestrator.yaml`` settings into live connections.  Secrets are
+read here from the environment variables the config names, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from orchestrator.config import Environment
+from orchestrator.errors import ConfigError
+from orchestrator.pardot.client import PardotClient
+from orchestrator.pardot.settings import (
+    ApiSettings,
+    AuthSettings,
+    ClientCredentialsAuth,
+    RefreshTokenAuth,
+    StaticTokenAuth,
+    TokenAuth,
+)
+from orchestrator.state import StateStore, open_store
+
+#: Where the in-process sandbox keeps its data unless ``api.db`` says otherwise.
+DEFAULT_SANDBOX_DB = ".orchestrator/sandbox-api.db"
+DEFAULT_STATE_DB = ".orchestrator/state.db"
+
+
+def _auth(raw: Mapping[str, Any]) -> AuthSettings:
+    method = raw["method"]
+    if method == "token":
+        return TokenAuth(token_env=raw["token_env"])
+    login = {"login_url": raw["login_url"]} if "login_url" in raw else {}
+    if method == "refresh_token":
+        return RefreshTokenAuth(
+            client_id_env=raw["client_id_env"], client_secret_env=raw["client_secret_env"],
+            refresh_token_env=raw["refresh_token_env"], **login,
+        )
+    return ClientCredentialsAuth(client_id_env=raw["client_id_env"], client_secret_env=raw["client_secret_env"], **login)
+
+
+def sandbox_app(env: Environment, root: Path) -> Any:
+    """The in-process sandbox application an ``api: {kind: sandbox}`` environment talks to."""
+    from orchestrator.sandbox import FaultConfig, SandboxApp
+
+    api = env.api
+    db = root / api.get("db", DEFAULT_SANDBOX_DB)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    faults = FaultConfig(
+        rates=dict(api.get("faults", {})), seed=int(api.get("fault_seed", 0)),
+        latency_ms=int(api.get("latency_ms", 0)), daily_limit=api.get("daily_limit"),
+    )
+    seed = root / api["seed"] if "seed" in api else None
+    return SandboxApp(db_path=db, seed=seed, faults=faults)
+
+
+def build_client(env: Environment, root: Path, *, environ: Mapping[str, str] | None = None) -> PardotClient:
+    """The API client for ``env``: the in-process sandbox, or Pardot over HTTPS."""
+    api = env.api
+    if api["kind"] == "sandbox":
+        from orchestrator.sandbox import SANDBOX_BASE_URL, SANDBOX_BUSINESS_UNIT, SANDBOX_TOKEN, inprocess_transport
+
+        settings = ApiSettings(
+            base_url=SANDBOX_BASE_URL, business_unit_id=SANDBOX_BUSINESS_UNIT,
+            auth=StaticTokenAuth(SANDBOX_TOKEN), format=api.get("format", "json"), allow_insecure=True,
+        )
+        return PardotClient(settings, transport=inprocess_transport(sandbox_app(env, root)), env=environ)
+    settings = ApiSettings(
+        base_url=api["base_url"],
+        business_unit_id=api["business_unit_id"],
+        auth=_auth(api["auth"]),
+        version=int(api.get("version", 4)),
+        format=api.get("format", "json"),
+        max_in_flight=int(api.get("max_in_flight", 5)),
+        timeout_s=float(api.get("timeout", 30.0)),
+    )
+    return PardotClient(settings, env=environ)
+
+
+def build_store(env: Environment, root: Path, *, environ: Mapping[str, str] | None = None) -> StateStore:
+    """The state store for ``env``; a PostgreSQL DSN comes from the variable ``state.dsn_env`` names."""
+    state = env.state
+    if state["backend"] == "postgres":
+        variables = os.environ if environ is None else environ
+        name = state["dsn_env"]
+        dsn = variables.get(name)
+        if not dsn:
+            raise ConfigError(
+                f"environment variable {name} is not set",
+                hint=f"state.dsn_env of environment {env.name!r} names it; export the PostgreSQL DSN there",
+            )
+        return open_store("postgres", dsn=dsn)
+    return open_store("sqlite", path=root / state.get("path", DEFAULT_STATE_DB))

@@ -1,0 +1,126 @@
+"""The plan: a value describing what ``apply`` would do, and why.
+
+Kept apart from how it is computed (``planner``) and how it is shown (``planview``), as
+Terraform keeps ``plans`` apart from its renderer.  A plan records the time it was made
+(``created_at``), the state it was computed from (``state_lineage``/``state_serial``) and the
+exact payloads it would send, so a saved plan can be applied later *exactly* or refused.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from orchestrator.errors import Diagnostic
+
+FORMAT_VERSION = "1.0"
+
+
+class Action(enum.Enum):
+    """What the plan does with one send key. The symbol is what every view prints."""
+
+    SEND = ("send", "+")  # not in state, due now: sent on apply
+    SCHEDULE = ("schedule", ">")  # not in state, in the future: scheduled in Pardot on apply
+    NOOP = ("no-op", "=")  # already applied with the same fingerprint
+    DEFER = ("defer", ".")  # a one-to-one send whose time has not come: nothing yet
+    BLOCKED = ("blocked", "!")  # changed after it was sent or scheduled: cannot be changed via the API
+    MISSED = ("missed", "x")  # its time passed without a send; never sent late unless --allow-late
+    UNKNOWN = ("unknown", "?")  # an earlier apply could not learn the outcome; resolve first
+    ORPHANED = ("orphaned", "-")  # in state, no longer in the files
+
+    def __init__(self, label: str, symbol: str) -> None:
+        self.label = label
+        self.symbol = symbol
+
+    @property
+    def is_change(self) -> bool:
+        """True for the actions that call the API on apply."""
+        return self in (Action.SEND, Action.SCHEDULE)
+
+    @classmethod
+    def from_label(cls, label: str) -> Action:
+        for action in cls:
+            if action.label == label:
+                return action
+        raise ValueError(f"unknown action {label!r}")
+
+
+@dataclass(frozen=True)
+class Audience:
+    """How many prospects a list send will reach, and when that was counted (issue: preflight)."""
+
+    recipients: int
+    counted_at: datetime
+
+
+@dataclass(frozen=True)
+class Change:
+    """One action on one send key.
+
+    ``payload`` is the exact parameter set apply will send (``None`` for orphaned keys);
+    ``prior`` summarises the state record (``None`` when the key is new); ``diff`` is a unified
+    diff of rendered subject/text/html and of the other fields against the last applied payload.
+    """
+
+    action: Action
+    key: str
+    campaign: str
+    kind: str
+    scheduled_time: datetime | None
+    timezone: str
+    payload: dict[str, Any] | None
+    fingerprint: str | None
+    reason: str = ""
+    labels: dict[str, Any] = field(default_factory=dict)
+    operational_reason: str | None = None
+    prior: dict[str, Any] | None = None
+    diff: tuple[str, ...] = ()
+    audience: Audience | None = None
+    max_recipients: int | None = None
+    min_lead_time: timedelta = timedelta(minutes=10)
+    source: str = ""
+    loud: bool = False  # shown with emphasis: a scheduled orphan that will still go out
+    late: bool = False  # a missed list send applied now because of --allow-late (no scheduled_time)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything ``apply`` needs, and everything a reviewer needs to approve it."""
+
+    environment: str
+    business_unit_id: str
+    created_at: datetime
+    expires_at: datetime
+    state_lineage: str
+    state_serial: int
+    changes: tuple[Change, ...]
+    problems: tuple[Diagnostic, ...] = ()
+    allow_late: bool = False
+    format_version: str = FORMAT_VERSION
+
+    @property
+    def errored(self) -> bool:
+        """A plan with validation or policy errors can be shown, never applied."""
+        return any(p.severity == "error" for p in self.problems)
+
+    @property
+    def pending(self) -> tuple[Change, ...]:
+        """The changes apply will perform, in order."""
+        return tuple(c for c in self.changes if c.action.is_change)
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.pending)
+
+    @property
+    def applyable(self) -> bool:
+        return self.has_changes and not self.errored
+
+    def counts(self) -> dict[str, int]:
+        """How many changes of each action label, in enum order."""
+        out = {a.label: 0 for a in Action}
+        for change in self.changes:
+            out[change.action.label] += 1
+        return out

@@ -1,0 +1,192 @@
+"""Plans as JSON: the ``--format json`` output and the self-contained ``plan --out FILE``.
+
+The same versioned document serves both (``schemas/plan.schema.json``).  A saved plan adds a
+checksum over its canonical JSON, so any edit of the file is detected, and :func:`check_applicable`
+refuses a plan that no longer matches the world it was computed for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from orchestrator.errors import Diagnostic, PlanRefused
+from orchestrator.plan import FORMAT_VERSION, Action, Audience, Change, Plan
+from orchestrator.schedule import utc_iso
+
+
+def plan_to_dict(plan: Plan) -> dict[str, Any]:
+    """The versioned JSON form of ``plan`` (without checksum)."""
+    return {
+        "format_version": plan.format_version,
+        "environment": plan.environment,
+        "business_unit_id": plan.business_unit_id,
+        "created_at": plan.created_at.isoformat(),
+        "expires_at": plan.expires_at.isoformat(),
+        "state": {"lineage": plan.state_lineage, "serial": plan.state_serial},
+        "allow_late": plan.allow_late,
+        "errored": plan.errored,
+        "applyable": plan.applyable,
+        "summary": plan.counts(),
+        "problems": [
+            {"path": p.path, "line": p.line, "col": p.col, "severity": p.severity, "message": p.message}
+            for p in plan.problems
+        ],
+        "changes": [_change_to_dict(c) for c in plan.changes],
+    }
+
+
+def _change_to_dict(change: Change) -> dict[str, Any]:
+    return {
+        "action": change.action.label,
+        "symbol": change.action.symbol,
+        "key": change.key,
+        "campaign": change.campaign,
+        "kind": change.kind,
+        "scheduled_time": change.scheduled_time.isoformat() if change.scheduled_time else None,
+        "timezone": change.timezone,
+        "payload": change.payload,
+        "fingerprint": change.fingerprint,
+        "reason": change.reason,
+        "labels": change.labels,
+        "operational_reason": change.operational_reason,
+        "prior": change.prior,
+        "diff": list(change.diff),
+        "audience": None if change.audience is None else {
+            "recipients": change.audience.recipients,
+            "counted_at": change.audience.counted_at.isoformat(),
+        },
+        "max_recipients": change.max_recipients,
+        "min_lead_seconds": int(change.min_lead_time.total_seconds()),
+        "source": change.source,
+        "loud": change.loud,
+        "late": change.late,
+    }
+
+
+def plan_from_dict(data: dict[str, Any]) -> Plan:
+    """Inverse of :func:`plan_to_dict`."""
+    return Plan(
+        environment=data["environment"],
+        business_unit_id=data["business_unit_id"],
+        created_at=datetime.fromisoformat(data["created_at"]),
+        expires_at=datetime.fromisoformat(data["expires_at"]),
+        state_lineage=data["state"]["lineage"],
+        state_serial=data["state"]["serial"],
+        changes=tuple(_change_from_dict(c) for c in data["changes"]),
+        problems=tuple(
+            Diagnostic(p["path"], p["line"], p["col"], p["message"], p["severity"]) for p in data["problems"]
+        ),
+        allow_late=data["allow_late"],
+        format_version=data["format_version"],
+    )
+
+
+def _change_from_dict(data: dict[str, Any]) -> Change:
+    audience = data.get("audience")
+    return Change(
+        action=Action.from_label(data["action"]),
+        key=data["key"],
+        campaign=data["campaign"],
+        kind=data["kind"],
+        scheduled_time=datetime.fromisoformat(data["scheduled_time"]) if data["scheduled_time"] else None,
+        timezone=data["timezone"],
+        payload=data["payload"],
+        fingerprint=data["fingerprint"],
+        reason=data["reason"],
+        labels=data["labels"],
+        operational_reason=data["operational_reason"],
+        prior=data["prior"],
+        diff=tuple(data["diff"]),
+        audience=None if audience is None else Audience(
+            audience["recipients"], datetime.fromisoformat(audience["counted_at"])
+        ),
+        max_recipients=data["max_recipients"],
+        min_lead_time=timedelta(seconds=data["min_lead_seconds"]),
+        source=data["source"],
+        loud=data["loud"],
+        late=data["late"],
+    )
+
+
+def _checksum(document: dict[str, Any]) -> str:
+    body = {k: v for k, v in document.items() if k != "checksum"}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def write_plan(plan: Plan, path: Path) -> None:
+    """Save ``plan`` atomically (temp file in the same folder, fsync, rename) with its checksum."""
+    document = plan_to_dict(plan)
+    document["checksum"] = _checksum(document)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(document, fh, indent=2, ensure_ascii=False)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_plan(path: Path) -> Plan:
+    """Load a saved plan; refuse a file that is not a plan, of another format, or altered."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PlanRefused(f"plan file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PlanRefused(f"{path} is not a readable plan file: {exc}") from None
+    if not isinstance(document, dict) or "checksum" not in document:
+        raise PlanRefused(f"{path} is not a saved plan (no checksum): create one with `orchestrator plan --out FILE`")
+    if document.get("format_version") != FORMAT_VERSION:
+        raise PlanRefused(
+            f"{path} has plan format {document.get('format_version')!r}; this orchestrator reads {FORMAT_VERSION!r}"
+        )
+    if _checksum(document) != document["checksum"]:
+        raise PlanRefused(f"{path} was altered after it was saved (checksum mismatch); it will not be applied")
+    try:
+        return plan_from_dict(document)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PlanRefused(f"{path} is not a valid plan: {exc}") from None
+
+
+def check_applicable(
+    plan: Plan, *, now: datetime, environment: str, business_unit_id: str, lineage: str, serial: int
+) -> None:
+    """Refuse, saying why, a saved plan that cannot be applied as it is now."""
+    if plan.errored:
+        raise PlanRefused("the plan has errors; it can be shown but never applied")
+    if plan.environment != environment:
+        raise PlanRefused(f"the plan was made for environment {plan.environment!r}, not {environment!r}")
+    if plan.business_unit_id != business_unit_id:
+        raise PlanRefused(
+            f"the plan was made for business unit {plan.business_unit_id}, but the environment now uses {business_unit_id}"
+        )
+    if now > plan.expires_at:
+        raise PlanRefused(f"the plan expired at {utc_iso(plan.expires_at)} (it was made at {utc_iso(plan.created_at)})")
+    if plan.state_lineage != lineage:
+        raise PlanRefused(
+            f"the plan belongs to another state (lineage {plan.state_lineage}, current {lineage})"
+        )
+    if plan.state_serial != serial:
+        raise PlanRefused(
+            f"the state changed since the plan was made (serial {plan.state_serial} -> {serial}): another apply or "
+            "state command ran"
+        )
+    for change in plan.pending:
+        if change.action is Action.SCHEDULE and change.scheduled_time is not None:
+            if change.scheduled_time - now < change.min_lead_time:
+                raise PlanRefused(
+                    f"{change.key} is scheduled for {utc_iso(change.scheduled_time)}, now inside the minimum lead "
+                    f"time of {change.min_lead_time}"
+                )

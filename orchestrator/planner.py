@@ -1,0 +1,230 @@
+"""The planner: desired sends + recorded state + now + policy -> :class:`Plan`.
+
+A pure function: no I/O and no clock (``now`` is a parameter and becomes the plan's
+``created_at``, the record of truth for every time decision).  Sends are irreversible, so the
+rules lean towards refusing:
+
+* a key not in state is sent (due now) or scheduled (future); a past time is *missed*, never
+  sent late unless ``allow_late``;
+* a key applied with the same fingerprint is a no-op; with another fingerprint it is *blocked*:
+  a sent or scheduled Pardot email cannot be changed through the API;
+* a key whose earlier outcome is unknown (``intent`` or ``unknown`` in state) blocks that key
+  until an operator resolves it;
+* a one-shot campaign (``at:``/``now``) that was already applied under another key (its time
+  changed) is blocked, not sent a second time;
+* state keys no longer in the files are *orphaned*; a scheduled one is flagged loudly, since
+  it will still go out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from orchestrator.diff import changed_fields, payload_diff
+from orchestrator.errors import Diagnostic
+from orchestrator.plan import Action, Change, Plan
+from orchestrator.schedule import utc_iso
+from orchestrator.sends import DesiredSend
+from orchestrator.state.models import SendRecord, SendStatus, StateSnapshot
+
+_APPLIED = (SendStatus.SENT, SendStatus.SCHEDULED)
+_UNRESOLVED = (SendStatus.INTENT, SendStatus.UNKNOWN)
+_RETRYABLE = (SendStatus.FAILED, SendStatus.NOT_SENT)
+
+HOW_TO_PROCEED = (
+    "Pardot cannot change or cancel an email once it is sent or scheduled. To send new content, "
+    "rename the send (a new `name:`); to keep the files as they are and accept the difference, run "
+    "`orchestrator state accept KEY`. A scheduled email can only be stopped in Pardot's UI."
+)
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """Knobs that change decisions (not display)."""
+
+    plan_expiry: timedelta = timedelta(hours=1)
+    late_grace: timedelta = timedelta(minutes=15)
+    lookback: timedelta = timedelta(days=7)
+    allow_late: bool = False
+
+
+def make_plan(
+    desired: Iterable[DesiredSend],
+    state: StateSnapshot,
+    now: datetime,
+    *,
+    environment: str,
+    business_unit_id: str,
+    problems: Iterable[Diagnostic] = (),
+    options: PlanOptions = PlanOptions(),
+) -> Plan:
+    """Reconcile ``desired`` with ``state`` at ``now``. Never reads the clock or any file."""
+    desired = sorted(desired, key=_order)
+    records = dict(state.records)
+    changes = [_change_for(send, records, now, options) for send in desired]
+    changes.extend(_orphans(desired, records, now, options))
+    return Plan(
+        environment=environment,
+        business_unit_id=business_unit_id,
+        created_at=now,
+        expires_at=now + options.plan_expiry,
+        state_lineage=state.lineage,
+        state_serial=state.serial,
+        changes=tuple(changes),
+        problems=tuple(sorted(set(problems))),
+        allow_late=options.allow_late,
+    )
+
+
+def _order(send: DesiredSend) -> tuple[bool, float, str]:
+    """On-apply sends first, then by time, then by key: a stable, readable plan order."""
+    when = send.scheduled_time
+    return (when is not None, when.timestamp() if when else 0.0, send.key)
+
+
+def _change(send: DesiredSend, action: Action, reason: str = "", **extra: Any) -> Change:
+    return Change(
+        action=action,
+        key=send.key,
+        campaign=send.campaign,
+        kind=send.kind,
+        scheduled_time=send.scheduled_time,
+        timezone=send.timezone,
+        payload=dict(send.payload),
+        fingerprint=send.fingerprint,
+        reason=reason,
+        labels=dict(send.labels),
+        operational_reason=send.operational_reason,
+        max_recipients=send.max_recipients,
+        min_lead_time=send.min_lead_time,
+        source=send.source,
+        **extra,
+    )
+
+
+def _prior(record: SendRecord) -> dict[str, Any]:
+    return {
+        "status": record.status.value,
+        "email_id": record.email_id,
+        "fingerprint": record.fingerprint,
+        "scheduled_time": record.scheduled_time.isoformat() if record.scheduled_time else None,
+        "applied_at": record.updated_at.isoformat(),
+        "applied_by": record.applied_by.describe(),
+    }
+
+
+def _change_for(send: DesiredSend, records: Mapping[str, SendRecord], now: datetime, options: PlanOptions) -> Change:
+    record = records.get(send.key)
+    if record is not None and record.status in _UNRESOLVED:
+        return _change(
+            send, Action.UNKNOWN,
+            "an earlier apply could not learn whether this email was sent; check Pardot for an email named "
+            f"{send.key!r}, then run `orchestrator state resolve {send.key} --sent EMAIL_ID` or `--not-sent`",
+            prior=_prior(record),
+        )
+    if record is not None and record.status in _APPLIED:
+        if record.fingerprint == send.fingerprint:
+            return _change(send, Action.NOOP, prior=_prior(record))
+        fields = ", ".join(changed_fields(record.payload, send.payload))
+        return _change(
+            send, Action.BLOCKED,
+            f"changed after it was {record.status.value} (email {record.email_id}): {fields}. {HOW_TO_PROCEED}",
+            prior=_prior(record), diff=payload_diff(record.payload, send.payload),
+        )
+    moved = _applied_under_other_key(send, records)
+    if moved is not None:
+        return _change(
+            send, Action.BLOCKED,
+            f"this campaign was already {moved.status.value} as {moved.key!r} (email {moved.email_id}); "
+            f"its time or target changed. {HOW_TO_PROCEED}",
+            prior=_prior(moved), diff=payload_diff(moved.payload, send.payload),
+        )
+    retry = " (retrying after an earlier failure)" if record is not None and record.status in _RETRYABLE else ""
+    return _timed(send, now, options, retry, record)
+
+
+def _timed(send: DesiredSend, now: datetime, options: PlanOptions, retry: str, record: SendRecord | None) -> Change:
+    prior = _prior(record) if record is not None else None
+    when = send.scheduled_time
+    if when is None:
+        return _change(send, Action.SEND, "sent on apply" + retry, prior=prior)
+    if when > now:
+        if send.kind == "one-to-one":
+            return _change(send, Action.DEFER, f"one-to-one sends go out on the first apply after {utc_iso(when)}",
+                           prior=prior)
+        return _change(send, Action.SCHEDULE, f"scheduled in Pardot for {utc_iso(when)}" + retry, prior=prior)
+    late = now - when
+    if send.kind == "one-to-one" and late <= options.late_grace:
+        return _change(send, Action.SEND, f"due since {utc_iso(when)}" + retry, prior=prior)
+    if options.allow_late:
+        return _change(send, Action.SEND, f"{_ago(late)} late, sent now because of --allow-late" + retry,
+                       prior=prior, late=send.kind == "list")
+    return _change(
+        send, Action.MISSED,
+        f"its time {utc_iso(when)} passed {_ago(late)} ago without a send; it will not be sent late "
+        "unless you run apply with --allow-late",
+        prior=prior,
+    )
+
+
+def _ago(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 120:
+        return f"{minutes} min"
+    hours = minutes // 60
+    return f"{hours} h" if hours < 48 else f"{hours // 24} days"
+
+
+def _applied_under_other_key(send: DesiredSend, records: Mapping[str, SendRecord]) -> SendRecord | None:
+    """For one-shot list campaigns: an applied (or unresolved) record of the same campaign, other key."""
+    if send.kind != "list" or send.schedule_kind == "cron":
+        return None
+    for record in records.values():
+        if (
+            record.campaign == send.campaign
+            and record.key != send.key
+            and record.status in (*_APPLIED, *_UNRESOLVED)
+        ):
+            return record
+    return None
+
+
+def _orphans(
+    desired: list[DesiredSend], records: Mapping[str, SendRecord], now: datetime, options: PlanOptions
+) -> list[Change]:
+    keys = {s.key for s in desired}
+    campaigns = {s.campaign for s in desired}
+    moved = {c.key for s in desired if (c := _applied_under_other_key(s, records)) is not None}
+    out = []
+    for record in sorted(records.values(), key=lambda r: r.key):
+        if record.key in keys or record.key in moved or record.status not in (*_APPLIED, *_UNRESOLVED):
+            continue
+        recent = record.scheduled_time is not None and record.scheduled_time > now - options.lookback
+        if record.campaign in campaigns and not recent:
+            continue  # history of a live campaign (e.g. last month's newsletter), not an orphan
+        future = record.status == SendStatus.SCHEDULED and record.scheduled_time is not None and record.scheduled_time > now
+        reason = (
+            f"SCHEDULED FOR {utc_iso(record.scheduled_time)} AND WILL STILL GO OUT: removing it from the files "
+            "does not cancel it; only Pardot's UI can stop a scheduled email"
+            if future and record.scheduled_time is not None
+            else "in state but no longer in the files; nothing will be done"
+        )
+        out.append(
+            Change(
+                action=Action.ORPHANED,
+                key=record.key,
+                campaign=record.campaign,
+                kind="one-to-one" if "/" in record.key else "list",
+                scheduled_time=record.scheduled_time,
+                timezone="UTC",
+                payload=None,
+                fingerprint=record.fingerprint,
+                reason=reason,
+                prior=_prior(record),
+                loud=future,
+            )
+        )
+    return out

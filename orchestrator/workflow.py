@@ -1,0 +1,58 @@
+"""The plan pipeline end to end: files -> desired sends -> planner -> remote checks -> Plan.
+
+The pure planner sits in the middle; this module only wires it to the project and the client.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+
+from orchestrator.config import Environment
+from orchestrator.errors import Diagnostic
+from orchestrator.plan import Change, Plan
+from orchestrator.planner import PlanOptions, make_plan
+from orchestrator.project import Project, desired_sends
+from orchestrator.remote import ReadsTemplates, template_problems
+from orchestrator.state.models import SendStatus, StateSnapshot
+
+
+def options_for(env: Environment, *, allow_late: bool = False) -> PlanOptions:
+    """Planner options from the environment's policy."""
+    policy = env.policy
+    return PlanOptions(
+        plan_expiry=policy.plan_expiry, late_grace=policy.late_grace,
+        lookback=policy.missed_lookback, allow_late=allow_late,
+    )
+
+
+def plan_project(
+    project: Project,
+    env: Environment,
+    snapshot: StateSnapshot,
+    now: datetime,
+    *,
+    client: ReadsTemplates | None = None,
+    options: PlanOptions | None = None,
+) -> Plan:
+    """The plan for ``project`` in ``env`` at ``now`` against ``snapshot``."""
+    options = options or options_for(env)
+    applied = {k for k, r in snapshot.records.items() if r.status in (SendStatus.SENT, SendStatus.SCHEDULED)}
+    sends, problems = desired_sends(project, env, now, lookback=options.lookback, applied=applied)
+    plan = make_plan(
+        sends, snapshot, now, environment=env.name, business_unit_id=env.business_unit_id,
+        problems=problems, options=options,
+    )
+    if client is None or plan.errored:
+        return plan
+
+    def locate(change: Change, message: str) -> Diagnostic:
+        for campaign in project.campaigns:
+            if campaign.name == change.campaign:
+                return campaign.diagnostic(("template",), message)
+        return Diagnostic(change.source, 0, 0, message)
+
+    remote = template_problems(client, plan.changes, locate)
+    if not remote:
+        return plan
+    return dataclasses.replace(plan, problems=tuple(sorted({*plan.problems, *remote})))
