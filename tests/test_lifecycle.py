@@ -1,0 +1,158 @@
+"""plan / apply / show / state through the real CLI against the in-process sandbox."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from orchestrator.cli.main import cli
+from orchestrator.schemas import validate_data
+
+REPO = Path(__file__).resolve().parent.parent
+NOW = "2026-11-27T12:00:00Z"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "example"
+    root.mkdir()
+    shutil.copy(REPO / "orchestrator.yaml", root)
+    shutil.copytree(REPO / "campaigns", root / "campaigns")
+    return root
+
+
+def run(project: Path, *args: str, input: str | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["--project", str(project), *args], input=input)
+    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), repr(result.exception)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def sandbox_emails(project: Path) -> list[dict[str, object]]:
+    from orchestrator.config import load_config
+    from orchestrator.connect import sandbox_app
+    from orchestrator.sandbox import inprocess_transport
+
+    env = load_config(project).environment("sandbox")
+    with httpx.Client(transport=inprocess_transport(sandbox_app(env, project)), base_url="http://sandbox.local") as c:
+        emails: list[dict[str, object]] = c.get("/_sandbox/emails").json()["emails"]
+        return emails
+
+
+def test_plan_apply_plan_again(project: Path) -> None:
+    code, out, _ = run(project, "plan", "--now", NOW, "--detailed-exitcode")
+    assert code == 2, out
+    assert "Plan: 2 to send now, 3 to schedule." in out
+    assert "j***@example.com" in out and "jane.prospect@example.com" not in out  # masked unless --reveal-emails
+
+    code, out, err = run(project, "apply", "--auto-approve", "--now", NOW)
+    assert code == 0, out + err
+    assert "Apply complete: 2 sent, 3 scheduled" in out
+    emails = sandbox_emails(project)
+    assert sorted(e["name"] for e in emails) == sorted([
+        "demo-followup/1234", "demo-followup/jane.prospect@example.com", "spring-sale@2027-03-01T14:00:00Z",
+        "weekly-newsletter@2026-12-07T08:00:00Z", "welcome-back@2027-01-12T15:30:00Z",
+    ])
+    spring = next(e for e in emails if str(e["name"]).startswith("spring-sale"))
+    assert spring["list_ids"] == [2001, 2002] and spring["suppression_list_ids"] == [2003]
+    assert spring["tags"] == ["spring", "promo"]
+
+    code, out, _ = run(project, "plan", "--now", NOW, "--detailed-exitcode")
+    assert code == 0, out
+    assert "Plan: 5 unchanged." in out
+    code, out, _ = run(project, "apply", "--auto-approve", "--now", NOW)
+    assert code == 0 and "No changes" in out
+    assert len(sandbox_emails(project)) == 5
+
+
+def test_apply_without_terminal_or_approval_refuses(project: Path) -> None:
+    code, _, err = run(project, "apply", "--now", NOW)
+    assert code == 1
+    assert "no terminal" in err and "--auto-approve" in err
+    assert sandbox_emails(project) == []
+
+
+def test_plan_json_validates_against_schema_and_markdown(project: Path) -> None:
+    code, out, _ = run(project, "plan", "--format", "json", "--now", NOW)
+    assert code == 0
+    document = json.loads(out)
+    assert validate_data("plan", document) == []
+    assert document["summary"]["send"] == 2 and document["summary"]["schedule"] == 3
+    code, out, _ = run(project, "plan", "--format", "markdown", "--now", NOW)
+    assert code == 0
+    assert out.startswith("### orchestrator plan: `sandbox`") and "<details>" in out
+
+
+def test_saved_plan_apply_and_refusals(project: Path, tmp_path: Path) -> None:
+    plan_file = tmp_path / "plan.json"
+    code, out, _ = run(project, "plan", "--out", str(plan_file), "--now", NOW)
+    assert code == 0, out
+    document = json.loads(plan_file.read_text())
+    assert validate_data("plan", document) == []
+    assert document["checksum"].startswith("sha256:")
+
+    # altered
+    altered = tmp_path / "altered.json"
+    doc = json.loads(plan_file.read_text())
+    doc["changes"][0]["payload"]["subject"] = "Hacked"
+    altered.write_text(json.dumps(doc))
+    code, _, err = run(project, "apply", str(altered), "--now", NOW)
+    assert code == 1 and "altered" in err
+    # expired
+    code, _, err = run(project, "apply", str(plan_file), "--now", "2026-11-27T14:00:00Z")
+    assert code == 1 and "expired" in err
+    # wrong environment
+    code, _, err = run(project, "--env", "production", "apply", str(plan_file), "--now", NOW)
+    assert code == 1 and ("environment" in err or "ORCHESTRATOR_STATE_DSN" in err)
+    assert sandbox_emails(project) == []
+
+    # show, then apply exactly the saved plan
+    code, out, _ = run(project, "show", str(plan_file))
+    assert code == 0 and "Plan: 2 to send now, 3 to schedule." in out
+    code, out, err = run(project, "apply", str(plan_file), "--now", NOW)
+    assert code == 0, out + err
+    assert len(sandbox_emails(project)) == 5
+    # stale: the state moved on since the plan was made
+    code, _, err = run(project, "apply", str(plan_file), "--now", NOW)
+    assert code == 1 and "state changed since the plan was made" in err
+    assert len(sandbox_emails(project)) == 5
+
+
+def test_scheduled_time_inside_lead_time_refused_at_apply(project: Path, tmp_path: Path) -> None:
+    plan_file = tmp_path / "plan.json"
+    code, _, _ = run(project, "plan", "--out", str(plan_file), "--now", "2026-12-07T07:00:00Z")
+    assert code == 0
+    # 55 minutes later the plan has not expired, but the 08:00Z send is 5 minutes away (< 10m lead time)
+    code, _, err = run(project, "apply", str(plan_file), "--now", "2026-12-07T07:55:00Z")
+    assert code == 1 and "inside the minimum lead" in err
+
+
+def test_blocked_change_and_accept(project: Path) -> None:
+    run(project, "apply", "--auto-approve", "--now", NOW)
+    sale = project / "campaigns" / "spring-sale.yaml"
+    sale.write_text(sale.read_text().replace("discount: 20", "discount: 25"))
+    code, out, _ = run(project, "plan", "--now", NOW, "--detailed-exitcode")
+    assert code == 0, out  # blocked is not a change apply can make
+    assert "! blocked   spring-sale@2027-03-01T14:00:00Z" in out
+    assert "-Spring sale: 20% off everything" in out and "+Spring sale: 25% off everything" in out
+    code, out, _ = run(project, "state", "accept", "spring-sale@2027-03-01T14:00:00Z", "--now", NOW)
+    assert code == 0, out
+    code, out, _ = run(project, "plan", "--now", NOW)
+    assert "blocked" not in out and "Plan: 5 unchanged." in out
+    code, out, _ = run(project, "state", "show", "spring-sale@2027-03-01T14:00:00Z")
+    assert [e["action"] for e in json.loads(out)["journal"]] == ["intent", "scheduled", "accept-drift"]
+
+
+def test_state_list_json_and_unknown_resolution(project: Path) -> None:
+    run(project, "apply", "--auto-approve", "--now", NOW)
+    code, out, _ = run(project, "state", "list", "--json")
+    sends = json.loads(out)["sends"]
+    assert code == 0 and len(sends) == 5 and {s["status"] for s in sends} == {"sent", "scheduled"}
+    code, _, err = run(project, "state", "resolve", "demo-followup/1234", "--not-sent")
+    assert code == 1 and "not unknown" in err
+    code, _, err = run(project, "state", "show", "nope")
+    assert code == 1 and "no send 'nope'" in err

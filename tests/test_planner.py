@@ -1,0 +1,196 @@
+"""The pure planner: every action, and the invariants that keep sends exactly-once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from orchestrator.plan import Action, Plan
+from orchestrator.planner import PlanOptions, make_plan
+from orchestrator.sends import DesiredSend
+from orchestrator.state.models import Actor, SendRecord, SendStatus, StateSnapshot
+
+NOW = datetime(2027, 1, 10, 12, 0, tzinfo=UTC)
+ACTOR = Actor("tester", "host")
+
+
+def send(name: str = "promo", at: datetime | None = None, *, kind: str = "list", subject: str = "Hi",
+         prospect: int | None = None, schedule_kind: str | None = None) -> DesiredSend:
+    if kind == "one-to-one":
+        key = f"{name}/{prospect}"
+    else:
+        key = f"{name}@{'now' if at is None else at.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+    payload: dict[str, Any] = {"campaign_id": 1, "name": key, "subject": subject, "text_content": "%%unsubscribe%%"}
+    if kind == "list":
+        payload |= {"list_ids": [1], "scheduled_time": at.isoformat() if at else None}
+    else:
+        payload |= {"prospect_id": prospect}
+    return DesiredSend(key=key, campaign=name, kind=kind, source=f"campaigns/{name}.yaml",
+                       schedule_kind=schedule_kind or ("now" if at is None else "at"),
+                       scheduled_time=at, timezone="UTC", payload=payload)
+
+
+def record(s: DesiredSend, status: SendStatus, *, fingerprint: str | None = None, key: str | None = None) -> SendRecord:
+    return SendRecord(key=key or s.key, campaign=s.campaign, environment="test",
+                      fingerprint=fingerprint or s.fingerprint, payload=s.payload, status=status,
+                      email_id=7 if status in (SendStatus.SENT, SendStatus.SCHEDULED) else None,
+                      scheduled_time=s.scheduled_time, created_at=NOW - timedelta(days=1),
+                      updated_at=NOW - timedelta(days=1), applied_by=ACTOR)
+
+
+def snap(*records: SendRecord, serial: int = 3) -> StateSnapshot:
+    return StateSnapshot("lineage-1", serial, {r.key: r for r in records})
+
+
+def plan(desired: list[DesiredSend], state: StateSnapshot | None = None, **opts: Any) -> Plan:
+    return make_plan(desired, state or snap(), NOW, environment="test", business_unit_id="0Uv000000000000AAA",
+                     options=PlanOptions(**opts))
+
+
+def actions(p: Plan) -> dict[str, Action]:
+    return {c.key: c.action for c in p.changes}
+
+
+def test_new_sends_are_sent_or_scheduled() -> None:
+    future = NOW + timedelta(days=2)
+    p = plan([send("a"), send("b", future)])
+    assert actions(p) == {"a@now": Action.SEND, "b@2027-01-12T12:00:00Z": Action.SCHEDULE}
+    assert p.applyable and p.created_at == NOW and p.expires_at == NOW + timedelta(hours=1)
+    assert (p.state_lineage, p.state_serial) == ("lineage-1", 3)
+
+
+def test_applied_same_fingerprint_is_noop_and_changed_is_blocked_with_diff() -> None:
+    old = send("a", subject="Old subject")
+    new = send("a", subject="New subject")
+    p = plan([new], snap(record(old, SendStatus.SENT)))
+    change = p.changes[0]
+    assert change.action is Action.BLOCKED
+    assert "subject" in change.reason and "rename the send" in change.reason and "state accept" in change.reason
+    assert "-Old subject" in change.diff and "+New subject" in change.diff
+    assert not p.has_changes
+    assert actions(plan([old], snap(record(old, SendStatus.SCHEDULED)))) == {old.key: Action.NOOP}
+
+
+def test_time_change_of_a_one_shot_send_is_blocked_not_sent_twice() -> None:
+    first = send("a", NOW + timedelta(days=3))
+    moved = send("a", NOW + timedelta(days=4))
+    p = plan([moved], snap(record(first, SendStatus.SCHEDULED)))
+    assert actions(p) == {moved.key: Action.BLOCKED}
+    assert "already scheduled" in p.changes[0].reason
+    assert "~ scheduled_time" in "\n".join(p.changes[0].diff)
+
+
+def test_cron_occurrences_are_independent_keys() -> None:
+    week1 = send("news", NOW + timedelta(days=1), schedule_kind="cron")
+    week2 = send("news", NOW + timedelta(days=8), schedule_kind="cron")
+    p = plan([week1, week2], snap(record(week1, SendStatus.SCHEDULED)))
+    assert actions(p) == {week1.key: Action.NOOP, week2.key: Action.SCHEDULE}
+
+
+def test_past_time_is_missed_unless_allow_late() -> None:
+    past = send("a", NOW - timedelta(hours=2))
+    assert actions(plan([past])) == {past.key: Action.MISSED}
+    late = plan([past], allow_late=True).changes[0]
+    assert late.action is Action.SEND and late.late
+
+
+def test_one_to_one_at_is_deferred_then_due_then_missed() -> None:
+    future = send("f", NOW + timedelta(hours=1), kind="one-to-one", prospect=5)
+    due = send("f", NOW - timedelta(minutes=5), kind="one-to-one", prospect=5)
+    stale = send("f", NOW - timedelta(hours=5), kind="one-to-one", prospect=5)
+    assert plan([future]).changes[0].action is Action.DEFER
+    assert plan([due]).changes[0].action is Action.SEND
+    assert plan([stale]).changes[0].action is Action.MISSED
+
+
+def test_unresolved_outcomes_block_the_key() -> None:
+    s = send("a")
+    for status in (SendStatus.INTENT, SendStatus.UNKNOWN):
+        change = plan([s], snap(record(s, status))).changes[0]
+        assert change.action is Action.UNKNOWN
+        assert "state resolve a@now" in change.reason
+
+
+def test_failed_or_not_sent_is_sent_again() -> None:
+    s = send("a")
+    for status in (SendStatus.FAILED, SendStatus.NOT_SENT):
+        change = plan([s], snap(record(s, status))).changes[0]
+        assert change.action is Action.SEND and "retrying" in change.reason
+
+
+def test_orphans_and_loud_scheduled_orphans() -> None:
+    gone_sent = send("gone", NOW - timedelta(days=1))
+    gone_scheduled = send("later", NOW + timedelta(days=5))
+    p = plan([], snap(record(gone_sent, SendStatus.SENT), record(gone_scheduled, SendStatus.SCHEDULED)))
+    by_key = {c.key: c for c in p.changes}
+    assert {c.action for c in p.changes} == {Action.ORPHANED}
+    assert by_key[gone_scheduled.key].loud and "WILL STILL GO OUT" in by_key[gone_scheduled.key].reason
+    assert not by_key[gone_sent.key].loud
+    assert not p.has_changes
+
+
+def test_history_of_a_live_cron_campaign_is_not_orphaned() -> None:
+    old = send("news", NOW - timedelta(days=30), schedule_kind="cron")
+    current = send("news", NOW + timedelta(days=1), schedule_kind="cron")
+    p = plan([current], snap(record(old, SendStatus.SENT)))
+    assert actions(p) == {current.key: Action.SCHEDULE}
+
+
+def test_errors_make_the_plan_errored() -> None:
+    from orchestrator.errors import Diagnostic
+
+    p = make_plan([send("a")], snap(), NOW, environment="t", business_unit_id="b",
+                  problems=[Diagnostic("x.yaml", 1, 1, "bad")])
+    assert p.errored and not p.applyable and p.has_changes
+
+
+# ---- properties -------------------------------------------------------------------------
+
+times = st.one_of(st.none(), st.integers(min_value=-3000, max_value=3000).map(lambda m: NOW + timedelta(minutes=m)))
+desired_sets = st.lists(
+    st.builds(lambda n, t, subj: send(f"c{n}", t, subject=subj),
+              st.integers(min_value=0, max_value=6), times, st.sampled_from(["A", "B"])),
+    max_size=10,
+).map(lambda sends: list({s.key: s for s in sends}.values()))
+
+
+def applied_state(p: Plan, serial: int) -> StateSnapshot:
+    """The state after a fully successful apply of ``p`` (what the executor writes)."""
+    records = {}
+    for c in p.pending:
+        records[c.key] = SendRecord(
+            key=c.key, campaign=c.campaign, environment="test", fingerprint=c.fingerprint or "",
+            payload=c.payload or {}, status=SendStatus.SCHEDULED if c.action is Action.SCHEDULE else SendStatus.SENT,
+            email_id=1, scheduled_time=c.scheduled_time, created_at=NOW, updated_at=NOW, applied_by=ACTOR)
+    return StateSnapshot("lineage-1", serial, records)
+
+
+@settings(max_examples=150, deadline=None)
+@given(desired_sets)
+def test_plan_never_has_two_actions_for_one_key(desired: list[DesiredSend]) -> None:
+    p = plan(desired)
+    keys = [c.key for c in p.changes]
+    assert len(keys) == len(set(keys))
+
+
+@settings(max_examples=150, deadline=None)
+@given(desired_sets, st.booleans())
+def test_apply_then_plan_again_sends_nothing(desired: list[DesiredSend], allow_late: bool) -> None:
+    first = plan(desired, allow_late=allow_late)
+    second = plan(desired, applied_state(first, 9), allow_late=allow_late)
+    assert not second.has_changes
+    assert {c.key: c.action for c in second.changes if c.key in {x.key for x in first.pending}} == {
+        c.key: Action.NOOP for c in first.pending
+    }
+
+
+@settings(max_examples=100, deadline=None)
+@given(desired_sets)
+def test_planning_twice_with_nothing_changed_is_all_noops(desired: list[DesiredSend]) -> None:
+    state = applied_state(plan(desired, allow_late=True), 4)
+    again = plan(desired, state, allow_late=True)
+    assert all(c.action is Action.NOOP for c in again.changes if c.key in state.records)
+    assert again.changes == plan(desired, state, allow_late=True).changes  # deterministic
