@@ -1,0 +1,52 @@
+"""SIGKILL the apply process at random moments: never a duplicate, and a re-run completes the rest."""
+
+from __future__ import annotations
+
+import random
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orchestrator.sandbox import FaultConfig
+from tests.reliability.harness import assert_no_duplicates, break_dead_lock, make_project, resolve_unknowns
+
+pytestmark = pytest.mark.slow
+
+
+def test_random_sigkills_never_duplicate(tmp_path: Path, server_factory: Any) -> None:
+    server = server_factory(FaultConfig(latency_ms=80))
+    project = make_project(tmp_path / "p", server.url, 150)
+    rng = random.Random(20261127)
+    interrupted_in_flight = 0
+    for _trial in range(10):
+        before = len(project.emails())
+        process = project.spawn_apply()
+        deadline = time.monotonic() + 60
+        while len(project.emails()) == before and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)  # wait until it is sending, then kill it at a random moment
+        time.sleep(rng.uniform(0.0, 0.6))
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+        assert process.returncode in (-signal.SIGKILL, 0, 1), project.log()
+        assert_no_duplicates(project)
+        states = {r["key"]: r["status"] for r in project.state()}
+        interrupted_in_flight += sum(1 for s in states.values() if s == "intent")
+        # the next locking command meets the dead holder's lock and says so; the operator breaks it
+        code, out = project.cli("plan", "--out", str(tmp_path / "probe.json"))
+        if code == 1:
+            assert "no longer running" in out, out
+            assert break_dead_lock(project, out)
+        resolve_unknowns(project)
+    assert interrupted_in_flight > 0, "some kills should interrupt sends in flight"
+    for _ in range(3):
+        code, out = project.cli("apply", "--auto-approve")
+        if code == 1:
+            break_dead_lock(project, out)
+            resolve_unknowns(project)
+        else:
+            break
+    final = assert_no_duplicates(project)
+    assert sorted(final) == sorted(project.keys)
