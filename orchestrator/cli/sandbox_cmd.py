@@ -159,7 +159,7 @@ def _print_table(emails: list[dict[str, Any]]) -> None:
     table = Table(title=f"{len(emails)} email(s) received by the sandbox")
     for column in ("id", "kind", "name", "campaign", "lists", "suppressed", "recipients",
                    "operational", "scheduled", "created"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for e in emails:
         table.add_row(
             str(e["id"]), e["kind"], e["name"], str(e["campaign_id"]),

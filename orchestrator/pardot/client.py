@@ -1,0 +1,456 @@
+"""The Pardot v3/v4 API client: every email, template and export call the orchestrator makes.
+
+How one call runs (:meth:`PardotClient._execute`)::
+
+    tenacity loop (backoff + jitter; what may be retried depends on the call)
+      └─ authenticated attempt: token → attempt; on 184 / HTTP 401 refresh once → attempt
+           └─ attempt: one HTTP exchange, inside the in-flight semaphore and the one httpx
+              exception mapping; then envelope parsing and the one error-code mapping
+
+Retry rules, because sends are irreversible and carry no idempotency key:
+
+* reads, stats, export calls: 66, 183, 5xx and transport errors are retried with backoff;
+* sends: retried only when the failure proves Pardot did not process them: error 66, a
+  refused token (refresh, then once more), or a connection that was never made
+  (:data:`~orchestrator.pardot.errormap.NOT_SENT`). Anything else whose outcome is open (read
+  timeout, reset, 5xx, an unreadable 200) raises :class:`ApiOutcomeUnknown`;
+* 122 (daily quota) is never retried: nothing will succeed before tomorrow.
+
+Every message leaving the client is scrubbed: secrets are redacted, and for a one-to-one send
+by address the prospect's email is masked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import TypeVar
+from urllib.parse import urlencode, urlsplit
+
+import httpx
+import tenacity
+
+from orchestrator.errors import (
+    ApiAuthError,
+    ApiError,
+    ApiOutcomeUnknown,
+    ApiProtocolError,
+    ApiRateLimited,
+    ApiTransientError,
+    ConfigError,
+)
+from orchestrator.pardot import decode, endpoints
+from orchestrator.pardot.auth import TokenSource, Tracer, token_source_for
+from orchestrator.pardot.endpoints import Call
+from orchestrator.pardot.envelope import Envelope, parse_envelope
+from orchestrator.pardot.errormap import (
+    REFRESH_CODES,
+    error_for_code,
+    error_for_status,
+    map_transport_errors,
+    proves_not_sent,
+)
+from orchestrator.pardot.models import (
+    Email,
+    EmailStats,
+    EmailTemplate,
+    EmailTemplateSummary,
+    ExportJob,
+    ExportQueryResult,
+    ListEmailSend,
+    OneToOneSend,
+)
+from orchestrator.pardot.settings import ApiSettings, check_transport_security
+from orchestrator.redact import mask_emails, redact
+
+__all__ = ["DEFAULT_RETRY_WAIT", "PardotClient"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Full jitter (AWS style): a random wait up to 0.5 s, 1 s, 2 s, ... capped at 20 s, so clients
+#: that hit error 66 together do not come back together.
+DEFAULT_RETRY_WAIT: tenacity.wait.wait_base = tenacity.wait_random_exponential(multiplier=0.5, max=20)
+
+_ENVELOPE_TYPES = ("json", "xml")
+
+
+def _retryable(call: Call, error: BaseException) -> bool:
+    """May ``call`` be tried again after ``error``? The whole exactly-once policy is here."""
+    if isinstance(error, ApiRateLimited):
+        return True
+    if call.is_send:
+        return proves_not_sent(error)
+    return isinstance(error, ApiTransientError)
+
+
+def _needs_refresh(error: ApiAuthError) -> bool:
+    return error.code in REFRESH_CODES or (error.code is None and error.http_status == 401)
+
+
+class PardotClient:
+    """A thread-safe client for one business unit; use one instance per run and share it.
+
+    ``transport`` replaces the network (the sandbox's in-process transport, or
+    ``httpx.MockTransport`` in tests); ``env`` is where ``*_env`` settings are looked up
+    (default ``os.environ``, read on first use); ``tracer(request, response)`` sees every
+    exchange, ``response`` None when the transport failed. ``retry_wait`` and ``sleep`` let
+    tests keep backoff instant.
+    """
+
+    def __init__(
+        self,
+        settings: ApiSettings,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        env: Mapping[str, str] | None = None,
+        tracer: Tracer | None = None,
+        retry_wait: tenacity.wait.wait_base | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._settings = settings
+        self._tracer = tracer
+        self._http = httpx.Client(
+            transport=transport,
+            timeout=httpx.Timeout(settings.timeout_s),
+            follow_redirects=False,
+        )
+        self._tokens: TokenSource = token_source_for(
+            settings.auth,
+            env=os.environ if env is None else env,
+            http=self._http,
+            tracer=tracer,
+        )
+        self._in_flight = threading.BoundedSemaphore(settings.max_in_flight)
+        self._calls = 0
+        self._calls_lock = threading.Lock()
+        self._retry_wait = DEFAULT_RETRY_WAIT if retry_wait is None else retry_wait
+        self._sleep = sleep
+
+    def __repr__(self) -> str:
+        return f"PardotClient(base_url={self._settings.base_url!r}, calls={self.calls})"
+
+    @property
+    def calls(self) -> int:
+        """HTTP requests attempted against Pardot so far: retries included, OAuth calls not.
+
+        Each one may count against the daily API limit, so callers can report usage per run.
+        """
+        with self._calls_lock:
+            return self._calls
+
+    @property
+    def settings(self) -> ApiSettings:
+        """The settings this client was built with."""
+        return self._settings
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection pool (and the transport)."""
+        self._http.close()
+
+    def __enter__(self) -> PardotClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- email templates ------------------------------------------------------------------
+
+    def read_template(self, template_id: int, *, archived: bool = False) -> EmailTemplate:
+        """One template; ApiNotFound (68) when it does not exist or is archived and not asked for."""
+        call = endpoints.template_read(self._settings.version, template_id, archived=archived)
+        envelope = self._execute(call)
+        with self._scrubbing(call):
+            data = envelope.root("emailTemplate")
+            failure = decode.embedded_failure(data) if isinstance(data, Mapping) else None
+            if failure is not None:
+                raise error_for_code(failure.code, failure.message)
+            return decode.decode_template(data)
+
+    def list_one_to_one_templates(self, *, archived: bool = False) -> list[EmailTemplateSummary]:
+        """Templates enabled for one-to-one emails (all of them: the list is not paged)."""
+        call = endpoints.template_list_one_to_one(self._settings.version, archived=archived)
+        envelope = self._execute(call)
+        with self._scrubbing(call):
+            data = envelope.data.get("emailTemplates")
+            failure = decode.embedded_failure(data) if isinstance(data, Mapping) else None
+            if failure is not None:
+                raise error_for_code(failure.code, failure.message)
+            return decode.decode_template_list(data)
+
+    # --- emails ---------------------------------------------------------------------------
+
+    def send_list_email(self, send: ListEmailSend) -> Email:
+        """Send or schedule a list email. Raises ApiOutcomeUnknown when the outcome is unknown."""
+        call = endpoints.list_send(self._settings.version, send)
+        return self._decode_send(call, self._execute(call))
+
+    def send_one_to_one(self, send: OneToOneSend) -> Email:
+        """Send one email to one prospect. Raises ApiOutcomeUnknown when the outcome is unknown."""
+        call = endpoints.one_to_one_send(self._settings.version, send)
+        return self._decode_send(call, self._execute(call))
+
+    def read_email(self, email_id: int, *, include_message: bool = True) -> Email:
+        """One email record; ApiNotFound (109) when the id names nothing."""
+        call = endpoints.email_read(self._settings.version, email_id, include_message=include_message)
+        envelope = self._execute(call)
+        with self._scrubbing(call):
+            return decode.decode_email(envelope.root("email"))
+
+    def email_stats(self, email_id: int) -> EmailStats:
+        """Statistics of a list email (rates as percentages)."""
+        call = endpoints.email_stats(self._settings.version, email_id)
+        envelope = self._execute(call)
+        with self._scrubbing(call):
+            return decode.decode_stats(envelope.root("stats"))
+
+    # --- exports --------------------------------------------------------------------------
+
+    def export_create(
+        self,
+        object: str,
+        procedure: str,
+        arguments: Mapping[str, str],
+        fields: Sequence[str] | None = None,
+    ) -> ExportJob:
+        """Start an export job. Retried like a read: a duplicate export sends nothing."""
+        call = endpoints.export_create(self._settings.version, object, procedure, arguments, fields)
+        return self._decode_export(call, self._execute(call))
+
+    def export_read(self, export_id: int) -> ExportJob:
+        """An export job's state, and its result URLs once complete."""
+        call = endpoints.export_read(self._settings.version, export_id)
+        return self._decode_export(call, self._execute(call))
+
+    def export_query(
+        self,
+        *,
+        created_after: str | None = None,
+        created_before: str | None = None,
+        updated_after: str | None = None,
+        updated_before: str | None = None,
+        status: str | None = None,
+        object: str | None = None,
+        sort_by: str | None = None,
+        sort_order: str | None = None,
+    ) -> ExportQueryResult:
+        """Export jobs matching every given filter (None filters are not sent)."""
+        filters = {
+            "created_after": created_after,
+            "created_before": created_before,
+            "updated_after": updated_after,
+            "updated_before": updated_before,
+            "status": status,
+            "object": object,
+            "sort_by": sort_by,
+            "sort_order": sort_order,
+        }
+        call = endpoints.export_query(self._settings.version, filters)
+        envelope = self._execute(call)
+        with self._scrubbing(call):
+            return decode.decode_export_query(envelope.root("result"))
+
+    def export_cancel(self, export_id: int) -> ExportJob:
+        """Cancel an export that is not finished yet (178 when its state does not allow it)."""
+        call = endpoints.export_cancel(self._settings.version, export_id)
+        return self._decode_export(call, self._execute(call))
+
+    def export_download(self, url: str) -> contextlib.AbstractContextManager[Iterator[bytes]]:
+        """Stream one ``resultRefs`` file: ``with client.export_download(u) as chunks: ...``.
+
+        Opening is retried like a read; a failure while streaming raises ApiTransientError
+        (download the file again). The download holds one in-flight slot until the block
+        ends, so do not nest more than ``max_in_flight`` of them.
+        """
+        return self._download(url)
+
+    # --- the call pipeline ----------------------------------------------------------------
+
+    def _retrying(self, call: Call) -> tenacity.Retrying:
+        def log_retry(state: tenacity.RetryCallState) -> None:
+            error = state.outcome.exception() if state.outcome else None
+            logger.info(
+                "retrying %s after %s (attempt %d)",
+                call.name,
+                self._clean(call, f"{type(error).__name__}: {error}"),
+                state.attempt_number,
+            )
+
+        return tenacity.Retrying(
+            retry=tenacity.retry_if_exception(lambda error: _retryable(call, error)),
+            stop=tenacity.stop_after_attempt(self._settings.max_retries + 1),
+            wait=self._retry_wait,
+            sleep=self._sleep,
+            reraise=True,
+            before_sleep=log_retry,
+        )
+
+    def _execute(self, call: Call) -> Envelope:
+        """Run ``call`` with retries and token refresh; return the successful envelope."""
+        with self._scrubbing(call):
+            return self._retrying(call)(lambda: self._with_auth(call, self._exchange))
+
+    def _with_auth(self, call: Call, exchange: Callable[[Call, str], T]) -> T:
+        """One attempt; when the token is refused (184 / 401), refresh it and try once more."""
+        token = self._tokens.token()
+        try:
+            return exchange(call, token)
+        except ApiAuthError as error:
+            if not (_needs_refresh(error) and self._tokens.refreshable):
+                raise
+            logger.info("%s: access token refused; refreshing it once", call.name)
+            return exchange(call, self._tokens.refresh(stale=token))
+
+    def _exchange(self, call: Call, token: str) -> Envelope:
+        """One HTTP exchange in an in-flight slot, interpreted into an envelope or an error."""
+        request = self._build_request(call, token)
+        with self._in_flight:
+            response = self._send(call, request, stream=False)
+        return self._interpret(call, response)
+
+    def _send(self, call: Call, request: httpx.Request, *, stream: bool) -> httpx.Response:
+        """The only place that touches the network for Pardot calls."""
+        response: httpx.Response | None = None
+        with self._calls_lock:
+            self._calls += 1
+        try:
+            with map_transport_errors(is_send=call.is_send, what=self._describe(call)):
+                response = self._http.send(request, stream=stream)
+        finally:
+            if self._tracer is not None:
+                self._tracer(request, response)
+        logger.debug("%s -> HTTP %d", self._describe(call), response.status_code)
+        return response
+
+    def _build_request(self, call: Call, token: str) -> httpx.Request:
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "Pardot-Business-Unit-Id": self._settings.business_unit_id,
+        }
+        if call.path.startswith(("http://", "https://")):
+            # A resultRefs URL is used exactly as Pardot gave it, query string included.
+            return self._http.build_request(call.method, call.path, headers=headers)
+        url = self._settings.api_root + call.path
+        fmt = ("format", self._settings.format)
+        if call.method == "GET":
+            return self._http.build_request("GET", url, params=httpx.QueryParams((*call.params, fmt)), headers=headers)
+        if call.json is not None:
+            return self._http.build_request(
+                "POST",
+                url,
+                params=httpx.QueryParams((*call.params, fmt)),
+                json=dict(call.json),
+                headers=headers,
+            )
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        body = urlencode([*call.params, fmt]).encode()
+        return self._http.build_request("POST", url, content=body, headers=headers)
+
+    def _interpret(self, call: Call, response: httpx.Response) -> Envelope:
+        """Body first, status second: Pardot's status codes for errors are not documented."""
+        try:
+            envelope = parse_envelope(response.content)
+        except ApiProtocolError as exc:
+            raise error_for_status(response.status_code, exc.api_message, is_send=call.is_send) from exc
+        if envelope.ok:
+            return envelope
+        failure = envelope.failures[0]
+        message = "; ".join(f.message for f in envelope.failures)
+        if failure.code is None and (response.status_code == 401 or response.status_code >= 500):
+            raise error_for_status(response.status_code, message, is_send=call.is_send)
+        raise error_for_code(failure.code, message, http_status=response.status_code, is_send=call.is_send)
+
+    def _decode_send(self, call: Call, envelope: Envelope) -> Email:
+        """Pardot said ok, so the email exists: an unreadable answer is an unknown outcome."""
+        with self._scrubbing(call):
+            try:
+                return decode.decode_email(envelope.root("email"))
+            except ApiProtocolError as exc:
+                raise ApiOutcomeUnknown(
+                    f"{call.name}: Pardot accepted the send but its answer could not be read ({exc.api_message})"
+                ) from exc
+
+    def _decode_export(self, call: Call, envelope: Envelope) -> ExportJob:
+        with self._scrubbing(call):
+            return decode.decode_export(envelope.data)
+
+    # --- export download ------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _download(self, url: str) -> Iterator[Iterator[bytes]]:
+        call = Call("export.download", "GET", self._check_download_url(url))
+        with self._scrubbing(call), self._in_flight:
+            response = self._retrying(call)(lambda: self._with_auth(call, self._open_download))
+            try:
+                yield self._chunks(call, response)
+            finally:
+                response.close()
+
+    def _check_download_url(self, url: str) -> str:
+        """Only send our token to the API's own host (or Pardot's download host)."""
+        try:
+            check_transport_security(url, "resultRefs URL", allow_insecure=self._settings.allow_insecure)
+        except ConfigError as exc:
+            raise ApiProtocolError(exc.message) from exc
+        host = urlsplit(url).hostname or ""
+        own = urlsplit(self._settings.base_url).hostname or ""
+        if host != own and host != "pardot.com" and not host.endswith(".pardot.com"):
+            raise ApiProtocolError(f"refusing to send credentials to {host}: not {own} nor a pardot.com host")
+        return url
+
+    def _open_download(self, call: Call, token: str) -> httpx.Response:
+        """Open the stream; an error answer (178 expired, 184, ...) is read and mapped."""
+        response = self._send(call, self._build_request(call, token), stream=True)
+        content_type = response.headers.get("content-type", "").lower()
+        if response.status_code == 200 and not any(t in content_type for t in _ENVELOPE_TYPES):
+            return response
+        try:
+            with map_transport_errors(is_send=False, what=self._describe(call)):
+                response.read()
+        finally:
+            response.close()
+        self._interpret(call, response)
+        raise ApiProtocolError(
+            f"download answered HTTP {response.status_code} ({content_type}) instead of a file",
+            http_status=response.status_code,
+        )
+
+    def _chunks(self, call: Call, response: httpx.Response) -> Iterator[bytes]:
+        with map_transport_errors(is_send=False, what=self._describe(call)):
+            yield from response.iter_bytes()
+
+    # --- hygiene --------------------------------------------------------------------------
+
+    def _describe(self, call: Call) -> str:
+        """``METHOD path`` for messages and logs: no query string, addresses masked."""
+        path = urlsplit(call.path).path if call.path.startswith("http") else call.path
+        text = f"{call.method} {path}"
+        return mask_emails(text) if call.masks_emails else text
+
+    def _clean(self, call: Call, text: str) -> str:
+        text = redact(text, self._tokens.secrets())
+        return mask_emails(text) if call.masks_emails else text
+
+    @contextlib.contextmanager
+    def _scrubbing(self, call: Call) -> Iterator[None]:
+        """Scrub every ApiError leaving the block, in place so its cause and traceback stay."""
+        try:
+            yield
+        except ApiError as error:
+            error.api_message = self._clean(call, error.api_message)
+            error.message = self._clean(call, error.message)
+            error.args = (error.message,)
+            raise

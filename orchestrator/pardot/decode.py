@@ -1,0 +1,273 @@
+"""Decode normalised envelope data (see :mod:`.envelope`) into the models.
+
+Pardot's values arrive loosely typed: numbers as strings in XML, flags as ``1``/``""``,
+rates as ``"98.42%"``, timestamps as ``YYYY-MM-DD HH:MM:SS``. Each coercion lives in one small
+function here, and each refuses what it does not understand with ApiProtocolError naming the
+field, rather than guessing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from orchestrator.errors import ApiProtocolError
+from orchestrator.pardot.envelope import ApiFailure, as_list
+from orchestrator.pardot.models import (
+    Email,
+    EmailStats,
+    EmailTemplate,
+    EmailTemplateSummary,
+    ExportJob,
+    ExportQueryResult,
+)
+
+__all__ = [
+    "as_bool",
+    "as_datetime",
+    "as_int",
+    "as_rate",
+    "decode_email",
+    "decode_export",
+    "decode_export_query",
+    "decode_stats",
+    "decode_template",
+    "decode_template_list",
+    "embedded_failure",
+]
+
+_TRUE = {"1", "true", "yes"}
+_FALSE = {"", "0", "false", "no"}
+
+
+def _mapping(value: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ApiProtocolError(f"{what} is not an object: {type(value).__name__}")
+    return value
+
+
+def as_int(value: Any, field: str) -> int:
+    """An integer given as a JSON number or as text (XML)."""
+    if isinstance(value, bool):
+        raise ApiProtocolError(f"{field} is a boolean, expected an integer")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    raise ApiProtocolError(f"{field} is not an integer: {value!r}")
+
+
+def _opt_int(value: Any, field: str) -> int | None:
+    return None if value is None or value == "" else as_int(value, field)
+
+
+def as_bool(value: Any, field: str) -> bool:
+    """Pardot's flags: ``1``/``"1"``/``true`` are true; ``""``/``0``/``false``/absent are false."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ApiProtocolError(f"{field} is not a flag: {value!r}")
+
+
+def as_rate(value: Any, field: str) -> float:
+    """A percentage: ``"98.42%"``, ``"98.42"`` or a number → 98.42; empty → 0.0 (nothing sent)."""
+    if isinstance(value, bool):
+        raise ApiProtocolError(f"{field} is a boolean, expected a rate")
+    if isinstance(value, int | float):
+        return float(value)
+    if value is None or value == "":
+        return 0.0
+    if isinstance(value, str):
+        try:
+            return float(value.strip().removesuffix("%").strip())
+        except ValueError:
+            pass
+    raise ApiProtocolError(f"{field} is not a rate: {value!r}")
+
+
+def as_datetime(value: Any, field: str) -> datetime | None:
+    """``YYYY-MM-DD HH:MM:SS`` (naive, account time zone) or ISO-8601; empty → None."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ApiProtocolError(f"{field} is not a date-time: {value!r}")
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _opt_text(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+def embedded_failure(data: Mapping[str, Any]) -> ApiFailure | None:
+    """The error a ``stat="ok"`` template answer can carry inside itself (§3.4), if any."""
+    code = data.get("errorCode")
+    flagged = data.get("error") not in (None, "", 0, "0", False, "false")
+    if not flagged and code in (None, "", 0, "0"):
+        return None
+    number = None if code in (None, "") else as_int(code, "emailTemplate.errorCode")
+    return ApiFailure(number, _text(data.get("errorMessage")) or "template error")
+
+
+def decode_email(value: Any) -> Email:
+    """The ``email`` root of a send or read answer."""
+    data = _mapping(value, "email")
+    message = data.get("message")
+    body = _mapping(message, "email.message") if message not in (None, "") else {}
+    return Email(
+        id=as_int(data.get("id"), "email.id"),
+        name=_text(data.get("name")),
+        subject=_text(data.get("subject")),
+        text=_opt_text(body.get("text")) if body else None,
+        html=_opt_text(body.get("html")) if body else None,
+        created_at=as_datetime(data.get("created_at"), "email.created_at"),
+        is_one_to_one=as_bool(data.get("isOneToOne"), "email.isOneToOne"),
+        campaign_id=_opt_int(data.get("campaign_id"), "email.campaign_id"),
+        scheduled_time=as_datetime(data.get("scheduled_time"), "email.scheduled_time"),
+    )
+
+
+_COUNTS = (
+    "sent",
+    "delivered",
+    "total_clicks",
+    "unique_clicks",
+    "soft_bounced",
+    "hard_bounced",
+    "opt_outs",
+    "spam_complaints",
+    "opens",
+    "unique_opens",
+)
+_RATES = (
+    "delivery_rate",
+    "opens_rate",
+    "click_through_rate",
+    "unique_click_through_rate",
+    "click_open_ratio",
+    "opt_out_rate",
+    "spam_complaint_rate",
+)
+
+
+def decode_stats(value: Any) -> EmailStats:
+    """The ``stats`` root: ten counts and seven percentage rates."""
+    data = _mapping(value, "stats")
+    missing = [name for name in _COUNTS if name not in data]
+    if missing:
+        raise ApiProtocolError(f"stats lacks {', '.join(missing)}")
+    count = {name: as_int(data[name], f"stats.{name}") for name in _COUNTS}
+    rate = {name: as_rate(data.get(name), f"stats.{name}") for name in _RATES}
+    return EmailStats(
+        sent=count["sent"],
+        delivered=count["delivered"],
+        total_clicks=count["total_clicks"],
+        unique_clicks=count["unique_clicks"],
+        soft_bounced=count["soft_bounced"],
+        hard_bounced=count["hard_bounced"],
+        opt_outs=count["opt_outs"],
+        spam_complaints=count["spam_complaints"],
+        opens=count["opens"],
+        unique_opens=count["unique_opens"],
+        delivery_rate=rate["delivery_rate"],
+        opens_rate=rate["opens_rate"],
+        click_through_rate=rate["click_through_rate"],
+        unique_click_through_rate=rate["unique_click_through_rate"],
+        click_open_ratio=rate["click_open_ratio"],
+        opt_out_rate=rate["opt_out_rate"],
+        spam_complaint_rate=rate["spam_complaint_rate"],
+    )
+
+
+def _send_from(value: Any) -> list[dict[str, Any]]:
+    """``sendFromData``: a JSON array in a string (documented), or already-structured data."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise ApiProtocolError("emailTemplate.sendFromData is not JSON") from exc
+    items = as_list(value)
+    if not all(isinstance(item, dict) for item in items):
+        raise ApiProtocolError("emailTemplate.sendFromData is not a list of objects")
+    return [dict(item) for item in items]
+
+
+def decode_template(value: Any) -> EmailTemplate:
+    """The ``emailTemplate`` root of a read (callers check :func:`embedded_failure` first)."""
+    data = _mapping(value, "emailTemplate")
+    options = data.get("sendOptions")
+    send_options = _mapping(options, "emailTemplate.sendOptions") if options else {}
+    return EmailTemplate(
+        id=as_int(data.get("id"), "emailTemplate.id"),
+        name=_text(data.get("name")),
+        subject=_text(data.get("subject")),
+        html=_text(data.get("htmlMessage")),
+        text=_text(data.get("textMessage")),
+        is_list_email=as_bool(data.get("isListEmail"), "emailTemplate.isListEmail"),
+        is_one_to_one_email=as_bool(data.get("isOneToOneEmail"), "emailTemplate.isOneToOneEmail"),
+        is_drip_email=as_bool(data.get("isDripEmail"), "emailTemplate.isDripEmail"),
+        is_autoresponder_email=as_bool(data.get("isAutoResponderEmail"), "emailTemplate.isAutoResponderEmail"),
+        is_archived=as_bool(data.get("isArchived"), "emailTemplate.isArchived"),
+        reply_to_address=_opt_text(send_options.get("replyToAddress")),
+        send_from=_send_from(send_options.get("sendFromData")),
+    )
+
+
+def _summary(value: Any) -> EmailTemplateSummary:
+    data = _mapping(value, "templates[]")
+    return EmailTemplateSummary(
+        id=as_int(data.get("id"), "templates.id"),
+        name=_text(data.get("name")),
+        subject=_text(data.get("subject")),
+        is_one_to_one_email=as_bool(data.get("isOneToOneEmail"), "templates.isOneToOneEmail"),
+        is_archived=as_bool(data.get("isArchived"), "templates.isArchived"),
+        is_autoresponder_email=as_bool(data.get("isAutoResponderEmail"), "templates.isAutoResponderEmail"),
+        is_drip_email=as_bool(data.get("isDripEmail"), "templates.isDripEmail"),
+        is_list_email=as_bool(data.get("isListEmail"), "templates.isListEmail"),
+    )
+
+
+def decode_template_list(value: Any) -> list[EmailTemplateSummary]:
+    """The ``emailTemplates`` root: ``templates`` absent, one object, or an array."""
+    if value in (None, ""):
+        return []
+    data = _mapping(value, "emailTemplates")
+    return [_summary(item) for item in as_list(data.get("templates"))]
+
+
+def decode_export(value: Any) -> ExportJob:
+    """One export job, wrapped in ``export`` or not; ``resultRefs`` absent/string/array."""
+    data = _mapping(value, "export")
+    if "export" in data and "id" not in data:
+        data = _mapping(data["export"], "export")
+    refs = tuple(str(ref).strip() for ref in as_list(data.get("resultRefs")) if str(ref).strip())
+    return ExportJob(
+        id=as_int(data.get("id"), "export.id"),
+        state=_text(data.get("state")),
+        is_expired=as_bool(data.get("isExpired"), "export.isExpired"),
+        result_refs=refs,
+        created_at=_opt_text(data.get("createdAt")),
+        updated_at=_opt_text(data.get("updatedAt")),
+    )
+
+
+def decode_export_query(value: Any) -> ExportQueryResult:
+    """The ``result`` root of a query: ``total_results`` and ``export`` absent/object/array."""
+    data = _mapping(value, "result")
+    return ExportQueryResult(
+        total_results=as_int(data.get("total_results"), "result.total_results"),
+        exports=tuple(decode_export(item) for item in as_list(data.get("export"))),
+    )

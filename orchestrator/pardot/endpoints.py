@@ -1,0 +1,174 @@
+"""Every v3/v4 resource the client uses, as a pure description of one HTTP call.
+
+A :class:`Call` says what to send and how careful to be about it (``is_send``); building one
+does no I/O, so the paths, parameters and retry classes of every endpoint can be tested
+without a server. :mod:`.client` executes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from orchestrator.errors import ApiValidationError
+from orchestrator.pardot.models import EXPORT_STATES, ListEmailSend, OneToOneSend
+
+__all__ = [
+    "Call",
+    "email_read",
+    "email_stats",
+    "export_cancel",
+    "export_create",
+    "export_query",
+    "export_read",
+    "list_send",
+    "one_to_one_send",
+    "template_list_one_to_one",
+    "template_read",
+]
+
+MAX_EXPORT_FIELDS = 150
+EXPORT_SORT_BY = ("id", "created_at", "updated_at")
+EXPORT_SORT_ORDER = ("ascending", "descending")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request: method, path under the base URL, parameters, and its retry class.
+
+    ``params`` go in the query string for GET and in a form body for POST; ``json`` replaces
+    the form body (export create), and then ``params`` stay in the query string.
+    ``is_send`` marks a non-idempotent call that must never be retried without proof that
+    Pardot did not process it. ``masks_emails``: the call carries a prospect's address, so
+    every message about it is masked.
+    """
+
+    name: str
+    method: str
+    path: str
+    params: tuple[tuple[str, str], ...] = ()
+    json: Mapping[str, Any] | None = field(default=None, hash=False)
+    is_send: bool = False
+    masks_emails: bool = False
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _path(obj: str, version: int, op: str, *segments: str) -> str:
+    tail = "".join(f"/{quote(s, safe='')}" for s in segments)
+    return f"/api/{obj}/version/{version}/do/{op}{tail}"
+
+
+def template_read(version: int, template_id: int, *, archived: bool) -> Call:
+    """GET one email template; ``archived=False`` makes an archived one "not found"."""
+    return Call(
+        "emailTemplate.read",
+        "GET",
+        _path("emailTemplate", version, "read", "id", str(template_id)),
+        (("archived", _bool(archived)),),
+    )
+
+
+def template_list_one_to_one(version: int, *, archived: bool) -> Call:
+    """GET the templates enabled for one-to-one emails."""
+    return Call(
+        "emailTemplate.listOneToOne",
+        "GET",
+        _path("emailTemplate", version, "listOneToOne"),
+        (("archived", _bool(archived)),),
+    )
+
+
+def list_send(version: int, send: ListEmailSend) -> Call:
+    """POST a list email (validated locally first: ApiValidationError with code None)."""
+    return Call(
+        "email.send(list)",
+        "POST",
+        _path("email", version, "send"),
+        tuple(send.to_params()),
+        is_send=True,
+    )
+
+
+def one_to_one_send(version: int, send: OneToOneSend) -> Call:
+    """POST a one-to-one email to ``/send/prospect_id/<id>`` or ``/send/prospect_email/<e>``."""
+    params = tuple(send.to_params())
+    if send.prospect_id is not None:
+        path = _path("email", version, "send", "prospect_id", str(send.prospect_id))
+        return Call("email.send(prospect_id)", "POST", path, params, is_send=True)
+    assert send.prospect_email is not None  # validate() guarantees exactly one
+    path = _path("email", version, "send", "prospect_email", send.prospect_email)
+    return Call(
+        "email.send(prospect_email)",
+        "POST",
+        path,
+        params,
+        is_send=True,
+        masks_emails=True,
+    )
+
+
+def email_read(version: int, email_id: int, *, include_message: bool) -> Call:
+    """GET one email; without the message bodies when ``include_message`` is false."""
+    return Call(
+        "email.read",
+        "GET",
+        _path("email", version, "read", "id", str(email_id)),
+        (("include_message", _bool(include_message)),),
+    )
+
+
+def email_stats(version: int, email_id: int) -> Call:
+    """GET the statistics of one list email."""
+    return Call("email.stats", "GET", _path("email", version, "stats", "id", str(email_id)))
+
+
+def export_create(
+    version: int,
+    obj: str,
+    procedure: str,
+    arguments: Mapping[str, str],
+    fields: Sequence[str] | None,
+) -> Call:
+    """POST a new export job (JSON body).
+
+    Not a send: a duplicated export costs API calls but changes nothing and sends nothing,
+    so creating one may be retried after an unknown outcome like any read.
+    """
+    if fields is not None and len(fields) > MAX_EXPORT_FIELDS:
+        raise ApiValidationError(f"an export may name at most {MAX_EXPORT_FIELDS} fields, not {len(fields)}")
+    body: dict[str, Any] = {
+        "object": obj,
+        "procedure": {"name": procedure, "arguments": dict(arguments)},
+    }
+    if fields is not None:
+        body["fields"] = list(fields)
+    return Call("export.create", "POST", _path("export", version, "create"), json=body)
+
+
+def export_read(version: int, export_id: int) -> Call:
+    """GET one export job's state and, once complete, its result URLs."""
+    return Call("export.read", "GET", _path("export", version, "read", "id", str(export_id)))
+
+
+def export_cancel(version: int, export_id: int) -> Call:
+    """POST a cancel; treated as retryable (cancelling twice cannot send anything)."""
+    return Call("export.cancel", "POST", _path("export", version, "cancel", "id", str(export_id)))
+
+
+def _choice(name: str, value: str | None, allowed: tuple[str, ...]) -> None:
+    if value is not None and value not in allowed:
+        raise ApiValidationError(f"export query {name} must be one of {allowed}, not {value!r}")
+
+
+def export_query(version: int, filters: Mapping[str, str | None]) -> Call:
+    """GET the list of exports matching ``filters`` (None values are left out)."""
+    _choice("status", filters.get("status"), EXPORT_STATES)
+    _choice("sort_by", filters.get("sort_by"), EXPORT_SORT_BY)
+    _choice("sort_order", filters.get("sort_order"), EXPORT_SORT_ORDER)
+    params = tuple((k, v) for k, v in filters.items() if v is not None)
+    return Call("export.query", "GET", _path("export", version, "query"), params)

@@ -1,0 +1,497 @@
+"""The sandbox WSGI application: a Pardot look-alike for the calls the orchestrator makes.
+
+Every ``/api/`` request passes the same gates, in Pardot's order as far as it is known:
+concurrency (66, refused at once), injected latency and faults, method (60), credentials
+(184, 181, 182, 201), the daily call limit (122), then the handler. ``/_sandbox/`` routes are
+for inspection and clock control: no auth, no faults, not counted.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import re
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from orchestrator.errors import ApiError
+from orchestrator.sandbox import exports
+from orchestrator.sandbox.config import (
+    MAX_IN_FLIGHT,
+    SANDBOX_BUSINESS_UNIT,
+    SANDBOX_TOKEN,
+    ExportConfig,
+    FaultConfig,
+)
+from orchestrator.sandbox.dates import format_wire, parse_instant
+from orchestrator.sandbox.faults import DropConnection, FaultPlan
+from orchestrator.sandbox.inspection import (
+    list_emails,
+    recipient_ids,
+    redact_headers,
+    redact_params,
+)
+from orchestrator.sandbox.params import Params, read_params, response_format
+from orchestrator.sandbox.seed import load_seed
+from orchestrator.sandbox.sends import (
+    Target,
+    email_body,
+    read_email_row,
+    send_list_email,
+    send_one_to_one,
+)
+from orchestrator.sandbox.stats import Counts, count_outcomes, stats_body
+from orchestrator.sandbox.store import Store
+from orchestrator.sandbox.wire import fail, flag, ok, refuse
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+_V = "<any('3','4'):v>"
+_BUSINESS_UNIT = re.compile(r"^0Uv[A-Za-z0-9]{15}$")
+_LOG_SIZE = 10_000
+_HTTP500_BODY = "<html><body><h1>500 Internal Server Error</h1></body></html>"
+
+_API_RULES = Map(
+    [
+        Rule(f"/api/emailTemplate/version/{_V}/do/read/id/<id>", endpoint="template_read"),
+        Rule(f"/api/emailTemplate/version/{_V}/do/listOneToOne", endpoint="template_list"),
+        Rule(f"/api/email/version/{_V}/do/send", endpoint="send"),
+        Rule(f"/api/email/version/{_V}/do/send/prospect_id/<pid>", endpoint="send_to_id"),
+        Rule(f"/api/email/version/{_V}/do/send/prospect_email/<path:pemail>", endpoint="send_to_email"),
+        Rule(f"/api/email/version/{_V}/do/read/id/<id>", endpoint="email_read"),
+        Rule(f"/api/email/version/{_V}/do/stats/id/<id>", endpoint="email_stats"),
+        Rule(f"/api/export/version/{_V}/do/create", endpoint="export_create"),
+        Rule(f"/api/export/version/{_V}/do/read/id/<id>", endpoint="export_read"),
+        Rule(f"/api/export/version/{_V}/do/query", endpoint="export_query"),
+        Rule(f"/api/export/version/{_V}/do/cancel/id/<id>", endpoint="export_cancel"),
+        Rule(
+            f"/api/export/version/{_V}/do/downloadResults/id/<id>/file/<n>",
+            endpoint="export_download",
+        ),
+    ],
+    strict_slashes=False,
+)
+
+_SANDBOX_RULES = Map(
+    [
+        Rule("/_sandbox/emails", endpoint="emails", methods=["GET"]),
+        Rule("/_sandbox/emails/<int:email_id>/recipients", endpoint="recipients", methods=["GET"]),
+        Rule("/_sandbox/requests", endpoint="requests", methods=["GET"]),
+        Rule("/_sandbox/stats", endpoint="stats", methods=["GET"]),
+        Rule("/_sandbox/clock", endpoint="clock", methods=["GET", "POST"]),
+    ]
+)
+
+
+class SandboxApp:
+    """A Pardot-compatible WSGI application backed by SQLite; safe to call from many threads.
+
+    ``db_path=None`` keeps the data in memory; a file database is seeded only when it is new,
+    so sends recorded by one command are still there for the next. ``seed=None`` loads the
+    built-in demo seed. ``clock`` returns the aware UTC "now" (tests pass a controllable one);
+    ``POST /_sandbox/clock`` shifts it further.
+    """
+
+    def __init__(
+        self,
+        *,
+        db_path: Path | None = None,
+        seed: Path | Mapping[str, Any] | None = None,
+        token: str = SANDBOX_TOKEN,
+        business_unit_id: str = SANDBOX_BUSINESS_UNIT,
+        faults: FaultConfig = FaultConfig(),
+        clock: Callable[[], datetime] | None = None,
+        exports: ExportConfig = ExportConfig(),
+    ) -> None:
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._offset = timedelta(0)
+        self._token = token
+        self._business_unit_id = business_unit_id
+        self.faults = faults
+        self.export_config = exports
+        self._fault_plan = FaultPlan(faults)
+        self._gate = threading.Lock()
+        self._in_flight = 0
+        self._max_in_flight = 0
+        self._api_requests = 0
+        self._log_seq = 0
+        self._log: deque[dict[str, Any]] = deque(maxlen=_LOG_SIZE)
+        self.store = Store(db_path)
+        if not self.store.is_seeded():
+            self.store.load_seed(load_seed(seed), self.now())
+
+    # -- clock -------------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """The sandbox's current time: the clock plus any shift made through the clock route."""
+        with self._gate:
+            offset = self._offset
+        return self._clock() + offset
+
+    def advance_clock(self, seconds: float) -> datetime:
+        """Move the sandbox clock forward (or back, with a negative number)."""
+        with self._gate:
+            self._offset += timedelta(seconds=seconds)
+        return self.now()
+
+    def set_clock(self, moment: datetime) -> datetime:
+        """Make the sandbox clock read ``moment`` now (it keeps ticking from there)."""
+        with self._gate:
+            self._offset = moment - self._clock()
+        return self.now()
+
+    def close(self) -> None:
+        """Release the database."""
+        self.store.close()
+
+    # -- WSGI --------------------------------------------------------------------------------
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        request = Request(environ)
+        if request.path.startswith("/_sandbox/"):
+            return self._inspect(request)(environ, start_response)
+        try:
+            response = self._api(request)
+        except DropConnection:
+            sock = environ.get("werkzeug.socket")
+            if sock is None:
+                raise
+            sock.shutdown(socket.SHUT_RDWR)
+            raise ConnectionResetError("sandbox fault: connection dropped") from None
+        return response(environ, start_response)
+
+    # -- the API gates -----------------------------------------------------------------------
+
+    def _api(self, request: Request) -> Response:
+        fmt = response_format(request)
+        entry = self._log_entry(request)
+        if not self._enter():
+            entry.update(status=400, err_code=66)
+            return fail(fmt, refuse(66))
+        try:
+            if self.faults.latency_ms:
+                time.sleep(self.faults.latency_ms / 1000)
+            fault = self._fault_plan.next_fault()
+            entry["fault"] = fault
+            response = self._answer(request, fmt, fault, entry)
+            entry["status"] = response.status_code
+            if fault == "drop-after":
+                entry["status"] = None
+                raise DropConnection
+            return response
+        finally:
+            self._leave()
+
+    def _enter(self) -> bool:
+        with self._gate:
+            self._api_requests += 1
+            self._max_in_flight = max(self._max_in_flight, self._in_flight + 1)
+            if self._in_flight >= MAX_IN_FLIGHT:
+                return False
+            self._in_flight += 1
+            return True
+
+    def _leave(self) -> None:
+        with self._gate:
+            self._in_flight -= 1
+
+    def _answer(
+        self, request: Request, fmt: str, fault: str | None, entry: dict[str, Any]
+    ) -> Response:
+        if fault == "drop-before":
+            raise DropConnection
+        if fault == "http500":
+            return Response(_HTTP500_BODY, status=500, mimetype="text/html")
+        try:
+            if fault == "error66":
+                raise refuse(66)
+            if fault == "error183":
+                raise refuse(183)
+            if request.method not in ("GET", "POST"):
+                raise refuse(60, request.method)
+            self._check_credentials(request)
+            self._count_call()
+            return self._dispatch(request, fmt)
+        except ApiError as error:
+            entry["err_code"] = error.code
+            return fail(fmt, error)
+
+    def _check_credentials(self, request: Request) -> None:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            token.strip().encode(), self._token.encode()
+        ):
+            raise refuse(184)
+        unit = request.headers.get("Pardot-Business-Unit-Id", "").strip()
+        if not unit:
+            raise refuse(181)
+        if not _BUSINESS_UNIT.match(unit):
+            raise refuse(182)
+        if unit != self._business_unit_id:
+            raise refuse(201)
+
+    def _count_call(self) -> None:
+        """Count one call against today's limit; error 122 once the limit is met."""
+        limit = self.faults.daily_limit
+        day = self.now().date().isoformat()
+        with self.store.transaction() as conn:
+            row = conn.execute("SELECT calls FROM api_usage WHERE day = ?", (day,)).fetchone()
+            calls = 0 if row is None else int(row["calls"])
+            if limit is not None and calls >= limit:
+                raise refuse(122, f"{limit} calls per day")
+            conn.execute(
+                "INSERT INTO api_usage (day, calls) VALUES (?, 1)"
+                " ON CONFLICT (day) DO UPDATE SET calls = calls + 1",
+                (day,),
+            )
+
+    def _dispatch(self, request: Request, fmt: str) -> Response:
+        adapter = _API_RULES.bind_to_environ(request.environ)
+        try:
+            endpoint, args = adapter.match(method=request.method)
+        except HTTPException:
+            raise refuse(2, request.path) from None
+        handler: Callable[[Request, str, Mapping[str, Any]], Response] = getattr(
+            self, f"_do_{endpoint}"
+        )
+        return handler(request, fmt, args)
+
+    # -- email templates ---------------------------------------------------------------------
+
+    def _do_template_read(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
+        archived = _archived(read_params(request))
+        with self.store.reading() as conn:
+            row = None
+            if args["id"].isdigit():
+                row = conn.execute(
+                    "SELECT * FROM templates WHERE id = ?", (int(args["id"]),)
+                ).fetchone()
+        if row is None or (row["archived"] and not archived):
+            # Pardot answers an unknown template inside an ok envelope (§3.4).
+            return ok(fmt, {"emailTemplate": {
+                "error": 1, "errorCode": 68, "errorMessage": "Template with this id does not exist",
+            }})
+        return ok(fmt, {"emailTemplate": {
+            "id": row["id"],
+            "name": row["name"],
+            "subject": row["subject"],
+            "htmlMessage": row["html"],
+            "textMessage": row["text"],
+            "isDripEmail": flag(row["is_drip_email"]),
+            "isListEmail": flag(row["is_list_email"]),
+            "isOneToOneEmail": flag(row["is_one_to_one_email"]),
+            "isArchived": flag(row["archived"]),
+            "isAutoResponderEmail": flag(row["is_autoresponder_email"]),
+            "sendOptions": {
+                "replyToAddress": row["reply_to_address"] or "",
+                "sendFromData": row["send_from"],
+            },
+            "error": "",
+        }})
+
+    def _do_template_list(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
+        archived = _archived(read_params(request))
+        with self.store.reading() as conn:
+            rows = conn.execute(
+                "SELECT * FROM templates WHERE is_one_to_one_email = 1"
+                " AND (archived = 0 OR ?) ORDER BY id",
+                (archived,),
+            ).fetchall()
+        items = [
+            {
+                "id": row["id"],
+                "name": row["name"],
+                "subject": row["subject"],
+                "isOneToOneEmail": flag(True),
+                "isArchived": flag(row["archived"]),
+                "isAutoResponderEmail": flag(row["is_autoresponder_email"]),
+                "isDripEmail": flag(row["is_drip_email"]),
+                "isListEmail": flag(row["is_list_email"]),
+            }
+            for row in rows
+        ]
+        body: dict[str, Any] = {"count": len(items)}
+        if items:
+            body["templates"] = items[0] if len(items) == 1 else items
+        return ok(fmt, {"emailTemplates": body})
+
+    # -- emails ------------------------------------------------------------------------------
+
+    def _do_send(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
+        params = read_params(request)
+        if not params.array("list_ids") and (
+            params.get("prospect_id") or params.get("prospect_email")
+        ):
+            # The v4 docs' curl example posts the one-to-one target as a body field (§1.5).
+            target = Target(params.get("prospect_id"), params.get("prospect_email"))
+            return self._one_to_one(params, fmt, target)
+        email_id = send_list_email(self.store, params, self.now())
+        return self._email_answer(fmt, email_id)
+
+    def _do_send_to_id(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
+        return self._one_to_one(read_params(request), fmt, Target(prospect_id=args["pid"]))
+
+    def _do_send_to_email(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
+        return self._one_to_one(read_params(request), fmt, Target(prospect_email=args["pemail"]))
+
+    def _one_to_one(self, params: Params, fmt: str, target: Target) -> Response:
+        email_id = send_one_to_one(self.store, params, target, self.now())
+        return self._email_answer(fmt, email_id)
+
+    def _email_answer(self, fmt: str, email_id: int) -> Response:
+        with self.store.reading() as conn:
+            row = read_email_row(conn, str(email_id))
+        return ok(fmt, {"email": email_body(row, include_message=True)})
+
+    def _do_email_read(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
+        include = read_params(request).boolean("include_message", default=True)
+        with self.store.reading() as conn:
+            row = read_email_row(conn, args["id"])
+        return ok(fmt, {"email": email_body(row, include_message=include)})
+
+    def _do_email_stats(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
+        with self.store.reading() as conn:
+            row = read_email_row(conn, args["id"])
+            if row["stats"] is not None:
+                counts = Counts(**json.loads(row["stats"]))
+            else:
+                cursor = conn.execute(
+                    "SELECT prospect_id FROM email_recipients WHERE email_id = ?", (row["id"],)
+                )
+                counts = count_outcomes(int(row["id"]), (int(r[0]) for r in cursor))
+                conn.execute(
+                    "UPDATE emails SET stats = ? WHERE id = ?",
+                    (json.dumps(counts.__dict__), row["id"]),
+                )
+        return ok(fmt, {"stats": stats_body(counts)})
+
+    # -- exports -----------------------------------------------------------------------------
+
+    def _do_export_create(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
+        if request.method != "POST":
+            raise refuse(60, "export create needs POST")
+        now = self.now()
+        body = request.get_data(cache=True)
+        parsed = exports.parse_create_body(request.headers.get("Content-Type", ""), body, now)
+        job_id = exports.create_job(self.store, parsed, int(args["v"]), now)
+        return self._job_answer(request, fmt, str(job_id))
+
+    def _do_export_read(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
+        return self._job_answer(request, fmt, args["id"])
+
+    def _job_answer(self, request: Request, fmt: str, raw_id: str) -> Response:
+        with self.store.reading() as conn:
+            row = exports.job_row(conn, raw_id)
+        job = exports.observe(self.store, row, self.now(), self.export_config)
+        return ok(fmt, {"export": exports.job_body(job, _base_url(request))})
+
+    def _do_export_query(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
+        params = read_params(request)
+        filters = {k: v for k, v in params.scalars.items() if k != "format" and v}
+        jobs = exports.query_jobs(self.store, filters, self.now(), self.export_config)
+        base = _base_url(request)
+        items = [exports.job_body(job, base, with_refs=False) for job in jobs]
+        result: dict[str, Any] = {"total_results": len(items)}
+        if items:
+            result["export"] = items[0] if len(items) == 1 else items
+        return ok(fmt, {"result": result})
+
+    def _do_export_cancel(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
+        with self.store.reading() as conn:
+            row = exports.job_row(conn, args["id"])
+        exports.cancel_job(self.store, row, self.now(), self.export_config)
+        return self._job_answer(request, fmt, args["id"])
+
+    def _do_export_download(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
+        with self.store.reading() as conn:
+            row = exports.job_row(conn, args["id"])
+        job = exports.observe(self.store, row, self.now(), self.export_config)
+        index = exports.check_download(job, args["n"])
+        with self.store.reading() as conn:
+            row = exports.job_row(conn, args["id"])
+        chunks = exports.stream_csv(self.store, row, index, self.export_config)
+        return Response(chunks, status=200, mimetype="text/csv", direct_passthrough=True)
+
+    # -- inspection --------------------------------------------------------------------------
+
+    def _inspect(self, request: Request) -> Response:
+        adapter = _SANDBOX_RULES.bind_to_environ(request.environ)
+        try:
+            endpoint, args = adapter.match()
+        except HTTPException as exc:
+            return _json({"error": exc.description or "not found"}, exc.code or 404)
+        if endpoint == "emails":
+            return _json({"emails": list_emails(self.store)})
+        if endpoint == "recipients":
+            email_id = int(args["email_id"])
+            return _json({"email_id": email_id, "prospect_ids": recipient_ids(self.store, email_id)})
+        if endpoint == "requests":
+            with self._gate:
+                entries = list(self._log)
+            return _json({"requests": entries})
+        if endpoint == "stats":
+            with self._gate:
+                stats = {"max_in_flight": self._max_in_flight, "requests": self._api_requests}
+            return _json(stats)
+        return self._clock_route(request)
+
+    def _clock_route(self, request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                body = json.loads(request.get_data() or b"{}")
+                if "set" in body:
+                    self.set_clock(parse_instant(str(body["set"])))
+                elif "advance_seconds" in body:
+                    self.advance_clock(float(body["advance_seconds"]))
+                else:
+                    return _json({"error": "expected advance_seconds or set"}, 400)
+            except (ValueError, TypeError) as exc:
+                return _json({"error": f"invalid clock request: {exc}"}, 400)
+        return _json({"now": self.now().isoformat()})
+
+    def _log_entry(self, request: Request) -> dict[str, Any]:
+        form = request.form if request.mimetype == "application/x-www-form-urlencoded" else None
+        entry: dict[str, Any] = {
+            "time": format_wire(self.now()),
+            "method": request.method,
+            "path": request.path,
+            "query": redact_params(request.args.to_dict(flat=False)),
+            "form": redact_params(form.to_dict(flat=False) if form else {}),
+            "headers": redact_headers(request.headers.items()),
+            "status": None,
+            "err_code": None,
+            "fault": None,
+        }
+        with self._gate:
+            self._log_seq += 1
+            entry["seq"] = self._log_seq
+            self._log.append(entry)
+        return entry
+
+
+def _archived(params: Params) -> bool:
+    value = params.get("archived")
+    if value is None:
+        return False
+    if value.lower() not in ("true", "false"):
+        raise refuse(13, "archived must be true or false")
+    return value.lower() == "true"
+
+
+def _base_url(request: Request) -> str:
+    return request.host_url.rstrip("/")
+
+
+def _json(body: Mapping[str, Any], status: int = 200) -> Response:
+    return Response(json.dumps(body), status=status, mimetype="application/json")

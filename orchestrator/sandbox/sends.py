@@ -1,0 +1,324 @@
+"""List and one-to-one sends: Pardot's validation rules, then the email and its recipients.
+
+Every check runs before anything is written, and the email row and its recipient rows are
+written in one transaction: a refused send records nothing, an accepted one records everything.
+Recipients of a list send are the union of the lists, minus the suppression lists, minus
+opted-out (and deleted) prospects unless the send is operational; each prospect once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from orchestrator.sandbox.dates import format_wire, parse_instant
+from orchestrator.sandbox.params import Params
+from orchestrator.sandbox.store import Store
+from orchestrator.sandbox.wire import flag, refuse
+
+#: Tokens that satisfy the unsubscribe rule (error 64). **CHOICE** (docs/wire-format.md): the
+#: HML forms are accepted too.
+UNSUBSCRIBE_TOKENS: tuple[str, ...] = (
+    "%%unsubscribe%%",
+    "%%email_preference_center%%",
+    "{{Unsubscribe}}",
+    "{{EmailPreferenceCenter}}",
+)
+
+_EMAIL_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Who a one-to-one send goes to: by id (error 3 when unknown) or by email (error 4)."""
+
+    prospect_id: str | None = None
+    prospect_email: str | None = None
+
+
+@dataclass(frozen=True)
+class _Content:
+    name: str
+    subject: str
+    text: str | None
+    html: str | None
+    template_id: int | None
+
+
+def send_list_email(store: Store, params: Params, now: datetime) -> int:
+    """Validate a list send, record it with its recipients, and return the new email id."""
+    list_ids_raw = params.array("list_ids")
+    if not list_ids_raw:
+        raise refuse(13, "list_ids[]")
+    with store.transaction() as conn:
+        operational = _operational(conn, params)
+        campaign_id = _campaign(conn, params)
+        list_ids = _existing_ids(conn, "lists", list_ids_raw, 55)
+        suppression_ids = _existing_ids(conn, "lists", params.array("suppression_list_ids"), 55)
+        content = _content(conn, params, kind="list")
+        scheduled = _scheduled_time(params)
+        email_id = _insert_email(
+            conn, params, content, now,
+            kind="list", campaign_id=campaign_id, operational=operational,
+            list_ids=list_ids, suppression_ids=suppression_ids, scheduled=scheduled,
+        )
+        _insert_list_recipients(conn, email_id, list_ids, suppression_ids, operational)
+    return email_id
+
+
+def send_one_to_one(store: Store, params: Params, target: Target, now: datetime) -> int:
+    """Validate a one-to-one send, record it with its one recipient, return the email id."""
+    with store.transaction() as conn:
+        operational = _operational(conn, params)
+        campaign_id = _campaign(conn, params)
+        content = _content(conn, params, kind="one-to-one")
+        prospect_id = _target_prospect(conn, target, operational)
+        email_id = _insert_email(
+            conn, params, content, now,
+            kind="one-to-one", campaign_id=campaign_id, operational=operational,
+            list_ids=(), suppression_ids=(), scheduled=None,
+        )
+        conn.execute(
+            "INSERT INTO email_recipients (email_id, prospect_id) VALUES (?, ?)",
+            (email_id, prospect_id),
+        )
+    return email_id
+
+
+def list_recipients(
+    list_ids: Sequence[int],
+    suppression_ids: Sequence[int],
+    operational: bool,
+) -> str:
+    """The SQL selecting a list send's recipient ids (placeholders: lists, then suppression)."""
+    lists = ",".join("?" * len(list_ids))
+    suppressed = ",".join("?" * len(suppression_ids))
+    sql = (
+        "SELECT DISTINCT m.prospect_id FROM list_members m"  # noqa: S608 - placeholders only
+        " JOIN prospects p ON p.id = m.prospect_id"
+        f" WHERE m.list_id IN ({lists}) AND m.deleted = 0 AND p.deleted = 0"
+    )
+    if suppression_ids:
+        sql += (
+            " AND m.prospect_id NOT IN (SELECT prospect_id FROM list_members"  # noqa: S608
+            f" WHERE deleted = 0 AND list_id IN ({suppressed}))"
+        )
+    if not operational:
+        sql += " AND p.opted_out = 0"
+    return sql
+
+
+def _insert_list_recipients(
+    conn: sqlite3.Connection,
+    email_id: int,
+    list_ids: Sequence[int],
+    suppression_ids: Sequence[int],
+    operational: bool,
+) -> None:
+    select = list_recipients(list_ids, suppression_ids, operational)
+    conn.execute(
+        "INSERT INTO email_recipients (email_id, prospect_id) SELECT ?, prospect_id FROM"  # noqa: S608
+        f" ({select}) ORDER BY prospect_id",
+        (email_id, *list_ids, *suppression_ids),
+    )
+
+
+def _operational(conn: sqlite3.Connection, params: Params) -> bool:
+    """``operational_email=true`` needs the account feature (**CHOICE**: error 65)."""
+    operational = params.boolean("operational_email")
+    if operational:
+        row = conn.execute(
+            "SELECT value FROM meta WHERE key = 'operational_email_enabled'"
+        ).fetchone()
+        if row is None or not json.loads(row["value"]):
+            raise refuse(65, "Operational email is not enabled for this account")
+    return operational
+
+
+def _campaign(conn: sqlite3.Connection, params: Params) -> int:
+    raw = params.get("campaign_id")
+    if raw is None:
+        raise refuse(13, "campaign_id")
+    (campaign_id,) = _existing_ids(conn, "campaigns", (raw,), 38)
+    return campaign_id
+
+
+def _existing_ids(
+    conn: sqlite3.Connection, table: str, raw_ids: Sequence[str], code: int
+) -> tuple[int, ...]:
+    """Parse ids and check each exists in ``table``; the first bad one is refused with ``code``."""
+    ids: list[int] = []
+    for raw in raw_ids:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise refuse(code, raw) from None
+        row = conn.execute(f"SELECT 1 FROM {table} WHERE id = ?", (value,)).fetchone()  # noqa: S608
+        if row is None:
+            raise refuse(code, str(value))
+        if value not in ids:
+            ids.append(value)
+    return tuple(ids)
+
+
+def _content(conn: sqlite3.Connection, params: Params, *, kind: str) -> _Content:
+    """Apply the template (if any), then the overrides; enforce the three required-field ways."""
+    template = _template(conn, params, kind)
+    text = params.get("text_content")
+    html = params.get("html_content")
+    name = params.get("name")
+    subject = params.get("subject")
+    if template is None:
+        has_sender = bool(params.get("from_email") and params.get("from_name")) or bool(
+            params.get("from_user_id")
+        )
+        if not (text and name and subject and has_sender):
+            raise refuse(
+                13,
+                "email_template_id, or text_content, name, subject and "
+                "(from_email and from_name, or from_user_id)",
+            )
+    _check_sender(conn, params)
+    content = _Content(
+        name=name or (str(template["name"]) if template else ""),
+        subject=subject or (str(template["subject"]) if template else ""),
+        text=text if text is not None else (template["text"] if template else None),
+        html=html if html is not None else (template["html"] if template else None),
+        template_id=int(template["id"]) if template else None,
+    )
+    for label, body in (("text_content", content.text), ("html_content", content.html)):
+        if body and not any(token in body for token in UNSUBSCRIBE_TOKENS):
+            raise refuse(64, label)
+    return content
+
+
+def _template(conn: sqlite3.Connection, params: Params, kind: str) -> sqlite3.Row | None:
+    raw = params.get("email_template_id")
+    if raw is None:
+        return None
+    try:
+        template_id = int(raw)
+    except ValueError:
+        raise refuse(68, raw) from None
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT * FROM templates WHERE id = ?", (template_id,)
+    ).fetchone()
+    if row is None or row["archived"]:
+        raise refuse(68, str(template_id))
+    usable = row["is_list_email"] if kind == "list" else row["is_one_to_one_email"]
+    if not usable:
+        raise refuse(68, f"template {template_id} is not enabled for {kind} emails")
+    return row
+
+
+def _check_sender(conn: sqlite3.Connection, params: Params) -> None:
+    user = params.get("from_user_id")
+    if user is not None:
+        _existing_ids(conn, "users", (user,), 10)
+    for name in ("from_email", "replyto_email"):
+        value = params.get(name)
+        if value is not None and not _EMAIL_ADDRESS.match(value):
+            raise refuse(65, name)
+
+
+def _scheduled_time(params: Params) -> str | None:
+    raw = params.get("scheduled_time")
+    if raw is None:
+        return None
+    try:
+        return parse_instant(raw).isoformat()
+    except ValueError:
+        raise refuse(13, "scheduled_time must be ISO-8601") from None
+
+
+def _target_prospect(conn: sqlite3.Connection, target: Target, operational: bool) -> int:
+    """Resolve the one-to-one target; an opted-out one is error 3 unless operational."""
+    row: sqlite3.Row | None
+    if target.prospect_id is not None:
+        try:
+            pid = int(target.prospect_id)
+        except ValueError:
+            raise refuse(3, target.prospect_id) from None
+        row = conn.execute(
+            "SELECT id, opted_out FROM prospects WHERE id = ? AND deleted = 0", (pid,)
+        ).fetchone()
+        if row is None:
+            raise refuse(3, str(pid))
+    elif target.prospect_email is not None:
+        row = conn.execute(
+            "SELECT id, opted_out FROM prospects WHERE lower(email) = lower(?) AND deleted = 0"
+            " ORDER BY id LIMIT 1",
+            (target.prospect_email,),
+        ).fetchone()
+        if row is None:
+            raise refuse(4, target.prospect_email)
+    else:
+        raise refuse(13, "prospect_id or prospect_email")
+    if row["opted_out"] and not operational:
+        raise refuse(3, f"prospect {row['id']} has opted out")
+    return int(row["id"])
+
+
+def _insert_email(
+    conn: sqlite3.Connection,
+    params: Params,
+    content: _Content,
+    now: datetime,
+    *,
+    kind: str,
+    campaign_id: int,
+    operational: bool,
+    list_ids: Sequence[int],
+    suppression_ids: Sequence[int],
+    scheduled: str | None,
+) -> int:
+    sender: dict[str, str | bool | None] = {
+        key: params.get(key)
+        for key in ("from_name", "from_email", "from_user_id", "replyto_email")
+        if params.get(key) is not None
+    }
+    sender["from_assigned_user"] = params.boolean("from_assigned_user")
+    sender["from_account_owner"] = params.boolean("from_account_owner")
+    cursor = conn.execute(
+        "INSERT INTO emails (kind, name, subject, text, html, campaign_id, template_id, list_ids,"
+        " suppression_list_ids, tags, operational, scheduled_time, created_at, sender)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            kind, content.name, content.subject, content.text, content.html, campaign_id,
+            content.template_id, json.dumps(list(list_ids)), json.dumps(list(suppression_ids)),
+            json.dumps(list(params.array("tags"))), operational, scheduled, format_wire(now),
+            json.dumps(sender),
+        ),
+    )
+    return int(cursor.lastrowid or 0)
+
+
+def read_email_row(conn: sqlite3.Connection, raw_id: str) -> sqlite3.Row:
+    """The recorded email with id ``raw_id``; error 109 when there is none."""
+    try:
+        email_id = int(raw_id)
+    except ValueError:
+        raise refuse(109, raw_id) from None
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT * FROM emails WHERE id = ?", (email_id,)
+    ).fetchone()
+    if row is None:
+        raise refuse(109, f"email {email_id}")
+    return row
+
+
+def email_body(row: sqlite3.Row, *, include_message: bool) -> dict[str, Any]:
+    """The ``email`` root of send and read answers (docs/wire-format.md)."""
+    body: dict[str, Any] = {"id": row["id"], "name": row["name"], "subject": row["subject"]}
+    if include_message:
+        body["message"] = {"text": row["text"] or "", "html": row["html"] or ""}
+    body["created_at"] = row["created_at"]
+    body["isOneToOne"] = flag(row["kind"] == "one-to-one")
+    body["campaign_id"] = row["campaign_id"]
+    body["scheduled_time"] = row["scheduled_time"] or ""
+    return body

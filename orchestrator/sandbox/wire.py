@@ -1,0 +1,136 @@
+"""The sandbox's side of docs/wire-format.md: envelopes, flags and refusals.
+
+Handlers build plain Python values (dicts, lists, scalars); this module turns them into the JSON
+or XML envelope that the client parses. Refusals are the orchestrator's own ``Api*`` errors,
+raised by handlers and rendered here, so the sandbox speaks the same codes the client maps back.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from typing import Any
+
+from werkzeug.wrappers import Response
+
+from orchestrator.errors import (
+    ApiAuthError,
+    ApiError,
+    ApiNotFound,
+    ApiQuotaExceeded,
+    ApiRateLimited,
+    ApiTransientError,
+    ApiValidationError,
+)
+
+#: Pardot's messages for the codes the sandbox produces (docs/wire-format.md, "Error codes").
+MESSAGES: Mapping[int, str] = {
+    2: "Invalid action",
+    3: "Invalid prospect ID",
+    4: "Invalid prospect email address",
+    10: "Invalid user ID",
+    13: "Required parameter(s) missing",
+    38: "Invalid campaign ID",
+    55: "Invalid list ID",
+    60: "Invalid HTTP request method",
+    64: "Email content missing required variables (%%unsubscribe%% or "
+    "%%email_preference_center%%)",
+    65: "Invalid email format",
+    66: "You have exceeded your concurrent request limit. Please wait, before trying again",
+    68: "Template with this id does not exist",
+    109: "Requested record not found",
+    122: "Daily API rate limit met",
+    150: "Invalid JSON in request body",
+    151: "Unsupported Content-Type; use application/json",
+    152: "Request body is empty",
+    153: "Missing required property",
+    154: "Invalid property value",
+    174: "Invalid procedure",
+    175: "Invalid procedure argument",
+    176: "Missing procedure argument",
+    177: "Invalid procedure argument value",
+    178: "The current state of the export does not allow the operation",
+    180: "Invalid fields",
+    181: "Required header is missing: Pardot-Business-Unit-Id",
+    182: "Invalid header value: Pardot-Business-Unit-Id",
+    183: "Internal error. Please try again",
+    184: "access_token is invalid, unknown, or malformed",
+    201: "Invalid business unit, or it is not active",
+}
+
+_AUTH = frozenset({181, 182, 184, 201})
+_NOT_FOUND = frozenset({3, 4, 10, 38, 55, 68, 109})
+
+
+def refuse(code: int, detail: str | None = None) -> ApiError:
+    """The ``Api*`` error for Pardot code ``code``; ``detail`` is appended to the message."""
+    message = MESSAGES[code] if detail is None else f"{MESSAGES[code]}: {detail}"
+    status = 401 if code in {181, 182, 184} else 400
+    cls: type[ApiError]
+    if code in _AUTH:
+        cls = ApiAuthError
+    elif code == 66:
+        cls = ApiRateLimited
+    elif code == 122:
+        cls = ApiQuotaExceeded
+    elif code == 183:
+        cls = ApiTransientError
+    elif code in _NOT_FOUND:
+        cls = ApiNotFound
+    else:
+        cls = ApiValidationError
+    return cls(message, code=code, http_status=status)
+
+
+def flag(value: object) -> int | str:
+    """Pardot's flag encoding: ``1`` for true, ``""`` for false (JSON and XML alike)."""
+    return 1 if value else ""
+
+
+def ok(fmt: str, body: Mapping[str, Any]) -> Response:
+    """A ``stat="ok"`` envelope holding ``body``'s keys as its roots."""
+    if fmt == "json":
+        payload = {"@attributes": {"stat": "ok", "version": 1}, **body}
+        return Response(json.dumps(payload), status=200, mimetype="application/json")
+    rsp = ET.Element("rsp", {"stat": "ok", "version": "1.0"})
+    for key, value in body.items():
+        _append(rsp, key, value)
+    return _xml_response(rsp, 200)
+
+
+def fail(fmt: str, error: ApiError) -> Response:
+    """A ``stat="fail"`` envelope for ``error`` with the sandbox's HTTP status choice."""
+    code = error.code if error.code is not None else 0
+    status = error.http_status or 400
+    if fmt == "json":
+        payload = {
+            "@attributes": {"stat": "fail", "version": 1, "err_code": code},
+            "err": error.api_message,
+        }
+        return Response(json.dumps(payload), status=status, mimetype="application/json")
+    rsp = ET.Element("rsp", {"stat": "fail", "version": "1.0"})
+    err = ET.SubElement(rsp, "err", {"code": str(code)})
+    err.text = error.api_message
+    return _xml_response(rsp, status)
+
+
+def _xml_response(root: ET.Element, status: int) -> Response:
+    text = '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
+    return Response(text, status=status, mimetype="application/xml")
+
+
+def _append(parent: ET.Element, name: str, value: Any) -> None:
+    """Objects become child elements, lists repeated elements of the same name."""
+    if isinstance(value, list | tuple):
+        for item in value:
+            _append(parent, name, item)
+        return
+    node = ET.SubElement(parent, name)
+    if isinstance(value, Mapping):
+        for key, child in value.items():
+            _append(node, key, child)
+    elif isinstance(value, bool):
+        node.text = "true" if value else "false"
+    elif value is not None:
+        node.text = str(value)

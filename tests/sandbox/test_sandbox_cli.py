@@ -1,0 +1,114 @@
+"""``orchestrator sandbox serve`` and ``orchestrator sandbox emails`` through click's runner."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+from sandbox_helpers import AUTH, parse, send_form
+
+from orchestrator.cli.sandbox_cmd import sandbox_group
+from orchestrator.sandbox import SANDBOX_BASE_URL, SandboxApp, inprocess_transport, serve
+
+
+def test_serve_help_lists_every_option() -> None:
+    result = CliRunner().invoke(sandbox_group, ["serve", "--help"])
+    assert result.exit_code == 0
+    for option in ("--host", "--port", "--db", "--seed", "--token", "--latency-ms", "--fault",
+                   "--fault-seed", "--daily-limit"):
+        assert option in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--fault", "error66"], "is not KIND=RATE"),
+        (["--fault", "boom=0.5"], "unknown fault kind 'boom'"),
+        (["--fault", "error66=lots"], "is not a number"),
+        (["--fault", "http500=1.5"], "must be between 0 and 1"),
+        (["--fault", "drop-after=-0.1"], "must be between 0 and 1"),
+        (["--port", "70000"], "70000"),
+        (["--latency-ms", "-1"], "-1"),
+        (["--seed", "/nonexistent/seed.yaml"], "does not exist"),
+    ],
+)
+def test_serve_validates_its_arguments(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(sandbox_group, ["serve", *args])
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def _db_with_one_send(tmp_path: Path) -> Path:
+    db = tmp_path / "sandbox.db"
+    app = SandboxApp(db_path=db)
+    with httpx.Client(transport=inprocess_transport(app), base_url=SANDBOX_BASE_URL, headers=AUTH) as c:
+        form = send_form(campaign_id=1001, list_ids=[2001], suppression_list_ids=[2003], email_template_id=4001,
+                         name="cli-send")
+        assert parse(c.post("/api/email/version/4/do/send", data=form)).stat == "ok"
+    app.close()
+    return db
+
+
+def test_emails_from_a_database_as_json(tmp_path: Path) -> None:
+    result = CliRunner().invoke(sandbox_group, ["emails", "--db", str(_db_with_one_send(tmp_path)), "--json"])
+    assert result.exit_code == 0, result.output
+    (email,) = json.loads(result.output)["emails"]
+    assert (email["name"], email["kind"], email["suppression_list_ids"]) == ("cli-send", "list", [2003])
+
+
+def test_emails_from_a_database_as_a_table(tmp_path: Path) -> None:
+    runner = CliRunner(env={"COLUMNS": "200"})
+    result = runner.invoke(sandbox_group, ["emails", "--db", str(_db_with_one_send(tmp_path))])
+    assert result.exit_code == 0, result.output
+    assert "cli-send" in result.output and "1 email(s)" in result.output
+
+
+def test_emails_from_a_running_server() -> None:
+    app = SandboxApp()
+    with serve(app) as server:
+        result = CliRunner().invoke(sandbox_group, ["emails", "--url", server.url, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {"emails": []}
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        ([], 2, "exactly one of --db FILE or --url URL"),
+        (["--db", "x.db", "--url", "http://127.0.0.1:1"], 2, "exactly one"),
+        (["--db", "/nonexistent/x.db"], 1, "no sandbox database"),
+        (["--url", "http://127.0.0.1:1"], 1, "cannot read emails"),
+    ],
+)
+def test_emails_usage_errors(args: list[str], code: int, message: str) -> None:
+    result = CliRunner().invoke(sandbox_group, ["emails", *args])
+    assert result.exit_code == code
+    assert message in result.output
+
+
+def test_serve_runs_until_interrupted(tmp_path: Path) -> None:
+    script = "from orchestrator.cli.sandbox_cmd import sandbox_group; sandbox_group()"
+    db = tmp_path / "served.db"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, "serve", "--port", "0", "--db", str(db), "--fault-seed", "3"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ},
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("Pardot sandbox listening on http://127.0.0.1:")
+        url = line.rsplit(" ", 1)[1].strip()
+        response = httpx.get(f"{url}/api/emailTemplate/version/4/do/read/id/4001", headers=AUTH, timeout=10)
+        assert parse(response).body["emailTemplate"]["name"] == "welcome"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)
+    assert proc.returncode == 0
+    assert db.is_file()
