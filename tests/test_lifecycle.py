@@ -61,6 +61,8 @@ def test_plan_apply_plan_again(project: Path) -> None:
     assert spring["list_ids"] == [2001, 2002] and spring["suppression_list_ids"] == [2003]
     assert spring["tags"] == ["spring", "promo"]
 
+    code, out, _ = run(project, "sandbox", "emails", "--json")  # the project's in-process sandbox by default
+    assert code == 0 and len(json.loads(out)["emails"]) == 5
     code, out, _ = run(project, "plan", "--now", NOW, "--detailed-exitcode")
     assert code == 0, out
     assert "Plan: 5 unchanged." in out

@@ -9,7 +9,9 @@ import click
 from orchestrator import __version__
 from orchestrator.cli.authoring import render, validate
 from orchestrator.cli.common import App, OrchestratorGroup
+from orchestrator.cli.export_cmd import export_group
 from orchestrator.cli.lifecycle import apply, plan, show
+from orchestrator.cli.sandbox_cmd import sandbox_group
 from orchestrator.cli.state_cmd import state_group
 
 
@@ -39,6 +41,8 @@ cli.add_command(plan)
 cli.add_command(apply)
 cli.add_command(show)
 cli.add_command(state_group)
+cli.add_command(sandbox_group)
+cli.add_command(export_group)
 
 
 def main() -> None:

@@ -118,13 +118,20 @@ def serve_command(
 
 @sandbox_group.command("emails")
 @click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Sandbox SQLite file to read.")
+              help="Sandbox SQLite file to read (default: the project's in-process sandbox).")
 @click.option("--url", help="Base URL of a running sandbox server.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def emails_command(db_path: Path | None, url: str | None, as_json: bool) -> None:
-    """List the emails the sandbox has received."""
-    if (db_path is None) == (url is None):
-        raise click.UsageError("give exactly one of --db FILE or --url URL")
+@click.pass_context
+def emails_command(ctx: click.Context, db_path: Path | None, url: str | None, as_json: bool) -> None:
+    """List the emails the sandbox has received.
+
+    Without --db or --url, reads the in-process sandbox of the selected environment
+    (`api: {kind: sandbox}` in orchestrator.yaml).
+    """
+    if db_path is not None and url is not None:
+        raise click.UsageError("give --db FILE or --url URL, not both")
+    if db_path is None and url is None:
+        db_path = _project_sandbox_db(ctx)
     try:
         emails = _emails_from_db(db_path) if db_path is not None else _emails_from_url(str(url))
     except OrchestratorError as exc:
@@ -133,6 +140,20 @@ def emails_command(db_path: Path | None, url: str | None, as_json: bool) -> None
         click.echo(json.dumps({"emails": emails}, indent=2))
     else:
         _print_table(emails)
+
+
+def _project_sandbox_db(ctx: click.Context) -> Path:
+    """The in-process sandbox database of the selected environment of the current project."""
+    from orchestrator.cli.common import App
+    from orchestrator.connect import DEFAULT_SANDBOX_DB
+
+    app = ctx.ensure_object(App)
+    env = app.environment()
+    if env.api.get("kind") != "sandbox":
+        raise click.UsageError(
+            f"environment {env.name!r} does not use the in-process sandbox; pass --db FILE or --url URL"
+        )
+    return app.config().root / env.api.get("db", DEFAULT_SANDBOX_DB)
 
 
 def _emails_from_db(db_path: Path) -> list[dict[str, Any]]:

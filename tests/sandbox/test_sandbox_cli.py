@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 from sandbox_helpers import AUTH, parse, send_form
 
+from orchestrator.cli.main import cli
 from orchestrator.cli.sandbox_cmd import sandbox_group
 from orchestrator.sandbox import SANDBOX_BASE_URL, SandboxApp, inprocess_transport, serve
 
@@ -81,14 +82,17 @@ def test_emails_from_a_running_server() -> None:
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        ([], 2, "exactly one of --db FILE or --url URL"),
-        (["--db", "x.db", "--url", "http://127.0.0.1:1"], 2, "exactly one"),
+        ([], 1, "no orchestrator.yaml found"),
+        (["--db", "x.db", "--url", "http://127.0.0.1:1"], 2, "not both"),
         (["--db", "/nonexistent/x.db"], 1, "no sandbox database"),
         (["--url", "http://127.0.0.1:1"], 1, "cannot read emails"),
     ],
 )
-def test_emails_usage_errors(args: list[str], code: int, message: str) -> None:
-    result = CliRunner().invoke(sandbox_group, ["emails", *args])
+def test_emails_usage_errors(
+    args: list[str], code: int, message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # outside any project
+    result = CliRunner().invoke(cli, ["sandbox", "emails", *args])
     assert result.exit_code == code
     assert message in result.output
 

@@ -1,0 +1,155 @@
+"""Benchmark: merge a 1,000,000-row export spread over 10 files, from the sandbox.
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/export_merge.py                 # 1,000,000 rows, 10 files
+    .venv/bin/python benchmarks/export_merge.py --rows 200000   # a quicker look
+
+What it does:
+
+1. seeds an on-disk sandbox with ``--rows`` generated prospects (not timed: setup);
+2. in a fresh subprocess, creates a prospect export through the real ``PardotClient`` on the
+   in-process sandbox transport, lets the sandbox clock complete it, then downloads the
+   ``--files`` CSV files and merges them into one CSV on disk with ``ExportRunner.download``;
+   the subprocess's peak RSS (``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss``) and wall time
+   are the figures, so nothing from the seeding step inflates them;
+3. runs the same merge again under ``tracemalloc`` to report the peak of Python allocations
+   during the download-and-merge alone (slower, so its time is not reported);
+4. repeats step 2 with deduplication on ``id`` (the ``--split`` path) for comparison.
+
+The peak memory should stay flat as ``--rows`` grows (streaming); try ``--rows 200000`` and
+compare.  The sandbox generates the CSV in the same process, so RSS includes its share.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from orchestrator.export.output import open_output
+from orchestrator.export.request import build_request
+from orchestrator.export.workflow import ExportRunner
+from orchestrator.pardot.client import PardotClient
+from orchestrator.pardot.models import ExportJob
+from orchestrator.pardot.settings import ApiSettings, StaticTokenAuth
+from orchestrator.sandbox import (
+    SANDBOX_BASE_URL,
+    SANDBOX_BUSINESS_UNIT,
+    SANDBOX_TOKEN,
+    ExportConfig,
+    SandboxApp,
+    inprocess_transport,
+)
+
+START = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def _seed(db: Path, rows: int) -> float:
+    started = time.perf_counter()
+    app = SandboxApp(
+        db_path=db,
+        seed={"reference_time": START.isoformat(), "generate_prospects": {"count": rows}},
+        clock=lambda: START,
+    )
+    app.close()
+    return time.perf_counter() - started
+
+
+def _merge_once(db: Path, out: Path, rows: int, files: int, dedupe: bool, trace: bool) -> dict[str, object]:
+    clock = _Clock()
+    app = SandboxApp(db_path=db, clock=clock,
+                     exports=ExportConfig(1, 2, rows_per_file=-(-rows // files)))
+    settings = ApiSettings(base_url=SANDBOX_BASE_URL, business_unit_id=SANDBOX_BUSINESS_UNIT,
+                           auth=StaticTokenAuth(SANDBOX_TOKEN), allow_insecure=True)
+    with PardotClient(settings, transport=inprocess_transport(app)) as client:
+        request = build_request("prospect", "filter_by_created_at",
+                                [("created_after", "11 months ago")], None,
+                                now=clock.now, tz=ZoneInfo("UTC"))
+        runner = ExportRunner(client, sleep=clock.sleep, clock=clock)
+        jobs: list[ExportJob] = runner.run([request])
+        if dedupe:  # the --split path: two exports, merged without duplicate ids
+            jobs = jobs + runner.run([request])
+        if trace:
+            tracemalloc.start()
+        started = time.perf_counter()
+        with open_output(str(out)) as sink:
+            outcome = runner.download(jobs, sink)
+        seconds = time.perf_counter() - started
+        peak = tracemalloc.get_traced_memory()[1] if trace else None
+    app.close()
+    return {"rows": outcome.merge.rows, "files": outcome.merge.files,
+            "duplicates": outcome.merge.duplicates, "seconds": seconds,
+            "tracemalloc_peak_bytes": peak, "output_bytes": out.stat().st_size}
+
+
+def _child(args: list[str]) -> tuple[dict[str, object], int]:
+    """Run one merge in a fresh interpreter; return its figures and its peak RSS in KiB."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    done = subprocess.run([sys.executable, __file__, "--child", *args],
+                          check=True, capture_output=True, text=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # ru_maxrss of RUSAGE_CHILDREN is the largest child so far: run the lightest first.
+    return json.loads(done.stdout), max(after, before)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--files", type=int, default=10)
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--child", nargs=5, metavar=("DB", "OUT", "ROWS", "FILES", "MODE"),
+                        help=argparse.SUPPRESS)
+    options = parser.parse_args()
+    if options.child:
+        db, out, rows, files, mode = options.child
+        figures = _merge_once(Path(db), Path(out), int(rows), int(files),
+                              dedupe=mode == "dedupe", trace=mode == "trace")
+        print(json.dumps(figures))
+        return
+    with tempfile.TemporaryDirectory(dir=options.workdir) as tmp:
+        db, out = Path(tmp) / "sandbox.db", Path(tmp) / "merged.csv"
+        print(f"seeding {options.rows:,} prospects ...", file=sys.stderr)
+        seed_s = _seed(db, options.rows)
+        common = [str(db), str(out), str(options.rows), str(options.files)]
+        plain, rss_kib = _child([*common, "plain"])
+        traced, _ = _child([*common, "trace"])
+        deduped, rss_dedupe_kib = _child([*common, "dedupe"])
+    buffer = io.StringIO()
+    buffer.write(f"export merge benchmark ({options.rows:,} rows requested, "
+                 f"{options.files} files; seeding took {seed_s:.1f} s)\n")
+    buffer.write(f"  merged rows:            {plain['rows']:,} from {plain['files']} files, "
+                 f"{int(plain['output_bytes']) / 2**20:.1f} MiB of CSV\n")  # type: ignore[call-overload]
+    buffer.write(f"  download + merge time:  {plain['seconds']:.2f} s "
+                 f"({int(plain['rows']) / float(plain['seconds']):,.0f} rows/s)\n")  # type: ignore[call-overload, arg-type]
+    buffer.write(f"  peak RSS (subprocess):  {rss_kib / 1024:.1f} MiB\n")
+    buffer.write(f"  tracemalloc peak:       {int(traced['tracemalloc_peak_bytes']) / 2**20:.2f} MiB "  # type: ignore[call-overload]
+                 "(Python allocations during download + merge)\n")
+    buffer.write(f"  with dedupe on id:      {deduped['rows']:,} rows kept, "
+                 f"{deduped['duplicates']:,} duplicates dropped, {deduped['seconds']:.2f} s, "
+                 f"peak RSS {rss_dedupe_kib / 1024:.1f} MiB\n")
+    print(buffer.getvalue(), end="")
+
+
+if __name__ == "__main__":
+    main()
