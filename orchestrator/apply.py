@@ -14,7 +14,7 @@ recorders plug into the same seam.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,7 +36,8 @@ class SendsEmail(Protocol):
 
 @dataclass(frozen=True)
 class Outcome:
-    """What happened to one change: ``sent``, ``scheduled``, ``failed``, ``unknown`` or ``pending``."""
+    """What happened to one change: ``sent``, ``scheduled``, ``failed``, ``unknown``, ``pending``
+    (not started: the run stopped) or ``held`` (above ``max_recipients`` and not approved)."""
 
     key: str
     status: str
@@ -120,6 +121,7 @@ class Executor:
         hooks: ApplyHooks | None = None,
         max_workers: int = 5,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        approved_large: Collection[str] = (),
     ) -> None:
         self.client = client
         self.store = store
@@ -128,6 +130,7 @@ class Executor:
         self.hooks = hooks or ApplyHooks()
         self.max_workers = max_workers
         self.clock = clock
+        self.approved_large = frozenset(approved_large)
         self._stop = threading.Event()
         self._stop_reason: str | None = None
 
@@ -144,11 +147,27 @@ class Executor:
             outcome = Outcome(change.key, "pending", error=self._stop_reason)
             self.hooks.finished_one(change, outcome)
             return outcome
+        if change.over_cap:
+            if change.campaign not in self.approved_large:
+                outcome = Outcome(change.key, "held", error=self._held_reason(change))
+                self.hooks.finished_one(change, outcome)
+                return outcome
+            self.store.append_journal(
+                key=change.key, action="approve-large", actor=self.actor,
+                detail={"campaign": change.campaign, "recipients": change.audience.recipients if change.audience else None,
+                        "max_recipients": change.max_recipients},
+            )
         payload = late_payload(change)
         self._record(change, payload, SendStatus.INTENT, "intent")
         outcome = self._call(change, payload)
         self.hooks.finished_one(change, outcome)
         return outcome
+
+    @staticmethod
+    def _held_reason(change: Change) -> str:
+        count = change.audience.recipients if change.audience else "?"
+        return (f"{count} recipients exceed policy.max_recipients ({change.max_recipients}); "
+                f"approve with `orchestrator apply --approve-large {change.campaign}`")
 
     def _call(self, change: Change, payload: dict[str, Any]) -> Outcome:
         try:

@@ -51,6 +51,8 @@ class Policy:
     plan_expiry: timedelta = timedelta(hours=1)
     late_grace: timedelta = timedelta(minutes=15)
     missed_lookback: timedelta = timedelta(days=7)
+    #: Memberships and prospects created before this are not counted by the audience preflight.
+    audience_since: str = "3 years ago"
 
     def merged(self, raw: dict[str, Any] | None) -> Policy:
         """This policy with the keys of ``raw`` (a schema-checked mapping) applied on top."""
@@ -58,7 +60,7 @@ class Policy:
             return self
         values: dict[str, Any] = {}
         for key, value in raw.items():
-            values[key] = value if key == "max_recipients" else parse_duration(value)
+            values[key] = value if key in ("max_recipients", "audience_since") else parse_duration(value)
         return Policy(**{**self.__dict__, **values})
 
 

@@ -83,6 +83,7 @@ class Change:
     source: str = ""
     loud: bool = False  # shown with emphasis: a scheduled orphan that will still go out
     late: bool = False  # a missed list send applied now because of --allow-late (no scheduled_time)
+    over_cap: bool = False  # audience above max_recipients: sent only with apply --approve-large CAMPAIGN
 
 
 @dataclass(frozen=True)

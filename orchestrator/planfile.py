@@ -66,6 +66,7 @@ def _change_to_dict(change: Change) -> dict[str, Any]:
         "source": change.source,
         "loud": change.loud,
         "late": change.late,
+        "over_cap": change.over_cap,
     }
 
 
@@ -111,6 +112,7 @@ def _change_from_dict(data: dict[str, Any]) -> Change:
         source=data["source"],
         loud=data["loud"],
         late=data["late"],
+        over_cap=data["over_cap"],
     )
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +13,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from orchestrator.apply import ApplyHooks, ApplyResult, Executor, Outcome
 from orchestrator.cli.common import App, now_option, pass_app
+from orchestrator.audience import fetch_index, needs_audience, with_audience
 from orchestrator.cli.planview import markdown, print_text
 from orchestrator.errors import OrchestratorError
+from orchestrator.export.workflow import PollPolicy
 from orchestrator.plan import Change, Plan
 from orchestrator.planfile import check_applicable, plan_to_dict, read_plan, write_plan
 from orchestrator.redact import mask_emails
@@ -30,17 +34,28 @@ def _show(app: App, plan: Plan, fmt: str, *, show_unchanged: bool = False) -> No
         print_text(plan, app.console, reveal=app.reveal_emails, show_noop=show_unchanged)
 
 
-def _compute(app: App, allow_late: bool) -> Plan:
+def _compute(app: App, allow_late: bool, audience: bool) -> Plan:
     project = app.project()
     env = app.environment()
     snapshot = app.store().snapshot()
-    return plan_project(project, env, snapshot, app.now(), client=app.client(),
-                        options=options_for(env, allow_late=allow_late))
+    result = plan_project(project, env, snapshot, app.now(), client=app.client(),
+                          options=options_for(env, allow_late=allow_late))
+    if result.errored or not (audience or needs_audience(result)):
+        return result
+    app.err_console.print("Counting audiences with list-membership and prospect exports...", markup=False)
+    poll = PollPolicy(first_s=0.5, factor=1.5, max_interval_s=5.0) if env.api["kind"] == "sandbox" else PollPolicy()
+    index = fetch_index(app.client(), since=env.policy.audience_since, now=app.now(), tz=app.timezone(),
+                        policy=poll, sleep=time.sleep, clock=lambda: datetime.now(UTC))
+    return with_audience(result, index)
 
 
 lock_timeout_option = click.option(
     "--lock-timeout", type=click.FloatRange(min=0), default=0.0, show_default=True, metavar="SECONDS",
     help="Wait up to SECONDS for another apply to release the state lock.",
+)
+audience_option = click.option(
+    "--audience", is_flag=True,
+    help="Count each list send's mailable audience with exports (automatic when max_recipients is set).",
 )
 allow_late_option = click.option(
     "--allow-late", is_flag=True, help="Send missed occurrences now instead of reporting them as missed.",
@@ -54,11 +69,12 @@ allow_late_option = click.option(
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 when nothing would change, 1 on error, 2 when there are changes.")
 @click.option("--show-unchanged", is_flag=True, help="Also list unchanged and deferred sends.")
 @allow_late_option
+@audience_option
 @lock_timeout_option
 @now_option
 @pass_app
 def plan(app: App, out: Path | None, fmt: str, detailed_exitcode: bool, show_unchanged: bool,
-         allow_late: bool, lock_timeout: float) -> None:
+         allow_late: bool, audience: bool, lock_timeout: float) -> None:
     """Show exactly what apply would send, to whom and when, without sending anything.
 
     Compares the campaign files with the state of what was already sent, and with Pardot's
@@ -67,10 +83,10 @@ def plan(app: App, out: Path | None, fmt: str, detailed_exitcode: bool, show_unc
     """
     if out is not None:
         with app.store().lock("plan --out", timeout=lock_timeout):
-            result = _compute(app, allow_late)
+            result = _compute(app, allow_late, audience)
             write_plan(result, out)
     else:
-        result = _compute(app, allow_late)
+        result = _compute(app, allow_late, audience)
     _show(app, result, fmt, show_unchanged=show_unchanged)
     if out is not None and fmt == "text":
         app.console.print(f"\nSaved the plan to {out}; apply it with `orchestrator apply {out}` "
@@ -104,10 +120,11 @@ class _ProgressHooks(ApplyHooks):
         self.progress.stop()
 
 
-def _execute(app: App, chosen: Plan) -> ApplyResult:
+def _execute(app: App, chosen: Plan, approved_large: tuple[str, ...]) -> ApplyResult:
     hooks = _ProgressHooks(app)
     try:
-        executor = Executor(app.client(), app.store(), environment=chosen.environment, hooks=hooks)
+        executor = Executor(app.client(), app.store(), environment=chosen.environment, hooks=hooks,
+                            approved_large=approved_large)
         return executor.run(chosen)
     finally:
         hooks.stop()
@@ -121,7 +138,7 @@ def _report(app: App, result: ApplyResult) -> None:
         if outcome.error and outcome.status != "pending":
             line += f": {show(outcome.error)}"
         app.console.print(line, markup=False, highlight=False)
-    counts = {s: result.count(s) for s in ("sent", "scheduled", "failed", "unknown", "pending")}
+    counts = {s: result.count(s) for s in ("sent", "scheduled", "failed", "unknown", "pending", "held")}
     app.console.print(
         "Apply complete: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n) if result.outcomes else
         "Apply complete: nothing to do.", markup=False, highlight=False,
@@ -151,11 +168,15 @@ def _confirm(app: App, auto_approve: bool) -> None:
 @click.command()
 @click.argument("plan_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation (for CI).")
+@click.option("--approve-large", "approve_large", multiple=True, metavar="CAMPAIGN",
+              help="Send CAMPAIGN even though its audience exceeds max_recipients (journaled). Repeatable.")
 @allow_late_option
+@audience_option
 @lock_timeout_option
 @now_option
 @pass_app
-def apply(app: App, plan_file: Path | None, auto_approve: bool, allow_late: bool, lock_timeout: float) -> None:
+def apply(app: App, plan_file: Path | None, auto_approve: bool, approve_large: tuple[str, ...], allow_late: bool,
+          audience: bool, lock_timeout: float) -> None:
     """Send the planned emails, each exactly once.
 
     With PLAN_FILE, apply exactly that saved plan (refused if the state, environment or
@@ -172,7 +193,7 @@ def apply(app: App, plan_file: Path | None, auto_approve: bool, allow_late: bool
                              lineage=snapshot.lineage, serial=snapshot.serial)
             _show(app, chosen, "text")
         else:
-            chosen = _compute(app, allow_late)
+            chosen = _compute(app, allow_late, audience)
             _show(app, chosen, "text")
             if chosen.errored:
                 raise SystemExit(1)
@@ -180,7 +201,7 @@ def apply(app: App, plan_file: Path | None, auto_approve: bool, allow_late: bool
                 app.console.print("No changes: nothing to send.", markup=False)
                 return
             _confirm(app, auto_approve)
-        result = _execute(app, chosen)
+        result = _execute(app, chosen, approve_large)
     _report(app, result)
     if not result.ok:
         raise SystemExit(1)

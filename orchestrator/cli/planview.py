@@ -72,6 +72,8 @@ def detail_lines(change: Change, reveal: bool) -> list[str]:
             lines.append(f"template:    {labels.get('template', payload['email_template_id'])}")
         if payload.get("subject") is not None:
             lines.append(f"subject:     {payload['subject']}")
+    if change.over_cap:
+        lines.append(f"HELD:        above max_recipients; sent only with `apply --approve-large {change.campaign}`")
     if change.operational_reason:
         lines.append(f"OPERATIONAL: {change.operational_reason} (sent even to opted-out prospects)")
     if change.prior:

@@ -1,0 +1,133 @@
+"""Audience preflight: how many prospects each list send will reach, before it goes.
+
+The mailable audience of a list send is every prospect on any of its lists (each counted once),
+minus those on its suppression lists, minus opted-out prospects unless the send is operational:
+the same rule Pardot applies when it sends.
+
+Counting is pure (:class:`AudienceIndex`); gathering the data is I/O (:func:`fetch_index`): one
+list-membership export and one prospect export per run (cut into windows of under a year, the
+Export API's limit), however many sends the plan holds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from orchestrator.errors import ExportError
+from orchestrator.export.merge import iter_csv_rows
+from orchestrator.export.request import ExportRequest, build_request
+from orchestrator.export.windows import split_request
+from orchestrator.export.workflow import ExportApi, ExportRunner, PollPolicy
+from orchestrator.plan import Audience, Change, Plan
+
+
+@dataclass
+class AudienceIndex:
+    """List memberships and prospect opt-outs, as exported at ``counted_at``."""
+
+    counted_at: datetime
+    members: dict[int, set[int]] = field(default_factory=dict)  # list id -> prospect ids
+    prospects: set[int] = field(default_factory=set)  # prospects that exist (not deleted)
+    opted_out: set[int] = field(default_factory=set)
+
+    def count(self, list_ids: Iterable[int], suppression_ids: Iterable[int], operational: bool) -> int:
+        """The number of distinct prospects the send reaches."""
+        audience: set[int] = set()
+        for list_id in list_ids:
+            audience |= self.members.get(list_id, set())
+        audience &= self.prospects
+        for list_id in suppression_ids:
+            audience -= self.members.get(list_id, set())
+        if not operational:
+            audience -= self.opted_out
+        return len(audience)
+
+
+def _rows(header_and_rows: Iterator[list[str]]) -> Iterator[dict[str, str]]:
+    header = next(header_and_rows, None)
+    if header is None:
+        return
+    for row in header_and_rows:
+        yield dict(zip(header, row, strict=False))
+
+
+def add_membership_rows(index: AudienceIndex, rows: Iterable[dict[str, str]]) -> None:
+    """Fold list-membership CSV rows (``list_id``, ``prospect_id``) into ``index``."""
+    for row in rows:
+        index.members.setdefault(int(row["list_id"]), set()).add(int(row["prospect_id"]))
+
+
+def add_prospect_rows(index: AudienceIndex, rows: Iterable[dict[str, str]]) -> None:
+    """Fold prospect CSV rows (``id``, ``opted_out``) into ``index``."""
+    for row in rows:
+        prospect = int(row["id"])
+        index.prospects.add(prospect)
+        if row.get("opted_out", "").strip().lower() in ("1", "true"):
+            index.opted_out.add(prospect)
+
+
+def audience_requests(since: str, *, now: datetime, tz: ZoneInfo) -> tuple[list[ExportRequest], list[ExportRequest]]:
+    """The membership and prospect export requests covering everything created after ``since``."""
+    members = build_request("listMembership", "filter_by_created_at", [("created_after", since)],
+                            ["list_id", "prospect_id"], now=now, tz=tz, allow_long_range=True)
+    prospects = build_request("prospect", "filter_by_created_at", [("created_after", since)],
+                              ["id", "opted_out"], now=now, tz=tz, allow_long_range=True)
+    return split_request(members, now=now, tz=tz), split_request(prospects, now=now, tz=tz)
+
+
+def fetch_index(
+    api: ExportApi,
+    *,
+    since: str,
+    now: datetime,
+    tz: ZoneInfo,
+    policy: PollPolicy,
+    sleep: Callable[[float], None],
+    clock: Callable[[], datetime],
+) -> AudienceIndex:
+    """Run the exports, stream every result file into an :class:`AudienceIndex`."""
+    member_requests, prospect_requests = audience_requests(since, now=now, tz=tz)
+    runner = ExportRunner(api, policy=policy, sleep=sleep, clock=clock)
+    jobs = runner.run([*member_requests, *prospect_requests])
+    index = AudienceIndex(counted_at=now)
+    for position, job in enumerate(jobs):
+        fold = add_membership_rows if position < len(member_requests) else add_prospect_rows
+        for url in job.result_refs:
+            try:
+                with api.export_download(url) as chunks:
+                    fold(index, _rows(iter_csv_rows(chunks)))
+            except (KeyError, ValueError) as exc:
+                raise ExportError(f"export {job.id} has an unexpected CSV layout: {exc}") from exc
+    return index
+
+
+def with_audience(plan: Plan, index: AudienceIndex) -> Plan:
+    """``plan`` with each list send's audience counted and sends above ``max_recipients`` marked.
+
+    A marked send (``over_cap``) is only sent when its campaign is approved by name with
+    ``apply --approve-large NAME``; the approval is journaled.
+    """
+    changes: list[Change] = []
+    for change in plan.changes:
+        payload = change.payload
+        if change.kind != "list" or not payload:
+            changes.append(change)
+            continue
+        count = index.count(payload.get("list_ids") or [], payload.get("suppression_list_ids") or [],
+                            bool(payload.get("operational_email")))
+        cap = change.max_recipients
+        changes.append(dataclasses.replace(
+            change,
+            audience=Audience(count, index.counted_at),
+            over_cap=change.action.is_change and cap is not None and count > cap,
+        ))
+    return dataclasses.replace(plan, changes=tuple(changes))
+
+
+def needs_audience(plan: Plan) -> bool:
+    """True when a pending list send has a ``max_recipients`` cap, which only a count can enforce."""
+    return any(c.kind == "list" and c.max_recipients is not None for c in plan.pending)

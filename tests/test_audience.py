@@ -1,0 +1,123 @@
+"""Audience preflight: counts equal Pardot's (the sandbox's) rule; the cap holds, approval releases."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from orchestrator.audience import AudienceIndex
+from orchestrator.cli.main import cli
+
+REPO = Path(__file__).resolve().parent.parent
+NOW = "2026-11-27T12:00:00Z"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    members=st.dictionaries(st.integers(1, 5), st.sets(st.integers(1, 40), max_size=25), max_size=5),
+    deleted=st.sets(st.integers(1, 40), max_size=5),
+    opted_out=st.sets(st.integers(1, 40), max_size=10),
+    lists=st.sets(st.integers(1, 5), min_size=1, max_size=3),
+    suppression=st.sets(st.integers(1, 5), max_size=2),
+    operational=st.booleans(),
+)
+def test_count_matches_a_brute_force_definition(members: dict[int, set[int]], deleted: set[int], opted_out: set[int],
+                                                lists: set[int], suppression: set[int], operational: bool) -> None:
+    index = AudienceIndex(datetime(2027, 1, 1, tzinfo=UTC), members=members,
+                          prospects=set(range(1, 41)) - deleted, opted_out=opted_out)
+    expected = {
+        p for p in range(1, 41)
+        if p not in deleted
+        and any(p in members.get(lst, set()) for lst in lists)
+        and not any(p in members.get(s, set()) for s in suppression)
+        and (operational or p not in opted_out)
+    }
+    assert index.count(lists, suppression, operational) == len(expected)
+
+
+def test_overlap_suppression_and_opt_out_by_hand() -> None:
+    index = AudienceIndex(datetime(2027, 1, 1, tzinfo=UTC), members={1: {1, 2, 3}, 2: {3, 4}, 3: {4}},
+                          prospects={1, 2, 3, 4}, opted_out={2})
+    assert index.count([1, 2], [], False) == 3  # 1, 3, 4 (3 counted once, 2 opted out)
+    assert index.count([1, 2], [3], False) == 2  # 4 suppressed
+    assert index.count([1, 2], [3], True) == 3  # operational ignores the opt-out of 2
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "example"
+    root.mkdir()
+    shutil.copy(REPO / "orchestrator.yaml", root)
+    shutil.copytree(REPO / "campaigns", root / "campaigns")
+    return root
+
+
+def run(project: Path, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["--project", str(project), *args])
+    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), repr(result.exception)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def seed_count(list_ids: list[int], suppression: list[int], operational: bool) -> int:
+    """A direct computation on the demo seed file the sandbox was seeded from."""
+    seed = yaml.safe_load((REPO / "orchestrator" / "sandbox" / "demo_seed.yaml").read_text())
+    count = 0
+    for prospect in seed["prospects"]:
+        on = set(prospect.get("lists", []))
+        if prospect.get("deleted"):
+            continue
+        if on & set(list_ids) and not on & set(suppression) and (operational or not prospect.get("opted_out")):
+            count += 1
+    return count
+
+
+def test_plan_audience_equals_seed_and_sandbox_recipients(project: Path) -> None:
+    code, out, _ = run(project, "plan", "--audience", "--format", "json", "--now", NOW)
+    assert code == 0, out
+    counts = {c["key"]: c["audience"]["recipients"] for c in json.loads(out)["changes"] if c["kind"] == "list"}
+    assert counts["spring-sale@2027-03-01T14:00:00Z"] == seed_count([2001, 2002], [2003], False)
+    assert counts["welcome-back@2027-01-12T15:30:00Z"] == seed_count([2002], [2003], False)
+    assert len(set(counts.values())) > 1
+    code, out, err = run(project, "apply", "--auto-approve", "--now", NOW)
+    assert code == 0, out + err
+    from orchestrator.config import load_config
+    from orchestrator.connect import sandbox_app
+    from orchestrator.sandbox import inprocess_transport
+
+    env = load_config(project).environment("sandbox")
+    with httpx.Client(transport=inprocess_transport(sandbox_app(env, project)), base_url="http://sandbox.local") as c:
+        recipients = {e["name"]: e["recipients"] for e in c.get("/_sandbox/emails").json()["emails"]}
+    for key, count in counts.items():
+        assert recipients[key] == count, key
+
+
+def test_max_recipients_holds_and_approval_releases(project: Path, tmp_path: Path) -> None:
+    sale = project / "campaigns" / "spring-sale.yaml"
+    sale.write_text(sale.read_text() + "policy: {max_recipients: 10}\n")
+    code, out, _ = run(project, "plan", "--now", NOW)  # the cap makes the count automatic
+    assert code == 0, out
+    assert "HELD:" in out and "--approve-large spring-sale" in out
+    plan_file = tmp_path / "plan.json"
+    code, out, _ = run(project, "plan", "--now", NOW, "--out", str(plan_file))
+    assert code == 0
+    saved = json.loads(plan_file.read_text())
+    held = next(c for c in saved["changes"] if c["campaign"] == "spring-sale")
+    assert held["over_cap"] is True and held["audience"]["recipients"] > 10 and held["audience"]["counted_at"]
+
+    code, out, _ = run(project, "apply", "--auto-approve", "--now", NOW)
+    assert code == 1
+    assert "held      spring-sale@2027-03-01T14:00:00Z" in out
+    code, out, _ = run(project, "apply", "--auto-approve", "--approve-large", "spring-sale", "--now", NOW)
+    assert code == 0, out
+    assert "scheduled spring-sale@2027-03-01T14:00:00Z" in out
+    code, out, _ = run(project, "state", "show", "spring-sale@2027-03-01T14:00:00Z")
+    assert [e["action"] for e in json.loads(out)["journal"]] == ["approve-large", "intent", "scheduled"]
