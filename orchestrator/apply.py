@@ -90,7 +90,9 @@ def payload_to_request(payload: Mapping[str, Any], kind: str) -> ListEmailSend |
         "operational_email": bool(payload.get("operational_email")),
     }
     if kind == "one-to-one":
-        return OneToOneSend(prospect_id=payload.get("prospect_id"), prospect_email=payload.get("prospect_email"), **common)
+        return OneToOneSend(
+            prospect_id=payload.get("prospect_id"), prospect_email=payload.get("prospect_email"), **common
+        )
     scheduled = payload.get("scheduled_time")
     return ListEmailSend(
         list_ids=tuple(payload["list_ids"]),
@@ -153,9 +155,14 @@ class Executor:
                 self.hooks.finished_one(change, outcome)
                 return outcome
             self.store.append_journal(
-                key=change.key, action="approve-large", actor=self.actor,
-                detail={"campaign": change.campaign, "recipients": change.audience.recipients if change.audience else None,
-                        "max_recipients": change.max_recipients},
+                key=change.key,
+                action="approve-large",
+                actor=self.actor,
+                detail={
+                    "campaign": change.campaign,
+                    "recipients": change.audience.recipients if change.audience else None,
+                    "max_recipients": change.max_recipients,
+                },
             )
         payload = late_payload(change)
         self._record(change, payload, SendStatus.INTENT, "intent")
@@ -166,8 +173,10 @@ class Executor:
     @staticmethod
     def _held_reason(change: Change) -> str:
         count = change.audience.recipients if change.audience else "?"
-        return (f"{count} recipients exceed policy.max_recipients ({change.max_recipients}); "
-                f"approve with `orchestrator apply --approve-large {change.campaign}`")
+        return (
+            f"{count} recipients exceed policy.max_recipients ({change.max_recipients}); "
+            f"approve with `orchestrator apply --approve-large {change.campaign}`"
+        )
 
     def _call(self, change: Change, payload: dict[str, Any]) -> Outcome:
         try:
@@ -195,8 +204,14 @@ class Executor:
         return Outcome(change.key, status.value, email_id=email.id)
 
     def _record(
-        self, change: Change, payload: dict[str, Any], status: SendStatus, action: str,
-        *, email_id: int | None = None, error: str | None = None,
+        self,
+        change: Change,
+        payload: dict[str, Any],
+        status: SendStatus,
+        action: str,
+        *,
+        email_id: int | None = None,
+        error: str | None = None,
     ) -> None:
         now = self.clock()
         previous = self.store.get(change.key)

@@ -12,7 +12,7 @@ Export API's limit), however many sends the plan holds.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -72,10 +72,24 @@ def add_prospect_rows(index: AudienceIndex, rows: Iterable[dict[str, str]]) -> N
 
 def audience_requests(since: str, *, now: datetime, tz: ZoneInfo) -> tuple[list[ExportRequest], list[ExportRequest]]:
     """The membership and prospect export requests covering everything created after ``since``."""
-    members = build_request("listMembership", "filter_by_created_at", [("created_after", since)],
-                            ["list_id", "prospect_id"], now=now, tz=tz, allow_long_range=True)
-    prospects = build_request("prospect", "filter_by_created_at", [("created_after", since)],
-                              ["id", "opted_out"], now=now, tz=tz, allow_long_range=True)
+    members = build_request(
+        "listMembership",
+        "filter_by_created_at",
+        [("created_after", since)],
+        ["list_id", "prospect_id"],
+        now=now,
+        tz=tz,
+        allow_long_range=True,
+    )
+    prospects = build_request(
+        "prospect",
+        "filter_by_created_at",
+        [("created_after", since)],
+        ["id", "opted_out"],
+        now=now,
+        tz=tz,
+        allow_long_range=True,
+    )
     return split_request(members, now=now, tz=tz), split_request(prospects, now=now, tz=tz)
 
 
@@ -117,14 +131,19 @@ def with_audience(plan: Plan, index: AudienceIndex) -> Plan:
         if change.kind != "list" or not payload:
             changes.append(change)
             continue
-        count = index.count(payload.get("list_ids") or [], payload.get("suppression_list_ids") or [],
-                            bool(payload.get("operational_email")))
+        count = index.count(
+            payload.get("list_ids") or [],
+            payload.get("suppression_list_ids") or [],
+            bool(payload.get("operational_email")),
+        )
         cap = change.max_recipients
-        changes.append(dataclasses.replace(
-            change,
-            audience=Audience(count, index.counted_at),
-            over_cap=change.action.is_change and cap is not None and count > cap,
-        ))
+        changes.append(
+            dataclasses.replace(
+                change,
+                audience=Audience(count, index.counted_at),
+                over_cap=change.action.is_change and cap is not None and count > cap,
+            )
+        )
     return dataclasses.replace(plan, changes=tuple(changes))
 
 

@@ -62,9 +62,7 @@ def discover(campaigns_dir: Path) -> list[Path]:
     return sorted(found)
 
 
-def load_campaigns(
-    paths: Iterable[Path], root: Path
-) -> tuple[list[Campaign], list[Diagnostic]]:
+def load_campaigns(paths: Iterable[Path], root: Path) -> tuple[list[Campaign], list[Diagnostic]]:
     """Load and schema-check ``paths``; return the valid campaigns and every problem found."""
     campaigns: list[Campaign] = []
     problems: list[Diagnostic] = []

@@ -169,7 +169,12 @@ def _build_config(root: Path, path: Path, doc: Document) -> Config:
     default = data.get("default_environment")
     if default is not None and default not in envs:
         raise ProjectInvalid(
-            [doc.diagnostic(("default_environment",), f"default_environment {default!r} is not in environments ({', '.join(sorted(envs))})")]
+            [
+                doc.diagnostic(
+                    ("default_environment",),
+                    f"default_environment {default!r} is not in environments ({', '.join(sorted(envs))})",
+                )
+            ]
         )
     campaigns_dir = (root / data.get("campaigns_dir", "campaigns")).resolve()
     return Config(

@@ -36,10 +36,14 @@ def _auth(raw: Mapping[str, Any]) -> AuthSettings:
     login = {"login_url": raw["login_url"]} if "login_url" in raw else {}
     if method == "refresh_token":
         return RefreshTokenAuth(
-            client_id_env=raw["client_id_env"], client_secret_env=raw["client_secret_env"],
-            refresh_token_env=raw["refresh_token_env"], **login,
+            client_id_env=raw["client_id_env"],
+            client_secret_env=raw["client_secret_env"],
+            refresh_token_env=raw["refresh_token_env"],
+            **login,
         )
-    return ClientCredentialsAuth(client_id_env=raw["client_id_env"], client_secret_env=raw["client_secret_env"], **login)
+    return ClientCredentialsAuth(
+        client_id_env=raw["client_id_env"], client_secret_env=raw["client_secret_env"], **login
+    )
 
 
 def sandbox_app(env: Environment, root: Path) -> Any:
@@ -50,8 +54,10 @@ def sandbox_app(env: Environment, root: Path) -> Any:
     db = root / api.get("db", DEFAULT_SANDBOX_DB)
     db.parent.mkdir(parents=True, exist_ok=True)
     faults = FaultConfig(
-        rates=dict(api.get("faults", {})), seed=int(api.get("fault_seed", 0)),
-        latency_ms=int(api.get("latency_ms", 0)), daily_limit=api.get("daily_limit"),
+        rates=dict(api.get("faults", {})),
+        seed=int(api.get("fault_seed", 0)),
+        latency_ms=int(api.get("latency_ms", 0)),
+        daily_limit=api.get("daily_limit"),
     )
     seed = root / api["seed"] if "seed" in api else None
     return SandboxApp(db_path=db, seed=seed, faults=faults)
@@ -64,8 +70,11 @@ def build_client(env: Environment, root: Path, *, environ: Mapping[str, str] | N
         from orchestrator.sandbox import SANDBOX_BASE_URL, SANDBOX_BUSINESS_UNIT, SANDBOX_TOKEN, inprocess_transport
 
         settings = ApiSettings(
-            base_url=SANDBOX_BASE_URL, business_unit_id=SANDBOX_BUSINESS_UNIT,
-            auth=StaticTokenAuth(SANDBOX_TOKEN), format=api.get("format", "json"), allow_insecure=True,
+            base_url=SANDBOX_BASE_URL,
+            business_unit_id=SANDBOX_BUSINESS_UNIT,
+            auth=StaticTokenAuth(SANDBOX_TOKEN),
+            format=api.get("format", "json"),
+            allow_insecure=True,
         )
         return PardotClient(settings, transport=inprocess_transport(sandbox_app(env, root)), env=environ)
     settings = ApiSettings(

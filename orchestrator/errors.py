@@ -85,8 +85,7 @@ class ProjectInvalid(OrchestratorError):
         self.diagnostics = sorted(diagnostics)
         errors = [d for d in self.diagnostics if d.severity == "error"]
         super().__init__(
-            "\n".join(str(d) for d in self.diagnostics)
-            + f"\n{len(errors)} error(s) found",
+            "\n".join(str(d) for d in self.diagnostics) + f"\n{len(errors)} error(s) found",
             hint="fix the problems above, then run `orchestrator validate` again",
         )
 

@@ -57,7 +57,9 @@ def _change_to_dict(change: Change) -> dict[str, Any]:
         "operational_reason": change.operational_reason,
         "prior": change.prior,
         "diff": list(change.diff),
-        "audience": None if change.audience is None else {
+        "audience": None
+        if change.audience is None
+        else {
             "recipients": change.audience.recipients,
             "counted_at": change.audience.counted_at.isoformat(),
         },
@@ -104,9 +106,9 @@ def _change_from_dict(data: dict[str, Any]) -> Change:
         operational_reason=data["operational_reason"],
         prior=data["prior"],
         diff=tuple(data["diff"]),
-        audience=None if audience is None else Audience(
-            audience["recipients"], datetime.fromisoformat(audience["counted_at"])
-        ),
+        audience=None
+        if audience is None
+        else Audience(audience["recipients"], datetime.fromisoformat(audience["counted_at"])),
         max_recipients=data["max_recipients"],
         min_lead_time=timedelta(seconds=data["min_lead_seconds"]),
         source=data["source"],
@@ -172,23 +174,22 @@ def check_applicable(
         raise PlanRefused(f"the plan was made for environment {plan.environment!r}, not {environment!r}")
     if plan.business_unit_id != business_unit_id:
         raise PlanRefused(
-            f"the plan was made for business unit {plan.business_unit_id}, but the environment now uses {business_unit_id}"
+            f"the plan was made for business unit {plan.business_unit_id}, "
+            f"but the environment now uses {business_unit_id}"
         )
     if now > plan.expires_at:
         raise PlanRefused(f"the plan expired at {utc_iso(plan.expires_at)} (it was made at {utc_iso(plan.created_at)})")
     if plan.state_lineage != lineage:
-        raise PlanRefused(
-            f"the plan belongs to another state (lineage {plan.state_lineage}, current {lineage})"
-        )
+        raise PlanRefused(f"the plan belongs to another state (lineage {plan.state_lineage}, current {lineage})")
     if plan.state_serial != serial:
         raise PlanRefused(
             f"the state changed since the plan was made (serial {plan.state_serial} -> {serial}): another apply or "
             "state command ran"
         )
     for change in plan.pending:
-        if change.action is Action.SCHEDULE and change.scheduled_time is not None:
-            if change.scheduled_time - now < change.min_lead_time:
-                raise PlanRefused(
-                    f"{change.key} is scheduled for {utc_iso(change.scheduled_time)}, now inside the minimum lead "
-                    f"time of {change.min_lead_time}"
-                )
+        when = change.scheduled_time
+        if change.action is Action.SCHEDULE and when is not None and when - now < change.min_lead_time:
+            raise PlanRefused(
+                f"{change.key} is scheduled for {utc_iso(when)}, now inside the minimum lead "
+                f"time of {change.min_lead_time}"
+            )

@@ -120,7 +120,8 @@ def _change_for(send: DesiredSend, records: Mapping[str, SendRecord], now: datet
     record = records.get(send.key)
     if record is not None and record.status in _UNRESOLVED:
         return _change(
-            send, Action.UNKNOWN,
+            send,
+            Action.UNKNOWN,
             "an earlier apply could not learn whether this email was sent; check Pardot for an email named "
             f"{send.key!r}, then run `orchestrator state resolve {send.key} --sent EMAIL_ID` or `--not-sent`",
             prior=_prior(record),
@@ -130,17 +131,21 @@ def _change_for(send: DesiredSend, records: Mapping[str, SendRecord], now: datet
             return _change(send, Action.NOOP, prior=_prior(record))
         fields = ", ".join(changed_fields(record.payload, send.payload))
         return _change(
-            send, Action.BLOCKED,
+            send,
+            Action.BLOCKED,
             f"changed after it was {record.status.value} (email {record.email_id}): {fields}. {HOW_TO_PROCEED}",
-            prior=_prior(record), diff=payload_diff(record.payload, send.payload),
+            prior=_prior(record),
+            diff=payload_diff(record.payload, send.payload),
         )
     moved = _applied_under_other_key(send, records)
     if moved is not None:
         return _change(
-            send, Action.BLOCKED,
+            send,
+            Action.BLOCKED,
             f"this campaign was already {moved.status.value} as {moved.key!r} (email {moved.email_id}); "
             f"its time or target changed. {HOW_TO_PROCEED}",
-            prior=_prior(moved), diff=payload_diff(moved.payload, send.payload),
+            prior=_prior(moved),
+            diff=payload_diff(moved.payload, send.payload),
         )
     retry = " (retrying after an earlier failure)" if record is not None and record.status in _RETRYABLE else ""
     return _timed(send, now, options, retry, record)
@@ -153,17 +158,24 @@ def _timed(send: DesiredSend, now: datetime, options: PlanOptions, retry: str, r
         return _change(send, Action.SEND, "sent on apply" + retry, prior=prior)
     if when > now:
         if send.kind == "one-to-one":
-            return _change(send, Action.DEFER, f"one-to-one sends go out on the first apply after {utc_iso(when)}",
-                           prior=prior)
+            return _change(
+                send, Action.DEFER, f"one-to-one sends go out on the first apply after {utc_iso(when)}", prior=prior
+            )
         return _change(send, Action.SCHEDULE, f"scheduled in Pardot for {utc_iso(when)}" + retry, prior=prior)
     late = now - when
     if send.kind == "one-to-one" and late <= options.late_grace:
         return _change(send, Action.SEND, f"due since {utc_iso(when)}" + retry, prior=prior)
     if options.allow_late:
-        return _change(send, Action.SEND, f"{_ago(late)} late, sent now because of --allow-late" + retry,
-                       prior=prior, late=send.kind == "list")
+        return _change(
+            send,
+            Action.SEND,
+            f"{_ago(late)} late, sent now because of --allow-late" + retry,
+            prior=prior,
+            late=send.kind == "list",
+        )
     return _change(
-        send, Action.MISSED,
+        send,
+        Action.MISSED,
         f"its time {utc_iso(when)} passed {_ago(late)} ago without a send; it will not be sent late "
         "unless you run apply with --allow-late",
         prior=prior,
@@ -183,11 +195,7 @@ def _applied_under_other_key(send: DesiredSend, records: Mapping[str, SendRecord
     if send.kind != "list" or send.schedule_kind == "cron":
         return None
     for record in records.values():
-        if (
-            record.campaign == send.campaign
-            and record.key != send.key
-            and record.status in (*_APPLIED, *_UNRESOLVED)
-        ):
+        if record.campaign == send.campaign and record.key != send.key and record.status in (*_APPLIED, *_UNRESOLVED):
             return record
     return None
 
@@ -205,7 +213,9 @@ def _orphans(
         recent = record.scheduled_time is not None and record.scheduled_time > now - options.lookback
         if record.campaign in campaigns and not recent:
             continue  # history of a live campaign (e.g. last month's newsletter), not an orphan
-        future = record.status == SendStatus.SCHEDULED and record.scheduled_time is not None and record.scheduled_time > now
+        future = (
+            record.status == SendStatus.SCHEDULED and record.scheduled_time is not None and record.scheduled_time > now
+        )
         reason = (
             f"SCHEDULED FOR {utc_iso(record.scheduled_time)} AND WILL STILL GO OUT: removing it from the files "
             "does not cancel it; only Pardot's UI can stop a scheduled email"

@@ -21,10 +21,12 @@ OPT_OUT_TOKEN = re.compile(
 
 # Deliberately simple: catches typos (missing @, spaces, no dot in the domain) without
 # pretending to implement RFC 5322; Pardot validates the rest (error 65).
-_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+)
 
 TOKEN_HELP = (
-    "add an unsubscribe or preference-center link, e.g. <a href=\"%%unsubscribe%%\">Unsubscribe</a> "
+    'add an unsubscribe or preference-center link, e.g. <a href="%%unsubscribe%%">Unsubscribe</a> '  # noqa: S105 - help text, not a secret
     "or {{Unsubscribe}} / {{EmailPreferenceCenter}}"
 )
 
@@ -73,8 +75,11 @@ def content_problems(subject: str | None, text: str | None, html: str | None) ->
         problems.append(("text", f"the text part has no unsubscribe or preference-center link; {TOKEN_HELP}"))
     if html is not None and not has_opt_out_token(html, is_html=True):
         problems.append(
-            ("html", "the HTML part has no unsubscribe or preference-center link in its rendered markup "
-             f"(links inside HTML comments do not count); {TOKEN_HELP}")
+            (
+                "html",
+                "the HTML part has no unsubscribe or preference-center link in its rendered markup "
+                f"(links inside HTML comments do not count); {TOKEN_HELP}",
+            )
         )
     return problems
 

@@ -32,7 +32,9 @@ class Project:
             if campaign.name == name:
                 return campaign
         known = ", ".join(sorted(c.name for c in self.campaigns)) or "none"
-        raise ProjectInvalid([Diagnostic(str(self.config.campaigns_dir.name), 0, 0, f"no campaign named {name!r} (known: {known})")])
+        raise ProjectInvalid(
+            [Diagnostic(str(self.config.campaigns_dir.name), 0, 0, f"no campaign named {name!r} (known: {known})")]
+        )
 
 
 def load_project(root: Path, paths: list[Path] | None = None) -> Project:
@@ -63,6 +65,11 @@ def desired_sends(
     renderer = Renderer(project.config.campaigns_dir)
     sends, problems = build_sends(
         campaigns if campaigns is not None else project.campaigns,
-        project.config, env, now, lookback=lookback, renderer=renderer, applied=applied,
+        project.config,
+        env,
+        now,
+        lookback=lookback,
+        renderer=renderer,
+        applied=applied,
     )
     return sends, [*project.problems, *problems]

@@ -33,8 +33,9 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from jinja2.exceptions import SecurityError
 from jinja2.ext import Extension
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from jinja2.sandbox import SandboxedEnvironment
 
 from orchestrator.errors import RenderError
 
@@ -162,7 +163,9 @@ class Renderer:
         if (filename and source.file is not None) or (filename and filename != "<template>"):
             return RenderError(f"{filename}:{line or 0}: {source.part}: {message}", path=filename or "", line=line or 0)
         if source.file is not None:
-            return RenderError(f"{source.file}:{line or 0}: {source.part}: {message}", path=str(source.file), line=line or 0)
+            return RenderError(
+                f"{source.file}:{line or 0}: {source.part}: {message}", path=str(source.file), line=line or 0
+            )
         suffix = f" (line {line} of the {source.part} template)" if line and line > 1 else ""
         return RenderError(f"{source.part}: {message}{suffix}", path=source.where, line=0)
 

@@ -96,13 +96,11 @@ def _picked_branch(err: ValidationError) -> ValidationError | None:
     """For a oneOf of objects told apart by a required key, the error inside the chosen branch."""
     if err.validator != "oneOf" or not err.context or not isinstance(err.instance, dict):
         return None
-    branches = err.validator_value
+    branches: list[Any] = list(err.validator_value) if isinstance(err.validator_value, list) else []
     chosen = [
         i
         for i, branch in enumerate(branches)
-        if isinstance(branch, dict)
-        and branch.get("required")
-        and all(k in err.instance for k in branch["required"])
+        if isinstance(branch, dict) and branch.get("required") and all(k in err.instance for k in branch["required"])
     ]
     if len(chosen) != 1:
         return None
@@ -118,13 +116,14 @@ def _x_message(err: ValidationError) -> str | None:
 
 def _locate(err: ValidationError, doc: Document) -> tuple[tuple[str | int, ...], str]:
     path = tuple(err.absolute_path)
-    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+    if err.validator == "additionalProperties" and isinstance(err.instance, dict) and isinstance(err.schema, dict):
         allowed = set(err.schema.get("properties", {}))
         extra = sorted(k for k in err.instance if k not in allowed)
         if extra:
             known = ", ".join(sorted(allowed))
             return (*path, extra[0]), (
-                f"unknown key {extra[0]!r}" + (f" (and {len(extra) - 1} more)" if len(extra) > 1 else "")
+                f"unknown key {extra[0]!r}"
+                + (f" (and {len(extra) - 1} more)" if len(extra) > 1 else "")
                 + f"; allowed keys: {known}"
             )
     if err.validator == "not" and isinstance(err.instance, dict):
@@ -139,13 +138,13 @@ def _locate(err: ValidationError, doc: Document) -> tuple[tuple[str | int, ...],
 def _message(err: ValidationError) -> str:
     where = ".".join(str(p) for p in err.absolute_path)
     if err.validator == "required":
-        return err.message.replace("is a required property", "is required") + (
-            f" in {where}" if where else ""
-        )
+        return err.message.replace("is a required property", "is required") + (f" in {where}" if where else "")
     if err.validator == "type":
         return f"{where or 'value'}: expected {err.validator_value}, got {_json_type(err.instance)}"
     if err.validator == "enum":
-        choices = ", ".join(json.dumps(v) for v in err.validator_value)
+        choices = ", ".join(
+            json.dumps(v) for v in (err.validator_value if isinstance(err.validator_value, list) else [])
+        )
         return f"{where or 'value'}: {json.dumps(err.instance)} is not one of {choices}"
     return f"{where}: {err.message}" if where else err.message
 

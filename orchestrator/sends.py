@@ -27,8 +27,13 @@ from orchestrator.policy import address_problems, content_problems, lead_time_pr
 from orchestrator.render import Renderer, Source
 from orchestrator.schedule import Occurrence, ScheduleError, expand, utc_iso
 
-_ID_KINDS = {"campaign": "campaigns", "lists": "lists", "suppression_lists": "lists",
-             "template": "templates", "user": "users"}
+_ID_KINDS = {
+    "campaign": "campaigns",
+    "lists": "lists",
+    "suppression_lists": "lists",
+    "template": "templates",
+    "user": "users",
+}
 
 
 @dataclass(frozen=True)
@@ -139,8 +144,13 @@ def _campaign_sends(campaign: Campaign, ctx: _Context) -> list[DesiredSend]:
 
 
 def _desired(
-    campaign: Campaign, ctx: _Context, key: str, schedule_kind: str, occ: Occurrence,
-    payload: dict[str, Any], policy: Policy,
+    campaign: Campaign,
+    ctx: _Context,
+    key: str,
+    schedule_kind: str,
+    occ: Occurrence,
+    payload: dict[str, Any],
+    policy: Policy,
 ) -> DesiredSend:
     operational = campaign.data.get("operational")
     return DesiredSend(
@@ -328,10 +338,7 @@ def _labels(campaign: Campaign, ctx: _Context) -> dict[str, Any]:
     data = campaign.data
     out: dict[str, Any] = {}
     for key, kind in _ID_KINDS.items():
-        if key == "user":
-            value = data.get("sender", {}).get("user")
-        else:
-            value = data.get(key)
+        value = data.get("sender", {}).get("user") if key == "user" else data.get(key)
         if value is None:
             continue
         items = value if isinstance(value, list) else [value]

@@ -21,8 +21,10 @@ def options_for(env: Environment, *, allow_late: bool = False) -> PlanOptions:
     """Planner options from the environment's policy."""
     policy = env.policy
     return PlanOptions(
-        plan_expiry=policy.plan_expiry, late_grace=policy.late_grace,
-        lookback=policy.missed_lookback, allow_late=allow_late,
+        plan_expiry=policy.plan_expiry,
+        late_grace=policy.late_grace,
+        lookback=policy.missed_lookback,
+        allow_late=allow_late,
     )
 
 
@@ -40,8 +42,13 @@ def plan_project(
     applied = {k for k, r in snapshot.records.items() if r.status in (SendStatus.SENT, SendStatus.SCHEDULED)}
     sends, problems = desired_sends(project, env, now, lookback=options.lookback, applied=applied)
     plan = make_plan(
-        sends, snapshot, now, environment=env.name, business_unit_id=env.business_unit_id,
-        problems=problems, options=options,
+        sends,
+        snapshot,
+        now,
+        environment=env.name,
+        business_unit_id=env.business_unit_id,
+        problems=problems,
+        options=options,
     )
     if client is None or plan.errored:
         return plan

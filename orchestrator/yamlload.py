@@ -32,7 +32,7 @@ MAX_NODES = 100_000
 JsonPath = tuple[str | int, ...]
 
 
-class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
+class _Loader(_BaseLoader):
     """SafeLoader without the timestamp resolver: dates and times stay strings."""
 
 
@@ -101,8 +101,7 @@ class _Builder:
             raise YamlLoadError(
                 mark.line + 1,
                 mark.column + 1,
-                f"document expands to more than {MAX_NODES} nodes (alias bomb?); "
-                "use fewer anchors and aliases",
+                f"document expands to more than {MAX_NODES} nodes (alias bomb?); use fewer anchors and aliases",
             )
         self.positions.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
         if isinstance(node, yaml.MappingNode | yaml.SequenceNode) and node.tag not in _COLLECTION_TAGS:
@@ -117,9 +116,7 @@ class _Builder:
     def _scalar(self, node: yaml.Node) -> Any:
         if node.tag not in _SCALAR_TAGS:
             mark = node.start_mark
-            raise YamlLoadError(
-                mark.line + 1, mark.column + 1, f"unsupported YAML tag {node.tag!r}"
-            )
+            raise YamlLoadError(mark.line + 1, mark.column + 1, f"unsupported YAML tag {node.tag!r}")
         return self.constructor.construct_object(node, deep=True)
 
     def _mapping(self, node: yaml.MappingNode, path: JsonPath) -> dict[str, Any]:
@@ -133,9 +130,7 @@ class _Builder:
             key = self._key(key_node)
             if key in explicit:
                 mark = key_node.start_mark
-                raise YamlLoadError(
-                    mark.line + 1, mark.column + 1, f"duplicate key {key!r} in this mapping"
-                )
+                raise YamlLoadError(mark.line + 1, mark.column + 1, f"duplicate key {key!r} in this mapping")
             explicit.add(key)
             self.positions[(*path, key)] = (
                 value_node.start_mark.line + 1,
@@ -151,9 +146,7 @@ class _Builder:
             built = self.build(src, path)
             if not isinstance(built, dict):
                 mark = src.start_mark
-                raise YamlLoadError(
-                    mark.line + 1, mark.column + 1, "a merge key (<<) needs a mapping"
-                )
+                raise YamlLoadError(mark.line + 1, mark.column + 1, "a merge key (<<) needs a mapping")
             out.update(built)
         return out
 
@@ -174,9 +167,7 @@ def load_yaml(path: Path, display: str | None = None) -> Document | Diagnostic:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            return Diagnostic(
-                shown, 0, 0, f"file is {size} bytes; the limit is {MAX_FILE_BYTES} bytes"
-            )
+            return Diagnostic(shown, 0, 0, f"file is {size} bytes; the limit is {MAX_FILE_BYTES} bytes")
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         return Diagnostic(shown, 0, 0, f"not UTF-8 text: {exc.reason}")

@@ -30,12 +30,20 @@ NOW = "2026-11-27T12:00:00Z"
     suppression=st.sets(st.integers(1, 5), max_size=2),
     operational=st.booleans(),
 )
-def test_count_matches_a_brute_force_definition(members: dict[int, set[int]], deleted: set[int], opted_out: set[int],
-                                                lists: set[int], suppression: set[int], operational: bool) -> None:
-    index = AudienceIndex(datetime(2027, 1, 1, tzinfo=UTC), members=members,
-                          prospects=set(range(1, 41)) - deleted, opted_out=opted_out)
+def test_count_matches_a_brute_force_definition(
+    members: dict[int, set[int]],
+    deleted: set[int],
+    opted_out: set[int],
+    lists: set[int],
+    suppression: set[int],
+    operational: bool,
+) -> None:
+    index = AudienceIndex(
+        datetime(2027, 1, 1, tzinfo=UTC), members=members, prospects=set(range(1, 41)) - deleted, opted_out=opted_out
+    )
     expected = {
-        p for p in range(1, 41)
+        p
+        for p in range(1, 41)
         if p not in deleted
         and any(p in members.get(lst, set()) for lst in lists)
         and not any(p in members.get(s, set()) for s in suppression)
@@ -45,8 +53,12 @@ def test_count_matches_a_brute_force_definition(members: dict[int, set[int]], de
 
 
 def test_overlap_suppression_and_opt_out_by_hand() -> None:
-    index = AudienceIndex(datetime(2027, 1, 1, tzinfo=UTC), members={1: {1, 2, 3}, 2: {3, 4}, 3: {4}},
-                          prospects={1, 2, 3, 4}, opted_out={2})
+    index = AudienceIndex(
+        datetime(2027, 1, 1, tzinfo=UTC),
+        members={1: {1, 2, 3}, 2: {3, 4}, 3: {4}},
+        prospects={1, 2, 3, 4},
+        opted_out={2},
+    )
     assert index.count([1, 2], [], False) == 3  # 1, 3, 4 (3 counted once, 2 opted out)
     assert index.count([1, 2], [3], False) == 2  # 4 suppressed
     assert index.count([1, 2], [3], True) == 3  # operational ignores the opt-out of 2
@@ -63,7 +75,9 @@ def project(tmp_path: Path) -> Path:
 
 def run(project: Path, *args: str) -> tuple[int, str, str]:
     result = CliRunner().invoke(cli, ["--project", str(project), *args])
-    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), repr(
+        result.exception
+    )
     return result.exit_code, result.stdout, result.stderr
 
 

@@ -49,7 +49,9 @@ def example(tmp_path: Path) -> Path:
 
 def run(*args: str) -> tuple[int, str, str]:
     result = CliRunner().invoke(cli, list(args))
-    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), repr(
+        result.exception
+    )
     assert "Traceback" not in result.output
     return result.exit_code, result.stdout, result.stderr
 
@@ -64,11 +66,18 @@ def test_validate_json_lists_campaigns(example: Path) -> None:
     code, out, _ = run("--project", str(example), "validate", "--format", "json", "--now", NOW)
     report = json.loads(out)
     assert code == 0 and report["valid"] is True
-    assert {c["campaign"] for c in report["campaigns"]} == {"spring-sale", "welcome-back", "weekly-newsletter", "demo-followup"}
+    assert {c["campaign"] for c in report["campaigns"]} == {
+        "spring-sale",
+        "welcome-back",
+        "weekly-newsletter",
+        "demo-followup",
+    }
 
 
 def test_validate_github_annotations(example: Path) -> None:
-    (example / "campaigns" / "broken.yaml").write_text("name: broken\ncampaign: spring-2027\nlists: [newsletter]\nbogus: 1\n")
+    (example / "campaigns" / "broken.yaml").write_text(
+        "name: broken\ncampaign: spring-2027\nlists: [newsletter]\nbogus: 1\n"
+    )
     code, out, _ = run("--project", str(example), "validate", "--format", "github", "--now", NOW)
     assert code == 1
     assert "::error file=campaigns/broken.yaml,line=4,col=8::unknown key 'bogus'" in out
@@ -76,7 +85,9 @@ def test_validate_github_annotations(example: Path) -> None:
 
 def test_validate_single_path(example: Path) -> None:
     (example / "campaigns" / "broken.yaml").write_text("name: [\n")
-    code, _, _ = run("--project", str(example), "validate", str(example / "campaigns" / "spring-sale.yaml"), "--now", NOW)
+    code, _, _ = run(
+        "--project", str(example), "validate", str(example / "campaigns" / "spring-sale.yaml"), "--now", NOW
+    )
     assert code == 0
 
 
@@ -109,8 +120,18 @@ def test_render_prints_parts_and_keeps_merge_tags(example: Path) -> None:
 
 def test_render_at_and_out(example: Path, tmp_path: Path) -> None:
     out_dir = tmp_path / "out"
-    code, out, _ = run("--project", str(example), "render", "spring-sale", "--at", "2027-03-01T09:00:00",
-                       "--out", str(out_dir), "--now", NOW)
+    code, out, _ = run(
+        "--project",
+        str(example),
+        "render",
+        "spring-sale",
+        "--at",
+        "2027-03-01T09:00:00",
+        "--out",
+        str(out_dir),
+        "--now",
+        NOW,
+    )
     assert code == 0, out
     folder = out_dir / "spring-sale@2027-03-01T140000Z"
     assert (folder / "subject.txt").read_text() == "Spring sale: 20% off everything"
@@ -134,5 +155,7 @@ def test_python_dash_m_entry_point() -> None:
     import subprocess
     import sys
 
-    result = subprocess.run([sys.executable, "-m", "orchestrator", "--version"], capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "orchestrator", "--version"], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0 and "orchestrator" in result.stdout

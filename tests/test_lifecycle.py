@@ -28,7 +28,9 @@ def project(tmp_path: Path) -> Path:
 
 def run(project: Path, *args: str, input: str | None = None) -> tuple[int, str, str]:
     result = CliRunner().invoke(cli, ["--project", str(project), *args], input=input)
-    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), repr(
+        result.exception
+    )
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -53,10 +55,15 @@ def test_plan_apply_plan_again(project: Path) -> None:
     assert code == 0, out + err
     assert "Apply complete: 2 sent, 3 scheduled" in out
     emails = sandbox_emails(project)
-    assert sorted(e["name"] for e in emails) == sorted([
-        "demo-followup/1234", "demo-followup/jane.prospect@example.com", "spring-sale@2027-03-01T14:00:00Z",
-        "weekly-newsletter@2026-12-07T08:00:00Z", "welcome-back@2027-01-12T15:30:00Z",
-    ])
+    assert sorted(e["name"] for e in emails) == sorted(
+        [
+            "demo-followup/1234",
+            "demo-followup/jane.prospect@example.com",
+            "spring-sale@2027-03-01T14:00:00Z",
+            "weekly-newsletter@2026-12-07T08:00:00Z",
+            "welcome-back@2027-01-12T15:30:00Z",
+        ]
+    )
     spring = next(e for e in emails if str(e["name"]).startswith("spring-sale"))
     assert spring["list_ids"] == [2001, 2002] and spring["suppression_list_ids"] == [2003]
     assert spring["tags"] == ["spring", "promo"]

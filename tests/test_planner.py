@@ -17,8 +17,15 @@ NOW = datetime(2027, 1, 10, 12, 0, tzinfo=UTC)
 ACTOR = Actor("tester", "host")
 
 
-def send(name: str = "promo", at: datetime | None = None, *, kind: str = "list", subject: str = "Hi",
-         prospect: int | None = None, schedule_kind: str | None = None) -> DesiredSend:
+def send(
+    name: str = "promo",
+    at: datetime | None = None,
+    *,
+    kind: str = "list",
+    subject: str = "Hi",
+    prospect: int | None = None,
+    schedule_kind: str | None = None,
+) -> DesiredSend:
     if kind == "one-to-one":
         key = f"{name}/{prospect}"
     else:
@@ -28,17 +35,32 @@ def send(name: str = "promo", at: datetime | None = None, *, kind: str = "list",
         payload |= {"list_ids": [1], "scheduled_time": at.isoformat() if at else None}
     else:
         payload |= {"prospect_id": prospect}
-    return DesiredSend(key=key, campaign=name, kind=kind, source=f"campaigns/{name}.yaml",
-                       schedule_kind=schedule_kind or ("now" if at is None else "at"),
-                       scheduled_time=at, timezone="UTC", payload=payload)
+    return DesiredSend(
+        key=key,
+        campaign=name,
+        kind=kind,
+        source=f"campaigns/{name}.yaml",
+        schedule_kind=schedule_kind or ("now" if at is None else "at"),
+        scheduled_time=at,
+        timezone="UTC",
+        payload=payload,
+    )
 
 
 def record(s: DesiredSend, status: SendStatus, *, fingerprint: str | None = None, key: str | None = None) -> SendRecord:
-    return SendRecord(key=key or s.key, campaign=s.campaign, environment="test",
-                      fingerprint=fingerprint or s.fingerprint, payload=s.payload, status=status,
-                      email_id=7 if status in (SendStatus.SENT, SendStatus.SCHEDULED) else None,
-                      scheduled_time=s.scheduled_time, created_at=NOW - timedelta(days=1),
-                      updated_at=NOW - timedelta(days=1), applied_by=ACTOR)
+    return SendRecord(
+        key=key or s.key,
+        campaign=s.campaign,
+        environment="test",
+        fingerprint=fingerprint or s.fingerprint,
+        payload=s.payload,
+        status=status,
+        email_id=7 if status in (SendStatus.SENT, SendStatus.SCHEDULED) else None,
+        scheduled_time=s.scheduled_time,
+        created_at=NOW - timedelta(days=1),
+        updated_at=NOW - timedelta(days=1),
+        applied_by=ACTOR,
+    )
 
 
 def snap(*records: SendRecord, serial: int = 3) -> StateSnapshot:
@@ -46,8 +68,14 @@ def snap(*records: SendRecord, serial: int = 3) -> StateSnapshot:
 
 
 def plan(desired: list[DesiredSend], state: StateSnapshot | None = None, **opts: Any) -> Plan:
-    return make_plan(desired, state or snap(), NOW, environment="test", business_unit_id="0Uv000000000000AAA",
-                     options=PlanOptions(**opts))
+    return make_plan(
+        desired,
+        state or snap(),
+        NOW,
+        environment="test",
+        business_unit_id="0Uv000000000000AAA",
+        options=PlanOptions(**opts),
+    )
 
 
 def actions(p: Plan) -> dict[str, Action]:
@@ -142,8 +170,9 @@ def test_history_of_a_live_cron_campaign_is_not_orphaned() -> None:
 def test_errors_make_the_plan_errored() -> None:
     from orchestrator.errors import Diagnostic
 
-    p = make_plan([send("a")], snap(), NOW, environment="t", business_unit_id="b",
-                  problems=[Diagnostic("x.yaml", 1, 1, "bad")])
+    p = make_plan(
+        [send("a")], snap(), NOW, environment="t", business_unit_id="b", problems=[Diagnostic("x.yaml", 1, 1, "bad")]
+    )
     assert p.errored and not p.applyable and p.has_changes
 
 
@@ -151,8 +180,12 @@ def test_errors_make_the_plan_errored() -> None:
 
 times = st.one_of(st.none(), st.integers(min_value=-3000, max_value=3000).map(lambda m: NOW + timedelta(minutes=m)))
 desired_sets = st.lists(
-    st.builds(lambda n, t, subj: send(f"c{n}", t, subject=subj),
-              st.integers(min_value=0, max_value=6), times, st.sampled_from(["A", "B"])),
+    st.builds(
+        lambda n, t, subj: send(f"c{n}", t, subject=subj),
+        st.integers(min_value=0, max_value=6),
+        times,
+        st.sampled_from(["A", "B"]),
+    ),
     max_size=10,
 ).map(lambda sends: list({s.key: s for s in sends}.values()))
 
@@ -162,9 +195,18 @@ def applied_state(p: Plan, serial: int) -> StateSnapshot:
     records = {}
     for c in p.pending:
         records[c.key] = SendRecord(
-            key=c.key, campaign=c.campaign, environment="test", fingerprint=c.fingerprint or "",
-            payload=c.payload or {}, status=SendStatus.SCHEDULED if c.action is Action.SCHEDULE else SendStatus.SENT,
-            email_id=1, scheduled_time=c.scheduled_time, created_at=NOW, updated_at=NOW, applied_by=ACTOR)
+            key=c.key,
+            campaign=c.campaign,
+            environment="test",
+            fingerprint=c.fingerprint or "",
+            payload=c.payload or {},
+            status=SendStatus.SCHEDULED if c.action is Action.SCHEDULE else SendStatus.SENT,
+            email_id=1,
+            scheduled_time=c.scheduled_time,
+            created_at=NOW,
+            updated_at=NOW,
+            applied_by=ACTOR,
+        )
     return StateSnapshot("lineage-1", serial, records)
 
 

@@ -13,10 +13,24 @@ from orchestrator.policy import has_opt_out_token
 from orchestrator.render import Renderer, Source, protect_hml
 
 HML_TAGS = [
-    "{{Recipient.FirstName}}", "{{{Recipient.Street}}}", "{{Unsubscribe}}", "{{EmailPreferenceCenter}}",
-    "{{#if Recipient.Company}}", "{{/if}}", "{{else}}", "{{unsubscribe}}", "{{{emailpreferencecenter}}}",
-    "{{Sender.FirstName}}", "{{#unless Recipient.Title}}", "{{/unless}}", "{{View_Online}}", "{{Current_Year}}",
-    "%%first_name%%", "%%unsubscribe%%", "%%email_preference_center%%", "%%account_address%%",
+    "{{Recipient.FirstName}}",
+    "{{{Recipient.Street}}}",
+    "{{Unsubscribe}}",
+    "{{EmailPreferenceCenter}}",
+    "{{#if Recipient.Company}}",
+    "{{/if}}",
+    "{{else}}",
+    "{{unsubscribe}}",
+    "{{{emailpreferencecenter}}}",
+    "{{Sender.FirstName}}",
+    "{{#unless Recipient.Title}}",
+    "{{/unless}}",
+    "{{View_Online}}",
+    "{{Current_Year}}",
+    "%%first_name%%",
+    "%%unsubscribe%%",
+    "%%email_preference_center%%",
+    "%%account_address%%",
 ]
 
 

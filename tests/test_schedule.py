@@ -20,7 +20,10 @@ def test_daily_cron_keeps_local_wall_time_across_spring_forward() -> None:
     times = cron_times("0 9 * * *", NY, start, start + timedelta(days=4))
     assert [t.astimezone(NY).hour for t in times] == [9, 9, 9, 9]
     assert [utc_iso(t) for t in times] == [
-        "2027-03-12T14:00:00Z", "2027-03-13T14:00:00Z", "2027-03-14T13:00:00Z", "2027-03-15T13:00:00Z",
+        "2027-03-12T14:00:00Z",
+        "2027-03-13T14:00:00Z",
+        "2027-03-14T13:00:00Z",
+        "2027-03-15T13:00:00Z",
     ]
 
 
@@ -75,10 +78,19 @@ def test_gap_and_overlap_are_refused_naming_both_candidates(naive: datetime, fra
 
 def test_expand_window_start_until_and_horizon() -> None:
     now = datetime(2027, 1, 4, 0, 0, tzinfo=UTC)  # a Monday
-    sched = {"cron": "0 9 * * MON", "timezone": "Europe/Berlin", "start": "2027-01-10T00:00:00",
-             "until": "2027-02-01T00:00:00", "horizon": "60d"}
+    sched = {
+        "cron": "0 9 * * MON",
+        "timezone": "Europe/Berlin",
+        "start": "2027-01-10T00:00:00",
+        "until": "2027-02-01T00:00:00",
+        "horizon": "60d",
+    }
     occ = expand(sched, NY, now)
-    assert [utc_iso(o.at) for o in occ if o.at] == ["2027-01-11T08:00:00Z", "2027-01-18T08:00:00Z", "2027-01-25T08:00:00Z"]
+    assert [utc_iso(o.at) for o in occ if o.at] == [
+        "2027-01-11T08:00:00Z",
+        "2027-01-18T08:00:00Z",
+        "2027-01-25T08:00:00Z",
+    ]
     assert [o.index for o in occ] == [0, 1, 2]
     assert expand({"now": True}, NY, now)[0].at is None
     assert expand(None, NY, now)[0].at is None
@@ -87,7 +99,11 @@ def test_expand_window_start_until_and_horizon() -> None:
 def test_lookback_includes_recent_past_occurrences() -> None:
     now = datetime(2027, 1, 6, 0, 0, tzinfo=UTC)
     occ = expand({"cron": "0 9 * * *", "timezone": "UTC", "horizon": "1d"}, NY, now, lookback=timedelta(days=2))
-    assert [utc_iso(o.at) for o in occ if o.at] == ["2027-01-04T09:00:00Z", "2027-01-05T09:00:00Z", "2027-01-06T09:00:00Z"]
+    assert [utc_iso(o.at) for o in occ if o.at] == [
+        "2027-01-04T09:00:00Z",
+        "2027-01-05T09:00:00Z",
+        "2027-01-06T09:00:00Z",
+    ]
 
 
 def test_too_many_occurrences_is_refused() -> None:

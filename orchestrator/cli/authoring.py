@@ -39,21 +39,29 @@ def _summary_rows(sends: list[DesiredSend]) -> list[dict[str, Any]]:
     rows = []
     for name, items in sorted(by_campaign.items()):
         times = sorted(s.scheduled_time for s in items if s.scheduled_time is not None)
-        rows.append({
-            "campaign": name,
-            "kind": items[0].kind,
-            "source": items[0].source,
-            "sends": len(items),
-            "first": utc_iso(times[0]) if times else "on apply",
-            "operational": items[0].operational_reason,
-        })
+        rows.append(
+            {
+                "campaign": name,
+                "kind": items[0].kind,
+                "source": items[0].source,
+                "sends": len(items),
+                "first": utc_iso(times[0]) if times else "on apply",
+                "operational": items[0].operational_reason,
+            }
+        )
     return rows
 
 
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text",
-              show_default=True, help="text for people, json for tools, github for workflow annotations.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "github"]),
+    default="text",
+    show_default=True,
+    help="text for people, json for tools, github for workflow annotations.",
+)
 @now_option
 @pass_app
 def validate(app: App, paths: tuple[Path, ...], fmt: str) -> None:
@@ -68,13 +76,22 @@ def validate(app: App, paths: tuple[Path, ...], fmt: str) -> None:
     problems = sorted(set(problems))
     errors = [d for d in problems if d.severity == "error"]
     if fmt == "json":
-        app.print_json({"valid": not errors, "environment": env.name, "problems": [_diag_json(d) for d in problems],
-                        "campaigns": _summary_rows(sends)})
+        app.print_json(
+            {
+                "valid": not errors,
+                "environment": env.name,
+                "problems": [_diag_json(d) for d in problems],
+                "campaigns": _summary_rows(sends),
+            }
+        )
     elif fmt == "github":
         for diag in problems:
             click.echo(_github(diag))
-        click.echo(f"{len(errors)} error(s) in {len(project.campaigns) + len({d.path for d in errors})} file(s)" if errors
-                   else f"{len(project.campaigns)} campaign(s) valid")
+        click.echo(
+            f"{len(errors)} error(s) in {len(project.campaigns) + len({d.path for d in errors})} file(s)"
+            if errors
+            else f"{len(project.campaigns)} campaign(s) valid"
+        )
     else:
         _print_text(app, project.campaigns, sends, problems, env.name)
     if errors:
@@ -120,13 +137,17 @@ def _select(app: App, name: str, occurrence: int | None, at: str | None) -> list
         chosen = [s for s in sends if s.scheduled_time == target]
         if not chosen:
             upcoming = ", ".join(utc_iso(s.scheduled_time) for s in sends[:5] if s.scheduled_time) or "none"
-            raise click.BadParameter(f"{name} has no send at {utc_iso(target)} (upcoming: {upcoming})", param_hint="--at")
+            raise click.BadParameter(
+                f"{name} has no send at {utc_iso(target)} (upcoming: {upcoming})", param_hint="--at"
+            )
         return chosen
     if occurrence is not None:
         times = sorted({s.scheduled_time for s in sends}, key=lambda t: (t is not None, t))
         if not 0 <= occurrence < len(times):
-            raise click.BadParameter(f"{name} has {len(times)} occurrence(s) in the horizon; pick 0..{len(times) - 1}",
-                                     param_hint="--occurrence")
+            raise click.BadParameter(
+                f"{name} has {len(times)} occurrence(s) in the horizon; pick 0..{len(times) - 1}",
+                param_hint="--occurrence",
+            )
         return [s for s in sends if s.scheduled_time == times[occurrence]]
     return sends
 
@@ -138,9 +159,15 @@ def _safe_dirname(key: str) -> str:
 @click.command()
 @click.argument("name")
 @click.option("--occurrence", type=click.IntRange(min=0), help="Render only the N-th occurrence (0 = the next one).")
-@click.option("--at", "at", metavar="TIME", help="Render the occurrence at TIME (ISO-8601; local times use the campaign zone).")
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path),
-              help="Write subject.txt, body.txt and body.html per send into DIR/<send key>/.")
+@click.option(
+    "--at", "at", metavar="TIME", help="Render the occurrence at TIME (ISO-8601; local times use the campaign zone)."
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write subject.txt, body.txt and body.html per send into DIR/<send key>/.",
+)
 @now_option
 @pass_app
 def render(app: App, name: str, occurrence: int | None, at: str | None, out: Path | None) -> None:
@@ -174,8 +201,13 @@ def render(app: App, name: str, occurrence: int | None, at: str | None, out: Pat
 
 
 def _print_send(app: App, send: DesiredSend) -> None:
-    when = "on apply" if send.scheduled_time is None else (
-        f"{utc_iso(send.scheduled_time)} ({send.scheduled_time.astimezone(ZoneInfo(send.timezone)).isoformat()} {send.timezone})"
+    when = (
+        "on apply"
+        if send.scheduled_time is None
+        else (
+            f"{utc_iso(send.scheduled_time)} "
+            f"({send.scheduled_time.astimezone(ZoneInfo(send.timezone)).isoformat()} {send.timezone})"
+        )
     )
     template = send.labels.get("template")
     echo = click.echo
@@ -183,7 +215,10 @@ def _print_send(app: App, send: DesiredSend) -> None:
     if send.operational_reason:
         echo(f"OPERATIONAL: {send.operational_reason}")
     if template:
-        echo(f"template: {template}" + (" (parts not given below come from the template)" if None in (send.subject, send.text) else ""))
+        echo(
+            f"template: {template}"
+            + (" (parts not given below come from the template)" if None in (send.subject, send.text) else "")
+        )
     echo("--- subject")
     echo(send.subject if send.subject is not None else "(from the template)")
     echo("--- text")

@@ -56,7 +56,11 @@ class App:
     def root(self) -> Path:
         """The project folder: ``--project``, else the nearest folder with orchestrator.yaml."""
         if self.project_dir is not None:
-            return find_project_root(self.project_dir) if not (self.project_dir / "orchestrator.yaml").is_file() else self.project_dir
+            return (
+                find_project_root(self.project_dir)
+                if not (self.project_dir / "orchestrator.yaml").is_file()
+                else self.project_dir
+            )
         return find_project_root(Path.cwd())
 
     def project(self, paths: list[Path] | None = None) -> Project:

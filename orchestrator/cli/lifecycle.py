@@ -12,8 +12,8 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from orchestrator.apply import ApplyHooks, ApplyResult, Executor, Outcome
-from orchestrator.cli.common import App, now_option, pass_app
 from orchestrator.audience import fetch_index, needs_audience, with_audience
+from orchestrator.cli.common import App, now_option, pass_app
 from orchestrator.cli.planview import markdown, print_text
 from orchestrator.errors import OrchestratorError
 from orchestrator.export.workflow import PollPolicy
@@ -38,43 +38,72 @@ def _compute(app: App, allow_late: bool, audience: bool) -> Plan:
     project = app.project()
     env = app.environment()
     snapshot = app.store().snapshot()
-    result = plan_project(project, env, snapshot, app.now(), client=app.client(),
-                          options=options_for(env, allow_late=allow_late))
+    result = plan_project(
+        project, env, snapshot, app.now(), client=app.client(), options=options_for(env, allow_late=allow_late)
+    )
     if result.errored or not (audience or needs_audience(result)):
         return result
     app.err_console.print("Counting audiences with list-membership and prospect exports...", markup=False)
     poll = PollPolicy(first_s=0.5, factor=1.5, max_interval_s=5.0) if env.api["kind"] == "sandbox" else PollPolicy()
-    index = fetch_index(app.client(), since=env.policy.audience_since, now=app.now(), tz=app.timezone(),
-                        policy=poll, sleep=time.sleep, clock=lambda: datetime.now(UTC))
+    index = fetch_index(
+        app.client(),
+        since=env.policy.audience_since,
+        now=app.now(),
+        tz=app.timezone(),
+        policy=poll,
+        sleep=time.sleep,
+        clock=lambda: datetime.now(UTC),
+    )
     return with_audience(result, index)
 
 
 lock_timeout_option = click.option(
-    "--lock-timeout", type=click.FloatRange(min=0), default=0.0, show_default=True, metavar="SECONDS",
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    metavar="SECONDS",
     help="Wait up to SECONDS for another apply to release the state lock.",
 )
 audience_option = click.option(
-    "--audience", is_flag=True,
+    "--audience",
+    is_flag=True,
     help="Count each list send's mailable audience with exports (automatic when max_recipients is set).",
 )
 allow_late_option = click.option(
-    "--allow-late", is_flag=True, help="Send missed occurrences now instead of reporting them as missed.",
+    "--allow-late",
+    is_flag=True,
+    help="Send missed occurrences now instead of reporting them as missed.",
 )
 
 
 @click.command()
-@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Save the plan to FILE for `orchestrator apply FILE` (holds the state lock while planning).")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Save the plan to FILE for `orchestrator apply FILE` (holds the state lock while planning).",
+)
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True, help="Output format.")
-@click.option("--detailed-exitcode", is_flag=True, help="Exit 0 when nothing would change, 1 on error, 2 when there are changes.")
+@click.option(
+    "--detailed-exitcode", is_flag=True, help="Exit 0 when nothing would change, 1 on error, 2 when there are changes."
+)
 @click.option("--show-unchanged", is_flag=True, help="Also list unchanged and deferred sends.")
 @allow_late_option
 @audience_option
 @lock_timeout_option
 @now_option
 @pass_app
-def plan(app: App, out: Path | None, fmt: str, detailed_exitcode: bool, show_unchanged: bool,
-         allow_late: bool, audience: bool, lock_timeout: float) -> None:
+def plan(
+    app: App,
+    out: Path | None,
+    fmt: str,
+    detailed_exitcode: bool,
+    show_unchanged: bool,
+    allow_late: bool,
+    audience: bool,
+    lock_timeout: float,
+) -> None:
     """Show exactly what apply would send, to whom and when, without sending anything.
 
     Compares the campaign files with the state of what was already sent, and with Pardot's
@@ -89,8 +118,12 @@ def plan(app: App, out: Path | None, fmt: str, detailed_exitcode: bool, show_unc
         result = _compute(app, allow_late, audience)
     _show(app, result, fmt, show_unchanged=show_unchanged)
     if out is not None and fmt == "text":
-        app.console.print(f"\nSaved the plan to {out}; apply it with `orchestrator apply {out}` "
-                          f"before {result.expires_at.isoformat()}.", markup=False, highlight=False)
+        app.console.print(
+            f"\nSaved the plan to {out}; apply it with `orchestrator apply {out}` "
+            f"before {result.expires_at.isoformat()}.",
+            markup=False,
+            highlight=False,
+        )
     if result.errored:
         raise SystemExit(1)
     if detailed_exitcode and result.has_changes:
@@ -102,8 +135,14 @@ class _ProgressHooks(ApplyHooks):
 
     def __init__(self, app: App) -> None:
         self.app = app
-        self.progress = Progress(TextColumn("applying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                 console=app.err_console, transient=True)
+        self.progress = Progress(
+            TextColumn("applying"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=app.err_console,
+            transient=True,
+        )
         self.task: Any = None
 
     def started(self, total: int) -> None:
@@ -114,7 +153,9 @@ class _ProgressHooks(ApplyHooks):
         self.progress.advance(self.task)
         if outcome.status in ("failed", "unknown"):
             key = change.key if self.app.reveal_emails else mask_emails(change.key)
-            self.progress.console.print(f"{outcome.status.upper()}: {key}: {outcome.error}", markup=False, highlight=False)
+            self.progress.console.print(
+                f"{outcome.status.upper()}: {key}: {outcome.error}", markup=False, highlight=False
+            )
 
     def stop(self) -> None:
         self.progress.stop()
@@ -123,8 +164,9 @@ class _ProgressHooks(ApplyHooks):
 def _execute(app: App, chosen: Plan, approved_large: tuple[str, ...]) -> ApplyResult:
     hooks = _ProgressHooks(app)
     try:
-        executor = Executor(app.client(), app.store(), environment=chosen.environment, hooks=hooks,
-                            approved_large=approved_large)
+        executor = Executor(
+            app.client(), app.store(), environment=chosen.environment, hooks=hooks, approved_large=approved_large
+        )
         return executor.run(chosen)
     finally:
         hooks.stop()
@@ -140,15 +182,21 @@ def _report(app: App, result: ApplyResult) -> None:
         app.console.print(line, markup=False, highlight=False)
     counts = {s: result.count(s) for s in ("sent", "scheduled", "failed", "unknown", "pending", "held")}
     app.console.print(
-        "Apply complete: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n) if result.outcomes else
-        "Apply complete: nothing to do.", markup=False, highlight=False,
+        "Apply complete: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+        if result.outcomes
+        else "Apply complete: nothing to do.",
+        markup=False,
+        highlight=False,
     )
     if result.stopped:
         app.console.print(f"Stopped early: {result.stopped}", markup=False, highlight=False)
     if counts["unknown"]:
         app.console.print(
             "Some outcomes are unknown: check Pardot for emails with those names, then record the answer with "
-            "`orchestrator state resolve KEY --sent EMAIL_ID` or `--not-sent`.", markup=False, highlight=False)
+            "`orchestrator state resolve KEY --sent EMAIL_ID` or `--not-sent`.",
+            markup=False,
+            highlight=False,
+        )
 
 
 def _confirm(app: App, auto_approve: bool) -> None:
@@ -160,7 +208,9 @@ def _confirm(app: App, auto_approve: bool) -> None:
             hint="review the plan and pass --auto-approve, or apply a saved plan: "
             "`orchestrator plan --out plan.json` then `orchestrator apply plan.json`",
         )
-    answer = click.prompt("Do you want to send these emails? Only 'yes' will be accepted", default="", show_default=False)
+    answer = click.prompt(
+        "Do you want to send these emails? Only 'yes' will be accepted", default="", show_default=False
+    )
     if answer.strip() != "yes":
         raise OrchestratorError("apply cancelled; nothing was sent")
 
@@ -168,15 +218,27 @@ def _confirm(app: App, auto_approve: bool) -> None:
 @click.command()
 @click.argument("plan_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation (for CI).")
-@click.option("--approve-large", "approve_large", multiple=True, metavar="CAMPAIGN",
-              help="Send CAMPAIGN even though its audience exceeds max_recipients (journaled). Repeatable.")
+@click.option(
+    "--approve-large",
+    "approve_large",
+    multiple=True,
+    metavar="CAMPAIGN",
+    help="Send CAMPAIGN even though its audience exceeds max_recipients (journaled). Repeatable.",
+)
 @allow_late_option
 @audience_option
 @lock_timeout_option
 @now_option
 @pass_app
-def apply(app: App, plan_file: Path | None, auto_approve: bool, approve_large: tuple[str, ...], allow_late: bool,
-          audience: bool, lock_timeout: float) -> None:
+def apply(
+    app: App,
+    plan_file: Path | None,
+    auto_approve: bool,
+    approve_large: tuple[str, ...],
+    allow_late: bool,
+    audience: bool,
+    lock_timeout: float,
+) -> None:
     """Send the planned emails, each exactly once.
 
     With PLAN_FILE, apply exactly that saved plan (refused if the state, environment or
@@ -189,8 +251,14 @@ def apply(app: App, plan_file: Path | None, auto_approve: bool, approve_large: t
             chosen = read_plan(plan_file)
             snapshot = store.snapshot()
             env = app.environment()
-            check_applicable(chosen, now=app.now(), environment=env.name, business_unit_id=env.business_unit_id,
-                             lineage=snapshot.lineage, serial=snapshot.serial)
+            check_applicable(
+                chosen,
+                now=app.now(),
+                environment=env.name,
+                business_unit_id=env.business_unit_id,
+                lineage=snapshot.lineage,
+                serial=snapshot.serial,
+            )
             _show(app, chosen, "text")
         else:
             chosen = _compute(app, allow_late, audience)

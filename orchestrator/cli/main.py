@@ -16,10 +16,20 @@ from orchestrator.cli.state_cmd import state_group
 
 
 @click.group(cls=OrchestratorGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--project", "project_dir", type=click.Path(file_okay=False, path_type=Path),
-              envvar="ORCHESTRATOR_PROJECT", help="Project folder (default: nearest folder with orchestrator.yaml).")
-@click.option("--env", "env_name", envvar="ORCHESTRATOR_ENV", metavar="NAME",
-              help="Environment from orchestrator.yaml (default: default_environment).")
+@click.option(
+    "--project",
+    "project_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="ORCHESTRATOR_PROJECT",
+    help="Project folder (default: nearest folder with orchestrator.yaml).",
+)
+@click.option(
+    "--env",
+    "env_name",
+    envvar="ORCHESTRATOR_ENV",
+    metavar="NAME",
+    help="Environment from orchestrator.yaml (default: default_environment).",
+)
 @click.option("--reveal-emails", is_flag=True, help="Show prospect email addresses unmasked in human output.")
 @click.version_option(__version__, prog_name="orchestrator")
 @click.pass_context

@@ -19,14 +19,25 @@ from orchestrator.schedule import utc_iso
 MARKDOWN_LIMIT = 65_000
 
 _STYLE = {
-    Action.SEND: "green", Action.SCHEDULE: "cyan", Action.NOOP: "dim", Action.DEFER: "dim",
-    Action.BLOCKED: "bold red", Action.MISSED: "yellow", Action.UNKNOWN: "bold magenta", Action.ORPHANED: "yellow",
+    Action.SEND: "green",
+    Action.SCHEDULE: "cyan",
+    Action.NOOP: "dim",
+    Action.DEFER: "dim",
+    Action.BLOCKED: "bold red",
+    Action.MISSED: "yellow",
+    Action.UNKNOWN: "bold magenta",
+    Action.ORPHANED: "yellow",
 }
 
 _SUMMARY = [
-    (Action.SEND, "to send now"), (Action.SCHEDULE, "to schedule"), (Action.NOOP, "unchanged"),
-    (Action.DEFER, "deferred"), (Action.BLOCKED, "blocked"), (Action.MISSED, "missed"),
-    (Action.UNKNOWN, "unknown"), (Action.ORPHANED, "orphaned"),
+    (Action.SEND, "to send now"),
+    (Action.SCHEDULE, "to schedule"),
+    (Action.NOOP, "unchanged"),
+    (Action.DEFER, "deferred"),
+    (Action.BLOCKED, "blocked"),
+    (Action.MISSED, "missed"),
+    (Action.UNKNOWN, "unknown"),
+    (Action.ORPHANED, "orphaned"),
 ]
 
 
@@ -60,7 +71,9 @@ def detail_lines(change: Change, reveal: bool) -> list[str]:
             lines.append(f"prospect:    {show(str(target))}")
     if change.audience is not None:
         cap = f" (cap {change.max_recipients})" if change.max_recipients is not None else ""
-        lines.append(f"audience:    {change.audience.recipients} recipients{cap}, counted {utc_iso(change.audience.counted_at)}")
+        lines.append(
+            f"audience:    {change.audience.recipients} recipients{cap}, counted {utc_iso(change.audience.counted_at)}"
+        )
     if payload:
         lines.append(f"campaign:    {labels.get('campaign', payload.get('campaign_id'))}")
         lines.append(f"sender:      {_sender(payload, labels)}")
@@ -77,8 +90,10 @@ def detail_lines(change: Change, reveal: bool) -> list[str]:
     if change.operational_reason:
         lines.append(f"OPERATIONAL: {change.operational_reason} (sent even to opted-out prospects)")
     if change.prior:
-        lines.append(f"applied:     {change.prior['status']} as email {change.prior.get('email_id')} "
-                     f"by {change.prior.get('applied_by')} at {change.prior.get('applied_at')}")
+        lines.append(
+            f"applied:     {change.prior['status']} as email {change.prior.get('email_id')} "
+            f"by {change.prior.get('applied_by')} at {change.prior.get('applied_at')}"
+        )
     if change.reason:
         lines.append(f"why:         {show(change.reason)}")
     return lines
@@ -91,8 +106,11 @@ def _sender(payload: dict[str, object], labels: dict[str, object]) -> str:
         text = f"{payload.get('from_name')} <{payload['from_email']}>"
     else:
         text = "from the template"
-    extras = [name for key, name in (("from_assigned_user", "assigned user"), ("from_account_owner", "account owner"))
-              if payload.get(key)]
+    extras = [
+        name
+        for key, name in (("from_assigned_user", "assigned user"), ("from_account_owner", "account owner"))
+        if payload.get(key)
+    ]
     return text + (f" (prefer {', '.join(extras)})" if extras else "")
 
 
@@ -112,8 +130,12 @@ def print_text(plan: Plan, console: Console, *, reveal: bool = False, show_noop:
     """The human plan: header, one block per change, problems, totals."""
     show: Callable[[str], str] = (lambda s: s) if reveal else mask_emails
     console.print(Text(f"Environment {plan.environment}, business unit {plan.business_unit_id}", style="bold"))
-    console.print(f"Planned at {utc_iso(plan.created_at)}; valid until {utc_iso(plan.expires_at)}; "
-                  f"state serial {plan.state_serial}", markup=False, highlight=False)
+    console.print(
+        f"Planned at {utc_iso(plan.created_at)}; valid until {utc_iso(plan.expires_at)}; "
+        f"state serial {plan.state_serial}",
+        markup=False,
+        highlight=False,
+    )
     console.print()
     for change in plan.changes:
         if change.action in (Action.NOOP, Action.DEFER) and not show_noop:
@@ -175,7 +197,8 @@ def markdown(plan: Plan, *, reveal: bool = False, limit: int = MARKDOWN_LIMIT) -
         body = "\n".join(detail_lines(change, reveal))
         diff = "\n".join(show(line) for line in content_diff(change))
         details.append(
-            f"<details><summary><code>{change.action.symbol} {change.action.label}</code> {show(change.key)}</summary>\n\n"
+            f"<details><summary><code>{change.action.symbol} {change.action.label}</code> "
+            f"{show(change.key)}</summary>\n\n"
             f"```\n{body}\n```\n" + (f"\n```diff\n{diff}\n```\n" if diff else "") + "\n</details>"
         )
     text = "\n".join(head + rows) + ("\n\n**Problems**\n\n" + "\n".join(problems) if problems else "")

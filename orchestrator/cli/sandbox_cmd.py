@@ -153,7 +153,7 @@ def _project_sandbox_db(ctx: click.Context) -> Path:
         raise click.UsageError(
             f"environment {env.name!r} does not use the in-process sandbox; pass --db FILE or --url URL"
         )
-    return app.config().root / env.api.get("db", DEFAULT_SANDBOX_DB)
+    return app.config().root / str(env.api.get("db", DEFAULT_SANDBOX_DB))
 
 
 def _emails_from_db(db_path: Path) -> list[dict[str, Any]]:

@@ -48,17 +48,23 @@ def state_list(app: App, as_json: bool) -> None:
     snapshot = app.store().snapshot()
     records = sorted(snapshot.records.values(), key=lambda r: r.key)
     if as_json:
-        app.print_json({"lineage": snapshot.lineage, "serial": snapshot.serial,
-                        "sends": [_record_dict(r) for r in records]})
+        app.print_json(
+            {"lineage": snapshot.lineage, "serial": snapshot.serial, "sends": [_record_dict(r) for r in records]}
+        )
         return
     show = (lambda s: s) if app.reveal_emails else mask_emails
     table = Table(title=f"State (lineage {snapshot.lineage}, serial {snapshot.serial})")
     for column in ("key", "status", "email id", "scheduled (UTC)", "updated (UTC)", "by"):
         table.add_column(column)
     for r in records:
-        table.add_row(show(r.key), r.status.value, str(r.email_id or ""),
-                      r.scheduled_time.strftime("%Y-%m-%d %H:%M") if r.scheduled_time else "",
-                      r.updated_at.strftime("%Y-%m-%d %H:%M"), r.applied_by.describe())
+        table.add_row(
+            show(r.key),
+            r.status.value,
+            str(r.email_id or ""),
+            r.scheduled_time.strftime("%Y-%m-%d %H:%M") if r.scheduled_time else "",
+            r.updated_at.strftime("%Y-%m-%d %H:%M"),
+            r.applied_by.describe(),
+        )
     app.console.print(table)
     app.console.print(f"{len(records)} send(s).", markup=False)
 
@@ -94,8 +100,13 @@ def _write(app: App, record: SendRecord, action: str, detail: dict[str, Any]) ->
 
 @state_group.command("resolve")
 @click.argument("key")
-@click.option("--sent", "email_id", type=click.IntRange(min=1), metavar="EMAIL_ID",
-              help="The email exists in Pardot with this id (it was sent or scheduled).")
+@click.option(
+    "--sent",
+    "email_id",
+    type=click.IntRange(min=1),
+    metavar="EMAIL_ID",
+    help="The email exists in Pardot with this id (it was sent or scheduled).",
+)
 @click.option("--not-sent", is_flag=True, help="The email does not exist in Pardot; the next apply may send it.")
 @click.option("--no-verify", is_flag=True, help="With --sent: do not read the email from Pardot to check its name.")
 @pass_app
@@ -108,8 +119,12 @@ def state_resolve(app: App, key: str, email_id: int | None, not_sent: bool, no_v
         raise StateError(f"{key} is {record.status.value}, not unknown: nothing to resolve")
     now = datetime.now(UTC)
     if not_sent:
-        _write(app, dataclasses.replace(record, status=SendStatus.NOT_SENT, updated_at=now),
-               "resolve", {"answer": "not-sent", "previous": record.status.value})
+        _write(
+            app,
+            dataclasses.replace(record, status=SendStatus.NOT_SENT, updated_at=now),
+            "resolve",
+            {"answer": "not-sent", "previous": record.status.value},
+        )
         app.console.print(f"{key}: recorded as not sent; the next plan will send it again.", markup=False)
         return
     assert email_id is not None
@@ -117,15 +132,23 @@ def state_resolve(app: App, key: str, email_id: int | None, not_sent: bool, no_v
         try:
             email = app.client().read_email(email_id, include_message=False)
         except ApiError as exc:
-            raise StateError(f"could not read email {email_id} from Pardot to check it: {exc}",
-                             hint="pass --no-verify if you are sure") from exc
+            raise StateError(
+                f"could not read email {email_id} from Pardot to check it: {exc}",
+                hint="pass --no-verify if you are sure",
+            ) from exc
         if email.name != key:
-            raise StateError(f"email {email_id} is named {email.name!r}, not {key!r}",
-                             hint="check the id; pass --no-verify to record it anyway")
+            raise StateError(
+                f"email {email_id} is named {email.name!r}, not {key!r}",
+                hint="check the id; pass --no-verify to record it anyway",
+            )
     scheduled = record.scheduled_time is not None and record.scheduled_time > now
     status = SendStatus.SCHEDULED if scheduled else SendStatus.SENT
-    _write(app, dataclasses.replace(record, status=status, email_id=email_id, updated_at=now, error=None),
-           "resolve", {"answer": status.value, "email_id": email_id, "previous": record.status.value})
+    _write(
+        app,
+        dataclasses.replace(record, status=status, email_id=email_id, updated_at=now, error=None),
+        "resolve",
+        {"answer": status.value, "email_id": email_id, "previous": record.status.value},
+    )
     app.console.print(f"{key}: recorded as {status.value} (email {email_id}).", markup=False)
 
 
@@ -149,13 +172,22 @@ def state_accept(app: App, key: str) -> None:
             raise StateError(f"{key} is {state}, not blocked: nothing to accept")
         current = snapshot.records.get(key)
         source = current or next(
-            r for r in snapshot.records.values() if r.campaign == change.campaign and r.email_id == (change.prior or {}).get("email_id")
+            r
+            for r in snapshot.records.values()
+            if r.campaign == change.campaign and r.email_id == (change.prior or {}).get("email_id")
         )
         now = datetime.now(UTC)
         accepted = dataclasses.replace(source, key=key, fingerprint=change.fingerprint or "", updated_at=now)
-        store.put(accepted, action="accept-drift", actor=Actor.current(),
-                  detail={"from_fingerprint": source.fingerprint, "to_fingerprint": change.fingerprint,
-                          "from_key": source.key})
+        store.put(
+            accepted,
+            action="accept-drift",
+            actor=Actor.current(),
+            detail={
+                "from_fingerprint": source.fingerprint,
+                "to_fingerprint": change.fingerprint,
+                "from_key": source.key,
+            },
+        )
     app.console.print(f"{key}: drift accepted; the plan now shows it unchanged.", markup=False)
 
 

@@ -43,7 +43,9 @@ class Project:
         try:
             return subprocess.Popen(
                 [sys.executable, "-m", "orchestrator", "--project", str(self.root), "apply", "--auto-approve", *extra],
-                env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+                env=self.env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         finally:
             log.close()
@@ -67,7 +69,9 @@ class Project:
 
 def make_project(root: Path, url: str, count: int, *, state: str = "sqlite", dsn_env: str = "") -> Project:
     root.mkdir(parents=True, exist_ok=True)
-    state_cfg = "{backend: sqlite, path: state.db}" if state == "sqlite" else f"{{backend: postgres, dsn_env: {dsn_env}}}"
+    state_cfg = (
+        "{backend: sqlite, path: state.db}" if state == "sqlite" else f"{{backend: postgres, dsn_env: {dsn_env}}}"
+    )
     (root / "orchestrator.yaml").write_text(
         "version: 1\ndefault_environment: live\ntimezone: UTC\n"
         "environments:\n  live:\n"

@@ -1,0 +1,473 @@
+"""The PostgreSQL state store: for teams whose applies run from several machines (CI, laptops).
+
+Choices, and why:
+
+* Every write locks the one ``orchestrator_meta`` row (``FOR UPDATE``) first, so writers queue
+  in one order, serials never collide, and no two writes can deadlock.
+* ``synchronous_commit = on`` for our sessions whatever the server default: a commit that
+  returns is on disk, because an intent written before an API call must survive a crash.
+* The state lock is a row *and* a session-level advisory lock held on a connection of its own.
+  If the holder dies, the server ends its session and drops the advisory lock; the next
+  ``lock()`` finds the row left behind, takes over and journals ``lock-takeover``.
+* The DSN is a secret: it is never shown, and every error is scrubbed of its password
+  (see :mod:`orchestrator.state.dsn`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import uuid
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import TupleRow
+
+from orchestrator.errors import StateError
+from orchestrator.state.codec import dump_actor, dump_json, load_actor, load_json
+from orchestrator.state.dsn import describe_dsn, dsn_secrets, scrub
+from orchestrator.state.locking import (
+    acquire_with_timeout,
+    holder_is_dead,
+    lock_broken_error,
+    locked_error,
+    new_lock,
+    wrong_lock_error,
+)
+from orchestrator.state.models import Actor, JournalEntry, LockInfo, SendRecord, StateSnapshot
+from orchestrator.state.validation import check_action, check_key
+
+__all__ = ["SCHEMA_VERSION", "PostgresStateStore"]
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+Connection = psycopg.Connection[TupleRow]
+
+#: Advisory lock keys (two int4: "ORCH", then "LOCK" for the state lock, "DDL" for schema setup).
+_LOCK_KEY = (0x4F524348, 0x4C4F434B)
+_SCHEMA_KEY = (0x4F524348, 0x0044444C)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS orchestrator_meta (
+    id integer PRIMARY KEY CHECK (id = 1),
+    lineage text NOT NULL,
+    serial bigint NOT NULL,
+    schema_version integer NOT NULL
+);
+CREATE TABLE IF NOT EXISTS orchestrator_sends (
+    key text PRIMARY KEY,
+    campaign text NOT NULL,
+    environment text NOT NULL,
+    fingerprint text NOT NULL,
+    payload json NOT NULL,
+    status text NOT NULL CHECK (status IN
+        ('intent', 'sent', 'scheduled', 'failed', 'unknown', 'not-sent')),
+    email_id bigint,
+    scheduled_time timestamptz,
+    created_at timestamptz NOT NULL,
+    updated_at timestamptz NOT NULL,
+    applied_by json NOT NULL,
+    error text
+);
+CREATE TABLE IF NOT EXISTS orchestrator_journal (
+    seq bigint PRIMARY KEY,
+    at timestamptz NOT NULL,
+    key text,
+    action text NOT NULL,
+    detail json NOT NULL,
+    actor json NOT NULL
+);
+CREATE INDEX IF NOT EXISTS orchestrator_journal_by_key ON orchestrator_journal (key, seq);
+CREATE OR REPLACE FUNCTION orchestrator_journal_append_only() RETURNS trigger
+LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the journal is append-only'; END $$;
+CREATE OR REPLACE TRIGGER orchestrator_journal_append_only
+BEFORE UPDATE OR DELETE OR TRUNCATE ON orchestrator_journal
+FOR EACH STATEMENT EXECUTE FUNCTION orchestrator_journal_append_only();
+CREATE TABLE IF NOT EXISTS orchestrator_lock (
+    id integer PRIMARY KEY CHECK (id = 1),
+    lock_id text NOT NULL,
+    operation text NOT NULL,
+    actor json NOT NULL,
+    pid integer NOT NULL,
+    acquired_at timestamptz NOT NULL
+);
+"""
+
+_RECORD_SELECT = (
+    "SELECT key, campaign, environment, fingerprint, payload::text, status, email_id, "
+    "scheduled_time, created_at, updated_at, applied_by::text, error FROM orchestrator_sends"
+)
+_UPSERT = """
+INSERT INTO orchestrator_sends (key, campaign, environment, fingerprint, payload, status,
+    email_id, scheduled_time, created_at, updated_at, applied_by, error)
+VALUES (%s, %s, %s, %s, %s::json, %s, %s, %s, %s, %s, %s::json, %s)
+ON CONFLICT (key) DO UPDATE SET
+    campaign = excluded.campaign, environment = excluded.environment,
+    fingerprint = excluded.fingerprint, payload = excluded.payload, status = excluded.status,
+    email_id = excluded.email_id, scheduled_time = excluded.scheduled_time,
+    created_at = excluded.created_at, updated_at = excluded.updated_at,
+    applied_by = excluded.applied_by, error = excluded.error
+"""
+_LOCK_SELECT = (
+    "SELECT lock_id, operation, actor::text, pid, acquired_at FROM orchestrator_lock WHERE id = 1"
+)
+_HOLDER_SESSIONS = """
+SELECT pid FROM pg_locks
+WHERE locktype = 'advisory' AND granted AND classid = %s::oid AND objid = %s::oid
+  AND objsubid = 2 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+"""
+
+
+def _record_from_row(row: TupleRow) -> SendRecord:
+    return SendRecord(
+        key=row[0],
+        campaign=row[1],
+        environment=row[2],
+        fingerprint=row[3],
+        payload=load_json(row[4], what="payload"),
+        status=row[5],
+        email_id=row[6],
+        scheduled_time=row[7],
+        created_at=row[8],
+        updated_at=row[9],
+        applied_by=load_actor(row[10]),
+        error=row[11],
+    )
+
+
+def _lock_from_row(row: TupleRow | None) -> LockInfo | None:
+    if row is None:
+        return None
+    return LockInfo(
+        lock_id=row[0], operation=row[1], actor=load_actor(row[2]), pid=row[3], acquired_at=row[4]
+    )
+
+
+def _one(row: TupleRow | None) -> TupleRow:
+    if row is None:
+        raise StateError("the PostgreSQL state tables are damaged: orchestrator_meta is empty")
+    return row
+
+
+def _scrub_chain(exc: BaseException, secrets: list[str]) -> None:
+    """Scrub the password out of ``exc`` and every exception chained to it, in place."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        current.args = tuple(scrub(a, secrets) if isinstance(a, str) else a for a in current.args)
+        current = current.__cause__ or current.__context__
+
+
+class PostgresStateStore:
+    """A :class:`~orchestrator.state.base.StateStore` in a PostgreSQL database (tables created
+    if missing, all named ``orchestrator_*``)."""
+
+    def __init__(self, dsn: str, *, connect_timeout: int = 10) -> None:
+        self._dsn = dsn
+        self._secrets = dsn_secrets(dsn)
+        self._where = describe_dsn(dsn)
+        self._connect_timeout = connect_timeout
+        self._mutex = threading.RLock()
+        self._held: LockInfo | None = None
+        self._closed = False
+        self._conn: Connection | None = None
+        self._conn = self._connect()
+        try:
+            self._create_schema()
+        except BaseException:
+            self.close()
+            raise
+
+    def __repr__(self) -> str:
+        return f"PostgresStateStore({self._where})"
+
+    @contextlib.contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        """Translate psycopg errors into :class:`StateError`, with the password scrubbed out."""
+        try:
+            yield
+        except psycopg.Error as exc:
+            _scrub_chain(exc, self._secrets)
+            message = scrub(str(exc).strip(), self._secrets)
+            raise StateError(f"PostgreSQL state ({self._where}): cannot {doing}: {message}") from exc
+
+    def _connect(self) -> Connection:
+        with self._errors("connect"):
+            conn = psycopg.connect(
+                self._dsn,
+                autocommit=True,
+                connect_timeout=self._connect_timeout,
+                application_name="orchestrator-state",
+            )
+            conn.execute("SET synchronous_commit = on")
+            conn.execute("SET TIME ZONE 'UTC'")
+            return conn
+
+    def _connection(self) -> Connection:
+        if self._closed:
+            raise StateError(f"PostgreSQL state ({self._where}): the state store is closed")
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            self._conn = self._connect()  # the next call after a dropped connection reconnects
+        return self._conn
+
+    @contextlib.contextmanager
+    def _transaction(self, doing: str) -> Iterator[Connection]:
+        with self._mutex, self._errors(doing):
+            conn = self._connection()
+            with conn.transaction():
+                yield conn
+
+    def _create_schema(self) -> None:
+        with self._transaction("create the state tables") as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", _SCHEMA_KEY)
+            row = _one(conn.execute("SELECT to_regclass('orchestrator_meta') IS NOT NULL").fetchone())
+            if not row[0]:
+                conn.execute(_SCHEMA)
+            conn.execute(
+                "INSERT INTO orchestrator_meta (id, lineage, serial, schema_version) "
+                "VALUES (1, %s, 0, %s) ON CONFLICT (id) DO NOTHING",
+                (str(uuid.uuid4()), SCHEMA_VERSION),
+            )
+            version = _one(
+                conn.execute("SELECT schema_version FROM orchestrator_meta").fetchone()
+            )[0]
+        if version > SCHEMA_VERSION:
+            raise StateError(
+                f"PostgreSQL state ({self._where}) was written by a newer orchestrator "
+                f"(schema {version}, this one knows {SCHEMA_VERSION})",
+                hint="upgrade the orchestrator",
+            )
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def snapshot(self) -> StateSnapshot:
+        with self._transaction("read the state") as conn:
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            lineage, serial = _one(
+                conn.execute("SELECT lineage, serial FROM orchestrator_meta").fetchone()
+            )
+            rows = conn.execute(f"{_RECORD_SELECT} ORDER BY key").fetchall()
+        records = {row[0]: _record_from_row(row) for row in rows}
+        return StateSnapshot(lineage=lineage, serial=serial, records=records)
+
+    def get(self, key: str) -> SendRecord | None:
+        with self._transaction("read a record") as conn:
+            row = conn.execute(f"{_RECORD_SELECT} WHERE key = %s", (key,)).fetchone()
+        return None if row is None else _record_from_row(row)
+
+    def journal(self, key: str | None = None) -> list[JournalEntry]:
+        query = "SELECT seq, at, key, action, detail::text, actor::text FROM orchestrator_journal"
+        with self._transaction("read the journal") as conn:
+            if key is None:
+                rows = conn.execute(f"{query} ORDER BY seq").fetchall()
+            else:
+                rows = conn.execute(f"{query} WHERE key = %s ORDER BY seq", (key,)).fetchall()
+        return [
+            JournalEntry(
+                seq=row[0],
+                at=row[1],
+                key=row[2],
+                action=row[3],
+                detail=load_json(row[4], what="detail"),
+                actor=load_actor(row[5]),
+            )
+            for row in rows
+        ]
+
+    def current_lock(self) -> LockInfo | None:
+        with self._transaction("read the lock") as conn:
+            return _lock_from_row(conn.execute(_LOCK_SELECT).fetchone())
+
+    # -- writes --------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _write(self, doing: str, *, fenced: bool = True) -> Iterator[Connection]:
+        """A write transaction that first queues on the meta row, then checks the fence."""
+        with self._transaction(doing) as conn:
+            conn.execute("SELECT serial FROM orchestrator_meta WHERE id = 1 FOR UPDATE")
+            held = self._held
+            if fenced and held is not None:
+                current = _lock_from_row(conn.execute(_LOCK_SELECT).fetchone())
+                if current is None or current.lock_id != held.lock_id:
+                    raise lock_broken_error(held, current)
+            yield conn
+
+    def put(
+        self,
+        record: SendRecord,
+        *,
+        action: str,
+        detail: Mapping[str, Any] | None = None,
+        actor: Actor | None = None,
+    ) -> int:
+        if not isinstance(record, SendRecord):
+            raise TypeError(f"put() takes a SendRecord, not {type(record).__name__}")
+        check_action(action)
+        with self._write(f"record {record.key}") as conn:
+            conn.execute(
+                _UPSERT,
+                (
+                    record.key,
+                    record.campaign,
+                    record.environment,
+                    record.fingerprint,
+                    dump_json(record.payload, what="payload"),
+                    record.status.value,
+                    record.email_id,
+                    record.scheduled_time,
+                    record.created_at,
+                    record.updated_at,
+                    dump_actor(record.applied_by),
+                    record.error,
+                ),
+            )
+            return self._journal_and_bump(conn, record.key, action, detail, actor)
+
+    def append_journal(
+        self,
+        *,
+        key: str | None,
+        action: str,
+        detail: Mapping[str, Any] | None = None,
+        actor: Actor | None = None,
+    ) -> int:
+        check_key(key)
+        check_action(action)
+        with self._write("append to the journal") as conn:
+            return self._journal_and_bump(conn, key, action, detail, actor)
+
+    @staticmethod
+    def _journal_and_bump(
+        conn: Connection,
+        key: str | None,
+        action: str,
+        detail: Mapping[str, Any] | None,
+        actor: Actor | None,
+    ) -> int:
+        """Append one journal entry whose seq is the new serial, and store that serial.
+
+        Runs inside :meth:`_write`, which holds the meta row, so the serial cannot move.
+        """
+        serial: int = _one(conn.execute("SELECT serial FROM orchestrator_meta").fetchone())[0] + 1
+        conn.execute(
+            "INSERT INTO orchestrator_journal (seq, at, key, action, detail, actor) "
+            "VALUES (%s, %s, %s, %s, %s::json, %s::json)",
+            (
+                serial,
+                datetime.now(UTC),
+                key,
+                action,
+                dump_json(detail or {}, what="detail"),
+                dump_actor(actor or Actor.current()),
+            ),
+        )
+        conn.execute("UPDATE orchestrator_meta SET serial = %s", (serial,))
+        return serial
+
+    # -- locking -------------------------------------------------------------------------
+
+    def _try_lock(self, operation: str, lock_conn: Connection) -> LockInfo:
+        with self._errors("take the state lock"):
+            got = _one(
+                lock_conn.execute("SELECT pg_try_advisory_lock(%s, %s)", _LOCK_KEY).fetchone()
+            )[0]
+        if not got:
+            raise locked_error(self.current_lock())
+        try:
+            return self._claim_lock_row(operation)
+        except BaseException:
+            with contextlib.suppress(psycopg.Error):
+                lock_conn.execute("SELECT pg_advisory_unlock(%s, %s)", _LOCK_KEY)
+            raise
+
+    def _claim_lock_row(self, operation: str) -> LockInfo:
+        """Write our lock row; a row already there belongs to a holder whose session ended."""
+        info = new_lock(operation)
+        with self._write("take the state lock", fenced=False) as conn:
+            stale = _lock_from_row(conn.execute(_LOCK_SELECT).fetchone())
+            if stale is not None:
+                conn.execute("DELETE FROM orchestrator_lock")
+                detail = {
+                    "stale_lock": stale.to_dict(),
+                    "holder_dead": holder_is_dead(stale),
+                    "reason": "the holder's database session ended without releasing the lock",
+                    "new_lock_id": info.lock_id,
+                }
+                self._journal_and_bump(conn, None, "lock-takeover", detail, info.actor)
+                logger.warning("took over the stale state lock %s", stale.lock_id)
+            conn.execute(
+                "INSERT INTO orchestrator_lock (id, lock_id, operation, actor, pid, acquired_at) "
+                "VALUES (1, %s, %s, %s::json, %s, %s)",
+                (info.lock_id, info.operation, dump_actor(info.actor), info.pid, info.acquired_at),
+            )
+        return info
+
+    @contextlib.contextmanager
+    def lock(self, operation: str, *, timeout: float = 0.0) -> Iterator[LockInfo]:
+        self._connection()  # a closed store says so before opening anything
+        lock_conn = self._connect()
+        try:
+            info = acquire_with_timeout(lambda: self._try_lock(operation, lock_conn), timeout)
+            self._held = info
+            try:
+                yield info
+            except BaseException:
+                self._held = None
+                with contextlib.suppress(StateError):  # keep the original error; the row
+                    self._release(info)  # left behind is taken over by the next lock()
+                raise
+            self._held = None
+            self._release(info)
+        finally:
+            lock_conn.close()  # ends the session, so the server drops the advisory lock
+
+    def _release(self, info: LockInfo) -> None:
+        with self._transaction("release the state lock") as conn:
+            gone = conn.execute("DELETE FROM orchestrator_lock WHERE lock_id = %s", (info.lock_id,))
+            if gone.rowcount == 0:
+                logger.warning("state lock %s was broken while this process held it", info.lock_id)
+
+    def force_unlock(self, lock_id: str) -> None:
+        with self._write("break the state lock", fenced=False) as conn:
+            current = _lock_from_row(conn.execute(_LOCK_SELECT).fetchone())
+            if current is None or current.lock_id != lock_id:
+                raise wrong_lock_error(lock_id, current)
+            conn.execute("DELETE FROM orchestrator_lock")
+            detail = {"lock": current.to_dict(), "holder_dead": holder_is_dead(current)}
+            self._journal_and_bump(conn, None, "unlock", detail, None)
+        self._end_holder_sessions(lock_id)
+
+    def _end_holder_sessions(self, lock_id: str) -> None:
+        """End the database session still holding the advisory lock, if the holder lives on.
+
+        Without this a live (say, hung) holder would keep everybody out even after its row is
+        gone; its own later writes are refused by the fence in :meth:`_write`.
+        """
+        with self._mutex:
+            conn = self._connection()
+            with self._errors("find the session holding the state lock"):
+                pids = [row[0] for row in conn.execute(_HOLDER_SESSIONS, _LOCK_KEY).fetchall()]
+            for pid in pids:
+                try:
+                    with self._errors(f"end database session {pid}"):
+                        conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+                except StateError as exc:
+                    raise StateError(
+                        f"lock {lock_id} was removed, but database session {pid} still holds "
+                        f"the state lock: {exc.message}",
+                        hint=f"ask a database administrator to run "
+                        f"`SELECT pg_terminate_backend({pid})`",
+                    ) from exc
+
+    def close(self) -> None:
+        with self._mutex:
+            self._closed = True
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
