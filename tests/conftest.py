@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from tests.postgres_server import PostgresServer, PostgresUnavailable, running_postgres, skip_or_fail
+
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
 _real_getaddrinfo = socket.getaddrinfo
@@ -61,3 +63,19 @@ def _no_ambient_orchestrator_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests choose their environment explicitly; a developer's shell settings must not leak in."""
     for name in ("ORCHESTRATOR_ENV", "ORCHESTRATOR_PROJECT", "ORCHESTRATOR_NOW", "NO_COLOR"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL 15 server for the whole session; missing binaries FAIL unless opted out."""
+    try:
+        with running_postgres() as server:
+            yield server
+    except PostgresUnavailable as exc:
+        skip_or_fail(exc)
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn(postgres_server: PostgresServer) -> str:
+    """The superuser DSN of the session's server (it carries a real password)."""
+    return postgres_server.dsn

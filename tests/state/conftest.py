@@ -16,31 +16,10 @@ import psycopg
 import pytest
 
 from orchestrator.state import InMemoryStateStore, StateStore, open_store
-from tests.postgres_server import (
-    PostgresServer,
-    PostgresUnavailable,
-    running_postgres,
-    skip_or_fail,
-)
+from tests.postgres_server import PostgresServer
 
 BACKENDS = ["memory", "sqlite", "postgres"]
 DATABASE_BACKENDS = ["sqlite", "postgres"]
-
-
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """A PostgreSQL 15 server for the whole session; missing binaries FAIL unless opted out."""
-    try:
-        with running_postgres() as server:
-            yield server
-    except PostgresUnavailable as exc:
-        skip_or_fail(exc)
-
-
-@pytest.fixture(scope="session")
-def postgres_dsn(postgres_server: PostgresServer) -> str:
-    """The superuser DSN of the session's server (it carries a real password)."""
-    return postgres_server.dsn
 
 
 @pytest.fixture(scope="session")
