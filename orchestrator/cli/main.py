@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from orchestrator import __version__
+from orchestrator.cli.api_cmds import emails_group, report_cmd, stats_cmd, templates_group
 from orchestrator.cli.authoring import render, validate
 from orchestrator.cli.common import App, OrchestratorGroup
 from orchestrator.cli.export_cmd import export_group
@@ -53,6 +54,10 @@ cli.add_command(show)
 cli.add_command(state_group)
 cli.add_command(sandbox_group)
 cli.add_command(export_group)
+cli.add_command(templates_group)
+cli.add_command(emails_group)
+cli.add_command(stats_cmd)
+cli.add_command(report_cmd)
 
 
 def main() -> None:
