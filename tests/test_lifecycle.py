@@ -165,3 +165,41 @@ def test_state_list_json_and_unknown_resolution(project: Path) -> None:
     assert code == 1 and "not unknown" in err
     code, _, err = run(project, "state", "show", "nope")
     assert code == 1 and "no send 'nope'" in err
+
+
+def test_daily_limit_stops_the_run_cleanly_leaving_the_rest_pending(tmp_path: Path) -> None:
+    root = tmp_path / "quota"
+    (root / "campaigns").mkdir(parents=True)
+    (root / "orchestrator.yaml").write_text(
+        "version: 1\ntimezone: UTC\nenvironments:\n  sandbox:\n"
+        "    api: {kind: sandbox, daily_limit: 4}\n    state: {backend: sqlite, path: state.db}\n"
+        "    ids: {campaigns: {c: 1001}, lists: {newsletter: 2001}}\n"
+    )
+    for i in range(12):
+        (root / "campaigns" / f"n{i:02d}.yaml").write_text(
+            f"name: n{i:02d}\ncampaign: c\nlists: [newsletter]\nsender: {{name: A, email: a@example.com}}\n"
+            "subject: s\ntext: '%%unsubscribe%%'\n"
+        )
+    code, out, _ = run(root, "apply", "--auto-approve", "--now", NOW)
+    assert code == 1
+    assert "Stopped early: daily API limit reached" in out
+    code, listing, _ = run(root, "state", "list", "--json")
+    statuses = [s["status"] for s in json.loads(listing)["sends"]]
+    assert statuses.count("sent") == 4  # the limit allowed four calls
+    assert set(statuses) == {"sent", "failed"}  # the refused ones failed; none is unknown
+    assert len(statuses) < 12  # the rest were never started: no intent, still pending
+    emails = [e for e in sandbox_emails_at(root) if str(e["name"]).startswith("n")]
+    assert len(emails) == 4
+    code, out, _ = run(root, "plan", "--now", NOW)
+    assert "Plan: 8 to send now, 4 unchanged." in out  # failed and pending sends are offered again
+
+
+def sandbox_emails_at(root: Path) -> list[dict[str, object]]:
+    from orchestrator.config import load_config
+    from orchestrator.connect import sandbox_app
+    from orchestrator.sandbox import inprocess_transport
+
+    env = load_config(root).environment("sandbox")
+    with httpx.Client(transport=inprocess_transport(sandbox_app(env, root)), base_url="http://sandbox.local") as c:
+        emails: list[dict[str, object]] = c.get("/_sandbox/emails").json()["emails"]
+        return emails

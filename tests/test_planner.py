@@ -236,3 +236,14 @@ def test_planning_twice_with_nothing_changed_is_all_noops(desired: list[DesiredS
     again = plan(desired, state, allow_late=True)
     assert all(c.action is Action.NOOP for c in again.changes if c.key in state.records)
     assert again.changes == plan(desired, state, allow_late=True).changes  # deterministic
+
+
+def test_markdown_stays_under_the_comment_limit_with_a_note() -> None:
+    from orchestrator.cli.planview import MARKDOWN_LIMIT, markdown
+
+    big = plan([send(f"campaign-{i:04d}", NOW + timedelta(days=2), subject="S" * 200) for i in range(1500)])
+    text = markdown(big)
+    assert len(text) <= MARKDOWN_LIMIT
+    assert "Cut to stay under GitHub's comment size limit" in text
+    small = markdown(plan([send("a")]))
+    assert "Cut to stay" not in small and "<details>" in small and "| `+` | send | `a@now` |" in small

@@ -135,8 +135,10 @@ def print_text(plan: Plan, console: Console, *, reveal: bool = False, show_noop:
     show: Callable[[str], str] = (lambda s: s) if reveal else mask_emails
     out = Text()
     out.append(f"Environment {plan.environment}, business unit {plan.business_unit_id}\n", style="bold")
-    out.append(f"Planned at {utc_iso(plan.created_at)}; valid until {utc_iso(plan.expires_at)}; "
-               f"state serial {plan.state_serial}\n\n")
+    out.append(
+        f"Planned at {utc_iso(plan.created_at)}; valid until {utc_iso(plan.expires_at)}; "
+        f"state serial {plan.state_serial}\n\n"
+    )
     for change in plan.changes:
         if change.action in (Action.NOOP, Action.DEFER) and not show_noop:
             continue
@@ -174,22 +176,31 @@ def _diff_style(line: str) -> str:
 
 
 def markdown(plan: Plan, *, reveal: bool = False, limit: int = MARKDOWN_LIMIT) -> str:
-    """Markdown for a pull-request comment: a table, collapsible details, kept under ``limit``."""
+    """Markdown for a pull-request comment: a table, collapsible details, kept under ``limit``.
+
+    Table rows come first, then per-send details; whatever does not fit is cut at a block
+    boundary and a note says so.
+    """
     show: Callable[[str], str] = (lambda s: s) if reveal else mask_emails
-    head = [
-        f"### orchestrator plan: `{plan.environment}` (business unit `{plan.business_unit_id}`)",
-        "",
-        f"**{summary_line(plan)}**" + (" :x: **The plan has errors and cannot be applied.**" if plan.errored else ""),
-        "",
-        "| | action | send | when | audience |",
-        "|---|---|---|---|---|",
-    ]
+    note = "\n\n_Cut to stay under GitHub's comment size limit; run `orchestrator plan` for the full plan._"
+    head = "\n".join(
+        [
+            f"### orchestrator plan: `{plan.environment}` (business unit `{plan.business_unit_id}`)",
+            "",
+            f"**{summary_line(plan)}**"
+            + (" :x: **The plan has errors and cannot be applied.**" if plan.errored else ""),
+        ]
+    )
+    problems = [f"- `{p.path}:{p.line}` {p.severity}: {p.message}" for p in plan.problems]
+    blocks = [head]
+    if problems:
+        blocks.append("**Problems**\n\n" + "\n".join(problems))
     rows = [
         f"| `{c.action.symbol}` | {c.action.label} | `{show(c.key)}` | {when(c)} | "
         f"{c.audience.recipients if c.audience else ''} |"
         for c in plan.changes
     ]
-    problems = [f"- `{p.path}:{p.line}` {p.severity}: {p.message}" for p in plan.problems]
+    table = ["| | action | send | when | audience |", "|---|---|---|---|---|", *rows]
     details = []
     for change in plan.changes:
         if change.action in (Action.NOOP, Action.DEFER):
@@ -201,11 +212,14 @@ def markdown(plan: Plan, *, reveal: bool = False, limit: int = MARKDOWN_LIMIT) -
             f"{show(change.key)}</summary>\n\n"
             f"```\n{body}\n```\n" + (f"\n```diff\n{diff}\n```\n" if diff else "") + "\n</details>"
         )
-    text = "\n".join(head + rows) + ("\n\n**Problems**\n\n" + "\n".join(problems) if problems else "")
-    note = "\n\n_Details cut to stay under GitHub's comment size limit; run `orchestrator plan` for the full plan._"
-    out = text
+    out = "\n\n".join(blocks)
+    budget = limit - len(note)
+    for i, line in enumerate(table):
+        if len(out) + len(line) + 2 > budget - 40:  # room for the "N more row(s)" line
+            return out + f"\n\n_{len(table) - i} more row(s) not shown._" + note
+        out += ("\n\n" if i == 0 else "\n") + line
     for block in details:
-        if len(out) + len(block) + 2 + len(note) > limit:
+        if len(out) + len(block) + 2 > budget:
             return out + note
         out += "\n\n" + block
     return out
