@@ -29,6 +29,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from orchestrator.errors import ApiError, ApiNotFound, ApiValidationError, StateError
+from orchestrator.pardot.decode import STATS_COUNT_FIELDS, STATS_RATE_FIELDS
 from orchestrator.pardot.models import EmailStats
 from orchestrator.state.models import SendRecord, SendStatus
 
@@ -50,29 +51,8 @@ __all__ = [
     "stats_to_dict",
 ]
 
-#: The ten counters of a stats answer, in the seed's order.
-COUNT_FIELDS: tuple[str, ...] = (
-    "sent",
-    "delivered",
-    "total_clicks",
-    "unique_clicks",
-    "soft_bounced",
-    "hard_bounced",
-    "opt_outs",
-    "spam_complaints",
-    "opens",
-    "unique_opens",
-)
-#: The seven rates, percentages as numbers (98.42 means 98.42 %).
-RATE_FIELDS: tuple[str, ...] = (
-    "delivery_rate",
-    "opens_rate",
-    "click_through_rate",
-    "unique_click_through_rate",
-    "click_open_ratio",
-    "opt_out_rate",
-    "spam_complaint_rate",
-)
+COUNT_FIELDS = STATS_COUNT_FIELDS
+RATE_FIELDS = STATS_RATE_FIELDS
 #: The columns of one row in JSON and CSV output, in order.
 ROW_FIELDS: tuple[str, ...] = ("campaign", "key", "email_id", "kind", "status", "sent_at", *COUNT_FIELDS, *RATE_FIELDS)
 

@@ -138,7 +138,8 @@ def decode_email(value: Any) -> Email:
     )
 
 
-_COUNTS = (
+#: The ten counters of a stats answer, in the seed's order.
+STATS_COUNT_FIELDS: tuple[str, ...] = (
     "sent",
     "delivered",
     "total_clicks",
@@ -150,7 +151,8 @@ _COUNTS = (
     "opens",
     "unique_opens",
 )
-_RATES = (
+#: The seven rates, percentages as numbers (98.42 means 98.42 %).
+STATS_RATE_FIELDS: tuple[str, ...] = (
     "delivery_rate",
     "opens_rate",
     "click_through_rate",
@@ -164,11 +166,11 @@ _RATES = (
 def decode_stats(value: Any) -> EmailStats:
     """The ``stats`` root: ten counts and seven percentage rates."""
     data = _mapping(value, "stats")
-    missing = [name for name in _COUNTS if name not in data]
+    missing = [name for name in STATS_COUNT_FIELDS if name not in data]
     if missing:
         raise ApiProtocolError(f"stats lacks {', '.join(missing)}")
-    count = {name: as_int(data[name], f"stats.{name}") for name in _COUNTS}
-    rate = {name: as_rate(data.get(name), f"stats.{name}") for name in _RATES}
+    count = {name: as_int(data[name], f"stats.{name}") for name in STATS_COUNT_FIELDS}
+    rate = {name: as_rate(data.get(name), f"stats.{name}") for name in STATS_RATE_FIELDS}
     return EmailStats(
         sent=count["sent"],
         delivered=count["delivered"],

@@ -31,16 +31,22 @@ def _project(
     return make_project(tmp_path / "p", url, 40, state="postgres", dsn_env=DSN_VAR)
 
 
+def _start_first_apply(project: Any) -> Any:
+    """Spawn an apply and return once it holds the lock and is sending."""
+    first = project.spawn_apply()
+    deadline = time.monotonic() + 60
+    while not project.emails() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return first
+
+
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def test_second_apply_is_refused_with_holder_details(
     kind: str, tmp_path: Path, server_factory: Any, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     server = server_factory(FaultConfig(latency_ms=60))
     project = _project(kind, tmp_path, server.url, request, monkeypatch)
-    first = project.spawn_apply()
-    deadline = time.monotonic() + 60
-    while not project.emails() and time.monotonic() < deadline:
-        time.sleep(0.05)  # the first apply holds the lock and is sending
+    first = _start_first_apply(project)
     code, out = project.cli("apply", "--auto-approve")
     assert code == 1
     assert "locked" in out and "apply" in out and "pid" in out, out  # who holds it, doing what
@@ -56,10 +62,7 @@ def test_second_apply_waits_then_finds_nothing_to_do(
 ) -> None:
     server = server_factory(FaultConfig(latency_ms=60))
     project = _project(kind, tmp_path, server.url, request, monkeypatch)
-    first = project.spawn_apply()
-    deadline = time.monotonic() + 60
-    while not project.emails() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    first = _start_first_apply(project)
     code, out = project.cli("apply", "--auto-approve", "--lock-timeout", "60")
     assert code == 0, out
     assert "No changes" in out
