@@ -62,7 +62,7 @@ def desired_sends(
     applied: Collection[str] = (),
 ) -> tuple[list[DesiredSend], list[Diagnostic]]:
     """Every desired send in ``env`` at ``now``, with loading problems and send problems together."""
-    renderer = Renderer(project.config.campaigns_dir)
+    renderer = Renderer(project.config.campaigns_dir, cache_dir=project.config.root / ".orchestrator" / "jinja-cache")
     sends, problems = build_sends(
         campaigns if campaigns is not None else project.campaigns,
         project.config,

@@ -25,9 +25,10 @@ autoescaping for the HTML part.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.ext import Extension
 from jinja2.sandbox import SandboxedEnvironment
 
+from orchestrator import __version__
 from orchestrator.errors import RenderError
 
 #: Special HML tags recognised in any letter case (Salesforce Engage writes them lower-case).
@@ -105,20 +107,65 @@ class Source:
     where: str = ""  # display location of the inline value, "path:line"
 
 
-class Renderer:
-    """Renders campaign parts for one project; environments are built once and reused."""
+class _InlineLoader(jinja2.BaseLoader):
+    """Serves inline sources (from campaign YAML) under a content-derived name.
 
-    def __init__(self, campaigns_dir: Path) -> None:
+    Going through a loader, rather than ``from_string``, lets Jinja's bytecode cache keep the
+    compiled form between runs: compiling is most of the cost of rendering a large project.
+    """
+
+    PREFIX = "inline:"
+
+    def __init__(self) -> None:
+        self._sources: dict[str, str] = {}
+
+    def name_for(self, source: str) -> str:
+        name = self.PREFIX + hashlib.sha256(source.encode("utf-8")).hexdigest()
+        self._sources[name] = source
+        return name
+
+    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str | None, Callable[[], bool]]:
+        try:
+            return self._sources[template], None, lambda: True
+        except KeyError:
+            raise jinja2.TemplateNotFound(template) from None
+
+
+def _bytecode_cache(cache_dir: Path | None) -> jinja2.BytecodeCache | None:
+    if cache_dir is None:
+        return None
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None  # a read-only checkout still renders, only slower
+    return jinja2.FileSystemBytecodeCache(str(cache_dir))
+
+
+class Renderer:
+    """Renders campaign parts for one project; environments are built once and reused.
+
+    ``cache_dir`` (optional) keeps compiled templates between runs.
+    """
+
+    def __init__(self, campaigns_dir: Path, cache_dir: Path | None = None) -> None:
         self.root = campaigns_dir.resolve()
-        loader = jinja2.FileSystemLoader(str(self.root))
+        self._inline = _InlineLoader()
+        loader = jinja2.ChoiceLoader([self._inline, jinja2.FileSystemLoader(str(self.root))])
         common: dict[str, Any] = {
             "loader": loader,
             "undefined": jinja2.StrictUndefined,
             "extensions": [HmlPassthrough],
             "keep_trailing_newline": True,
         }
-        self._html = SandboxedEnvironment(autoescape=True, **common)
-        self._text = SandboxedEnvironment(autoescape=False, **common)
+        # One cache per environment and release: Jinja keys cached code by template name and
+        # source only, yet the same source compiles differently with and without autoescape.
+        versioned = cache_dir / __version__ if cache_dir is not None else None
+        self._html = SandboxedEnvironment(
+            autoescape=True, bytecode_cache=_bytecode_cache(versioned and versioned / "html"), **common
+        )
+        self._text = SandboxedEnvironment(
+            autoescape=False, bytecode_cache=_bytecode_cache(versioned and versioned / "text"), **common
+        )
 
     def render(self, source: Source, variables: Mapping[str, Any]) -> str:
         """Render one part; any failure becomes a located :class:`RenderError`."""
@@ -150,7 +197,7 @@ class Renderer:
 
     def _template(self, env: SandboxedEnvironment, source: Source) -> jinja2.Template:
         if source.file is None:
-            return env.from_string(source.inline or "")
+            return env.get_template(self._inline.name_for(source.inline or ""))
         try:
             relative = source.file.resolve().relative_to(self.root)
         except ValueError:

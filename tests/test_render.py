@@ -109,3 +109,28 @@ def test_refusals(renderer: Renderer, source: str, fragment: str) -> None:
 )
 def test_opt_out_token_detection(text: str, is_html: bool, expected: bool) -> None:
     assert has_opt_out_token(text, is_html=is_html) is expected
+
+
+def test_bytecode_cache_never_mixes_html_and_text_escaping(tmp_path: Path) -> None:
+    """The same source in the text and the HTML part must keep its own escaping across runs."""
+    (tmp_path / "shared.j2").write_text("{{ v }}")
+    cache = tmp_path / "cache"
+    for _ in range(2):  # the second round runs from the cache
+        r = Renderer(tmp_path, cache_dir=cache)
+        assert r.render(Source("text", inline="{{ v }}"), {"v": "<b>"}) == "<b>"
+        assert r.render(Source("html", inline="{{ v }}"), {"v": "<b>"}) == "&lt;b&gt;"
+        assert r.render(Source("text", file=tmp_path / "shared.j2"), {"v": "<b>"}) == "<b>"
+        assert r.render(Source("html", file=tmp_path / "shared.j2"), {"v": "<b>"}) == "&lt;b&gt;"
+    assert any(cache.rglob("*.cache"))
+
+
+def test_cached_render_equals_uncached(tmp_path: Path) -> None:
+    src = "{{#if Recipient.X}}{{ n }}{{/if}} %%unsubscribe%%"
+    cached = Renderer(tmp_path, cache_dir=tmp_path / "c")
+    cached.render(Source("html", inline=src), {"n": 1})
+    again = Renderer(tmp_path, cache_dir=tmp_path / "c").render(Source("html", inline=src), {"n": 2})
+    assert (
+        again
+        == Renderer(tmp_path).render(Source("html", inline=src), {"n": 2})
+        == "{{#if Recipient.X}}2{{/if}} %%unsubscribe%%"
+    )
