@@ -31,11 +31,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 def make_console(stderr: bool = False) -> Console:
     """A rich console: colour only on a terminal, never with NO_COLOR, no wrapping in pipes."""
     stream = sys.stderr if stderr else sys.stdout
+    tty = stream.isatty()
     return Console(
         file=stream,
         no_color=bool(os.environ.get("NO_COLOR")),
         highlight=False,
-        soft_wrap=not stream.isatty(),
+        soft_wrap=not tty,
+        width=None if tty else 160,  # logs and pipes: wide enough that tables keep send keys whole
     )
 
 

@@ -55,7 +55,7 @@ def state_list(app: App, as_json: bool) -> None:
     show = (lambda s: s) if app.reveal_emails else mask_emails
     table = Table(title=f"State (lineage {snapshot.lineage}, serial {snapshot.serial})")
     for column in ("key", "status", "email id", "scheduled (UTC)", "updated (UTC)", "by"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for r in records:
         table.add_row(
             show(r.key),
