@@ -141,7 +141,14 @@ class Executor:
         pending = list(plan.pending)
         self.hooks.started(len(pending))
         with ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="apply") as pool:
-            outcomes = list(pool.map(self._one, pending))
+            futures = [pool.submit(self._one, change) for change in pending]
+            try:
+                outcomes = [future.result() for future in futures]
+            except KeyboardInterrupt:
+                # Ctrl-C: sends in flight finish and are recorded; the rest are not started.
+                self._stop_reason = "interrupted (Ctrl-C); the sends not yet started stay pending"
+                self._stop.set()
+                outcomes = [future.result() for future in futures]
         return ApplyResult(outcomes=outcomes, stopped=self._stop_reason)
 
     def _one(self, change: Change) -> Outcome:

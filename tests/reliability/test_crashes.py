@@ -50,3 +50,24 @@ def test_random_sigkills_never_duplicate(tmp_path: Path, server_factory: Any) ->
             break
     final = assert_no_duplicates(project)
     assert sorted(final) == sorted(project.keys)
+
+
+def test_ctrl_c_finishes_sends_in_flight_and_leaves_the_rest_pending(tmp_path: Path, server_factory: Any) -> None:
+    server = server_factory(FaultConfig(latency_ms=150))
+    project = make_project(tmp_path / "p", server.url, 60)
+    process = project.spawn_apply()
+    deadline = time.monotonic() + 60
+    while not project.emails() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    process.wait(timeout=60)
+    assert process.returncode == 1, project.log()
+    assert "Stopped early: interrupted (Ctrl-C)" in project.log()
+    created = assert_no_duplicates(project)
+    statuses = {r["key"]: r["status"] for r in project.state()}
+    assert 0 < len(created) < len(project.keys)
+    assert set(statuses.values()) == {"sent"}, "every send that started was recorded, none left in doubt"
+    assert set(statuses) == set(created)
+    code, out = project.cli("apply", "--auto-approve")
+    assert code == 0, out
+    assert sorted(assert_no_duplicates(project)) == sorted(project.keys)
