@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -161,8 +163,16 @@ class _ProgressHooks(ApplyHooks):
         self.progress.stop()
 
 
+def _interrupt_on_sigterm(_signum: int, _frame: object) -> None:
+    """A CI job being cancelled (SIGTERM) stops like Ctrl-C: finish sends in flight, start no more."""
+    raise KeyboardInterrupt
+
+
 def _execute(app: App, chosen: Plan, approved_large: tuple[str, ...]) -> ApplyResult:
     hooks = _ProgressHooks(app)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
     try:
         executor = Executor(
             app.client(), app.store(), environment=chosen.environment, hooks=hooks, approved_large=approved_large
@@ -170,6 +180,8 @@ def _execute(app: App, chosen: Plan, approved_large: tuple[str, ...]) -> ApplyRe
         return executor.run(chosen)
     finally:
         hooks.stop()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _report(app: App, result: ApplyResult) -> None:

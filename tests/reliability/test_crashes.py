@@ -52,14 +52,17 @@ def test_random_sigkills_never_duplicate(tmp_path: Path, server_factory: Any) ->
     assert sorted(final) == sorted(project.keys)
 
 
-def test_ctrl_c_finishes_sends_in_flight_and_leaves_the_rest_pending(tmp_path: Path, server_factory: Any) -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_finishes_sends_in_flight_and_leaves_the_rest_pending(
+    tmp_path: Path, server_factory: Any, stop_signal: signal.Signals
+) -> None:
     server = server_factory(FaultConfig(latency_ms=150))
     project = make_project(tmp_path / "p", server.url, 60)
     process = project.spawn_apply()
     deadline = time.monotonic() + 60
     while not project.emails() and time.monotonic() < deadline:
         time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop_signal)
     process.wait(timeout=60)
     assert process.returncode == 1, project.log()
     assert "Stopped early: interrupted (Ctrl-C)" in project.log()
