@@ -18,6 +18,7 @@ rules lean towards refusing:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -65,7 +66,9 @@ def make_plan(
     desired = sorted(desired, key=_order)
     records = dict(state.records)
     changes = [_change_for(send, records, now, options) for send in desired]
-    changes.extend(_orphans(desired, records, now, options))
+    orphans = _orphans(desired, records, now, options)
+    changes = _hold_while_orphans_pending(changes, orphans)
+    changes.extend(orphans)
     return Plan(
         environment=environment,
         business_unit_id=business_unit_id,
@@ -198,6 +201,36 @@ def _applied_under_other_key(send: DesiredSend, records: Mapping[str, SendRecord
         if record.campaign == send.campaign and record.key != send.key and record.status in (*_APPLIED, *_UNRESOLVED):
             return record
     return None
+
+
+def _hold_while_orphans_pending(changes: list[Change], orphans: list[Change]) -> list[Change]:
+    """Block new sends of a campaign that still has scheduled emails the files no longer ask for.
+
+    Typically a changed cron expression: the old occurrences are already scheduled in Pardot and
+    will go out, so scheduling the new ones too would mail everyone twice.
+    """
+    pending: dict[str, list[str]] = {}
+    for orphan in orphans:
+        if orphan.loud:
+            pending.setdefault(orphan.campaign, []).append(orphan.key)
+    if not pending:
+        return changes
+    out = []
+    for change in changes:
+        keys = pending.get(change.campaign)
+        if keys and change.action.is_change:
+            change = dataclasses.replace(
+                change,
+                action=Action.BLOCKED,
+                reason=(
+                    f"this campaign still has {len(keys)} email(s) scheduled in Pardot that the files no longer "
+                    f"ask for ({', '.join(keys)}); they will go out, so sending this one too could mail people "
+                    "twice. Undo the change, or delete those emails in Pardot's UI and record it with "
+                    "`orchestrator state forget KEY`."
+                ),
+            )
+        out.append(change)
+    return out
 
 
 def _orphans(

@@ -203,3 +203,18 @@ def sandbox_emails_at(root: Path) -> list[dict[str, object]]:
     with httpx.Client(transport=inprocess_transport(sandbox_app(env, root)), base_url="http://sandbox.local") as c:
         emails: list[dict[str, object]] = c.get("/_sandbox/emails").json()["emails"]
         return emails
+
+
+def test_changed_cron_is_held_until_old_occurrences_are_forgotten(project: Path) -> None:
+    run(project, "apply", "--auto-approve", "--now", NOW)
+    weekly = project / "campaigns" / "newsletter" / "weekly.yaml"
+    weekly.write_text(weekly.read_text().replace('cron: "0 9 * * MON"', 'cron: "0 10 * * MON"'))
+    code, out, _ = run(project, "plan", "--now", NOW)
+    assert "- orphaned  weekly-newsletter@2026-12-07T08:00:00Z" in out and "WILL STILL GO OUT" in out
+    assert "! blocked   weekly-newsletter@2026-12-07T09:00:00Z" in out and "state forget" in out
+    code, out, err = run(project, "state", "forget", "weekly-newsletter@2026-12-07T08:00:00Z")
+    assert code == 0, out + err
+    code, out, _ = run(project, "plan", "--now", NOW)
+    assert "> schedule  weekly-newsletter@2026-12-07T09:00:00Z" in out
+    code, _, err = run(project, "state", "forget", "demo-followup/1234")
+    assert code == 1 and "not scheduled" in err

@@ -247,3 +247,16 @@ def test_markdown_stays_under_the_comment_limit_with_a_note() -> None:
     assert "Cut to stay under GitHub's comment size limit" in text
     small = markdown(plan([send("a")]))
     assert "Cut to stay" not in small and "<details>" in small and "| `+` | send | `a@now` |" in small
+
+
+def test_new_occurrences_wait_while_old_scheduled_ones_are_orphaned() -> None:
+    old = send("news", NOW + timedelta(days=2), schedule_kind="cron")  # scheduled under the old cron
+    new = send("news", NOW + timedelta(days=2, hours=1), schedule_kind="cron")  # the changed cron
+    other = send("other", NOW + timedelta(days=2))
+    p = plan([new, other], snap(record(old, SendStatus.SCHEDULED)))
+    by_key = {c.key: c for c in p.changes}
+    assert by_key[old.key].action is Action.ORPHANED and by_key[old.key].loud
+    assert by_key[new.key].action is Action.BLOCKED and "mail people twice" in by_key[new.key].reason
+    assert by_key[other.key].action is Action.SCHEDULE  # other campaigns are not held
+    forgotten = record(old, SendStatus.NOT_SENT)  # `state forget`: deleted in Pardot's UI
+    assert actions(plan([new], snap(forgotten)))[new.key] is Action.SCHEDULE

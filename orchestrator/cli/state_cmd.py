@@ -191,6 +191,22 @@ def state_accept(app: App, key: str) -> None:
     app.console.print(f"{key}: drift accepted; the plan now shows it unchanged.", markup=False)
 
 
+@state_group.command("forget")
+@click.argument("key")
+@pass_app
+def state_forget(app: App, key: str) -> None:
+    """Record that a scheduled email KEY was deleted in Pardot's UI, so it will not go out (journaled).
+
+    Only the operator can know this: the API cannot cancel or read back a scheduled list email.
+    """
+    record = _get(app, key)
+    if record.status is not SendStatus.SCHEDULED:
+        raise StateError(f"{key} is {record.status.value}, not scheduled: only a scheduled email can be forgotten")
+    _write(app, dataclasses.replace(record, status=SendStatus.NOT_SENT, updated_at=datetime.now(UTC)),
+           "forget", {"previous": record.status.value, "email_id": record.email_id})
+    app.console.print(f"{key}: recorded as deleted in Pardot (not sent).", markup=False)
+
+
 @state_group.command("unlock")
 @click.argument("lock_id")
 @pass_app
