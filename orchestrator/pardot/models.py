@@ -69,12 +69,14 @@ def _optional_params(pairs: tuple[tuple[str, object | None], ...]) -> list[tuple
     return [(key, str(value)) for key, value in pairs if value is not None]
 
 
-@dataclass(frozen=True)
-class ListEmailSend:
-    """One list email: sent (or scheduled) to everyone on ``list_ids`` minus the suppressions."""
+@dataclass(frozen=True, kw_only=True)
+class EmailContent:
+    """What both kinds of send carry: content, sender, tags and flags (all optional on the wire).
 
-    campaign_id: int
-    list_ids: tuple[int, ...]
+    Pardot accepts a send when one of three combinations is present: a template; or text,
+    name, subject, ``from_email`` and ``from_name``; or text, name, subject and ``from_user_id``.
+    """
+
     name: str | None = None
     subject: str | None = None
     text_content: str | None = None
@@ -86,17 +88,12 @@ class ListEmailSend:
     from_assigned_user: bool = False
     from_account_owner: bool = False
     replyto_email: str | None = None
-    suppression_list_ids: tuple[int, ...] = ()
     tags: tuple[str, ...] = ()
     operational_email: bool = False
-    scheduled_time: datetime | None = None
 
-    def validate(self) -> None:
-        """Raise ApiValidationError (code None) when Pardot would refuse this send as incomplete."""
-        problems: list[str] = []
-        if not self.list_ids:
-            problems.append("list_ids (at least one list)")
-        problems += _missing_content(
+    def missing_content(self) -> list[str]:
+        """What is missing for every one of the three required-field combinations (empty: none)."""
+        return _missing_content(
             email_template_id=self.email_template_id,
             text_content=self.text_content,
             name=self.name,
@@ -105,6 +102,23 @@ class ListEmailSend:
             from_name=self.from_name,
             from_user_id=self.from_user_id,
         )
+
+
+@dataclass(frozen=True)
+class ListEmailSend(EmailContent):
+    """One list email: sent (or scheduled) to everyone on ``list_ids`` minus the suppressions."""
+
+    campaign_id: int
+    list_ids: tuple[int, ...]
+    suppression_list_ids: tuple[int, ...] = ()
+    scheduled_time: datetime | None = None
+
+    def validate(self) -> None:
+        """Raise ApiValidationError (code None) when Pardot would refuse this send as incomplete."""
+        problems: list[str] = []
+        if not self.list_ids:
+            problems.append("list_ids (at least one list)")
+        problems += self.missing_content()
         if problems:
             raise ApiValidationError("list email send is missing " + ", ".join(problems), hint=_REQUIRED_FIELDS_HELP)
         if self.scheduled_time is not None and self.scheduled_time.utcoffset() is None:
@@ -127,39 +141,18 @@ class ListEmailSend:
 
 
 @dataclass(frozen=True)
-class OneToOneSend:
+class OneToOneSend(EmailContent):
     """One email to one prospect, named by Pardot id or by email address (exactly one)."""
 
     campaign_id: int
     prospect_id: int | None = None
     prospect_email: str | None = None
-    name: str | None = None
-    subject: str | None = None
-    text_content: str | None = None
-    html_content: str | None = None
-    email_template_id: int | None = None
-    from_name: str | None = None
-    from_email: str | None = None
-    from_user_id: int | None = None
-    from_assigned_user: bool = False
-    from_account_owner: bool = False
-    replyto_email: str | None = None
-    tags: tuple[str, ...] = ()
-    operational_email: bool = False
 
     def validate(self) -> None:
         """Raise ApiValidationError (code None) when the send names no prospect or is incomplete."""
         if (self.prospect_id is None) == (self.prospect_email is None):
             raise ApiValidationError("one-to-one send needs exactly one of prospect_id or prospect_email")
-        missing = _missing_content(
-            email_template_id=self.email_template_id,
-            text_content=self.text_content,
-            name=self.name,
-            subject=self.subject,
-            from_email=self.from_email,
-            from_name=self.from_name,
-            from_user_id=self.from_user_id,
-        )
+        missing = self.missing_content()
         if missing:
             raise ApiValidationError("one-to-one send is missing " + ", ".join(missing), hint=_REQUIRED_FIELDS_HELP)
 
@@ -172,7 +165,7 @@ class OneToOneSend:
         return params
 
 
-def _content_params(send: ListEmailSend | OneToOneSend) -> list[tuple[str, str]]:
+def _content_params(send: EmailContent) -> list[tuple[str, str]]:
     """The content, sender and flag parameters both kinds of send share."""
     return _optional_params(
         (
