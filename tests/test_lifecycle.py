@@ -218,3 +218,23 @@ def test_changed_cron_is_held_until_old_occurrences_are_forgotten(project: Path)
     assert "> schedule  weekly-newsletter@2026-12-07T09:00:00Z" in out
     code, _, err = run(project, "state", "forget", "demo-followup/1234")
     assert code == 1 and "not scheduled" in err
+
+
+def test_faults_configured_for_the_in_process_sandbox(tmp_path: Path) -> None:
+    root = tmp_path / "faulty"
+    (root / "campaigns").mkdir(parents=True)
+    (root / "orchestrator.yaml").write_text(
+        "version: 1\ntimezone: UTC\nenvironments:\n  sandbox:\n"
+        "    api: {kind: sandbox, faults: {drop-after: 1.0}, fault_seed: 1}\n"
+        "    state: {backend: sqlite, path: state.db}\n"
+        "    ids: {campaigns: {c: 1001}, lists: {newsletter: 2001}}\n"
+    )
+    (root / "campaigns" / "a.yaml").write_text(
+        "name: a\ncampaign: c\nlists: [newsletter]\nsender: {name: A, email: a@example.com}\n"
+        "subject: s\ntext: '%%unsubscribe%%'\n"
+    )
+    code, out, _ = run(root, "apply", "--auto-approve", "--now", NOW)
+    assert code == 1 and "Some outcomes are unknown" in out
+    assert [e["name"] for e in sandbox_emails_at(root)] == ["a@now"]  # created, but the answer was lost
+    code, out, _ = run(root, "plan", "--now", NOW)
+    assert "? unknown   a@now" in out
