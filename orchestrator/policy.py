@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from html.parser import HTMLParser
 
 #: Unsubscribe / preference-center tokens Pardot understands: PML and HML in any brace and
 #: letter case (``{{Unsubscribe}}``, ``{{{unsubscribe}}}``, ``%%email_preference_center%%``).
@@ -31,33 +30,34 @@ TOKEN_HELP = (
 )
 
 
-class _VisibleMarkup(HTMLParser):
-    """Collects everything of an HTML document except comments: text and attribute values."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.parts.extend(value for _, value in attrs if value)
-
-    handle_startendtag = handle_starttag
-
-    def handle_data(self, data: str) -> None:
-        self.parts.append(data)
+# HTML5 comment rules, as a browser applies them: "<!-->" and "<!--->" are empty comments, a
+# comment ends at "-->" or "--!>", and an unterminated one runs to the end of the document.
+_COMMENT = re.compile(r"<!--(?:-?>|.*?(?:-->|--!>|\Z))", re.DOTALL)
+# Elements whose content is never a usable link: not rendered, or rendered as plain text.
+_INERT = re.compile(
+    r"<(script|style|title|textarea|template|noscript|xmp|iframe|noembed|noframes)\b[^>]*>.*?(?:</\1\s*>|\Z)",
+    re.DOTALL | re.IGNORECASE,
+)
+_TAG = re.compile(r"<[^>]*>")
+_HREF = re.compile(r"""\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
 
 
-def html_without_comments(html: str) -> str:
-    """The text and attribute values of ``html``; comments (and conditional comments) dropped."""
-    parser = _VisibleMarkup()
-    parser.feed(html)
-    parser.close()
-    return "\n".join(parser.parts)
+def usable_html(html: str) -> str:
+    """Where an opt-out token in ``html`` can reach a recipient: link targets and visible text.
+
+    Works on the raw markup on purpose: Pardot replaces merge tags in the raw HTML, so a token
+    written with character references (``&#37;&#37;unsubscribe&#37;&#37;``) is not one. Comments
+    (HTML5 rules), and the content of script, style, title, textarea and similar elements, are
+    dropped; of the remaining tags only ``href`` values count (an ``alt`` text is no link).
+    """
+    live = _INERT.sub(" ", _COMMENT.sub(" ", html))
+    hrefs = [next(v for v in m.groups() if v is not None) for m in _HREF.finditer(live)]
+    return "\n".join([*hrefs, _TAG.sub(" ", live)])
 
 
 def has_opt_out_token(text: str, *, is_html: bool) -> bool:
     """True when ``text`` carries an unsubscribe or preference-center token a recipient can use."""
-    haystack = html_without_comments(text) if is_html else text
+    haystack = usable_html(text) if is_html else text
     return OPT_OUT_TOKEN.search(haystack) is not None
 
 
@@ -78,7 +78,7 @@ def content_problems(subject: str | None, text: str | None, html: str | None) ->
             (
                 "html",
                 "the HTML part has no unsubscribe or preference-center link in its rendered markup "
-                f"(links inside HTML comments do not count); {TOKEN_HELP}",
+                f"(links inside HTML comments, scripts, styles or alt texts do not count); {TOKEN_HELP}",
             )
         )
     return problems

@@ -103,6 +103,20 @@ def test_refusals(renderer: Renderer, source: str, fragment: str) -> None:
         ("<!-- %%unsubscribe%% -->", True, False),
         ("<!--[if mso]>%%unsubscribe%%<![endif]-->", True, False),
         ("%%unsubscribe", False, False),
+        ('<!-- <a href="%%unsubscribe%%">x</a>', True, False),  # never closed: a comment to the end
+        ('<!-- x -- > <a href="%%unsubscribe%%">u</a> -->', True, False),  # "-- >" does not end it
+        ('<!--> <a href="%%unsubscribe%%">u</a>', True, True),  # "<!-->" is an empty comment
+        ("<p>&#37;&#37;unsubscribe&#37;&#37;</p>", True, False),  # Pardot never sees the tag
+        ('<a href="&#37;&#37;unsubscribe&#37;&#37;">u</a>', True, False),
+        ("<style>/* %%unsubscribe%% */</style>", True, False),
+        ("<script>var u = '%%unsubscribe%%'</script>", True, False),
+        ("<title>%%unsubscribe%%</title>", True, False),
+        ("<textarea>%%unsubscribe%%</textarea>", True, False),
+        ('<img alt="%%unsubscribe%%" src="x.png">', True, False),
+        ("<template><a href='%%unsubscribe%%'>u</a></template>", True, False),
+        ("<a href=%%unsubscribe%%>u</a>", True, True),
+        ("<p>Unsubscribe: %%unsubscribe%%</p>", True, True),
+        ("<STYLE>x</STYLE><A HREF='{{Unsubscribe}}'>u</A>", True, True),
         ("{{Unsubscribe.Link}}", False, False),
         ("unsubscribe here", False, False),
     ],
