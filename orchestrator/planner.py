@@ -64,6 +64,12 @@ def make_plan(
 ) -> Plan:
     """Reconcile ``desired`` with ``state`` at ``now``. Never reads the clock or any file."""
     desired = sorted(desired, key=_order)
+    problems = list(problems)
+    seen: set[str] = set()
+    for send in desired:
+        if send.key in seen:  # never two actions for one key: the plan could send it twice
+            problems.append(Diagnostic(send.source, 0, 0, f"two sends share the key {send.key!r}"))
+        seen.add(send.key)
     records = dict(state.records)
     changes = [_change_for(send, records, now, options) for send in desired]
     orphans = _orphans(desired, records, now, options)

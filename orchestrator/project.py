@@ -60,6 +60,7 @@ def desired_sends(
     lookback: timedelta = timedelta(0),
     campaigns: list[Campaign] | None = None,
     applied: Collection[str] = (),
+    lead_time: str = "error",
 ) -> tuple[list[DesiredSend], list[Diagnostic]]:
     """Every desired send in ``env`` at ``now``, with loading problems and send problems together."""
     renderer = Renderer(project.config.campaigns_dir, cache_dir=project.config.root / ".orchestrator" / "jinja-cache")
@@ -71,5 +72,6 @@ def desired_sends(
         lookback=lookback,
         renderer=renderer,
         applied=applied,
+        lead_time=lead_time,
     )
     return sends, [*project.problems, *problems]

@@ -85,6 +85,7 @@ class _Context:
     now: datetime
     lookback: timedelta
     applied: Collection[str] = ()
+    lead_time: str = "error"
     problems: list[Diagnostic] = field(default_factory=list)
 
     def report(self, campaign: Campaign, json_path: tuple[str | int, ...], message: str) -> None:
@@ -102,13 +103,18 @@ def build_sends(
     lookback: timedelta = timedelta(0),
     renderer: Renderer | None = None,
     applied: Collection[str] = (),
+    lead_time: str = "error",
 ) -> tuple[list[DesiredSend], list[Diagnostic]]:
     """Every desired send of ``campaigns`` in ``env`` at ``now``, and every problem found.
+
+    ``lead_time`` says how a future send inside ``policy.min_lead_time`` is reported: ``error``
+    (plan: it will not be scheduled), ``warning`` (validate, which cannot see the state and so
+    cannot tell a send already scheduled) or ``off`` (render, which shows any occurrence).
 
     ``lookback`` widens cron expansion into the past so the planner can see missed occurrences;
     ``applied`` names keys already sent or scheduled, to which timing rules no longer apply.
     """
-    ctx = _Context(config, env, renderer or Renderer(config.campaigns_dir), now, lookback, applied)
+    ctx = _Context(config, env, renderer or Renderer(config.campaigns_dir), now, lookback, applied, lead_time)
     sends: list[DesiredSend] = []
     for campaign in campaigns:
         sends.extend(_campaign_sends(campaign, ctx))
@@ -135,7 +141,7 @@ def _campaign_sends(campaign: Campaign, ctx: _Context) -> list[DesiredSend]:
         rendered = _render(campaign, ctx, occ)
         if rendered is None:
             continue
-        for key, target in _targets(campaign, occ):
+        for key, target in _targets(campaign, ctx, occ):
             payload = {**base, **target, **rendered, "name": key}
             if campaign.kind == "list":
                 payload["scheduled_time"] = None if occ.at is None else occ.at.isoformat()
@@ -174,7 +180,9 @@ def _timing_ok(campaign: Campaign, ctx: _Context, occ: Occurrence, schedule_kind
 
     Sends already applied (``ctx.applied``) are exempt: they are no longer being scheduled.
     """
-    if occ.at is None or campaign.kind != "list" or f"{campaign.name}@{utc_iso(occ.at)}" in ctx.applied:
+    if ctx.lead_time == "off" or occ.at is None or campaign.kind != "list":
+        return True
+    if f"{campaign.name}@{utc_iso(occ.at)}" in ctx.applied:
         return True
     if schedule_kind == "at" and occ.at <= ctx.now:
         diag = campaign.diagnostic(
@@ -186,20 +194,35 @@ def _timing_ok(campaign: Campaign, ctx: _Context, occ: Occurrence, schedule_kind
     problem = lead_time_problem(occ.at, ctx.now, policy.min_lead_time)
     if problem is None:
         return True
-    ctx.report(campaign, ("schedule", "at" if schedule_kind == "at" else "cron"), f"{utc_iso(occ.at)}: {problem}")
+    where = ("schedule", "at" if schedule_kind == "at" else "cron")
+    if ctx.lead_time == "warning":
+        diag = campaign.diagnostic(where, f"{utc_iso(occ.at)}: {problem} (unless it is already scheduled)", "warning")
+        if diag not in ctx.problems:
+            ctx.problems.append(diag)
+        return True
+    ctx.report(campaign, where, f"{utc_iso(occ.at)}: {problem}")
     return False
 
 
-def _targets(campaign: Campaign, occ: Occurrence) -> list[tuple[str, dict[str, Any]]]:
+def _targets(campaign: Campaign, ctx: _Context, occ: Occurrence) -> list[tuple[str, dict[str, Any]]]:
+    """One ``(key, target fields)`` per email: the list send, or each prospect once.
+
+    Email addresses compare case-insensitively (as Pardot matches them), so a prospect written
+    twice in different case would be one key for two sends: that is refused, located.
+    """
     if campaign.kind == "list":
         suffix = "now" if occ.at is None else utc_iso(occ.at)
         return [(f"{campaign.name}@{suffix}", {})]
-    targets = []
-    for prospect in campaign.data["prospects"]:
+    targets: dict[str, dict[str, Any]] = {}
+    for i, prospect in enumerate(campaign.data["prospects"]):
         field_name = "prospect_id" if isinstance(prospect, int) else "prospect_email"
         value = prospect if isinstance(prospect, int) else str(prospect).lower()
-        targets.append((f"{campaign.name}/{value}", {field_name: value}))
-    return targets
+        key = f"{campaign.name}/{value}"
+        if key in targets:
+            ctx.report(campaign, ("prospects", i), f"prospect {prospect!r} is listed twice (addresses ignore case)")
+            continue
+        targets[key] = {field_name: value}
+    return list(targets.items())
 
 
 def resolve_ref(ctx: _Context, campaign: Campaign, json_path: tuple[str | int, ...], kind: str) -> int | None:
@@ -268,7 +291,6 @@ def _render(campaign: Campaign, ctx: _Context, occ: Occurrence) -> dict[str, Any
             "at": occ.at,
             "local": occ.local,
             "timezone": occ.zone.key,
-            "occurrence": occ.index,
         },
         "env": {"name": ctx.env.name},
     }

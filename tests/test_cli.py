@@ -94,7 +94,7 @@ def test_validate_single_path(example: Path) -> None:
 def test_no_project_is_a_clean_error(tmp_path: Path) -> None:
     code, _, err = run("--project", str(tmp_path), "validate")
     assert code == 1
-    assert "no orchestrator.yaml found" in err
+    assert "has no orchestrator.yaml" in err
 
 
 def test_unknown_environment(example: Path) -> None:
@@ -105,9 +105,11 @@ def test_unknown_environment(example: Path) -> None:
 
 def test_invalid_config_is_located(example: Path) -> None:
     (example / "orchestrator.yaml").write_text("version: 2\nenvironments: {}\n")
-    code, _, err = run("--project", str(example), "validate")
+    code, out, _ = run("--project", str(example), "validate")
     assert code == 1
-    assert "orchestrator.yaml:1:10: error: version must be 1" in err
+    assert "orchestrator.yaml:1:10: error: version must be 1" in out
+    code, out, _ = run("--project", str(example), "validate", "--format", "json")
+    assert code == 1 and json.loads(out)["problems"][0]["message"] == "version must be 1"
 
 
 def test_render_prints_parts_and_keeps_merge_tags(example: Path) -> None:

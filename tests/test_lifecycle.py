@@ -238,3 +238,24 @@ def test_faults_configured_for_the_in_process_sandbox(tmp_path: Path) -> None:
     assert [e["name"] for e in sandbox_emails_at(root)] == ["a@now"]  # created, but the answer was lost
     code, out, _ = run(root, "plan", "--now", NOW)
     assert "? unknown   a@now" in out
+
+
+def test_lead_time_is_an_error_for_plan_and_a_warning_for_validate(project: Path) -> None:
+    now = "2026-12-07T07:55:00Z"  # the weekly newsletter is due at 08:00Z, inside the 10m lead time
+    code, out, _ = run(project, "validate", "--now", now)
+    assert code == 0 and "warning" in out and "inside the minimum lead time" in out
+    code, out, _ = run(project, "plan", "--now", now)
+    assert code == 1 and "inside the minimum lead time" in out
+    run(project, "apply", "--auto-approve", "--now", "2026-12-07T07:00:00Z")
+    code, out, _ = run(project, "plan", "--now", now)  # already scheduled: no longer a problem
+    assert code == 0 and "inside the minimum lead time" not in out
+
+
+def test_render_any_occurrence_and_at_in_the_campaign_zone(project: Path) -> None:
+    code, out, _ = run(project, "render", "weekly-newsletter", "--at", "2026-12-07T09:00:00", "--now", NOW)
+    assert code == 0, out  # 09:00 in the campaign's Europe/Berlin, not the project's New York
+    assert "=== weekly-newsletter@2026-12-07T08:00:00Z" in out
+    code, out, _ = run(
+        project, "render", "weekly-newsletter", "--at", "2026-12-07T09:00:00", "--now", "2026-12-07T08:55:00Z"
+    )
+    assert code == 0, out  # rendering a send that is minutes away (or past) is not a policy question

@@ -70,16 +70,25 @@ def validate(app: App, paths: tuple[Path, ...], fmt: str) -> None:
     Without PATHS every campaign of the project is checked. Exit status 0 when everything is
     valid, 1 when anything is wrong. No API call is made.
     """
-    project = app.project(list(paths) or None)
-    env = app.environment()
-    sends, problems = desired_sends(project, env, app.now())
-    problems = sorted(set(problems))
+    try:
+        project = app.project(list(paths) or None)
+        env = app.environment()
+    except ProjectInvalid as exc:  # orchestrator.yaml itself is invalid: still report in the chosen format
+        _report(app, fmt, [], exc.diagnostics, "", 0)
+        raise SystemExit(1) from None
+    sends, problems = desired_sends(project, env, app.now(), lead_time="warning")
+    _report(app, fmt, sends, sorted(set(problems)), env.name, len(project.campaigns))
+    if any(d.severity == "error" for d in problems):
+        raise SystemExit(1)
+
+
+def _report(app: App, fmt: str, sends: list[DesiredSend], problems: list[Diagnostic], env: str, campaigns: int) -> None:
     errors = [d for d in problems if d.severity == "error"]
     if fmt == "json":
         app.print_json(
             {
                 "valid": not errors,
-                "environment": env.name,
+                "environment": env,
                 "problems": [_diag_json(d) for d in problems],
                 "campaigns": _summary_rows(sends),
             }
@@ -88,17 +97,15 @@ def validate(app: App, paths: tuple[Path, ...], fmt: str) -> None:
         for diag in problems:
             click.echo(_github(diag))
         click.echo(
-            f"{len(errors)} error(s) in {len(project.campaigns) + len({d.path for d in errors})} file(s)"
+            f"{len(errors)} error(s) in {len({d.path for d in errors})} file(s)"
             if errors
-            else f"{len(project.campaigns)} campaign(s) valid"
+            else f"{campaigns} campaign(s) valid"
         )
     else:
-        _print_text(app, project.campaigns, sends, problems, env.name)
-    if errors:
-        raise SystemExit(1)
+        _print_text(app, campaigns, sends, problems, env)
 
 
-def _print_text(app: App, campaigns: list[Any], sends: list[DesiredSend], problems: list[Diagnostic], env: str) -> None:
+def _print_text(app: App, campaigns: int, sends: list[DesiredSend], problems: list[Diagnostic], env: str) -> None:
     for diag in problems:
         app.console.print(str(diag), markup=False)
     errors = [d for d in problems if d.severity == "error"]
@@ -114,7 +121,7 @@ def _print_text(app: App, campaigns: list[Any], sends: list[DesiredSend], proble
         flags = f"OPERATIONAL: {row['operational']}" if row["operational"] else ""
         table.add_row(row["campaign"], row["kind"], str(row["sends"]), row["first"], flags)
     app.console.print(table)
-    app.console.print(f"{len(campaigns)} campaign(s), {len(sends)} send(s): all valid.", markup=False)
+    app.console.print(f"{campaigns} campaign(s), {len(sends)} send(s): all valid.", markup=False)
 
 
 def _select(app: App, name: str, occurrence: int | None, at: str | None) -> list[DesiredSend]:
@@ -124,12 +131,14 @@ def _select(app: App, name: str, occurrence: int | None, at: str | None) -> list
     now = app.now()
     target = None
     if at is not None:
+        schedule = campaign.data.get("schedule") or {}
+        zone = ZoneInfo(str(schedule["timezone"])) if "timezone" in schedule else app.timezone()
         try:
-            target = parse_time(at, app.timezone(), "at")
+            target = parse_time(at, zone, "at")
         except ScheduleError as exc:
             raise click.BadParameter(exc.message, param_hint="--at") from None
         now = min(now, target - timedelta(minutes=1))
-    sends, problems = desired_sends(project, env, now, campaigns=[campaign])
+    sends, problems = desired_sends(project, env, now, campaigns=[campaign], lead_time="off")
     errors = [d for d in problems if d.severity == "error"]
     if errors:
         raise ProjectInvalid(errors)

@@ -18,7 +18,7 @@ import click
 from rich.console import Console
 
 from orchestrator.config import Config, Environment, find_project_root
-from orchestrator.errors import OrchestratorError
+from orchestrator.errors import ConfigError, OrchestratorError
 from orchestrator.project import Project, load_project
 
 if TYPE_CHECKING:
@@ -56,13 +56,15 @@ class App:
     _store: StateStore | None = None
 
     def root(self) -> Path:
-        """The project folder: ``--project``, else the nearest folder with orchestrator.yaml."""
+        """The project folder: ``--project`` (which must hold orchestrator.yaml), else the nearest
+        folder at or above the current one that holds it."""
         if self.project_dir is not None:
-            return (
-                find_project_root(self.project_dir)
-                if not (self.project_dir / "orchestrator.yaml").is_file()
-                else self.project_dir
-            )
+            if not (self.project_dir / "orchestrator.yaml").is_file():
+                raise ConfigError(
+                    f"{self.project_dir} has no orchestrator.yaml",
+                    hint="--project must name the project folder itself (the one holding orchestrator.yaml)",
+                )
+            return self.project_dir
         return find_project_root(Path.cwd())
 
     def project(self, paths: list[Path] | None = None) -> Project:
