@@ -177,16 +177,6 @@ def _build_config(root: Path, path: Path, doc: Document) -> Config:
             ]
         )
     campaigns_dir = (root / data.get("campaigns_dir", "campaigns")).resolve()
-    if not campaigns_dir.is_dir():
-        raise ProjectInvalid(
-            [
-                doc.diagnostic(
-                    ("campaigns_dir",),
-                    f"campaigns_dir {data.get('campaigns_dir', 'campaigns')!r} is not a folder "
-                    f"in {root}; create it or fix the path",
-                )
-            ]
-        )
     return Config(
         root=root.resolve(),
         path=path,

@@ -52,7 +52,10 @@ def sandbox_app(env: Environment, root: Path) -> Any:
 
     api = env.api
     db = root / api.get("db", DEFAULT_SANDBOX_DB)
-    db.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        db.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the sandbox folder {db.parent}: {exc.strerror}") from None
     faults = FaultConfig(
         rates=dict(api.get("faults", {})),
         seed=int(api.get("fault_seed", 0)),

@@ -84,6 +84,7 @@ class Change:
     loud: bool = False  # shown with emphasis: a scheduled orphan that will still go out
     late: bool = False  # a missed list send applied now because of --allow-late (no scheduled_time)
     over_cap: bool = False  # audience above max_recipients: sent only with apply --approve-large CAMPAIGN
+    send_before: datetime | None = None  # a due one-to-one send: too late after this (policy.late_grace)
 
 
 @dataclass(frozen=True)

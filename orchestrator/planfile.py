@@ -15,9 +15,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from orchestrator.errors import Diagnostic, PlanRefused
+from orchestrator.errors import Diagnostic, OrchestratorError, PlanRefused
 from orchestrator.plan import FORMAT_VERSION, Action, Audience, Change, Plan
+from orchestrator.policy import content_problems
 from orchestrator.schedule import utc_iso
+from orchestrator.sends import fingerprint
 
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
@@ -69,6 +71,7 @@ def _change_to_dict(change: Change) -> dict[str, Any]:
         "loud": change.loud,
         "late": change.late,
         "over_cap": change.over_cap,
+        "send_before": change.send_before.isoformat() if change.send_before else None,
     }
 
 
@@ -115,6 +118,7 @@ def _change_from_dict(data: dict[str, Any]) -> Change:
         loud=data["loud"],
         late=data["late"],
         over_cap=data["over_cap"],
+        send_before=datetime.fromisoformat(data["send_before"]) if data["send_before"] else None,
     )
 
 
@@ -128,8 +132,11 @@ def write_plan(plan: Plan, path: Path) -> None:
     """Save ``plan`` atomically (temp file in the same folder, fsync, rename) with its checksum."""
     document = plan_to_dict(plan)
     document["checksum"] = _checksum(document)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        raise OrchestratorError(f"cannot write the plan to {path}: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(document, fh, indent=2, ensure_ascii=False)
@@ -137,6 +144,9 @@ def write_plan(plan: Plan, path: Path) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise OrchestratorError(f"cannot write the plan to {path}: {exc.strerror}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -164,6 +174,43 @@ def read_plan(path: Path) -> Plan:
         raise PlanRefused(f"{path} is not a valid plan: {exc}") from None
 
 
+#: How far in the future a plan's creation time may lie (clock skew between machines).
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def check_times(plan: Plan, *, now: datetime) -> None:
+    """Refuse a plan whose times no longer hold at ``now`` (the real time of sending)."""
+    if plan.created_at > now + CLOCK_SKEW:
+        raise PlanRefused(f"the plan was made for {utc_iso(plan.created_at)}, which is in the future")
+    for change in plan.pending:
+        when = change.scheduled_time
+        if change.action is Action.SCHEDULE and when is not None and when - now < change.min_lead_time:
+            raise PlanRefused(
+                f"{change.key} is scheduled for {utc_iso(when)}, now inside the minimum lead "
+                f"time of {change.min_lead_time}"
+            )
+        if change.send_before is not None and now > change.send_before:
+            raise PlanRefused(
+                f"{change.key} was due at {utc_iso(when) if when else '?'} and is now past policy.late_grace "
+                f"(until {utc_iso(change.send_before)}); plan again: it will be reported as missed"
+            )
+
+
+def check_integrity(plan: Plan) -> None:
+    """Refuse pending changes whose payload does not match its fingerprint or breaks the content policy.
+
+    The checksum catches accidental edits of a saved plan; this catches a payload edited with
+    the checksum recomputed, which would otherwise be sent and recorded as what the files asked for.
+    """
+    for change in plan.pending:
+        payload = change.payload or {}
+        if fingerprint(payload) != change.fingerprint:
+            raise PlanRefused(f"{change.key}: its payload does not match its fingerprint; the plan file was edited")
+        problems = content_problems(payload.get("subject"), payload.get("text_content"), payload.get("html_content"))
+        if problems:
+            raise PlanRefused(f"{change.key}: {problems[0][1]}")
+
+
 def check_applicable(
     plan: Plan, *, now: datetime, environment: str, business_unit_id: str, lineage: str, serial: int
 ) -> None:
@@ -186,10 +233,5 @@ def check_applicable(
             f"the state changed since the plan was made (serial {plan.state_serial} -> {serial}): another apply or "
             "state command ran"
         )
-    for change in plan.pending:
-        when = change.scheduled_time
-        if change.action is Action.SCHEDULE and when is not None and when - now < change.min_lead_time:
-            raise PlanRefused(
-                f"{change.key} is scheduled for {utc_iso(when)}, now inside the minimum lead "
-                f"time of {change.min_lead_time}"
-            )
+    check_times(plan, now=now)
+    check_integrity(plan)

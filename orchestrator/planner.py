@@ -173,7 +173,9 @@ def _timed(send: DesiredSend, now: datetime, options: PlanOptions, retry: str, r
         return _change(send, Action.SCHEDULE, f"scheduled in Pardot for {utc_iso(when)}" + retry, prior=prior)
     late = now - when
     if send.kind == "one-to-one" and late <= options.late_grace:
-        return _change(send, Action.SEND, f"due since {utc_iso(when)}" + retry, prior=prior)
+        return _change(
+            send, Action.SEND, f"due since {utc_iso(when)}" + retry, prior=prior, send_before=when + options.late_grace
+        )
     if options.allow_late:
         return _change(
             send,
@@ -231,8 +233,8 @@ def _hold_while_orphans_pending(changes: list[Change], orphans: list[Change]) ->
                 reason=(
                     f"this campaign still has {len(keys)} email(s) scheduled in Pardot that the files no longer "
                     f"ask for ({', '.join(keys)}); they will go out, so sending this one too could mail people "
-                    "twice. Undo the change, or delete those emails in Pardot's UI and record it with "
-                    "`orchestrator state forget KEY`."
+                    "twice. Undo the change, or settle them: delete a scheduled one in Pardot's UI and record "
+                    "it with `orchestrator state forget KEY`; answer an unknown one with `state resolve KEY`."
                 ),
             )
         out.append(change)
@@ -255,12 +257,19 @@ def _orphans(
         future = (
             record.status == SendStatus.SCHEDULED and record.scheduled_time is not None and record.scheduled_time > now
         )
-        reason = (
-            f"SCHEDULED FOR {utc_iso(record.scheduled_time)} AND WILL STILL GO OUT: removing it from the files "
-            "does not cancel it; only Pardot's UI can stop a scheduled email"
-            if future and record.scheduled_time is not None
-            else "in state but no longer in the files; nothing will be done"
-        )
+        in_doubt = record.status in _UNRESOLVED and (record.scheduled_time is None or record.scheduled_time > now)
+        if future and record.scheduled_time is not None:
+            reason = (
+                f"SCHEDULED FOR {utc_iso(record.scheduled_time)} AND WILL STILL GO OUT: removing it from the files "
+                "does not cancel it; only Pardot's UI can stop a scheduled email"
+            )
+        elif in_doubt:
+            reason = (
+                "OUTCOME UNKNOWN: Pardot may have this email scheduled or sent; check its UI for an email named "
+                f"{record.key!r}, then run `orchestrator state resolve {record.key} --sent EMAIL_ID` or `--not-sent`"
+            )
+        else:
+            reason = "in state but no longer in the files; nothing will be done"
         out.append(
             Change(
                 action=Action.ORPHANED,
@@ -273,7 +282,7 @@ def _orphans(
                 fingerprint=record.fingerprint,
                 reason=reason,
                 prior=_prior(record),
-                loud=future,
+                loud=future or in_doubt,
             )
         )
     return out

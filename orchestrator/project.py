@@ -40,6 +40,18 @@ class Project:
 def load_project(root: Path, paths: list[Path] | None = None) -> Project:
     """Load ``root``'s config and campaigns (or only ``paths``), collecting every problem."""
     config = load_config(root)
+    if not config.campaigns_dir.is_dir():
+        raise ProjectInvalid(
+            [
+                Diagnostic(
+                    config.path.name,
+                    0,
+                    0,
+                    f"campaigns_dir {config.campaigns_dir} is not a folder; create it or "
+                    "fix campaigns_dir in orchestrator.yaml",
+                )
+            ]
+        )
     files = discover(config.campaigns_dir) if not paths else _expand(paths)
     campaigns, problems = load_campaigns(files, config.root)
     return Project(config, campaigns, problems)

@@ -19,6 +19,8 @@ from croniter import CroniterBadCronError, CroniterBadDateError, croniter
 #: Most occurrences one cron schedule may produce inside its horizon.
 MAX_OCCURRENCES = 500
 DEFAULT_HORIZON = timedelta(days=7)
+#: Scheduling further ahead than this is refused (and keeps date arithmetic in range).
+MAX_HORIZON = timedelta(days=366)
 
 
 class ScheduleError(ValueError):
@@ -65,9 +67,12 @@ def parse_time(text: str, zone: ZoneInfo, field: str = "at") -> datetime:
         raise ScheduleError(
             field, f"{text!r} is not an ISO-8601 time (e.g. 2027-03-01T09:00:00 or 2027-03-01T09:00:00-05:00)"
         ) from None
-    if value.tzinfo is not None:
-        return value.astimezone(UTC)
-    return localize(value, zone, field)
+    try:
+        if value.tzinfo is not None:
+            return value.astimezone(UTC)
+        return localize(value, zone, field)
+    except OverflowError:
+        raise ScheduleError(field, f"{text!r} is out of the supported range of dates") from None
 
 
 def localize(naive: datetime, zone: ZoneInfo, field: str = "at") -> datetime:
@@ -115,7 +120,12 @@ def cron_times(
     out: list[datetime] = []
     seen: set[datetime] = set()
     while True:
-        naive = walker.get_next(datetime)
+        try:
+            naive = walker.get_next(datetime)
+        except CroniterBadDateError:
+            if out:
+                break
+            raise ScheduleError("cron", f"{expr!r} never matches a date (e.g. 31 April)") from None
         # fold=0: inside an overlap, the first instance; inside a gap, the shifted wall time.
         moment = naive.replace(tzinfo=zone, fold=0).astimezone(UTC)
         if moment > window_end:
@@ -157,6 +167,8 @@ def expand(
     horizon = horizon_override or (
         parse_duration(str(schedule["horizon"])) if "horizon" in schedule else DEFAULT_HORIZON
     )
+    if horizon > MAX_HORIZON:
+        raise ScheduleError("horizon", f"the horizon may be at most {MAX_HORIZON.days} days")
     start = now - lookback
     end = now + horizon
     if "start" in schedule:

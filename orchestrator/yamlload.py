@@ -28,6 +28,8 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
 MAX_FILE_BYTES = 1024 * 1024
 #: Most nodes one document may expand to (aliases count each time they are used).
 MAX_NODES = 100_000
+#: Deepest nesting of mappings and sequences.
+MAX_DEPTH = 64
 
 JsonPath = tuple[str | int, ...]
 
@@ -103,6 +105,9 @@ class _Builder:
                 mark.column + 1,
                 f"document expands to more than {MAX_NODES} nodes (alias bomb?); use fewer anchors and aliases",
             )
+        if len(path) > MAX_DEPTH:
+            mark = node.start_mark
+            raise YamlLoadError(mark.line + 1, mark.column + 1, f"nested more than {MAX_DEPTH} levels deep")
         self.positions.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
         if isinstance(node, yaml.MappingNode | yaml.SequenceNode) and node.tag not in _COLLECTION_TAGS:
             mark = node.start_mark

@@ -293,6 +293,8 @@ def live_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
 def test_commands_against_a_configured_base_url(live_project: Path) -> None:
     live = ("--env", "live")
     code, out, err = run(live_project, *live, "apply", "--auto-approve", "--now", NOW)
+    assert code == 1 and "only simulates time against the sandbox" in err  # real Pardot: the real clock
+    code, out, err = run(live_project, *live, "apply", "--auto-approve")
     assert code == 0, out + err
     assert not (live_project / ".orchestrator" / "sandbox-api.db").exists()  # nothing went in process
 

@@ -259,3 +259,60 @@ def test_render_any_occurrence_and_at_in_the_campaign_zone(project: Path) -> Non
         project, "render", "weekly-newsletter", "--at", "2026-12-07T09:00:00", "--now", "2026-12-07T08:55:00Z"
     )
     assert code == 0, out  # rendering a send that is minutes away (or past) is not a policy question
+
+
+def test_state_forget_refuses_an_email_whose_time_has_passed(project: Path) -> None:
+    run(project, "apply", "--auto-approve", "--now", NOW)
+    db = project / ".orchestrator" / "sandbox.db"
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:  # make the scheduled newsletter's time lie in the past
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        assert tables
+    from orchestrator.state import open_store
+
+    store = open_store("sqlite", path=db)
+    key = "weekly-newsletter@2026-12-07T08:00:00Z"
+    record = store.get(key)
+    assert record is not None
+    import dataclasses
+    from datetime import UTC, datetime
+
+    with store.lock("test"):
+        store.put(dataclasses.replace(record, scheduled_time=datetime(2026, 11, 1, tzinfo=UTC)), action="test")
+    store.close()
+    code, _, err = run(project, "state", "forget", key)
+    assert code == 1 and "has passed" in err
+
+
+def test_accept_on_a_send_held_by_orphans_is_a_clean_error(project: Path) -> None:
+    run(project, "apply", "--auto-approve", "--now", NOW)
+    weekly = project / "campaigns" / "newsletter" / "weekly.yaml"
+    weekly.write_text(weekly.read_text().replace('cron: "0 9 * * MON"', 'cron: "0 9 * * TUE"'))
+    code, _, err = run(project, "state", "accept", "weekly-newsletter@2026-12-08T08:00:00Z", "--now", NOW)
+    assert code == 1 and "blocked because of other emails" in err
+
+
+def test_plan_out_to_an_unwritable_path_is_a_clean_error(project: Path) -> None:
+    code, _, err = run(project, "plan", "--out", str(project / "orchestrator.yaml" / "plan.json"), "--now", NOW)
+    assert code == 1 and "cannot write the plan" in err
+
+
+def test_operational_sends_are_flagged_in_every_listing(project: Path) -> None:
+    sale = project / "campaigns" / "spring-sale.yaml"
+    sale.write_text(sale.read_text().replace("reply_to:", "operational: {reason: 'Price error correction'}\nreply_to:"))
+    code, out, _ = run(project, "plan", "--format", "markdown", "--now", NOW)
+    assert "| **OPERATIONAL** |" in out
+    code, out, _ = run(project, "apply", "--auto-approve", "--now", NOW)
+    assert "scheduled spring-sale@2027-03-01T14:00:00Z (email" in out and "[OPERATIONAL]" in out
+    code, out, _ = run(project, "state", "list")
+    assert code == 0 and "OPERATIONAL" in out
+
+
+def test_render_masks_prospect_addresses_unless_revealed(project: Path) -> None:
+    followup = project / "campaigns" / "demo-followup.yaml"
+    followup.write_text(followup.read_text().replace("prospects: [1234, ", "prospects: ["))
+    code, out, _ = run(project, "render", "demo-followup", "--now", NOW)
+    assert "jane.prospect@example.com" not in out and "j***@example.com" in out
+    code, out, _ = run(project, "--reveal-emails", "render", "demo-followup", "--now", NOW)
+    assert code == 0 and "=== demo-followup/jane.prospect@example.com" in out

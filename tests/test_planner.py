@@ -260,3 +260,41 @@ def test_new_occurrences_wait_while_old_scheduled_ones_are_orphaned() -> None:
     assert by_key[other.key].action is Action.SCHEDULE  # other campaigns are not held
     forgotten = record(old, SendStatus.NOT_SENT)  # `state forget`: deleted in Pardot's UI
     assert actions(plan([new], snap(forgotten)))[new.key] is Action.SCHEDULE
+
+
+def test_an_unknown_orphan_holds_its_campaign_too() -> None:
+    old = send("news", NOW + timedelta(days=2), schedule_kind="cron")
+    new = send("news", NOW + timedelta(days=2, hours=1), schedule_kind="cron")
+    for status in (SendStatus.UNKNOWN, SendStatus.INTENT):
+        p = plan([new], snap(record(old, status)))
+        by_key = {c.key: c for c in p.changes}
+        assert by_key[old.key].loud and "OUTCOME UNKNOWN" in by_key[old.key].reason
+        assert by_key[new.key].action is Action.BLOCKED and "state resolve" in by_key[new.key].reason
+
+
+def test_two_sends_with_one_key_make_the_plan_errored() -> None:
+    p = plan([send("a"), send("a", subject="other")])
+    assert p.errored and any("share the key" in d.message for d in p.problems)
+
+
+def test_saved_plan_time_rules() -> None:
+    import dataclasses
+
+    import pytest
+
+    from orchestrator.errors import PlanRefused
+    from orchestrator.planfile import check_integrity, check_times
+
+    due = send("f", NOW - timedelta(minutes=14), kind="one-to-one", prospect=5)
+    p = plan([due])
+    assert p.changes[0].send_before == NOW + timedelta(minutes=1)
+    check_times(p, now=NOW)
+    with pytest.raises(PlanRefused, match=r"past policy\.late_grace"):
+        check_times(p, now=NOW + timedelta(minutes=2))
+    with pytest.raises(PlanRefused, match="in the future"):
+        check_times(plan([send("a")]), now=NOW - timedelta(hours=1))
+    edited = dataclasses.replace(
+        p, changes=(dataclasses.replace(p.changes[0], payload={**p.changes[0].payload, "subject": "Edited"}),)
+    )
+    with pytest.raises(PlanRefused, match="does not match its fingerprint"):
+        check_integrity(edited)

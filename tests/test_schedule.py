@@ -110,3 +110,18 @@ def test_too_many_occurrences_is_refused() -> None:
     now = datetime(2027, 1, 1, tzinfo=UTC)
     with pytest.raises(ScheduleError, match="more than"):
         expand({"cron": "* * * * *", "horizon": "7d"}, NY, now)
+
+
+@pytest.mark.parametrize(
+    ("schedule", "fragment"),
+    [
+        ({"cron": "0 9 31 4 *"}, "never matches"),
+        ({"cron": "0 0 30 2 *"}, "never matches"),
+        ({"at": "9999-12-31T23:59:59-05:00"}, "out of the supported range"),
+        ({"cron": "0 9 * * *", "start": "9999-12-31T23:00:00"}, "out of the supported range"),
+        ({"cron": "0 9 * * *", "horizon": "99999w"}, "at most 366 days"),
+    ],
+)
+def test_impossible_schedules_are_clean_errors(schedule: dict[str, object], fragment: str) -> None:
+    with pytest.raises(ScheduleError, match=fragment):
+        expand(schedule, NY, datetime(2027, 1, 1, tzinfo=UTC))

@@ -100,8 +100,15 @@ def _templates_table(templates: Sequence[EmailTemplateSummary]) -> Table:
     for column in ("id", "name", "subject", "list", "drip", "autoresponder", "archived"):
         table.add_column(column)
     for t in templates:
-        table.add_row(str(t.id), Text(t.name), Text(t.subject), _flag(t.is_list_email), _flag(t.is_drip_email),
-                      _flag(t.is_autoresponder_email), _flag(t.is_archived))
+        table.add_row(
+            str(t.id),
+            Text(t.name),
+            Text(t.subject),
+            _flag(t.is_list_email),
+            _flag(t.is_drip_email),
+            _flag(t.is_autoresponder_email),
+            _flag(t.is_archived),
+        )
     return table
 
 
@@ -122,11 +129,25 @@ def templates_show(app: App, template_id: int, archived: bool, as_json: bool) ->
 
 
 def _template_fields(t: EmailTemplate) -> list[tuple[str, object]]:
-    kinds = [name for name, on in (("list", t.is_list_email), ("one-to-one", t.is_one_to_one_email),
-                                   ("drip", t.is_drip_email), ("autoresponder", t.is_autoresponder_email)) if on]
-    return [("id", t.id), ("name", t.name), ("subject", t.subject), ("usable for", ", ".join(kinds)),
-            ("archived", _flag(t.is_archived)), ("reply-to", t.reply_to_address),
-            ("send from", "; ".join(", ".join(f"{k}={v}" for k, v in s.items()) for s in t.send_from))]
+    kinds = [
+        name
+        for name, on in (
+            ("list", t.is_list_email),
+            ("one-to-one", t.is_one_to_one_email),
+            ("drip", t.is_drip_email),
+            ("autoresponder", t.is_autoresponder_email),
+        )
+        if on
+    ]
+    return [
+        ("id", t.id),
+        ("name", t.name),
+        ("subject", t.subject),
+        ("usable for", ", ".join(kinds)),
+        ("archived", _flag(t.is_archived)),
+        ("reply-to", t.reply_to_address),
+        ("send from", "; ".join(", ".join(f"{k}={v}" for k, v in s.items()) for s in t.send_from)),
+    ]
 
 
 # --- emails -------------------------------------------------------------------------------
@@ -149,11 +170,20 @@ def emails_show(app: App, email_id: int, no_message: bool, as_json: bool) -> Non
         app.print_json(_email_dict(email))
         return
     show = _shower(app)
-    app.console.print(_fields_table(f"Email {email.id}", [
-        ("id", email.id), ("name", show(email.name)), ("subject", email.subject),
-        ("kind", "one-to-one" if email.is_one_to_one else "list"), ("campaign id", email.campaign_id),
-        ("created", _iso(email.created_at)), ("scheduled", _iso(email.scheduled_time)),
-    ]))
+    app.console.print(
+        _fields_table(
+            f"Email {email.id}",
+            [
+                ("id", email.id),
+                ("name", show(email.name)),
+                ("subject", email.subject),
+                ("kind", "one-to-one" if email.is_one_to_one else "list"),
+                ("campaign id", email.campaign_id),
+                ("created", _iso(email.created_at)),
+                ("scheduled", _iso(email.scheduled_time)),
+            ],
+        )
+    )
     if email.text is not None:
         app.console.print(Panel(Text(email.text), title="text body", title_align="left"))
     if email.html is not None:
@@ -213,8 +243,11 @@ def _gather(app: App, campaigns: tuple[str, ...] | None) -> ProjectStats:
 def _note_skipped(app: App, result: ProjectStats) -> None:
     show = _shower(app)
     for s in result.skipped:
-        app.err_console.print(f"note: no statistics for {show(s.email.key)} (email {s.email.email_id}, "
-                              f"{s.email.kind}): {show(s.reason)}", markup=False, highlight=False)
+        app.err_console.print(
+            f"note: no statistics for {show(s.email.key)} (email {s.email.email_id}, {s.email.kind}): {show(s.reason)}",
+            markup=False,
+            highlight=False,
+        )
 
 
 # --- stats --------------------------------------------------------------------------------
@@ -261,18 +294,30 @@ def _print_email_stats(app: App, email_id: int, stats: EmailStats, fmt: str) -> 
     elif fmt == "csv":
         _echo_csv(("email_id", *COUNT_FIELDS, *RATE_FIELDS), [data])
     else:
-        pairs = [(name, f"{value:.2f} %" if name in RATE_FIELDS else f"{value:,}") for name, value in data.items()
-                 if name != "email_id"]
+        pairs = [
+            (name, f"{value:.2f} %" if name in RATE_FIELDS else f"{value:,}")
+            for name, value in data.items()
+            if name != "email_id"
+        ]
         app.console.print(_fields_table(f"Statistics of email {email_id}", pairs))
 
 
 def _stats_document(result: ProjectStats) -> dict[str, Any]:
     return {
         "sends": [row_to_dict(r) for r in result.rows],
-        "campaigns": [{"campaign": t.campaign, "sends": t.sends, **stats_to_dict(t.stats)}
-                      for t in campaign_totals(result.rows)],
-        "skipped": [{"campaign": s.email.campaign, "key": s.email.key, "email_id": s.email.email_id,
-                     "kind": s.email.kind, "reason": s.reason} for s in result.skipped],
+        "campaigns": [
+            {"campaign": t.campaign, "sends": t.sends, **stats_to_dict(t.stats)} for t in campaign_totals(result.rows)
+        ],
+        "skipped": [
+            {
+                "campaign": s.email.campaign,
+                "key": s.email.key,
+                "email_id": s.email.email_id,
+                "kind": s.email.kind,
+                "reason": s.reason,
+            }
+            for s in result.skipped
+        ],
     }
 
 
@@ -284,14 +329,32 @@ def _echo_csv(fields: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:
     click.echo(buffer.getvalue(), nl=False)
 
 
-_TABLE_COLUMNS = ("send", "email id", "send time (UTC)", "sent", "delivered", "unique opens", "unique clicks",
-                  "bounces", "opt-outs", "open %", "CTR %")
+_TABLE_COLUMNS = (
+    "send",
+    "email id",
+    "send time (UTC)",
+    "sent",
+    "delivered",
+    "unique opens",
+    "unique clicks",
+    "bounces",
+    "opt-outs",
+    "open %",
+    "CTR %",
+)
 
 
 def _figures(stats: EmailStats) -> list[str]:
-    return [f"{stats.sent:,}", f"{stats.delivered:,}", f"{stats.unique_opens:,}", f"{stats.unique_clicks:,}",
-            f"{stats.hard_bounced + stats.soft_bounced:,}", f"{stats.opt_outs:,}", f"{stats.opens_rate:.2f}",
-            f"{stats.click_through_rate:.2f}"]
+    return [
+        f"{stats.sent:,}",
+        f"{stats.delivered:,}",
+        f"{stats.unique_opens:,}",
+        f"{stats.unique_clicks:,}",
+        f"{stats.hard_bounced + stats.soft_bounced:,}",
+        f"{stats.opt_outs:,}",
+        f"{stats.opens_rate:.2f}",
+        f"{stats.click_through_rate:.2f}",
+    ]
 
 
 def _print_stats_table(app: App, result: ProjectStats) -> None:
@@ -307,8 +370,12 @@ def _print_stats_table(app: App, result: ProjectStats) -> None:
     for totals in campaign_totals(result.rows):
         table.add_row(Text(totals.campaign, style="bold underline"), *blank)
         for row in (r for r in result.rows if r.email.campaign == totals.campaign):
-            table.add_row(Text(show(row.email.key)), str(row.email.email_id),
-                          row.email.sent_at.strftime("%Y-%m-%d %H:%M"), *_figures(row.stats))
+            table.add_row(
+                Text(show(row.email.key)),
+                str(row.email.email_id),
+                row.email.sent_at.strftime("%Y-%m-%d %H:%M"),
+                *_figures(row.stats),
+            )
         table.add_row(f"total of {totals.sends}", "", "", *_figures(totals.stats), style="bold", end_section=True)
     app.console.print(_unsquashed(app, table))
     campaigns = len({r.email.campaign for r in result.rows})
@@ -333,8 +400,13 @@ def _unsquashed(app: App, table: Table) -> Table:
 @click.command("report")
 @click.argument("names", nargs=-1, metavar="[NAME ...]")
 @click.option("--all", "all_campaigns", is_flag=True, help="Every campaign in the state.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("report.html"),
-              show_default=True, help="Where to write the HTML file.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("report.html"),
+    show_default=True,
+    help="Where to write the HTML file.",
+)
 @now_option
 @pass_app
 def report_cmd(app: App, names: tuple[str, ...], all_campaigns: bool, out: Path) -> None:

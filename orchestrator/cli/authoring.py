@@ -15,6 +15,7 @@ from rich.table import Table
 from orchestrator.cli.common import App, now_option, pass_app
 from orchestrator.errors import Diagnostic, ProjectInvalid
 from orchestrator.project import desired_sends
+from orchestrator.redact import mask_emails
 from orchestrator.schedule import ScheduleError, parse_time, utc_iso
 from orchestrator.sends import DesiredSend
 
@@ -220,7 +221,8 @@ def _print_send(app: App, send: DesiredSend) -> None:
     )
     template = send.labels.get("template")
     echo = click.echo
-    echo(f"=== {send.key}  [{send.kind}, {when}]")
+    key = send.key if app.reveal_emails else mask_emails(send.key)
+    echo(f"=== {key}  [{send.kind}, {when}]")
     if send.operational_reason:
         echo(f"OPERATIONAL: {send.operational_reason}")
     if template:

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import click
 from rich.console import Console
 
-from orchestrator.config import Config, Environment, find_project_root
+from orchestrator.config import Config, Environment, find_project_root, load_config
 from orchestrator.errors import ConfigError, OrchestratorError
 from orchestrator.project import Project, load_project
 
@@ -52,6 +52,7 @@ class App:
     console: Console = field(default_factory=make_console)
     err_console: Console = field(default_factory=lambda: make_console(stderr=True))
     _project: Project | None = None
+    _config: Config | None = None
     _client: PardotClient | None = None
     _store: StateStore | None = None
 
@@ -76,7 +77,12 @@ class App:
         return self._project
 
     def config(self) -> Config:
-        return self.project().config
+        """The project configuration (campaign files are not loaded for this)."""
+        if self._project is not None:
+            return self._project.config
+        if self._config is None:
+            self._config = load_config(self.root())
+        return self._config
 
     def environment(self) -> Environment:
         return self.config().environment(self.env_name)
@@ -87,6 +93,20 @@ class App:
     def now(self) -> datetime:
         """The current time, aware UTC; ``--now`` overrides it for reproducible output."""
         return self.now_override or datetime.now(UTC)
+
+    def send_now(self) -> datetime:
+        """The time for commands that send or write state: only the sandbox may pretend.
+
+        ``--now`` makes output reproducible; against a real Pardot it would let a plan be made
+        or applied in a time that is not the real one (an expired plan, a missed send, a
+        one-to-one send weeks early), so it is refused there.
+        """
+        if self.now_override is not None and self.environment().api.get("kind") != "sandbox":
+            raise ConfigError(
+                "--now (or ORCHESTRATOR_NOW) only simulates time against the sandbox",
+                hint=f"environment {self.environment().name!r} sends through Pardot; run without --now",
+            )
+        return self.now()
 
     def client(self) -> PardotClient:
         """The API client for the selected environment (the in-process sandbox or Pardot)."""

@@ -94,8 +94,7 @@ class LiveStatus:
                 elapsed = self._last.elapsed.total_seconds() + waited
                 states = self._last.summary.split(" · ")[0]
                 self._status.update(
-                    f"{states} · {int(elapsed)}s elapsed · next check in "
-                    f"{max(0, int(deadline - time.monotonic()))}s"
+                    f"{states} · {int(elapsed)}s elapsed · next check in {max(0, int(deadline - time.monotonic()))}s"
                 )
 
 
@@ -106,9 +105,7 @@ def _report(app: App, outcome: ExportOutcome, output: str) -> None:
     if merge.files == 0 or merge.header is None:
         app.err_console.print(f"0 rows: the export has no data (wrote nothing to {where})", soft_wrap=True)
         return
-    app.err_console.print(
-        f"{merge.rows} rows from {merge.files} file(s){dropped} -> {where}", soft_wrap=True
-    )
+    app.err_console.print(f"{merge.rows} rows from {merge.files} file(s){dropped} -> {where}", soft_wrap=True)
 
 
 def _outcome_json(outcome: ExportOutcome, output: str) -> dict[str, Any]:
@@ -139,24 +136,49 @@ def _check_json_output(as_json: bool, output: str) -> None:
 
 @export_group.command("create")
 @click.argument("object_name", metavar="OBJECT")
-@click.option("--procedure", required=True, metavar="NAME",
-              help="Procedure to run, e.g. filter_by_updated_at.")
-@click.option("--arg", "arguments", multiple=True, metavar="KEY=VALUE",
-              help="Procedure argument (repeatable), e.g. --arg updated_after=last_month.")
+@click.option("--procedure", required=True, metavar="NAME", help="Procedure to run, e.g. filter_by_updated_at.")
+@click.option(
+    "--arg",
+    "arguments",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Procedure argument (repeatable), e.g. --arg updated_after=last_month.",
+)
 @click.option("--fields", metavar="a,b,...", help="Fields to export (default: all, at most 150).")
-@click.option("-o", "--output", default=STDOUT, show_default=True, metavar="FILE",
-              help="Where the merged CSV goes; - is stdout.")
-@click.option("--wait/--no-wait", default=True, show_default=True,
-              help="Wait for completion and download, or print the export id and return.")
-@click.option("--split", is_flag=True,
-              help="Cut a range longer than a year into year-long windows, one export each, "
-                   "merged without duplicates.")
-@click.option("--poll-interval", type=click.FloatRange(min=0.001), default=30.0,
-              show_default=True, help="Seconds before the first status check; later waits grow.")
-@click.option("--max-poll-interval", type=click.FloatRange(min=0.001), default=600.0,
-              show_default=True, help="Longest wait between status checks, in seconds.")
-@click.option("--timeout", type=click.FloatRange(min=0.001), default=None,
-              help="Give up waiting after this many seconds (the export keeps running).")
+@click.option(
+    "-o", "--output", default=STDOUT, show_default=True, metavar="FILE", help="Where the merged CSV goes; - is stdout."
+)
+@click.option(
+    "--wait/--no-wait",
+    default=True,
+    show_default=True,
+    help="Wait for completion and download, or print the export id and return.",
+)
+@click.option(
+    "--split",
+    is_flag=True,
+    help="Cut a range longer than a year into year-long windows, one export each, merged without duplicates.",
+)
+@click.option(
+    "--poll-interval",
+    type=click.FloatRange(min=0.001),
+    default=30.0,
+    show_default=True,
+    help="Seconds before the first status check; later waits grow.",
+)
+@click.option(
+    "--max-poll-interval",
+    type=click.FloatRange(min=0.001),
+    default=600.0,
+    show_default=True,
+    help="Longest wait between status checks, in seconds.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.001),
+    default=None,
+    help="Give up waiting after this many seconds (the export keeps running).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 @now_option
 @pass_app
@@ -182,14 +204,19 @@ def create(
     if wait:
         _check_json_output(as_json, output)
     now, tz = app.now(), app.timezone()
-    request = build_request(object_name, procedure, parse_argument_pairs(arguments),
-                            parse_field_list(fields), now=now, tz=tz, allow_long_range=split)
+    request = build_request(
+        object_name,
+        procedure,
+        parse_argument_pairs(arguments),
+        parse_field_list(fields),
+        now=now,
+        tz=tz,
+        allow_long_range=split,
+    )
     requests = split_request(request, now=now, tz=tz) if split else [request]
-    policy = PollPolicy(first_s=poll_interval, max_interval_s=max(poll_interval, max_poll_interval),
-                        timeout_s=timeout)
+    policy = PollPolicy(first_s=poll_interval, max_interval_s=max(poll_interval, max_poll_interval), timeout_s=timeout)
     with LiveStatus(app.err_console) as status:
-        runner = ExportRunner(app.client(), policy=policy, sleep=status.sleep,
-                              on_progress=status.update)
+        runner = ExportRunner(app.client(), policy=policy, sleep=status.sleep, on_progress=status.update)
         jobs = runner.start(requests)
         if not wait:
             if as_json:
@@ -211,8 +238,9 @@ def status(app: App, export_id: int, as_json: bool) -> None:
 
 
 @export_group.command("list")
-@click.option("--status", "state", type=click.Choice(QUERY_STATUSES, case_sensitive=False),
-              help="Only exports in this state.")
+@click.option(
+    "--status", "state", type=click.Choice(QUERY_STATUSES, case_sensitive=False), help="Only exports in this state."
+)
 @click.option("--object", "object_name", metavar="OBJECT", help="Only exports of this object.")
 @click.option("--created-after", metavar="DATE")
 @click.option("--created-before", metavar="DATE")
@@ -257,8 +285,7 @@ def list_exports(
         sort_order=sort_order,
     )
     if as_json:
-        app.print_json({"total_results": result.total_results,
-                        "exports": [job_json(job) for job in result.exports]})
+        app.print_json({"total_results": result.total_results, "exports": [job_json(job) for job in result.exports]})
         return
     _print_jobs(app, list(result.exports), False)
     app.err_console.print(f"{result.total_results} export(s)")
@@ -266,8 +293,7 @@ def list_exports(
 
 @export_group.command("download")
 @click.argument("export_ids", type=int, nargs=-1, required=True)
-@click.option("-o", "--output", required=True, metavar="FILE",
-              help="Where the merged CSV goes; - is stdout.")
+@click.option("-o", "--output", required=True, metavar="FILE", help="Where the merged CSV goes; - is stdout.")
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON on stdout.")
 @pass_app
 def download(app: App, export_ids: tuple[int, ...], output: str, as_json: bool) -> None:
@@ -302,6 +328,12 @@ def _print_jobs(app: App, jobs: Sequence[ExportJob], as_json: bool) -> None:
         return
     table = Table("id", "state", "expired", "files", "created", "updated", box=None)
     for job in jobs:
-        table.add_row(str(job.id), job.state, "yes" if job.is_expired else "no",
-                      str(len(job.result_refs)), job.created_at or "", job.updated_at or "")
+        table.add_row(
+            str(job.id),
+            job.state,
+            "yes" if job.is_expired else "no",
+            str(len(job.result_refs)),
+            job.created_at or "",
+            job.updated_at or "",
+        )
     app.console.print(table)

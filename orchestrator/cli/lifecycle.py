@@ -20,7 +20,7 @@ from orchestrator.cli.planview import markdown, print_text
 from orchestrator.errors import OrchestratorError
 from orchestrator.export.workflow import PollPolicy
 from orchestrator.plan import Change, Plan
-from orchestrator.planfile import check_applicable, plan_to_dict, read_plan, write_plan
+from orchestrator.planfile import check_applicable, check_times, plan_to_dict, read_plan, write_plan
 from orchestrator.redact import mask_emails
 from orchestrator.workflow import options_for, plan_project
 
@@ -36,12 +36,13 @@ def _show(app: App, plan: Plan, fmt: str, *, show_unchanged: bool = False) -> No
         print_text(plan, app.console, reveal=app.reveal_emails, show_noop=show_unchanged)
 
 
-def _compute(app: App, allow_late: bool, audience: bool) -> Plan:
+def _compute(app: App, allow_late: bool, audience: bool, *, for_sending: bool = False) -> Plan:
     project = app.project()
     env = app.environment()
     snapshot = app.store().snapshot()
+    now = app.send_now() if for_sending else app.now()
     result = plan_project(
-        project, env, snapshot, app.now(), client=app.client(), options=options_for(env, allow_late=allow_late)
+        project, env, snapshot, now, client=app.client(), options=options_for(env, allow_late=allow_late)
     )
     if result.errored or not (audience or needs_audience(result)):
         return result
@@ -50,7 +51,7 @@ def _compute(app: App, allow_late: bool, audience: bool) -> Plan:
     index = fetch_index(
         app.client(),
         since=env.policy.audience_since,
-        now=app.now(),
+        now=now,
         tz=app.timezone(),
         policy=poll,
         sleep=time.sleep,
@@ -114,7 +115,7 @@ def plan(
     """
     if out is not None:
         with app.store().lock("plan --out", timeout=lock_timeout):
-            result = _compute(app, allow_late, audience)
+            result = _compute(app, allow_late, audience, for_sending=True)
             write_plan(result, out)
     else:
         result = _compute(app, allow_late, audience)
@@ -184,11 +185,13 @@ def _execute(app: App, chosen: Plan, approved_large: tuple[str, ...]) -> ApplyRe
             signal.signal(signal.SIGTERM, previous)
 
 
-def _report(app: App, result: ApplyResult) -> None:
+def _report(app: App, chosen: Plan, result: ApplyResult) -> None:
     show = (lambda s: s) if app.reveal_emails else mask_emails
+    operational = {c.key for c in chosen.pending if c.operational_reason}
     for outcome in result.outcomes:
         email = f" (email {outcome.email_id})" if outcome.email_id is not None else ""
-        line = f"{outcome.status:<9} {show(outcome.key)}{email}"
+        flag = " [OPERATIONAL]" if outcome.key in operational else ""
+        line = f"{outcome.status:<9} {show(outcome.key)}{email}{flag}"
         if outcome.error and outcome.status != "pending":
             line += f": {show(outcome.error)}"
         app.console.print(line, markup=False, highlight=False)
@@ -265,7 +268,7 @@ def apply(
             env = app.environment()
             check_applicable(
                 chosen,
-                now=app.now(),
+                now=app.send_now(),
                 environment=env.name,
                 business_unit_id=env.business_unit_id,
                 lineage=snapshot.lineage,
@@ -273,7 +276,7 @@ def apply(
             )
             _show(app, chosen, "text")
         else:
-            chosen = _compute(app, allow_late, audience)
+            chosen = _compute(app, allow_late, audience, for_sending=True)
             _show(app, chosen, "text")
             if chosen.errored:
                 raise SystemExit(1)
@@ -281,8 +284,9 @@ def apply(
                 app.console.print("No changes: nothing to send.", markup=False)
                 return
             _confirm(app, auto_approve)
+            check_times(chosen, now=app.send_now())  # the prompt may have waited: times are checked again
         result = _execute(app, chosen, approve_large)
-    _report(app, result)
+    _report(app, chosen, result)
     if not result.ok:
         raise SystemExit(1)
 

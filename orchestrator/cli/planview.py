@@ -99,6 +99,22 @@ def detail_lines(change: Change, reveal: bool) -> list[str]:
     return lines
 
 
+def _flags(change: Change) -> str:
+    """Short warnings for a table row: operational sends, held sends, loud orphans."""
+    flags = []
+    if change.operational_reason:
+        flags.append("**OPERATIONAL**")
+    if change.over_cap:
+        flags.append("**HELD: over max_recipients**")
+    if change.loud:
+        flags.append(
+            "**WILL STILL GO OUT**"
+            if change.prior and change.prior.get("status") == "scheduled"
+            else "**OUTCOME UNKNOWN**"
+        )
+    return ", ".join(flags)
+
+
 def _sender(payload: dict[str, object], labels: dict[str, object]) -> str:
     if payload.get("from_user_id") is not None:
         text = f"user {labels.get('user', payload['from_user_id'])}"
@@ -197,10 +213,10 @@ def markdown(plan: Plan, *, reveal: bool = False, limit: int = MARKDOWN_LIMIT) -
         blocks.append("**Problems**\n\n" + "\n".join(problems))
     rows = [
         f"| `{c.action.symbol}` | {c.action.label} | `{show(c.key)}` | {when(c)} | "
-        f"{c.audience.recipients if c.audience else ''} |"
+        f"{c.audience.recipients if c.audience else ''} | {_flags(c)} |"
         for c in plan.changes
     ]
-    table = ["| | action | send | when | audience |", "|---|---|---|---|---|", *rows]
+    table = ["| | action | send | when | audience | flags |", "|---|---|---|---|---|---|", *rows]
     details = []
     for change in plan.changes:
         if change.action in (Action.NOOP, Action.DEFER):

@@ -38,9 +38,7 @@ class FaultRate(_ParamType):
 
     name = "KIND=RATE"
 
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> tuple[str, float]:
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[str, float]:
         if isinstance(value, tuple):
             return value
         kind, sep, raw_rate = str(value).partition("=")
@@ -64,23 +62,40 @@ def sandbox_group() -> None:
 
 @sandbox_group.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
-              help="Port to listen on (0 picks a free one).")
-@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="SQLite file to keep data in (seeded only when new); default: memory.")
-@click.option("--seed", "seed_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Seed YAML file; default: the built-in demo seed.")
-@click.option("--token", default=SANDBOX_TOKEN, show_default=True,
-              help="Bearer token the sandbox accepts.")
-@click.option("--latency-ms", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Delay added to every API call.")
-@click.option("--fault", "faults", type=FaultRate(), multiple=True,
-              help=f"Inject a fault, repeatable. KIND is one of {', '.join(FAULT_KINDS)}; "
-              "RATE between 0 and 1.")
-@click.option("--fault-seed", type=int, default=0, show_default=True,
-              help="Seed of the deterministic fault draws.")
-@click.option("--daily-limit", type=click.IntRange(min=0), default=None,
-              help="API calls allowed per day before error 122.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="Port to listen on (0 picks a free one).",
+)
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="SQLite file to keep data in (seeded only when new); default: memory.",
+)
+@click.option(
+    "--seed",
+    "seed_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Seed YAML file; default: the built-in demo seed.",
+)
+@click.option("--token", default=SANDBOX_TOKEN, show_default=True, help="Bearer token the sandbox accepts.")
+@click.option(
+    "--latency-ms", type=click.IntRange(min=0), default=0, show_default=True, help="Delay added to every API call."
+)
+@click.option(
+    "--fault",
+    "faults",
+    type=FaultRate(),
+    multiple=True,
+    help=f"Inject a fault, repeatable. KIND is one of {', '.join(FAULT_KINDS)}; RATE between 0 and 1.",
+)
+@click.option("--fault-seed", type=int, default=0, show_default=True, help="Seed of the deterministic fault draws.")
+@click.option(
+    "--daily-limit", type=click.IntRange(min=0), default=None, help="API calls allowed per day before error 122."
+)
 def serve_command(
     host: str,
     port: int,
@@ -93,9 +108,7 @@ def serve_command(
     daily_limit: int | None,
 ) -> None:
     """Serve the sandbox over HTTP until Ctrl-C."""
-    config = FaultConfig(
-        rates=dict(faults), seed=fault_seed, latency_ms=latency_ms, daily_limit=daily_limit
-    )
+    config = FaultConfig(rates=dict(faults), seed=fault_seed, latency_ms=latency_ms, daily_limit=daily_limit)
     try:
         app = SandboxApp(db_path=db_path, seed=seed_path, token=token, faults=config)
         server = serve(app, host=host, port=port)
@@ -117,8 +130,12 @@ def serve_command(
 
 
 @sandbox_group.command("emails")
-@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Sandbox SQLite file to read (default: the project's in-process sandbox).")
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Sandbox SQLite file to read (default: the project's in-process sandbox).",
+)
 @click.option("--url", help="Base URL of a running sandbox server.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context
@@ -178,14 +195,30 @@ def _emails_from_url(url: str) -> list[dict[str, Any]]:
 
 def _print_table(emails: list[dict[str, Any]]) -> None:
     table = Table(title=f"{len(emails)} email(s) received by the sandbox")
-    for column in ("id", "kind", "name", "campaign", "lists", "suppressed", "recipients",
-                   "operational", "scheduled", "created"):
+    for column in (
+        "id",
+        "kind",
+        "name",
+        "campaign",
+        "lists",
+        "suppressed",
+        "recipients",
+        "operational",
+        "scheduled",
+        "created",
+    ):
         table.add_column(column, overflow="fold")
     for e in emails:
         table.add_row(
-            str(e["id"]), e["kind"], e["name"], str(e["campaign_id"]),
-            ",".join(map(str, e["list_ids"])), ",".join(map(str, e["suppression_list_ids"])),
-            str(e["recipients"]), "yes" if e["operational"] else "no",
-            e["scheduled_time"] or "", e["created_at"],
+            str(e["id"]),
+            e["kind"],
+            e["name"],
+            str(e["campaign_id"]),
+            ",".join(map(str, e["list_ids"])),
+            ",".join(map(str, e["suppression_list_ids"])),
+            str(e["recipients"]),
+            "yes" if e["operational"] else "no",
+            e["scheduled_time"] or "",
+            e["created_at"],
         )
     Console().print(table)

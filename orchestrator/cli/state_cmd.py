@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,7 +12,7 @@ from rich.table import Table
 
 from orchestrator.cli.common import App, now_option, pass_app
 from orchestrator.errors import ApiError, StateError
-from orchestrator.plan import Action
+from orchestrator.plan import Action, Change
 from orchestrator.redact import mask_emails
 from orchestrator.state.models import Actor, SendRecord, SendStatus
 from orchestrator.workflow import plan_project
@@ -54,7 +55,7 @@ def state_list(app: App, as_json: bool) -> None:
         return
     show = (lambda s: s) if app.reveal_emails else mask_emails
     table = Table(title=f"State (lineage {snapshot.lineage}, serial {snapshot.serial})")
-    for column in ("key", "status", "email id", "scheduled (UTC)", "updated (UTC)", "by"):
+    for column in ("key", "status", "email id", "scheduled (UTC)", "updated (UTC)", "by", "flags"):
         table.add_column(column, overflow="fold")
     for r in records:
         table.add_row(
@@ -64,6 +65,7 @@ def state_list(app: App, as_json: bool) -> None:
             r.scheduled_time.strftime("%Y-%m-%d %H:%M") if r.scheduled_time else "",
             r.updated_at.strftime("%Y-%m-%d %H:%M"),
             r.applied_by.describe(),
+            "OPERATIONAL" if r.payload.get("operational_email") else "",
         )
     app.console.print(table)
     app.console.print(f"{len(records)} send(s).", markup=False)
@@ -170,12 +172,13 @@ def state_accept(app: App, key: str) -> None:
         if change is None or change.action is not Action.BLOCKED:
             state = "not in the plan" if change is None else change.action.label
             raise StateError(f"{key} is {state}, not blocked: nothing to accept")
-        current = snapshot.records.get(key)
-        source = current or next(
-            r
-            for r in snapshot.records.values()
-            if r.campaign == change.campaign and r.email_id == (change.prior or {}).get("email_id")
-        )
+        source = snapshot.records.get(key) or _moved_record(snapshot.records, change)
+        if source is None:
+            raise StateError(
+                f"{key} is blocked because of other emails of its campaign, not by its own drift",
+                hint="read the plan's reason: settle those emails with `state forget` or `state resolve`",
+            )
+
         now = datetime.now(UTC)
         accepted = dataclasses.replace(source, key=key, fingerprint=change.fingerprint or "", updated_at=now)
         store.put(
@@ -202,9 +205,26 @@ def state_forget(app: App, key: str) -> None:
     record = _get(app, key)
     if record.status is not SendStatus.SCHEDULED:
         raise StateError(f"{key} is {record.status.value}, not scheduled: only a scheduled email can be forgotten")
-    _write(app, dataclasses.replace(record, status=SendStatus.NOT_SENT, updated_at=datetime.now(UTC)),
-           "forget", {"previous": record.status.value, "email_id": record.email_id})
+    if record.scheduled_time is None or record.scheduled_time <= datetime.now(UTC):
+        raise StateError(
+            f"{key} was scheduled for {record.scheduled_time}, which has passed: it has gone out and cannot be "
+            "forgotten (forgetting it would let it be sent again)"
+        )
+    _write(
+        app,
+        dataclasses.replace(record, status=SendStatus.NOT_SENT, updated_at=datetime.now(UTC)),
+        "forget",
+        {"previous": record.status.value, "email_id": record.email_id},
+    )
     app.console.print(f"{key}: recorded as deleted in Pardot (not sent).", markup=False)
+
+
+def _moved_record(records: Mapping[str, SendRecord], change: Change) -> SendRecord | None:
+    """The applied record a one-shot send was moved away from (its time or target changed)."""
+    prior_id = (change.prior or {}).get("email_id")
+    if prior_id is None:
+        return None
+    return next((r for r in records.values() if r.campaign == change.campaign and r.email_id == prior_id), None)
 
 
 @state_group.command("unlock")
