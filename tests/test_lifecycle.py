@@ -188,21 +188,10 @@ def test_daily_limit_stops_the_run_cleanly_leaving_the_rest_pending(tmp_path: Pa
     assert statuses.count("sent") == 4  # the limit allowed four calls
     assert set(statuses) == {"sent", "failed"}  # the refused ones failed; none is unknown
     assert len(statuses) < 12  # the rest were never started: no intent, still pending
-    emails = [e for e in sandbox_emails_at(root) if str(e["name"]).startswith("n")]
+    emails = [e for e in sandbox_emails(root) if str(e["name"]).startswith("n")]
     assert len(emails) == 4
     code, out, _ = run(root, "plan", "--now", NOW)
     assert "Plan: 8 to send now, 4 unchanged." in out  # failed and pending sends are offered again
-
-
-def sandbox_emails_at(root: Path) -> list[dict[str, object]]:
-    from orchestrator.config import load_config
-    from orchestrator.connect import sandbox_app
-    from orchestrator.sandbox import inprocess_transport
-
-    env = load_config(root).environment("sandbox")
-    with httpx.Client(transport=inprocess_transport(sandbox_app(env, root)), base_url="http://sandbox.local") as c:
-        emails: list[dict[str, object]] = c.get("/_sandbox/emails").json()["emails"]
-        return emails
 
 
 def test_changed_cron_is_held_until_old_occurrences_are_forgotten(project: Path) -> None:
@@ -235,7 +224,7 @@ def test_faults_configured_for_the_in_process_sandbox(tmp_path: Path) -> None:
     )
     code, out, _ = run(root, "apply", "--auto-approve", "--now", NOW)
     assert code == 1 and "Some outcomes are unknown" in out
-    assert [e["name"] for e in sandbox_emails_at(root)] == ["a@now"]  # created, but the answer was lost
+    assert [e["name"] for e in sandbox_emails(root)] == ["a@now"]  # created, but the answer was lost
     code, out, _ = run(root, "plan", "--now", NOW)
     assert "? unknown   a@now" in out
 
