@@ -26,6 +26,16 @@ from orchestrator.sandbox.dates import WIRE_FORMAT, parse_instant
 _ID = {"type": "integer", "minimum": 1}
 _SHARE = {"type": "number", "minimum": 0, "maximum": 1}
 _STR = {"type": "string"}
+#: Campaigns and lists are both `{id, name}` records.
+_NAMED_ITEMS = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["id", "name"],
+        "properties": {"id": _ID, "name": _STR},
+    },
+}
 _BOOL = {"type": "boolean"}
 
 SEED_SCHEMA: dict[str, Any] = {
@@ -34,15 +44,7 @@ SEED_SCHEMA: dict[str, Any] = {
     "properties": {
         "operational_email_enabled": _BOOL,
         "reference_time": _STR,
-        "campaigns": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["id", "name"],
-                "properties": {"id": _ID, "name": _STR},
-            },
-        },
+        "campaigns": _NAMED_ITEMS,
         "users": {
             "type": "array",
             "items": {
@@ -57,15 +59,7 @@ SEED_SCHEMA: dict[str, Any] = {
                 },
             },
         },
-        "lists": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["id", "name"],
-                "properties": {"id": _ID, "name": _STR},
-            },
-        },
+        "lists": _NAMED_ITEMS,
         "templates": {
             "type": "array",
             "items": {
