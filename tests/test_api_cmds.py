@@ -24,6 +24,7 @@ from tests.report.helpers import (
     NOW,
     applied_example,
     copy_example,
+    fixed_clock,
     run,
 )
 
@@ -294,7 +295,8 @@ def test_commands_against_a_configured_base_url(live_project: Path) -> None:
     live = ("--env", "live")
     code, out, err = run(live_project, *live, "apply", "--auto-approve", "--now", NOW)
     assert code == 1 and "only simulates time against the sandbox" in err  # real Pardot: the real clock
-    code, out, err = run(live_project, *live, "apply", "--auto-approve")
+    # The real clock is refused as --now, but the clock seam still pins "today" (no calendar dependence).
+    code, out, err = run(live_project, *live, "apply", "--auto-approve", clock=fixed_clock(NOW))
     assert code == 0, out + err
     assert not (live_project / ".orchestrator" / "sandbox-api.db").exists()  # nothing went in process
 

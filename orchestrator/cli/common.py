@@ -28,6 +28,11 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def system_clock() -> datetime:
+    """The real current time, aware UTC: the default :attr:`App.clock`."""
+    return datetime.now(UTC)
+
+
 def make_console(stderr: bool = False) -> Console:
     """A rich console: colour only on a terminal, never with NO_COLOR, no wrapping in pipes."""
     stream = sys.stderr if stderr else sys.stdout
@@ -47,6 +52,10 @@ class App:
 
     project_dir: Path | None = None
     env_name: str | None = None
+    #: Where every command reads the time. Tests inject a fixed clock through click's ``obj``
+    #: (``CliRunner().invoke(cli, args, obj=App(clock=...))``); unlike ``--now`` it is not a
+    #: user-facing override, so it applies to real Pardot environments too.
+    clock: Callable[[], datetime] = system_clock
     now_override: datetime | None = None
     reveal_emails: bool = False
     console: Console = field(default_factory=make_console)
@@ -92,7 +101,7 @@ class App:
 
     def now(self) -> datetime:
         """The current time, aware UTC; ``--now`` overrides it for reproducible output."""
-        return self.now_override or datetime.now(UTC)
+        return self.now_override or self.clock()
 
     def send_now(self) -> datetime:
         """The time for commands that send or write state: only the sandbox may pretend.

@@ -6,7 +6,6 @@ import signal
 import sys
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +54,7 @@ def _compute(app: App, allow_late: bool, audience: bool, *, for_sending: bool = 
         tz=app.timezone(),
         policy=poll,
         sleep=time.sleep,
-        clock=lambda: datetime.now(UTC),
+        clock=app.clock,
     )
     return with_audience(result, index)
 
@@ -176,7 +175,12 @@ def _execute(app: App, chosen: Plan, approved_large: tuple[str, ...]) -> ApplyRe
         previous = signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
     try:
         executor = Executor(
-            app.client(), app.store(), environment=chosen.environment, hooks=hooks, approved_large=approved_large
+            app.client(),
+            app.store(),
+            environment=chosen.environment,
+            hooks=hooks,
+            approved_large=approved_large,
+            clock=app.clock,
         )
         return executor.run(chosen)
     finally:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -119,7 +118,7 @@ def state_resolve(app: App, key: str, email_id: int | None, not_sent: bool, no_v
     record = _get(app, key)
     if record.status not in UNRESOLVED:
         raise StateError(f"{key} is {record.status.value}, not unknown: nothing to resolve")
-    now = datetime.now(UTC)
+    now = app.clock()
     if not_sent:
         _write(
             app,
@@ -179,7 +178,7 @@ def state_accept(app: App, key: str) -> None:
                 hint="read the plan's reason: settle those emails with `state forget` or `state resolve`",
             )
 
-        now = datetime.now(UTC)
+        now = app.clock()
         accepted = dataclasses.replace(source, key=key, fingerprint=change.fingerprint or "", updated_at=now)
         store.put(
             accepted,
@@ -205,14 +204,14 @@ def state_forget(app: App, key: str) -> None:
     record = _get(app, key)
     if record.status is not SendStatus.SCHEDULED:
         raise StateError(f"{key} is {record.status.value}, not scheduled: only a scheduled email can be forgotten")
-    if record.scheduled_time is None or record.scheduled_time <= datetime.now(UTC):
+    if record.scheduled_time is None or record.scheduled_time <= app.clock():
         raise StateError(
             f"{key} was scheduled for {record.scheduled_time}, which has passed: it has gone out and cannot be "
             "forgotten (forgetting it would let it be sent again)"
         )
     _write(
         app,
-        dataclasses.replace(record, status=SendStatus.NOT_SENT, updated_at=datetime.now(UTC)),
+        dataclasses.replace(record, status=SendStatus.NOT_SENT, updated_at=app.clock()),
         "forget",
         {"previous": record.status.value, "email_id": record.email_id},
     )

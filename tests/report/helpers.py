@@ -5,10 +5,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from collections.abc import Callable
+from datetime import datetime
+
 from click.testing import CliRunner
 
 from orchestrator.cli.api_cmds import emails_group, report_cmd, stats_cmd, templates_group
-from orchestrator.cli.common import OrchestratorGroup
+from orchestrator.cli.common import App, OrchestratorGroup
 from orchestrator.cli.main import cli as main_cli
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,9 +46,24 @@ def copy_example(dest: Path) -> Path:
     return dest
 
 
-def run(project: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    """Invoke the CLI like a user would; any exception but SystemExit is a bug (a traceback)."""
-    result = CliRunner().invoke(CLI, ["--project", str(project), *args], env={"COLUMNS": "200", **(env or {})})
+def fixed_clock(moment: str = NOW) -> Callable[[], datetime]:
+    """A clock that always reads ``moment``: the seam tests use instead of the calendar."""
+    instant = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    return lambda: instant
+
+
+def run(
+    project: Path, *args: str, env: dict[str, str] | None = None, clock: Callable[[], datetime] | None = None
+) -> tuple[int, str, str]:
+    """Invoke the CLI like a user would; any exception but SystemExit is a bug (a traceback).
+
+    ``clock`` replaces the system clock (:attr:`App.clock`), for commands that refuse ``--now``
+    (real Pardot environments) but whose output depends on the date.
+    """
+    obj = App(clock=clock) if clock is not None else None
+    result = CliRunner().invoke(
+        CLI, ["--project", str(project), *args], env={"COLUMNS": "200", **(env or {})}, obj=obj
+    )
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     return result.exit_code, result.stdout, result.stderr
 
