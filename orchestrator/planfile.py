@@ -7,14 +7,13 @@ refuses a plan that no longer matches the world it was computed for.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from orchestrator.atomic import PRIVATE, write_text
+from orchestrator.digest import digest
 from orchestrator.errors import Diagnostic, OrchestratorError, PlanRefused
 from orchestrator.plan import FORMAT_VERSION, Action, Audience, Change, Plan
 from orchestrator.policy import content_problems
@@ -123,9 +122,7 @@ def _change_from_dict(data: dict[str, Any]) -> Change:
 
 
 def _checksum(document: dict[str, Any]) -> str:
-    body = {k: v for k, v in document.items() if k != "checksum"}
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return digest({k: v for k, v in document.items() if k != "checksum"})
 
 
 def write_plan(plan: Plan, path: Path) -> None:
@@ -134,22 +131,10 @@ def write_plan(plan: Plan, path: Path) -> None:
     document["checksum"] = _checksum(document)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        # Owner-only: a plan holds exact payloads, prospect addresses included.
+        write_text(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n", mode=PRIVATE)
     except OSError as exc:
         raise OrchestratorError(f"cannot write the plan to {path}: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(document, fh, indent=2, ensure_ascii=False)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise OrchestratorError(f"cannot write the plan to {path}: {exc.strerror}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def read_plan(path: Path) -> Plan:

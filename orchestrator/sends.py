@@ -12,8 +12,6 @@ have sent (or scheduled) exactly once.  Its ``key`` is stable across runs:
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -22,6 +20,7 @@ from typing import Any
 
 from orchestrator.campaigns import Campaign
 from orchestrator.config import Config, Environment, Policy
+from orchestrator.digest import digest
 from orchestrator.errors import Diagnostic, RenderError
 from orchestrator.policy import address_problems, content_problems, lead_time_problem
 from orchestrator.render import Renderer, Source
@@ -73,8 +72,7 @@ class DesiredSend:
 
 def fingerprint(payload: dict[str, Any]) -> str:
     """sha256 of the canonical JSON of ``payload``."""
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return digest(payload)
 
 
 @dataclass

@@ -11,8 +11,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +24,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from orchestrator.atomic import write_text
 from orchestrator.cli.common import App, now_option, pass_app
 from orchestrator.errors import OrchestratorError
 from orchestrator.pardot.models import Email, EmailStats, EmailTemplate, EmailTemplateSummary
@@ -425,27 +424,12 @@ def report_cmd(app: App, names: tuple[str, ...], all_campaigns: bool, out: Path)
     app.console.print(f"Wrote {out}: {len(result.rows)} send(s) in {campaigns} campaign(s).", markup=False)
 
 
-def _umask() -> int:
-    current = os.umask(0o022)
-    os.umask(current)
-    return current
-
-
 def write_text_atomically(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file in the same folder and a rename.
 
     A reader (a browser reloading the report) never sees a half-written file.
     """
-    folder = path.parent if str(path.parent) else Path(".")
     try:
-        fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it 0600; a report is for sharing
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_text(path, text)  # a report is for sharing: the usual permissions, not 0600
     except OSError as exc:
         raise OrchestratorError(f"cannot write {path}: {exc.strerror or exc}") from exc

@@ -8,12 +8,12 @@ leaves a half-written CSV that looks complete.
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
+
+from orchestrator.atomic import PRIVATE, atomic_writer
 
 STDOUT = "-"
 
@@ -25,15 +25,6 @@ def open_output(target: str) -> Iterator[TextIO]:
         yield sys.stdout
         sys.stdout.flush()
         return
-    path = Path(target)
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp_name)
-        raise
+    # Owner-only: exports hold prospect data.
+    with atomic_writer(Path(target), mode=PRIVATE, newline="") as handle:
+        yield handle
