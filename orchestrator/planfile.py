@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.atomic import PRIVATE, write_text
+from orchestrator.desired import fingerprint
 from orchestrator.digest import digest
 from orchestrator.errors import Diagnostic, OrchestratorError, PlanRefused
 from orchestrator.plan import FORMAT_VERSION, Action, Audience, Change, Plan
 from orchestrator.policy import content_problems
 from orchestrator.schedule import utc_iso
-from orchestrator.sends import fingerprint
 
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:

@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from orchestrator.desired import DesiredSend
 from orchestrator.diff import changed_fields, payload_diff
 from orchestrator.errors import Diagnostic
 from orchestrator.plan import Action, Change, Plan
 from orchestrator.schedule import utc_iso
-from orchestrator.sends import DesiredSend
 from orchestrator.state.models import SendRecord, SendStatus, StateSnapshot
 
 _APPLIED = (SendStatus.SENT, SendStatus.SCHEDULED)

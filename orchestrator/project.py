@@ -13,9 +13,10 @@ from pathlib import Path
 
 from orchestrator.campaigns import Campaign, discover, load_campaigns
 from orchestrator.config import Config, Environment, load_config
+from orchestrator.desired import DesiredSend
 from orchestrator.errors import Diagnostic, ProjectInvalid
 from orchestrator.render import Renderer
-from orchestrator.sends import DesiredSend, build_sends
+from orchestrator.sends import build_sends
 
 
 @dataclass(frozen=True)

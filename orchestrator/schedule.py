@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import CroniterBadCronError, CroniterBadDateError, croniter
-
 #: Most occurrences one cron schedule may produce inside its horizon.
 MAX_OCCURRENCES = 500
 DEFAULT_HORIZON = timedelta(days=7)
@@ -108,6 +106,9 @@ def cron_times(
     window_end: datetime,
 ) -> list[datetime]:
     """Aware UTC times of ``expr`` in ``zone`` with ``window_start < t <= window_end``."""
+    # croniter loads here, not with the module: planner and plan files need only utc_iso.
+    from croniter import CroniterBadCronError, CroniterBadDateError, croniter
+
     if len(expr.split()) != 5 and not expr.startswith("@"):
         raise ScheduleError("cron", f"{expr!r}: a cron expression has five fields (minute hour day month weekday)")
     if not croniter.is_valid(expr):

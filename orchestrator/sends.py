@@ -20,7 +20,7 @@ from typing import Any
 
 from orchestrator.campaigns import Campaign
 from orchestrator.config import Config, Environment, Policy
-from orchestrator.digest import digest
+from orchestrator.desired import DesiredSend
 from orchestrator.errors import Diagnostic, RenderError
 from orchestrator.policy import address_problems, content_problems, lead_time_problem
 from orchestrator.render import Renderer, Source
@@ -33,46 +33,6 @@ _ID_KINDS = {
     "template": "templates",
     "user": "users",
 }
-
-
-@dataclass(frozen=True)
-class DesiredSend:
-    """One email the files ask for. ``payload`` holds the exact Pardot API parameters."""
-
-    key: str
-    campaign: str
-    kind: str  # "list" | "one-to-one"
-    source: str  # display path of the campaign file
-    schedule_kind: str  # "at" | "cron" | "now"
-    scheduled_time: datetime | None  # aware UTC; None = on apply
-    timezone: str
-    payload: dict[str, Any]
-    labels: dict[str, Any] = field(default_factory=dict)  # human names next to ids, for plans
-    operational_reason: str | None = None
-    max_recipients: int | None = None
-    min_lead_time: timedelta = timedelta(minutes=10)
-
-    @property
-    def fingerprint(self) -> str:
-        """A digest of everything that reaches Pardot; equal fingerprints mean an identical email."""
-        return fingerprint(self.payload)
-
-    @property
-    def subject(self) -> str | None:
-        return self.payload.get("subject")
-
-    @property
-    def text(self) -> str | None:
-        return self.payload.get("text_content")
-
-    @property
-    def html(self) -> str | None:
-        return self.payload.get("html_content")
-
-
-def fingerprint(payload: dict[str, Any]) -> str:
-    """sha256 of the canonical JSON of ``payload``."""
-    return digest(payload)
 
 
 @dataclass

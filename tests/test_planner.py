@@ -8,9 +8,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from orchestrator.desired import DesiredSend
 from orchestrator.plan import Action, Plan
 from orchestrator.planner import PlanOptions, make_plan
-from orchestrator.sends import DesiredSend
 from orchestrator.state.models import Actor, SendRecord, SendStatus, StateSnapshot
 
 NOW = datetime(2027, 1, 10, 12, 0, tzinfo=UTC)

@@ -13,11 +13,11 @@ import click
 from rich.table import Table
 
 from orchestrator.cli.common import App, now_option, pass_app
+from orchestrator.desired import DesiredSend
 from orchestrator.errors import Diagnostic, ProjectInvalid
 from orchestrator.project import desired_sends
 from orchestrator.redact import mask_emails
 from orchestrator.schedule import ScheduleError, parse_time, utc_iso
-from orchestrator.sends import DesiredSend
 
 
 def _github(diag: Diagnostic) -> str:

@@ -2,28 +2,37 @@
 
 The public face of the package; see :mod:`.client` for how calls are made and retried, and
 ``docs/wire-format.md`` for the wire format it speaks.
+
+The face is lazy (PEP 562): naming ``orchestrator.pardot.models`` or a settings class does not
+load httpx and tenacity; :class:`PardotClient` loads them when first named.
 """
 
-from orchestrator.pardot.client import PardotClient
-from orchestrator.pardot.models import (
-    EXPORT_STATES,
-    Email,
-    EmailStats,
-    EmailTemplate,
-    EmailTemplateSummary,
-    ExportJob,
-    ExportQueryResult,
-    ListEmailSend,
-    OneToOneSend,
-)
-from orchestrator.pardot.settings import (
-    ApiSettings,
-    AuthSettings,
-    ClientCredentialsAuth,
-    RefreshTokenAuth,
-    StaticTokenAuth,
-    TokenAuth,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from orchestrator.pardot.client import PardotClient
+    from orchestrator.pardot.models import (
+        EXPORT_STATES,
+        Email,
+        EmailStats,
+        EmailTemplate,
+        EmailTemplateSummary,
+        ExportJob,
+        ExportQueryResult,
+        ListEmailSend,
+        OneToOneSend,
+    )
+    from orchestrator.pardot.settings import (
+        ApiSettings,
+        AuthSettings,
+        ClientCredentialsAuth,
+        RefreshTokenAuth,
+        StaticTokenAuth,
+        TokenAuth,
+    )
 
 __all__ = [
     "EXPORT_STATES",
@@ -43,3 +52,39 @@ __all__ = [
     "StaticTokenAuth",
     "TokenAuth",
 ]
+
+_MODELS = [
+    "EXPORT_STATES",
+    "Email",
+    "EmailStats",
+    "EmailTemplate",
+    "EmailTemplateSummary",
+    "ExportJob",
+    "ExportQueryResult",
+    "ListEmailSend",
+    "OneToOneSend",
+]
+_SETTINGS = [
+    "ApiSettings",
+    "AuthSettings",
+    "ClientCredentialsAuth",
+    "RefreshTokenAuth",
+    "StaticTokenAuth",
+    "TokenAuth",
+]
+#: Where each name lives, loaded on first use.
+_LAZY = {
+    "PardotClient": "orchestrator.pardot.client",
+    **dict.fromkeys(_MODELS, "orchestrator.pardot.models"),
+    **dict.fromkeys(_SETTINGS, "orchestrator.pardot.settings"),
+}
+
+
+def __getattr__(name: str) -> object:
+    """The client, models and settings on first use (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

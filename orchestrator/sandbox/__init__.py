@@ -3,9 +3,16 @@
 Two ways to run it: in process (:func:`inprocess_transport`, no socket) or as a real threaded
 HTTP server on loopback (:func:`serve`). Both enforce Pardot's rules and error codes, and both
 inject the same deterministic faults (:class:`FaultConfig`). See docs/wire-format.md.
+
+The face is lazy (PEP 562): the constants and settings load without werkzeug, httpx or the
+application, which load when :class:`SandboxApp`, :func:`serve` or the transport is first named.
 """
 
-from orchestrator.sandbox.app import SandboxApp
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
 from orchestrator.sandbox.config import (
     FAULT_KINDS,
     SANDBOX_BASE_URL,
@@ -14,8 +21,11 @@ from orchestrator.sandbox.config import (
     ExportConfig,
     FaultConfig,
 )
-from orchestrator.sandbox.server import SandboxServer, serve
-from orchestrator.sandbox.transport import inprocess_transport
+
+if TYPE_CHECKING:
+    from orchestrator.sandbox.app import SandboxApp
+    from orchestrator.sandbox.server import SandboxServer, serve
+    from orchestrator.sandbox.transport import inprocess_transport
 
 __all__ = [
     "FAULT_KINDS",
@@ -29,3 +39,20 @@ __all__ = [
     "inprocess_transport",
     "serve",
 ]
+
+_LAZY = {
+    "SandboxApp": "orchestrator.sandbox.app",
+    "SandboxServer": "orchestrator.sandbox.server",
+    "serve": "orchestrator.sandbox.server",
+    "inprocess_transport": "orchestrator.sandbox.transport",
+}
+
+
+def __getattr__(name: str) -> object:
+    """The application, server and transport on first use (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -2,24 +2,33 @@
 
 Pick a backend with :func:`open_store`; code against :class:`StateStore`. The contract every
 backend keeps is written in :mod:`orchestrator.state.base`.
+
+The package face is lazy (PEP 562): ``from orchestrator.state import SendRecord`` loads the
+value types only, so the pure core (planner, plans) never pulls in sqlite3, psycopg or tenacity.
+A backend module loads when it is first named or opened.
 """
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from orchestrator.errors import ConfigError
-from orchestrator.state.base import StateStore
-from orchestrator.state.memory import InMemoryStateStore
-from orchestrator.state.models import (
-    Actor,
-    JournalEntry,
-    LockInfo,
-    SendRecord,
-    SendStatus,
-    StateSnapshot,
-)
-from orchestrator.state.sqlite import SqliteStateStore
+
+if TYPE_CHECKING:
+    from orchestrator.state.base import StateStore
+    from orchestrator.state.memory import InMemoryStateStore
+    from orchestrator.state.models import (
+        Actor,
+        JournalEntry,
+        LockInfo,
+        SendRecord,
+        SendStatus,
+        StateSnapshot,
+    )
+    from orchestrator.state.postgres import PostgresStateStore
+    from orchestrator.state.sqlite import SqliteStateStore
 
 __all__ = [
     "BACKENDS",
@@ -39,6 +48,20 @@ __all__ = [
 #: The names ``state.backend`` may take in orchestrator.yaml.
 BACKENDS = ("sqlite", "postgres", "memory")
 
+#: Where each lazily loaded name lives.
+_LAZY = {
+    "StateStore": "orchestrator.state.base",
+    "InMemoryStateStore": "orchestrator.state.memory",
+    "SqliteStateStore": "orchestrator.state.sqlite",
+    "PostgresStateStore": "orchestrator.state.postgres",  # psycopg costs a quarter second
+    "Actor": "orchestrator.state.models",
+    "JournalEntry": "orchestrator.state.models",
+    "LockInfo": "orchestrator.state.models",
+    "SendRecord": "orchestrator.state.models",
+    "SendStatus": "orchestrator.state.models",
+    "StateSnapshot": "orchestrator.state.models",
+}
+
 
 def open_store(backend: str, *, path: Path | None = None, dsn: str | None = None) -> StateStore:
     """Open (creating if needed) the state store ``backend`` names.
@@ -46,10 +69,13 @@ def open_store(backend: str, *, path: Path | None = None, dsn: str | None = None
     ``sqlite`` needs ``path`` (parent folders are created); ``postgres`` needs ``dsn``, the
     connection string itself (read from the environment variable the config names), which is
     never shown; ``memory`` needs neither and forgets everything when the process ends.
+
     """
     if backend == "sqlite":
         if path is None:
             raise ConfigError("the sqlite state backend needs a path (state.path)")
+        from orchestrator.state.sqlite import SqliteStateStore
+
         return SqliteStateStore(Path(path))
     if backend == "postgres":
         if not dsn:
@@ -57,10 +83,12 @@ def open_store(backend: str, *, path: Path | None = None, dsn: str | None = None
                 "the postgres state backend needs a DSN; set the environment variable that "
                 "state.dsn_env names"
             )
-        from orchestrator.state.postgres import PostgresStateStore  # psycopg loads only when used
+        from orchestrator.state.postgres import PostgresStateStore
 
         return PostgresStateStore(dsn)
     if backend == "memory":
+        from orchestrator.state.memory import InMemoryStateStore
+
         return InMemoryStateStore()
     raise ConfigError(
         f"unknown state backend {backend!r}; choose one of: {', '.join(BACKENDS)}"
@@ -68,9 +96,10 @@ def open_store(backend: str, *, path: Path | None = None, dsn: str | None = None
 
 
 def __getattr__(name: str) -> object:
-    """``PostgresStateStore`` on first use: importing psycopg costs a quarter second per command."""
-    if name == "PostgresStateStore":
-        from orchestrator.state.postgres import PostgresStateStore
-
-        return PostgresStateStore
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    """The backends and value types on first use (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
