@@ -70,3 +70,13 @@ def test_lazy_package_faces_refuse_unknown_names(package: str) -> None:
     module = __import__(package, fromlist=["x"])
     with pytest.raises(AttributeError):
         module.NoSuchName  # noqa: B018
+
+
+@pytest.mark.parametrize("name", ["campaign", "config", "plan"])
+def test_shipped_schemas_are_valid_json_schemas(name: str) -> None:
+    """The schemas are not re-checked at run time (it slowed every command's start), so here."""
+    from jsonschema import Draft202012Validator
+
+    from orchestrator.schemas import load_schema
+
+    Draft202012Validator.check_schema(load_schema(name))

@@ -29,7 +29,6 @@ from orchestrator.cli.common import App, now_option, pass_app
 from orchestrator.errors import OrchestratorError
 from orchestrator.pardot.models import Email, EmailStats, EmailTemplate, EmailTemplateSummary
 from orchestrator.redact import mask_emails
-from orchestrator.report import build_report
 from orchestrator.stats import (
     COUNT_FIELDS,
     RATE_FIELDS,
@@ -418,6 +417,8 @@ def report_cmd(app: App, names: tuple[str, ...], all_campaigns: bool, out: Path)
     selection = parse_selection(names, all_campaigns, allow_email_id=False)
     result = _gather(app, selection.campaigns)
     _note_skipped(app, result)
+    from orchestrator.report import build_report  # matplotlib loads only for a report
+
     html = build_report(result.rows, app.now(), skipped=result.skipped, reveal_emails=app.reveal_emails)
     write_text_atomically(out, html)
     campaigns = len({r.email.campaign for r in result.rows})

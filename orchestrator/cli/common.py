@@ -15,14 +15,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
-from rich.console import Console
 
-from orchestrator.config import Config, Environment, find_project_root, load_config
 from orchestrator.errors import ConfigError, OrchestratorError
-from orchestrator.project import Project, load_project
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
+    from orchestrator.config import Config, Environment
     from orchestrator.pardot.client import PardotClient
+    from orchestrator.project import Project
     from orchestrator.state.base import StateStore
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -35,6 +36,8 @@ def system_clock() -> datetime:
 
 def make_console(stderr: bool = False) -> Console:
     """A rich console: colour only on a terminal, never with NO_COLOR, no wrapping in pipes."""
+    from rich.console import Console  # loads with the first command, not with --version
+
     stream = sys.stderr if stderr else sys.stdout
     tty = stream.isatty()
     return Console(
@@ -75,10 +78,14 @@ class App:
                     hint="--project must name the project folder itself (the one holding orchestrator.yaml)",
                 )
             return self.project_dir
+        from orchestrator.config import find_project_root
+
         return find_project_root(Path.cwd())
 
     def project(self, paths: list[Path] | None = None) -> Project:
         """The loaded project (cached unless ``paths`` narrows it)."""
+        from orchestrator.project import load_project  # YAML, JSON Schema and Jinja load here
+
         if paths:
             return load_project(self.root(), paths)
         if self._project is None:
@@ -90,6 +97,8 @@ class App:
         if self._project is not None:
             return self._project.config
         if self._config is None:
+            from orchestrator.config import load_config
+
             self._config = load_config(self.root())
         return self._config
 

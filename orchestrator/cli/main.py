@@ -1,22 +1,94 @@
-"""The ``orchestrator`` command: a thin shell over the library (parse, build, execute, exit)."""
+"""The ``orchestrator`` command: a thin shell over the library (parse, build, execute, exit).
+
+Commands load lazily: the root group knows each command by ``module:attribute`` and imports the
+module only when the command runs (or its help is shown), so ``orchestrator --version`` or
+``orchestrator validate`` never pays for the API client, the sandbox or matplotlib.
+"""
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Iterator, Mapping, MutableMapping
 from pathlib import Path
 
 import click
 
 from orchestrator import __version__
-from orchestrator.cli.api_cmds import emails_group, report_cmd, stats_cmd, templates_group
-from orchestrator.cli.authoring import render, validate
 from orchestrator.cli.common import App, OrchestratorGroup
-from orchestrator.cli.export_cmd import export_group
-from orchestrator.cli.lifecycle import apply, plan, show
-from orchestrator.cli.sandbox_cmd import sandbox_group
-from orchestrator.cli.state_cmd import state_group
+
+#: Every command of the root group: name -> ``module:attribute``, imported on first use.
+COMMANDS: Mapping[str, str] = {
+    "validate": "orchestrator.cli.authoring:validate",
+    "render": "orchestrator.cli.authoring:render",
+    "plan": "orchestrator.cli.lifecycle:plan",
+    "apply": "orchestrator.cli.lifecycle:apply",
+    "show": "orchestrator.cli.lifecycle:show",
+    "state": "orchestrator.cli.state_cmd:state_group",
+    "sandbox": "orchestrator.cli.sandbox_cmd:sandbox_group",
+    "export": "orchestrator.cli.export_cmd:export_group",
+    "templates": "orchestrator.cli.api_cmds:templates_group",
+    "emails": "orchestrator.cli.api_cmds:emails_group",
+    "stats": "orchestrator.cli.api_cmds:stats_cmd",
+    "report": "orchestrator.cli.api_cmds:report_cmd",
+}
 
 
-@click.group(cls=OrchestratorGroup, context_settings={"help_option_names": ["-h", "--help"]})
+class LazyCommands(MutableMapping[str, click.Command]):
+    """A group's ``commands`` mapping whose values are imported when first looked up.
+
+    Names are known up front, so listing, completion and "did you mean" cost nothing; a
+    command's module loads on ``[name]`` (running it, or showing its help). Being a full
+    mapping, ``group.commands`` keeps working for code that walks the tree.
+    """
+
+    def __init__(self, specs: Mapping[str, str]) -> None:
+        self._specs = dict(specs)
+        self._loaded: dict[str, click.Command] = {}
+
+    def __getitem__(self, name: str) -> click.Command:
+        if name not in self._loaded:
+            spec = self._specs[name]  # KeyError for an unknown name, as a dict would
+            module, _, attribute = spec.partition(":")
+            command = getattr(importlib.import_module(module), attribute)
+            if not isinstance(command, click.Command):
+                raise TypeError(f"{spec} is not a click command")
+            self._loaded[name] = command
+        return self._loaded[name]
+
+    def __setitem__(self, name: str, command: click.Command) -> None:
+        self._specs.pop(name, None)
+        self._loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        if name not in self._specs and name not in self._loaded:
+            raise KeyError(name)
+        self._specs.pop(name, None)
+        self._loaded.pop(name, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter({**dict.fromkeys(self._specs), **dict.fromkeys(self._loaded)})
+
+    def __len__(self) -> int:
+        return len(self._specs.keys() | self._loaded.keys())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._specs or name in self._loaded
+
+
+class LazyGroup(OrchestratorGroup):
+    """The root group: commands given as ``name -> "module:attribute"`` load on first use
+    (the pattern of click's "Lazily Loading Subcommands" documentation, kept as a mapping)."""
+
+    def __init__(self, *args: object, lazy_commands: Mapping[str, str], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.commands = LazyCommands(lazy_commands)
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy_commands=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.option(
     "--project",
     "project_dir",
@@ -44,20 +116,6 @@ def cli(ctx: click.Context, project_dir: Path | None, env_name: str | None, reve
     app.env_name = env_name
     app.reveal_emails = reveal_emails
     ctx.call_on_close(app.close)
-
-
-cli.add_command(validate)
-cli.add_command(render)
-cli.add_command(plan)
-cli.add_command(apply)
-cli.add_command(show)
-cli.add_command(state_group)
-cli.add_command(sandbox_group)
-cli.add_command(export_group)
-cli.add_command(templates_group)
-cli.add_command(emails_group)
-cli.add_command(stats_cmd)
-cli.add_command(report_cmd)
 
 
 def main() -> None:
