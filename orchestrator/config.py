@@ -78,11 +78,9 @@ class Environment:
     @property
     def business_unit_id(self) -> str:
         """The Pardot business unit this environment sends through."""
-        if self.api.get("kind") == "sandbox":
-            from orchestrator.sandbox import SANDBOX_BUSINESS_UNIT
+        from orchestrator.connect import business_unit_id  # the one module that knows the sandbox
 
-            return SANDBOX_BUSINESS_UNIT
-        return str(self.api["business_unit_id"])
+        return business_unit_id(self)
 
 
 @dataclass(frozen=True)

@@ -1,19 +1,20 @@
 """Building the I/O edges for an environment: the API client and the state store.
 
 The only module that turns ``orchestrator.yaml`` settings into live connections.  Secrets are
-read here from the environment variables the config names, and nowhere else.
+read here from the environment variables the config names, and nowhere else.  It is also the
+only product module that knows the sandbox (``api: {kind: sandbox}``): the rest of the
+orchestrator talks to a :class:`PardotClient` and never asks what is behind it.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.config import Environment
 from orchestrator.errors import ConfigError
-from orchestrator.pardot.client import PardotClient
 from orchestrator.pardot.settings import (
     ApiSettings,
     AuthSettings,
@@ -23,6 +24,9 @@ from orchestrator.pardot.settings import (
     TokenAuth,
 )
 from orchestrator.state import StateStore, open_store
+
+if TYPE_CHECKING:
+    from orchestrator.pardot.client import PardotClient
 
 #: Where the in-process sandbox keeps its data unless ``api.db`` says otherwise.
 DEFAULT_SANDBOX_DB = ".orchestrator/sandbox-api.db"
@@ -66,8 +70,19 @@ def sandbox_app(env: Environment, root: Path) -> Any:
     return SandboxApp(db_path=db, seed=seed, faults=faults)
 
 
+def business_unit_id(env: Environment) -> str:
+    """The Pardot business unit ``env`` sends through (the sandbox has one of its own)."""
+    if env.api.get("kind") == "sandbox":
+        from orchestrator.sandbox.config import SANDBOX_BUSINESS_UNIT
+
+        return SANDBOX_BUSINESS_UNIT
+    return str(env.api["business_unit_id"])
+
+
 def build_client(env: Environment, root: Path, *, environ: Mapping[str, str] | None = None) -> PardotClient:
     """The API client for ``env``: the in-process sandbox, or Pardot over HTTPS."""
+    from orchestrator.pardot.client import PardotClient  # httpx loads with the first API call
+
     api = env.api
     if api["kind"] == "sandbox":
         from orchestrator.sandbox import SANDBOX_BASE_URL, SANDBOX_BUSINESS_UNIT, SANDBOX_TOKEN, inprocess_transport
@@ -92,8 +107,20 @@ def build_client(env: Environment, root: Path, *, environ: Mapping[str, str] | N
     return PardotClient(settings, env=environ)
 
 
-def build_store(env: Environment, root: Path, *, environ: Mapping[str, str] | None = None) -> StateStore:
-    """The state store for ``env``; a PostgreSQL DSN comes from the variable ``state.dsn_env`` names."""
+def build_store(
+    env: Environment,
+    root: Path,
+    *,
+    environ: Mapping[str, str] | None = None,
+    create: bool = False,
+    announce: Callable[[str], None] | None = None,
+) -> StateStore:
+    """The state store for ``env``; a PostgreSQL DSN comes from the variable ``state.dsn_env`` names.
+
+    A state that does not exist yet is created and, when it was, ``announce`` is told where. An
+    existing but empty state (a 0-byte SQLite file, PostgreSQL tables without a lineage row) is
+    refused unless ``create`` (``orchestrator state init``) asks for a new state there.
+    """
     state = env.state
     if state["backend"] == "postgres":
         variables = os.environ if environ is None else environ
@@ -104,5 +131,9 @@ def build_store(env: Environment, root: Path, *, environ: Mapping[str, str] | No
                 f"environment variable {name} is not set",
                 hint=f"state.dsn_env of environment {env.name!r} names it; export the PostgreSQL DSN there",
             )
-        return open_store("postgres", dsn=dsn)
-    return open_store("sqlite", path=root / state.get("path", DEFAULT_STATE_DB))
+        store = open_store("postgres", dsn=dsn, create=create)
+    else:
+        store = open_store("sqlite", path=root / state.get("path", DEFAULT_STATE_DB), create=create)
+    if announce is not None and getattr(store, "created", False):
+        announce(f"Created a new, empty state at {getattr(store, 'location', '?')}")
+    return store

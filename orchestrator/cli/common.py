@@ -139,7 +139,9 @@ class App:
         if self._store is None:
             from orchestrator.connect import build_store
 
-            self._store = build_store(self.environment(), self.config().root)
+            self._store = build_store(
+                self.environment(), self.config().root, announce=lambda line: click.echo(line, err=True)
+            )
         return self._store
 
     def close(self) -> None:

@@ -236,3 +236,34 @@ def state_unlock(app: App, lock_id: str) -> None:
     store.force_unlock(lock_id)
     who = f" held by {holder.actor.describe()} for {holder.operation!r}" if holder else ""
     app.console.print(f"Lock {lock_id}{who} broken.", markup=False)
+
+
+@state_group.command("init")
+@pass_app
+def state_init(app: App) -> None:
+    """Start a new, empty state for the environment where the existing one holds none.
+
+    Every command creates the state by itself when none exists yet (and says so). An existing
+    state file of 0 bytes, or a database whose state tables hold no lineage, is refused
+    instead: it is far more likely a state that was emptied than a new one. Run this only if
+    nothing was ever sent through this environment; otherwise restore the state from a
+    backup, because an empty state would plan every email already sent again. A state that
+    already holds a lineage is left as it is.
+    """
+    from orchestrator.connect import build_store
+
+    env = app.environment()
+    store = build_store(env, app.config().root, create=True)
+    try:
+        snapshot = store.snapshot()
+        where = getattr(store, "location", env.name)
+        if getattr(store, "created", False):
+            click.echo(f"Created a new, empty state at {where} (lineage {snapshot.lineage}).", err=True)
+        else:
+            app.console.print(
+                f"The state at {where} already exists (lineage {snapshot.lineage}, serial {snapshot.serial}); "
+                "left unchanged.",
+                markup=False,
+            )
+    finally:
+        store.close()

@@ -63,20 +63,27 @@ _LAZY = {
 }
 
 
-def open_store(backend: str, *, path: Path | None = None, dsn: str | None = None) -> StateStore:
-    """Open (creating if needed) the state store ``backend`` names.
+def open_store(
+    backend: str, *, path: Path | None = None, dsn: str | None = None, create: bool = False
+) -> StateStore:
+    """Open the state store ``backend`` names.
 
     ``sqlite`` needs ``path`` (parent folders are created); ``postgres`` needs ``dsn``, the
     connection string itself (read from the environment variable the config names), which is
     never shown; ``memory`` needs neither and forgets everything when the process ends.
 
+    A state that was never created is created (and the store's ``created`` attribute says
+    so, for the caller to announce), except where that could hide a lost one: an existing SQLite file
+    or a PostgreSQL database whose state tables exist but hold no lineage is refused with
+    :class:`~orchestrator.errors.StateError` unless ``create`` asks for a new state explicitly
+    (``orchestrator state init``).
     """
     if backend == "sqlite":
         if path is None:
             raise ConfigError("the sqlite state backend needs a path (state.path)")
         from orchestrator.state.sqlite import SqliteStateStore
 
-        return SqliteStateStore(Path(path))
+        return SqliteStateStore(Path(path), create=create)
     if backend == "postgres":
         if not dsn:
             raise ConfigError(
@@ -85,7 +92,7 @@ def open_store(backend: str, *, path: Path | None = None, dsn: str | None = None
             )
         from orchestrator.state.postgres import PostgresStateStore
 
-        return PostgresStateStore(dsn)
+        return PostgresStateStore(dsn, create=create)
     if backend == "memory":
         from orchestrator.state.memory import InMemoryStateStore
 

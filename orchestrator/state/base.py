@@ -1,6 +1,7 @@
 """The one protocol every state backend implements (SQLite, PostgreSQL, in-memory).
 
-The contract, which ``tests/state/test_contract.py`` checks against every backend:
+The contract, which ``tests/state/test_state_contract.py`` checks against every backend (the
+parts every backend does alike are written once, in :mod:`orchestrator.state.skeleton`):
 
 * The state has a ``lineage`` (a uuid4 chosen once, when the state is created) and a ``serial``
   that every write increments by one. A saved plan records both, so apply can tell a stale plan.

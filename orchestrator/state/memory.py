@@ -11,30 +11,17 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import logging
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
 
 from orchestrator.errors import StateError
-from orchestrator.state.codec import dump_json, load_json
-from orchestrator.state.locking import (
-    acquire_with_timeout,
-    holder_is_dead,
-    lock_broken_error,
-    locked_error,
-    new_lock,
-    wrong_lock_error,
-)
-from orchestrator.state.models import Actor, JournalEntry, LockInfo, SendRecord, StateSnapshot
-from orchestrator.state.validation import check_action, check_key
+from orchestrator.state.codec import load_json
+from orchestrator.state.models import JournalEntry, LockInfo, SendRecord, StateSnapshot
+from orchestrator.state.skeleton import StoreSkeleton
 
 __all__ = ["InMemoryStateStore"]
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -69,16 +56,24 @@ class _Shared:
     mutex: threading.RLock = field(default_factory=threading.RLock)
 
 
-class InMemoryStateStore:
-    """A :class:`~orchestrator.state.base.StateStore` that lives in this process only."""
+class InMemoryStateStore(StoreSkeleton[_Shared]):
+    """A :class:`~orchestrator.state.base.StateStore` that lives in this process only.
+
+    Its transaction is the shared mutex: the skeleton encodes everything before a write
+    opens one, so nothing can fail half-way through changing the state.
+    """
 
     def __init__(self, *, _shared: _Shared | None = None) -> None:
+        super().__init__()
         self._shared = _shared if _shared is not None else _Shared()
-        self._held: LockInfo | None = None
         self._closed = False
 
     def __repr__(self) -> str:
         return f"InMemoryStateStore(lineage={self._shared.lineage!r})"
+
+    @property
+    def location(self) -> str:
+        return "memory (forgotten when the process ends)"
 
     def open_another(self) -> InMemoryStateStore:
         """A second handle on the same state, with its own lock ownership."""
@@ -111,98 +106,32 @@ class InMemoryStateStore:
         with self._state() as state:
             return state.lock
 
-    # -- writes --------------------------------------------------------------------------
+    # -- the skeleton's primitives -------------------------------------------------------
 
-    def put(
-        self,
-        record: SendRecord,
-        *,
-        action: str,
-        detail: Mapping[str, Any] | None = None,
-        actor: Actor | None = None,
-    ) -> int:
-        if not isinstance(record, SendRecord):
-            raise TypeError(f"put() takes a SendRecord, not {type(record).__name__}")
-        return self._write(record.key, action, detail, actor, record=record)
+    def _write_txn(self, doing: str) -> contextlib.AbstractContextManager[_Shared]:
+        return self._state()
 
-    def append_journal(
-        self,
-        *,
-        key: str | None,
-        action: str,
-        detail: Mapping[str, Any] | None = None,
-        actor: Actor | None = None,
-    ) -> int:
-        return self._write(key, action, detail, actor, record=None)
+    def _read_lock(self, txn: _Shared) -> LockInfo | None:
+        return txn.lock
 
-    def _write(
-        self,
-        key: str | None,
-        action: str,
-        detail: Mapping[str, Any] | None,
-        actor: Actor | None,
-        *,
-        record: SendRecord | None,
-        fenced: bool = True,
-    ) -> int:
-        check_key(key)
-        check_action(action)
-        with self._state() as state:
-            if fenced and self._held is not None and state.lock != self._held:
-                raise lock_broken_error(self._held, state.lock)
-            # Encode everything before changing anything: that is this store's transaction.
-            stored = None
-            if record is not None:
-                stored = _Stored(record, dump_json(record.payload, what="payload"))
-            entry = JournalEntry(
-                seq=state.serial + 1,
-                at=datetime.now(UTC),
-                key=key,
-                action=action,
-                detail={},
-                actor=actor or Actor.current(),
-            )
-            encoded_detail = dump_json(detail or {}, what="detail")
-            if stored is not None and record is not None:
-                state.records[record.key] = stored
-            state.journal.append(_StoredEntry(entry, encoded_detail))
-            state.serial = entry.seq
-            return state.serial
+    def _upsert(self, txn: _Shared, record: SendRecord, payload: str) -> None:
+        txn.records[record.key] = _Stored(record, payload)
 
-    # -- locking -------------------------------------------------------------------------
+    def _serial(self, txn: _Shared) -> int:
+        return txn.serial
 
-    def _try_lock(self, operation: str) -> LockInfo:
-        with self._state() as state:
-            if state.lock is not None:
-                raise locked_error(state.lock)
-            state.lock = new_lock(operation)
-            return state.lock
+    def _append(self, txn: _Shared, entry: JournalEntry, detail: str) -> None:
+        txn.journal.append(_StoredEntry(entry, detail))
+        txn.serial = entry.seq
 
-    @contextlib.contextmanager
-    def lock(self, operation: str, *, timeout: float = 0.0) -> Iterator[LockInfo]:
-        info = acquire_with_timeout(lambda: self._try_lock(operation), timeout)
-        self._held = info
-        try:
-            yield info
-        finally:
-            self._held = None
-            self._release(info)
+    def _insert_lock(self, txn: _Shared, info: LockInfo) -> None:
+        txn.lock = info
 
-    def _release(self, info: LockInfo) -> None:
-        with self._shared.mutex:
-            if self._shared.lock == info:
-                self._shared.lock = None
-            else:
-                logger.warning("state lock %s was broken while this process held it", info.lock_id)
-
-    def force_unlock(self, lock_id: str) -> None:
-        with self._state() as state:
-            current = state.lock
-            if current is None or current.lock_id != lock_id:
-                raise wrong_lock_error(lock_id, current)
-            state.lock = None
-            detail = {"lock": current.to_dict(), "holder_dead": holder_is_dead(current)}
-            self._write(None, "unlock", detail, None, record=None, fenced=False)
+    def _delete_lock(self, txn: _Shared, lock_id: str) -> bool:
+        if txn.lock is None or txn.lock.lock_id != lock_id:
+            return False
+        txn.lock = None
+        return True
 
     def close(self) -> None:
         self._closed = True

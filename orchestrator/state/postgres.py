@@ -6,7 +6,8 @@ Choices, and why:
   in one order, serials never collide, and no two writes can deadlock.
 * ``synchronous_commit = on`` for our sessions whatever the server default: a commit that
   returns is on disk, because an intent written before an API call must survive a crash.
-* The state lock is a row *and* a session-level advisory lock held on a connection of its own.
+* The put/journal/lock sequence is :mod:`orchestrator.state.skeleton`'s; this module supplies
+  the SQL. The state lock is a row *and* a session-level advisory lock held on a connection of its own.
   If the holder dies, the server ends its session and drops the advisory lock; the next
   ``lock()`` finds the row left behind, takes over and journals ``lock-takeover``.
 * The DSN is a secret: it is never shown, and every error is scrubbed of its password
@@ -19,9 +20,7 @@ import contextlib
 import logging
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Callable, Iterator
 
 import psycopg
 from psycopg.rows import TupleRow
@@ -29,16 +28,9 @@ from psycopg.rows import TupleRow
 from orchestrator.errors import StateError
 from orchestrator.state.codec import dump_actor, dump_json, load_actor, load_json
 from orchestrator.state.dsn import describe_dsn, dsn_secrets, scrub
-from orchestrator.state.locking import (
-    acquire_with_timeout,
-    holder_is_dead,
-    lock_broken_error,
-    locked_error,
-    new_lock,
-    wrong_lock_error,
-)
-from orchestrator.state.models import Actor, JournalEntry, LockInfo, SendRecord, StateSnapshot
-from orchestrator.state.validation import check_action, check_key
+from orchestrator.state.locking import holder_is_dead, locked_error, new_lock
+from orchestrator.state.models import JournalEntry, LockInfo, SendRecord, StateSnapshot
+from orchestrator.state.skeleton import StoreSkeleton, no_lineage_error
 
 __all__ = ["SCHEMA_VERSION", "PostgresStateStore"]
 
@@ -116,6 +108,11 @@ ON CONFLICT (key) DO UPDATE SET
 _LOCK_SELECT = (
     "SELECT lock_id, operation, actor::text, pid, acquired_at FROM orchestrator_lock WHERE id = 1"
 )
+#: How many of the state's tables exist: any means a state was created here before.
+_STATE_TABLES = """
+SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()
+  AND tablename IN ('orchestrator_meta', 'orchestrator_sends', 'orchestrator_journal', 'orchestrator_lock')
+"""
 _HOLDER_SESSIONS = """
 SELECT pid FROM pg_locks
 WHERE locktype = 'advisory' AND granted AND classid = %s::oid AND objid = %s::oid
@@ -164,28 +161,37 @@ def _scrub_chain(exc: BaseException, secrets: list[str]) -> None:
         current = current.__cause__ or current.__context__
 
 
-class PostgresStateStore:
+class PostgresStateStore(StoreSkeleton[Connection]):
     """A :class:`~orchestrator.state.base.StateStore` in a PostgreSQL database (tables created
-    if missing, all named ``orchestrator_*``)."""
+    if missing, all named ``orchestrator_*``).
 
-    def __init__(self, dsn: str, *, connect_timeout: int = 10) -> None:
+    A database without any ``orchestrator_*`` table gets a new state (:attr:`created` says so).
+    One whose state tables exist but hold no lineage row is refused unless ``create`` asks for
+    a new state explicitly: it is far more likely a state that was emptied than a new one.
+    """
+
+    def __init__(self, dsn: str, *, connect_timeout: int = 10, create: bool = False) -> None:
+        super().__init__()
         self._dsn = dsn
         self._secrets = dsn_secrets(dsn)
         self._where = describe_dsn(dsn)
         self._connect_timeout = connect_timeout
         self._mutex = threading.RLock()
-        self._held: LockInfo | None = None
         self._closed = False
         self._conn: Connection | None = None
         self._conn = self._connect()
         try:
-            self._create_schema()
+            self.created = self._create_schema(create=create)
         except BaseException:
             self.close()
             raise
 
     def __repr__(self) -> str:
         return f"PostgresStateStore({self._where})"
+
+    @property
+    def location(self) -> str:
+        return f"PostgreSQL {self._where}"
 
     @contextlib.contextmanager
     def _errors(self, doing: str) -> Iterator[None]:
@@ -223,26 +229,34 @@ class PostgresStateStore:
             with conn.transaction():
                 yield conn
 
-    def _create_schema(self) -> None:
+    def _create_schema(self, *, create: bool) -> bool:
+        """Check (or, where allowed, create) the state; whether a new state was created."""
         with self._transaction("create the state tables") as conn:
             conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", _SCHEMA_KEY)
-            row = _one(conn.execute("SELECT to_regclass('orchestrator_meta') IS NOT NULL").fetchone())
-            if not row[0]:
+            tables = _one(conn.execute(_STATE_TABLES).fetchone())[0]
+            has_meta = _one(conn.execute("SELECT to_regclass('orchestrator_meta') IS NOT NULL").fetchone())[0]
+            row = conn.execute("SELECT schema_version FROM orchestrator_meta").fetchone() if has_meta else None
+            created = False
+            if row is None:
+                if tables and not create:
+                    raise no_lineage_error(
+                        f"PostgreSQL state ({self._where})", "its tables hold no lineage row"
+                    )
                 conn.execute(_SCHEMA)
-            conn.execute(
-                "INSERT INTO orchestrator_meta (id, lineage, serial, schema_version) "
-                "VALUES (1, %s, 0, %s) ON CONFLICT (id) DO NOTHING",
-                (str(uuid.uuid4()), SCHEMA_VERSION),
-            )
-            version = _one(
-                conn.execute("SELECT schema_version FROM orchestrator_meta").fetchone()
-            )[0]
+                conn.execute(
+                    "INSERT INTO orchestrator_meta (id, lineage, serial, schema_version) "
+                    "VALUES (1, %s, 0, %s)",
+                    (str(uuid.uuid4()), SCHEMA_VERSION),
+                )
+                row, created = (SCHEMA_VERSION,), True
+            version = row[0]
         if version > SCHEMA_VERSION:
             raise StateError(
                 f"PostgreSQL state ({self._where}) was written by a newer orchestrator "
                 f"(schema {version}, this one knows {SCHEMA_VERSION})",
                 hint="upgrade the orchestrator",
             )
+        return bool(created)
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -284,95 +298,72 @@ class PostgresStateStore:
         with self._transaction("read the lock") as conn:
             return _lock_from_row(conn.execute(_LOCK_SELECT).fetchone())
 
-    # -- writes --------------------------------------------------------------------------
+    # -- the skeleton's primitives -------------------------------------------------------
 
     @contextlib.contextmanager
-    def _write(self, doing: str, *, fenced: bool = True) -> Iterator[Connection]:
-        """A write transaction that first queues on the meta row, then checks the fence."""
+    def _write_txn(self, doing: str) -> Iterator[Connection]:
+        """A write transaction that first queues on the meta row, so serials never collide."""
         with self._transaction(doing) as conn:
             conn.execute("SELECT serial FROM orchestrator_meta WHERE id = 1 FOR UPDATE")
-            held = self._held
-            if fenced and held is not None:
-                current = _lock_from_row(conn.execute(_LOCK_SELECT).fetchone())
-                if current is None or current.lock_id != held.lock_id:
-                    raise lock_broken_error(held, current)
             yield conn
 
-    def put(
-        self,
-        record: SendRecord,
-        *,
-        action: str,
-        detail: Mapping[str, Any] | None = None,
-        actor: Actor | None = None,
-    ) -> int:
-        if not isinstance(record, SendRecord):
-            raise TypeError(f"put() takes a SendRecord, not {type(record).__name__}")
-        check_action(action)
-        with self._write(f"record {record.key}") as conn:
-            conn.execute(
-                _UPSERT,
-                (
-                    record.key,
-                    record.campaign,
-                    record.environment,
-                    record.fingerprint,
-                    dump_json(record.payload, what="payload"),
-                    record.status.value,
-                    record.email_id,
-                    record.scheduled_time,
-                    record.created_at,
-                    record.updated_at,
-                    dump_actor(record.applied_by),
-                    record.error,
-                ),
-            )
-            return self._journal_and_bump(conn, record.key, action, detail, actor)
+    def _read_lock(self, txn: Connection) -> LockInfo | None:
+        return _lock_from_row(txn.execute(_LOCK_SELECT).fetchone())
 
-    def append_journal(
-        self,
-        *,
-        key: str | None,
-        action: str,
-        detail: Mapping[str, Any] | None = None,
-        actor: Actor | None = None,
-    ) -> int:
-        check_key(key)
-        check_action(action)
-        with self._write("append to the journal") as conn:
-            return self._journal_and_bump(conn, key, action, detail, actor)
-
-    @staticmethod
-    def _journal_and_bump(
-        conn: Connection,
-        key: str | None,
-        action: str,
-        detail: Mapping[str, Any] | None,
-        actor: Actor | None,
-    ) -> int:
-        """Append one journal entry whose seq is the new serial, and store that serial.
-
-        Runs inside :meth:`_write`, which holds the meta row, so the serial cannot move.
-        """
-        serial: int = _one(conn.execute("SELECT serial FROM orchestrator_meta").fetchone())[0] + 1
-        conn.execute(
-            "INSERT INTO orchestrator_journal (seq, at, key, action, detail, actor) "
-            "VALUES (%s, %s, %s, %s, %s::json, %s::json)",
+    def _upsert(self, txn: Connection, record: SendRecord, payload: str) -> None:
+        txn.execute(
+            _UPSERT,
             (
-                serial,
-                datetime.now(UTC),
-                key,
-                action,
-                dump_json(detail or {}, what="detail"),
-                dump_actor(actor or Actor.current()),
+                record.key,
+                record.campaign,
+                record.environment,
+                record.fingerprint,
+                payload,
+                record.status.value,
+                record.email_id,
+                record.scheduled_time,
+                record.created_at,
+                record.updated_at,
+                dump_actor(record.applied_by),
+                record.error,
             ),
         )
-        conn.execute("UPDATE orchestrator_meta SET serial = %s", (serial,))
+
+    def _serial(self, txn: Connection) -> int:
+        serial: int = _one(txn.execute("SELECT serial FROM orchestrator_meta").fetchone())[0]
         return serial
 
-    # -- locking -------------------------------------------------------------------------
+    def _append(self, txn: Connection, entry: JournalEntry, detail: str) -> None:
+        txn.execute(
+            "INSERT INTO orchestrator_journal (seq, at, key, action, detail, actor) "
+            "VALUES (%s, %s, %s, %s, %s::json, %s::json)",
+            (entry.seq, entry.at, entry.key, entry.action, detail, dump_actor(entry.actor)),
+        )
+        txn.execute("UPDATE orchestrator_meta SET serial = %s", (entry.seq,))
 
-    def _try_lock(self, operation: str, lock_conn: Connection) -> LockInfo:
+    def _insert_lock(self, txn: Connection, info: LockInfo) -> None:
+        txn.execute(
+            "INSERT INTO orchestrator_lock (id, lock_id, operation, actor, pid, acquired_at) "
+            "VALUES (1, %s, %s, %s::json, %s, %s)",
+            (info.lock_id, info.operation, dump_actor(info.actor), info.pid, info.acquired_at),
+        )
+
+    def _delete_lock(self, txn: Connection, lock_id: str) -> bool:
+        gone = txn.execute("DELETE FROM orchestrator_lock WHERE lock_id = %s", (lock_id,))
+        return gone.rowcount > 0
+
+    # -- locking: a row, plus an advisory lock held by a session of its own ---------------
+
+    @contextlib.contextmanager
+    def _lock_attempts(self) -> Iterator[Callable[[str], LockInfo]]:
+        self._connection()  # a closed store says so before opening anything
+        lock_conn = self._connect()
+        try:
+            yield lambda operation: self._try_lock_with(operation, lock_conn)
+        finally:
+            lock_conn.close()  # ends the session, so the server drops the advisory lock
+
+    def _try_lock_with(self, operation: str, lock_conn: Connection) -> LockInfo:
         with self._errors("take the state lock"):
             got = _one(
                 lock_conn.execute("SELECT pg_try_advisory_lock(%s, %s)", _LOCK_KEY).fetchone()
@@ -389,8 +380,8 @@ class PostgresStateStore:
     def _claim_lock_row(self, operation: str) -> LockInfo:
         """Write our lock row; a row already there belongs to a holder whose session ended."""
         info = new_lock(operation)
-        with self._write("take the state lock", fenced=False) as conn:
-            stale = _lock_from_row(conn.execute(_LOCK_SELECT).fetchone())
+        with self._write_txn("take the state lock") as conn:
+            stale = self._read_lock(conn)
             if stale is not None:
                 conn.execute("DELETE FROM orchestrator_lock")
                 detail = {
@@ -399,48 +390,12 @@ class PostgresStateStore:
                     "reason": "the holder's database session ended without releasing the lock",
                     "new_lock_id": info.lock_id,
                 }
-                self._journal_and_bump(conn, None, "lock-takeover", detail, info.actor)
+                self._journal(conn, None, "lock-takeover", dump_json(detail, what="detail"), info.actor)
                 logger.warning("took over the stale state lock %s", stale.lock_id)
-            conn.execute(
-                "INSERT INTO orchestrator_lock (id, lock_id, operation, actor, pid, acquired_at) "
-                "VALUES (1, %s, %s, %s::json, %s, %s)",
-                (info.lock_id, info.operation, dump_actor(info.actor), info.pid, info.acquired_at),
-            )
+            self._insert_lock(conn, info)
         return info
 
-    @contextlib.contextmanager
-    def lock(self, operation: str, *, timeout: float = 0.0) -> Iterator[LockInfo]:
-        self._connection()  # a closed store says so before opening anything
-        lock_conn = self._connect()
-        try:
-            info = acquire_with_timeout(lambda: self._try_lock(operation, lock_conn), timeout)
-            self._held = info
-            try:
-                yield info
-            except BaseException:
-                self._held = None
-                with contextlib.suppress(StateError):  # keep the original error; the row
-                    self._release(info)  # left behind is taken over by the next lock()
-                raise
-            self._held = None
-            self._release(info)
-        finally:
-            lock_conn.close()  # ends the session, so the server drops the advisory lock
-
-    def _release(self, info: LockInfo) -> None:
-        with self._transaction("release the state lock") as conn:
-            gone = conn.execute("DELETE FROM orchestrator_lock WHERE lock_id = %s", (info.lock_id,))
-            if gone.rowcount == 0:
-                logger.warning("state lock %s was broken while this process held it", info.lock_id)
-
-    def force_unlock(self, lock_id: str) -> None:
-        with self._write("break the state lock", fenced=False) as conn:
-            current = _lock_from_row(conn.execute(_LOCK_SELECT).fetchone())
-            if current is None or current.lock_id != lock_id:
-                raise wrong_lock_error(lock_id, current)
-            conn.execute("DELETE FROM orchestrator_lock")
-            detail = {"lock": current.to_dict(), "holder_dead": holder_is_dead(current)}
-            self._journal_and_bump(conn, None, "unlock", detail, None)
+    def _after_force_unlock(self, lock_id: str) -> None:
         self._end_holder_sessions(lock_id)
 
     def _end_holder_sessions(self, lock_id: str) -> None:

@@ -8,7 +8,8 @@ Choices, and why:
   reading the serial, so two processes can never produce the same serial.
 * One connection per store object, behind a re-entrant mutex: the apply engine writes from a
   few threads, and serialising them costs nothing next to an API call.
-* The state lock is a row, taken in a ``BEGIN IMMEDIATE`` transaction. A holder that died on
+* The put/journal/lock sequence is :mod:`orchestrator.state.skeleton`'s; this module supplies
+  the SQL. The state lock is a row, taken in a ``BEGIN IMMEDIATE`` transaction. A holder that died on
   this host is detected by its pid and reported, but never broken automatically: pids are
   reused, and a wrongly broken lock could send an email twice.
 """
@@ -16,31 +17,19 @@ Choices, and why:
 from __future__ import annotations
 
 import contextlib
-import logging
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import StateError, display_path
-from orchestrator.state.codec import dump_actor, dump_json, dump_time, load_actor, load_json, load_time
-from orchestrator.state.locking import (
-    acquire_with_timeout,
-    holder_is_dead,
-    lock_broken_error,
-    locked_error,
-    new_lock,
-    wrong_lock_error,
-)
-from orchestrator.state.models import Actor, JournalEntry, LockInfo, SendRecord, StateSnapshot
-from orchestrator.state.validation import check_action, check_key
+from orchestrator.state.codec import dump_actor, dump_time, load_actor, load_json, load_time
+from orchestrator.state.models import JournalEntry, LockInfo, SendRecord, StateSnapshot
+from orchestrator.state.skeleton import StoreSkeleton, no_lineage_error
 
 __all__ = ["SCHEMA_VERSION", "SqliteStateStore"]
-
-logger = logging.getLogger(__name__)
 
 #: Bumped when the tables change; a state written by a newer orchestrator is refused.
 SCHEMA_VERSION = 1
@@ -113,14 +102,14 @@ _LOCK_INSERT = (
 _JOURNAL_SELECT = "SELECT seq, at, key, action, detail, actor FROM journal"
 
 
-def _record_row(record: SendRecord) -> tuple[Any, ...]:
+def _record_row(record: SendRecord, payload: str) -> tuple[Any, ...]:
     scheduled = None if record.scheduled_time is None else dump_time(record.scheduled_time)
     return (
         record.key,
         record.campaign,
         record.environment,
         record.fingerprint,
-        dump_json(record.payload, what="payload"),
+        payload,
         record.status.value,
         record.email_id,
         scheduled,
@@ -160,29 +149,48 @@ def _lock_from_row(row: tuple[Any, ...] | None) -> LockInfo | None:
     )
 
 
-class SqliteStateStore:
-    """A :class:`~orchestrator.state.base.StateStore` in a SQLite file (created if missing)."""
+class SqliteStateStore(StoreSkeleton[sqlite3.Connection]):
+    """A :class:`~orchestrator.state.base.StateStore` in a SQLite file.
 
-    def __init__(self, path: Path, *, busy_timeout: float = 30.0) -> None:
+    A missing file is created, with a new state in it (:attr:`created` says so). An existing
+    file that holds no state (0 bytes, or no lineage) is refused unless ``create`` asks for a
+    new state explicitly: it is far more likely a state that was emptied than a new one, and
+    a new state would plan every email already sent again.
+    """
+
+    #: Nothing but force_unlock frees a dead holder's lock row: waiting for it would be in vain.
+    dead_holder_blocks = True
+
+    def __init__(self, path: Path, *, busy_timeout: float = 30.0, create: bool = False) -> None:
+        super().__init__()
         self._path = Path(path)
         self._mutex = threading.RLock()
-        self._held: LockInfo | None = None
         self._conn: sqlite3.Connection | None = None
         with self._errors("open"):
+            existed = self._path.exists()
+            self._was_empty = existed and self._path.is_file() and self._path.stat().st_size == 0
             self._path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(
                 self._path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
             )
             self._conn = conn
-            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise StateError(f"{self._shown}: SQLite refused WAL mode (got {mode!r})")
-            conn.execute("PRAGMA synchronous=FULL")
-            self._create_schema()
+            try:
+                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    raise StateError(f"{self._shown}: SQLite refused WAL mode (got {mode!r})")
+                conn.execute("PRAGMA synchronous=FULL")
+                self.created = self._create_schema(allow_new=create or not existed)
+            except BaseException:
+                self.close()
+                raise
 
     @property
     def _shown(self) -> str:
         return f"state database {display_path(self._path)}"
+
+    @property
+    def location(self) -> str:
+        return display_path(self._path)
 
     def __repr__(self) -> str:
         return f"SqliteStateStore({str(self._path)!r})"
@@ -219,22 +227,32 @@ class SqliteStateStore:
                     conn.rollback()
                 raise
 
-    def _create_schema(self) -> None:
+    def _create_schema(self, *, allow_new: bool) -> bool:
+        """Check (or, where allowed, create) the state; whether a new state was created."""
+        created = False
         with self._transaction("create the state tables", write=True) as conn:
-            for statement in _split_statements(_SCHEMA):
-                conn.execute(statement)
-            conn.execute(
-                "INSERT OR IGNORE INTO meta (id, lineage, serial, schema_version) "
-                "VALUES (1, ?, 0, ?)",
-                (str(uuid.uuid4()), SCHEMA_VERSION),
-            )
-            version = conn.execute("SELECT schema_version FROM meta").fetchone()[0]
+            has_meta = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+            ).fetchone()
+            row = conn.execute("SELECT schema_version FROM meta").fetchone() if has_meta else None
+            if row is None:
+                if not allow_new:
+                    raise no_lineage_error(self._shown, "a file of 0 bytes" if self._was_empty else "no lineage")
+                for statement in _split_statements(_SCHEMA):
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO meta (id, lineage, serial, schema_version) VALUES (1, ?, 0, ?)",
+                    (str(uuid.uuid4()), SCHEMA_VERSION),
+                )
+                row, created = (SCHEMA_VERSION,), True
+            version = row[0]
         if version > SCHEMA_VERSION:
             raise StateError(
                 f"{self._shown} was written by a newer orchestrator (schema {version}, "
                 f"this one knows {SCHEMA_VERSION})",
                 hint="upgrade the orchestrator",
             )
+        return created
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -275,125 +293,37 @@ class SqliteStateStore:
         with self._transaction("read the lock", write=False) as conn:
             return self._read_lock(conn)
 
-    @staticmethod
-    def _read_lock(conn: sqlite3.Connection) -> LockInfo | None:
-        return _lock_from_row(conn.execute(_LOCK_SELECT).fetchone())
+    # -- the skeleton's primitives -------------------------------------------------------
 
-    # -- writes --------------------------------------------------------------------------
+    def _write_txn(self, doing: str) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        # BEGIN IMMEDIATE takes the database's write lock before the serial is read.
+        return self._transaction(doing, write=True)
 
-    def put(
-        self,
-        record: SendRecord,
-        *,
-        action: str,
-        detail: Mapping[str, Any] | None = None,
-        actor: Actor | None = None,
-    ) -> int:
-        if not isinstance(record, SendRecord):
-            raise TypeError(f"put() takes a SendRecord, not {type(record).__name__}")
-        check_action(action)
-        with self._transaction(f"record {record.key}", write=True) as conn:
-            self._check_fence(conn)
-            conn.execute(_UPSERT, _record_row(record))
-            return self._journal_and_bump(conn, record.key, action, detail, actor)
+    def _read_lock(self, txn: sqlite3.Connection) -> LockInfo | None:
+        return _lock_from_row(txn.execute(_LOCK_SELECT).fetchone())
 
-    def append_journal(
-        self,
-        *,
-        key: str | None,
-        action: str,
-        detail: Mapping[str, Any] | None = None,
-        actor: Actor | None = None,
-    ) -> int:
-        check_key(key)
-        check_action(action)
-        with self._transaction("append to the journal", write=True) as conn:
-            self._check_fence(conn)
-            return self._journal_and_bump(conn, key, action, detail, actor)
+    def _upsert(self, txn: sqlite3.Connection, record: SendRecord, payload: str) -> None:
+        txn.execute(_UPSERT, _record_row(record, payload))
 
-    def _check_fence(self, conn: sqlite3.Connection) -> None:
-        """While this store holds the lock, refuse to write if someone broke it."""
-        held = self._held
-        if held is not None:
-            current = self._read_lock(conn)
-            if current is None or current.lock_id != held.lock_id:
-                raise lock_broken_error(held, current)
-
-    @staticmethod
-    def _journal_and_bump(
-        conn: sqlite3.Connection,
-        key: str | None,
-        action: str,
-        detail: Mapping[str, Any] | None,
-        actor: Actor | None,
-    ) -> int:
-        """Append one journal entry whose seq is the new serial, and store that serial."""
-        serial: int = conn.execute("SELECT serial FROM meta").fetchone()[0] + 1
-        conn.execute(
-            "INSERT INTO journal (seq, at, key, action, detail, actor) VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                serial,
-                dump_time(datetime.now(UTC)),
-                key,
-                action,
-                dump_json(detail or {}, what="detail"),
-                dump_actor(actor or Actor.current()),
-            ),
-        )
-        conn.execute("UPDATE meta SET serial = ?", (serial,))
+    def _serial(self, txn: sqlite3.Connection) -> int:
+        serial: int = txn.execute("SELECT serial FROM meta").fetchone()[0]
         return serial
 
-    # -- locking -------------------------------------------------------------------------
-
-    def _try_lock(self, operation: str) -> LockInfo:
-        with self._transaction("take the state lock", write=True) as conn:
-            current = self._read_lock(conn)
-            if current is not None:
-                raise locked_error(current)
-            info = new_lock(operation)
-            conn.execute(
-                _LOCK_INSERT,
-                (
-                    info.lock_id,
-                    info.operation,
-                    dump_actor(info.actor),
-                    info.pid,
-                    dump_time(info.acquired_at),
-                ),
-            )
-            return info
-
-    @contextlib.contextmanager
-    def lock(self, operation: str, *, timeout: float = 0.0) -> Iterator[LockInfo]:
-        # A dead holder's row never goes away by itself here: waiting for it would be in vain.
-        info = acquire_with_timeout(
-            lambda: self._try_lock(operation), timeout, give_up_if_holder_dead=True
+    def _append(self, txn: sqlite3.Connection, entry: JournalEntry, detail: str) -> None:
+        txn.execute(
+            "INSERT INTO journal (seq, at, key, action, detail, actor) VALUES (?, ?, ?, ?, ?, ?)",
+            (entry.seq, dump_time(entry.at), entry.key, entry.action, detail, dump_actor(entry.actor)),
         )
-        self._held = info
-        try:
-            yield info
-        except BaseException:
-            self._held = None
-            with contextlib.suppress(StateError):  # keep the original error; a stale row is
-                self._release(info)  # reported to the next caller as a dead holder
-            raise
-        self._held = None
-        self._release(info)
+        txn.execute("UPDATE meta SET serial = ?", (entry.seq,))
 
-    def _release(self, info: LockInfo) -> None:
-        with self._transaction("release the state lock", write=True) as conn:
-            gone = conn.execute("DELETE FROM state_lock WHERE lock_id = ?", (info.lock_id,))
-            if gone.rowcount == 0:
-                logger.warning("state lock %s was broken while this process held it", info.lock_id)
+    def _insert_lock(self, txn: sqlite3.Connection, info: LockInfo) -> None:
+        txn.execute(
+            _LOCK_INSERT,
+            (info.lock_id, info.operation, dump_actor(info.actor), info.pid, dump_time(info.acquired_at)),
+        )
 
-    def force_unlock(self, lock_id: str) -> None:
-        with self._transaction("break the state lock", write=True) as conn:
-            current = self._read_lock(conn)
-            if current is None or current.lock_id != lock_id:
-                raise wrong_lock_error(lock_id, current)
-            conn.execute("DELETE FROM state_lock WHERE lock_id = ?", (lock_id,))
-            detail = {"lock": current.to_dict(), "holder_dead": holder_is_dead(current)}
-            self._journal_and_bump(conn, None, "unlock", detail, None)
+    def _delete_lock(self, txn: sqlite3.Connection, lock_id: str) -> bool:
+        return txn.execute("DELETE FROM state_lock WHERE lock_id = ?", (lock_id,)).rowcount > 0
 
     def close(self) -> None:
         with self._mutex:
