@@ -15,17 +15,17 @@ this tree at the module that talks to that library, with ``raise ... from``.
     │                               (carries every Diagnostic, not just the first)
     ├── RenderError                 a single template failed to render
     ├── ApiError                    the Pardot API (or the sandbox) said no
-    │   ├── ApiAuthError            1, 181, 182, 184, 199, 201, HTTP 401
+    │   ├── ApiAuthError            credentials, token, permissions, business unit; HTTP 401
     │   ├── ApiRateLimited          66: too many concurrent requests (retryable)
     │   ├── ApiQuotaExceeded        122: daily call limit met (stop the run)
-    │   ├── ApiNotFound             the id names nothing (3, 4, 68, 86, 109, ...)
+    │   ├── ApiNotFound             the id names nothing (3, 4, 68, 86, 109, 192)
     │   ├── ApiValidationError      the request was refused as invalid (13, 36, 38, 55, 64, 65, ...)
-    │   ├── ApiTransientError       183, HTTP 5xx, connect errors: nothing was done, try again
+    │   ├── ApiTransientError       183, 214, 244, HTTP 5xx, connect errors: nothing done, try again
     │   ├── ApiProtocolError        the response could not be understood
     │   └── ApiOutcomeUnknown       a send may or may not have happened; never retried blindly
     ├── StateError                  the state store failed or refused
     │   ├── StateLocked             another apply holds the lock
-    │   └── StateConflict           the state changed under us (serial/lineage)
+    │   └── StateConflict           the state changed under us (our lock was broken)
     ├── PlanRefused                 a saved plan cannot be applied (stale, expired, altered, ...)
     └── ExportError                 an export could not be created, finished or downloaded
 """
@@ -118,7 +118,10 @@ class ApiError(OrchestratorError):
 
 
 class ApiAuthError(ApiError):
-    """Credentials, token or business unit were refused (1, 181, 182, 184, 199, 201, HTTP 401)."""
+    """Credentials, token, permissions or business unit were refused, or HTTP 401.
+
+    The codes are :data:`orchestrator.pardot.errormap.AUTH_CODES` (the one table).
+    """
 
     hint = "check the credentials named in orchestrator.yaml (api.auth) and the business unit id"
 
@@ -178,7 +181,11 @@ class StateLocked(StateError):
 
 
 class StateConflict(StateError):
-    """The state changed between read and write (serial or lineage moved)."""
+    """The state changed under a writer: the lock it held was broken by someone else.
+
+    Raised by every backend's write (see :mod:`orchestrator.state.skeleton`) so a holder whose
+    lock was broken stops before it sends anything more.
+    """
 
 
 class PlanRefused(OrchestratorError):

@@ -24,7 +24,6 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from orchestrator.errors import ApiError
 from orchestrator.sandbox import exports
 from orchestrator.sandbox.config import (
     MAX_IN_FLIGHT,
@@ -52,7 +51,7 @@ from orchestrator.sandbox.sends import (
 )
 from orchestrator.sandbox.stats import Counts, count_outcomes, stats_body
 from orchestrator.sandbox.store import Store
-from orchestrator.sandbox.wire import fail, flag, ok, refuse
+from orchestrator.sandbox.wire import SandboxRefusal, fail, flag, ok, refuse
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -223,7 +222,7 @@ class SandboxApp:
             self._check_credentials(request)
             self._count_call()
             return self._dispatch(request, fmt)
-        except ApiError as error:
+        except SandboxRefusal as error:
             entry["err_code"] = error.code
             return fail(fmt, error)
 

@@ -1,8 +1,10 @@
 """The sandbox's side of docs/wire-format.md: envelopes, flags and refusals.
 
 Handlers build plain Python values (dicts, lists, scalars); this module turns them into the JSON
-or XML envelope that the client parses. Refusals are the orchestrator's own ``Api*`` errors,
-raised by handlers and rendered here, so the sandbox speaks the same codes the client maps back.
+or XML envelope that the client parses. A refusal is a :class:`SandboxRefusal` carrying Pardot's
+code, raised by a handler and rendered here as a fail envelope. The sandbox plays Pardot, so it
+only says *which code*; what a code means to the orchestrator (auth, not found, retry, ...) is
+decided in one place, on the client's side: :mod:`orchestrator.pardot.errormap`.
 """
 
 from __future__ import annotations
@@ -13,16 +15,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from werkzeug.wrappers import Response
-
-from orchestrator.errors import (
-    ApiAuthError,
-    ApiError,
-    ApiNotFound,
-    ApiQuotaExceeded,
-    ApiRateLimited,
-    ApiTransientError,
-    ApiValidationError,
-)
 
 #: Pardot's messages for the codes the sandbox produces (docs/wire-format.md, "Error codes").
 MESSAGES: Mapping[int, str] = {
@@ -59,28 +51,28 @@ MESSAGES: Mapping[int, str] = {
     201: "Invalid business unit, or it is not active",
 }
 
-_AUTH = frozenset({181, 182, 184, 201})
-_NOT_FOUND = frozenset({3, 4, 10, 38, 55, 68, 109})
+#: The codes Pardot answers with HTTP 401 rather than 400 (docs/wire-format.md).
+_HTTP_401 = frozenset({181, 182, 184})
 
 
-def refuse(code: int, detail: str | None = None) -> ApiError:
-    """The ``Api*`` error for Pardot code ``code``; ``detail`` is appended to the message."""
+class SandboxRefusal(Exception):
+    """Pardot's "no" to a request: the sandbox's own type, rendered as a fail envelope.
+
+    Deliberately not an :class:`orchestrator.errors.OrchestratorError`: the sandbox stands apart
+    from the product it serves, and the client classifies the code it receives.
+    """
+
+    def __init__(self, code: int, message: str, *, http_status: int = 400) -> None:
+        super().__init__(f"Pardot error {code}: {message}")
+        self.code = code
+        self.message = message
+        self.http_status = http_status
+
+
+def refuse(code: int, detail: str | None = None) -> SandboxRefusal:
+    """The refusal for Pardot code ``code`` with its message; ``detail`` is appended."""
     message = MESSAGES[code] if detail is None else f"{MESSAGES[code]}: {detail}"
-    status = 401 if code in {181, 182, 184} else 400
-    cls: type[ApiError]
-    if code in _AUTH:
-        cls = ApiAuthError
-    elif code == 66:
-        cls = ApiRateLimited
-    elif code == 122:
-        cls = ApiQuotaExceeded
-    elif code == 183:
-        cls = ApiTransientError
-    elif code in _NOT_FOUND:
-        cls = ApiNotFound
-    else:
-        cls = ApiValidationError
-    return cls(message, code=code, http_status=status)
+    return SandboxRefusal(code, message, http_status=401 if code in _HTTP_401 else 400)
 
 
 def flag(value: object) -> int | str:
@@ -99,19 +91,19 @@ def ok(fmt: str, body: Mapping[str, Any]) -> Response:
     return _xml_response(rsp, 200)
 
 
-def fail(fmt: str, error: ApiError) -> Response:
+def fail(fmt: str, error: SandboxRefusal) -> Response:
     """A ``stat="fail"`` envelope for ``error`` with the sandbox's HTTP status choice."""
-    code = error.code if error.code is not None else 0
-    status = error.http_status or 400
+    code = error.code
+    status = error.http_status
     if fmt == "json":
         payload = {
             "@attributes": {"stat": "fail", "version": 1, "err_code": code},
-            "err": error.api_message,
+            "err": error.message,
         }
         return Response(json.dumps(payload), status=status, mimetype="application/json")
     rsp = ET.Element("rsp", {"stat": "fail", "version": "1.0"})
     err = ET.SubElement(rsp, "err", {"code": str(code)})
-    err.text = error.api_message
+    err.text = error.message
     return _xml_response(rsp, status)
 
 

@@ -23,7 +23,7 @@ from tenacity import (
     wait_exponential,
 )
 
-from orchestrator.errors import StateError, StateLocked
+from orchestrator.errors import StateConflict, StateError, StateLocked
 from orchestrator.state.models import Actor, LockInfo
 
 __all__ = [
@@ -112,10 +112,10 @@ def wrong_lock_error(lock_id: str, current: LockInfo | None) -> StateError:
     )
 
 
-def lock_broken_error(held: LockInfo, current: LockInfo | None) -> StateError:
+def lock_broken_error(held: LockInfo, current: LockInfo | None) -> StateConflict:
     """A write by a holder whose lock was broken: it must stop before sending anything more."""
     now = "the state is not locked now" if current is None else f"now {_describe(current)}"
-    return StateError(
+    return StateConflict(
         f"this process's state lock {held.lock_id} was broken by someone else ({now}); "
         "refusing to write so nothing is sent twice",
         hint="check the journal (`orchestrator state journal`) before applying again",
