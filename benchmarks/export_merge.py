@@ -11,8 +11,8 @@ What it does:
 2. in a fresh subprocess, creates a prospect export through the real ``PardotClient`` on the
    in-process sandbox transport, lets the sandbox clock complete it, then downloads the
    ``--files`` CSV files and merges them into one CSV on disk with ``ExportRunner.download``;
-   the subprocess's peak RSS (``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss``) and wall time
-   are the figures, so nothing from the seeding step inflates them;
+   the subprocess's peak RSS (measured by GNU time, ``/usr/bin/time``) and wall time are the
+   figures, so nothing from the seeding step inflates them;
 3. runs the same merge again under ``tracemalloc`` to report the peak of Python allocations
    during the download-and-merge alone (slower, so its time is not reported);
 4. repeats step 2 with deduplication on ``id`` (the ``--split`` path) for comparison.
@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -104,13 +103,18 @@ def _merge_once(db: Path, out: Path, rows: int, files: int, dedupe: bool, trace:
 
 
 def _child(args: list[str]) -> tuple[dict[str, object], int]:
-    """Run one merge in a fresh interpreter; return its figures and its peak RSS in KiB."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    done = subprocess.run([sys.executable, __file__, "--child", *args],
-                          check=True, capture_output=True, text=True)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    # ru_maxrss of RUSAGE_CHILDREN is the largest child so far: run the lightest first.
-    return json.loads(done.stdout), max(after, before)
+    """Run one merge in a fresh interpreter; return its figures and its peak RSS in KiB.
+
+    The child runs under GNU time (``/usr/bin/time``), which reports the child's own peak: Linux
+    charges a forked child the memory of the process it was forked from, so reading
+    ``RUSAGE_CHILDREN`` here would count this process (and the 1M-row seeding it did) too.
+    """
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as timing:
+        done = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", timing.name,
+                               sys.executable, __file__, "--child", *args],
+                              check=True, capture_output=True, text=True)
+        max_kib = int(timing.read().split()[-1])
+    return json.loads(done.stdout), max_kib
 
 
 def main() -> None:

@@ -6,8 +6,9 @@ Choices, and why:
   disk when it returns (``NORMAL`` could lose the last intents on power loss).
 * Every write runs in ``BEGIN IMMEDIATE``: the writer takes the database's write lock before
   reading the serial, so two processes can never produce the same serial.
-* One connection per store object, behind a re-entrant mutex: the apply engine writes from a
-  few threads, and serialising them costs nothing next to an API call.
+* One write connection per store object, behind a re-entrant mutex: the apply engine writes
+  from a few threads, and SQLite serialises writers anyway. Reads use pooled connections of
+  their own, so they never queue behind a commit's fsync.
 * The put/journal/lock sequence is :mod:`orchestrator.state.skeleton`'s; this module supplies
   the SQL. The state lock is a row, taken in a ``BEGIN IMMEDIATE`` transaction. A holder that died on
   this host is detected by its pid and reported, but never broken automatically: pids are
@@ -166,6 +167,10 @@ class SqliteStateStore(StoreSkeleton[sqlite3.Connection]):
         self._path = Path(path)
         self._mutex = threading.RLock()
         self._conn: sqlite3.Connection | None = None
+        self._busy_timeout = busy_timeout
+        self._readers_lock = threading.Lock()
+        self._idle_readers: list[sqlite3.Connection] = []
+        self._all_readers: list[sqlite3.Connection] = []
         with self._errors("open"):
             existed = self._path.exists()
             self._was_empty = existed and self._path.is_file() and self._path.stat().st_size == 0
@@ -227,6 +232,40 @@ class SqliteStateStore(StoreSkeleton[sqlite3.Connection]):
                     conn.rollback()
                 raise
 
+    @contextlib.contextmanager
+    def _read(self, doing: str) -> Iterator[sqlite3.Connection]:
+        """One read transaction on a connection of its own, without the writers' mutex.
+
+        In WAL mode a reader sees the last commit and never waits for a writer, so a read
+        (the apply engine reads each record before writing it) does not queue behind another
+        thread's commit and its fsync. Idle read connections are kept for reuse.
+        """
+        with self._errors(doing):
+            conn = self._take_reader()
+            try:
+                conn.execute("BEGIN")
+                try:
+                    yield conn
+                finally:
+                    if conn.in_transaction:
+                        conn.rollback()  # read-only: ending it is all a rollback does
+            finally:
+                with self._readers_lock:
+                    if self._conn is not None:
+                        self._idle_readers.append(conn)
+
+    def _take_reader(self) -> sqlite3.Connection:
+        with self._readers_lock:
+            if self._conn is None:
+                raise StateError(f"{self._shown}: the state store is closed")
+            if self._idle_readers:
+                return self._idle_readers.pop()
+            conn = sqlite3.connect(
+                self._path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
+            )
+            self._all_readers.append(conn)
+            return conn
+
     def _create_schema(self, *, allow_new: bool) -> bool:
         """Check (or, where allowed, create) the state; whether a new state was created."""
         created = False
@@ -257,14 +296,14 @@ class SqliteStateStore(StoreSkeleton[sqlite3.Connection]):
     # -- reads ---------------------------------------------------------------------------
 
     def snapshot(self) -> StateSnapshot:
-        with self._transaction("read the state", write=False) as conn:
+        with self._read("read the state") as conn:
             lineage, serial = conn.execute("SELECT lineage, serial FROM meta").fetchone()
             rows = conn.execute(f"{_RECORD_SELECT} ORDER BY key").fetchall()
         records = {row[0]: _record_from_row(row) for row in rows}
         return StateSnapshot(lineage=lineage, serial=serial, records=records)
 
     def get(self, key: str) -> SendRecord | None:
-        with self._transaction("read a record", write=False) as conn:
+        with self._read("read a record") as conn:
             row = conn.execute(
                 f"{_RECORD_SELECT} WHERE key = ?", (key,)
             ).fetchone()
@@ -272,7 +311,7 @@ class SqliteStateStore(StoreSkeleton[sqlite3.Connection]):
 
     def journal(self, key: str | None = None) -> list[JournalEntry]:
         query = _JOURNAL_SELECT
-        with self._transaction("read the journal", write=False) as conn:
+        with self._read("read the journal") as conn:
             if key is None:
                 rows = conn.execute(f"{query} ORDER BY seq").fetchall()
             else:
@@ -290,7 +329,7 @@ class SqliteStateStore(StoreSkeleton[sqlite3.Connection]):
         ]
 
     def current_lock(self) -> LockInfo | None:
-        with self._transaction("read the lock", write=False) as conn:
+        with self._read("read the lock") as conn:
             return self._read_lock(conn)
 
     # -- the skeleton's primitives -------------------------------------------------------
@@ -326,10 +365,14 @@ class SqliteStateStore(StoreSkeleton[sqlite3.Connection]):
         return txn.execute("DELETE FROM state_lock WHERE lock_id = ?", (lock_id,)).rowcount > 0
 
     def close(self) -> None:
-        with self._mutex:
+        with self._mutex, self._readers_lock:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+            for reader in self._all_readers:
+                reader.close()
+            self._all_readers.clear()
+            self._idle_readers.clear()
 
 
 def _split_statements(script: str) -> list[str]:
