@@ -15,7 +15,10 @@ What it does:
    figures, so nothing from the seeding step inflates them;
 3. runs the same merge again under ``tracemalloc`` to report the peak of Python allocations
    during the download-and-merge alone (slower, so its time is not reported);
-4. repeats step 2 with deduplication on ``id`` (the ``--split`` path) for comparison.
+4. repeats step 2 with deduplication on ``id`` (the ``--split`` path) for comparison;
+5. runs the same export as a user does, ``orchestrator export create prospect ...`` against the
+   in-process sandbox on the same database, as one whole process under GNU time: what the
+   CLI itself costs on top of the merge shows here (its start-up imports).
 
 The peak memory should stay flat as ``--rows`` grows (streaming); try ``--rows 200000`` and
 compare.  The sandbox generates the CSV in the same process, so RSS includes its share.
@@ -117,6 +120,31 @@ def _child(args: list[str]) -> tuple[dict[str, object], int]:
     return json.loads(done.stdout), max_kib
 
 
+def _cli_export(db: Path, workdir: Path, rows: int) -> tuple[float, int]:
+    """The same export as a user runs it: one whole ``orchestrator export create`` process
+    against the in-process sandbox on ``db``; its wall time and peak RSS (KiB, GNU time)."""
+    project = workdir / "cli-project"
+    project.mkdir()
+    (project / "orchestrator.yaml").write_text(
+        "version: 1\ndefault_environment: sandbox\ntimezone: UTC\nenvironments:\n  sandbox:\n"
+        f"    api: {{kind: sandbox, db: '{db}'}}\n    state: {{backend: sqlite, path: state.db}}\n",
+        encoding="utf-8",
+    )
+    command = Path(sys.executable).with_name("orchestrator")
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as timing:
+        started = time.perf_counter()
+        subprocess.run(["/usr/bin/time", "-f", "%M", "-o", timing.name, str(command), "export", "create",
+                        "prospect", "--procedure", "filter_by_created_at", "--arg", "created_after=11 months ago",
+                        "--now", START.isoformat(), "--poll-interval", "0.5", "-o", str(workdir / "cli.csv")],
+                       cwd=project, check=True, capture_output=True, text=True)
+        seconds = time.perf_counter() - started
+        max_kib = int(timing.read().split()[-1])
+    merged = sum(1 for _ in (workdir / "cli.csv").open(encoding="utf-8")) - 1
+    if merged != rows:
+        raise SystemExit(f"the CLI export merged {merged} rows, not {rows}")
+    return seconds, max_kib
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -139,6 +167,7 @@ def main() -> None:
         plain, rss_kib = _child([*common, "plain"])
         traced, _ = _child([*common, "trace"])
         deduped, rss_dedupe_kib = _child([*common, "dedupe"])
+        cli_s, cli_kib = _cli_export(db, Path(tmp), int(plain["rows"]))  # type: ignore[call-overload]
     buffer = io.StringIO()
     buffer.write(f"export merge benchmark ({options.rows:,} rows requested, "
                  f"{options.files} files; seeding took {seed_s:.1f} s)\n")
@@ -152,6 +181,8 @@ def main() -> None:
     buffer.write(f"  with dedupe on id:      {deduped['rows']:,} rows kept, "
                  f"{deduped['duplicates']:,} duplicates dropped, {deduped['seconds']:.2f} s, "
                  f"peak RSS {rss_dedupe_kib / 1024:.1f} MiB\n")
+    buffer.write(f"  `orchestrator export create` (whole CLI process, polling every 0.5 s): "
+                 f"{cli_s:.2f} s, peak RSS {cli_kib / 1024:.1f} MiB\n")
     print(buffer.getvalue(), end="")
 
 
