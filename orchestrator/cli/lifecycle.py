@@ -46,7 +46,7 @@ def _target(app: App) -> operations.Target:
         env=app.environment(),
         store=app.store(),
         client=app.client(),
-        clock=app.clock,
+        clock=app.ticking_clock(),
         notes=lambda line: app.err_console.print(line, markup=False, highlight=False),
     )
 
