@@ -139,7 +139,7 @@ def _select(app: App, name: str, occurrence: int | None, at: str | None) -> list
         except ScheduleError as exc:
             raise click.BadParameter(exc.message, param_hint="--at") from None
         now = min(now, target - timedelta(minutes=1))
-    sends, problems = desired_sends(project, env, now, campaigns=[campaign], lead_time="off")
+    sends, problems = desired_sends(project, env, now, campaigns=[campaign], lead_time="off", lints=False)
     errors = [d for d in problems if d.severity == "error"]
     if errors:
         raise ProjectInvalid(errors)

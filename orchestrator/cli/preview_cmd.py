@@ -9,7 +9,8 @@ import click
 
 from orchestrator.cli.authoring import _select
 from orchestrator.cli.common import App, now_option, pass_app
-from orchestrator.preview import PreviewItem, Templates, preview_items, sample_recipient, sandbox_prospect
+from orchestrator.preview import sample_recipient, sandbox_prospect
+from orchestrator.preview.write import PreviewItem, Templates, preview_items
 from orchestrator.redact import mask_emails
 
 #: Where previews go without ``--out`` (inside the project's own ignored work folder).
