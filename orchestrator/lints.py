@@ -136,24 +136,24 @@ def _html(html: str, text: str | None, kind: str) -> list[Finding]:
     tree = parse_html(html)
     for img in tree.css("img"):
         src = (img.attributes.get("src") or "").strip()
-        line = _line(html, src)
+        line = rendered_line(html, src)
         if "alt" not in img.attributes:
             out.append(
                 Finding(
                     "image-alt",
                     "html",
-                    f"image {_show(src)} has no alt attribute: add a description, or alt=\"\" if it is decorative",
+                    f"image {show_value(src)} has no alt attribute: add a description, or alt=\"\" if it is decorative",
                     line,
                 )
             )
         if src.lower().startswith("http://"):
-            message = f"image {_show(src)} is loaded over plain http://: use https://"
+            message = f"image {show_value(src)} is loaded over plain http://: use https://"
             out.append(Finding("insecure-url", "html", message, line))
     links = []
     for anchor in tree.css("a[href], area[href]"):
         href = anchor.attributes.get("href") or ""
         links.append(href)
-        out += _link(href, _line(html, href))
+        out += _link(href, rendered_line(html, href))
     if kind == "list" and not _has_preheader(tree):
         out.append(
             Finding(
@@ -174,10 +174,10 @@ def _link(href: str, line: int) -> list[Finding]:
         return []  # %%unsubscribe%%, {{EmailPreferenceCenter}}: Pardot fills them
     if bare.lower().startswith("javascript:"):
         return [
-            Finding("javascript-link", "html", f"javascript: link {_show(href)}: mail clients block scripts", line)
+            Finding("javascript-link", "html", f"javascript: link {show_value(href)}: mail clients block scripts", line)
         ]
     if bare.lower().startswith("http://"):
-        return [Finding("insecure-url", "html", f"link {_show(href)} uses plain http://: use https://", line)]
+        return [Finding("insecure-url", "html", f"link {show_value(href)} uses plain http://: use https://", line)]
     if not bare or bare.startswith("#"):
         return [] if bare else [Finding("link-scheme", "html", "a link has an empty href", line)]
     if not _SCHEME.match(bare):
@@ -185,7 +185,7 @@ def _link(href: str, line: int) -> list[Finding]:
             Finding(
                 "link-scheme",
                 "html",
-                f"link {_show(href)} has no scheme: an email has no base address, write the full https:// URL",
+                f"link {show_value(href)} has no scheme: an email has no base address, write the full https:// URL",
                 line,
             )
         ]
@@ -220,15 +220,15 @@ def _missing_in_text(links: list[str], text: str, html: str) -> list[Finding]:
                 Finding(
                     "text-link",
                     "html",
-                    f"link {_show(url)} is in the HTML part but not in the text part: "
+                    f"link {show_value(url)} is in the HTML part but not in the text part: "
                     "text-only readers cannot follow it",
-                    _line(html, href),
+                    rendered_line(html, href),
                 )
             )
     return out
 
 
-def _line(html: str, value: str) -> int:
+def rendered_line(html: str, value: str) -> int:
     """The rendered line where ``value`` first appears (raw or HTML-escaped); 0 if not found."""
     if not value:
         return 0
@@ -239,7 +239,7 @@ def _line(html: str, value: str) -> int:
     return 0
 
 
-def _show(value: str) -> str:
+def show_value(value: str) -> str:
     """A URL as shown in a message: bounded, control characters made visible."""
     cleaned = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in value)
     return repr(cleaned if len(cleaned) <= 100 else cleaned[:97] + "...")
@@ -258,7 +258,7 @@ def lint_problems(sends: Iterable[DesiredSend], campaigns: Iterable[Campaign], p
         campaign = by_name.get(send.campaign)
         if campaign is None:
             continue
-        levels = policy.merged(_policy_of(campaign))
+        levels = policy.merged(campaign_lints(campaign))
         key = (send.subject, send.text, send.html, send.kind)
         if key not in cache:
             cache[key] = lint_email(send.subject, send.text, send.html, kind=send.kind)
@@ -266,16 +266,16 @@ def lint_problems(sends: Iterable[DesiredSend], campaigns: Iterable[Campaign], p
             level = levels.lint_level(finding.lint)
             if level == "off":
                 continue
-            problems.add(campaign.diagnostic(_json_path(campaign.data, finding.part), _message(finding), level))
+            problems.add(campaign.diagnostic(part_path(campaign.data, finding.part), _message(finding), level))
     return sorted(problems)
 
 
-def _policy_of(campaign: Campaign) -> dict[str, Any] | None:
+def campaign_lints(campaign: Campaign) -> dict[str, Any] | None:
     raw = campaign.data.get("policy")
     return {"lints": raw["lints"]} if isinstance(raw, Mapping) and "lints" in raw else None
 
 
-def _json_path(data: Mapping[str, Any], part: str) -> tuple[str, ...]:
+def part_path(data: Mapping[str, Any], part: str) -> tuple[str, ...]:
     for key in (part, f"{part}_file", "template"):
         if key in data:
             return (key,)

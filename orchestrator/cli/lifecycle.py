@@ -91,6 +91,12 @@ allow_late_option = click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 0 when nothing would change, 1 on error, 2 when there are changes."
 )
 @click.option("--show-unchanged", is_flag=True, help="Also list unchanged and deferred sends.")
+@click.option(
+    "--previews",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Write previews (HTML, text, screenshots) of every send the plan would make into DIR.",
+)
 @allow_late_option
 @audience_option
 @lock_timeout_option
@@ -105,6 +111,7 @@ def plan(
     allow_late: bool,
     audience: bool,
     lock_timeout: float,
+    previews: Path | None,
 ) -> None:
     """Show exactly what apply would send, to whom and when, without sending anything.
 
@@ -119,6 +126,10 @@ def plan(
     else:
         result = _compute(app, allow_late, audience)
     _show(app, result, fmt, show_unchanged=show_unchanged)
+    if previews is not None:
+        from orchestrator.cli.preview_cmd import plan_previews
+
+        plan_previews(app, result, previews)
     if out is not None and fmt == "text":
         app.console.print(
             f"\nSaved the plan to {out}; apply it with `orchestrator apply {out}` "

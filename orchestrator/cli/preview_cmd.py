@@ -9,8 +9,9 @@ import click
 
 from orchestrator.cli.authoring import _select
 from orchestrator.cli.common import App, now_option, pass_app
+from orchestrator.plan import Plan
 from orchestrator.preview import sample_recipient, sandbox_prospect
-from orchestrator.preview.write import PreviewItem, Templates, preview_items
+from orchestrator.preview.write import PreviewItem, Templates, preview_items, write_previews
 from orchestrator.redact import mask_emails
 
 #: Where previews go without ``--out`` (inside the project's own ignored work folder).
@@ -81,6 +82,18 @@ def preview(
         files = ["preview.html", "text.txt", *(p.name for p in send.screenshots)]
         click.echo(f"wrote {', '.join(files)} to {send.folder}")
     click.echo(f"Merge tags filled from {recipient.label}.")
+    if run.browser_error is not None:
+        click.echo(f"Error: no screenshots: {run.browser_error}", err=True)
+        raise SystemExit(1)
+
+
+def plan_previews(app: App, plan: Plan, out: Path) -> None:
+    """``plan --previews DIR``: previews of the sends ``plan`` would make (messages on stderr)."""
+    needs_api = any((c.payload or {}).get("email_template_id") is not None for c in plan.pending)
+    run = write_previews(plan, app.project(), out, templates=app.client() if needs_api else None)
+    app.err_console.print(
+        f"Wrote previews of {len(run.sends)} send(s) to {out} (open {run.index}).", markup=False, highlight=False
+    )
     if run.browser_error is not None:
         click.echo(f"Error: no screenshots: {run.browser_error}", err=True)
         raise SystemExit(1)
