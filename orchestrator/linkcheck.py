@@ -102,7 +102,9 @@ def check_urls(
     transport: httpx.BaseTransport | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> dict[str, LinkResult]:
-    """Request each URL once, bounded by ``limits``; URLs left when the deadline passes are reported."""
+    """Request each URL once, bounded by ``limits``; URLs not started or not answered when the
+    deadline passes are reported as unchecked. A run lasts at most the deadline plus one request
+    timeout (requests in flight are not cut short, only left unreported)."""
     todo = sorted(set(urls))
     results: dict[str, LinkResult] = {
         url: LinkResult(url, error=f"not checked: more than {MAX_URLS} links") for url in todo[MAX_URLS:]
