@@ -36,6 +36,7 @@ DEFAULT_DIR = Path(".orchestrator") / "previews"
     type=click.Path(file_okay=False, path_type=Path),
     help="Write preview.html, text.txt, desktop.png and mobile.png per send into DIR/<send>/.",
 )
+@click.option("--no-screenshots", is_flag=True, help="Write only preview.html and text.txt (no browser needed).")
 @now_option
 @pass_app
 def preview(
@@ -46,6 +47,7 @@ def preview(
     prospect: str | None,
     sample: str | None,
     out: Path | None,
+    no_screenshots: bool,
 ) -> None:
     """Preview campaign NAME as a recipient sees it: merge tags filled, screenshots from Chromium.
 
@@ -72,7 +74,8 @@ def preview(
     target = out if out is not None else config.root / DEFAULT_DIR
     now = app.now()
     items = [PreviewItem(s.key, s.payload, (s.scheduled_time or now).astimezone(UTC).year) for s in sends]
-    run = preview_items(items, target, recipient=recipient, templates=Templates(app.client() if needs_api else None))
+    templates = Templates(app.client() if needs_api else None)
+    run = preview_items(items, target, recipient=recipient, templates=templates, screenshots=not no_screenshots)
     show = (lambda s: s) if app.reveal_emails else mask_emails
     for send in run.sends:
         if out is None:
