@@ -136,24 +136,17 @@ def _html(html: str, text: str | None, kind: str) -> list[Finding]:
     tree = parse_html(html)
     for img in tree.css("img"):
         src = (img.attributes.get("src") or "").strip()
-        line = rendered_line(html, src)
         if "alt" not in img.attributes:
-            out.append(
-                Finding(
-                    "image-alt",
-                    "html",
-                    f"image {show_value(src)} has no alt attribute: add a description, or alt=\"\" if it is decorative",
-                    line,
-                )
-            )
+            message = f'image {show_value(src)} has no alt attribute: add a description, or alt="" if it is decorative'
+            out.append(Finding("image-alt", "html", message, rendered_line(html, src)))
         if src.lower().startswith("http://"):
             message = f"image {show_value(src)} is loaded over plain http://: use https://"
-            out.append(Finding("insecure-url", "html", message, line))
+            out.append(Finding("insecure-url", "html", message, rendered_line(html, src)))
     links = []
     for anchor in tree.css("a[href], area[href]"):
         href = anchor.attributes.get("href") or ""
         links.append(href)
-        out += _link(href, rendered_line(html, href))
+        out += _link(href, html)
     if kind == "list" and not _has_preheader(tree):
         out.append(
             Finding(
@@ -168,28 +161,29 @@ def _html(html: str, text: str | None, kind: str) -> list[Finding]:
     return out
 
 
-def _link(href: str, line: int) -> list[Finding]:
+def _link(href: str, html: str) -> list[Finding]:
+    """Findings for one link target (its line is looked up only when something is found)."""
+    found = _link_problem(href)
+    return [] if found is None else [Finding(found[0], "html", found[1], rendered_line(html, href))]
+
+
+def _link_problem(href: str) -> tuple[str, str] | None:
     bare = _URL_NOISE.sub("", href)
     if _MERGE.search(href) and not _SCHEME.match(bare):
-        return []  # %%unsubscribe%%, {{EmailPreferenceCenter}}: Pardot fills them
-    if bare.lower().startswith("javascript:"):
-        return [
-            Finding("javascript-link", "html", f"javascript: link {show_value(href)}: mail clients block scripts", line)
-        ]
-    if bare.lower().startswith("http://"):
-        return [Finding("insecure-url", "html", f"link {show_value(href)} uses plain http://: use https://", line)]
-    if not bare or bare.startswith("#"):
-        return [] if bare else [Finding("link-scheme", "html", "a link has an empty href", line)]
-    if not _SCHEME.match(bare):
-        return [
-            Finding(
-                "link-scheme",
-                "html",
-                f"link {show_value(href)} has no scheme: an email has no base address, write the full https:// URL",
-                line,
-            )
-        ]
-    return []
+        return None  # %%unsubscribe%%, {{EmailPreferenceCenter}}: Pardot fills them
+    lowered = bare.lower()
+    if lowered.startswith("javascript:"):
+        return "javascript-link", f"javascript: link {show_value(href)}: mail clients block scripts"
+    if lowered.startswith("http://"):
+        return "insecure-url", f"link {show_value(href)} uses plain http://: use https://"
+    if not bare:
+        return "link-scheme", "a link has an empty href"
+    if not bare.startswith("#") and not _SCHEME.match(bare):
+        return (
+            "link-scheme",
+            f"link {show_value(href)} has no scheme: an email has no base address, write the full https:// URL",
+        )
+    return None
 
 
 def _has_preheader(tree: LexborHTMLParser) -> bool:
@@ -208,6 +202,7 @@ def _has_preheader(tree: LexborHTMLParser) -> bool:
 
 def _missing_in_text(links: list[str], text: str, html: str) -> list[Finding]:
     in_text = {u.rstrip(".,;:!?") for u in _TEXT_URL.findall(text)}
+    in_text |= {u.rstrip("/") for u in in_text}
     out = []
     seen = set()
     for href in links:
@@ -215,7 +210,7 @@ def _missing_in_text(links: list[str], text: str, html: str) -> list[Finding]:
         if not re.match(r"^https?://", url, re.IGNORECASE) or _MERGE.search(url) or url in seen:
             continue
         seen.add(url)
-        if url not in in_text and url.rstrip("/") not in {u.rstrip("/") for u in in_text}:
+        if url not in in_text and url.rstrip("/") not in in_text:
             out.append(
                 Finding(
                     "text-link",
