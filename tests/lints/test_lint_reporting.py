@@ -100,3 +100,13 @@ def test_an_unknown_lint_name_in_policy_is_a_located_error(tmp_path: Path) -> No
     code, out, _ = run(project, "validate", "--now", NOW)
     assert code == 1
     assert "campaigns/promo.yaml" in out and "image-alt" in out
+
+
+def test_policy_lint_levels_merge_key_by_key() -> None:
+    from orchestrator.config import Policy
+
+    project = Policy().merged({"lints": {"image-alt": "error", "preheader": "off"}})
+    campaign = project.merged({"lints": {"image-alt": "warning"}})
+    assert (campaign.lint_level("image-alt"), campaign.lint_level("preheader")) == ("warning", "off")
+    assert campaign.lint_level("text-link") == "warning"
+    assert hash(campaign)  # a policy stays hashable

@@ -141,3 +141,11 @@ def test_plan_previews_only_the_sends_it_would_make(tmp_path: Path) -> None:
     assert code == 0, stdout + stderr
     assert sorted(p.name for p in out.iterdir()) == ["autumn-sale@2027-09-01T130000Z", "index.html"]
     assert "autumn-sale@2027-09-01T13:00:00Z" in (out / "index.html").read_text()
+
+
+def test_a_malformed_sample_is_a_located_config_error(project: Path) -> None:
+    config = (project / "orchestrator.yaml").read_text()
+    (project / "orchestrator.yaml").write_text(config + "samples:\n  vip: {first: Alan}\n")
+    code, stdout, stderr = run(project, "preview", "spring-sale", "--sample", "vip", "--no-screenshots", "--now", NOW)
+    assert code == 1 and "Traceback" not in stdout + stderr
+    assert "orchestrator.yaml:" in stdout + stderr and "first" in stdout + stderr
