@@ -85,6 +85,12 @@ allow_late_option = click.option(
     help="Exit 0 when nothing would change, 2 when there are changes, 3 when anything needs a human, 1 on error.",
 )
 @click.option("--show-unchanged", is_flag=True, help="Also list unchanged and deferred sends.")
+@click.option(
+    "--previews",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Write previews (HTML, text, screenshots) of every send the plan would make into DIR.",
+)
 @allow_late_option
 @audience_option
 @now_option
@@ -97,6 +103,7 @@ def plan(
     show_unchanged: bool,
     allow_late: bool,
     audience: bool,
+    previews: Path | None,
 ) -> None:
     """Show exactly what apply would send, to whom and when, without sending anything.
 
@@ -110,6 +117,10 @@ def plan(
     if out is not None:
         write_plan(result, out)
     _show(app, result, fmt, show_unchanged=show_unchanged)
+    if previews is not None:
+        from orchestrator.cli.preview_cmd import plan_previews
+
+        plan_previews(app, result, previews)
     if out is not None and fmt == "text":
         app.console.print(
             f"\nSaved the plan to {out}; apply it with `orchestrator apply {out}` "
