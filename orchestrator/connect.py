@@ -98,11 +98,17 @@ def build_store(env: Environment, root: Path, *, environ: Mapping[str, str] | No
     if state["backend"] == "postgres":
         variables = os.environ if environ is None else environ
         name = state["dsn_env"]
-        dsn = variables.get(name)
+        dsn = variables.get(name, "").strip()
         if not dsn:
             raise ConfigError(
                 f"environment variable {name} is not set",
                 hint=f"state.dsn_env of environment {env.name!r} names it; export the PostgreSQL DSN there",
+            )
+        if any(ord(char) < 0x20 or ord(char) == 0x7F for char in dsn):
+            # Never the value: it holds the database password.
+            raise ConfigError(
+                f"environment variable {name} contains a control character or line break",
+                hint=f"set {name} again to the PostgreSQL DSN on one line",
             )
         return open_store("postgres", dsn=dsn)
     return open_store("sqlite", path=root / state.get("path", DEFAULT_STATE_DB))
