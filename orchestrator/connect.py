@@ -23,6 +23,7 @@ from orchestrator.pardot.settings import (
     TokenAuth,
 )
 from orchestrator.state import StateStore, open_store
+from orchestrator.state.dsn import dsn_problem
 
 #: Where the in-process sandbox keeps its data unless ``api.db`` says otherwise.
 DEFAULT_SANDBOX_DB = ".orchestrator/sandbox-api.db"
@@ -104,11 +105,11 @@ def build_store(env: Environment, root: Path, *, environ: Mapping[str, str] | No
                 f"environment variable {name} is not set",
                 hint=f"state.dsn_env of environment {env.name!r} names it; export the PostgreSQL DSN there",
             )
-        if any(ord(char) < 0x20 or ord(char) == 0x7F for char in dsn):
-            # Never the value: it holds the database password.
+        problem = dsn_problem(dsn)
+        if problem:  # never the value: it holds the database password
             raise ConfigError(
-                f"environment variable {name} contains a control character or line break",
-                hint=f"set {name} again to the PostgreSQL DSN on one line",
+                f"environment variable {name} {problem}",
+                hint=f"set {name} again to the PostgreSQL DSN, on one line, special characters %-encoded",
             )
         return open_store("postgres", dsn=dsn)
     return open_store("sqlite", path=root / state.get("path", DEFAULT_STATE_DB))

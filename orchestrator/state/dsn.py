@@ -17,7 +17,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from orchestrator.redact import REDACTED, redact
 
-__all__ = ["describe_dsn", "dsn_secrets", "scrub"]
+__all__ = ["describe_dsn", "dsn_problem", "dsn_secrets", "scrub"]
 
 # key=value form: password=secret, password = 'se cret', password='it\'s', password=se\ cret
 _KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:\\.|[^'\\])*'?|(?:\\.|\S)+)", re.IGNORECASE)
@@ -34,12 +34,30 @@ def _split_userinfo(userinfo: str) -> tuple[str, str]:
     return userinfo[:cut], userinfo[cut + 1 :]
 
 
+def dsn_problem(dsn: str) -> str:
+    """Why ``dsn`` cannot even be handed to libpq, or ``""``; never quotes the DSN.
+
+    A control character or line break would be copied into libpq's errors and our messages,
+    and a percent-escape that is not UTF-8 (``%80``) makes psycopg raise UnicodeDecodeError,
+    not one of its own errors. Anything else libpq reports itself (scrubbed by the caller).
+    """
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in dsn):
+        return "contains a control character or line break"
+    try:
+        conninfo_to_dict(dsn)
+    except UnicodeDecodeError:
+        return "holds a %-escape that is not UTF-8 text"
+    except psycopg.Error:
+        return ""
+    return ""
+
+
 def dsn_secrets(dsn: str) -> list[str]:
     """Every spelling of the password(s) in ``dsn``, however malformed the DSN is."""
     found: list[str] = []
     try:
         password = conninfo_to_dict(dsn).get("password")
-    except psycopg.Error:
+    except (psycopg.Error, UnicodeDecodeError):  # a "%80" in the URL is not UTF-8
         password = None
     if password:
         found.append(str(password))
@@ -81,7 +99,7 @@ def describe_dsn(dsn: str) -> str:
 
     try:
         params = conninfo_to_dict(_URL_USERINFO.sub(user_only, dsn))
-    except psycopg.Error:
+    except (psycopg.Error, UnicodeDecodeError):  # a "%80" in the URL is not UTF-8
         return "an unparsable DSN"
     shown = [f"{name}={params[name]}" for name in ("host", "port", "dbname", "user") if name in params]
     return scrub(" ".join(shown), dsn_secrets(dsn)) or "the default PostgreSQL server"
