@@ -319,7 +319,12 @@ class PardotClient:
     # --- the call pipeline ----------------------------------------------------------------
 
     def _retrying(self, call: Call, until: float | None) -> tenacity.Retrying:
+        """Retries for ``call``, none of them starting (or sleeping) past ``until``."""
+
         def log_retry(state: tenacity.RetryCallState) -> None:
+            if state.outcome is not None and until is not None and time.monotonic() + state.upcoming_sleep >= until:
+                # No time left for another attempt after this wait: fail now, with the real error.
+                state.outcome.result()
             error = state.outcome.exception() if state.outcome else None
             logger.info(
                 "retrying %s after %s (attempt %d)",
