@@ -137,8 +137,8 @@ class PardotClient:
     ``transport`` replaces the network (the sandbox's in-process transport, or
     ``httpx.MockTransport`` in tests); ``env`` is where ``*_env`` settings are looked up
     (default ``os.environ``, read on first use); ``tracer(request, response)`` sees every
-    exchange, ``response`` None when the transport failed. ``retry_wait`` and ``sleep`` let
-    tests keep backoff instant.
+    exchange (its body not read yet), ``response`` None when the transport failed.
+    ``retry_wait`` and ``sleep`` let tests keep backoff instant.
     """
 
     def __init__(
