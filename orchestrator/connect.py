@@ -24,6 +24,7 @@ from orchestrator.pardot.settings import (
     TokenAuth,
 )
 from orchestrator.state import StateStore, open_store
+from orchestrator.state.dsn import dsn_problem
 
 #: Where the in-process sandbox keeps its data unless ``api.db`` says otherwise.
 DEFAULT_SANDBOX_DB = ".orchestrator/sandbox-api.db"
@@ -106,11 +107,17 @@ def build_store(env: Environment, root: Path, *, environ: Mapping[str, str] | No
     if state["backend"] == "postgres":
         variables = os.environ if environ is None else environ
         name = state["dsn_env"]
-        dsn = variables.get(name)
+        dsn = variables.get(name, "").strip()
         if not dsn:
             raise ConfigError(
                 f"environment variable {name} is not set",
                 hint=f"state.dsn_env of environment {env.name!r} names it; export the PostgreSQL DSN there",
+            )
+        problem = dsn_problem(dsn)
+        if problem:  # never the value: it holds the database password
+            raise ConfigError(
+                f"environment variable {name} {problem}",
+                hint=f"set {name} again to the PostgreSQL DSN, on one line, special characters %-encoded",
             )
         return open_store("postgres", dsn=dsn)
     return open_store("sqlite", path=root / state.get("path", DEFAULT_STATE_DB))
