@@ -10,8 +10,10 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from orchestrator.cli.common import App
 from orchestrator.cli.main import cli
 from orchestrator.schemas import validate_data
+from tests.report.helpers import fixed_clock
 
 REPO = Path(__file__).resolve().parent.parent
 NOW = "2026-11-27T12:00:00Z"
@@ -27,7 +29,8 @@ def project(tmp_path: Path) -> Path:
 
 
 def run(project: Path, *args: str, input: str | None = None) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, ["--project", str(project), *args], input=input)
+    """The CLI as a user runs it, on a fixed "today" (the clock seam): no test depends on the calendar."""
+    result = CliRunner().invoke(cli, ["--project", str(project), *args], input=input, obj=App(clock=fixed_clock(NOW)))
     assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), repr(
         result.exception
     )
@@ -305,3 +308,12 @@ def test_render_masks_prospect_addresses_unless_revealed(project: Path) -> None:
     assert "jane.prospect@example.com" not in out and "j***@example.com" in out
     code, out, _ = run(project, "--reveal-emails", "render", "demo-followup", "--now", NOW)
     assert code == 0 and "=== demo-followup/jane.prospect@example.com" in out
+
+
+def test_a_masked_key_from_state_list_works_with_state_show(project: Path) -> None:
+    assert run(project, "apply", "--auto-approve", "--now", NOW)[0] == 0
+    code, out, _ = run(project, "state", "list")
+    assert "demo-followup/j***@example.com" in out
+    code, out, err = run(project, "state", "show", "demo-followup/j***@example.com")
+    assert code == 0, err
+    assert json.loads(out)["key"] == "demo-followup/jane.prospect@example.com"

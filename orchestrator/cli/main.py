@@ -20,6 +20,7 @@ from orchestrator.cli.common import App, OrchestratorGroup
 COMMANDS: Mapping[str, str] = {
     "validate": "orchestrator.cli.authoring:validate",
     "render": "orchestrator.cli.authoring:render",
+    "preview": "orchestrator.cli.preview_cmd:preview",
     "plan": "orchestrator.cli.lifecycle:plan",
     "apply": "orchestrator.cli.lifecycle:apply",
     "show": "orchestrator.cli.lifecycle:show",
