@@ -93,7 +93,8 @@ def test_plan_json_validates_against_schema_and_markdown(project: Path) -> None:
     assert document["summary"]["send"] == 2 and document["summary"]["schedule"] == 3
     code, out, _ = run(project, "plan", "--format", "markdown", "--now", NOW)
     assert code == 0
-    assert out.startswith("### orchestrator plan: `sandbox`") and "<details>" in out
+    assert out.startswith("<!-- orchestrator-plan -->\n") and "### orchestrator plan: `sandbox`" in out
+    assert "<details" in out
 
 
 def test_saved_plan_apply_and_refusals(project: Path, tmp_path: Path) -> None:

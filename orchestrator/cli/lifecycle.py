@@ -14,8 +14,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from orchestrator.apply import ApplyHooks, ApplyResult, Executor, Outcome
 from orchestrator.audience import fetch_index, needs_audience, with_audience
+from orchestrator.cli.annotations import print_plan_annotations
 from orchestrator.cli.common import App, now_option, pass_app
-from orchestrator.cli.planview import markdown, print_text
+from orchestrator.cli.planview import print_markdown, print_text
 from orchestrator.errors import OrchestratorError
 from orchestrator.export.workflow import PollPolicy
 from orchestrator.plan import Change, Plan
@@ -23,14 +24,17 @@ from orchestrator.planfile import check_applicable, check_times, plan_to_dict, r
 from orchestrator.redact import mask_emails
 from orchestrator.workflow import options_for, plan_project
 
-FORMATS = click.Choice(["text", "json", "markdown"])
+FORMATS = click.Choice(["text", "json", "markdown", "github"])
 
 
-def _show(app: App, plan: Plan, fmt: str, *, show_unchanged: bool = False) -> None:
+def _show(app: App, plan: Plan, fmt: str, *, show_unchanged: bool = False, out_dir: Path | None = None) -> None:
     if fmt == "json":
         app.print_json(plan_to_dict(plan))
     elif fmt == "markdown":
-        click.echo(markdown(plan, reveal=app.reveal_emails))
+        err = app.err_console.print
+        print_markdown(plan, reveal=app.reveal_emails, show_unchanged=show_unchanged, out_dir=out_dir, err=err)
+    elif fmt == "github":
+        print_plan_annotations(app, plan)
     else:
         print_text(plan, app.console, reveal=app.reveal_emails, show_noop=show_unchanged)
 
@@ -91,6 +95,11 @@ allow_late_option = click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 0 when nothing would change, 1 on error, 2 when there are changes."
 )
 @click.option("--show-unchanged", is_flag=True, help="Also list unchanged and deferred sends.")
+@click.option(
+    "--out-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="With --format markdown: write plan-1.md, plan-2.md, ... (each fits one GitHub comment) into DIR.",
+)
 @allow_late_option
 @audience_option
 @lock_timeout_option
@@ -100,6 +109,7 @@ def plan(
     app: App,
     out: Path | None,
     fmt: str,
+    out_dir: Path | None,
     detailed_exitcode: bool,
     show_unchanged: bool,
     allow_late: bool,
@@ -112,13 +122,15 @@ def plan(
     templates. Sends already made are never repeated; changes to sent or scheduled emails are
     shown as blocked, since Pardot cannot change them.
     """
+    if out_dir is not None and fmt != "markdown":
+        raise click.UsageError("--out-dir writes Markdown comments: use it with --format markdown")
     if out is not None:
         with app.store().lock("plan --out", timeout=lock_timeout):
             result = _compute(app, allow_late, audience, for_sending=True)
             write_plan(result, out)
     else:
         result = _compute(app, allow_late, audience)
-    _show(app, result, fmt, show_unchanged=show_unchanged)
+    _show(app, result, fmt, show_unchanged=show_unchanged, out_dir=out_dir)
     if out is not None and fmt == "text":
         app.console.print(
             f"\nSaved the plan to {out}; apply it with `orchestrator apply {out}` "
