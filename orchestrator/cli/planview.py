@@ -353,7 +353,8 @@ def _details(change: Change, show: Callable[[str], str], reveal: bool, *, open_:
     facts = fenced([_clip(line) for line in detail_lines(change, reveal)])
     diff_lines = [show(line) for line in content_diff(change)]
     head = (
-        f"<details{' open' if open_ else ''}><summary><code>{html.escape(change.action.symbol)} {change.action.label}</code> "
+        f"<details{' open' if open_ else ''}><summary>"
+        f"<code>{html.escape(change.action.symbol)} {change.action.label}</code> "
         f"<code>{html_text(show(change.key))}</code></summary>\n\n{facts}\n"
     )
     tail = "\n</details>"
