@@ -11,6 +11,7 @@ from orchestrator.cli.api_cmds import emails_group, report_cmd, stats_cmd, templ
 from orchestrator.cli.authoring import render, validate
 from orchestrator.cli.common import App, OrchestratorGroup
 from orchestrator.cli.export_cmd import export_group
+from orchestrator.cli.init_cmd import init_cmd
 from orchestrator.cli.lifecycle import apply, plan, show
 from orchestrator.cli.sandbox_cmd import sandbox_group
 from orchestrator.cli.state_cmd import state_group
@@ -46,6 +47,7 @@ def cli(ctx: click.Context, project_dir: Path | None, env_name: str | None, reve
     ctx.call_on_close(app.close)
 
 
+cli.add_command(init_cmd)
 cli.add_command(validate)
 cli.add_command(render)
 cli.add_command(plan)
