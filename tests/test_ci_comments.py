@@ -25,7 +25,7 @@ from orchestrator.cli.planview import (
     markdown,
     markdown_parts,
 )
-from orchestrator.plan import Action, Plan
+from orchestrator.plan import Plan
 from orchestrator.state.models import SendStatus
 from tests.test_planner import NOW, plan, record, send, snap
 
@@ -68,25 +68,28 @@ def test_what_needs_a_human_comes_before_the_changes() -> None:
     future = NOW + timedelta(days=2)
     blocked_old, blocked_new = send("blocked", future, subject="Old"), send("blocked", future, subject="New")
     unknown = send("unknown", future)
-    orphan = send("gone", future)
+    missed = send("missed", NOW - timedelta(hours=2))
     fresh = send("fresh", future)
     p = plan(
-        [fresh, blocked_new, unknown],
-        snap(
-            record(blocked_old, SendStatus.SCHEDULED),
-            record(unknown, SendStatus.UNKNOWN),
-            record(orphan, SendStatus.SCHEDULED),
-        ),
+        [fresh, blocked_new, unknown, missed],
+        snap(record(blocked_old, SendStatus.SCHEDULED), record(unknown, SendStatus.UNKNOWN)),
     )
     text = markdown(p)
     human = text.index("#### :warning: Needs a human (3)")
     changes = text.index("#### Changes to apply (1)")
     assert human < changes
-    for key in (blocked_new.key, unknown.key, orphan.key):
+    for key in (blocked_new.key, unknown.key, missed.key):
         assert human < text.index(f"`{key}`") < changes, key
     assert text.index(f"`{fresh.key}`") > changes
     assert ":warning: **3 item(s) need a human before this is merged.**" in text
-    assert "**WILL STILL GO OUT**" in text
+
+
+def test_a_scheduled_orphan_is_shown_loudly_first() -> None:
+    future = NOW + timedelta(days=2)
+    orphan, fresh = send("gone", future), send("fresh", future)
+    text = markdown(plan([fresh], snap(record(orphan, SendStatus.SCHEDULED))))
+    human = text.index("#### :warning: Needs a human")
+    assert human < text.index(f"`{orphan.key}`") and "**WILL STILL GO OUT**" in text
 
 
 def test_a_plan_longer_than_one_comment_is_split_and_nothing_is_dropped() -> None:
@@ -141,24 +144,6 @@ def test_no_subject_or_key_text_changes_the_comment_structure(subject: str) -> N
     assert rendered.count("<details") == rendered.count("</details>") == 1
     assert rendered.count("<table>") == 2  # the header table and the changes table
     assert rendered.count("<tr>") == 7 + 2  # header: 1 + 6 rows; changes: head + 1 row
-
-
-def test_attention_uses_the_plan_value_when_it_has_one() -> None:
-    from orchestrator.cli.planview import attention, needs_human
-
-    p = applied_project(2, "New")
-    assert attention(p) == tuple(c for c in p.changes if needs_human(c)) == ()
-    held = next(c for c in p.changes if c.action is Action.SCHEDULE)
-
-    class WithAttention:
-        def __init__(self, inner: Plan) -> None:
-            self.inner = inner
-            self.attention = (held,)
-
-        def __getattr__(self, name: str) -> object:
-            return getattr(self.inner, name)
-
-    assert attention(WithAttention(p)) == (held,)  # type: ignore[arg-type]
 
 
 # --- through the CLI -------------------------------------------------------------------------

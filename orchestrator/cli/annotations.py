@@ -138,7 +138,7 @@ def plan_annotations(
 
 def print_plan_annotations(app: App, plan: Plan) -> None:
     """``plan --format github``: annotations, then the one-line summary (for the job log)."""
-    from orchestrator.cli.planview import attention, summary_line
+    from orchestrator.cli.planview import summary_line
 
     try:
         project = app.project()
@@ -146,6 +146,6 @@ def print_plan_annotations(app: App, plan: Plan) -> None:
         files = {c.name: c.display for c in project.campaigns}
     except OrchestratorError:  # `show FILE` outside the project: annotate without campaign files
         root, files = Path.cwd(), {}
-    for line in plan_annotations(plan, root, attention(plan), files):
+    for line in plan_annotations(plan, root, plan.attention, files):
         click.echo(line)
     click.echo(summary_line(plan))

@@ -10,7 +10,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
@@ -257,48 +256,15 @@ def html_text(text: str) -> str:
     return html.escape(visible(text), quote=True)
 
 
-def needs_human(change: Change) -> bool:
-    """The changes a person must look at before (or instead of) applying.
-
-    Mirrors ``Plan.attention`` (issue 8): blocked, unknown and missed sends, sends held over
-    ``max_recipients``, and orphans that will still go out or whose outcome is unknown.
-    """
-    return (
-        change.action in (Action.BLOCKED, Action.UNKNOWN, Action.MISSED)
-        or change.over_cap
-        or (change.action is Action.ORPHANED and change.loud)
-    )
-
-
-def attention(plan: Plan) -> tuple[Change, ...]:
-    """``plan.attention`` when the plan carries it, else the same rule computed here."""
-    found = getattr(plan, "attention", None)
-    if found is not None:
-        return tuple(found)
-    return tuple(c for c in plan.changes if needs_human(c))
-
-
-def _source_field(plan: Plan, name: str) -> Any:
-    """A field of the plan's ``source`` (git commit, dirty flag, note), whatever its shape."""
-    source = getattr(plan, "source", None)
-    if source is None:
-        return None
-    if isinstance(source, dict):
-        return source.get(name)
-    return getattr(source, name, None)
-
-
 def _commit_line(plan: Plan) -> str:
-    commit = _source_field(plan, "git_commit")
-    if not commit:
-        return "not recorded (not a git checkout)"
-    dirty = _source_field(plan, "git_dirty")
-    text = code_span(str(commit), in_table=True)
-    if dirty:
+    source = plan.source
+    if not source.git_commit:
+        return "not recorded" + (f" ({code_span(source.note, in_table=True)})" if source.note else "")
+    text = code_span(source.git_commit, in_table=True)
+    if source.git_dirty:
         text += " **with uncommitted changes**"
-    note = _source_field(plan, "note")
-    if note:
-        text += " " + code_span(str(note), in_table=True)
+    if source.note:
+        text += " " + code_span(source.note, in_table=True)
     return text
 
 
@@ -400,7 +366,7 @@ def _items(plan: Plan, *, reveal: bool, show_unchanged: bool) -> list[_Item]:
         for p in plan.problems:
             where = f"{p.path}:{p.line}" if p.line else p.path
             items.append(_Item(f"- {code_span(where)} {p.severity}: {code_span(show(p.message))}", "", title))
-    needing = attention(plan)
+    needing = plan.attention
     needing_keys = {c.key for c in needing}
     changes = [c for c in plan.pending if c.key not in needing_keys]
     others = [c for c in plan.changes if c.action is Action.ORPHANED and c.key not in needing_keys]
@@ -439,7 +405,7 @@ def markdown_parts(
     part however long. Each part starts with :data:`MARKER` and a part marker
     (``<!-- orchestrator-plan part 2/3 -->``) so the workflow can update the comments in place.
     """
-    header = _header(plan, len(attention(plan)))
+    header = _header(plan, len(plan.attention))
     items = _items(plan, reveal=reveal, show_unchanged=show_unchanged)
     budget = None if limit is None else limit - 200  # room for the markers and the "part k of n" line
     parts: list[list[str]] = [[header]]
