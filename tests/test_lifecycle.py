@@ -146,7 +146,7 @@ def test_blocked_change_and_accept(project: Path) -> None:
     sale = project / "campaigns" / "spring-sale.yaml"
     sale.write_text(sale.read_text().replace("discount: 20", "discount: 25"))
     code, out, _ = run(project, "plan", "--now", NOW, "--detailed-exitcode")
-    assert code == 0, out  # blocked is not a change apply can make
+    assert code == 3, out  # blocked is not a change apply can make: it needs a human
     assert "! blocked   spring-sale@2027-03-01T14:00:00Z" in out
     assert "-Spring sale: 20% off everything" in out and "+Spring sale: 25% off everything" in out
     code, out, _ = run(project, "state", "accept", "spring-sale@2027-03-01T14:00:00Z", "--now", NOW)
@@ -182,7 +182,7 @@ def test_daily_limit_stops_the_run_cleanly_leaving_the_rest_pending(tmp_path: Pa
             "subject: s\ntext: '%%unsubscribe%%'\n"
         )
     code, out, _ = run(root, "apply", "--auto-approve", "--now", NOW)
-    assert code == 1
+    assert code == 3  # a failed send needs a human
     assert "Stopped early: daily API limit reached" in out
     code, listing, _ = run(root, "state", "list", "--json")
     statuses = [s["status"] for s in json.loads(listing)["sends"]]
@@ -224,10 +224,10 @@ def test_faults_configured_for_the_in_process_sandbox(tmp_path: Path) -> None:
         "subject: s\ntext: '%%unsubscribe%%'\n"
     )
     code, out, _ = run(root, "apply", "--auto-approve", "--now", NOW)
-    assert code == 1 and "Some outcomes are unknown" in out
+    assert code == 3 and "Some outcomes are unknown" in out
     assert [e["name"] for e in sandbox_emails(root)] == ["a@now"]  # created, but the answer was lost
-    code, out, _ = run(root, "plan", "--now", NOW)
-    assert "? unknown   a@now" in out
+    code, out, _ = run(root, "plan", "--now", NOW, "--detailed-exitcode")
+    assert code == 3 and "? unknown   a@now" in out  # an unknown outcome needs a human
 
 
 def test_lead_time_is_an_error_for_plan_and_a_warning_for_validate(project: Path) -> None:

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import click
 from rich.console import Console
 
+from orchestrator.cli.exitcodes import ExitCode
 from orchestrator.config import Config, Environment, find_project_root, load_config
 from orchestrator.errors import ConfigError, OrchestratorError
 from orchestrator.project import Project, load_project
@@ -185,11 +186,28 @@ class UserFacingError(click.ClickException):
         click.echo(f"Error: {self.message}", err=True)
 
 
+class UsageError(click.UsageError):
+    """A usage error (unknown option, bad argument): exit 64, so it is never mistaken for exit 2."""
+
+    exit_code = ExitCode.USAGE
+
+
 class OrchestratorGroup(click.Group):
-    """A click group that turns library errors into clean user messages."""
+    """A click group that turns library errors into clean user messages (exit 1), and gives usage
+    errors their own exit code (64), so "changes pending" (2) never means "you mistyped"."""
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            raise UsageError(exc.format_message(), exc.ctx) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise UsageError(exc.format_message(), exc.ctx) from None
         except OrchestratorError as exc:
             raise UserFacingError(str(exc)) from exc

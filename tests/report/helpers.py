@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
-
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
 from click.testing import CliRunner
 
