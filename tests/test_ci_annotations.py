@@ -83,6 +83,8 @@ def test_all_envs_validates_every_environment_in_one_run(tmp_path: Path) -> None
     assert code == 1 and '"environments": [\n    "sandbox",\n    "production"\n  ]' in out
     code, _, err = run(project, "--env", "sandbox", "validate", "--all-envs")
     assert code not in (0, 1) and "not both" in err
+    code, out, _ = run(project, "validate", "--all-envs", "--now", NOW, env={"ORCHESTRATOR_ENV": "production"})
+    assert code == 1 and "(in environment production)" in out  # a CI job's ORCHESTRATOR_ENV is no conflict
 
 
 def test_plan_github_annotates_blocked_and_orphaned_sends_at_their_campaign_file(tmp_path: Path) -> None:

@@ -69,7 +69,7 @@ def validate(app: App, paths: tuple[Path, ...], fmt: str, all_envs: bool) -> Non
     Without PATHS every campaign of the project is checked. Exit status 0 when everything is
     valid, 1 when anything is wrong. No API call is made.
     """
-    if all_envs and app.env_name is not None:
+    if all_envs and _env_given_on_command_line():
         raise click.UsageError("use --env NAME or --all-envs, not both")
     try:
         project = app.project(list(paths) or None)
@@ -90,6 +90,12 @@ def validate(app: App, paths: tuple[Path, ...], fmt: str, all_envs: bool) -> Non
     _report(app, fmt, first, merged, [e.name for e in envs], len(project.campaigns))
     if any(d.severity == "error" for d in merged):
         raise SystemExit(1)
+
+
+def _env_given_on_command_line() -> bool:
+    """``--env`` typed by the user (``ORCHESTRATOR_ENV``, set for a whole CI job, is not a conflict)."""
+    root = click.get_current_context().find_root()
+    return root.get_parameter_source("env_name") is click.core.ParameterSource.COMMANDLINE
 
 
 def _for_environments(diag: Diagnostic, names: list[str], total: int) -> Diagnostic:
