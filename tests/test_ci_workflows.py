@@ -358,3 +358,18 @@ def test_pull_request_then_push_workflows_send_each_email_once(
     assert "Explain a failed apply" in [s.name for s in job.steps]
     assert "sneaky@now" not in emails(sandbox_url)
     assert all(count == 1 for count in Counter(emails(sandbox_url)).values())
+
+
+def test_docs_name_every_secret_the_workflows_use_and_every_exit_code() -> None:
+    from orchestrator.cli.exitcodes import ExitCode
+
+    docs = (REPO / "docs" / "ci.md").read_text()
+    used = set()
+    for path in EXAMPLES.glob("*.yml"):
+        used |= set(_EXPR.findall(path.read_text()))
+    assert used == {"SF_CLIENT_ID", "SF_CLIENT_SECRET", "SF_REFRESH_TOKEN", "ORCHESTRATOR_STATE_DSN"}
+    for name in used:
+        assert f"| `{name}` |" in docs, name
+    for code in ExitCode:
+        assert f"| {int(code)} |" in docs, code
+    assert "0600" in docs and ".gitignore" in docs and "state resolve KEY --sent EMAIL_ID" in docs
