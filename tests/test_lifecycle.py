@@ -10,8 +10,10 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from orchestrator.cli.common import App
 from orchestrator.cli.main import cli
 from orchestrator.schemas import validate_data
+from tests.report.helpers import fixed_clock
 
 REPO = Path(__file__).resolve().parent.parent
 NOW = "2026-11-27T12:00:00Z"
@@ -27,7 +29,8 @@ def project(tmp_path: Path) -> Path:
 
 
 def run(project: Path, *args: str, input: str | None = None) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, ["--project", str(project), *args], input=input)
+    """The CLI as a user runs it, on a fixed "today" (the clock seam): no test depends on the calendar."""
+    result = CliRunner().invoke(cli, ["--project", str(project), *args], input=input, obj=App(clock=fixed_clock(NOW)))
     assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), repr(
         result.exception
     )

@@ -15,10 +15,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from orchestrator.cli.common import App
 from orchestrator.cli.main import cli
 from orchestrator.config import load_config
 from orchestrator.connect import build_store
 from orchestrator.digest import digest
+from tests.report.helpers import fixed_clock
 from tests.test_lifecycle import REPO, sandbox_emails
 
 NOW = "2026-11-27T12:00:00Z"
@@ -35,7 +37,7 @@ def project(tmp_path: Path) -> Path:
 
 
 def run(project: Path, *args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, ["--project", str(project), *args])
+    result = CliRunner().invoke(cli, ["--project", str(project), *args], obj=App(clock=fixed_clock(NOW)))
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     return result.exit_code, result.stdout, result.stderr
 

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from orchestrator.cli.annotations import diagnostic as annotation
 from orchestrator.cli.common import App, now_option, pass_app
+from orchestrator.config import Environment
 from orchestrator.errors import Diagnostic, OrchestratorError, ProjectInvalid
 from orchestrator.project import desired_sends
 from orchestrator.redact import mask_emails
@@ -61,13 +62,14 @@ def _summary_rows(sends: list[DesiredSend]) -> list[dict[str, Any]]:
     is_flag=True,
     help="Validate against every environment of orchestrator.yaml in one run (ids and vars differ per environment).",
 )
+@click.option("--check-links", is_flag=True, help="Also request every link once (HEAD) and report broken ones.")
 @now_option
 @pass_app
-def validate(app: App, paths: tuple[Path, ...], fmt: str, all_envs: bool) -> None:
+def validate(app: App, paths: tuple[Path, ...], fmt: str, all_envs: bool, check_links: bool) -> None:
     """Check campaign files: schema, ids, rendering, unsubscribe policy and schedules.
 
     Without PATHS every campaign of the project is checked. Exit status 0 when everything is
-    valid, 1 when anything is wrong. No API call is made.
+    valid, 1 when anything is wrong. No API call is made (--check-links requests the links).
     """
     if all_envs and _env_given_on_command_line():
         raise click.UsageError("use --env NAME or --all-envs, not both")
@@ -78,15 +80,26 @@ def validate(app: App, paths: tuple[Path, ...], fmt: str, all_envs: bool) -> Non
         _report(app, fmt, [], exc.diagnostics, [], 0)
         raise SystemExit(1) from None
     first: list[DesiredSend] = []
-    found: dict[Diagnostic, list[str]] = {}
+    per_env: list[tuple[Environment, list[DesiredSend], list[Diagnostic]]] = []
     for env in envs:
         sends, problems = desired_sends(project, env, app.now(), lead_time="warning")
         first = first or sends
+        per_env.append((env, sends, problems))
+    if check_links:  # each URL is requested once, however many environments use it
+        from orchestrator.linkcheck import check_urls, collect_links, link_problems
+
+        sites = [collect_links(sends) for _, sends, _ in per_env]
+        results = check_urls({url for found in sites for url in found})
+        for (env, _, problems), found in zip(per_env, sites, strict=True):
+            mine = {url: result for url, result in results.items() if url in found}
+            problems += link_problems(mine, found, project.campaigns, env.policy)
+    found_in: dict[Diagnostic, list[str]] = {}
+    for env, _, problems in per_env:
         for diag in problems:
-            found.setdefault(diag, [])
-            if env.name not in found[diag]:
-                found[diag].append(env.name)
-    merged = sorted(_for_environments(diag, names, len(envs)) for diag, names in found.items())
+            found_in.setdefault(diag, [])
+            if env.name not in found_in[diag]:
+                found_in[diag].append(env.name)
+    merged = sorted(_for_environments(diag, names, len(envs)) for diag, names in found_in.items())
     _report(app, fmt, first, merged, [e.name for e in envs], len(project.campaigns))
     if any(d.severity == "error" for d in merged):
         raise SystemExit(1)
@@ -175,7 +188,7 @@ def _select(app: App, name: str, occurrence: int | None, at: str | None) -> list
         except ScheduleError as exc:
             raise click.BadParameter(exc.message, param_hint="--at") from None
         now = min(now, target - timedelta(minutes=1))
-    sends, problems = desired_sends(project, env, now, campaigns=[campaign], lead_time="off")
+    sends, problems = desired_sends(project, env, now, campaigns=[campaign], lead_time="off", lints=False)
     errors = [d for d in problems if d.severity == "error"]
     if errors:
         raise ProjectInvalid(errors)

@@ -50,7 +50,7 @@ def _target(app: App) -> operations.Target:
         env=app.environment(),
         store=app.store(),
         client=app.client(),
-        clock=app.clock,
+        clock=app.ticking_clock(),
         notes=lambda line: app.err_console.print(line, markup=False, highlight=False),
     )
 
@@ -94,6 +94,12 @@ allow_late_option = click.option(
     type=click.Path(file_okay=False, path_type=Path),
     help="With --format markdown: write plan-1.md, plan-2.md, ... (each fits one GitHub comment) into DIR.",
 )
+@click.option(
+    "--previews",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Write previews (HTML, text, screenshots) of every send the plan would make into DIR.",
+)
 @allow_late_option
 @audience_option
 @now_option
@@ -107,6 +113,7 @@ def plan(
     show_unchanged: bool,
     allow_late: bool,
     audience: bool,
+    previews: Path | None,
 ) -> None:
     """Show exactly what apply would send, to whom and when, without sending anything.
 
@@ -122,6 +129,10 @@ def plan(
     if out is not None:
         write_plan(result, out)
     _show(app, result, fmt, show_unchanged=show_unchanged, out_dir=out_dir)
+    if previews is not None:
+        from orchestrator.cli.preview_cmd import plan_previews
+
+        plan_previews(app, result, previews)
     if out is not None and fmt == "text":
         app.console.print(
             f"\nSaved the plan to {out}; apply it with `orchestrator apply {out}` "

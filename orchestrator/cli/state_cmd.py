@@ -147,13 +147,14 @@ def state_journal(app: App, key: str | None, as_json: bool, last: int | None) ->
 )
 @click.option("--not-sent", is_flag=True, help="The email does not exist in Pardot; the next apply may send it.")
 @click.option("--no-verify", is_flag=True, help="With --sent: do not read the email from Pardot to check its name.")
+@now_option
 @pass_app
 def state_resolve(app: App, key: str, email_id: int | None, not_sent: bool, no_verify: bool) -> None:
     """Record the operator's answer for a send whose outcome is unknown (journaled)."""
     if (email_id is None) == (not not_sent):
         raise click.UsageError("give exactly one of --sent EMAIL_ID or --not-sent")
     client = None if no_verify or email_id is None else app.client()
-    done = corrections.resolve(app.store(), key, now=app.clock(), email_id=email_id, client=client)
+    done = corrections.resolve(app.store(), key, now=app.send_now(), email_id=email_id, client=client)
     if done.email_id is None:
         app.console.print(f"{key}: recorded as not sent; the next plan will send it again.", markup=False)
     else:
@@ -172,13 +173,14 @@ def state_accept(app: App, key: str) -> None:
     """
     project, env, now = app.project(), app.environment(), app.now()
     corrections.accept(
-        app.store(), key, now=app.clock(), plan_at=lambda snapshot: plan_project(project, env, snapshot, now)
+        app.store(), key, now=app.send_now(), plan_at=lambda snapshot: plan_project(project, env, snapshot, now)
     )
     app.console.print(f"{key}: drift accepted; the plan now shows it unchanged.", markup=False)
 
 
 @state_group.command("forget")
 @click.argument("key")
+@now_option
 @pass_app
 def state_forget(app: App, key: str) -> None:
     """Record that a scheduled email KEY was deleted in Pardot's UI, so it will not go out (journaled).
@@ -187,12 +189,13 @@ def state_forget(app: App, key: str) -> None:
     Delete the email in Pardot's UI first; forgetting one that still exists lets the files send
     it a second time.
     """
-    corrections.forget(app.store(), key, now=app.clock())
+    corrections.forget(app.store(), key, now=app.send_now())
     app.console.print(f"{key}: recorded as deleted in Pardot (not sent).", markup=False)
 
 
 @state_group.command("keep")
 @click.argument("key")
+@now_option
 @pass_app
 def state_keep(app: App, key: str) -> None:
     """Let a scheduled email KEY that the files no longer ask for go out as scheduled (journaled).
@@ -200,7 +203,7 @@ def state_keep(app: App, key: str) -> None:
     Until it is kept (or forgotten after deleting it in Pardot's UI), such an email holds every
     new send, since a renamed or re-timed copy in the files would mail the same people twice.
     """
-    done = corrections.keep(app.store(), key, now=app.clock())
+    done = corrections.keep(app.store(), key, now=app.send_now())
     app.console.print(
         f"{key}: kept; email {done.email_id} goes out as scheduled. New sends are no longer held for it: "
         "if the files still hold a renamed or re-timed copy of it, that copy will go out too.",

@@ -265,18 +265,24 @@ def describe_unusable(job: ExportJob) -> str:
 def download_exports(api: ExportApi, jobs: Sequence[ExportJob], out: TextIO) -> ExportOutcome:
     """Stream every ``resultRefs`` file of ``jobs`` into ``out`` as one CSV.
 
-    An export without ``resultRefs`` has no data and adds nothing.  With several exports, rows
-    are deduplicated on the ``id`` column when there is one.
+    An export without ``resultRefs`` has no data and adds nothing; a URL listed more than once
+    is downloaded once.  With several exports, rows are deduplicated on the ``id`` column when
+    there is one.
     """
     problems = [text for text in map(describe_unusable, jobs) if text]
     if problems:
         raise ExportError("; ".join(problems))
-    sources = [
-        CsvSource(f"export {job.id} file {n}/{len(job.result_refs)}",
-                  partial(api.export_download, url))
-        for job in jobs
-        for n, url in enumerate(job.result_refs, start=1)
-    ]
+    sources: list[CsvSource] = []
+    seen: set[str] = set()
+    for job in jobs:
+        # A URL listed twice (in one export or two) is one file: merging it twice would
+        # duplicate every row of it, even without --split's id deduplication.
+        urls = [url for url in dict.fromkeys(job.result_refs) if url not in seen]
+        seen.update(urls)
+        sources.extend(
+            CsvSource(f"export {job.id} file {n}/{len(urls)}", partial(api.export_download, url))
+            for n, url in enumerate(urls, start=1)
+        )
     try:
         merged = merge_csv(sources, out, dedupe_on="id" if len(jobs) > 1 else None)
     except ApiError as exc:

@@ -261,3 +261,21 @@ def test_create_sends_the_checked_request_exactly(clock: ManualClock, sandbox: S
                      "procedure": {"name": "filter_by_created_at",
                                    "arguments": {"created_after": "2026-11-24T11:00:00+01:00",
                                                  "deleted": "all"}}}]
+
+
+def test_a_result_url_listed_twice_is_merged_once(client: PardotClient, clock: ManualClock) -> None:
+    """Reproduction (issue 10): a ``resultRefs`` listing one URL twice merged that file twice."""
+    import dataclasses
+
+    runner = _runner(client, clock)
+    jobs = runner.run([_request(clock, ("created_after", "11 months ago"), fields=["id", "email"])])
+    refs = jobs[0].result_refs
+    assert len(refs) > 1
+    honest = io.StringIO(newline="")
+    runner.download(jobs, honest)
+    doubled = dataclasses.replace(jobs[0], result_refs=(refs[0], *refs, refs[-1]))
+    out = io.StringIO(newline="")
+    outcome = runner.download([doubled], out)  # one export: no id deduplication to hide it
+    assert out.getvalue() == honest.getvalue()
+    assert outcome.merge.files == len(refs)
+    assert outcome.merge.duplicates == 0
