@@ -4,7 +4,11 @@ annotations for what needs a human, and ``validate --all-envs`` (issue 9)."""
 from __future__ import annotations
 
 import subprocess
+import threading
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -119,3 +123,46 @@ def test_plan_formats_are_clean_on_an_unchanged_project(tmp_path: Path, fmt: str
         assert commands(out) == [] and out.strip() == "Plan: 5 unchanged."
     else:
         assert "5 unchanged send(s) not listed" in out
+
+
+class _Links(BaseHTTPRequestHandler):
+    """/shared 200, /prod-only 404; counts every request."""
+
+    seen: ClassVar[Counter[str]] = Counter()
+
+    def do_HEAD(self) -> None:
+        type(self).seen[self.path] += 1
+        self.send_response(200 if self.path == "/shared" else 404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+def test_all_envs_with_check_links_requests_each_url_once(tmp_path: Path) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Links)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        project = copy_example(tmp_path / "example")
+        for name in list((project / "campaigns").glob("*.yaml")) + list((project / "campaigns").glob("*/*.yaml")):
+            name.unlink()
+        config = project / "orchestrator.yaml"
+        text = config.read_text()
+        text = text.replace("vars: {site_url: https://staging.example.com}", f"vars: {{page: {base}/shared}}")
+        text = text.replace("vars: {site_url: https://www.example.com}", f"vars: {{page: {base}/prod-only}}")
+        config.write_text(text.replace("policy:\n", "policy:\n  lints: {insecure-url: 'off'}\n", 1))
+        (project / "campaigns" / "links.yaml").write_text(
+            "name: links\ncampaign: spring-2027\nlists: [newsletter]\nsender: {name: A, email: a@example.com}\n"
+            f"subject: Hi\ntext: |\n  {{{{ page }}}} {base}/shared\n  %%unsubscribe%%\nschedule: {{now: true}}\n"
+        )
+        code, out, err = run(project, "validate", "--all-envs", "--check-links", "--format", "github", "--now", NOW)
+    finally:
+        server.shutdown()
+    assert code == 0, out + err  # broken links are warnings unless policy.lints says error
+    broken = [line for line in commands(out) if "broken-link" in line]
+    assert len(broken) == 1, out + err
+    assert "/prod-only" in broken[0] and "(in environment production)" in broken[0]
+    assert _Links.seen == Counter({"/shared": 1, "/prod-only": 1})  # each URL once for both environments
