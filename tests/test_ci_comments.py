@@ -180,3 +180,24 @@ def test_out_dir_needs_markdown(project: Path, tmp_path: Path) -> None:
     code, _, err = run(project, "plan", "--out-dir", str(tmp_path / "x"))
     assert code not in (0, 1) and "--format markdown" in err
     assert not (tmp_path / "x").exists()
+
+
+def test_problems_come_first_escaped_and_bounded() -> None:
+    from orchestrator.errors import Diagnostic
+    from orchestrator.planner import make_plan
+
+    message = "unknown key 'x\n```\n<!-- y'" + "z" * 5000
+    p = make_plan(
+        [send("a")],
+        snap(),
+        NOW,
+        environment="test",
+        business_unit_id="0Uv000000000000AAA",
+        problems=[Diagnostic("campaigns/a.yaml", 3, 1, message)],
+    )
+    text = markdown(p)
+    assert text.index("#### :x: Problems (1)") < text.index("#### Changes to apply (1)")
+    assert ":x: **The plan has errors and cannot be applied.**" in text
+    assert "more characters)" in text and len(text) < 8000
+    rendered = html_of(text)
+    assert rendered.count("<!--") == 2 and "unknown key 'x\\n```\\n&lt;!-- y'" in rendered

@@ -84,7 +84,7 @@ def test_init_adds_missing_entries_to_an_existing_gitignore_and_keeps_plans_out_
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True, timeout=30)
     (tmp_path / ".gitignore").write_text("node_modules/\n.orchestrator/")
     code, out, _ = init(str(tmp_path))
-    assert code == 0 and "created .gitignore (added plan.json" in out
+    assert code == 0 and "updated .gitignore (added plan.json" in out
     text = (tmp_path / ".gitignore").read_text()
     assert text.startswith("node_modules/\n.orchestrator/\n# added by orchestrator init\n")
     assert text.count(".orchestrator/") == 1

@@ -79,21 +79,21 @@ def init_cmd(directory: Path, ci: str | None) -> None:
             f"{directory} already has {listed}; nothing was written",
             hint="run `orchestrator init` in an empty folder, or move those files away first",
         )
-    written: list[str] = []
+    done: list[str] = []
     try:
         for rel, text in files:
             target = directory / rel
             if rel.name == ".gitignore" and target.exists():
                 added = _merge_gitignore(target, text)
-                written.append(f"{rel} (added {', '.join(added)})" if added else f"{rel} (already complete)")
+                done.append(f"updated {rel} (added {', '.join(added)})" if added else f"kept {rel} (already complete)")
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
             write_text(target, text)
-            written.append(str(rel))
+            done.append(f"created {rel}")
     except OSError as exc:
         raise OrchestratorError(f"cannot write the project into {directory}: {exc.strerror}") from None
-    for line in written:
-        click.echo(f"created {line}")
+    for line in done:
+        click.echo(line)
     where = "" if directory == Path(".") else f"cd {directory} && "
     click.echo(f"\nNext: {where}orchestrator validate && orchestrator plan && orchestrator apply")
     if ci == "github":

@@ -365,7 +365,8 @@ def _items(plan: Plan, *, reveal: bool, show_unchanged: bool) -> list[_Item]:
         items.append(_Item(title))
         for p in plan.problems:
             where = f"{p.path}:{p.line}" if p.line else p.path
-            items.append(_Item(f"- {code_span(where)} {p.severity}: {code_span(show(p.message))}", "", title))
+            message = code_span(_clip(show(p.message)))
+            items.append(_Item(f"- {code_span(where)} {p.severity}: {message}", "", title))
     needing = plan.attention
     needing_keys = {c.key for c in needing}
     changes = [c for c in plan.pending if c.key not in needing_keys]
