@@ -13,6 +13,7 @@ recorders plug into the same seam.
 
 from __future__ import annotations
 
+import enum
 import threading
 from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -34,6 +35,22 @@ class SendsEmail(Protocol):
     def send_one_to_one(self, send: OneToOneSend) -> Email: ...
 
 
+class OutcomeStatus(enum.StrEnum):
+    """How one change of a run ended. Only ``SENT`` and ``SCHEDULED`` need nobody's attention."""
+
+    SENT = "sent"
+    SCHEDULED = "scheduled"
+    FAILED = "failed"  # Pardot refused it: proven not sent
+    UNKNOWN = "unknown"  # the request may have gone out: never resent until resolved
+    UNRECORDED = "unrecorded"  # sent as ``email_id``, but the state refused the record
+    PENDING = "pending"  # not started: the run stopped
+    HELD = "held"  # above ``max_recipients`` and not approved
+
+    @property
+    def done(self) -> bool:
+        return self in (OutcomeStatus.SENT, OutcomeStatus.SCHEDULED)
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What happened to one change: ``sent``, ``scheduled``, ``failed``, ``unknown``, ``pending``
@@ -41,9 +58,12 @@ class Outcome:
     ``unrecorded`` (sent as ``email_id``, but the state refused the record)."""
 
     key: str
-    status: str
+    status: OutcomeStatus
     email_id: int | None = None
     error: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", OutcomeStatus(self.status))
 
 
 class StopRequest:
@@ -87,13 +107,13 @@ class ApplyResult:
     stopped: str | None = None
     signal_name: str | None = None  # SIGINT / SIGTERM when a signal stopped the run
 
-    def count(self, status: str) -> int:
+    def count(self, status: OutcomeStatus | str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
 
     @property
     def ok(self) -> bool:
         """True when every change ended ``sent`` or ``scheduled``."""
-        return all(o.status in ("sent", "scheduled") for o in self.outcomes)
+        return all(o.status.done for o in self.outcomes)
 
 
 def payload_to_request(payload: Mapping[str, Any], kind: str) -> ListEmailSend | OneToOneSend:
@@ -181,12 +201,12 @@ class Executor:
 
     def _one(self, change: Change) -> Outcome:
         if self._stop.is_set():
-            outcome = Outcome(change.key, "pending", error=self._stop.reason)
+            outcome = Outcome(change.key, OutcomeStatus.PENDING, error=self._stop.reason)
             self.hooks.finished_one(change, outcome)
             return outcome
         if change.over_cap:
             if change.campaign not in self.approved_large:
-                outcome = Outcome(change.key, "held", error=self._held_reason(change))
+                outcome = Outcome(change.key, OutcomeStatus.HELD, error=self._held_reason(change))
                 self.hooks.finished_one(change, outcome)
                 return outcome
             self.store.append_journal(
@@ -204,14 +224,18 @@ class Executor:
             self._record(change, payload, SendStatus.INTENT, "intent")
         except StateError as exc:  # e.g. fenced off after `state unlock`: nothing was sent
             self._stop.request(f"the state refused a write ({exc.message}); nothing more is sent")
-            outcome = Outcome(change.key, "pending", error=f"not sent: the state refused the intent record: {exc}")
+            outcome = Outcome(
+                change.key, OutcomeStatus.PENDING, error=f"not sent: the state refused the intent record: {exc}"
+            )
             self.hooks.finished_one(change, outcome)
             return outcome
         try:
             outcome = self._call(change, payload)
         except StateError as exc:  # the call was made; its outcome could not be recorded
             self._stop.request(f"the state refused a write ({exc.message}); nothing more is sent")
-            outcome = Outcome(change.key, "unknown", error=f"the outcome could not be recorded: {exc.message}")
+            outcome = Outcome(
+                change.key, OutcomeStatus.UNKNOWN, error=f"the outcome could not be recorded: {exc.message}"
+            )
         self.hooks.finished_one(change, outcome)
         return outcome
 
@@ -232,17 +256,17 @@ class Executor:
                 email = self.client.send_one_to_one(request)
         except (ApiOutcomeUnknown, ApiProtocolError) as exc:
             self._record(change, payload, SendStatus.UNKNOWN, "unknown", error=str(exc))
-            return Outcome(change.key, "unknown", error=str(exc))
+            return Outcome(change.key, OutcomeStatus.UNKNOWN, error=str(exc))
         except ApiQuotaExceeded as exc:
             self._stop.request(f"daily API limit reached (Pardot error {exc.code}); the remaining sends stay pending")
             self._record(change, payload, SendStatus.FAILED, "failed", error=str(exc))
-            return Outcome(change.key, "failed", error=str(exc))
+            return Outcome(change.key, OutcomeStatus.FAILED, error=str(exc))
         except ApiError as exc:
             self._record(change, payload, SendStatus.FAILED, "failed", error=str(exc))
-            return Outcome(change.key, "failed", error=str(exc))
+            return Outcome(change.key, OutcomeStatus.FAILED, error=str(exc))
         except Exception as exc:  # a bug after the request may have gone out: never assume "not sent"
             self._record(change, payload, SendStatus.UNKNOWN, "unknown", error=f"internal error: {exc!r}")
-            return Outcome(change.key, "unknown", error=f"internal error: {exc!r}")
+            return Outcome(change.key, OutcomeStatus.UNKNOWN, error=f"internal error: {exc!r}")
         status = SendStatus.SCHEDULED if payload.get("scheduled_time") else SendStatus.SENT
         try:
             self._record(change, payload, status, status.value, email_id=email.id)
@@ -252,12 +276,12 @@ class Executor:
             self._stop.request(f"the state refused a write ({exc.message}); nothing more is sent")
             return Outcome(
                 change.key,
-                "unrecorded",
+                OutcomeStatus.UNRECORDED,
                 email_id=email.id,
                 error=f"{status.value} as email {email.id}, but the state refused the record: {exc.message}; "
                 f"record it with `orchestrator state resolve {change.key} --sent {email.id}`",
             )
-        return Outcome(change.key, status.value, email_id=email.id)
+        return Outcome(change.key, OutcomeStatus(status.value), email_id=email.id)
 
     def _record(
         self,

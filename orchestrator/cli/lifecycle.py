@@ -19,7 +19,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from orchestrator import operations
-from orchestrator.apply import ApplyHooks, ApplyResult, Outcome, StopRequest
+from orchestrator.apply import ApplyHooks, ApplyResult, Outcome, OutcomeStatus, StopRequest
 from orchestrator.cli.annotations import print_plan_annotations
 from orchestrator.cli.common import App, now_option, pass_app
 from orchestrator.cli.exitcodes import SIGNAL_EXIT, ExitCode
@@ -195,7 +195,7 @@ class _ProgressHooks(ApplyHooks):
                 sys.stdout.flush()
             return
         self.progress.advance(self.task)
-        if outcome.status in ("failed", "unknown", "unrecorded"):
+        if not outcome.status.done and outcome.status is not OutcomeStatus.PENDING:
             self.progress.console.print(_outcome_line(self.app, outcome, operational), markup=False, highlight=False)
 
     def stop(self) -> None:
@@ -238,26 +238,26 @@ def _report(app: App, chosen: Plan, result: ApplyResult | None, hooks: _Progress
             app.console.print(_outcome_line(app, outcome, outcome.key in operational), markup=False, highlight=False)
     counts = {
         s: sum(1 for o in outcomes if o.status == s)
-        for s in ("sent", "scheduled", "failed", "unknown", "unrecorded", "pending", "held")
+        for s in OutcomeStatus
     }
     say: Callable[[str], None] = lambda line: app.console.print(line, markup=False, highlight=False)  # noqa: E731
     if outcomes:
         say("Apply complete: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n) + ".")
     if result is not None and result.stopped:
         say(f"Stopped early: {result.stopped}")
-    if counts["unknown"]:
+    if counts[OutcomeStatus.UNKNOWN]:
         say(
             "Some outcomes are unknown: find the emails in Pardot by name (the name is the send key), then record "
             "the answer with `orchestrator state resolve KEY --sent EMAIL_ID` or `--not-sent`. Never apply them "
             "again before that."
         )
     attention = [c for c in chosen.attention if not c.action.is_change]
-    left = [o for o in outcomes if o.status not in ("sent", "scheduled")]
+    left = [o for o in outcomes if not o.status.done]
     if result is not None and result.signal_name is not None:
         say(f"Interrupted by {result.signal_name}: {len(left)} send(s) not done; see above.")
         return SIGNAL_EXIT.get(result.signal_name, ExitCode.ATTENTION)
     if left or attention:
-        parts = [f"{n} {s}" for s, n in counts.items() if n and s not in ("sent", "scheduled")]
+        parts = [f"{n} {s}" for s, n in counts.items() if n and not s.done]
         if attention:
             parts.append(f"{len(attention)} in the plan need a human (blocked, missed, unknown or orphaned)")
         say("Needs attention: " + "; ".join(parts) + ". Run `orchestrator plan` to see why.")
