@@ -135,9 +135,8 @@ def _report(
         )
     elif fmt == "github":
         root = _project_root(app)
-        title = "orchestrator validate" + (f" ({', '.join(envs)})" if envs else "")
         for diag in problems:
-            click.echo(annotation(diag, root, title=title))
+            click.echo(annotation(diag, root))
         click.echo(
             f"{len(errors)} error(s) in {len({d.path for d in errors})} file(s)"
             if errors
