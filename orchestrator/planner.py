@@ -89,6 +89,8 @@ def make_plan(
             problems.append(Diagnostic(send.source, 0, 0, f"two sends share the key {send.key!r}"))
         seen.add(send.key)
     records = dict(state.records)
+    first_seen = _first_applied(records.values())
+    desired = [s for s in desired if s.key in records or not _before_first_seen(s, first_seen, now)]
     changes = [_change_for(send, records, now, options) for send in desired]
     orphans = _orphans(desired, records, now, options, frozenset(kept))
     changes = _hold_while_orphans_pending(changes, orphans)
@@ -111,6 +113,28 @@ def make_plan(
 def desired_digest(desired: Iterable[DesiredSend]) -> str:
     """One digest of what the files ask for: every key with its payload fingerprint."""
     return digest(sorted([send.key, send.fingerprint] for send in desired))
+
+
+def _first_applied(records: Iterable[SendRecord]) -> dict[str, datetime]:
+    """When each campaign first reached the state (its earliest record): "first seen"."""
+    first: dict[str, datetime] = {}
+    for record in records:
+        if record.campaign not in first or record.created_at < first[record.campaign]:
+            first[record.campaign] = record.created_at
+    return first
+
+
+def _before_first_seen(send: DesiredSend, first_seen: Mapping[str, datetime], now: datetime) -> bool:
+    """A past cron occurrence from before its campaign was first applied is not "missed".
+
+    A new weekly campaign would otherwise report last week's Mondays as missed: they fell
+    before the campaign existed. Only cron sends qualify; a one-shot time that passed is still
+    reported, since its author wrote that time.
+    """
+    if send.schedule_kind != "cron" or send.scheduled_time is None or send.scheduled_time > now:
+        return False
+    seen = first_seen.get(send.campaign)
+    return seen is None or send.scheduled_time < seen
 
 
 def _order(send: DesiredSend) -> tuple[bool, float, str]:

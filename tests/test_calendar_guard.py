@@ -27,6 +27,7 @@ DATE_SENSITIVE = [
     "tests/test_planner.py",
     "tests/test_schedule.py",
     "tests/test_cli.py",
+    "tests/test_secrets_and_formats.py",
 ]
 
 

@@ -309,3 +309,12 @@ def test_render_masks_prospect_addresses_unless_revealed(project: Path) -> None:
     assert "jane.prospect@example.com" not in out and "j***@example.com" in out
     code, out, _ = run(project, "--reveal-emails", "render", "demo-followup", "--now", NOW)
     assert code == 0 and "=== demo-followup/jane.prospect@example.com" in out
+
+
+def test_a_masked_key_from_state_list_works_with_state_show(project: Path) -> None:
+    assert run(project, "apply", "--auto-approve", "--now", NOW)[0] == 0
+    code, out, _ = run(project, "state", "list")
+    assert "demo-followup/j***@example.com" in out
+    code, out, err = run(project, "state", "show", "demo-followup/j***@example.com")
+    assert code == 0, err
+    assert json.loads(out)["key"] == "demo-followup/jane.prospect@example.com"

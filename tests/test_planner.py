@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -319,3 +320,17 @@ def test_saved_plan_time_rules() -> None:
     )
     with pytest.raises(PlanRefused, match="does not match its fingerprint"):
         check_integrity(edited)
+
+
+def test_cron_occurrences_from_before_the_campaign_was_first_applied_are_not_missed() -> None:
+    """Issue 11: a new weekly campaign reported last week's Mondays as missed."""
+    last_week = send("weekly", NOW - timedelta(days=3), schedule_kind="cron")
+    next_week = send("weekly", NOW + timedelta(days=4), schedule_kind="cron")
+    assert actions(plan([last_week, next_week])) == {next_week.key: Action.SCHEDULE}
+    # Once the campaign is in the state, a later occurrence that passes unsent is missed again.
+    applied_at = NOW - timedelta(days=10)
+    first = dataclasses.replace(record(next_week, SendStatus.SCHEDULED), created_at=applied_at, updated_at=applied_at)
+    assert actions(plan([last_week, next_week], snap(first)))[last_week.key] is Action.MISSED
+    # A one-shot time that passed is still reported: its author wrote that time.
+    once = send("once", NOW - timedelta(days=1))
+    assert actions(plan([once]))[once.key] is Action.MISSED

@@ -68,6 +68,20 @@ def state_list(app: App, as_json: bool) -> None:
     app.console.print(f"{len(records)} send(s).", markup=False)
 
 
+def _key(app: App, key: str) -> str:
+    """The full key for ``key``, which may be a masked one as `state list` prints it
+    (``demo/j***@example.com``) when exactly one send masks to it."""
+    if "***" not in key or app.store().get(key) is not None:
+        return key
+    matches = sorted(k for k in app.store().snapshot().records if mask_emails(k) == key)
+    if len(matches) > 1:
+        raise StateError(
+            f"{key} is the masked form of {len(matches)} sends",
+            hint="`orchestrator --reveal-emails state list` shows their full keys",
+        )
+    return matches[0] if matches else key
+
+
 def _get(app: App, key: str) -> SendRecord:
     record = app.store().get(key)
     if record is None:
@@ -79,7 +93,8 @@ def _get(app: App, key: str) -> SendRecord:
 @click.argument("key")
 @pass_app
 def state_show(app: App, key: str) -> None:
-    """Show one send's record, its exact payload and its journal."""
+    """Show one send's record, its exact payload and its journal (KEY may be masked as listed)."""
+    key = _key(app, key)
     record = _get(app, key)
     journal = app.store().journal(key)
     data = _record_dict(record)
@@ -98,6 +113,7 @@ def state_show(app: App, key: str) -> None:
 @pass_app
 def state_journal(app: App, key: str | None, as_json: bool, last: int | None) -> None:
     """Show the journal: every write to the state, in order (for KEY only, when given)."""
+    key = _key(app, key) if key is not None else None
     entries = app.store().journal(key)
     if last is not None:
         entries = entries[-last:]
@@ -151,6 +167,7 @@ def state_journal(app: App, key: str | None, as_json: bool, last: int | None) ->
 @pass_app
 def state_resolve(app: App, key: str, email_id: int | None, not_sent: bool, no_verify: bool) -> None:
     """Record the operator's answer for a send whose outcome is unknown (journaled)."""
+    key = _key(app, key)
     if (email_id is None) == (not not_sent):
         raise click.UsageError("give exactly one of --sent EMAIL_ID or --not-sent")
     client = None if no_verify or email_id is None else app.client()
@@ -171,6 +188,7 @@ def state_accept(app: App, key: str) -> None:
     The state keeps the payload that was really sent; only its fingerprint moves to the one
     the files now give, so the plan shows the send as unchanged. Journaled.
     """
+    key = _key(app, key)
     project, env, now = app.project(), app.environment(), app.now()
     corrections.accept(
         app.store(), key, now=app.send_now(), plan_at=lambda snapshot: plan_project(project, env, snapshot, now)
@@ -189,6 +207,7 @@ def state_forget(app: App, key: str) -> None:
     Delete the email in Pardot's UI first; forgetting one that still exists lets the files send
     it a second time.
     """
+    key = _key(app, key)
     corrections.forget(app.store(), key, now=app.send_now())
     app.console.print(f"{key}: recorded as deleted in Pardot (not sent).", markup=False)
 
@@ -203,6 +222,7 @@ def state_keep(app: App, key: str) -> None:
     Until it is kept (or forgotten after deleting it in Pardot's UI), such an email holds every
     new send, since a renamed or re-timed copy in the files would mail the same people twice.
     """
+    key = _key(app, key)
     done = corrections.keep(app.store(), key, now=app.send_now())
     app.console.print(
         f"{key}: kept; email {done.email_id} goes out as scheduled. New sends are no longer held for it: "

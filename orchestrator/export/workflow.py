@@ -61,11 +61,11 @@ class PollPolicy:
     times longer, never more than ``max_interval_s``; give up after ``timeout_s`` (None: wait
     as long as it takes).
 
-    The defaults follow Pardot's advice (start around 30 s, grow for long exports) while
-    costing few API calls: 30, 45, 68, 101, ... seconds, capped at 10 minutes.
+    The defaults start short, since a small export is often ready within seconds, and grow for
+    long ones while costing few API calls: 5, 7.5, 11, 17, 25, 38, ... seconds, capped at 10 minutes.
     """
 
-    first_s: float = 30.0
+    first_s: float = 5.0
     factor: float = 1.5
     max_interval_s: float = 600.0
     timeout_s: float | None = None
