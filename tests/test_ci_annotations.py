@@ -165,3 +165,31 @@ def test_all_envs_with_check_links_requests_each_url_once(tmp_path: Path) -> Non
     assert len(broken) == 1, out + err
     assert "/prod-only" in broken[0] and "(in environment production)" in broken[0]
     assert _Links.seen == Counter({"/shared": 1, "/prod-only": 1})  # each URL once for both environments
+
+
+def test_what_blocks_is_printed_before_warnings(tmp_path: Path) -> None:
+    """GitHub shows 10 annotations per level and step, in print order: lint warnings go last."""
+    from datetime import timedelta
+
+    from orchestrator.cli.annotations import plan_annotations
+    from orchestrator.errors import Diagnostic
+    from orchestrator.planner import make_plan
+    from orchestrator.state.models import SendStatus
+    from tests.test_planner import NOW as PLAN_NOW
+    from tests.test_planner import record, send, snap
+
+    future = PLAN_NOW + timedelta(days=2)
+    old, new = send("a", future, subject="Old"), send("a", future, subject="New")
+    lints = [Diagnostic(f"campaigns/c{i}.yaml", 1, 1, "preheader: none", "warning") for i in range(15)]
+    p = make_plan(
+        [new],
+        snap(record(old, SendStatus.SCHEDULED)),
+        PLAN_NOW,
+        environment="test",
+        business_unit_id="0Uv000000000000AAA",
+        problems=[*lints, Diagnostic("campaigns/z.yaml", 2, 1, "bad")],
+    )
+    lines = plan_annotations(p, tmp_path, p.attention)
+    assert lines[0].startswith("::error file=campaigns/z.yaml,line=2,col=1,")
+    assert lines[1].startswith("::error file=campaigns/a.yaml,title=orchestrator plan (test)%3A blocked::a@")
+    assert all(line.startswith("::warning file=campaigns/c") for line in lines[2:]) and len(lines) == 17

@@ -196,8 +196,36 @@ def test_problems_come_first_escaped_and_bounded() -> None:
         problems=[Diagnostic("campaigns/a.yaml", 3, 1, message)],
     )
     text = markdown(p)
-    assert text.index("#### :x: Problems (1)") < text.index("#### Changes to apply (1)")
+    assert text.index("#### :x: Errors (1)") < text.index("#### Changes to apply (1)")
     assert ":x: **The plan has errors and cannot be applied.**" in text
     assert "more characters)" in text and len(text) < 8000
     rendered = html_of(text)
     assert rendered.count("<!--") == 2 and "unknown key 'x\\n```\\n&lt;!-- y'" in rendered
+
+
+def test_many_warnings_come_after_the_changes_grouped_by_message() -> None:
+    """After the email lints landed, 700 'no preheader' warnings pushed the one change to part 3."""
+    from orchestrator.errors import Diagnostic
+    from orchestrator.planner import make_plan
+
+    old = [send(f"campaign-{i:03d}", NOW + timedelta(days=3)) for i in range(700)]
+    new = send("winter", NOW + timedelta(days=5))
+    lint = "preheader: no preheader text"
+    warnings = [Diagnostic(f"campaigns/c{i:03d}.yaml", 7, 1, lint, "warning") for i in range(700)]
+    warnings.append(Diagnostic("campaigns/winter.yaml", 3, 1, "image-alt: an image has no alt text", "warning"))
+    p = make_plan(
+        [*old, new],
+        snap(*[record(s, SendStatus.SCHEDULED) for s in old], serial=701),
+        NOW,
+        environment="test",
+        business_unit_id="0Uv000000000000AAA",
+        problems=warnings,
+    )
+    parts = markdown_parts(p)
+    assert len(parts) == 1 and len(parts[0]) < 5000
+    text = parts[0]
+    assert text.index(f"`{new.key}`") < text.index("#### Warnings (701)")
+    assert f"- `{lint}`: 700 places: `campaigns/c000.yaml:7`, " in text
+    assert "`campaigns/c009.yaml:7` and 690 more (`orchestrator validate` lists all)" in text
+    assert "- `image-alt: an image has no alt text`: `campaigns/winter.yaml:3`" in text
+    assert "Errors" not in text and ":white_check_mark: Nothing needs a human." in text

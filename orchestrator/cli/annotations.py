@@ -95,6 +95,17 @@ def diagnostic(diag: Diagnostic, project_root: Path, *, title: str | None = None
     )
 
 
+def split_by_severity(problems: Iterable[Diagnostic]) -> tuple[list[Diagnostic], list[Diagnostic]]:
+    """Errors, then everything else.
+
+    GitHub shows only 10 annotations of each level per step (and 50 per job; "Limitations" in
+    https://github.com/actions/toolkit/blob/main/docs/problem-matchers.md), in the order they are
+    printed: what blocks comes first, so a flood of lint warnings cannot hide it.
+    """
+    listed = list(problems)
+    return [p for p in listed if p.severity == "error"], [p for p in listed if p.severity != "error"]
+
+
 _SEVERITY = {
     Action.BLOCKED: "error",
     Action.UNKNOWN: "error",
@@ -121,7 +132,8 @@ def plan_annotations(
     of the campaign with its name when that campaign still exists, else no file at all.
     """
     files = campaign_files or {}
-    lines = [diagnostic(p, project_root, title="orchestrator plan") for p in plan.problems]
+    errors, warnings = split_by_severity(plan.problems)
+    lines = [diagnostic(p, project_root, title="orchestrator plan") for p in errors]
     for change in attention:
         severity = "error" if change.over_cap else _SEVERITY.get(change.action, "warning")
         source = change.source or files.get(change.campaign)
@@ -133,6 +145,7 @@ def plan_annotations(
                 title=f"orchestrator plan ({plan.environment}): {change.action.label}",
             )
         )
+    lines.extend(diagnostic(p, project_root, title="orchestrator plan") for p in warnings)
     return lines
 
 

@@ -14,6 +14,7 @@ import click
 from rich.table import Table
 
 from orchestrator.cli.annotations import diagnostic as annotation
+from orchestrator.cli.annotations import split_by_severity
 from orchestrator.cli.common import App, now_option, pass_app
 from orchestrator.config import Environment
 from orchestrator.errors import Diagnostic, OrchestratorError, ProjectInvalid
@@ -135,7 +136,8 @@ def _report(
         )
     elif fmt == "github":
         root = _project_root(app)
-        for diag in problems:
+        errors_first, warnings = split_by_severity(problems)  # GitHub shows 10 of each level per step
+        for diag in errors_first + warnings:
             click.echo(annotation(diag, root))
         click.echo(
             f"{len(errors)} error(s) in {len({d.path for d in errors})} file(s)"

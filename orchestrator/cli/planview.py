@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.text import Text
 
 from orchestrator.atomic import PRIVATE, write_text
-from orchestrator.errors import OrchestratorError
+from orchestrator.errors import Diagnostic, OrchestratorError
 from orchestrator.plan import Action, Change, Plan
 from orchestrator.redact import mask_emails
 from orchestrator.schedule import utc_iso
@@ -360,13 +360,13 @@ class _Item:
 def _items(plan: Plan, *, reveal: bool, show_unchanged: bool) -> list[_Item]:
     show: Callable[[str], str] = (lambda s: s) if reveal else mask_emails
     items: list[_Item] = []
-    if plan.problems:
-        title = f"#### :x: Problems ({len(plan.problems)})"
+    errors = [p for p in plan.problems if p.severity == "error"]
+    if errors:  # they stop the whole plan: first, each one
+        title = f"#### :x: Errors ({len(errors)})"
         items.append(_Item(title))
-        for p in plan.problems:
+        for p in errors:
             where = f"{p.path}:{p.line}" if p.line else p.path
-            message = code_span(_clip(show(p.message)))
-            items.append(_Item(f"- {code_span(where)} {p.severity}: {message}", "", title))
+            items.append(_Item(f"- {code_span(where)} {code_span(_clip(show(p.message)))}", "", title))
     needing = plan.attention
     needing_keys = {c.key for c in needing}
     changes = [c for c in plan.pending if c.key not in needing_keys]
@@ -386,6 +386,7 @@ def _items(plan: Plan, *, reveal: bool, show_unchanged: bool) -> list[_Item]:
         items.extend(_Item(_row(c, show), _TABLE_HEAD, title) for c in group)
         if with_details:
             items.extend(_Item(_details(c, show, reveal, open_=open_), None, title) for c in group)
+    items.extend(_warning_items([p for p in plan.problems if p.severity != "error"], show))
     if quiet and not show_unchanged:
         noops = sum(1 for c in quiet if c.action is Action.NOOP)
         counted = " and ".join(
@@ -394,6 +395,32 @@ def _items(plan: Plan, *, reveal: bool, show_unchanged: bool) -> list[_Item]:
         items.append(_Item(f"_{counted} send(s) not listed (`orchestrator plan --show-unchanged` lists them)._"))
     if not plan.changes and not plan.problems:
         items.append(_Item("_No sends in the files or in the state._"))
+    return items
+
+
+#: How many places a repeated warning lists before it says how many more.
+WARNING_PLACES = 10
+
+
+def _warning_items(warnings: list[Diagnostic], show: Callable[[str], str]) -> list[_Item]:
+    """Warnings after the changes, one line per distinct message with where it occurs.
+
+    Warnings (lints, hints) do not stop a plan; 700 campaigns without a preheader give one line
+    with its count, not 700 lines that push the changes out of the comment.
+    """
+    if not warnings:
+        return []
+    grouped: dict[str, list[str]] = {}
+    for p in warnings:
+        grouped.setdefault(p.message, []).append(f"{p.path}:{p.line}" if p.line else p.path)
+    title = f"#### Warnings ({len(warnings)})"
+    items = [_Item(title)]
+    for message, places in grouped.items():
+        shown = ", ".join(code_span(place) for place in places[:WARNING_PLACES])
+        hidden = len(places) - WARNING_PLACES
+        more = f" and {hidden} more (`orchestrator validate` lists all)" if hidden > 0 else ""
+        where = f"{len(places)} places: " if len(places) > 1 else ""
+        items.append(_Item(f"- {code_span(_clip(show(message)))}: {where}{shown}{more}", "", title))
     return items
 
 
