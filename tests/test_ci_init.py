@@ -41,6 +41,7 @@ def test_init_then_validate_plan_apply_work_against_the_sandbox(tmp_path: Path) 
     assert "  # production:\n" in config and "dsn_env: ORCHESTRATOR_STATE_DSN" in config
     code, out, _ = run(project, "validate", "--now", NOW)
     assert code == 0 and "1 campaign(s), 1 send(s): all valid." in out
+    assert "warning" not in out  # the starter passes every lint too (preheader, alt texts, ...)
     code, out, _ = run(project, "plan", "--detailed-exitcode", "--now", NOW)
     assert code == 2 and "Plan: 1 to send now." in out
     code, out, _ = run(project, "apply", "--auto-approve", "--now", NOW)
