@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
@@ -66,9 +67,14 @@ def detail_lines(change: Change, reveal: bool) -> list[str]:
     labels = change.labels
     lines = [f"when:        {when(change)}"]
     if change.kind == "list":
-        lines.append(f"lists:       {', '.join(labels.get('lists', [])) or payload.get('list_ids')}")
-        if labels.get("suppression_lists") or payload.get("suppression_list_ids"):
-            lines.append(f"suppressed:  {', '.join(labels.get('suppression_lists', []))}")
+        # From the payload that is sent, named by the labels only where the ids agree: a label
+        # can never show a list the payload does not send to, or hide one it does.
+        lists = _ids(payload, labels, "list_ids", "lists")
+        if lists is not None:
+            lines.append(f"lists:       {lists or 'none'}")
+        suppressed = _ids(payload, labels, "suppression_list_ids", "suppression_lists")
+        if suppressed:
+            lines.append(f"suppressed:  {suppressed}")
     else:
         target = payload.get("prospect_id") or payload.get("prospect_email")
         if target is not None:
@@ -91,8 +97,9 @@ def detail_lines(change: Change, reveal: bool) -> list[str]:
             lines.append(f"subject:     {payload['subject']}")
     if change.over_cap:
         lines.append(f"HELD:        above max_recipients; sent only with `apply --approve-large {change.campaign}`")
-    if change.operational_reason:
-        lines.append(f"OPERATIONAL: {change.operational_reason} (sent even to opted-out prospects)")
+    if change.operational_reason or payload.get("operational_email"):
+        reason = change.operational_reason or "(no reason given)"
+        lines.append(f"OPERATIONAL: {reason} (sent even to opted-out prospects)")
     if change.prior:
         lines.append(
             f"applied:     {change.prior['status']} as email {change.prior.get('email_id')} "
@@ -101,6 +108,26 @@ def detail_lines(change: Change, reveal: bool) -> list[str]:
     if change.reason:
         lines.append(f"why:         {show(change.reason)}")
     return lines
+
+
+_LABEL = re.compile(r"^(?P<name>.*) \((?P<id>\d+)\)$")
+
+
+def _ids(payload: Mapping[str, Any], labels: Mapping[str, Any], field: str, label_key: str) -> str | None:
+    """The ids of ``payload[field]`` as ``name (id)`` where a label names that very id.
+
+    Without a payload (an orphan) the labels the planner took from the state's record are shown.
+    """
+    named: dict[str, str] = {}
+    for label in labels.get(label_key) or []:
+        match = _LABEL.match(str(label))
+        named[match["id"] if match else str(label)] = str(label)
+    if not payload:
+        return ", ".join(named.values()) if named else None
+    ids = payload.get(field)
+    if ids is None:
+        return None
+    return ", ".join(named.get(str(i), str(i)) for i in ids)
 
 
 def _flags(change: Change) -> str:
