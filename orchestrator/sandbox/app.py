@@ -25,7 +25,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from orchestrator.errors import ApiError
-from orchestrator.sandbox import exports
+from orchestrator.sandbox import exports, objects
 from orchestrator.sandbox.config import (
     MAX_IN_FLIGHT,
     SANDBOX_BUSINESS_UNIT,
@@ -79,6 +79,10 @@ _API_RULES = Map(
             f"/api/export/version/{_V}/do/downloadResults/id/<id>/file/<n>",
             endpoint="export_download",
         ),
+        Rule(f"/api/<any(campaign,list,user):kind>/version/{_V}/do/read/id/<id>", endpoint="object_read"),
+        Rule(f"/api/<any(campaign,list,user):kind>/version/{_V}/do/query", endpoint="object_query"),
+        Rule("/api/v5/objects/list-emails", endpoint="v5_list_emails"),
+        Rule("/api/v5/objects/list-emails/<id>", endpoint="v5_list_email"),
     ],
     strict_slashes=False,
 )
@@ -225,6 +229,8 @@ class SandboxApp:
             return self._dispatch(request, fmt)
         except ApiError as error:
             entry["err_code"] = error.code
+            if request.path.startswith("/api/v5/"):
+                return _v5_fail(error)
             return fail(fmt, error)
 
     def _check_credentials(self, request: Request) -> None:
@@ -294,7 +300,7 @@ class SandboxApp:
             "isArchived": flag(row["archived"]),
             "isAutoResponderEmail": flag(row["is_autoresponder_email"]),
             "sendOptions": {
-                "replyToAddress": row["reply_to_address"] or "",
+                "replyToAddress": row["reply_to_address"],
                 "sendFromData": row["send_from"],
             },
             "error": "",
@@ -375,6 +381,22 @@ class SandboxApp:
                     (json.dumps(counts.__dict__), row["id"]),
                 )
         return ok(fmt, {"stats": stats_body(counts)})
+
+    # -- campaigns, lists, users; v5 list emails ------------------------------------------
+
+    def _do_object_read(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
+        return ok(fmt, objects.read_object(self.store, args["kind"], args["id"]))
+
+    def _do_object_query(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
+        return ok(fmt, objects.query_objects(self.store, args["kind"], read_params(request)))
+
+    def _do_v5_list_emails(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
+        if request.method != "GET":
+            raise objects.v5_refuse(405, 60, "the sandbox implements only the list-email query")
+        return _json(objects.query_list_emails_v5(self.store, read_params(request), self.now()))
+
+    def _do_v5_list_email(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
+        return _json(objects.read_list_email_v5(self.store, args["id"], read_params(request), self.now()))
 
     # -- exports -----------------------------------------------------------------------------
 
@@ -491,6 +513,12 @@ def _archived(params: Params) -> bool:
 
 def _base_url(request: Request) -> str:
     return request.host_url.rstrip("/")
+
+
+def _v5_fail(error: ApiError) -> Response:
+    """A v5 error answer: ``{"code": N, "message": ...}`` with a 4xx status (version5overview)."""
+    status = error.http_status if error.http_status and error.http_status >= 400 else 400
+    return _json({"code": error.code, "message": error.api_message}, status)
 
 
 def _json(body: Mapping[str, Any], status: int = 200) -> Response:
