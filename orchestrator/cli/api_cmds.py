@@ -26,6 +26,7 @@ from rich.text import Text
 
 from orchestrator.atomic import write_text
 from orchestrator.cli.common import App, now_option, pass_app
+from orchestrator.cli.ids_cmd import TEMPLATES_NOTE
 from orchestrator.errors import OrchestratorError
 from orchestrator.pardot.models import Email, EmailStats, EmailTemplate, EmailTemplateSummary
 from orchestrator.redact import mask_emails
@@ -88,13 +89,14 @@ def templates_group() -> None:
 @json_option
 @pass_app
 def templates_list(app: App, archived: bool, as_json: bool) -> None:
-    """List the templates enabled for one-to-one emails."""
+    """List the templates enabled for one-to-one emails (the only ones the v3/v4 API can list)."""
     templates = app.client().list_one_to_one_templates(archived=archived)
     if as_json:
         app.print_json({"templates": [dataclasses.asdict(t) for t in templates]})
         return
     app.console.print(_templates_table(templates))
     app.console.print(f"{len(templates)} template(s).", markup=False)
+    app.console.print(TEMPLATES_NOTE, markup=False)
 
 
 def _templates_table(templates: Sequence[EmailTemplateSummary]) -> Table:
