@@ -116,12 +116,12 @@ def id_problems(client: ReadsTemplates, changes: Iterable[Change], project: Proj
                 if error is None:
                     continue
                 path = tuple(index if part == "{i}" else part for part in where)
-                message = _id_message(what, ident, error, id_kind)
+                message, severity = _id_message(what, ident, error, id_kind)
                 campaign = campaigns.get(change.campaign)
                 if campaign is None:
-                    problems.add(Diagnostic(change.source, 0, 0, message))
+                    problems.add(Diagnostic(change.source, 0, 0, message, severity))
                 else:
-                    problems.add(campaign.diagnostic(_present(campaign.data, path), message))
+                    problems.add(campaign.diagnostic(_present(campaign.data, path), message, severity))
     return sorted(problems)
 
 
@@ -133,13 +133,20 @@ def _read(reader: Callable[[int], object], ident: int) -> ApiError | None:
     return None
 
 
-def _id_message(what: str, ident: int, error: ApiError, id_kind: str) -> str:
+def _id_message(what: str, ident: int, error: ApiError, id_kind: str) -> tuple[str, str]:
+    """The message and severity for an id Pardot would not confirm.
+
+    "Does not exist" is an error: the apply would fail on it. A check that could not be made
+    (network, quota, permissions) is a warning: a wrong id still fails at apply as a refusal,
+    which proves nothing was sent, so the plan is not held hostage by a flaky read.
+    """
     if isinstance(error, ApiNotFound) or error.code in INVALID_ID_CODES:
-        return (
+        message = (
             f"{what} {ident} does not exist in Pardot ({error.api_message}); "
             f"`orchestrator ids {id_kind}` lists the ones that do"
         )
-    return f"{what} {ident} could not be checked in Pardot: {error}"
+        return message, "error"
+    return f"{what} {ident} could not be checked in Pardot ({error.message})", "warning"
 
 
 def _present(data: object, path: tuple[str | int, ...]) -> tuple[str | int, ...]:
