@@ -7,7 +7,8 @@ read here from the environment variables the config names, and nowhere else.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +47,12 @@ def _auth(raw: Mapping[str, Any]) -> AuthSettings:
     )
 
 
-def sandbox_app(env: Environment, root: Path) -> Any:
-    """The in-process sandbox application an ``api: {kind: sandbox}`` environment talks to."""
+def sandbox_app(env: Environment, root: Path, *, clock: Callable[[], datetime] | None = None) -> Any:
+    """The in-process sandbox application an ``api: {kind: sandbox}`` environment talks to.
+
+    ``clock`` is the sandbox's clock (default: the real one); the CLI passes its clock seam, so
+    a test that fixes the time fixes it for the sandbox too (when a scheduled email has gone out).
+    """
     from orchestrator.sandbox import FaultConfig, SandboxApp
 
     api = env.api
@@ -63,10 +68,16 @@ def sandbox_app(env: Environment, root: Path) -> Any:
         daily_limit=api.get("daily_limit"),
     )
     seed = root / api["seed"] if "seed" in api else None
-    return SandboxApp(db_path=db, seed=seed, faults=faults)
+    return SandboxApp(db_path=db, seed=seed, faults=faults, clock=clock)
 
 
-def build_client(env: Environment, root: Path, *, environ: Mapping[str, str] | None = None) -> PardotClient:
+def build_client(
+    env: Environment,
+    root: Path,
+    *,
+    environ: Mapping[str, str] | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> PardotClient:
     """The API client for ``env``: the in-process sandbox, or Pardot over HTTPS."""
     api = env.api
     if api["kind"] == "sandbox":
@@ -79,7 +90,8 @@ def build_client(env: Environment, root: Path, *, environ: Mapping[str, str] | N
             format=api.get("format", "json"),
             allow_insecure=True,
         )
-        return PardotClient(settings, transport=inprocess_transport(sandbox_app(env, root)), env=environ)
+        app = sandbox_app(env, root, clock=clock)
+        return PardotClient(settings, transport=inprocess_transport(app), env=environ)
     settings = ApiSettings(
         base_url=api["base_url"],
         business_unit_id=api["business_unit_id"],

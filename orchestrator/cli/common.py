@@ -122,7 +122,7 @@ class App:
         if self._client is None:
             from orchestrator.connect import build_client
 
-            self._client = build_client(self.environment(), self.config().root)
+            self._client = build_client(self.environment(), self.config().root, clock=self.clock)
         return self._client
 
     def store(self) -> StateStore:
