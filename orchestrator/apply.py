@@ -13,6 +13,7 @@ recorders plug into the same seam.
 
 from __future__ import annotations
 
+import enum
 import threading
 from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from orchestrator.errors import ApiError, ApiOutcomeUnknown, ApiProtocolError, ApiQuotaExceeded
+from orchestrator.errors import ApiError, ApiOutcomeUnknown, ApiProtocolError, ApiQuotaExceeded, StateError
 from orchestrator.pardot.models import Email, ListEmailSend, OneToOneSend
 from orchestrator.plan import Change, Plan
 from orchestrator.state.base import StateStore
@@ -34,15 +35,58 @@ class SendsEmail(Protocol):
     def send_one_to_one(self, send: OneToOneSend) -> Email: ...
 
 
+class OutcomeStatus(enum.StrEnum):
+    """How one change of a run ended. Only ``SENT`` and ``SCHEDULED`` need nobody's attention."""
+
+    SENT = "sent"
+    SCHEDULED = "scheduled"
+    FAILED = "failed"  # Pardot refused it: proven not sent
+    UNKNOWN = "unknown"  # the request may have gone out: never resent until resolved
+    UNRECORDED = "unrecorded"  # sent as ``email_id``, but the state refused the record
+    PENDING = "pending"  # not started: the run stopped
+    HELD = "held"  # above ``max_recipients`` and not approved
+
+    @property
+    def done(self) -> bool:
+        return self in (OutcomeStatus.SENT, OutcomeStatus.SCHEDULED)
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What happened to one change: ``sent``, ``scheduled``, ``failed``, ``unknown``, ``pending``
-    (not started: the run stopped) or ``held`` (above ``max_recipients`` and not approved)."""
+    (not started: the run stopped), ``held`` (above ``max_recipients`` and not approved) or
+    ``unrecorded`` (sent as ``email_id``, but the state refused the record)."""
 
     key: str
-    status: str
+    status: OutcomeStatus
     email_id: int | None = None
     error: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", OutcomeStatus(self.status))
+
+
+class StopRequest:
+    """A request to stop starting new sends, from any thread or a signal handler.
+
+    Sends already in flight finish (or time out) and are recorded; the rest stay pending.
+    ``signal_name`` says which signal asked (``SIGINT``/``SIGTERM``), for the exit code and message.
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.reason: str | None = None
+        self.signal_name: str | None = None
+
+    def request(self, reason: str, *, signal_name: str | None = None) -> None:
+        """Ask to stop; the first reason (and signal) wins, later requests change nothing."""
+        if not self._event.is_set():
+            self.reason = reason
+            self.signal_name = signal_name
+            self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
 
 
 class ApplyHooks:
@@ -61,14 +105,15 @@ class ApplyResult:
 
     outcomes: list[Outcome] = field(default_factory=list)
     stopped: str | None = None
+    signal_name: str | None = None  # SIGINT / SIGTERM when a signal stopped the run
 
-    def count(self, status: str) -> int:
+    def count(self, status: OutcomeStatus | str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
 
     @property
     def ok(self) -> bool:
         """True when every change ended ``sent`` or ``scheduled``."""
-        return all(o.status in ("sent", "scheduled") for o in self.outcomes)
+        return all(o.status.done for o in self.outcomes)
 
 
 def payload_to_request(payload: Mapping[str, Any], kind: str) -> ListEmailSend | OneToOneSend:
@@ -124,6 +169,7 @@ class Executor:
         max_workers: int = 5,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         approved_large: Collection[str] = (),
+        stop: StopRequest | None = None,
     ) -> None:
         self.client = client
         self.store = store
@@ -133,32 +179,34 @@ class Executor:
         self.max_workers = max_workers
         self.clock = clock
         self.approved_large = frozenset(approved_large)
-        self._stop = threading.Event()
-        self._stop_reason: str | None = None
+        self._stop = stop or StopRequest()
 
     def run(self, plan: Plan) -> ApplyResult:
-        """Execute every pending change of ``plan``; never raises for a single send's failure."""
+        """Execute every pending change of ``plan``; never raises for a single send's failure.
+
+        However often Ctrl-C (``KeyboardInterrupt``) arrives, sends in flight are waited for and
+        recorded: an interrupted drain would leave ``intent`` records for emails that exist.
+        """
         pending = list(plan.pending)
         self.hooks.started(len(pending))
         with ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="apply") as pool:
             futures = [pool.submit(self._one, change) for change in pending]
-            try:
-                outcomes = [future.result() for future in futures]
-            except KeyboardInterrupt:
-                # Ctrl-C: sends in flight finish and are recorded; the rest are not started.
-                self._stop_reason = "interrupted (Ctrl-C); the sends not yet started stay pending"
-                self._stop.set()
-                outcomes = [future.result() for future in futures]
-        return ApplyResult(outcomes=outcomes, stopped=self._stop_reason)
+            while True:
+                try:
+                    outcomes = [future.result() for future in futures]
+                    break
+                except KeyboardInterrupt:
+                    self._stop.request("interrupted (Ctrl-C); the sends not yet started stay pending")
+        return ApplyResult(outcomes=outcomes, stopped=self._stop.reason, signal_name=self._stop.signal_name)
 
     def _one(self, change: Change) -> Outcome:
         if self._stop.is_set():
-            outcome = Outcome(change.key, "pending", error=self._stop_reason)
+            outcome = Outcome(change.key, OutcomeStatus.PENDING, error=self._stop.reason)
             self.hooks.finished_one(change, outcome)
             return outcome
         if change.over_cap:
             if change.campaign not in self.approved_large:
-                outcome = Outcome(change.key, "held", error=self._held_reason(change))
+                outcome = Outcome(change.key, OutcomeStatus.HELD, error=self._held_reason(change))
                 self.hooks.finished_one(change, outcome)
                 return outcome
             self.store.append_journal(
@@ -172,8 +220,22 @@ class Executor:
                 },
             )
         payload = late_payload(change)
-        self._record(change, payload, SendStatus.INTENT, "intent")
-        outcome = self._call(change, payload)
+        try:
+            self._record(change, payload, SendStatus.INTENT, "intent")
+        except StateError as exc:  # e.g. fenced off after `state unlock`: nothing was sent
+            self._stop.request(f"the state refused a write ({exc.message}); nothing more is sent")
+            outcome = Outcome(
+                change.key, OutcomeStatus.PENDING, error=f"not sent: the state refused the intent record: {exc}"
+            )
+            self.hooks.finished_one(change, outcome)
+            return outcome
+        try:
+            outcome = self._call(change, payload)
+        except StateError as exc:  # the call was made; its outcome could not be recorded
+            self._stop.request(f"the state refused a write ({exc.message}); nothing more is sent")
+            outcome = Outcome(
+                change.key, OutcomeStatus.UNKNOWN, error=f"the outcome could not be recorded: {exc.message}"
+            )
         self.hooks.finished_one(change, outcome)
         return outcome
 
@@ -194,21 +256,32 @@ class Executor:
                 email = self.client.send_one_to_one(request)
         except (ApiOutcomeUnknown, ApiProtocolError) as exc:
             self._record(change, payload, SendStatus.UNKNOWN, "unknown", error=str(exc))
-            return Outcome(change.key, "unknown", error=str(exc))
+            return Outcome(change.key, OutcomeStatus.UNKNOWN, error=str(exc))
         except ApiQuotaExceeded as exc:
-            self._stop_reason = f"daily API limit reached (Pardot error {exc.code}); the remaining sends stay pending"
-            self._stop.set()
+            self._stop.request(f"daily API limit reached (Pardot error {exc.code}); the remaining sends stay pending")
             self._record(change, payload, SendStatus.FAILED, "failed", error=str(exc))
-            return Outcome(change.key, "failed", error=str(exc))
+            return Outcome(change.key, OutcomeStatus.FAILED, error=str(exc))
         except ApiError as exc:
             self._record(change, payload, SendStatus.FAILED, "failed", error=str(exc))
-            return Outcome(change.key, "failed", error=str(exc))
+            return Outcome(change.key, OutcomeStatus.FAILED, error=str(exc))
         except Exception as exc:  # a bug after the request may have gone out: never assume "not sent"
             self._record(change, payload, SendStatus.UNKNOWN, "unknown", error=f"internal error: {exc!r}")
-            return Outcome(change.key, "unknown", error=f"internal error: {exc!r}")
+            return Outcome(change.key, OutcomeStatus.UNKNOWN, error=f"internal error: {exc!r}")
         status = SendStatus.SCHEDULED if payload.get("scheduled_time") else SendStatus.SENT
-        self._record(change, payload, status, status.value, email_id=email.id)
-        return Outcome(change.key, status.value, email_id=email.id)
+        try:
+            self._record(change, payload, status, status.value, email_id=email.id)
+        except StateError as exc:
+            # The email exists but the state would not take the record (fenced off after a forced
+            # unlock, database gone): the id is reported so the operator can record it by hand.
+            self._stop.request(f"the state refused a write ({exc.message}); nothing more is sent")
+            return Outcome(
+                change.key,
+                OutcomeStatus.UNRECORDED,
+                email_id=email.id,
+                error=f"{status.value} as email {email.id}, but the state refused the record: {exc.message}; "
+                f"record it with `orchestrator state resolve {change.key} --sent {email.id}`",
+            )
+        return Outcome(change.key, OutcomeStatus(status.value), email_id=email.id)
 
     def _record(
         self,

@@ -53,6 +53,9 @@ class Policy:
     missed_lookback: timedelta = timedelta(days=7)
     #: Memberships and prospects created before this are not counted by the audience preflight.
     audience_since: str = "3 years ago"
+    #: Email lint levels set so far (``off``/``warning``/``error``), as sorted pairs so the policy
+    #: stays hashable; a campaign's ``policy.lints`` adds to its environment's, key by key.
+    lints: tuple[tuple[str, str], ...] = ()
 
     def merged(self, raw: dict[str, Any] | None) -> Policy:
         """This policy with the keys of ``raw`` (a schema-checked mapping) applied on top."""
@@ -60,8 +63,15 @@ class Policy:
             return self
         values: dict[str, Any] = {}
         for key, value in raw.items():
-            values[key] = value if key in ("max_recipients", "audience_since") else parse_duration(value)
+            if key == "lints":
+                values[key] = tuple(sorted({**dict(self.lints), **value}.items()))
+            else:
+                values[key] = value if key in ("max_recipients", "audience_since") else parse_duration(value)
         return Policy(**{**self.__dict__, **values})
+
+    def lint_level(self, lint: str) -> str:
+        """``off``, ``warning`` (the default) or ``error`` for the email lint named ``lint``."""
+        return dict(self.lints).get(lint, "warning")
 
 
 @dataclass(frozen=True)
@@ -96,6 +106,8 @@ class Config:
     default_environment: str | None
     policy: Policy
     environments: dict[str, Environment] = field(default_factory=dict)
+    #: ``samples:``: named sample recipients for previews (schema-checked mappings of strings).
+    samples: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def environment(self, name: str | None = None) -> Environment:
         """The environment ``name``, else ``$ORCHESTRATOR_ENV``, else the default one."""
@@ -185,4 +197,5 @@ def _build_config(root: Path, path: Path, doc: Document) -> Config:
         default_environment=default,
         policy=policy,
         environments=envs,
+        samples={name: dict(raw) for name, raw in data.get("samples", {}).items()},
     )

@@ -24,6 +24,7 @@ from orchestrator.pardot.settings import (
     TokenAuth,
 )
 from orchestrator.state import StateStore, open_store
+from orchestrator.state.dsn import dsn_problem
 
 #: Where the in-process sandbox keeps its data unless ``api.db`` says otherwise.
 DEFAULT_SANDBOX_DB = ".orchestrator/sandbox-api.db"
@@ -48,11 +49,7 @@ def _auth(raw: Mapping[str, Any]) -> AuthSettings:
 
 
 def sandbox_app(env: Environment, root: Path, *, clock: Callable[[], datetime] | None = None) -> Any:
-    """The in-process sandbox application an ``api: {kind: sandbox}`` environment talks to.
-
-    ``clock`` is the sandbox's clock (default: the real one); the CLI passes its clock seam, so
-    a test that fixes the time fixes it for the sandbox too (when a scheduled email has gone out).
-    """
+    """The in-process sandbox application an ``api: {kind: sandbox}`` environment talks to."""
     from orchestrator.sandbox import FaultConfig, SandboxApp
 
     api = env.api
@@ -76,9 +73,9 @@ def build_client(
     root: Path,
     *,
     environ: Mapping[str, str] | None = None,
-    clock: Callable[[], datetime] | None = None,
+    sandbox_clock: Callable[[], datetime] | None = None,
 ) -> PardotClient:
-    """The API client for ``env``: the in-process sandbox, or Pardot over HTTPS."""
+    """The API client for ``env``: the in-process sandbox (on ``sandbox_clock``), or Pardot over HTTPS."""
     api = env.api
     if api["kind"] == "sandbox":
         from orchestrator.sandbox import SANDBOX_BASE_URL, SANDBOX_BUSINESS_UNIT, SANDBOX_TOKEN, inprocess_transport
@@ -90,8 +87,8 @@ def build_client(
             format=api.get("format", "json"),
             allow_insecure=True,
         )
-        app = sandbox_app(env, root, clock=clock)
-        return PardotClient(settings, transport=inprocess_transport(app), env=environ)
+        transport = inprocess_transport(sandbox_app(env, root, clock=sandbox_clock))
+        return PardotClient(settings, transport=transport, env=environ)
     settings = ApiSettings(
         base_url=api["base_url"],
         business_unit_id=api["business_unit_id"],
@@ -110,11 +107,17 @@ def build_store(env: Environment, root: Path, *, environ: Mapping[str, str] | No
     if state["backend"] == "postgres":
         variables = os.environ if environ is None else environ
         name = state["dsn_env"]
-        dsn = variables.get(name)
+        dsn = variables.get(name, "").strip()
         if not dsn:
             raise ConfigError(
                 f"environment variable {name} is not set",
                 hint=f"state.dsn_env of environment {env.name!r} names it; export the PostgreSQL DSN there",
+            )
+        problem = dsn_problem(dsn)
+        if problem:  # never the value: it holds the database password
+            raise ConfigError(
+                f"environment variable {name} {problem}",
+                hint=f"set {name} again to the PostgreSQL DSN, on one line, special characters %-encoded",
             )
         return open_store("postgres", dsn=dsn)
     return open_store("sqlite", path=root / state.get("path", DEFAULT_STATE_DB))

@@ -27,7 +27,8 @@ this tree at the module that talks to that library, with ``raise ... from``.
     │   ├── StateLocked             another apply holds the lock
     │   └── StateConflict           the state changed under us (serial/lineage)
     ├── PlanRefused                 a saved plan cannot be applied (stale, expired, altered, ...)
-    └── ExportError                 an export could not be created, finished or downloaded
+    ├── ExportError                 an export could not be created, finished or downloaded
+    └── BrowserUnavailable          previews: no Chromium (or Playwright) to take screenshots with
 """
 
 from __future__ import annotations
@@ -189,6 +190,10 @@ class PlanRefused(OrchestratorError):
 
 class ExportError(OrchestratorError):
     """An export job could not be created, completed or downloaded."""
+
+
+class BrowserUnavailable(OrchestratorError):
+    """Previews: Chromium (or the Playwright library driving it) is missing or failed to start."""
 
 
 def display_path(path: Path | str, root: Path | None = None) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 from orchestrator.errors import Diagnostic
 
-FORMAT_VERSION = "1.0"
+FORMAT_VERSION = "1.1"
 
 
 class Action(enum.Enum):
@@ -88,6 +88,32 @@ class Change:
 
 
 @dataclass(frozen=True)
+class PlanSource:
+    """What a plan was computed from, so ``apply FILE`` can prove it sends what was reviewed.
+
+    ``desired_digest`` is the digest of every desired send (key -> payload fingerprint) the files
+    gave; ``git_commit`` the checkout's HEAD (``None`` with ``note`` "not a git checkout" outside
+    git), ``git_dirty`` whether tracked files differed from that commit.
+    """
+
+    desired_digest: str = ""
+    git_commit: str | None = None
+    git_dirty: bool | None = None
+    note: str | None = None
+
+
+def needs_attention(change: Change) -> bool:
+    """True for a change a human must look at before the plan is fully carried out.
+
+    Blocked, missed and unknown sends, orphans that will still go out or whose outcome is unknown,
+    and sends held over ``max_recipients``: CI must not go green on any of these.
+    """
+    if change.action in (Action.BLOCKED, Action.MISSED, Action.UNKNOWN):
+        return True
+    return (change.action is Action.ORPHANED and change.loud) or change.over_cap
+
+
+@dataclass(frozen=True)
 class Plan:
     """Everything ``apply`` needs, and everything a reviewer needs to approve it."""
 
@@ -100,6 +126,7 @@ class Plan:
     changes: tuple[Change, ...]
     problems: tuple[Diagnostic, ...] = ()
     allow_late: bool = False
+    source: PlanSource = field(default_factory=PlanSource)
     format_version: str = FORMAT_VERSION
 
     @property
@@ -120,9 +147,19 @@ class Plan:
     def applyable(self) -> bool:
         return self.has_changes and not self.errored
 
+    @property
+    def attention(self) -> tuple[Change, ...]:
+        """The changes a human must look at (see :func:`needs_attention`), in plan order."""
+        return tuple(c for c in self.changes if needs_attention(c))
+
+    @property
+    def needs_attention(self) -> bool:
+        return bool(self.attention)
+
     def counts(self) -> dict[str, int]:
         """How many changes of each action label, in enum order."""
         out = {a.label: 0 for a in Action}
         for change in self.changes:
             out[change.action.label] += 1
+        out["attention"] = len(self.attention)
         return out

@@ -15,7 +15,7 @@ from typing import Any
 from orchestrator.atomic import PRIVATE, write_text
 from orchestrator.digest import digest
 from orchestrator.errors import Diagnostic, OrchestratorError, PlanRefused
-from orchestrator.plan import FORMAT_VERSION, Action, Audience, Change, Plan
+from orchestrator.plan import FORMAT_VERSION, Action, Audience, Change, Plan, PlanSource
 from orchestrator.policy import content_problems
 from orchestrator.schedule import utc_iso
 from orchestrator.sends import fingerprint
@@ -33,12 +33,20 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "allow_late": plan.allow_late,
         "errored": plan.errored,
         "applyable": plan.applyable,
+        "needs_attention": plan.needs_attention,
         "summary": plan.counts(),
         "problems": [
             {"path": p.path, "line": p.line, "col": p.col, "severity": p.severity, "message": p.message}
             for p in plan.problems
         ],
         "changes": [_change_to_dict(c) for c in plan.changes],
+        "attention": [c.key for c in plan.attention],
+        "source": {
+            "desired_digest": plan.source.desired_digest,
+            "git_commit": plan.source.git_commit,
+            "git_dirty": plan.source.git_dirty,
+            "note": plan.source.note,
+        },
     }
 
 
@@ -88,6 +96,12 @@ def plan_from_dict(data: dict[str, Any]) -> Plan:
             Diagnostic(p["path"], p["line"], p["col"], p["message"], p["severity"]) for p in data["problems"]
         ),
         allow_late=data["allow_late"],
+        source=PlanSource(
+            desired_digest=data["source"]["desired_digest"],
+            git_commit=data["source"]["git_commit"],
+            git_dirty=data["source"]["git_dirty"],
+            note=data["source"]["note"],
+        ),
         format_version=data["format_version"],
     )
 

@@ -19,26 +19,38 @@ rules lean towards refusing:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from orchestrator.diff import changed_fields, payload_diff
+from orchestrator.digest import digest
 from orchestrator.errors import Diagnostic
-from orchestrator.plan import Action, Change, Plan
+from orchestrator.plan import Action, Change, Plan, PlanSource
 from orchestrator.schedule import utc_iso
 from orchestrator.sends import DesiredSend
 from orchestrator.state.models import SendRecord, SendStatus, StateSnapshot
 
 _APPLIED = (SendStatus.SENT, SendStatus.SCHEDULED)
 _UNRESOLVED = (SendStatus.INTENT, SendStatus.UNKNOWN)
-_RETRYABLE = (SendStatus.FAILED, SendStatus.NOT_SENT)
 
+#: What to do about a blocked send. Never "rename the send": while the old email is scheduled, a
+#: renamed copy would be scheduled too and mail the same people twice.
 HOW_TO_PROCEED = (
-    "Pardot cannot change or cancel an email once it is sent or scheduled. To send new content, "
-    "rename the send (a new `name:`); to keep the files as they are and accept the difference, run "
-    "`orchestrator state accept KEY`. A scheduled email can only be stopped in Pardot's UI."
+    "Pardot cannot change or cancel an email through the API once it is sent or scheduled. If it is "
+    "scheduled and must not go out as it is: delete it in Pardot's UI first, then record that with "
+    "`orchestrator state forget KEY`, and plan again (the files' version is then scheduled). To keep "
+    "what Pardot has and accept the files as they are, run `orchestrator state accept KEY`."
+)
+
+#: Why new sends wait while an orphan is scheduled or unknown, and the only safe ways out.
+ORPHAN_HOLD = (
+    "{count} email(s) the files no longer ask for may still go out ({keys}); until each is settled, "
+    "no new email is sent, since a renamed or re-timed copy of it would mail the same people twice. "
+    "For a scheduled one: delete it in Pardot's UI, then `orchestrator state forget KEY`; or let it go "
+    "out and record that with `orchestrator state keep KEY`. For an unknown one: `orchestrator state "
+    "resolve KEY --sent EMAIL_ID` or `--not-sent`."
 )
 
 
@@ -61,8 +73,14 @@ def make_plan(
     business_unit_id: str,
     problems: Iterable[Diagnostic] = (),
     options: PlanOptions = PlanOptions(),
+    kept: Collection[str] = (),
+    source: PlanSource | None = None,
 ) -> Plan:
-    """Reconcile ``desired`` with ``state`` at ``now``. Never reads the clock or any file."""
+    """Reconcile ``desired`` with ``state`` at ``now``. Never reads the clock or any file.
+
+    ``kept`` names scheduled orphans the operator accepted with ``state keep`` (they go out and no
+    longer hold new sends); ``source`` says where the files came from (its digest is set here).
+    """
     desired = sorted(desired, key=_order)
     problems = list(problems)
     seen: set[str] = set()
@@ -71,10 +89,13 @@ def make_plan(
             problems.append(Diagnostic(send.source, 0, 0, f"two sends share the key {send.key!r}"))
         seen.add(send.key)
     records = dict(state.records)
+    first_seen = _first_applied(records.values())
+    desired = [s for s in desired if s.key in records or not _before_first_seen(s, first_seen, now)]
     changes = [_change_for(send, records, now, options) for send in desired]
-    orphans = _orphans(desired, records, now, options)
+    orphans = _orphans(desired, records, now, options, frozenset(kept))
     changes = _hold_while_orphans_pending(changes, orphans)
     changes.extend(orphans)
+    source = dataclasses.replace(source or PlanSource(), desired_digest=desired_digest(desired))
     return Plan(
         environment=environment,
         business_unit_id=business_unit_id,
@@ -85,7 +106,35 @@ def make_plan(
         changes=tuple(changes),
         problems=tuple(sorted(set(problems))),
         allow_late=options.allow_late,
+        source=source,
     )
+
+
+def desired_digest(desired: Iterable[DesiredSend]) -> str:
+    """One digest of what the files ask for: every key with its payload fingerprint."""
+    return digest(sorted([send.key, send.fingerprint] for send in desired))
+
+
+def _first_applied(records: Iterable[SendRecord]) -> dict[str, datetime]:
+    """When each campaign first reached the state (its earliest record): "first seen"."""
+    first: dict[str, datetime] = {}
+    for record in records:
+        if record.campaign not in first or record.created_at < first[record.campaign]:
+            first[record.campaign] = record.created_at
+    return first
+
+
+def _before_first_seen(send: DesiredSend, first_seen: Mapping[str, datetime], now: datetime) -> bool:
+    """A past cron occurrence from before its campaign was first applied is not "missed".
+
+    A new weekly campaign would otherwise report last week's Mondays as missed: they fell
+    before the campaign existed. Only cron sends qualify; a one-shot time that passed is still
+    reported, since its author wrote that time.
+    """
+    if send.schedule_kind != "cron" or send.scheduled_time is None or send.scheduled_time > now:
+        return False
+    seen = first_seen.get(send.campaign)
+    return seen is None or send.scheduled_time < seen
 
 
 def _order(send: DesiredSend) -> tuple[bool, float, str]:
@@ -156,7 +205,11 @@ def _change_for(send: DesiredSend, records: Mapping[str, SendRecord], now: datet
             prior=_prior(moved),
             diff=payload_diff(moved.payload, send.payload),
         )
-    retry = " (retrying after an earlier failure)" if record is not None and record.status in _RETRYABLE else ""
+    retry = ""
+    if record is not None and record.status is SendStatus.FAILED:
+        retry = " (retrying after an earlier failure)"
+    elif record is not None and record.status is SendStatus.NOT_SENT:
+        retry = " (recorded as not sent: deleted in Pardot or resolved as not sent)"
     return _timed(send, now, options, retry, record)
 
 
@@ -212,37 +265,29 @@ def _applied_under_other_key(send: DesiredSend, records: Mapping[str, SendRecord
 
 
 def _hold_while_orphans_pending(changes: list[Change], orphans: list[Change]) -> list[Change]:
-    """Block new sends of a campaign that still has scheduled emails the files no longer ask for.
+    """Block every new send while an email the files no longer ask for may still go out.
 
-    Typically a changed cron expression: the old occurrences are already scheduled in Pardot and
-    will go out, so scheduling the new ones too would mail everyone twice.
+    A scheduled orphan is typically a renamed campaign or a changed cron expression: the old
+    email is already scheduled in Pardot and will go out, so sending the new one too would mail
+    the same people twice. Any new send could be that copy (a rename changes the campaign name),
+    so all are held until each orphan is settled: forgotten (deleted in Pardot), kept, or resolved.
     """
-    pending: dict[str, list[str]] = {}
-    for orphan in orphans:
-        if orphan.loud:
-            pending.setdefault(orphan.campaign, []).append(orphan.key)
+    pending = [orphan.key for orphan in orphans if orphan.loud]
     if not pending:
         return changes
-    out = []
-    for change in changes:
-        keys = pending.get(change.campaign)
-        if keys and change.action.is_change:
-            change = dataclasses.replace(
-                change,
-                action=Action.BLOCKED,
-                reason=(
-                    f"this campaign still has {len(keys)} email(s) scheduled in Pardot that the files no longer "
-                    f"ask for ({', '.join(keys)}); they will go out, so sending this one too could mail people "
-                    "twice. Undo the change, or settle them: delete a scheduled one in Pardot's UI and record "
-                    "it with `orchestrator state forget KEY`; answer an unknown one with `state resolve KEY`."
-                ),
-            )
-        out.append(change)
-    return out
+    reason = ORPHAN_HOLD.format(count=len(pending), keys=", ".join(pending))
+    return [
+        dataclasses.replace(change, action=Action.BLOCKED, reason=reason) if change.action.is_change else change
+        for change in changes
+    ]
 
 
 def _orphans(
-    desired: list[DesiredSend], records: Mapping[str, SendRecord], now: datetime, options: PlanOptions
+    desired: list[DesiredSend],
+    records: Mapping[str, SendRecord],
+    now: datetime,
+    options: PlanOptions,
+    kept: frozenset[str],
 ) -> list[Change]:
     keys = {s.key for s in desired}
     campaigns = {s.campaign for s in desired}
@@ -258,10 +303,17 @@ def _orphans(
             record.status == SendStatus.SCHEDULED and record.scheduled_time is not None and record.scheduled_time > now
         )
         in_doubt = record.status in _UNRESOLVED and (record.scheduled_time is None or record.scheduled_time > now)
-        if future and record.scheduled_time is not None:
+        if future and record.key in kept and record.scheduled_time is not None:
+            future = False
+            reason = (
+                f"scheduled for {utc_iso(record.scheduled_time)} and no longer in the files; kept with "
+                "`orchestrator state keep`: it will go out as scheduled"
+            )
+        elif future and record.scheduled_time is not None:
             reason = (
                 f"SCHEDULED FOR {utc_iso(record.scheduled_time)} AND WILL STILL GO OUT: removing it from the files "
-                "does not cancel it; only Pardot's UI can stop a scheduled email"
+                "does not cancel it. Delete it in Pardot's UI and run `orchestrator state forget KEY`, or let it go "
+                "out with `orchestrator state keep KEY`"
             )
         elif in_doubt:
             reason = (

@@ -14,6 +14,7 @@ from pathlib import Path
 from orchestrator.campaigns import Campaign, discover, load_campaigns
 from orchestrator.config import Config, Environment, load_config
 from orchestrator.errors import Diagnostic, ProjectInvalid
+from orchestrator.lints import lint_problems
 from orchestrator.render import Renderer
 from orchestrator.sends import DesiredSend, build_sends
 
@@ -73,8 +74,12 @@ def desired_sends(
     campaigns: list[Campaign] | None = None,
     applied: Collection[str] = (),
     lead_time: str = "error",
+    lints: bool = True,
 ) -> tuple[list[DesiredSend], list[Diagnostic]]:
-    """Every desired send in ``env`` at ``now``, with loading problems and send problems together."""
+    """Every desired send in ``env`` at ``now``, with loading problems and send problems together.
+
+    ``lints`` adds the email lints (``orchestrator.lints``) of the sends built, at their policy level.
+    """
     renderer = Renderer(project.config.campaigns_dir, cache_dir=project.config.root / ".orchestrator" / "jinja-cache")
     sends, problems = build_sends(
         campaigns if campaigns is not None else project.campaigns,
@@ -86,4 +91,6 @@ def desired_sends(
         applied=applied,
         lead_time=lead_time,
     )
+    if lints:
+        problems += lint_problems(sends, campaigns if campaigns is not None else project.campaigns, env.policy)
     return sends, [*project.problems, *problems]

@@ -6,11 +6,12 @@ The pure planner sits in the middle; this module only wires it to the project an
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 from datetime import datetime
 
 from orchestrator.config import Environment
 from orchestrator.errors import Diagnostic
-from orchestrator.plan import Change, Plan
+from orchestrator.plan import Change, Plan, PlanSource
 from orchestrator.planner import PlanOptions, make_plan
 from orchestrator.project import Project, desired_sends
 from orchestrator.remote import ReadsTemplates, id_problems, template_problems
@@ -36,8 +37,14 @@ def plan_project(
     *,
     client: ReadsTemplates | None = None,
     options: PlanOptions | None = None,
+    kept: Collection[str] = (),
+    source: PlanSource | None = None,
 ) -> Plan:
-    """The plan for ``project`` in ``env`` at ``now`` against ``snapshot``."""
+    """The plan for ``project`` in ``env`` at ``now`` against ``snapshot``.
+
+    ``kept`` and ``source`` pass through to :func:`make_plan` (scheduled orphans let go with
+    ``state keep``; the git commit the files came from).
+    """
     options = options or options_for(env)
     applied = {k for k, r in snapshot.records.items() if r.status in (SendStatus.SENT, SendStatus.SCHEDULED)}
     sends, problems = desired_sends(project, env, now, lookback=options.lookback, applied=applied)
@@ -49,6 +56,8 @@ def plan_project(
         business_unit_id=env.business_unit_id,
         problems=problems,
         options=options,
+        kept=kept,
+        source=source,
     )
     if client is None or plan.errored:
         return plan

@@ -105,7 +105,7 @@ def test_templates_show(applied: Path) -> None:
         (["templates", "show", "4003"], 1, "Pardot error 68"),  # archived: not found unless asked for
         (["templates", "show", "4003", "--archived", "--json"], 0, '"is_archived": true'),
         (["templates", "show", "4999"], 1, "Pardot error 68"),
-        (["templates", "show", "0"], 2, "0 is not in the range x>=1"),
+        (["templates", "show", "0"], 64, "0 is not in the range x>=1"),
         (["emails", "show", "999999"], 1, "Pardot error 109"),
         (["stats", "999999"], 1, "Pardot error 109"),
         (["stats", "999999", "--json"], 1, "Pardot error 109"),
@@ -220,7 +220,7 @@ def test_stats_table_groups_sends_by_campaign(applied: Path) -> None:
 )
 def test_stats_usage_errors(applied: Path, args: list[str], message: str) -> None:
     code, _, err = run(applied, "stats", *args, clock=AFTER)
-    assert code == 2 and message in err
+    assert code == 64 and message in err
 
 
 def test_stats_of_an_unknown_campaign_is_an_error(applied: Path) -> None:
@@ -259,8 +259,8 @@ def test_report_writes_one_html_file(project: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        ([], 2, "nothing selected: name campaigns (NAME ...) or pass --all"),
-        (["--all", "x"], 2, "not both"),
+        ([], 64, "nothing selected: name campaigns (NAME ...) or pass --all"),
+        (["--all", "x"], 64, "not both"),
         (["--all", "--out", "missing-dir/report.html"], 1, "cannot write missing-dir/report.html"),
         (["nope"], 1, "campaign(s) nope"),
     ],

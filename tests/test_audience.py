@@ -128,7 +128,7 @@ def test_max_recipients_holds_and_approval_releases(project: Path, tmp_path: Pat
     assert held["over_cap"] is True and held["audience"]["recipients"] > 10 and held["audience"]["counted_at"]
 
     code, out, _ = run(project, "apply", "--auto-approve", "--now", NOW)
-    assert code == 1
+    assert code == 3  # held over max_recipients: needs a human
     assert "held      spring-sale@2027-03-01T14:00:00Z" in out
     code, out, _ = run(project, "apply", "--auto-approve", "--approve-large", "spring-sale", "--now", NOW)
     assert code == 0, out

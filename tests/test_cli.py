@@ -145,12 +145,12 @@ def test_render_unknown_campaign_and_bad_occurrence(example: Path) -> None:
     code, _, err = run("--project", str(example), "render", "nope")
     assert code == 1 and "no campaign named 'nope'" in err
     code, _, err = run("--project", str(example), "render", "spring-sale", "--occurrence", "3", "--now", NOW)
-    assert code == 2 and "has 1 occurrence(s)" in err
+    assert code == 64 and "has 1 occurrence(s)" in err
 
 
 def test_bad_now_is_a_usage_error(example: Path) -> None:
     code, _, err = run("--project", str(example), "validate", "--now", "yesterday")
-    assert code == 2 and "not an ISO-8601 time" in err
+    assert code == 64 and "not an ISO-8601 time" in err
 
 
 def test_python_dash_m_entry_point() -> None:

@@ -10,8 +10,10 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from orchestrator.cli.common import App
 from orchestrator.cli.main import cli
 from orchestrator.schemas import validate_data
+from tests.report.helpers import fixed_clock
 
 REPO = Path(__file__).resolve().parent.parent
 NOW = "2026-11-27T12:00:00Z"
@@ -27,7 +29,8 @@ def project(tmp_path: Path) -> Path:
 
 
 def run(project: Path, *args: str, input: str | None = None) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, ["--project", str(project), *args], input=input)
+    """The CLI as a user runs it, on a fixed "today" (the clock seam): no test depends on the calendar."""
+    result = CliRunner().invoke(cli, ["--project", str(project), *args], input=input, obj=App(clock=fixed_clock(NOW)))
     assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), repr(
         result.exception
     )
@@ -145,7 +148,7 @@ def test_blocked_change_and_accept(project: Path) -> None:
     sale = project / "campaigns" / "spring-sale.yaml"
     sale.write_text(sale.read_text().replace("discount: 20", "discount: 25"))
     code, out, _ = run(project, "plan", "--now", NOW, "--detailed-exitcode")
-    assert code == 0, out  # blocked is not a change apply can make
+    assert code == 3, out  # blocked is not a change apply can make: it needs a human
     assert "! blocked   spring-sale@2027-03-01T14:00:00Z" in out
     assert "-Spring sale: 20% off everything" in out and "+Spring sale: 25% off everything" in out
     code, out, _ = run(project, "state", "accept", "spring-sale@2027-03-01T14:00:00Z", "--now", NOW)
@@ -181,7 +184,7 @@ def test_daily_limit_stops_the_run_cleanly_leaving_the_rest_pending(tmp_path: Pa
             "subject: s\ntext: '%%unsubscribe%%'\n"
         )
     code, out, _ = run(root, "apply", "--auto-approve", "--now", NOW)
-    assert code == 1
+    assert code == 3  # a failed send needs a human
     assert "Stopped early: daily API limit reached" in out
     code, listing, _ = run(root, "state", "list", "--json")
     statuses = [s["status"] for s in json.loads(listing)["sends"]]
@@ -223,10 +226,10 @@ def test_faults_configured_for_the_in_process_sandbox(tmp_path: Path) -> None:
         "subject: s\ntext: '%%unsubscribe%%'\n"
     )
     code, out, _ = run(root, "apply", "--auto-approve", "--now", NOW)
-    assert code == 1 and "Some outcomes are unknown" in out
+    assert code == 3 and "Some outcomes are unknown" in out
     assert [e["name"] for e in sandbox_emails(root)] == ["a@now"]  # created, but the answer was lost
-    code, out, _ = run(root, "plan", "--now", NOW)
-    assert "? unknown   a@now" in out
+    code, out, _ = run(root, "plan", "--now", NOW, "--detailed-exitcode")
+    assert code == 3 and "? unknown   a@now" in out  # an unknown outcome needs a human
 
 
 def test_lead_time_is_an_error_for_plan_and_a_warning_for_validate(project: Path) -> None:
@@ -305,3 +308,12 @@ def test_render_masks_prospect_addresses_unless_revealed(project: Path) -> None:
     assert "jane.prospect@example.com" not in out and "j***@example.com" in out
     code, out, _ = run(project, "--reveal-emails", "render", "demo-followup", "--now", NOW)
     assert code == 0 and "=== demo-followup/jane.prospect@example.com" in out
+
+
+def test_a_masked_key_from_state_list_works_with_state_show(project: Path) -> None:
+    assert run(project, "apply", "--auto-approve", "--now", NOW)[0] == 0
+    code, out, _ = run(project, "state", "list")
+    assert "demo-followup/j***@example.com" in out
+    code, out, err = run(project, "state", "show", "demo-followup/j***@example.com")
+    assert code == 0, err
+    assert json.loads(out)["key"] == "demo-followup/jane.prospect@example.com"

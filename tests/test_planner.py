@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -67,7 +68,9 @@ def snap(*records: SendRecord, serial: int = 3) -> StateSnapshot:
     return StateSnapshot("lineage-1", serial, {r.key: r for r in records})
 
 
-def plan(desired: list[DesiredSend], state: StateSnapshot | None = None, **opts: Any) -> Plan:
+def plan(
+    desired: list[DesiredSend], state: StateSnapshot | None = None, kept: tuple[str, ...] | list[str] = (), **opts: Any
+) -> Plan:
     return make_plan(
         desired,
         state or snap(),
@@ -75,6 +78,7 @@ def plan(desired: list[DesiredSend], state: StateSnapshot | None = None, **opts:
         environment="test",
         business_unit_id="0Uv000000000000AAA",
         options=PlanOptions(**opts),
+        kept=kept,
     )
 
 
@@ -96,7 +100,8 @@ def test_applied_same_fingerprint_is_noop_and_changed_is_blocked_with_diff() -> 
     p = plan([new], snap(record(old, SendStatus.SENT)))
     change = p.changes[0]
     assert change.action is Action.BLOCKED
-    assert "subject" in change.reason and "rename the send" in change.reason and "state accept" in change.reason
+    assert "subject" in change.reason and "state forget" in change.reason and "state accept" in change.reason
+    assert "rename" not in change.reason  # a renamed copy of a scheduled email would mail people twice
     assert "-Old subject" in change.diff and "+New subject" in change.diff
     assert not p.has_changes
     assert actions(plan([old], snap(record(old, SendStatus.SCHEDULED)))) == {old.key: Action.NOOP}
@@ -144,9 +149,10 @@ def test_unresolved_outcomes_block_the_key() -> None:
 
 def test_failed_or_not_sent_is_sent_again() -> None:
     s = send("a")
-    for status in (SendStatus.FAILED, SendStatus.NOT_SENT):
-        change = plan([s], snap(record(s, status))).changes[0]
-        assert change.action is Action.SEND and "retrying" in change.reason
+    change = plan([s], snap(record(s, SendStatus.FAILED))).changes[0]
+    assert change.action is Action.SEND and "retrying after an earlier failure" in change.reason
+    change = plan([s], snap(record(s, SendStatus.NOT_SENT))).changes[0]  # after `state forget`/`resolve --not-sent`
+    assert change.action is Action.SEND and "recorded as not sent" in change.reason and "failure" not in change.reason
 
 
 def test_orphans_and_loud_scheduled_orphans() -> None:
@@ -256,10 +262,26 @@ def test_new_occurrences_wait_while_old_scheduled_ones_are_orphaned() -> None:
     p = plan([new, other], snap(record(old, SendStatus.SCHEDULED)))
     by_key = {c.key: c for c in p.changes}
     assert by_key[old.key].action is Action.ORPHANED and by_key[old.key].loud
-    assert by_key[new.key].action is Action.BLOCKED and "mail people twice" in by_key[new.key].reason
-    assert by_key[other.key].action is Action.SCHEDULE  # other campaigns are not held
+    assert by_key[new.key].action is Action.BLOCKED and "mail the same people twice" in by_key[new.key].reason
+    # Other campaigns are held too: a renamed campaign is "another campaign" that mails the same people.
+    assert by_key[other.key].action is Action.BLOCKED and "state forget" in by_key[other.key].reason
     forgotten = record(old, SendStatus.NOT_SENT)  # `state forget`: deleted in Pardot's UI
-    assert actions(plan([new], snap(forgotten)))[new.key] is Action.SCHEDULE
+    assert actions(plan([new, other], snap(forgotten))) == {new.key: Action.SCHEDULE, other.key: Action.SCHEDULE}
+    kept = plan([new, other], snap(record(old, SendStatus.SCHEDULED)), kept=[old.key])  # `state keep`
+    by_key = {c.key: c for c in kept.changes}
+    assert by_key[old.key].action is Action.ORPHANED and not by_key[old.key].loud
+    assert "will go out" in by_key[old.key].reason and not kept.needs_attention
+    assert by_key[new.key].action is Action.SCHEDULE and by_key[other.key].action is Action.SCHEDULE
+
+
+def test_a_renamed_scheduled_campaign_is_not_scheduled_twice() -> None:
+    """Renaming a scheduled campaign (issue 8's reproduction) must not schedule a second copy."""
+    old = send("spring-sale", NOW + timedelta(days=3))
+    renamed = send("spring-sale-v2", NOW + timedelta(days=3))
+    p = plan([renamed], snap(record(old, SendStatus.SCHEDULED)))
+    assert actions(p) == {old.key: Action.ORPHANED, renamed.key: Action.BLOCKED}
+    assert p.needs_attention and not p.has_changes
+    assert "rename the send" not in next(c for c in p.changes if c.key == renamed.key).reason
 
 
 def test_an_unknown_orphan_holds_its_campaign_too() -> None:
@@ -298,3 +320,17 @@ def test_saved_plan_time_rules() -> None:
     )
     with pytest.raises(PlanRefused, match="does not match its fingerprint"):
         check_integrity(edited)
+
+
+def test_cron_occurrences_from_before_the_campaign_was_first_applied_are_not_missed() -> None:
+    """Issue 11: a new weekly campaign reported last week's Mondays as missed."""
+    last_week = send("weekly", NOW - timedelta(days=3), schedule_kind="cron")
+    next_week = send("weekly", NOW + timedelta(days=4), schedule_kind="cron")
+    assert actions(plan([last_week, next_week])) == {next_week.key: Action.SCHEDULE}
+    # Once the campaign is in the state, a later occurrence that passes unsent is missed again.
+    applied_at = NOW - timedelta(days=10)
+    first = dataclasses.replace(record(next_week, SendStatus.SCHEDULED), created_at=applied_at, updated_at=applied_at)
+    assert actions(plan([last_week, next_week], snap(first)))[last_week.key] is Action.MISSED
+    # A one-shot time that passed is still reported: its author wrote that time.
+    once = send("once", NOW - timedelta(days=1))
+    assert actions(plan([once]))[once.key] is Action.MISSED

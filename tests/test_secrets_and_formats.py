@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from orchestrator.cli.common import App
 from orchestrator.cli.main import cli
 from orchestrator.sandbox import SANDBOX_BUSINESS_UNIT, SandboxApp, serve
+from tests.report.helpers import fixed_clock
 
 REPO = Path(__file__).resolve().parent.parent
 NOW = "2026-11-27T12:00:00Z"
@@ -57,8 +59,8 @@ def test_token_never_in_output_state_or_plan(tmp_path: Path, monkeypatch: pytest
             ["plan", "--format", "json"],
             ["plan", "--format", "markdown"],
         ):
-            result = runner.invoke(
-                cli, ["--project", str(root), *args]  # a Pardot environment: the real clock only
+            result = runner.invoke(  # a Pardot environment refuses --now: the clock seam pins "today"
+                cli, ["--project", str(root), *args], obj=App(clock=fixed_clock(NOW))
             )
             assert result.exit_code == 0, result.output
             outputs.append(result.output)

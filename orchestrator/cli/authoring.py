@@ -63,13 +63,14 @@ def _summary_rows(sends: list[DesiredSend]) -> list[dict[str, Any]]:
     show_default=True,
     help="text for people, json for tools, github for workflow annotations.",
 )
+@click.option("--check-links", is_flag=True, help="Also request every link once (HEAD) and report broken ones.")
 @now_option
 @pass_app
-def validate(app: App, paths: tuple[Path, ...], fmt: str) -> None:
+def validate(app: App, paths: tuple[Path, ...], fmt: str, check_links: bool) -> None:
     """Check campaign files: schema, ids, rendering, unsubscribe policy and schedules.
 
     Without PATHS every campaign of the project is checked. Exit status 0 when everything is
-    valid, 1 when anything is wrong. No API call is made.
+    valid, 1 when anything is wrong. No API call is made (--check-links requests the links).
     """
     try:
         project = app.project(list(paths) or None)
@@ -78,6 +79,11 @@ def validate(app: App, paths: tuple[Path, ...], fmt: str) -> None:
         _report(app, fmt, [], exc.diagnostics, "", 0)
         raise SystemExit(1) from None
     sends, problems = desired_sends(project, env, app.now(), lead_time="warning")
+    if check_links:
+        from orchestrator.linkcheck import check_urls, collect_links, link_problems
+
+        sites = collect_links(sends)
+        problems += link_problems(check_urls(sites), sites, project.campaigns, env.policy)
     _report(app, fmt, sends, sorted(set(problems)), env.name, len(project.campaigns))
     if any(d.severity == "error" for d in problems):
         raise SystemExit(1)
@@ -139,7 +145,7 @@ def _select(app: App, name: str, occurrence: int | None, at: str | None) -> list
         except ScheduleError as exc:
             raise click.BadParameter(exc.message, param_hint="--at") from None
         now = min(now, target - timedelta(minutes=1))
-    sends, problems = desired_sends(project, env, now, campaigns=[campaign], lead_time="off")
+    sends, problems = desired_sends(project, env, now, campaigns=[campaign], lead_time="off", lints=False)
     errors = [d for d in problems if d.severity == "error"]
     if errors:
         raise ProjectInvalid(errors)

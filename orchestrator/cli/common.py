@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -17,6 +18,7 @@ from zoneinfo import ZoneInfo
 import click
 from rich.console import Console
 
+from orchestrator.cli.exitcodes import ExitCode
 from orchestrator.config import Config, Environment, find_project_root, load_config
 from orchestrator.errors import ConfigError, OrchestratorError
 from orchestrator.project import Project, load_project
@@ -34,11 +36,16 @@ def system_clock() -> datetime:
 
 
 def make_console(stderr: bool = False) -> Console:
-    """A rich console: colour only on a terminal, never with NO_COLOR, no wrapping in pipes."""
+    """A rich console: colour only on a terminal, never with NO_COLOR, no wrapping in pipes.
+
+    It writes to whatever ``sys.stdout``/``sys.stderr`` is when it prints (rich's default when no
+    file is given), so an :class:`App` made before the streams are redirected (tests, embedding)
+    still prints where the command's output goes.
+    """
     stream = sys.stderr if stderr else sys.stdout
     tty = stream.isatty()
     return Console(
-        file=stream,
+        stderr=stderr,
         no_color=bool(os.environ.get("NO_COLOR")),
         highlight=False,
         soft_wrap=not tty,
@@ -64,6 +71,7 @@ class App:
     _config: Config | None = None
     _client: PardotClient | None = None
     _store: StateStore | None = None
+    _ticking: Callable[[], datetime] | None = None
 
     def root(self) -> Path:
         """The project folder: ``--project`` (which must hold orchestrator.yaml), else the nearest
@@ -122,8 +130,19 @@ class App:
         if self._client is None:
             from orchestrator.connect import build_client
 
-            self._client = build_client(self.environment(), self.config().root, clock=self.clock)
+            self._client = build_client(self.environment(), self.config().root, sandbox_clock=self.ticking_clock())
         return self._client
+
+    def ticking_clock(self) -> Callable[[], datetime]:
+        """This command's "now" (``--now`` or the injected clock), ticking from its first use.
+
+        The in-process sandbox and the records apply writes read it, so a simulated time is the
+        same on both sides of the API and in the state; elapsed-time checks still see time pass.
+        """
+        if self._ticking is None:
+            start, started = self.now(), time.monotonic()
+            self._ticking = lambda: start + timedelta(seconds=time.monotonic() - started)
+        return self._ticking
 
     def store(self) -> StateStore:
         """The state store for the selected environment."""
@@ -185,11 +204,28 @@ class UserFacingError(click.ClickException):
         click.echo(f"Error: {self.message}", err=True)
 
 
+class UsageError(click.UsageError):
+    """A usage error (unknown option, bad argument): exit 64, so it is never mistaken for exit 2."""
+
+    exit_code = ExitCode.USAGE
+
+
 class OrchestratorGroup(click.Group):
-    """A click group that turns library errors into clean user messages."""
+    """A click group that turns library errors into clean user messages (exit 1), and gives usage
+    errors their own exit code (64), so "changes pending" (2) never means "you mistyped"."""
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            raise UsageError(exc.format_message(), exc.ctx) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise UsageError(exc.format_message(), exc.ctx) from None
         except OrchestratorError as exc:
             raise UserFacingError(str(exc)) from exc

@@ -1,27 +1,32 @@
-"""``orchestrator plan``, ``apply`` and ``show``: Terraform's workflow for email sends."""
+"""``orchestrator plan``, ``apply`` and ``show``: Terraform's workflow for email sends.
+
+Only parsing, presenting and exit codes live here; the sequences that decide what may be sent
+are library functions in :mod:`orchestrator.operations`.
+"""
 
 from __future__ import annotations
 
 import signal
 import sys
 import threading
-import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from orchestrator.apply import ApplyHooks, ApplyResult, Executor, Outcome
-from orchestrator.audience import fetch_index, needs_audience, with_audience
+from orchestrator import operations
+from orchestrator.apply import ApplyHooks, ApplyResult, Outcome, OutcomeStatus, StopRequest
 from orchestrator.cli.common import App, now_option, pass_app
+from orchestrator.cli.exitcodes import SIGNAL_EXIT, ExitCode
 from orchestrator.cli.planview import markdown, print_text
 from orchestrator.errors import OrchestratorError
-from orchestrator.export.workflow import PollPolicy
 from orchestrator.plan import Change, Plan
-from orchestrator.planfile import check_applicable, check_times, plan_to_dict, read_plan, write_plan
+from orchestrator.planfile import plan_to_dict, read_plan, write_plan
 from orchestrator.redact import mask_emails
-from orchestrator.workflow import options_for, plan_project
 
 FORMATS = click.Choice(["text", "json", "markdown"])
 
@@ -35,28 +40,15 @@ def _show(app: App, plan: Plan, fmt: str, *, show_unchanged: bool = False) -> No
         print_text(plan, app.console, reveal=app.reveal_emails, show_noop=show_unchanged)
 
 
-def _compute(app: App, allow_late: bool, audience: bool, *, for_sending: bool = False) -> Plan:
-    project = app.project()
-    env = app.environment()
-    snapshot = app.store().snapshot()
-    now = app.send_now() if for_sending else app.now()
-    result = plan_project(
-        project, env, snapshot, now, client=app.client(), options=options_for(env, allow_late=allow_late)
+def _target(app: App) -> operations.Target:
+    return operations.Target(
+        project=app.project(),
+        env=app.environment(),
+        store=app.store(),
+        client=app.client(),
+        clock=app.ticking_clock(),
+        notes=lambda line: app.err_console.print(line, markup=False, highlight=False),
     )
-    if result.errored or not (audience or needs_audience(result)):
-        return result
-    app.err_console.print("Counting audiences with list-membership and prospect exports...", markup=False)
-    poll = PollPolicy(first_s=0.5, factor=1.5, max_interval_s=5.0) if env.api["kind"] == "sandbox" else PollPolicy()
-    index = fetch_index(
-        app.client(),
-        since=env.policy.audience_since,
-        now=now,
-        tz=app.timezone(),
-        policy=poll,
-        sleep=time.sleep,
-        clock=app.clock,
-    )
-    return with_audience(result, index)
 
 
 lock_timeout_option = click.option(
@@ -84,16 +76,23 @@ allow_late_option = click.option(
     "--out",
     "out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Save the plan to FILE for `orchestrator apply FILE` (holds the state lock while planning).",
+    help="Save the plan to FILE (owner-only: it holds exact payloads) for `orchestrator apply FILE`.",
 )
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True, help="Output format.")
 @click.option(
-    "--detailed-exitcode", is_flag=True, help="Exit 0 when nothing would change, 1 on error, 2 when there are changes."
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 when nothing would change, 2 when there are changes, 3 when anything needs a human, 1 on error.",
 )
 @click.option("--show-unchanged", is_flag=True, help="Also list unchanged and deferred sends.")
+@click.option(
+    "--previews",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Write previews (HTML, text, screenshots) of every send the plan would make into DIR.",
+)
 @allow_late_option
 @audience_option
-@lock_timeout_option
 @now_option
 @pass_app
 def plan(
@@ -104,21 +103,24 @@ def plan(
     show_unchanged: bool,
     allow_late: bool,
     audience: bool,
-    lock_timeout: float,
+    previews: Path | None,
 ) -> None:
     """Show exactly what apply would send, to whom and when, without sending anything.
 
     Compares the campaign files with the state of what was already sent, and with Pardot's
     templates. Sends already made are never repeated; changes to sent or scheduled emails are
-    shown as blocked, since Pardot cannot change them.
+    shown as blocked, since Pardot cannot change them. Planning reads the state without locking
+    it, so plans never wait for each other or for an apply.
     """
+    now = app.send_now() if out is not None else app.now()
+    result = operations.compute_plan(_target(app), now, allow_late=allow_late, audience=audience)
     if out is not None:
-        with app.store().lock("plan --out", timeout=lock_timeout):
-            result = _compute(app, allow_late, audience, for_sending=True)
-            write_plan(result, out)
-    else:
-        result = _compute(app, allow_late, audience)
+        write_plan(result, out)
     _show(app, result, fmt, show_unchanged=show_unchanged)
+    if previews is not None:
+        from orchestrator.cli.preview_cmd import plan_previews
+
+        plan_previews(app, result, previews)
     if out is not None and fmt == "text":
         app.console.print(
             f"\nSaved the plan to {out}; apply it with `orchestrator apply {out}` "
@@ -127,16 +129,36 @@ def plan(
             highlight=False,
         )
     if result.errored:
-        raise SystemExit(1)
+        raise SystemExit(ExitCode.ERROR)
+    if detailed_exitcode and result.needs_attention:
+        raise SystemExit(ExitCode.ATTENTION)
     if detailed_exitcode and result.has_changes:
-        raise SystemExit(2)
+        raise SystemExit(ExitCode.CHANGES)
+
+
+def _outcome_line(app: App, outcome: Outcome, operational: bool) -> str:
+    show = (lambda s: s) if app.reveal_emails else mask_emails
+    email = f" (email {outcome.email_id})" if outcome.email_id is not None else ""
+    flag = " [OPERATIONAL]" if operational else ""
+    line = f"{outcome.status:<9} {show(outcome.key)}{email}{flag}"
+    if outcome.error and outcome.status != "pending":
+        line += f": {show(outcome.error)}"
+    return line
 
 
 class _ProgressHooks(ApplyHooks):
-    """A rich progress bar on stderr; one line per failure or unknown outcome."""
+    """Progress as sends complete.
+
+    On a terminal: a rich progress bar on stderr and a line per failure or unknown outcome.
+    Without one (CI logs): one flushed line per send on stdout as it completes, so the log of a
+    job killed mid-run still shows which emails went out and their ids.
+    """
 
     def __init__(self, app: App) -> None:
         self.app = app
+        self.live = not app.err_console.is_terminal
+        self.running = False
+        self._lock = threading.Lock()
         self.progress = Progress(
             TextColumn("applying"),
             BarColumn(),
@@ -148,95 +170,119 @@ class _ProgressHooks(ApplyHooks):
         self.task: Any = None
 
     def started(self, total: int) -> None:
-        self.progress.start()
-        self.task = self.progress.add_task("apply", total=total)
+        self.running = True
+        if not self.live:
+            self.progress.start()
+            self.task = self.progress.add_task("apply", total=total)
 
     def finished_one(self, change: Change, outcome: Outcome) -> None:
+        operational = bool(change.operational_reason or (change.payload or {}).get("operational_email"))
+        if self.live:
+            with self._lock:
+                click.echo(_outcome_line(self.app, outcome, operational))
+                sys.stdout.flush()
+            return
         self.progress.advance(self.task)
-        if outcome.status in ("failed", "unknown"):
-            key = change.key if self.app.reveal_emails else mask_emails(change.key)
-            self.progress.console.print(
-                f"{outcome.status.upper()}: {key}: {outcome.error}", markup=False, highlight=False
-            )
+        if not outcome.status.done and outcome.status is not OutcomeStatus.PENDING:
+            self.progress.console.print(_outcome_line(self.app, outcome, operational), markup=False, highlight=False)
 
     def stop(self) -> None:
-        self.progress.stop()
+        if not self.live:
+            self.progress.stop()
 
 
-def _interrupt_on_sigterm(_signum: int, _frame: object) -> None:
-    """A CI job being cancelled (SIGTERM) stops like Ctrl-C: finish sends in flight, start no more."""
-    raise KeyboardInterrupt
+@contextmanager
+def _signals_stop(stop: StopRequest, hooks: _ProgressHooks) -> Iterator[None]:
+    """SIGINT and SIGTERM, however many, stop the run without losing an outcome.
 
-
-def _execute(app: App, chosen: Plan, approved_large: tuple[str, ...]) -> ApplyResult:
-    hooks = _ProgressHooks(app)
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
-    try:
-        executor = Executor(
-            app.client(),
-            app.store(),
-            environment=chosen.environment,
-            hooks=hooks,
-            approved_large=approved_large,
-            clock=app.clock,
-        )
-        return executor.run(chosen)
-    finally:
-        hooks.stop()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-
-
-def _report(app: App, chosen: Plan, result: ApplyResult) -> None:
-    show = (lambda s: s) if app.reveal_emails else mask_emails
-    operational = {c.key for c in chosen.pending if c.operational_reason}
-    for outcome in result.outcomes:
-        email = f" (email {outcome.email_id})" if outcome.email_id is not None else ""
-        flag = " [OPERATIONAL]" if outcome.key in operational else ""
-        line = f"{outcome.status:<9} {show(outcome.key)}{email}{flag}"
-        if outcome.error and outcome.status != "pending":
-            line += f": {show(outcome.error)}"
-        app.console.print(line, markup=False, highlight=False)
-    counts = {s: result.count(s) for s in ("sent", "scheduled", "failed", "unknown", "pending", "held")}
-    app.console.print(
-        "Apply complete: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
-        if result.outcomes
-        else "Apply complete: nothing to do.",
-        markup=False,
-        highlight=False,
-    )
-    if result.stopped:
-        app.console.print(f"Stopped early: {result.stopped}", markup=False, highlight=False)
-    if counts["unknown"]:
-        app.console.print(
-            "Some outcomes are unknown: check Pardot for emails with those names, then record the answer with "
-            "`orchestrator state resolve KEY --sent EMAIL_ID` or `--not-sent`.",
-            markup=False,
-            highlight=False,
-        )
-
-
-def _confirm(app: App, auto_approve: bool) -> None:
-    if auto_approve:
+    Before sending starts they abort as usual (nothing was sent); once it has started they only
+    ask the executor to start no more sends: those in flight finish (or time out) and are
+    recorded. GitHub cancels a job with SIGINT, then SIGTERM 7.5 s later.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
         return
-    if not sys.stdin.isatty():
-        raise OrchestratorError(
-            "apply needs confirmation, and there is no terminal to ask on",
-            hint="review the plan and pass --auto-approve, or apply a saved plan: "
-            "`orchestrator plan --out plan.json` then `orchestrator apply plan.json`",
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if not hooks.running:
+            raise KeyboardInterrupt
+        stop.request(f"interrupted by {name}; the sends not yet started stay pending", signal_name=name)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _report(app: App, chosen: Plan, result: ApplyResult | None, hooks: _ProgressHooks) -> ExitCode:
+    """The outcomes (unless already printed live), the totals, and a last line saying what is left."""
+    operational = {c.key for c in chosen.pending if c.operational_reason or (c.payload or {}).get("operational_email")}
+    outcomes = result.outcomes if result is not None else []
+    if not hooks.live:
+        for outcome in outcomes:
+            app.console.print(_outcome_line(app, outcome, outcome.key in operational), markup=False, highlight=False)
+    counts = {
+        s: sum(1 for o in outcomes if o.status == s)
+        for s in OutcomeStatus
+    }
+    say: Callable[[str], None] = lambda line: app.console.print(line, markup=False, highlight=False)  # noqa: E731
+    if outcomes:
+        say("Apply complete: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n) + ".")
+    if result is not None and result.stopped:
+        say(f"Stopped early: {result.stopped}")
+    if counts[OutcomeStatus.UNKNOWN]:
+        say(
+            "Some outcomes are unknown: find the emails in Pardot by name (the name is the send key), then record "
+            "the answer with `orchestrator state resolve KEY --sent EMAIL_ID` or `--not-sent`. Never apply them "
+            "again before that."
         )
-    answer = click.prompt(
-        "Do you want to send these emails? Only 'yes' will be accepted", default="", show_default=False
-    )
-    if answer.strip() != "yes":
-        raise OrchestratorError("apply cancelled; nothing was sent")
+    attention = [c for c in chosen.attention if not c.action.is_change]
+    left = [o for o in outcomes if not o.status.done]
+    if result is not None and result.signal_name is not None:
+        say(f"Interrupted by {result.signal_name}: {len(left)} send(s) not done; see above.")
+        return SIGNAL_EXIT.get(result.signal_name, ExitCode.ATTENTION)
+    if left or attention:
+        parts = [f"{n} {s}" for s, n in counts.items() if n and not s.done]
+        if attention:
+            parts.append(f"{len(attention)} in the plan need a human (blocked, missed, unknown or orphaned)")
+        say("Needs attention: " + "; ".join(parts) + ". Run `orchestrator plan` to see why.")
+        return ExitCode.ATTENTION
+    if not outcomes:
+        say("No changes: nothing to send.")
+    return ExitCode.OK
+
+
+def _confirm(app: App, auto_approve: bool) -> Callable[[Plan], bool]:
+    def confirm(_plan: Plan) -> bool:
+        if auto_approve:
+            return True
+        if not sys.stdin.isatty():
+            raise OrchestratorError(
+                "apply needs confirmation, and there is no terminal to ask on",
+                hint="review the plan and pass --auto-approve, or apply a saved plan: "
+                "`orchestrator plan --out plan.json` then `orchestrator apply plan.json`",
+            )
+        answer = click.prompt(
+            "Do you want to send these emails? Only 'yes' will be accepted", default="", show_default=False
+        )
+        return bool(answer.strip() == "yes")
+
+    return confirm
 
 
 @click.command()
 @click.argument("plan_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation (for CI).")
+@click.option(
+    "--reviewed",
+    "reviewed_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="PLAN_FILE",
+    help="Plan afresh and send only the changes identical to ones in this reviewed plan; hold the rest (for CI).",
+)
 @click.option(
     "--approve-large",
     "approve_large",
@@ -253,6 +299,7 @@ def apply(
     app: App,
     plan_file: Path | None,
     auto_approve: bool,
+    reviewed_file: Path | None,
     approve_large: tuple[str, ...],
     allow_late: bool,
     audience: bool,
@@ -260,39 +307,45 @@ def apply(
 ) -> None:
     """Send the planned emails, each exactly once.
 
-    With PLAN_FILE, apply exactly that saved plan (refused if the state, environment or
-    business unit changed, if it expired, was altered, or a scheduled time is now too close).
-    Without it, plan now, show the plan and ask for `yes` (or --auto-approve).
+    With PLAN_FILE, apply exactly that saved plan: refused if the state, environment or business
+    unit changed, if it expired or was altered, if a scheduled time is now too close, or if any
+    planned send is no longer exactly what the files in this checkout ask for. With --reviewed,
+    plan afresh and send only what the reviewed plan showed, identical. Without either, plan now,
+    show the plan and ask for `yes` (or --auto-approve).
+
+    Exit codes: 0 done, 1 error (nothing more sent), 3 something needs a human, 130/143
+    interrupted by SIGINT/SIGTERM (sends in flight were recorded).
     """
-    store = app.store()
-    with store.lock("apply", timeout=lock_timeout):
-        if plan_file is not None:
-            chosen = read_plan(plan_file)
-            snapshot = store.snapshot()
-            env = app.environment()
-            check_applicable(
-                chosen,
-                now=app.send_now(),
-                environment=env.name,
-                business_unit_id=env.business_unit_id,
-                lineage=snapshot.lineage,
-                serial=snapshot.serial,
-            )
-            _show(app, chosen, "text")
-        else:
-            chosen = _compute(app, allow_late, audience, for_sending=True)
-            _show(app, chosen, "text")
-            if chosen.errored:
-                raise SystemExit(1)
-            if not chosen.has_changes:
-                app.console.print("No changes: nothing to send.", markup=False)
-                return
-            _confirm(app, auto_approve)
-            check_times(chosen, now=app.send_now())  # the prompt may have waited: times are checked again
-        result = _execute(app, chosen, approve_large)
-    _report(app, chosen, result)
-    if not result.ok:
-        raise SystemExit(1)
+    if plan_file is not None and reviewed_file is not None:
+        raise click.UsageError("give either PLAN_FILE or --reviewed PLAN_FILE, not both")
+    target = _target(app)
+    hooks = _ProgressHooks(app)
+    stop = StopRequest()
+    options = operations.ApplyOptions(
+        now=app.send_now,
+        show=lambda chosen: _show(app, chosen, "text"),
+        confirm=_confirm(app, auto_approve or reviewed_file is not None),
+        hooks=hooks,
+        stop=stop,
+        approved_large=approve_large,
+        lock_timeout=lock_timeout,
+    )
+    result: ApplyResult | None
+    try:
+        with _signals_stop(stop, hooks):
+            if plan_file is not None:
+                chosen, result = operations.apply_saved(target, read_plan(plan_file), options)
+            elif reviewed_file is not None:
+                chosen, result = operations.apply_reviewed(target, read_plan(reviewed_file), options, audience=audience)
+            else:
+                chosen, result = operations.apply_fresh(target, options, allow_late=allow_late, audience=audience)
+    finally:
+        hooks.stop()
+    if chosen.errored:
+        raise SystemExit(ExitCode.ERROR)
+    code = _report(app, chosen, result, hooks)
+    if code is not ExitCode.OK:
+        raise SystemExit(code)
 
 
 @click.command()

@@ -13,6 +13,7 @@ from orchestrator.cli.common import App, OrchestratorGroup
 from orchestrator.cli.export_cmd import export_group
 from orchestrator.cli.ids_cmd import ids_cmd
 from orchestrator.cli.lifecycle import apply, plan, show
+from orchestrator.cli.preview_cmd import preview
 from orchestrator.cli.sandbox_cmd import sandbox_group
 from orchestrator.cli.state_cmd import state_group
 
@@ -49,6 +50,7 @@ def cli(ctx: click.Context, project_dir: Path | None, env_name: str | None, reve
 
 cli.add_command(validate)
 cli.add_command(render)
+cli.add_command(preview)
 cli.add_command(plan)
 cli.add_command(apply)
 cli.add_command(show)

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Mapping
 from typing import Any
 
 import click
 from rich.table import Table
 
+from orchestrator import corrections
 from orchestrator.cli.common import App, now_option, pass_app
-from orchestrator.errors import ApiError, StateError
-from orchestrator.plan import Action, Change
+from orchestrator.errors import StateError
 from orchestrator.redact import mask_emails
-from orchestrator.state.models import Actor, SendRecord, SendStatus
+from orchestrator.state.models import SendRecord, SendStatus
 from orchestrator.workflow import plan_project
 
 UNRESOLVED = (SendStatus.INTENT, SendStatus.UNKNOWN)
@@ -70,6 +68,20 @@ def state_list(app: App, as_json: bool) -> None:
     app.console.print(f"{len(records)} send(s).", markup=False)
 
 
+def _key(app: App, key: str) -> str:
+    """The full key for ``key``, which may be a masked one as `state list` prints it
+    (``demo/j***@example.com``) when exactly one send masks to it."""
+    if "***" not in key or app.store().get(key) is not None:
+        return key
+    matches = sorted(k for k in app.store().snapshot().records if mask_emails(k) == key)
+    if len(matches) > 1:
+        raise StateError(
+            f"{key} is the masked form of {len(matches)} sends",
+            hint="`orchestrator --reveal-emails state list` shows their full keys",
+        )
+    return matches[0] if matches else key
+
+
 def _get(app: App, key: str) -> SendRecord:
     record = app.store().get(key)
     if record is None:
@@ -81,7 +93,8 @@ def _get(app: App, key: str) -> SendRecord:
 @click.argument("key")
 @pass_app
 def state_show(app: App, key: str) -> None:
-    """Show one send's record, its exact payload and its journal."""
+    """Show one send's record, its exact payload and its journal (KEY may be masked as listed)."""
+    key = _key(app, key)
     record = _get(app, key)
     journal = app.store().journal(key)
     data = _record_dict(record)
@@ -93,10 +106,50 @@ def state_show(app: App, key: str) -> None:
     app.print_json(data)
 
 
-def _write(app: App, record: SendRecord, action: str, detail: dict[str, Any]) -> None:
-    store = app.store()
-    with store.lock(f"state {action}"):
-        store.put(record, action=action, detail=detail, actor=Actor.current())
+@state_group.command("journal")
+@click.argument("key", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--last", type=click.IntRange(min=1), metavar="N", help="Only the last N entries.")
+@pass_app
+def state_journal(app: App, key: str | None, as_json: bool, last: int | None) -> None:
+    """Show the journal: every write to the state, in order (for KEY only, when given)."""
+    key = _key(app, key) if key is not None else None
+    entries = app.store().journal(key)
+    if last is not None:
+        entries = entries[-last:]
+    if as_json:
+        app.print_json(
+            {
+                "entries": [
+                    {
+                        "seq": e.seq,
+                        "at": e.at.isoformat(),
+                        "key": e.key,
+                        "action": e.action,
+                        "detail": dict(e.detail),
+                        "by": e.actor.to_dict(),
+                    }
+                    for e in entries
+                ]
+            }
+        )
+        return
+    show = (lambda s: s) if app.reveal_emails else mask_emails
+    table = Table(title="Journal" + (f" of {show(key)}" if key else ""))
+    for column in ("seq", "at (UTC)", "key", "action", "detail", "by"):
+        table.add_column(column, overflow="fold")
+    for e in entries:
+        detail = ", ".join(f"{k}={v}" for k, v in e.detail.items())
+        table.add_row(
+            str(e.seq),
+            e.at.strftime("%Y-%m-%d %H:%M:%S"),
+            show(e.key or ""),
+            e.action,
+            show(detail),
+            e.actor.describe(),
+        )
+    app.console.print(table)
+    app.console.print(f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}.", markup=False)
 
 
 @state_group.command("resolve")
@@ -110,47 +163,19 @@ def _write(app: App, record: SendRecord, action: str, detail: dict[str, Any]) ->
 )
 @click.option("--not-sent", is_flag=True, help="The email does not exist in Pardot; the next apply may send it.")
 @click.option("--no-verify", is_flag=True, help="With --sent: do not read the email from Pardot to check its name.")
+@now_option
 @pass_app
 def state_resolve(app: App, key: str, email_id: int | None, not_sent: bool, no_verify: bool) -> None:
     """Record the operator's answer for a send whose outcome is unknown (journaled)."""
+    key = _key(app, key)
     if (email_id is None) == (not not_sent):
         raise click.UsageError("give exactly one of --sent EMAIL_ID or --not-sent")
-    record = _get(app, key)
-    if record.status not in UNRESOLVED:
-        raise StateError(f"{key} is {record.status.value}, not unknown: nothing to resolve")
-    now = app.clock()
-    if not_sent:
-        _write(
-            app,
-            dataclasses.replace(record, status=SendStatus.NOT_SENT, updated_at=now),
-            "resolve",
-            {"answer": "not-sent", "previous": record.status.value},
-        )
+    client = None if no_verify or email_id is None else app.client()
+    done = corrections.resolve(app.store(), key, now=app.send_now(), email_id=email_id, client=client)
+    if done.email_id is None:
         app.console.print(f"{key}: recorded as not sent; the next plan will send it again.", markup=False)
-        return
-    assert email_id is not None
-    if not no_verify:
-        try:
-            email = app.client().read_email(email_id, include_message=False)
-        except ApiError as exc:
-            raise StateError(
-                f"could not read email {email_id} from Pardot to check it: {exc}",
-                hint="pass --no-verify if you are sure",
-            ) from exc
-        if email.name != key:
-            raise StateError(
-                f"email {email_id} is named {email.name!r}, not {key!r}",
-                hint="check the id; pass --no-verify to record it anyway",
-            )
-    scheduled = record.scheduled_time is not None and record.scheduled_time > now
-    status = SendStatus.SCHEDULED if scheduled else SendStatus.SENT
-    _write(
-        app,
-        dataclasses.replace(record, status=status, email_id=email_id, updated_at=now, error=None),
-        "resolve",
-        {"answer": status.value, "email_id": email_id, "previous": record.status.value},
-    )
-    app.console.print(f"{key}: recorded as {status.value} (email {email_id}).", markup=False)
+    else:
+        app.console.print(f"{key}: recorded as {done.status.value} (email {done.email_id}).", markup=False)
 
 
 @state_group.command("accept")
@@ -163,67 +188,47 @@ def state_accept(app: App, key: str) -> None:
     The state keeps the payload that was really sent; only its fingerprint moves to the one
     the files now give, so the plan shows the send as unchanged. Journaled.
     """
-    store = app.store()
-    with store.lock("state accept"):
-        snapshot = store.snapshot()
-        result = plan_project(app.project(), app.environment(), snapshot, app.now())
-        change = next((c for c in result.changes if c.key == key), None)
-        if change is None or change.action is not Action.BLOCKED:
-            state = "not in the plan" if change is None else change.action.label
-            raise StateError(f"{key} is {state}, not blocked: nothing to accept")
-        source = snapshot.records.get(key) or _moved_record(snapshot.records, change)
-        if source is None:
-            raise StateError(
-                f"{key} is blocked because of other emails of its campaign, not by its own drift",
-                hint="read the plan's reason: settle those emails with `state forget` or `state resolve`",
-            )
-
-        now = app.clock()
-        accepted = dataclasses.replace(source, key=key, fingerprint=change.fingerprint or "", updated_at=now)
-        store.put(
-            accepted,
-            action="accept-drift",
-            actor=Actor.current(),
-            detail={
-                "from_fingerprint": source.fingerprint,
-                "to_fingerprint": change.fingerprint,
-                "from_key": source.key,
-            },
-        )
+    key = _key(app, key)
+    project, env, now = app.project(), app.environment(), app.now()
+    corrections.accept(
+        app.store(), key, now=app.send_now(), plan_at=lambda snapshot: plan_project(project, env, snapshot, now)
+    )
     app.console.print(f"{key}: drift accepted; the plan now shows it unchanged.", markup=False)
 
 
 @state_group.command("forget")
 @click.argument("key")
+@now_option
 @pass_app
 def state_forget(app: App, key: str) -> None:
     """Record that a scheduled email KEY was deleted in Pardot's UI, so it will not go out (journaled).
 
     Only the operator can know this: the API cannot cancel or read back a scheduled list email.
+    Delete the email in Pardot's UI first; forgetting one that still exists lets the files send
+    it a second time.
     """
-    record = _get(app, key)
-    if record.status is not SendStatus.SCHEDULED:
-        raise StateError(f"{key} is {record.status.value}, not scheduled: only a scheduled email can be forgotten")
-    if record.scheduled_time is None or record.scheduled_time <= app.clock():
-        raise StateError(
-            f"{key} was scheduled for {record.scheduled_time}, which has passed: it has gone out and cannot be "
-            "forgotten (forgetting it would let it be sent again)"
-        )
-    _write(
-        app,
-        dataclasses.replace(record, status=SendStatus.NOT_SENT, updated_at=app.clock()),
-        "forget",
-        {"previous": record.status.value, "email_id": record.email_id},
-    )
+    key = _key(app, key)
+    corrections.forget(app.store(), key, now=app.send_now())
     app.console.print(f"{key}: recorded as deleted in Pardot (not sent).", markup=False)
 
 
-def _moved_record(records: Mapping[str, SendRecord], change: Change) -> SendRecord | None:
-    """The applied record a one-shot send was moved away from (its time or target changed)."""
-    prior_id = (change.prior or {}).get("email_id")
-    if prior_id is None:
-        return None
-    return next((r for r in records.values() if r.campaign == change.campaign and r.email_id == prior_id), None)
+@state_group.command("keep")
+@click.argument("key")
+@now_option
+@pass_app
+def state_keep(app: App, key: str) -> None:
+    """Let a scheduled email KEY that the files no longer ask for go out as scheduled (journaled).
+
+    Until it is kept (or forgotten after deleting it in Pardot's UI), such an email holds every
+    new send, since a renamed or re-timed copy in the files would mail the same people twice.
+    """
+    key = _key(app, key)
+    done = corrections.keep(app.store(), key, now=app.send_now())
+    app.console.print(
+        f"{key}: kept; email {done.email_id} goes out as scheduled. New sends are no longer held for it: "
+        "if the files still hold a renamed or re-timed copy of it, that copy will go out too.",
+        markup=False,
+    )
 
 
 @state_group.command("unlock")

@@ -4,7 +4,9 @@ An export's data arrives as several CSV files (``resultRefs``), each with its ow
 :func:`merge_csv` opens them one at a time, reads each as a stream of byte chunks (never a
 whole file), parses it with the ``csv`` module over a text wrapper, checks that every file has
 the same header, and writes the rows to one text sink.  Memory stays flat however large the
-export: one chunk, one buffered reader and one row at a time.
+export: one chunk, one buffered reader and one row at a time; a line longer than
+:data:`MAX_LINE_CHARS` is refused rather than buffered. Cells are copied unchanged: one
+starting with ``=``, ``+``, ``-`` or ``@`` stays so (a spreadsheet may run it as a formula).
 
 Deduplication (for ``--split``, where windows may overlap) keys rows by a column, ``id`` by
 default.  The keys seen go to a private on-disk SQLite table rather than a Python set, so a
@@ -25,6 +27,12 @@ from orchestrator.errors import ExportError
 
 #: Bytes handed to the csv parser per read; large enough to amortise, small enough to ignore.
 READ_BUFFER_BYTES = 256 * 1024
+
+#: Longest physical line accepted in an export file, in characters. A Pardot row is at most
+#: 150 fields; 4 Mi characters is far beyond a real one, while a hostile or broken file with
+#: one huge line and no newline is refused after reading that much (not the whole file: a
+#: 400 MB line used to cost 937 MB of memory).
+MAX_LINE_CHARS = 4 * 1024 * 1024
 
 ChunkStream = AbstractContextManager[Iterator[bytes]]
 
@@ -99,14 +107,37 @@ class _ChunkReader(io.RawIOBase):
         return size
 
 
-def iter_csv_rows(chunks: Iterator[bytes]) -> Iterator[list[str]]:
-    """Parse a CSV byte stream row by row; a leading BOM (UI-made exports) is dropped."""
+class LineTooLong(Exception):
+    """A physical line of a CSV file went past the line limit (it was not read further)."""
+
+    def __init__(self, line: int, limit: int) -> None:
+        super().__init__(f"line {line} is longer than {limit:,} characters")
+        self.line = line
+        self.limit = limit
+
+
+def _bounded_lines(text: io.TextIOWrapper, limit: int) -> Iterator[str]:
+    """The lines of ``text``, each read at most ``limit`` characters (+ its line break) deep."""
+    number = 0
+    while line := text.readline(limit + 1):
+        number += 1
+        if len(line) > limit and line[-1] not in "\r\n":
+            raise LineTooLong(number, limit)
+        yield line
+
+
+def iter_csv_rows(chunks: Iterator[bytes], *, max_line_chars: int = MAX_LINE_CHARS) -> Iterator[list[str]]:
+    """Parse a CSV byte stream row by row; a leading BOM (UI-made exports) is dropped.
+
+    Raises :class:`LineTooLong` on a line longer than ``max_line_chars`` characters, so memory
+    stays bounded whatever the file holds.
+    """
     text = io.TextIOWrapper(
         io.BufferedReader(_ChunkReader(chunks), READ_BUFFER_BYTES),
         encoding="utf-8-sig",
         newline="",
     )
-    yield from csv.reader(text)
+    yield from csv.reader(_bounded_lines(text, max_line_chars))
 
 
 def merge_csv(
@@ -155,6 +186,11 @@ class _Merger:
             raise ExportError(f"{source.label}: not UTF-8 text ({exc.reason})") from exc
         except csv.Error as exc:
             raise ExportError(f"{source.label}: unreadable CSV ({exc})") from exc
+        except LineTooLong as exc:
+            raise ExportError(
+                f"{source.label}: {exc} (the limit for one line of an export file); the file is "
+                "not a CSV export this tool can merge"
+            ) from exc
 
     def _copy_rows(self, label: str, rows: Iterator[list[str]]) -> None:
         header = next(rows, None)

@@ -61,11 +61,11 @@ class PollPolicy:
     times longer, never more than ``max_interval_s``; give up after ``timeout_s`` (None: wait
     as long as it takes).
 
-    The defaults follow Pardot's advice (start around 30 s, grow for long exports) while
-    costing few API calls: 30, 45, 68, 101, ... seconds, capped at 10 minutes.
+    The defaults start short, since a small export is often ready within seconds, and grow for
+    long ones while costing few API calls: 5, 7.5, 11, 17, 25, 38, ... seconds, capped at 10 minutes.
     """
 
-    first_s: float = 30.0
+    first_s: float = 5.0
     factor: float = 1.5
     max_interval_s: float = 600.0
     timeout_s: float | None = None
@@ -265,18 +265,24 @@ def describe_unusable(job: ExportJob) -> str:
 def download_exports(api: ExportApi, jobs: Sequence[ExportJob], out: TextIO) -> ExportOutcome:
     """Stream every ``resultRefs`` file of ``jobs`` into ``out`` as one CSV.
 
-    An export without ``resultRefs`` has no data and adds nothing.  With several exports, rows
-    are deduplicated on the ``id`` column when there is one.
+    An export without ``resultRefs`` has no data and adds nothing; a URL listed more than once
+    is downloaded once.  With several exports, rows are deduplicated on the ``id`` column when
+    there is one.
     """
     problems = [text for text in map(describe_unusable, jobs) if text]
     if problems:
         raise ExportError("; ".join(problems))
-    sources = [
-        CsvSource(f"export {job.id} file {n}/{len(job.result_refs)}",
-                  partial(api.export_download, url))
-        for job in jobs
-        for n, url in enumerate(job.result_refs, start=1)
-    ]
+    sources: list[CsvSource] = []
+    seen: set[str] = set()
+    for job in jobs:
+        # A URL listed twice (in one export or two) is one file: merging it twice would
+        # duplicate every row of it, even without --split's id deduplication.
+        urls = [url for url in dict.fromkeys(job.result_refs) if url not in seen]
+        seen.update(urls)
+        sources.extend(
+            CsvSource(f"export {job.id} file {n}/{len(urls)}", partial(api.export_download, url))
+            for n, url in enumerate(urls, start=1)
+        )
     try:
         merged = merge_csv(sources, out, dedupe_on="id" if len(jobs) > 1 else None)
     except ApiError as exc:

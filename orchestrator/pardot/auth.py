@@ -24,12 +24,16 @@ import httpx
 from orchestrator.errors import ApiAuthError, ConfigError
 from orchestrator.pardot.errormap import map_transport_errors
 from orchestrator.pardot.settings import (
+    MAX_TOKEN_RESPONSE_BYTES,
     AuthSettings,
     ClientCredentialsAuth,
     RefreshTokenAuth,
     StaticTokenAuth,
     TokenAuth,
+    check_header_safe,
+    secret_from_env,
 )
+from orchestrator.pardot.transport import BodyTooLarge, read_capped
 from orchestrator.redact import redact
 
 __all__ = ["FixedTokenSource", "OAuthTokenSource", "TokenSource", "token_source_for"]
@@ -59,13 +63,8 @@ class TokenSource(Protocol):
 
 
 def _read_env(env: Mapping[str, str], name: str, setting: str) -> str:
-    value = env.get(name, "")
-    if not value:
-        raise ConfigError(
-            f"environment variable {name} is not set ({setting})",
-            hint=f"export {name}=... before running, or change {setting} in orchestrator.yaml",
-        )
-    return value
+    """A credential from the environment: trimmed, printable ASCII, never shown (ConfigError)."""
+    return secret_from_env(env, name, setting)
 
 
 class FixedTokenSource:
@@ -111,8 +110,10 @@ class OAuthTokenSource:
         grant: Callable[[], dict[str, str]],
         http: httpx.Client,
         tracer: Tracer | None = None,
+        max_response_bytes: int = MAX_TOKEN_RESPONSE_BYTES,
     ) -> None:
         self._url = login_url.rstrip("/") + TOKEN_PATH
+        self._max_response_bytes = max_response_bytes
         self._grant = grant
         self._http = http
         self._tracer = tracer
@@ -143,20 +144,27 @@ class OAuthTokenSource:
         self._seen.extend(v for k, v in form.items() if k != "grant_type")
         request = self._http.build_request("POST", self._url, data=form)
         response: httpx.Response | None = None
+        what = f"POST {self._url}"
         try:
-            with map_transport_errors(is_send=False, what=f"POST {self._url}"):
-                response = self._http.send(request)
+            with map_transport_errors(is_send=False, what=what):
+                response = self._http.send(request, stream=True)
+                try:
+                    content = read_capped(response, self._max_response_bytes)
+                finally:
+                    response.close()
+        except BodyTooLarge as exc:
+            raise ApiAuthError(f"{what}: {exc}") from exc
         finally:
             if self._tracer is not None:
                 self._tracer(request, response)
-        token = self._token_from(response)
+        token = self._token_from(response, content)
         self._seen.append(token)
         return token
 
-    def _token_from(self, response: httpx.Response) -> str:
+    def _token_from(self, response: httpx.Response, content: bytes) -> str:
         try:
-            body = json.loads(response.content)
-        except ValueError:
+            body = json.loads(content)
+        except (ValueError, RecursionError):
             body = None
         if not isinstance(body, dict):
             raise ApiAuthError(
@@ -172,6 +180,13 @@ class OAuthTokenSource:
                 f"OAuth token request refused (HTTP {response.status_code}): {message}",
                 http_status=response.status_code,
             )
+        problem = check_header_safe(token)
+        if problem:
+            # The token goes into an Authorization header; never quote it.
+            raise ApiAuthError(
+                f"OAuth token endpoint returned an access token that {problem}",
+                http_status=response.status_code,
+            )
         return token
 
 
@@ -181,10 +196,14 @@ def token_source_for(
     env: Mapping[str, str],
     http: httpx.Client,
     tracer: Tracer | None = None,
+    max_response_bytes: int = MAX_TOKEN_RESPONSE_BYTES,
 ) -> TokenSource:
-    """Build the token source the settings ask for."""
+    """Build the token source the settings ask for (OAuth answers capped at ``max_response_bytes``)."""
     if isinstance(auth, StaticTokenAuth):
         literal = auth.token
+        problem = check_header_safe(literal)
+        if problem:
+            raise ConfigError(f"api.auth.token {problem}")
         return FixedTokenSource(lambda: literal, origin="api.auth.token")
     if isinstance(auth, TokenAuth):
         name = auth.token_env
@@ -200,7 +219,13 @@ def token_source_for(
                 "refresh_token": _read_env(env, refresh_auth.refresh_token_env, "api.auth.refresh_token_env"),
             }
 
-        return OAuthTokenSource(login_url=auth.login_url, grant=refresh_grant, http=http, tracer=tracer)
+        return OAuthTokenSource(
+            login_url=auth.login_url,
+            grant=refresh_grant,
+            http=http,
+            tracer=tracer,
+            max_response_bytes=max_response_bytes,
+        )
     if isinstance(auth, ClientCredentialsAuth):
         cc_auth = auth
 
@@ -211,5 +236,11 @@ def token_source_for(
                 "client_secret": _read_env(env, cc_auth.client_secret_env, "api.auth.client_secret_env"),
             }
 
-        return OAuthTokenSource(login_url=auth.login_url, grant=client_grant, http=http, tracer=tracer)
+        return OAuthTokenSource(
+            login_url=auth.login_url,
+            grant=client_grant,
+            http=http,
+            tracer=tracer,
+            max_response_bytes=max_response_bytes,
+        )
     raise ConfigError(f"unknown api.auth settings: {type(auth).__name__}")

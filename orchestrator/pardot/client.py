@@ -16,6 +16,13 @@ Retry rules, because sends are irreversible and carry no idempotency key:
   timeout, reset, 5xx, an unreadable 200) raises :class:`ApiOutcomeUnknown`;
 * 122 (daily quota) is never retried: nothing will succeed before tomorrow.
 
+Bounds, because the server is not trusted (:mod:`orchestrator.pardot.transport`): each call,
+retries and token refresh included, ends within ``settings.deadline_s`` of wall-clock time
+(``download_deadline_s`` for an export file), whatever the server trickles; an answer larger
+than ``settings.max_response_bytes`` is refused unread past the limit. For a send, either
+happening after the request was written is an :class:`ApiOutcomeUnknown`, like any other
+failure that does not prove the send went unprocessed.
+
 Every message leaving the client is scrubbed: secrets are redacted, and for a one-to-one send
 by address the prospect's email is masked.
 """
@@ -70,6 +77,7 @@ from orchestrator.pardot.models import (
     User,
 )
 from orchestrator.pardot.settings import ApiSettings, check_transport_security
+from orchestrator.pardot.transport import BodyTooLarge, check_deadline, deadline, install_deadlines, read_capped
 from orchestrator.redact import mask_emails, redact
 
 __all__ = ["DEFAULT_RETRY_WAIT", "PardotClient"]
@@ -84,6 +92,25 @@ DEFAULT_RETRY_WAIT: tenacity.wait.wait_base = tenacity.wait_random_exponential(m
 
 _ENVELOPE_TYPES = ("json", "xml")
 
+Origin = tuple[str, str, int]
+
+#: Pardot's documented download origin for export files (see ``_check_download_url``).
+DOWNLOAD_ORIGIN: Origin = ("https", "www.pardot.com", 443)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(url: str) -> Origin:
+    """``(scheme, host, port)`` with the scheme's default port filled in; ValueError on a bad port."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").rstrip("."), parts.port or _DEFAULT_PORTS.get(scheme, 0)
+
+
+def _show_origin(origin: Origin) -> str:
+    scheme, host, port = origin
+    shown = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{shown}" if _DEFAULT_PORTS.get(scheme) == port else f"{scheme}://{shown}:{port}"
+
 
 def _retryable(call: Call, error: BaseException) -> bool:
     """May ``call`` be tried again after ``error``? The whole exactly-once policy is here."""
@@ -92,6 +119,16 @@ def _retryable(call: Call, error: BaseException) -> bool:
     if call.is_send:
         return proves_not_sent(error)
     return isinstance(error, ApiTransientError)
+
+
+class _StopAt(tenacity.stop.stop_base):
+    """Stop retrying once the call's deadline (a monotonic time) has passed."""
+
+    def __init__(self, until: float | None) -> None:
+        self._until = until
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        return self._until is not None and time.monotonic() >= self._until
 
 
 def _needs_refresh(error: ApiAuthError) -> bool:
@@ -104,8 +141,8 @@ class PardotClient:
     ``transport`` replaces the network (the sandbox's in-process transport, or
     ``httpx.MockTransport`` in tests); ``env`` is where ``*_env`` settings are looked up
     (default ``os.environ``, read on first use); ``tracer(request, response)`` sees every
-    exchange, ``response`` None when the transport failed. ``retry_wait`` and ``sleep`` let
-    tests keep backoff instant.
+    exchange (its body not read yet), ``response`` None when the transport failed.
+    ``retry_wait`` and ``sleep`` let tests keep backoff instant.
     """
 
     def __init__(
@@ -125,11 +162,13 @@ class PardotClient:
             timeout=httpx.Timeout(settings.timeout_s),
             follow_redirects=False,
         )
+        install_deadlines(self._http)
         self._tokens: TokenSource = token_source_for(
             settings.auth,
             env=os.environ if env is None else env,
             http=self._http,
             tracer=tracer,
+            max_response_bytes=settings.max_token_response_bytes,
         )
         self._in_flight = threading.BoundedSemaphore(settings.max_in_flight)
         self._calls = 0
@@ -355,8 +394,13 @@ class PardotClient:
 
     # --- the call pipeline ----------------------------------------------------------------
 
-    def _retrying(self, call: Call) -> tenacity.Retrying:
+    def _retrying(self, call: Call, until: float | None) -> tenacity.Retrying:
+        """Retries for ``call``, none of them starting (or sleeping) past ``until``."""
+
         def log_retry(state: tenacity.RetryCallState) -> None:
+            if state.outcome is not None and until is not None and time.monotonic() + state.upcoming_sleep >= until:
+                # No time left for another attempt after this wait: fail now, with the real error.
+                state.outcome.result()
             error = state.outcome.exception() if state.outcome else None
             logger.info(
                 "retrying %s after %s (attempt %d)",
@@ -367,7 +411,7 @@ class PardotClient:
 
         return tenacity.Retrying(
             retry=tenacity.retry_if_exception(lambda error: _retryable(call, error)),
-            stop=tenacity.stop_after_attempt(self._settings.max_retries + 1),
+            stop=tenacity.stop_any(tenacity.stop_after_attempt(self._settings.max_retries + 1), _StopAt(until)),
             wait=self._retry_wait,
             sleep=self._sleep,
             reraise=True,
@@ -376,8 +420,8 @@ class PardotClient:
 
     def _execute(self, call: Call) -> Envelope:
         """Run ``call`` with retries and token refresh; return the successful envelope."""
-        with self._scrubbing(call):
-            return self._retrying(call)(lambda: self._with_auth(call, self._exchange))
+        with self._scrubbing(call), deadline(self._settings.deadline_s) as until:
+            return self._retrying(call, until)(lambda: self._with_auth(call, self._exchange))
 
     def _with_auth(self, call: Call, exchange: Callable[[Call, str], T]) -> T:
         """One attempt; when the token is refused (184 / 401), refresh it and try once more."""
@@ -394,22 +438,43 @@ class PardotClient:
         """One HTTP exchange in an in-flight slot, interpreted into an envelope or an error."""
         request = self._build_request(call, token)
         with self._in_flight:
-            response = self._send(call, request, stream=False)
-        return self._interpret(call, response)
+            response = self._send(call, request)
+            try:
+                body = self._read_body(call, response)
+            finally:
+                response.close()
+        return self._interpret(call, response, body)
 
-    def _send(self, call: Call, request: httpx.Request, *, stream: bool) -> httpx.Response:
-        """The only place that touches the network for Pardot calls."""
+    def _send(self, call: Call, request: httpx.Request) -> httpx.Response:
+        """The only place that touches the network for Pardot calls; the body is left unread."""
         response: httpx.Response | None = None
         with self._calls_lock:
             self._calls += 1
         try:
             with map_transport_errors(is_send=call.is_send, what=self._describe(call)):
-                response = self._http.send(request, stream=stream)
+                response = self._http.send(request, stream=True)
         finally:
             if self._tracer is not None:
                 self._tracer(request, response)
         logger.debug("%s -> HTTP %d", self._describe(call), response.status_code)
         return response
+
+    def _read_body(self, call: Call, response: httpx.Response) -> bytes:
+        """The whole answer, at most ``max_response_bytes`` of it, before the deadline.
+
+        Too large is a protocol error (not retried: the next answer would be as large); for a
+        send it is an unknown outcome, since the request was written and may have been processed.
+        """
+        try:
+            with map_transport_errors(is_send=call.is_send, what=self._describe(call)):
+                return read_capped(response, self._settings.max_response_bytes)
+        except BodyTooLarge as exc:
+            if call.is_send:
+                raise ApiOutcomeUnknown(
+                    f"{self._describe(call)}: {exc}; the send may or may not have been processed",
+                    http_status=response.status_code,
+                ) from exc
+            raise ApiProtocolError(f"{self._describe(call)}: {exc}", http_status=response.status_code) from exc
 
     def _build_request(self, call: Call, token: str) -> httpx.Request:
         headers = {
@@ -437,10 +502,10 @@ class PardotClient:
         body = urlencode([*call.params, fmt]).encode()
         return self._http.build_request("POST", url, content=body, headers=headers)
 
-    def _interpret(self, call: Call, response: httpx.Response) -> Envelope:
+    def _interpret(self, call: Call, response: httpx.Response, body: bytes) -> Envelope:
         """Body first, status second: Pardot's status codes for errors are not documented."""
         try:
-            envelope = parse_envelope(response.content)
+            envelope = parse_envelope(body)
         except ApiProtocolError as exc:
             raise error_for_status(response.status_code, exc.api_message, is_send=call.is_send) from exc
         if envelope.ok:
@@ -470,45 +535,61 @@ class PardotClient:
     @contextlib.contextmanager
     def _download(self, url: str) -> Iterator[Iterator[bytes]]:
         call = Call("export.download", "GET", self._check_download_url(url))
-        with self._scrubbing(call), self._in_flight:
-            response = self._retrying(call)(lambda: self._with_auth(call, self._open_download))
+        with (
+            self._scrubbing(call),
+            self._in_flight,
+            deadline(self._settings.download_deadline_s) as until,
+        ):
+            response = self._retrying(call, until)(lambda: self._with_auth(call, self._open_download))
             try:
                 yield self._chunks(call, response)
             finally:
                 response.close()
 
     def _check_download_url(self, url: str) -> str:
-        """Only send our token to the API's own host (or Pardot's download host)."""
+        """Send our token only to the API's own origin or Pardot's documented download origin.
+
+        Scheme, host and port must all match: the same host on another port is another server
+        (anyone on the machine can listen there). ``https://www.pardot.com`` is the host of the
+        download URLs in Pardot's v4 Export API documentation
+        (https://developer.salesforce.com/docs/marketing/pardot/guide/export-v4.html, the
+        ``resultRefs`` example; see /work/shared/reference/pardot-api.md §1.6).
+        """
         try:
             check_transport_security(url, "resultRefs URL", allow_insecure=self._settings.allow_insecure)
-        except ConfigError as exc:
-            raise ApiProtocolError(exc.message) from exc
-        host = urlsplit(url).hostname or ""
-        own = urlsplit(self._settings.base_url).hostname or ""
-        if host != own and host != "pardot.com" and not host.endswith(".pardot.com"):
-            raise ApiProtocolError(f"refusing to send credentials to {host}: not {own} nor a pardot.com host")
+            origin = _origin(url)
+        except (ConfigError, ValueError) as exc:
+            message = exc.message if isinstance(exc, ConfigError) else "resultRefs URL has an invalid port"
+            raise ApiProtocolError(message) from exc
+        own = _origin(self._settings.base_url)
+        if origin not in (own, DOWNLOAD_ORIGIN):
+            raise ApiProtocolError(
+                f"refusing to send credentials to {_show_origin(origin)!r}: a resultRefs URL must be on "
+                f"the API's origin {_show_origin(own)} or Pardot's download origin {_show_origin(DOWNLOAD_ORIGIN)}"
+            )
         return url
 
     def _open_download(self, call: Call, token: str) -> httpx.Response:
-        """Open the stream; an error answer (178 expired, 184, ...) is read and mapped."""
-        response = self._send(call, self._build_request(call, token), stream=True)
+        """Open the stream; an error answer (178 expired, 184, ...) is read (capped) and mapped."""
+        response = self._send(call, self._build_request(call, token))
         content_type = response.headers.get("content-type", "").lower()
         if response.status_code == 200 and not any(t in content_type for t in _ENVELOPE_TYPES):
             return response
         try:
-            with map_transport_errors(is_send=False, what=self._describe(call)):
-                response.read()
+            body = self._read_body(call, response)
         finally:
             response.close()
-        self._interpret(call, response)
+        self._interpret(call, response, body)
         raise ApiProtocolError(
-            f"download answered HTTP {response.status_code} ({content_type}) instead of a file",
+            f"download answered HTTP {response.status_code} ({content_type[:60]!r}) instead of a file",
             http_status=response.status_code,
         )
 
     def _chunks(self, call: Call, response: httpx.Response) -> Iterator[bytes]:
         with map_transport_errors(is_send=False, what=self._describe(call)):
-            yield from response.iter_bytes()
+            for chunk in response.iter_bytes():
+                yield chunk
+                check_deadline()
 
     # --- hygiene --------------------------------------------------------------------------
 

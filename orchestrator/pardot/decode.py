@@ -214,7 +214,7 @@ def _send_from(value: Any) -> list[dict[str, Any]]:
     if isinstance(value, str):
         try:
             value = json.loads(value)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: "[" x 200,000
             raise ApiProtocolError("emailTemplate.sendFromData is not JSON") from exc
     items = as_list(value)
     if not all(isinstance(item, dict) for item in items):

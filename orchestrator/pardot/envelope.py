@@ -7,7 +7,8 @@ a list; attributes are dropped except on ``<rsp>`` and ``<err>``. That keeps the
 "single-vs-list" quirk identical in both formats, and :func:`as_list` resolves it.
 
 XML is parsed with defusedxml only: a response with a DTD or entity declarations is refused,
-never expanded.
+never expanded. Nesting is bounded in both formats (:data:`MAX_NESTING`): a hostile answer of
+``[`` x 200,000 or 100,000 nested elements is a protocol error, not a RecursionError.
 
 Accepted real-world variants (docs/wire-format.md, "client must also accept"): ``err_code``
 as a string, bodies without ``@attributes`` (the unwrapped export form), several ``<err>``
@@ -27,7 +28,11 @@ from defusedxml import DefusedXmlException
 
 from orchestrator.errors import ApiProtocolError
 
-__all__ = ["ApiFailure", "Envelope", "as_list", "parse_envelope"]
+__all__ = ["MAX_NESTING", "ApiFailure", "Envelope", "as_list", "parse_envelope"]
+
+#: Deepest nesting of objects/arrays (JSON) or elements (XML) accepted in an answer. Pardot's
+#: deepest, a template list, has 5 levels; 100 is generous and far from Python's recursion limit.
+MAX_NESTING = 100
 
 
 @dataclass(frozen=True)
@@ -81,8 +86,12 @@ def parse_envelope(body: bytes) -> Envelope:
 def _parse_json(body: bytes) -> Envelope:
     try:
         doc = json.loads(body)
+    except RecursionError as exc:
+        raise ApiProtocolError(f"JSON response nests deeper than {MAX_NESTING} levels") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiProtocolError(f"response is not valid JSON: {exc}") from exc
+    if _json_depth(doc) > MAX_NESTING:
+        raise ApiProtocolError(f"JSON response nests deeper than {MAX_NESTING} levels")
     if not isinstance(doc, dict):
         raise ApiProtocolError("JSON response is not an object")
     attributes = doc.get("@attributes")
@@ -112,6 +121,25 @@ def _err_messages(doc: Mapping[str, Any]) -> Any:
     return errors
 
 
+def _json_depth(doc: Any) -> int:
+    """How deeply ``doc`` nests (a scalar is 0), walked without recursion; stops past the limit."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_NESTING:
+            break
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 def _json_failures(code: Any, err: Any) -> tuple[ApiFailure, ...]:
     """``err`` is usually one message; tolerate a list of them (one code for all)."""
     messages = [str(m) for m in as_list(err)] or ["(no message)"]
@@ -138,6 +166,8 @@ def _parse_xml(body: bytes) -> Envelope:
         root = safe_xml.fromstring(body)
     except (ParseError, DefusedXmlException, ValueError) as exc:
         raise ApiProtocolError(f"response is not acceptable XML: {type(exc).__name__}") from exc
+    if _xml_depth(root) > MAX_NESTING:
+        raise ApiProtocolError(f"XML response nests deeper than {MAX_NESTING} elements")
     if root.tag != "rsp":
         raise ApiProtocolError(f"XML response root is <{root.tag}>, not <rsp>")
     errors = root.findall("err")
@@ -145,6 +175,19 @@ def _parse_xml(body: bytes) -> Envelope:
         failures = tuple(ApiFailure(_code(e.get("code")), e.text or "") for e in errors)
         return Envelope(False, {}, failures or (ApiFailure(None, "(no message)"),))
     return Envelope(True, _children(root))
+
+
+def _xml_depth(root: Element) -> int:
+    """How deeply elements nest under ``root`` (root alone is 1), walked without recursion."""
+    deepest = 0
+    stack = [(root, 1)]
+    while stack:
+        element, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > MAX_NESTING:
+            break
+        stack.extend((child, depth + 1) for child in element)
+    return deepest
 
 
 def _children(element: Element) -> dict[str, Any]:

@@ -144,7 +144,13 @@ def proves_not_sent(error: BaseException) -> bool:
 
 
 def _describe(exc: Exception) -> str:
-    """``ReadTimeout: timed out``; httpx messages name neither headers nor bodies."""
+    """``ReadTimeout: timed out``; never the text of a protocol or URL error.
+
+    h11's messages quote the offending header or line (``Illegal header value b'Bearer ...'``)
+    in a repr whose escapes dodge redaction, so only their type is shown.
+    """
+    if isinstance(exc, httpx.ProtocolError | httpx.InvalidURL | httpx.DecodingError):
+        return f"{type(exc).__name__} (details withheld: they may quote headers or credentials)"
     detail = str(exc).strip()
     return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
 

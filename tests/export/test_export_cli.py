@@ -154,14 +154,14 @@ def test_download_several_ids_merges_without_duplicates(project: Path, instant_c
 def test_json_summary_needs_a_data_file(project: Path, instant_client: PardotClient) -> None:
     result = CliRunner().invoke(export_group, ["download", "1", "-o", "-", "--json"],
                                 obj=make_app(project, instant_client))
-    assert result.exit_code == 2
+    assert result.exit_code == 64
     assert "--json prints a summary on stdout" in result.output
 
 
 def test_list_refuses_a_bad_date(project: Path, instant_client: PardotClient) -> None:
     result = CliRunner().invoke(export_group, ["list", "--created-after", "soon"],
                                 obj=make_app(project, instant_client))
-    assert result.exit_code == 2
+    assert result.exit_code == 64
     assert "cannot read 'soon' as a date" in result.output
 
 

@@ -169,3 +169,62 @@ def test_iter_csv_rows_reads_lazily() -> None:
     rows = iter_csv_rows(chunks())
     assert next(rows) == ["0"]
     assert len(pulled) < 100_000  # one read buffer's worth, not the whole stream
+
+
+def test_a_huge_line_without_a_newline_is_refused_after_the_limit() -> None:
+    """Reproduction (issue 10): one 400 MB line without a newline cost 937 MB of memory.
+
+    The source offers 64 MiB in one line, lazily; the merge must stop after about
+    MAX_LINE_CHARS (4 Mi characters), not read (and hold) the whole line.
+    """
+    from orchestrator.export.merge import MAX_LINE_CHARS
+
+    offered = 64 * 1024 * 1024
+    chunk = b"a" * (256 * 1024)
+    consumed = 0
+
+    @contextmanager
+    def opener() -> Iterator[Iterator[bytes]]:
+        def chunks() -> Iterator[bytes]:
+            nonlocal consumed
+            yield b"id,notes\n1,"
+            while consumed < offered:
+                consumed += len(chunk)
+                yield chunk
+
+        yield chunks()
+
+    with pytest.raises(ExportError, match=r"big\.csv: line 2 is longer than 4,194,304 characters"):
+        merge_csv([CsvSource("big.csv", opener)], io.StringIO(newline=""))
+    assert consumed <= MAX_LINE_CHARS + 2 * 1024 * 1024
+
+
+def test_lines_up_to_the_limit_are_merged() -> None:
+    from orchestrator.export.merge import MAX_LINE_CHARS
+
+    # 40 cells of 100,000 characters (each under csv's own 131,072-character cell limit).
+    header = ",".join(f"c{n}" for n in range(40))
+    line = ",".join(["x" * 100_000] * 40)
+    assert len(line) < MAX_LINE_CHARS
+    data = f"{header}\r\n{line}\r\n{line}\r\n".encode()
+    text, result = _merge(data, chunk=1 << 20)
+    assert result.rows == 2  # type: ignore[attr-defined]
+    assert text.endswith(line + "\n")
+
+
+def test_the_limit_is_per_physical_line_not_per_quoted_field() -> None:
+    from orchestrator.export.merge import LineTooLong
+
+    lines = "\n".join(["y" * 1000] * 50)
+    data = f'id,notes\n1,"{lines}"\n'.encode()
+    rows = list(iter_csv_rows(iter([data]), max_line_chars=2000))
+    assert rows[1] == ["1", lines]
+    with pytest.raises(LineTooLong):
+        list(iter_csv_rows(iter([data]), max_line_chars=999))
+
+
+def test_formula_like_cells_are_written_unchanged() -> None:
+    """Documented (README, Exports): cells starting with = + - @ are copied as they are."""
+    data = b"id,notes\n1,=HYPERLINK(\"x\")\n2,+1\n3,-1\n4,@SUM(A1)\n"
+    text, _ = _merge(data)
+    assert [row[1] for row in csv.reader(io.StringIO(text))][1:] == ['=HYPERLINK("x")', "+1", "-1", "@SUM(A1)"]

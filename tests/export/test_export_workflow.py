@@ -49,7 +49,7 @@ def _rows(text: str) -> list[list[str]]:
 
 def test_export_runs_to_completion_and_merges_every_file(client: PardotClient, clock: ManualClock) -> None:
     progress: list[ExportProgress] = []
-    runner = _runner(client, clock, on_progress=progress.append)
+    runner = _runner(client, clock, on_progress=progress.append, policy=PollPolicy(first_s=30.0))
     jobs = runner.run([_request(clock, ("created_after", "11 months ago"), fields=["id", "email"])])
     assert [job.state for job in jobs] == ["Complete"]
     assert len(jobs[0].result_refs) > 1  # resultRefs as a list: 10 rows per file
@@ -201,7 +201,7 @@ def test_a_failed_export_is_reported_with_what_to_do() -> None:
         runner = ExportRunner(client, sleep=slept.append)
         with pytest.raises(ExportError, match="export 9 failed on the server: run the export again"):
             runner.wait([client.export_read(9)])
-    assert slept == [30.0]
+    assert slept == [5.0]
 
 
 @pytest.mark.parametrize(
@@ -226,7 +226,7 @@ def test_unknown_export_id_is_the_clients_not_found(client: PardotClient) -> Non
 
 @pytest.mark.parametrize(
     ("policy", "expected"),
-    [(PollPolicy(), [30.0, 45.0, 67.5, 101.25, 151.875, 227.8125, 341.71875, 512.578125, 600.0, 600.0]),
+    [(PollPolicy(), [5.0, 7.5, 11.25, 16.875, 25.3125, 37.96875, 56.953125, 85.4296875, 128.14453125, 192.216796875]),
      (PollPolicy(first_s=5, factor=2, max_interval_s=20), [5, 10, 20, 20, 20, 20, 20, 20, 20, 20]),
      (PollPolicy(first_s=60, factor=1, max_interval_s=60), [60.0] * 10)],
 )
@@ -261,3 +261,21 @@ def test_create_sends_the_checked_request_exactly(clock: ManualClock, sandbox: S
                      "procedure": {"name": "filter_by_created_at",
                                    "arguments": {"created_after": "2026-11-24T11:00:00+01:00",
                                                  "deleted": "all"}}}]
+
+
+def test_a_result_url_listed_twice_is_merged_once(client: PardotClient, clock: ManualClock) -> None:
+    """Reproduction (issue 10): a ``resultRefs`` listing one URL twice merged that file twice."""
+    import dataclasses
+
+    runner = _runner(client, clock)
+    jobs = runner.run([_request(clock, ("created_after", "11 months ago"), fields=["id", "email"])])
+    refs = jobs[0].result_refs
+    assert len(refs) > 1
+    honest = io.StringIO(newline="")
+    runner.download(jobs, honest)
+    doubled = dataclasses.replace(jobs[0], result_refs=(refs[0], *refs, refs[-1]))
+    out = io.StringIO(newline="")
+    outcome = runner.download([doubled], out)  # one export: no id deduplication to hide it
+    assert out.getvalue() == honest.getvalue()
+    assert outcome.merge.files == len(refs)
+    assert outcome.merge.duplicates == 0

@@ -639,3 +639,20 @@ def test_retry_wait_can_be_injected(make_client: ClientFactory, recorder: Record
     fake = FakePardot([Answer(fail_json(66, "w")), STATS_OK])
     make_client(fake, retry_wait=tenacity.wait_fixed(7)).email_stats(1)
     assert recorder.sleeps == [7]
+
+
+def test_no_retry_waits_past_the_calls_deadline(make_client: ClientFactory, recorder: Recorder) -> None:
+    """A backoff that would end after the deadline is not slept: the real error is raised now."""
+    fake = FakePardot(default=Answer(fail_json(66, "too many requests")))
+    client = make_client(fake, make_settings(deadline_s=60.0), retry_wait=tenacity.wait_fixed(61))
+    with pytest.raises(ApiRateLimited):
+        client.read_email(5)
+    assert client.calls == 1
+    assert recorder.sleeps == []
+
+
+def test_retries_within_the_deadline_go_ahead(make_client: ClientFactory, recorder: Recorder) -> None:
+    fake = FakePardot([Answer(fail_json(66, "too many requests"))] * 2 + [Answer(ok_json("email", EMAIL))])
+    client = make_client(fake, make_settings(deadline_s=60.0), retry_wait=tenacity.wait_fixed(5))
+    assert client.read_email(901).id == 901
+    assert recorder.sleeps == [5, 5]

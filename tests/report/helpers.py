@@ -8,7 +8,6 @@ from datetime import datetime
 from pathlib import Path
 
 from click.testing import CliRunner
-from rich.console import Console
 
 from orchestrator.cli.api_cmds import emails_group, report_cmd, stats_cmd, templates_group
 from orchestrator.cli.common import App, OrchestratorGroup
@@ -60,13 +59,7 @@ def run(
     ``clock`` replaces the system clock (:attr:`App.clock`), for commands that refuse ``--now``
     (real Pardot environments) but whose output depends on the date.
     """
-    # Consoles that look up sys.stdout/stderr when they write (file=None), so the output of an
-    # App built before CliRunner redirects the streams is still captured.
-    consoles = {
-        "console": Console(width=160, soft_wrap=True, highlight=False, no_color=True),
-        "err_console": Console(stderr=True, width=160, soft_wrap=True, highlight=False, no_color=True),
-    }
-    obj = App(clock=clock, **consoles) if clock is not None else None
+    obj = App(clock=clock) if clock is not None else None
     result = CliRunner().invoke(
         CLI, ["--project", str(project), *args], env={"COLUMNS": "200", **(env or {})}, obj=obj
     )

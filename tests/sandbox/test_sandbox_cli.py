@@ -83,7 +83,7 @@ def test_emails_from_a_running_server() -> None:
     ("args", "code", "message"),
     [
         ([], 1, "no orchestrator.yaml found"),
-        (["--db", "x.db", "--url", "http://127.0.0.1:1"], 2, "not both"),
+        (["--db", "x.db", "--url", "http://127.0.0.1:1"], 64, "not both"),
         (["--db", "/nonexistent/x.db"], 1, "no sandbox database"),
         (["--url", "http://127.0.0.1:1"], 1, "cannot read emails"),
     ],

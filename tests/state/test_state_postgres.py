@@ -209,7 +209,7 @@ def test_a_key_value_password_is_found_and_scrubbed(secret: str) -> None:
     [
         ("password=hunter2 host=x", "password=[REDACTED] host=x"),
         ("PASSWORD = 'a b' x", "PASSWORD = [REDACTED] x"),
-        ("postgres://u:pw@h/db", "postgres://u:[REDACTED]@h/db"),
+        ("postgres://u:pw@h/db", "postgres://[REDACTED]@h/db"),  # the whole userinfo
     ],
 )
 def test_anything_shaped_like_a_password_is_scrubbed(text: str, shown: str) -> None:

@@ -1,0 +1,102 @@
+"""``orchestrator preview``: the email as a recipient sees it, on a desktop and on a phone."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from pathlib import Path
+
+import click
+
+from orchestrator.cli.authoring import _select
+from orchestrator.cli.common import App, now_option, pass_app
+from orchestrator.plan import Plan
+from orchestrator.preview import sample_recipient, sandbox_prospect
+from orchestrator.preview.write import PreviewItem, Templates, preview_items, write_previews
+from orchestrator.redact import mask_emails
+
+#: Where previews go without ``--out`` (inside the project's own ignored work folder).
+DEFAULT_DIR = Path(".orchestrator") / "previews"
+
+
+@click.command()
+@click.argument("name")
+@click.option("--occurrence", type=click.IntRange(min=0), help="Preview only the N-th occurrence (0 = the next one).")
+@click.option(
+    "--at", "at", metavar="TIME", help="Preview the occurrence at TIME (ISO-8601; local times use the campaign zone)."
+)
+@click.option(
+    "--prospect", metavar="ID|EMAIL", help="Fill merge tags from this sandbox prospect (id or email address)."
+)
+@click.option(
+    "--sample", metavar="NAME", help="Fill merge tags from the sample NAME under `samples:` in orchestrator.yaml."
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write preview.html, text.txt, desktop.png and mobile.png per send into DIR/<send>/.",
+)
+@click.option("--no-screenshots", is_flag=True, help="Write only preview.html and text.txt (no browser needed).")
+@now_option
+@pass_app
+def preview(
+    app: App,
+    name: str,
+    occurrence: int | None,
+    at: str | None,
+    prospect: str | None,
+    sample: str | None,
+    out: Path | None,
+    no_screenshots: bool,
+) -> None:
+    """Preview campaign NAME as a recipient sees it: merge tags filled, screenshots from Chromium.
+
+    Merge tags are filled from a sample recipient (--sample, --prospect, or the built-in sample);
+    what is sent to Pardot is not changed. Without --out the files go to
+    .orchestrator/previews/ in the project and the text part is printed. Needs Chromium
+    (/usr/bin/chromium, or $ORCHESTRATOR_CHROMIUM) for the screenshots.
+    """
+    if occurrence is not None and at is not None:
+        raise click.UsageError("use --occurrence or --at, not both")
+    if prospect is not None and sample is not None:
+        raise click.UsageError("use --prospect or --sample, not both")
+    sends = _select(app, name, occurrence, at)
+    if not sends:
+        app.console.print(f"{name}: no send inside the schedule's horizon.", markup=False)
+        return
+    config = app.config()
+    recipient = (
+        sandbox_prospect(app.environment(), config.root, prospect)
+        if prospect is not None
+        else sample_recipient(config, sample)
+    )
+    needs_api = any(s.payload.get("email_template_id") is not None for s in sends)
+    target = out if out is not None else config.root / DEFAULT_DIR
+    now = app.now()
+    items = [PreviewItem(s.key, s.payload, (s.scheduled_time or now).astimezone(UTC).year) for s in sends]
+    templates = Templates(app.client() if needs_api else None)
+    run = preview_items(items, target, recipient=recipient, templates=templates, screenshots=not no_screenshots)
+    show = (lambda s: s) if app.reveal_emails else mask_emails
+    for send in run.sends:
+        if out is None:
+            click.echo(f"=== {show(send.key)}")
+            click.echo(f"Subject: {send.content.subject}")
+            click.echo(send.content.text, nl=not send.content.text.endswith("\n"))
+        files = ["preview.html", "text.txt", *(p.name for p in send.screenshots)]
+        click.echo(f"wrote {', '.join(files)} to {send.folder}")
+    click.echo(f"Merge tags filled from {recipient.label}.")
+    if run.browser_error is not None:
+        click.echo(f"Error: no screenshots: {run.browser_error}", err=True)
+        raise SystemExit(1)
+
+
+def plan_previews(app: App, plan: Plan, out: Path) -> None:
+    """``plan --previews DIR``: previews of the sends ``plan`` would make (messages on stderr)."""
+    needs_api = any((c.payload or {}).get("email_template_id") is not None for c in plan.pending)
+    run = write_previews(plan, app.project(), out, templates=app.client() if needs_api else None)
+    app.err_console.print(
+        f"Wrote previews of {len(run.sends)} send(s) to {out} (open {run.index}).", markup=False, highlight=False
+    )
+    if run.browser_error is not None:
+        click.echo(f"Error: no screenshots: {run.browser_error}", err=True)
+        raise SystemExit(1)

@@ -1,0 +1,375 @@
+"""``plan`` and ``apply`` as a library user calls them: the sequences that make sending safe.
+
+The CLI (or any other front end) only parses options, shows plans and maps the results to exit
+codes; every rule about *when* something may be sent lives here:
+
+* **plan** reads a consistent snapshot of the state without taking the lock (two pull-request
+  plans, or a plan while main applies, never wait for each other); the lineage/serial check at
+  apply catches any race.
+* **apply a saved plan** (``apply FILE``): under the lock, the plan must still match the state,
+  environment and business unit, and its times must still hold; then the sends are derived
+  again from the checkout at the plan's own time, and every pending change must be identical
+  (key, action, payload) to what the files give now. Anything else is refused before the first
+  API call, naming each key and why.
+* **apply afresh** (``apply``): plan under the lock, show, confirm, check the times again (the
+  prompt may have waited), execute.
+* **apply what was reviewed** (``apply --reviewed FILE``): plan afresh under the lock and send
+  only the changes identical to one in the reviewed plan; the rest are held for the next review.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import subprocess
+import time
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from orchestrator.apply import ApplyHooks, ApplyResult, Executor, StopRequest
+from orchestrator.config import Environment
+from orchestrator.diff import changed_fields
+from orchestrator.errors import OrchestratorError, PlanRefused
+from orchestrator.plan import Action, Change, Plan, PlanSource
+from orchestrator.planfile import CLOCK_SKEW, check_applicable, check_times
+from orchestrator.project import Project
+from orchestrator.state.base import StateStore
+from orchestrator.state.models import SendStatus, StateSnapshot
+from orchestrator.workflow import options_for, plan_project
+
+if TYPE_CHECKING:
+    from orchestrator.pardot.client import PardotClient
+
+#: How long ``git`` may take to say which commit a project is at.
+GIT_TIMEOUT_S = 10.0
+
+#: The reason given to a change that is held because no reviewer saw it.
+NOT_REVIEWED = (
+    "held: not in the reviewed plan (new, or different from what was reviewed); it goes out only "
+    "after a plan that shows it is reviewed"
+)
+
+
+@dataclass
+class Target:
+    """Where an operation runs: the project and environment, their state store and API client.
+
+    ``clock`` is the real time (tests inject a fixed one); ``notes`` receives progress lines meant
+    for a human (counting audiences, waiting for the lock).
+    """
+
+    project: Project
+    env: Environment
+    store: StateStore
+    client: PardotClient
+    clock: Callable[[], datetime]
+    notes: Callable[[str], None] = lambda _line: None
+
+
+# -- the source of a plan --------------------------------------------------------------------
+
+
+def git_source(root: Path) -> PlanSource:
+    """The git commit ``root`` is checked out at, and whether tracked files differ from it."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--verify", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT_S,
+            check=False,
+        )
+        if head.returncode != 0:
+            return PlanSource(note="not a git checkout")
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", "."],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT_S,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return PlanSource(note="not a git checkout (git did not answer)")
+    dirty = bool(status.stdout.strip()) if status.returncode == 0 else None
+    return PlanSource(git_commit=head.stdout.strip(), git_dirty=dirty, note="uncommitted changes" if dirty else None)
+
+
+# -- planning --------------------------------------------------------------------------------
+
+
+def kept_orphans(store: StateStore, snapshot: StateSnapshot, now: datetime) -> frozenset[str]:
+    """Scheduled emails the operator let go out with ``state keep`` (their last journal action)."""
+    kept = set()
+    for record in snapshot.records.values():
+        future = record.scheduled_time is not None and record.scheduled_time > now
+        if record.status is SendStatus.SCHEDULED and future:
+            journal = store.journal(record.key)
+            if journal and journal[-1].action == "keep":
+                kept.add(record.key)
+    return frozenset(kept)
+
+
+def compute_plan(
+    target: Target,
+    now: datetime,
+    *,
+    allow_late: bool = False,
+    audience: bool = False,
+    snapshot: StateSnapshot | None = None,
+    count_audiences: bool = True,
+) -> Plan:
+    """The plan at ``now``: files against a snapshot of the state (read without the lock) and
+    Pardot's templates, with audiences counted when asked or when a ``max_recipients`` cap needs it
+    (never with ``count_audiences=False``: re-checking a saved plan keeps its own counts)."""
+    snapshot = snapshot if snapshot is not None else target.store.snapshot()
+    result = plan_project(
+        target.project,
+        target.env,
+        snapshot,
+        now,
+        client=target.client,
+        options=options_for(target.env, allow_late=allow_late),
+        kept=kept_orphans(target.store, snapshot, now),
+        source=git_source(target.project.config.root),
+    )
+    if result.errored or not count_audiences or not (audience or _needs_audience(result)):
+        return result
+    return _count_audiences(target, result, now)
+
+
+def _needs_audience(plan: Plan) -> bool:
+    from orchestrator.audience import needs_audience
+
+    return needs_audience(plan)
+
+
+def _count_audiences(target: Target, plan: Plan, now: datetime) -> Plan:
+    from orchestrator.audience import fetch_index, with_audience
+    from orchestrator.export.workflow import PollPolicy
+
+    target.notes("Counting audiences with list-membership and prospect exports...")
+    sandbox = target.env.api.get("kind") == "sandbox"
+    poll = PollPolicy(first_s=0.5, factor=1.5, max_interval_s=5.0) if sandbox else PollPolicy()
+    index = fetch_index(
+        target.client,
+        since=target.env.policy.audience_since,
+        now=now,
+        tz=target.project.config.timezone,
+        policy=poll,
+        sleep=time.sleep,
+        clock=target.clock,
+    )
+    return with_audience(plan, index)
+
+
+# -- checking a saved plan against the files ----------------------------------------------------
+
+
+def duplicate_keys(plan: Plan) -> list[str]:
+    """Keys that appear in more than one change: a plan must never act twice on one send."""
+    seen: set[str] = set()
+    twice: list[str] = []
+    for change in plan.changes:
+        if change.key in seen and change.key not in twice:
+            twice.append(change.key)
+        seen.add(change.key)
+    return twice
+
+
+def binding_problems(saved: Plan, fresh: Plan, snapshot: StateSnapshot) -> list[str]:
+    """Why the pending changes of ``saved`` are not exactly what the files ask for now (empty: they are).
+
+    ``fresh`` is the plan the checkout gives at the saved plan's own time against the same state.
+    Pure: every refusal is a line ``KEY: why``.
+    """
+    problems = [f"{key}: appears more than once in the plan" for key in duplicate_keys(saved)]
+    by_key = {change.key: change for change in fresh.changes}
+    for change in saved.pending:
+        record = snapshot.records.get(change.key)
+        if record is not None and record.status not in (SendStatus.FAILED, SendStatus.NOT_SENT):
+            problems.append(f"{change.key}: the state already holds it as {record.status.value}")
+            continue
+        now = by_key.get(change.key)
+        if now is None or now.payload is None:
+            problems.append(f"{change.key}: no longer in the files")
+        elif now.action is not change.action:
+            problems.append(f"{change.key}: the files now give {now.action.label}, not {change.action.label}")
+        elif now.payload != change.payload or now.fingerprint != change.fingerprint:
+            fields = changed_fields(change.payload or {}, now.payload) or ["payload"]
+            problems.append(f"{change.key}: content differs from the files: {', '.join(fields)}")
+        elif now.max_recipients is not None and (
+            change.audience is None or change.over_cap != (change.audience.recipients > now.max_recipients)
+        ):
+            problems.append(f"{change.key}: its audience check does not match policy.max_recipients")
+    return problems
+
+
+def bound_to_files(saved: Plan, fresh: Plan) -> Plan:
+    """``saved`` with each pending change shown as the files give it (labels, operational reason),
+    keeping what only the saved plan knows (audience counts). Payloads are identical by now."""
+    by_key = {change.key: change for change in fresh.changes}
+
+    def rebind(change: Change) -> Change:
+        if not change.action.is_change:
+            return change
+        return dataclasses.replace(by_key[change.key], audience=change.audience, over_cap=change.over_cap)
+
+    return dataclasses.replace(saved, changes=tuple(rebind(c) for c in saved.changes))
+
+
+# -- applying ----------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def hold_lock(target: Target, operation: str, timeout: float) -> Iterator[None]:
+    """The exclusive state lock for ``operation``; when it may wait, says for whom it waits."""
+    if timeout > 0:
+        holder = target.store.current_lock()
+        if holder is not None:
+            target.notes(
+                f"Waiting up to {timeout:g} s for the state lock held by {holder.actor.describe()} "
+                f"(pid {holder.pid}, {holder.operation!r}, lock {holder.lock_id})..."
+            )
+    with target.store.lock(operation, timeout=timeout):
+        yield
+
+
+@dataclass
+class ApplyOptions:
+    """How an apply runs: what it shows and asks, how it reports progress, what may stop it."""
+
+    now: Callable[[], datetime]
+    show: Callable[[Plan], None] = lambda _plan: None
+    confirm: Callable[[Plan], bool] = lambda _plan: True
+    hooks: ApplyHooks | None = None
+    stop: StopRequest | None = None
+    approved_large: Collection[str] = ()
+    lock_timeout: float = 0.0
+
+
+def execute(target: Target, plan: Plan, options: ApplyOptions) -> ApplyResult:
+    """Run the pending changes of ``plan`` (the caller holds the lock and has checked the plan)."""
+    executor = Executor(
+        target.client,
+        target.store,
+        environment=plan.environment,
+        hooks=options.hooks,
+        approved_large=options.approved_large,
+        clock=target.clock,
+        stop=options.stop,
+    )
+    return executor.run(plan)
+
+
+def apply_saved(target: Target, saved: Plan, options: ApplyOptions) -> tuple[Plan, ApplyResult]:
+    """Apply a saved plan exactly, or refuse before the first API call (see the module docstring)."""
+    with hold_lock(target, "apply", options.lock_timeout):
+        snapshot = target.store.snapshot()
+        check_applicable(
+            saved,
+            now=options.now(),
+            environment=target.env.name,
+            business_unit_id=target.env.business_unit_id,
+            lineage=snapshot.lineage,
+            serial=snapshot.serial,
+        )
+        fresh = compute_plan(
+            target, saved.created_at, allow_late=saved.allow_late, snapshot=snapshot, count_audiences=False
+        )
+        if fresh.errored:
+            raise PlanRefused(
+                "the files in this checkout have errors now, so the saved plan cannot be checked against them; "
+                "nothing was sent:\n  " + "\n  ".join(str(d) for d in fresh.problems if d.severity == "error")
+            )
+        problems = binding_problems(saved, fresh, snapshot)
+        if problems:
+            raise PlanRefused(
+                "the saved plan is not what the files in this checkout ask for; nothing was sent:\n  "
+                + "\n  ".join(problems),
+                hint="plan again with `orchestrator plan --out FILE`, review it, and apply the new file",
+            )
+        chosen = bound_to_files(saved, fresh)
+        options.show(chosen)
+        check_times(chosen, now=options.now())
+        return chosen, execute(target, chosen, options)
+
+
+def apply_fresh(
+    target: Target, options: ApplyOptions, *, allow_late: bool = False, audience: bool = False
+) -> tuple[Plan, ApplyResult | None]:
+    """Plan now under the lock, show it, confirm, and apply it (``None``: nothing was run)."""
+    with hold_lock(target, "apply", options.lock_timeout):
+        chosen = compute_plan(target, options.now(), allow_late=allow_late, audience=audience)
+        options.show(chosen)
+        if chosen.errored or not chosen.has_changes:
+            return chosen, None
+        if not options.confirm(chosen):
+            raise OrchestratorError("apply cancelled; nothing was sent")
+        check_times(chosen, now=options.now())  # the prompt may have waited: times are checked again
+        return chosen, execute(target, chosen, options)
+
+
+def check_reviewed(reviewed: Plan, target: Target, lineage: str, now: datetime) -> None:
+    """Refuse a reviewed plan that cannot vouch for anything in this environment and state."""
+    if reviewed.errored:
+        raise PlanRefused("the reviewed plan has errors; it vouches for nothing")
+    if reviewed.environment != target.env.name:
+        raise PlanRefused(
+            f"the reviewed plan was made for environment {reviewed.environment!r}, not {target.env.name!r}"
+        )
+    if reviewed.business_unit_id != target.env.business_unit_id:
+        raise PlanRefused(
+            f"the reviewed plan was made for business unit {reviewed.business_unit_id}, "
+            f"but the environment now uses {target.env.business_unit_id}"
+        )
+    if reviewed.state_lineage != lineage:
+        raise PlanRefused(f"the reviewed plan belongs to another state (lineage {reviewed.state_lineage})")
+    if reviewed.created_at > now + CLOCK_SKEW:
+        raise PlanRefused("the reviewed plan was made in the future; it vouches for nothing")
+    twice = duplicate_keys(reviewed)
+    if twice:
+        raise PlanRefused(f"the reviewed plan lists {', '.join(twice)} more than once; it was edited")
+
+
+def only_reviewed(fresh: Plan, reviewed: Plan) -> Plan:
+    """``fresh`` with every pending change that is not identical (key, action, payload) to a pending
+    change of ``reviewed`` turned into a blocked one: CI never sends a change nobody saw."""
+    seen = {change.key: change for change in reviewed.pending}
+
+    def gate(change: Change) -> Change:
+        if not change.action.is_change:
+            return change
+        was = seen.get(change.key)
+        if (
+            was is not None
+            and was.action is change.action
+            and was.payload == change.payload
+            and was.fingerprint == change.fingerprint
+        ):
+            return change
+        return dataclasses.replace(change, action=Action.BLOCKED, reason=NOT_REVIEWED)
+
+    return dataclasses.replace(fresh, changes=tuple(gate(c) for c in fresh.changes))
+
+
+def apply_reviewed(
+    target: Target, reviewed: Plan, options: ApplyOptions, *, audience: bool = False
+) -> tuple[Plan, ApplyResult | None]:
+    """Plan afresh and send only what ``reviewed`` showed, identical; hold the rest."""
+    with hold_lock(target, "apply", options.lock_timeout):
+        snapshot = target.store.snapshot()
+        check_reviewed(reviewed, target, snapshot.lineage, options.now())
+        fresh = compute_plan(
+            target, options.now(), allow_late=reviewed.allow_late, audience=audience, snapshot=snapshot
+        )
+        chosen = only_reviewed(fresh, reviewed)
+        options.show(chosen)
+        if chosen.errored or not chosen.has_changes:
+            return chosen, None
+        check_times(chosen, now=options.now())
+        return chosen, execute(target, chosen, options)

@@ -1,0 +1,203 @@
+"""Saved plans: every refusal of ``planfile`` (one case each), and the binding to the files
+(``operations.binding_problems``) as a property: whatever is edited between plan and apply, a
+saved plan that passes the check sends exactly what the files ask for."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from orchestrator.digest import digest
+from orchestrator.errors import Diagnostic, PlanRefused
+from orchestrator.operations import binding_problems, bound_to_files
+from orchestrator.plan import Action, Plan
+from orchestrator.planfile import check_applicable, read_plan, write_plan
+from orchestrator.planner import make_plan
+from orchestrator.sends import DesiredSend
+from orchestrator.state.models import StateSnapshot
+
+NOW = datetime(2027, 1, 10, 12, 0, tzinfo=UTC)
+LINEAGE = "11111111-1111-1111-1111-111111111111"
+
+
+def desired(
+    name: str, *, subject: str = "Hi", lists: tuple[int, ...] = (1,), at: datetime | None = None
+) -> DesiredSend:
+    key = f"{name}@now" if at is None else f"{name}@{at.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+    payload: dict[str, Any] = {
+        "campaign_id": 1,
+        "name": key,
+        "subject": subject,
+        "text_content": "Bye: %%unsubscribe%%",
+        "list_ids": list(lists),
+        "scheduled_time": at.isoformat() if at else None,
+    }
+    return DesiredSend(key, name, "list", f"campaigns/{name}.yaml", "at" if at else "now", at, "UTC", payload)
+
+
+def a_plan(*sends: DesiredSend, serial: int = 3, now: datetime = NOW) -> Plan:
+    return make_plan(sends, StateSnapshot(LINEAGE, serial), now, environment="prod", business_unit_id="0Uv1")
+
+
+def check(plan: Plan, **overrides: Any) -> None:
+    args: dict[str, Any] = {
+        "now": NOW + timedelta(minutes=1),
+        "environment": "prod",
+        "business_unit_id": "0Uv1",
+        "lineage": LINEAGE,
+        "serial": 3,
+    }
+    check_applicable(plan, **{**args, **overrides})
+
+
+def edited(plan: Plan, **payload_changes: Any) -> Plan:
+    change = plan.changes[0]
+    payload = {**(change.payload or {}), **payload_changes}
+    return dataclasses.replace(plan, changes=(dataclasses.replace(change, payload=payload),))
+
+
+PLAN = a_plan(desired("a", at=NOW + timedelta(days=1)))
+
+
+@pytest.mark.parametrize(
+    ("plan", "overrides", "message"),
+    [
+        (
+            dataclasses.replace(PLAN, problems=(Diagnostic("c.yaml", 1, 1, "broken"),)),
+            {},
+            "has errors; it can be shown but never applied",
+        ),
+        (PLAN, {"environment": "staging"}, "made for environment 'prod', not 'staging'"),
+        (PLAN, {"business_unit_id": "0Uv2"}, "made for business unit 0Uv1"),
+        (PLAN, {"lineage": "other"}, "belongs to another state"),
+        (PLAN, {"serial": 4}, "state changed since the plan was made (serial 3 -> 4)"),
+        (PLAN, {"now": NOW + timedelta(hours=2)}, "expired"),
+        (PLAN, {"now": NOW - timedelta(hours=1)}, "in the future"),
+        (
+            a_plan(desired("a", at=NOW + timedelta(minutes=15))),
+            {"now": NOW + timedelta(minutes=10)},
+            "inside the minimum lead time",
+        ),
+        (edited(PLAN, subject="Edited"), {}, "does not match its fingerprint"),
+    ],
+    ids=["errored", "environment", "business-unit", "lineage", "serial", "expired", "future", "lead-time", "edited"],
+)
+def test_check_applicable_refusals(plan: Plan, overrides: dict[str, Any], message: str) -> None:
+    with pytest.raises(PlanRefused) as caught:
+        check(plan, **overrides)
+    assert message in caught.value.message
+
+
+def test_content_policy_is_checked_again_at_apply() -> None:
+    plan = edited(PLAN, text_content="no token")
+    change = plan.changes[0]
+    plan = dataclasses.replace(plan, changes=(dataclasses.replace(change, fingerprint=digest(change.payload)),))
+    with pytest.raises(PlanRefused) as caught:
+        check(plan)
+    assert "unsubscribe" in caught.value.message
+
+
+def test_a_valid_plan_passes() -> None:
+    check(PLAN)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "does not exist"),
+        ("not json", "not a readable plan file"),
+        ("[]", "not a saved plan (no checksum)"),
+        ('{"checksum": "x", "format_version": "0.1"}', "has plan format '0.1'"),
+    ],
+    ids=["missing", "garbage", "no-checksum", "old-format"],
+)
+def test_read_plan_refusals(tmp_path: Path, content: str | None, message: str) -> None:
+    path = tmp_path / "plan.json"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    with pytest.raises(PlanRefused) as caught:
+        read_plan(path)
+    assert message in caught.value.message
+
+
+def test_read_plan_refuses_an_altered_file_and_round_trips_a_good_one(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    write_plan(PLAN, path)
+    assert read_plan(path) == PLAN
+    document = json.loads(path.read_text(encoding="utf-8"))
+    document["changes"][0]["payload"]["subject"] = "Hacked"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    with pytest.raises(PlanRefused, match="altered"):
+        read_plan(path)
+
+
+# -- the binding to the files, as a property ----------------------------------------------------------
+
+NAMES = ["a", "b", "c", "d"]
+edits = st.lists(
+    st.tuples(st.sampled_from(NAMES), st.sampled_from(["keep", "subject", "lists", "delete", "time"])),
+    max_size=6,
+)
+
+
+def apply_edits(files: dict[str, DesiredSend], steps: list[tuple[str, str]]) -> dict[str, DesiredSend]:
+    out = dict(files)
+    for name, step in steps:
+        if name not in out:
+            out[name] = desired(name)
+        elif step == "subject":
+            out[name] = desired(name, subject=str(out[name].payload["subject"]) + "!", at=out[name].scheduled_time)
+        elif step == "lists":
+            out[name] = desired(name, lists=(1, 2), at=out[name].scheduled_time)
+        elif step == "delete":
+            del out[name]
+        elif step == "time":
+            out[name] = desired(name, at=NOW + timedelta(days=3))
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(before=st.sets(st.sampled_from(NAMES), min_size=1), steps=edits)
+def test_a_bound_plan_never_sends_a_payload_the_files_do_not_give(
+    before: set[str], steps: list[tuple[str, str]]
+) -> None:
+    """For any edits between plan and apply, what passes the check is exactly what the files give."""
+    files = {name: desired(name) for name in sorted(before)}
+    saved = a_plan(*files.values())
+    now_files = apply_edits(files, steps)
+    snapshot = StateSnapshot(LINEAGE, 3)
+    fresh = make_plan(now_files.values(), snapshot, saved.created_at, environment="prod", business_unit_id="0Uv1")
+    problems = binding_problems(saved, fresh, snapshot)
+    wanted = {send.key: send.payload for send in now_files.values()}
+    if not problems:
+        chosen = bound_to_files(saved, fresh)
+        for change in chosen.pending:
+            assert change.payload == wanted[change.key]  # identical to the files...
+            reviewed = next(c for c in saved.pending if c.key == change.key)
+            assert change.payload == reviewed.payload  # ...and to what was reviewed
+    else:
+        changed = {k for k, c in ((c.key, c) for c in saved.pending) if wanted.get(k) != c.payload}
+        assert changed, problems  # refused only when something really differs
+        for key in changed:
+            assert any(p.startswith(f"{key}:") for p in problems)
+
+
+def test_binding_refuses_a_send_the_state_already_holds() -> None:
+    from orchestrator.state.models import Actor, SendRecord, SendStatus
+
+    send = desired("a")
+    saved = a_plan(send)
+    record = SendRecord(
+        send.key, "a", "prod", send.fingerprint, send.payload, SendStatus.UNKNOWN, None, None, NOW, NOW, Actor("u", "h")
+    )
+    snapshot = StateSnapshot(LINEAGE, 3, {send.key: record})
+    fresh = make_plan([send], snapshot, NOW, environment="prod", business_unit_id="0Uv1")
+    assert fresh.changes[0].action is Action.UNKNOWN
+    assert binding_problems(saved, fresh, snapshot) == ["a@now: the state already holds it as unknown"]
