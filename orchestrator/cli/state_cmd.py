@@ -253,6 +253,7 @@ def state_reconcile(app: App, dry_run: bool) -> None:
     absent: recorded as not sent, so the next plan sends it. Otherwise it stays unknown, with
     the reason (exit 3: a person must decide, e.g. with `state resolve`).
     """
+    from orchestrator.cli.exitcodes import ExitCode
     from orchestrator.reconcile import reconcile, summary
 
     outcomes = reconcile(app.store(), app.client(), app.clock(), dry_run=dry_run)
@@ -267,4 +268,4 @@ def state_reconcile(app: App, dry_run: bool) -> None:
         app.console.print(line, markup=False)
     app.console.print(summary(outcomes), markup=False)
     if any(not o.resolved for o in outcomes):
-        raise SystemExit(3)
+        raise SystemExit(ExitCode.ATTENTION)
