@@ -11,6 +11,7 @@ from orchestrator.cli.api_cmds import emails_group, report_cmd, stats_cmd, templ
 from orchestrator.cli.authoring import render, validate
 from orchestrator.cli.common import App, OrchestratorGroup
 from orchestrator.cli.export_cmd import export_group
+from orchestrator.cli.ids_cmd import ids_cmd
 from orchestrator.cli.init_cmd import init_cmd
 from orchestrator.cli.lifecycle import apply, plan, show
 from orchestrator.cli.preview_cmd import preview
@@ -62,6 +63,7 @@ cli.add_command(templates_group)
 cli.add_command(emails_group)
 cli.add_command(stats_cmd)
 cli.add_command(report_cmd)
+cli.add_command(ids_cmd)
 
 
 def main() -> None:

@@ -37,6 +37,7 @@ MESSAGES: Mapping[int, str] = {
     64: "Email content missing required variables (%%unsubscribe%% or "
     "%%email_preference_center%%)",
     65: "Invalid email format",
+    98: "Prospect not mailable",
     66: "You have exceeded your concurrent request limit. Please wait, before trying again",
     68: "Template with this id does not exist",
     109: "Requested record not found",
@@ -60,13 +61,16 @@ MESSAGES: Mapping[int, str] = {
 }
 
 _AUTH = frozenset({181, 182, 184, 201})
-_NOT_FOUND = frozenset({3, 4, 10, 38, 55, 68, 109})
+_NOT_FOUND = frozenset({3, 4, 10, 38, 55, 68, 109, 192})
 
 
 def refuse(code: int, detail: str | None = None) -> ApiError:
     """The ``Api*`` error for Pardot code ``code``; ``detail`` is appended to the message."""
     message = MESSAGES[code] if detail is None else f"{MESSAGES[code]}: {detail}"
-    status = 401 if code in {181, 182, 184} else 400
+    # 184 comes with HTTP 400 as Crim's client tests record it (PardotClient_SsoAuthTest serves
+    # errorInvalidSsoAccessToken.xml with 400), and grouparoo's recordings show 400 for error 4.
+    # **CHOICE**: 181/182 (missing/malformed business unit header) keep 401; nothing recorded.
+    status = 401 if code in {181, 182} else 400
     cls: type[ApiError]
     if code in _AUTH:
         cls = ApiAuthError
@@ -83,9 +87,16 @@ def refuse(code: int, detail: str | None = None) -> ApiError:
     return cls(message, code=code, http_status=status)
 
 
-def flag(value: object) -> int | str:
-    """Pardot's flag encoding: ``1`` for true, ``""`` for false (JSON and XML alike)."""
-    return 1 if value else ""
+#: Template flags, which XML renders ``1``/empty (Crim's emailTemplateRead.xml and
+#: emailTemplateListOneToOne.xml); every other XML flag is ``true``/``false`` (Crim's
+#: emailRead.xml ``<isOneToOne>true</isOneToOne>``, listRead.xml ``<is_public>false</is_public>``).
+_TEMPLATE_FLAGS = frozenset({"isDripEmail", "isListEmail", "isOneToOneEmail", "isArchived", "isAutoResponderEmail"})
+
+
+def flag(value: object) -> bool:
+    """A flag as a boolean: JSON renders ``true``/``false`` (real v4 JSON does, e.g. grouparoo's
+    recorded ``is_public: false``); XML renders it as the recorded fixtures do (:func:`_append`)."""
+    return bool(value)
 
 
 def ok(fmt: str, body: Mapping[str, Any]) -> Response:
@@ -131,6 +142,7 @@ def _append(parent: ET.Element, name: str, value: Any) -> None:
         for key, child in value.items():
             _append(node, key, child)
     elif isinstance(value, bool):
-        node.text = "true" if value else "false"
+        numeric = name in _TEMPLATE_FLAGS
+        node.text = ("1" if value else "") if numeric else ("true" if value else "false")
     elif value is not None:
         node.text = str(value)
