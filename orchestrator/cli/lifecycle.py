@@ -247,9 +247,9 @@ def _report(app: App, chosen: Plan, result: ApplyResult | None, hooks: _Progress
         say(f"Stopped early: {result.stopped}")
     if counts[OutcomeStatus.UNKNOWN]:
         say(
-            "Some outcomes are unknown: find the emails in Pardot by name (the name is the send key), then record "
-            "the answer with `orchestrator state resolve KEY --sent EMAIL_ID` or `--not-sent`. Never apply them "
-            "again before that."
+            "Some outcomes are unknown: `orchestrator state reconcile` looks for list emails by name (the name is "
+            "the send key); for the rest, find the email in Pardot's UI and record the answer with "
+            "`orchestrator state resolve KEY --sent EMAIL_ID` or `--not-sent`. Never apply them again before that."
         )
     attention = [c for c in chosen.attention if not c.action.is_change]
     left = [o for o in outcomes if not o.status.done]
