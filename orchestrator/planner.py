@@ -282,6 +282,16 @@ def _hold_while_orphans_pending(changes: list[Change], orphans: list[Change]) ->
     ]
 
 
+def _record_labels(record: SendRecord) -> dict[str, Any]:
+    """What an orphan was sent to, from the payload the state recorded (there is no file any more)."""
+    payload = record.payload
+    labels: dict[str, Any] = {}
+    for field, key in (("list_ids", "lists"), ("suppression_list_ids", "suppression_lists")):
+        if payload.get(field):
+            labels[key] = [str(i) for i in payload[field]]
+    return labels
+
+
 def _orphans(
     desired: list[DesiredSend],
     records: Mapping[str, SendRecord],
@@ -291,6 +301,7 @@ def _orphans(
 ) -> list[Change]:
     keys = {s.key for s in desired}
     campaigns = {s.campaign for s in desired}
+    zones = {s.campaign: s.timezone for s in desired}
     moved = {c.key for s in desired if (c := _applied_under_other_key(s, records)) is not None}
     out = []
     for record in sorted(records.values(), key=lambda r: r.key):
@@ -327,10 +338,11 @@ def _orphans(
                 action=Action.ORPHANED,
                 key=record.key,
                 campaign=record.campaign,
-                kind="one-to-one" if "/" in record.key else "list",
+                kind="list" if "list_ids" in record.payload else "one-to-one",
                 scheduled_time=record.scheduled_time,
-                timezone="UTC",
+                timezone=zones.get(record.campaign, "UTC"),  # the campaign's zone while it still exists
                 payload=None,
+                labels=_record_labels(record),
                 fingerprint=record.fingerprint,
                 reason=reason,
                 prior=_prior(record),

@@ -1,22 +1,35 @@
-"""Checks that need the API: template-based sends against the real template.
+"""Checks that need the API: templates, and every campaign, list and user id a send names.
 
-Only the sends a plan would perform are checked (a no-op costs no API call), and each template
-is read once per run.
+Only the sends a plan would perform are checked (a no-op costs no API call). Each template and
+each id is read once per run (a cache lives for one call of the check), so a weekly campaign
+with 52 occurrences costs one read per id, not 52. An id Pardot does not know becomes a located
+error at the campaign file: found at plan time instead of half-way through an apply.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from orchestrator.errors import ApiError, ApiNotFound, Diagnostic
-from orchestrator.pardot.models import EmailTemplate
+from orchestrator.pardot.errormap import INVALID_ID_CODES
+from orchestrator.pardot.models import Campaign, EmailTemplate, PardotList, User
 from orchestrator.plan import Change
 from orchestrator.policy import TOKEN_HELP, has_opt_out_token
 
+if TYPE_CHECKING:
+    from orchestrator.project import Project
+
+__all__ = ["ReadsTemplates", "id_problems", "template_problems"]
+
 
 class ReadsTemplates(Protocol):
+    """What the plan-time checks read from Pardot (the real client, or the sandbox through it)."""
+
     def read_template(self, template_id: int, *, archived: bool = False) -> EmailTemplate: ...
+    def read_campaign(self, campaign_id: int) -> Campaign: ...
+    def read_list(self, list_id: int) -> PardotList: ...
+    def read_user(self, user_id: int) -> User: ...
 
 
 def template_problems(
@@ -60,3 +73,91 @@ def _problems(found: EmailTemplate | ApiError, change: Change, label: str) -> li
     if payload.get("html_content") is None and found.html and not has_opt_out_token(found.html, is_html=True):
         out.append(f"template {label}'s HTML part has no unsubscribe or preference-center link; {TOKEN_HELP}")
     return out
+
+
+#: Each id a payload can carry: its payload key, what it is, where it sits in a campaign file
+#: (``{i}`` is the position in a list of ids), and which ``ids`` map lists the known ones.
+_ID_FIELDS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
+    ("campaign_id", "campaign", ("campaign",), "campaigns"),
+    ("list_ids", "list", ("lists", "{i}"), "lists"),
+    ("suppression_list_ids", "suppression list", ("suppression_lists", "{i}"), "lists"),
+    ("from_user_id", "user", ("sender", "user"), "users"),
+)
+
+
+def id_problems(client: ReadsTemplates, changes: Iterable[Change], project: Project) -> list[Diagnostic]:
+    """Campaign, list, suppression-list and user ids that Pardot does not know, located in the file.
+
+    Each (kind, id) is read once: the answer is cached for the rest of this check.
+    """
+    readers: dict[str, Callable[[int], object]] = {
+        "campaign": client.read_campaign,
+        "list": client.read_list,
+        "suppression list": client.read_list,
+        "user": client.read_user,
+    }
+    cache: dict[tuple[str, int], ApiError | None] = {}
+    campaigns = {c.name: c for c in project.campaigns}
+    problems: set[Diagnostic] = set()
+    for change in changes:
+        payload = change.payload or {}
+        if not change.action.is_change:
+            continue
+        for key, what, where, id_kind in _ID_FIELDS:
+            value = payload.get(key)
+            values = value if isinstance(value, list) else [value]
+            for index, ident in enumerate(values):
+                if not isinstance(ident, int) or isinstance(ident, bool):
+                    continue
+                reader_kind = "list" if what == "suppression list" else what
+                if (reader_kind, ident) not in cache:
+                    cache[(reader_kind, ident)] = _read(readers[what], ident)
+                error = cache[(reader_kind, ident)]
+                if error is None:
+                    continue
+                path = tuple(index if part == "{i}" else part for part in where)
+                message, severity = _id_message(what, ident, error, id_kind)
+                campaign = campaigns.get(change.campaign)
+                if campaign is None:
+                    problems.add(Diagnostic(change.source, 0, 0, message, severity))
+                else:
+                    problems.add(campaign.diagnostic(_present(campaign.data, path), message, severity))
+    return sorted(problems)
+
+
+def _read(reader: Callable[[int], object], ident: int) -> ApiError | None:
+    try:
+        reader(ident)
+    except ApiError as exc:
+        return exc
+    return None
+
+
+def _id_message(what: str, ident: int, error: ApiError, id_kind: str) -> tuple[str, str]:
+    """The message and severity for an id Pardot would not confirm.
+
+    "Does not exist" is an error: the apply would fail on it. A check that could not be made
+    (network, quota, permissions) is a warning: a wrong id still fails at apply as a refusal,
+    which proves nothing was sent, so the plan is not held hostage by a flaky read.
+    """
+    if isinstance(error, ApiNotFound) or error.code in INVALID_ID_CODES:
+        message = (
+            f"{what} {ident} does not exist in Pardot ({error.api_message}); "
+            f"`orchestrator ids {id_kind}` lists the ones that do"
+        )
+        return message, "error"
+    return f"{what} {ident} could not be checked in Pardot ({error.message})", "warning"
+
+
+def _present(data: object, path: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    """The longest prefix of ``path`` that exists in the file (a name resolved via ``ids``)."""
+    found: list[str | int] = []
+    node: Any = data
+    for part in path:
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and part < len(node)
+        if not (in_dict or in_list):
+            break
+        node = node[part]
+        found.append(part)
+    return tuple(found)

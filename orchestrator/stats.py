@@ -8,7 +8,8 @@ add rows up. The CLI (``orchestrator stats``) and the HTML report (:mod:`orchest
 both consume the resulting :class:`StatsRow` values.
 
 Which sends count: records with a Pardot email id whose status is ``sent`` or ``scheduled``
-(a scheduled email whose time has not come yet still has a row; Pardot reports zeros for it).
+(a scheduled email whose time has not come yet still has a row; real Pardot answers ``null``
+for its figures, which decode as unknown and show as ``—``, and add nothing to the totals).
 
 One-to-one emails: Pardot documents the stats call for *list* emails only. A one-to-one send
 is asked about like any other; when the API refuses (not found, or any refusal of the
@@ -20,7 +21,6 @@ raised: the statistics would be incomplete for reasons the user must fix.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -37,19 +37,26 @@ __all__ = [
     "COUNT_FIELDS",
     "RATE_FIELDS",
     "ROW_FIELDS",
+    "UNKNOWN_FIGURE",
     "CampaignTotals",
     "ProjectStats",
     "SentEmail",
     "Skipped",
     "StatsRow",
+    "bounces",
     "campaign_totals",
     "check_campaigns",
     "combine",
     "gather_stats",
     "row_to_dict",
     "sent_emails",
+    "show_count",
+    "show_rate",
     "stats_to_dict",
 ]
+
+#: What people see for a figure Pardot did not give (JSON null): never a made-up zero.
+UNKNOWN_FIGURE = "—"
 
 COUNT_FIELDS = STATS_COUNT_FIELDS
 RATE_FIELDS = STATS_RATE_FIELDS
@@ -189,27 +196,51 @@ def _percent(numerator: int, denominator: int) -> float:
     return float(value)
 
 
+#: Each recomputed rate and the two counts it is made of (the seed's definitions).
+_RATE_PARTS: dict[str, tuple[str, str]] = {
+    "delivery_rate": ("delivered", "sent"),
+    "opens_rate": ("unique_opens", "delivered"),
+    "click_through_rate": ("total_clicks", "delivered"),
+    "unique_click_through_rate": ("unique_clicks", "delivered"),
+    "click_open_ratio": ("total_clicks", "opens"),
+    "opt_out_rate": ("opt_outs", "delivered"),
+    "spam_complaint_rate": ("spam_complaints", "delivered"),
+}
+
+
 def combine(stats: Iterable[EmailStats]) -> EmailStats:
     """Counts added up, rates recomputed from them with the seed's definitions.
 
     Averaging rates would weigh a 10-recipient send like a 10,000-recipient one; summing
     counts first does not. delivery_rate is against sent, click_open_ratio is clicks over
     opens, every other rate is against delivered (as the sandbox and the seed define them).
+    A count stays unknown only when no input knew it (an unknown figure adds nothing); a rate
+    is unknown when either of its counts is.
     """
-    totals = dict.fromkeys(COUNT_FIELDS, 0)
-    for item in stats:
-        for name in COUNT_FIELDS:
-            totals[name] += getattr(item, name)
-    t = totals
+    items = list(stats)
+    totals = {name: sum(getattr(item, name) for item in items) for name in COUNT_FIELDS}
+    unknown = {name for name in COUNT_FIELDS if items and all(name in item.unknown for item in items)}
+    rates = {name: _percent(totals[num], totals[den]) for name, (num, den) in _RATE_PARTS.items()}
+    unknown |= {name for name, parts in _RATE_PARTS.items() if unknown & set(parts)}
     return EmailStats(
-        **t,
-        delivery_rate=_percent(t["delivered"], t["sent"]),
-        opens_rate=_percent(t["unique_opens"], t["delivered"]),
-        click_through_rate=_percent(t["total_clicks"], t["delivered"]),
-        unique_click_through_rate=_percent(t["unique_clicks"], t["delivered"]),
-        click_open_ratio=_percent(t["total_clicks"], t["opens"]),
-        opt_out_rate=_percent(t["opt_outs"], t["delivered"]),
-        spam_complaint_rate=_percent(t["spam_complaints"], t["delivered"]),
+        sent=totals["sent"],
+        delivered=totals["delivered"],
+        total_clicks=totals["total_clicks"],
+        unique_clicks=totals["unique_clicks"],
+        soft_bounced=totals["soft_bounced"],
+        hard_bounced=totals["hard_bounced"],
+        opt_outs=totals["opt_outs"],
+        spam_complaints=totals["spam_complaints"],
+        opens=totals["opens"],
+        unique_opens=totals["unique_opens"],
+        delivery_rate=rates["delivery_rate"],
+        opens_rate=rates["opens_rate"],
+        click_through_rate=rates["click_through_rate"],
+        unique_click_through_rate=rates["unique_click_through_rate"],
+        click_open_ratio=rates["click_open_ratio"],
+        opt_out_rate=rates["opt_out_rate"],
+        spam_complaint_rate=rates["spam_complaint_rate"],
+        unknown=frozenset(unknown),
     )
 
 
@@ -224,9 +255,26 @@ def campaign_totals(rows: Iterable[StatsRow]) -> list[CampaignTotals]:
     ]
 
 
-def stats_to_dict(stats: EmailStats) -> dict[str, int | float]:
-    """The 17 figures as a flat mapping, counts as ints and rates as floats."""
-    return dataclasses.asdict(stats)
+def stats_to_dict(stats: EmailStats) -> dict[str, int | float | None]:
+    """The 17 figures as a flat mapping, counts as ints and rates as floats; None when unknown."""
+    return {name: stats.figure(name) for name in (*COUNT_FIELDS, *RATE_FIELDS)}
+
+
+def show_count(value: int | float | None) -> str:
+    """A count for people: ``1,024``, or ``—`` when Pardot did not give it."""
+    return UNKNOWN_FIGURE if value is None else f"{int(value):,}"
+
+
+def show_rate(value: int | float | None, suffix: str = "") -> str:
+    """A rate for people: ``98.42`` (plus ``suffix``), or ``—`` when unknown."""
+    return UNKNOWN_FIGURE if value is None else f"{value:.2f}{suffix}"
+
+
+def bounces(stats: EmailStats) -> int | None:
+    """Hard plus soft bounces; None only when neither is known."""
+    parts = [stats.figure("hard_bounced"), stats.figure("soft_bounced")]
+    known = [int(p) for p in parts if p is not None]
+    return sum(known) if known else None
 
 
 def row_to_dict(row: StatsRow, *, show: Callable[[str], str] = str) -> dict[str, Any]:

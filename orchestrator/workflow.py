@@ -14,7 +14,7 @@ from orchestrator.errors import Diagnostic
 from orchestrator.plan import Change, Plan, PlanSource
 from orchestrator.planner import PlanOptions, make_plan
 from orchestrator.project import Project, desired_sends
-from orchestrator.remote import ReadsTemplates, template_problems
+from orchestrator.remote import ReadsTemplates, id_problems, template_problems
 from orchestrator.state.models import SendStatus, StateSnapshot
 
 
@@ -68,7 +68,7 @@ def plan_project(
                 return campaign.diagnostic(("template",), message)
         return Diagnostic(change.source, 0, 0, message)
 
-    remote = template_problems(client, plan.changes, locate)
+    remote = template_problems(client, plan.changes, locate) + id_problems(client, plan.changes, project)
     if not remote:
         return plan
     return dataclasses.replace(plan, problems=tuple(sorted({*plan.problems, *remote})))

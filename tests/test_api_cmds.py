@@ -28,6 +28,9 @@ from tests.report.helpers import (
     run,
 )
 
+#: After every scheduled send of the example: the sandbox (on the CLI clock seam) has statistics.
+AFTER = fixed_clock("2027-06-01T00:00:00Z")
+
 
 @pytest.fixture(scope="module")
 def applied(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -144,17 +147,17 @@ def test_emails_show_json_with_and_without_message(applied: Path) -> None:
 
 def test_stats_of_one_email_id_in_every_format(applied: Path) -> None:
     email_id = email_ids(applied)["weekly-newsletter@2026-12-07T08:00:00Z"]
-    code, out, _ = run(applied, "stats", str(email_id), "--json")
+    code, out, _ = run(applied, "stats", str(email_id), "--json", clock=AFTER)
     single = as_json(out)
     assert code == 0 and list(single) == ["email_id", *COUNT_FIELDS, *RATE_FIELDS]
     assert single["email_id"] == email_id and single["sent"] > 0 and isinstance(single["opens_rate"], float)
-    assert run(applied, "stats", str(email_id), "--format", "json")[1] == out
+    assert run(applied, "stats", str(email_id), "--format", "json", clock=AFTER)[1] == out
 
-    code, out, _ = run(applied, "stats", str(email_id), "--format", "csv")
+    code, out, _ = run(applied, "stats", str(email_id), "--format", "csv", clock=AFTER)
     (row,) = list(csv.DictReader(io.StringIO(out)))
     assert int(row["sent"]) == single["sent"] and float(row["delivery_rate"]) == single["delivery_rate"]
 
-    code, out, _ = run(applied, "stats", str(email_id))
+    code, out, _ = run(applied, "stats", str(email_id), clock=AFTER)
     assert code == 0 and f"Statistics of email {email_id}" in out and f"{single['delivery_rate']:.2f} %" in out
 
 
@@ -162,7 +165,7 @@ def test_stats_of_one_email_id_in_every_format(applied: Path) -> None:
 
 
 def test_stats_all_json_joins_state_and_pardot(applied: Path) -> None:
-    code, out, err = run(applied, "stats", "--all", "--json")
+    code, out, err = run(applied, "stats", "--all", "--json", clock=AFTER)
     document = as_json(out)
     assert code == 0 and err == ""
     sends = document["sends"]
@@ -173,7 +176,7 @@ def test_stats_all_json_joins_state_and_pardot(applied: Path) -> None:
     assert (spring["campaign"], spring["status"], spring["sent_at"]) == (
         "spring-sale", "scheduled", "2027-03-01T14:00:00+00:00")
     ids = email_ids(applied)
-    single = as_json(run(applied, "stats", str(ids[spring["key"]]), "--json")[1])
+    single = as_json(run(applied, "stats", str(ids[spring["key"]]), "--json", clock=AFTER)[1])
     figures = (*COUNT_FIELDS, *RATE_FIELDS)
     assert {k: spring[k] for k in figures} == {k: single[k] for k in figures}
     totals = {t["campaign"]: t for t in document["campaigns"]}
@@ -183,18 +186,18 @@ def test_stats_all_json_joins_state_and_pardot(applied: Path) -> None:
 
 
 def test_stats_campaigns_as_csv_are_masked_and_numeric(applied: Path) -> None:
-    code, out, _ = run(applied, "stats", "demo-followup", "weekly-newsletter", "--format", "csv")
+    code, out, _ = run(applied, "stats", "demo-followup", "weekly-newsletter", "--format", "csv", clock=AFTER)
     rows = list(csv.DictReader(io.StringIO(out)))
     assert code == 0 and tuple(rows[0]) == ROW_FIELDS
     assert [r["key"] for r in rows] == ["demo-followup/1234", f"demo-followup/{MASKED_ADDRESS}",
                                         "weekly-newsletter@2026-12-07T08:00:00Z"]
     assert all(0.0 <= float(r["delivery_rate"]) <= 100.0 and int(r["sent"]) >= 1 for r in rows)
-    code, out, _ = run(applied, "--reveal-emails", "stats", "demo-followup", "--format", "csv")
+    code, out, _ = run(applied, "--reveal-emails", "stats", "demo-followup", "--format", "csv", clock=AFTER)
     assert f"demo-followup/{HIDDEN_ADDRESS}" in out
 
 
 def test_stats_table_groups_sends_by_campaign(applied: Path) -> None:
-    code, out, _ = run(applied, "stats", "--all")
+    code, out, _ = run(applied, "stats", "--all", clock=AFTER)
     assert code == 0
     for key in EXAMPLE_KEYS:
         assert key.replace(HIDDEN_ADDRESS, MASKED_ADDRESS) in out
@@ -216,23 +219,23 @@ def test_stats_table_groups_sends_by_campaign(applied: Path) -> None:
     ],
 )
 def test_stats_usage_errors(applied: Path, args: list[str], message: str) -> None:
-    code, _, err = run(applied, "stats", *args)
+    code, _, err = run(applied, "stats", *args, clock=AFTER)
     assert code == 64 and message in err
 
 
 def test_stats_of_an_unknown_campaign_is_an_error(applied: Path) -> None:
-    code, _, err = run(applied, "stats", "spring-sale", "sprnig-sale")
+    code, _, err = run(applied, "stats", "spring-sale", "sprnig-sale", clock=AFTER)
     assert code == 1 and "campaign(s) sprnig-sale" in err and "Traceback" not in err
 
 
 def test_sends_pardot_does_not_know_are_skipped_with_a_note(project: Path) -> None:
     """The sandbox data is lost (a fresh sandbox): every email id in the state names nothing."""
     (project / ".orchestrator" / "sandbox-api.db").unlink()
-    code, out, err = run(project, "stats", "--all")
+    code, out, err = run(project, "stats", "--all", clock=AFTER)
     assert code == 0 and "No sent or scheduled emails" in out
     assert err.count("note: no statistics for") == 5 and "Pardot error 109" in err
     assert MASKED_ADDRESS in err and HIDDEN_ADDRESS not in err
-    code, out, _ = run(project, "stats", "--all", "--json")
+    code, out, _ = run(project, "stats", "--all", "--json", clock=AFTER)
     skipped = as_json(out)["skipped"]
     assert [s["key"] for s in skipped] == list(EXAMPLE_KEYS) and as_json(out)["sends"] == []
 
@@ -242,7 +245,8 @@ def test_sends_pardot_does_not_know_are_skipped_with_a_note(project: Path) -> No
 
 def test_report_writes_one_html_file(project: Path) -> None:
     out = project / "nested-name.html"
-    code, stdout, _ = run(project, "report", "demo-followup", "spring-sale", "--out", str(out), "--now", NOW)
+    args = ("demo-followup", "spring-sale", "--out", str(out), "--now", NOW)
+    code, stdout, _ = run(project, "report", *args, clock=AFTER)
     assert code == 0 and f"Wrote {out}: 3 send(s) in 2 campaign(s)." in stdout
     html = out.read_text(encoding="utf-8")
     assert html.count("<svg") == 4 and "Generated 2026-11-27 12:00 UTC" in html
@@ -262,7 +266,7 @@ def test_report_writes_one_html_file(project: Path) -> None:
     ],
 )
 def test_report_errors(project: Path, args: list[str], code: int, message: str) -> None:
-    got, _, err = run(project, "report", *args)
+    got, _, err = run(project, "report", *args, clock=AFTER)
     assert got == code and message in err
 
 

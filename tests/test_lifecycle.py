@@ -96,7 +96,8 @@ def test_plan_json_validates_against_schema_and_markdown(project: Path) -> None:
     assert document["summary"]["send"] == 2 and document["summary"]["schedule"] == 3
     code, out, _ = run(project, "plan", "--format", "markdown", "--now", NOW)
     assert code == 0
-    assert out.startswith("### orchestrator plan: `sandbox`") and "<details>" in out
+    assert out.startswith("<!-- orchestrator-plan -->\n") and "### orchestrator plan: `sandbox`" in out
+    assert "<details" in out
 
 
 def test_saved_plan_apply_and_refusals(project: Path, tmp_path: Path) -> None:
@@ -175,7 +176,7 @@ def test_daily_limit_stops_the_run_cleanly_leaving_the_rest_pending(tmp_path: Pa
     (root / "campaigns").mkdir(parents=True)
     (root / "orchestrator.yaml").write_text(
         "version: 1\ntimezone: UTC\nenvironments:\n  sandbox:\n"
-        "    api: {kind: sandbox, daily_limit: 4}\n    state: {backend: sqlite, path: state.db}\n"
+        "    api: {kind: sandbox, daily_limit: 6}\n    state: {backend: sqlite, path: state.db}\n"
         "    ids: {campaigns: {c: 1001}, lists: {newsletter: 2001}}\n"
     )
     for i in range(12):
@@ -188,7 +189,7 @@ def test_daily_limit_stops_the_run_cleanly_leaving_the_rest_pending(tmp_path: Pa
     assert "Stopped early: daily API limit reached" in out
     code, listing, _ = run(root, "state", "list", "--json")
     statuses = [s["status"] for s in json.loads(listing)["sends"]]
-    assert statuses.count("sent") == 4  # the limit allowed four calls
+    assert statuses.count("sent") == 4  # six calls: the plan's two id checks, then four sends
     assert set(statuses) == {"sent", "failed"}  # the refused ones failed; none is unknown
     assert len(statuses) < 12  # the rest were never started: no intent, still pending
     emails = [e for e in sandbox_emails(root) if str(e["name"]).startswith("n")]

@@ -244,15 +244,15 @@ def test_planning_twice_with_nothing_changed_is_all_noops(desired: list[DesiredS
     assert again.changes == plan(desired, state, allow_late=True).changes  # deterministic
 
 
-def test_markdown_stays_under_the_comment_limit_with_a_note() -> None:
-    from orchestrator.cli.planview import MARKDOWN_LIMIT, markdown
+def test_markdown_splits_into_parts_under_the_comment_limit_and_drops_nothing() -> None:
+    from orchestrator.cli.planview import MARKDOWN_LIMIT, markdown, markdown_parts
 
     big = plan([send(f"campaign-{i:04d}", NOW + timedelta(days=2), subject="S" * 200) for i in range(1500)])
-    text = markdown(big)
-    assert len(text) <= MARKDOWN_LIMIT
-    assert "Cut to stay under GitHub's comment size limit" in text
+    parts = markdown_parts(big)
+    assert len(parts) > 1 and all(len(part) <= MARKDOWN_LIMIT for part in parts)
+    assert all(f"`campaign-{i:04d}@" in "".join(parts) for i in range(1500))
     small = markdown(plan([send("a")]))
-    assert "Cut to stay" not in small and "<details>" in small and "| `+` | send | `a@now` |" in small
+    assert "Part 1 of" not in small and "<details" in small and "| `+` | send | `a@now` |" in small
 
 
 def test_new_occurrences_wait_while_old_scheduled_ones_are_orphaned() -> None:

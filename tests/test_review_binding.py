@@ -302,3 +302,24 @@ def test_the_state_journal_command_lists_every_write(project: Path) -> None:
     assert code == 0 and [e["action"] for e in entries].count("intent") == 5
     code, out, _ = run(project, "state", "journal", "--last", "2")
     assert code == 0 and "2 entries." in out
+
+
+def test_what_a_plan_shows_comes_from_the_payload_not_the_labels(project: Path, tmp_path: Path) -> None:
+    plan_file = tmp_path / "plan.json"
+    document = saved_plan(project, plan_file)
+    target = change(document, SALE)
+    target["payload"]["list_ids"] = [2001, 9999]  # labels still say newsletter and customers only
+    target["payload"]["operational_email"] = True  # and no operational reason
+    rewrite(plan_file, document)
+    code, out, _ = run(project, "show", str(plan_file))
+    assert code == 0
+    assert "lists:       newsletter (2001), 9999" in out and "customers" not in out.split(SALE)[1].split("why")[0]
+    assert "OPERATIONAL: (no reason given)" in out
+
+
+def test_a_deleted_scheduled_campaign_shows_its_lists_and_zone(project: Path) -> None:
+    assert run(project, "apply", "--auto-approve", "--now", NOW)[0] == 0
+    (project / "campaigns" / "spring-sale.yaml").unlink()
+    _, out, _ = run(project, "plan", "--now", NOW, "--show-unchanged")
+    block = out.split(f"- orphaned  {SALE}")[1]
+    assert "lists:       2001, 2002" in block and "None" not in block.split("why")[0]

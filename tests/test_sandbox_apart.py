@@ -65,7 +65,7 @@ def test_every_sandbox_refusal_is_its_own_type_with_pardots_message(code: int) -
     assert isinstance(refusal, SandboxRefusal)
     assert not isinstance(refusal, errors.OrchestratorError)
     assert refusal.code == code and refusal.message == f"{MESSAGES[code]}: detail"
-    assert refusal.http_status == (401 if code in {181, 182, 184} else 400)
+    assert refusal.http_status == (401 if code in {181, 182} else 400)
 
 
 def _tree_codes(class_name: str) -> set[int]:

@@ -26,6 +26,7 @@ from rich.text import Text
 
 from orchestrator.atomic import write_text
 from orchestrator.cli.common import App, now_option, pass_app
+from orchestrator.cli.ids_cmd import TEMPLATES_NOTE
 from orchestrator.errors import OrchestratorError
 from orchestrator.pardot.models import Email, EmailStats, EmailTemplate, EmailTemplateSummary
 from orchestrator.redact import mask_emails
@@ -34,11 +35,14 @@ from orchestrator.stats import (
     RATE_FIELDS,
     ROW_FIELDS,
     ProjectStats,
+    bounces,
     campaign_totals,
     check_campaigns,
     gather_stats,
     row_to_dict,
     sent_emails,
+    show_count,
+    show_rate,
     stats_to_dict,
 )
 
@@ -84,13 +88,14 @@ def templates_group() -> None:
 @json_option
 @pass_app
 def templates_list(app: App, archived: bool, as_json: bool) -> None:
-    """List the templates enabled for one-to-one emails."""
+    """List the templates enabled for one-to-one emails (the only ones the v3/v4 API can list)."""
     templates = app.client().list_one_to_one_templates(archived=archived)
     if as_json:
         app.print_json({"templates": [dataclasses.asdict(t) for t in templates]})
         return
     app.console.print(_templates_table(templates))
     app.console.print(f"{len(templates)} template(s).", markup=False)
+    app.console.print(TEMPLATES_NOTE, markup=False)
 
 
 def _templates_table(templates: Sequence[EmailTemplateSummary]) -> Table:
@@ -293,7 +298,7 @@ def _print_email_stats(app: App, email_id: int, stats: EmailStats, fmt: str) -> 
         _echo_csv(("email_id", *COUNT_FIELDS, *RATE_FIELDS), [data])
     else:
         pairs = [
-            (name, f"{value:.2f} %" if name in RATE_FIELDS else f"{value:,}")
+            (name, show_rate(value, " %") if name in RATE_FIELDS else show_count(value))
             for name, value in data.items()
             if name != "email_id"
         ]
@@ -343,15 +348,14 @@ _TABLE_COLUMNS = (
 
 
 def _figures(stats: EmailStats) -> list[str]:
+    """The table's figures; one Pardot did not give (null, e.g. a scheduled email) shows "—"."""
+    counts = [show_count(stats.figure(n)) for n in ("sent", "delivered", "unique_opens", "unique_clicks")]
     return [
-        f"{stats.sent:,}",
-        f"{stats.delivered:,}",
-        f"{stats.unique_opens:,}",
-        f"{stats.unique_clicks:,}",
-        f"{stats.hard_bounced + stats.soft_bounced:,}",
-        f"{stats.opt_outs:,}",
-        f"{stats.opens_rate:.2f}",
-        f"{stats.click_through_rate:.2f}",
+        *counts,
+        show_count(bounces(stats)),
+        show_count(stats.figure("opt_outs")),
+        show_rate(stats.figure("opens_rate")),
+        show_rate(stats.figure("click_through_rate")),
     ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -12,21 +13,15 @@ from zoneinfo import ZoneInfo
 import click
 from rich.table import Table
 
+from orchestrator.cli.annotations import diagnostic as annotation
+from orchestrator.cli.annotations import split_by_severity
 from orchestrator.cli.common import App, now_option, pass_app
+from orchestrator.config import Environment
 from orchestrator.desired import DesiredSend
-from orchestrator.errors import Diagnostic, ProjectInvalid
+from orchestrator.errors import Diagnostic, OrchestratorError, ProjectInvalid
 from orchestrator.project import desired_sends
 from orchestrator.redact import mask_emails
 from orchestrator.schedule import ScheduleError, parse_time, utc_iso
-
-
-def _github(diag: Diagnostic) -> str:
-    """A GitHub Actions workflow annotation for ``diag``."""
-    message = diag.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    where = f"file={diag.path}"
-    if diag.line:
-        where += f",line={diag.line},col={diag.col}"
-    return f"::{diag.severity} {where}::{message}"
 
 
 def _diag_json(diag: Diagnostic) -> dict[str, Any]:
@@ -63,53 +58,102 @@ def _summary_rows(sends: list[DesiredSend]) -> list[dict[str, Any]]:
     show_default=True,
     help="text for people, json for tools, github for workflow annotations.",
 )
+@click.option(
+    "--all-envs",
+    is_flag=True,
+    help="Validate against every environment of orchestrator.yaml in one run (ids and vars differ per environment).",
+)
 @click.option("--check-links", is_flag=True, help="Also request every link once (HEAD) and report broken ones.")
 @now_option
 @pass_app
-def validate(app: App, paths: tuple[Path, ...], fmt: str, check_links: bool) -> None:
+def validate(app: App, paths: tuple[Path, ...], fmt: str, all_envs: bool, check_links: bool) -> None:
     """Check campaign files: schema, ids, rendering, unsubscribe policy and schedules.
 
     Without PATHS every campaign of the project is checked. Exit status 0 when everything is
     valid, 1 when anything is wrong. No API call is made (--check-links requests the links).
     """
+    if all_envs and _env_given_on_command_line():
+        raise click.UsageError("use --env NAME or --all-envs, not both")
     try:
         project = app.project(list(paths) or None)
-        env = app.environment()
+        envs = list(project.config.environments.values()) if all_envs else [app.environment()]
     except ProjectInvalid as exc:  # orchestrator.yaml itself is invalid: still report in the chosen format
-        _report(app, fmt, [], exc.diagnostics, "", 0)
+        _report(app, fmt, [], exc.diagnostics, [], 0)
         raise SystemExit(1) from None
-    sends, problems = desired_sends(project, env, app.now(), lead_time="warning")
-    if check_links:
+    first: list[DesiredSend] = []
+    per_env: list[tuple[Environment, list[DesiredSend], list[Diagnostic]]] = []
+    for env in envs:
+        sends, problems = desired_sends(project, env, app.now(), lead_time="warning")
+        first = first or sends
+        per_env.append((env, sends, problems))
+    if check_links:  # each URL is requested once, however many environments use it
         from orchestrator.linkcheck import check_urls, collect_links, link_problems
 
-        sites = collect_links(sends)
-        problems += link_problems(check_urls(sites), sites, project.campaigns, env.policy)
-    _report(app, fmt, sends, sorted(set(problems)), env.name, len(project.campaigns))
-    if any(d.severity == "error" for d in problems):
+        sites = [collect_links(sends) for _, sends, _ in per_env]
+        results = check_urls({url for found in sites for url in found})
+        for (env, _, problems), found in zip(per_env, sites, strict=True):
+            mine = {url: result for url, result in results.items() if url in found}
+            problems += link_problems(mine, found, project.campaigns, env.policy)
+    found_in: dict[Diagnostic, list[str]] = {}
+    for env, _, problems in per_env:
+        for diag in problems:
+            found_in.setdefault(diag, [])
+            if env.name not in found_in[diag]:
+                found_in[diag].append(env.name)
+    merged = sorted(_for_environments(diag, names, len(envs)) for diag, names in found_in.items())
+    _report(app, fmt, first, merged, [e.name for e in envs], len(project.campaigns))
+    if any(d.severity == "error" for d in merged):
         raise SystemExit(1)
 
 
-def _report(app: App, fmt: str, sends: list[DesiredSend], problems: list[Diagnostic], env: str, campaigns: int) -> None:
+def _env_given_on_command_line() -> bool:
+    """``--env`` typed by the user (``ORCHESTRATOR_ENV``, set for a whole CI job, is not a conflict)."""
+    root = click.get_current_context().find_root()
+    return root.get_parameter_source("env_name") is click.core.ParameterSource.COMMANDLINE
+
+
+def _for_environments(diag: Diagnostic, names: list[str], total: int) -> Diagnostic:
+    """A problem found in only some of several environments says which ones."""
+    if total < 2 or len(names) == total:
+        return diag
+    label = "environment" if len(names) == 1 else "environments"
+    return replace(diag, message=f"{diag.message} (in {label} {', '.join(names)})")
+
+
+def _report(
+    app: App, fmt: str, sends: list[DesiredSend], problems: list[Diagnostic], envs: list[str], campaigns: int
+) -> None:
     errors = [d for d in problems if d.severity == "error"]
     if fmt == "json":
         app.print_json(
             {
                 "valid": not errors,
-                "environment": env,
+                "environment": envs[0] if len(envs) == 1 else ", ".join(envs),
+                "environments": envs,
                 "problems": [_diag_json(d) for d in problems],
                 "campaigns": _summary_rows(sends),
             }
         )
     elif fmt == "github":
-        for diag in problems:
-            click.echo(_github(diag))
+        root = _project_root(app)
+        errors_first, warnings = split_by_severity(problems)  # GitHub shows 10 of each level per step
+        for diag in errors_first + warnings:
+            click.echo(annotation(diag, root))
         click.echo(
             f"{len(errors)} error(s) in {len({d.path for d in errors})} file(s)"
             if errors
-            else f"{campaigns} campaign(s) valid"
+            else f"{campaigns} campaign(s) valid in {', '.join(envs)}"
         )
     else:
-        _print_text(app, campaigns, sends, problems, env)
+        _print_text(app, campaigns, sends, problems, ", ".join(envs))
+
+
+def _project_root(app: App) -> Path:
+    """The project folder, for annotation paths; the current folder if even that is unknown."""
+    try:
+        return app.root()
+    except OrchestratorError:
+        return Path.cwd()
 
 
 def _print_text(app: App, campaigns: int, sends: list[DesiredSend], problems: list[Diagnostic], env: str) -> None:

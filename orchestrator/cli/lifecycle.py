@@ -20,22 +20,26 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from orchestrator import operations
 from orchestrator.apply import ApplyHooks, ApplyResult, Outcome, OutcomeStatus, StopRequest
+from orchestrator.cli.annotations import print_plan_annotations
 from orchestrator.cli.common import App, now_option, pass_app
 from orchestrator.cli.exitcodes import SIGNAL_EXIT, ExitCode
-from orchestrator.cli.planview import markdown, print_text
+from orchestrator.cli.planview import print_markdown, print_text
 from orchestrator.errors import OrchestratorError
 from orchestrator.plan import Change, Plan
 from orchestrator.planfile import plan_to_dict, read_plan, write_plan
 from orchestrator.redact import mask_emails
 
-FORMATS = click.Choice(["text", "json", "markdown"])
+FORMATS = click.Choice(["text", "json", "markdown", "github"])
 
 
-def _show(app: App, plan: Plan, fmt: str, *, show_unchanged: bool = False) -> None:
+def _show(app: App, plan: Plan, fmt: str, *, show_unchanged: bool = False, out_dir: Path | None = None) -> None:
     if fmt == "json":
         app.print_json(plan_to_dict(plan))
     elif fmt == "markdown":
-        click.echo(markdown(plan, reveal=app.reveal_emails))
+        err = app.err_console.print
+        print_markdown(plan, reveal=app.reveal_emails, show_unchanged=show_unchanged, out_dir=out_dir, err=err)
+    elif fmt == "github":
+        print_plan_annotations(app, plan)
     else:
         print_text(plan, app.console, reveal=app.reveal_emails, show_noop=show_unchanged)
 
@@ -86,6 +90,11 @@ allow_late_option = click.option(
 )
 @click.option("--show-unchanged", is_flag=True, help="Also list unchanged and deferred sends.")
 @click.option(
+    "--out-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="With --format markdown: write plan-1.md, plan-2.md, ... (each fits one GitHub comment) into DIR.",
+)
+@click.option(
     "--previews",
     type=click.Path(file_okay=False, path_type=Path),
     metavar="DIR",
@@ -99,6 +108,7 @@ def plan(
     app: App,
     out: Path | None,
     fmt: str,
+    out_dir: Path | None,
     detailed_exitcode: bool,
     show_unchanged: bool,
     allow_late: bool,
@@ -112,11 +122,13 @@ def plan(
     shown as blocked, since Pardot cannot change them. Planning reads the state without locking
     it, so plans never wait for each other or for an apply.
     """
+    if out_dir is not None and fmt != "markdown":
+        raise click.UsageError("--out-dir writes Markdown comments: use it with --format markdown")
     now = app.send_now() if out is not None else app.now()
     result = operations.compute_plan(_target(app), now, allow_late=allow_late, audience=audience)
     if out is not None:
         write_plan(result, out)
-    _show(app, result, fmt, show_unchanged=show_unchanged)
+    _show(app, result, fmt, show_unchanged=show_unchanged, out_dir=out_dir)
     if previews is not None:
         from orchestrator.cli.preview_cmd import plan_previews
 
@@ -235,9 +247,9 @@ def _report(app: App, chosen: Plan, result: ApplyResult | None, hooks: _Progress
         say(f"Stopped early: {result.stopped}")
     if counts[OutcomeStatus.UNKNOWN]:
         say(
-            "Some outcomes are unknown: find the emails in Pardot by name (the name is the send key), then record "
-            "the answer with `orchestrator state resolve KEY --sent EMAIL_ID` or `--not-sent`. Never apply them "
-            "again before that."
+            "Some outcomes are unknown: `orchestrator state reconcile` looks for list emails by name (the name is "
+            "the send key); for the rest, find the email in Pardot's UI and record the answer with "
+            "`orchestrator state resolve KEY --sent EMAIL_ID` or `--not-sent`. Never apply them again before that."
         )
     attention = [c for c in chosen.attention if not c.action.is_change]
     left = [o for o in outcomes if not o.status.done]

@@ -18,6 +18,7 @@ from orchestrator.cli.common import App, OrchestratorGroup
 
 #: Every command of the root group: name -> ``module:attribute``, imported on first use.
 COMMANDS: Mapping[str, str] = {
+    "init": "orchestrator.cli.init_cmd:init_cmd",
     "validate": "orchestrator.cli.authoring:validate",
     "render": "orchestrator.cli.authoring:render",
     "preview": "orchestrator.cli.preview_cmd:preview",
@@ -31,6 +32,7 @@ COMMANDS: Mapping[str, str] = {
     "emails": "orchestrator.cli.api_cmds:emails_group",
     "stats": "orchestrator.cli.api_cmds:stats_cmd",
     "report": "orchestrator.cli.api_cmds:report_cmd",
+    "ids": "orchestrator.cli.ids_cmd:ids_cmd",
 }
 
 

@@ -5,18 +5,23 @@ Views only read the :class:`Plan` value; they never decide anything.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import html
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import click
 from rich.console import Console
 from rich.text import Text
 
+from orchestrator.atomic import PRIVATE, write_text
+from orchestrator.errors import Diagnostic, OrchestratorError
 from orchestrator.plan import Action, Change, Plan
 from orchestrator.redact import mask_emails
 from orchestrator.schedule import utc_iso
-
-#: GitHub refuses comments over 65,536 characters; stay safely below.
-MARKDOWN_LIMIT = 65_000
 
 _STYLE = {
     Action.SEND: "green",
@@ -62,9 +67,14 @@ def detail_lines(change: Change, reveal: bool) -> list[str]:
     labels = change.labels
     lines = [f"when:        {when(change)}"]
     if change.kind == "list":
-        lines.append(f"lists:       {', '.join(labels.get('lists', [])) or payload.get('list_ids')}")
-        if labels.get("suppression_lists") or payload.get("suppression_list_ids"):
-            lines.append(f"suppressed:  {', '.join(labels.get('suppression_lists', []))}")
+        # From the payload that is sent, named by the labels only where the ids agree: a label
+        # can never show a list the payload does not send to, or hide one it does.
+        lists = _ids(payload, labels, "list_ids", "lists")
+        if lists is not None:
+            lines.append(f"lists:       {lists or 'none'}")
+        suppressed = _ids(payload, labels, "suppression_list_ids", "suppression_lists")
+        if suppressed:
+            lines.append(f"suppressed:  {suppressed}")
     else:
         target = payload.get("prospect_id") or payload.get("prospect_email")
         if target is not None:
@@ -87,8 +97,9 @@ def detail_lines(change: Change, reveal: bool) -> list[str]:
             lines.append(f"subject:     {payload['subject']}")
     if change.over_cap:
         lines.append(f"HELD:        above max_recipients; sent only with `apply --approve-large {change.campaign}`")
-    if change.operational_reason:
-        lines.append(f"OPERATIONAL: {change.operational_reason} (sent even to opted-out prospects)")
+    if change.operational_reason or payload.get("operational_email"):
+        reason = change.operational_reason or "(no reason given)"
+        lines.append(f"OPERATIONAL: {reason} (sent even to opted-out prospects)")
     if change.prior:
         lines.append(
             f"applied:     {change.prior['status']} as email {change.prior.get('email_id')} "
@@ -97,6 +108,26 @@ def detail_lines(change: Change, reveal: bool) -> list[str]:
     if change.reason:
         lines.append(f"why:         {show(change.reason)}")
     return lines
+
+
+_LABEL = re.compile(r"^(?P<name>.*) \((?P<id>\d+)\)$")
+
+
+def _ids(payload: Mapping[str, Any], labels: Mapping[str, Any], field: str, label_key: str) -> str | None:
+    """The ids of ``payload[field]`` as ``name (id)`` where a label names that very id.
+
+    Without a payload (an orphan) the labels the planner took from the state's record are shown.
+    """
+    named: dict[str, str] = {}
+    for label in labels.get(label_key) or []:
+        match = _LABEL.match(str(label))
+        named[match["id"] if match else str(label)] = str(label)
+    if not payload:
+        return ", ".join(named.values()) if named else None
+    ids = payload.get(field)
+    if ids is None:
+        return None
+    return ", ".join(named.get(str(i), str(i)) for i in ids)
 
 
 def _flags(change: Change) -> str:
@@ -191,51 +222,318 @@ def _diff_style(line: str) -> str:
     return ""
 
 
-def markdown(plan: Plan, *, reveal: bool = False, limit: int = MARKDOWN_LIMIT) -> str:
-    """Markdown for a pull-request comment: a table, collapsible details, kept under ``limit``.
 
-    Table rows come first, then per-send details; whatever does not fit is cut at a block
-    boundary and a note says so.
+# --- Markdown for pull-request comments --------------------------------------------------------
+#
+# The comment is read by reviewers who approve real sends, so three rules hold:
+#   1. Nothing that needs a human, and no change, is ever left out: what does not fit in one
+#      comment goes to the next part (``markdown_parts``); only no-ops are summarised as a count.
+#   2. What needs a human comes first, then the changes, then everything else.
+#   3. User text (names, subjects, reasons, diffs) can never change the comment's structure: it is
+#      shown inside code spans and fenced blocks whose fences are longer than any run of backticks
+#      in it, or HTML-escaped inside HTML; control and bidi characters are shown as escapes, so a
+#      subject with a line break, three backticks and ``<!--`` stays one visible line.
+
+#: Hidden marker the pull-request workflow uses to find (and update) its own comment(s).
+MARKER = "<!-- orchestrator-plan -->"
+#: GitHub's hard limit for an issue or pull-request comment body, in characters.
+GITHUB_COMMENT_LIMIT = 65_536
+#: Each part stays this far below the hard limit (room for the part marker and footer).
+MARKDOWN_LIMIT = 65_000
+#: The details of one change never take more than this (a diff of a huge HTML body is cut, and
+#: says so; the change itself is always listed, and the saved plan holds the full payload).
+DETAIL_LIMIT = 20_000
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\n\r\t]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def visible(text: str) -> str:
+    """``text`` on one line: line breaks, control, zero-width and bidi characters as escapes."""
+    return _CONTROL.sub(lambda m: _NAMED.get(m.group(), f"\\u{ord(m.group()):04x}"), text)
+
+
+def _longest_backtick_run(text: str) -> int:
+    return max((len(run) for run in re.findall(r"`+", text)), default=0)
+
+
+def code_span(text: str, *, in_table: bool = False) -> str:
+    """``text`` as an inline code span nothing inside can end (CommonMark: a longer delimiter).
+
+    Inside a GFM table ``|`` must be backslash-escaped even in code spans, or it splits the cell.
     """
-    show: Callable[[str], str] = (lambda s: s) if reveal else mask_emails
-    note = "\n\n_Cut to stay under GitHub's comment size limit; run `orchestrator plan` for the full plan._"
-    head = "\n".join(
+    body = visible(text)
+    if in_table:
+        body = body.replace("|", "\\|")
+    ticks = "`" * (_longest_backtick_run(body) + 1)
+    if body.startswith("`") or body.endswith("`") or (body.startswith(" ") and body.endswith(" ") and body.strip()):
+        body = f" {body} "
+    return f"{ticks}{body or ' '}{ticks}"
+
+
+def fenced(lines: list[str], info: str = "") -> str:
+    """A fenced code block that no line inside can close (fence longer than any backtick run)."""
+    body = "\n".join(visible(line) for line in lines)
+    ticks = "`" * max(3, _longest_backtick_run(body) + 1)
+    return f"{ticks}{info}\n{body}\n{ticks}"
+
+
+def html_text(text: str) -> str:
+    """``text`` for an HTML context (``<summary>``): escaped, on one line."""
+    return html.escape(visible(text), quote=True)
+
+
+def _commit_line(plan: Plan) -> str:
+    source = plan.source
+    if not source.git_commit:
+        return "not recorded" + (f" ({code_span(source.note, in_table=True)})" if source.note else "")
+    text = code_span(source.git_commit, in_table=True)
+    if source.git_dirty:
+        text += " **with uncommitted changes**"
+    if source.note:
+        text += " " + code_span(source.note, in_table=True)
+    return text
+
+
+def _counts_line(plan: Plan) -> str:
+    counts = plan.counts()
+    return ", ".join(f"{counts[a.label]} {a.label}" for a in Action if counts[a.label]) or "none"
+
+
+def _header(plan: Plan, needing: int) -> str:
+    status = (
+        ":x: **The plan has errors and cannot be applied.**"
+        if plan.errored
+        else f":warning: **{needing} item(s) need a human before this is merged.**"
+        if needing
+        else ":white_check_mark: Nothing needs a human."
+    )
+    rows = [
+        ("environment", f"{code_span(plan.environment, in_table=True)} "
+         f"(business unit {code_span(plan.business_unit_id, in_table=True)})"),
+        ("commit", _commit_line(plan)),
+        ("created", utc_iso(plan.created_at)),
+        ("expires", f"{utc_iso(plan.expires_at)} (a saved plan is refused after this)"),
+        ("state serial", f"{plan.state_serial} (lineage {code_span(plan.state_lineage, in_table=True)})"),
+        ("counts", _counts_line(plan)),
+    ]
+    return "\n".join(
         [
-            f"### orchestrator plan: `{plan.environment}` (business unit `{plan.business_unit_id}`)",
+            f"### orchestrator plan: {code_span(plan.environment)}",
             "",
-            f"**{summary_line(plan)}**"
-            + (" :x: **The plan has errors and cannot be applied.**" if plan.errored else ""),
+            f"**{summary_line(plan)}** {status}",
+            "",
+            "| | |",
+            "|---|---|",
+            *(f"| {name} | {value} |" for name, value in rows),
         ]
     )
-    problems = [f"- `{p.path}:{p.line}` {p.severity}: {p.message}" for p in plan.problems]
-    blocks = [head]
-    if problems:
-        blocks.append("**Problems**\n\n" + "\n".join(problems))
-    rows = [
-        f"| `{c.action.symbol}` | {c.action.label} | `{show(c.key)}` | {when(c)} | "
-        f"{c.audience.recipients if c.audience else ''} | {_flags(c)} |"
-        for c in plan.changes
+
+
+_TABLE_HEAD = "| | action | send | when | audience | flags |\n|---|---|---|---|---|---|"
+
+
+def _row(change: Change, show: Callable[[str], str]) -> str:
+    audience = str(change.audience.recipients) if change.audience else ""
+    return (
+        f"| `{change.action.symbol}` | {change.action.label} | {code_span(show(change.key), in_table=True)} | "
+        f"{code_span(when(change), in_table=True)} | {audience} | {_flags(change)} |"
+    )
+
+
+def _details(change: Change, show: Callable[[str], str], reveal: bool, *, open_: bool) -> str:
+    """One change's facts and diff, collapsible; cut (with a note) beyond DETAIL_LIMIT."""
+    facts = fenced([_clip(line) for line in detail_lines(change, reveal)])
+    diff_lines = [show(line) for line in content_diff(change)]
+    head = (
+        f"<details{' open' if open_ else ''}><summary>"
+        f"<code>{html.escape(change.action.symbol)} {change.action.label}</code> "
+        f"<code>{html_text(show(change.key))}</code></summary>\n\n{facts}\n"
+    )
+    tail = "\n</details>"
+    if not diff_lines:
+        return head + tail
+    diff = fenced(diff_lines, "diff")
+    if len(head) + len(diff) + len(tail) <= DETAIL_LIMIT:
+        return head + "\n" + diff + "\n" + tail
+    kept: list[str] = []
+    size = len(head) + len(tail) + 400
+    for line in diff_lines:
+        if size + len(line) + 1 > DETAIL_LIMIT:
+            break
+        kept.append(line)
+        size += len(line) + 1
+    note = (
+        f"_{len(diff_lines) - len(kept)} more diff line(s) not shown here; "
+        "`orchestrator show PLAN_FILE` (the saved plan is attached to the workflow run) shows them all._"
+    )
+    return head + "\n" + fenced(kept, "diff") + "\n\n" + note + "\n" + tail
+
+
+def _clip(line: str, limit: int = 2_000) -> str:
+    """One fact line, cut with a visible note when a hostile or huge value would flood the comment."""
+    return line if len(line) <= limit else f"{line[:limit]}... ({len(line) - limit:,} more characters)"
+
+
+@dataclass(frozen=True)
+class _Item:
+    """One unit of the comment: a heading, a table row (``table`` set) or a block."""
+
+    text: str
+    table: str | None = None  # the table head the row belongs to ("" for a list item)
+    section: str = ""  # the section heading, repeated when a part starts inside the section
+
+
+def _items(plan: Plan, *, reveal: bool, show_unchanged: bool) -> list[_Item]:
+    show: Callable[[str], str] = (lambda s: s) if reveal else mask_emails
+    items: list[_Item] = []
+    errors = [p for p in plan.problems if p.severity == "error"]
+    if errors:  # they stop the whole plan: first, each one
+        title = f"#### :x: Errors ({len(errors)})"
+        items.append(_Item(title))
+        for p in errors:
+            where = f"{p.path}:{p.line}" if p.line else p.path
+            items.append(_Item(f"- {code_span(where)} {code_span(_clip(show(p.message)))}", "", title))
+    needing = plan.attention
+    needing_keys = {c.key for c in needing}
+    changes = [c for c in plan.pending if c.key not in needing_keys]
+    others = [c for c in plan.changes if c.action is Action.ORPHANED and c.key not in needing_keys]
+    quiet = [c for c in plan.changes if c.action in (Action.NOOP, Action.DEFER) and c.key not in needing_keys]
+    sections = [
+        (f"#### :warning: Needs a human ({len(needing)})", needing, True, True),
+        (f"#### Changes to apply ({len(changes)})", changes, True, len(changes) <= 5),
+        (f"#### Orphaned, nothing to do ({len(others)})", others, False, False),
     ]
-    table = ["| | action | send | when | audience | flags |", "|---|---|---|---|---|---|", *rows]
-    details = []
-    for change in plan.changes:
-        if change.action in (Action.NOOP, Action.DEFER):
+    if show_unchanged:
+        sections.append((f"#### Unchanged and deferred ({len(quiet)})", quiet, False, False))
+    for title, group, with_details, open_ in sections:
+        if not group:
             continue
-        body = "\n".join(detail_lines(change, reveal))
-        diff = "\n".join(show(line) for line in content_diff(change))
-        details.append(
-            f"<details><summary><code>{change.action.symbol} {change.action.label}</code> "
-            f"{show(change.key)}</summary>\n\n"
-            f"```\n{body}\n```\n" + (f"\n```diff\n{diff}\n```\n" if diff else "") + "\n</details>"
+        items.append(_Item(title))
+        items.extend(_Item(_row(c, show), _TABLE_HEAD, title) for c in group)
+        if with_details:
+            items.extend(_Item(_details(c, show, reveal, open_=open_), None, title) for c in group)
+    items.extend(_warning_items([p for p in plan.problems if p.severity != "error"], show))
+    if quiet and not show_unchanged:
+        noops = sum(1 for c in quiet if c.action is Action.NOOP)
+        counted = " and ".join(
+            f"{n} {label}" for n, label in ((noops, "unchanged"), (len(quiet) - noops, "deferred")) if n
         )
-    out = "\n\n".join(blocks)
-    budget = limit - len(note)
-    for i, line in enumerate(table):
-        if len(out) + len(line) + 2 > budget - 40:  # room for the "N more row(s)" line
-            return out + f"\n\n_{len(table) - i} more row(s) not shown._" + note
-        out += ("\n\n" if i == 0 else "\n") + line
-    for block in details:
-        if len(out) + len(block) + 2 > budget:
-            return out + note
-        out += "\n\n" + block
+        items.append(_Item(f"_{counted} send(s) not listed (`orchestrator plan --show-unchanged` lists them)._"))
+    if not plan.changes and not plan.problems:
+        items.append(_Item("_No sends in the files or in the state._"))
+    return items
+
+
+#: How many places a repeated warning lists before it says how many more.
+WARNING_PLACES = 10
+
+
+def _warning_items(warnings: list[Diagnostic], show: Callable[[str], str]) -> list[_Item]:
+    """Warnings after the changes, one line per distinct message with where it occurs.
+
+    Warnings (lints, hints) do not stop a plan; 700 campaigns without a preheader give one line
+    with its count, not 700 lines that push the changes out of the comment.
+    """
+    if not warnings:
+        return []
+    grouped: dict[str, list[str]] = {}
+    for p in warnings:
+        grouped.setdefault(p.message, []).append(f"{p.path}:{p.line}" if p.line else p.path)
+    title = f"#### Warnings ({len(warnings)})"
+    items = [_Item(title)]
+    for message, places in grouped.items():
+        shown = ", ".join(code_span(place) for place in places[:WARNING_PLACES])
+        hidden = len(places) - WARNING_PLACES
+        more = f" and {hidden} more (`orchestrator validate` lists all)" if hidden > 0 else ""
+        where = f"{len(places)} places: " if len(places) > 1 else ""
+        items.append(_Item(f"- {code_span(_clip(show(message)))}: {where}{shown}{more}", "", title))
+    return items
+
+
+def markdown_parts(
+    plan: Plan, *, reveal: bool = False, show_unchanged: bool = False, limit: int | None = MARKDOWN_LIMIT
+) -> list[str]:
+    """The plan as one or more pull-request comments, each at most ``limit`` characters.
+
+    Every attention item and every change is in some part; with ``limit=None`` there is one
+    part however long. Each part starts with :data:`MARKER` and a part marker
+    (``<!-- orchestrator-plan part 2/3 -->``) so the workflow can update the comments in place.
+    """
+    header = _header(plan, len(plan.attention))
+    items = _items(plan, reveal=reveal, show_unchanged=show_unchanged)
+    budget = None if limit is None else limit - 200  # room for the markers and the "part k of n" line
+    parts: list[list[str]] = [[header]]
+    table: str | None = None  # the table (or list) the last item of the current part belongs to
+    for item in items:
+        joiner = "\n" if item.table is not None and item.table == table else "\n\n"
+        opening = "" if joiner == "\n" or item.table is None else (item.table + "\n" if item.table else "")
+        piece = joiner + opening + item.text
+        size = sum(len(s) for s in parts[-1])
+        if budget is not None and size + len(piece) > budget and len(parts[-1]) > 1:
+            lead = f"### orchestrator plan: {code_span(plan.environment)} (continued)"
+            if item.section and item.section != item.text:
+                lead += f"\n\n{item.section} (continued)"
+            parts.append([lead])
+            table = None
+            joiner = "\n\n"
+            opening = "" if item.table is None else (item.table + "\n" if item.table else "")
+            piece = joiner + opening + item.text
+        parts[-1].append(piece)
+        table = item.table
+    total = len(parts)
+    out = []
+    for number, pieces in enumerate(parts, start=1):
+        marks = f"{MARKER}\n<!-- orchestrator-plan part {number}/{total} -->\n"
+        text = marks + "".join(pieces)
+        if total > 1:
+            text += f"\n\n_Part {number} of {total} of this plan._"
+        out.append(text + "\n")
     return out
+
+
+def markdown(plan: Plan, *, reveal: bool = False, show_unchanged: bool = False) -> str:
+    """The whole plan as one Markdown document (no size limit; see :func:`markdown_parts`)."""
+    return markdown_parts(plan, reveal=reveal, show_unchanged=show_unchanged, limit=None)[0]
+
+
+def write_markdown_parts(
+    plan: Plan, out_dir: Path, *, reveal: bool = False, show_unchanged: bool = False
+) -> list[Path]:
+    """Write ``plan-1.md``, ``plan-2.md``, ... into ``out_dir`` (owner-only) and return them.
+
+    Stale parts of an earlier, longer plan (``plan-N.md`` beyond the new count) are removed, so
+    a workflow posting every ``plan-*.md`` never posts an old part.
+    """
+    parts = markdown_parts(plan, reveal=reveal, show_unchanged=show_unchanged)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        written = []
+        for number, text in enumerate(parts, start=1):
+            path = out_dir / f"plan-{number}.md"
+            write_text(path, text, mode=PRIVATE)
+            written.append(path)
+        for stale in out_dir.glob("plan-*.md"):
+            match = re.fullmatch(r"plan-(\d+)\.md", stale.name)
+            if match and int(match.group(1)) > len(parts):
+                stale.unlink()
+    except OSError as exc:
+        raise OrchestratorError(f"cannot write the Markdown plan to {out_dir}: {exc.strerror}") from None
+    return written
+
+
+def print_markdown(
+    plan: Plan, *, reveal: bool, show_unchanged: bool, out_dir: Path | None, err: Callable[[str], None]
+) -> None:
+    """``--format markdown``: the whole plan on stdout, or numbered comment-sized parts in ``out_dir``."""
+    if out_dir is not None:
+        written = write_markdown_parts(plan, out_dir, reveal=reveal, show_unchanged=show_unchanged)
+        err(f"wrote the plan as {len(written)} comment(s): {', '.join(p.name for p in written)} in {out_dir}")
+        return
+    text = markdown(plan, reveal=reveal, show_unchanged=show_unchanged)
+    click.echo(text, nl=False)
+    if len(text) > GITHUB_COMMENT_LIMIT:
+        err(
+            f"this Markdown is {len(text):,} characters, over GitHub's comment limit of {GITHUB_COMMENT_LIMIT:,}: "
+            "write it as several comments with --out-dir DIR"
+        )

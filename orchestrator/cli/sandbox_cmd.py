@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 import httpx
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from orchestrator.errors import OrchestratorError, StateError, display_path
+from orchestrator.redact import mask_emails
 from orchestrator.sandbox import (
     FAULT_KINDS,
     SANDBOX_BUSINESS_UNIT,
@@ -96,6 +97,11 @@ def sandbox_group() -> None:
 @click.option(
     "--daily-limit", type=click.IntRange(min=0), default=None, help="API calls allowed per day before error 122."
 )
+@click.option(
+    "--reload-seed",
+    is_flag=True,
+    help="With --db: if the seed changed since the file was seeded, delete its data and reseed.",
+)
 def serve_command(
     host: str,
     port: int,
@@ -106,11 +112,12 @@ def serve_command(
     faults: tuple[tuple[str, float], ...],
     fault_seed: int,
     daily_limit: int | None,
+    reload_seed: bool,
 ) -> None:
     """Serve the sandbox over HTTP until Ctrl-C."""
     config = FaultConfig(rates=dict(faults), seed=fault_seed, latency_ms=latency_ms, daily_limit=daily_limit)
     try:
-        app = SandboxApp(db_path=db_path, seed=seed_path, token=token, faults=config)
+        app = SandboxApp(db_path=db_path, seed=seed_path, token=token, faults=config, reload_seed=reload_seed)
         server = serve(app, host=host, port=port)
     except OrchestratorError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -137,13 +144,14 @@ def serve_command(
     help="Sandbox SQLite file to read (default: the project's in-process sandbox).",
 )
 @click.option("--url", help="Base URL of a running sandbox server.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table (machine output, unmasked).")
 @click.pass_context
 def emails_command(ctx: click.Context, db_path: Path | None, url: str | None, as_json: bool) -> None:
     """List the emails the sandbox has received.
 
     Without --db or --url, reads the in-process sandbox of the selected environment
-    (`api: {kind: sandbox}` in orchestrator.yaml).
+    (`api: {kind: sandbox}` in orchestrator.yaml). Prospect addresses in email names (one-to-one
+    sends) are masked like in every other command; the root option --reveal-emails shows them.
     """
     if db_path is not None and url is not None:
         raise click.UsageError("give --db FILE or --url URL, not both")
@@ -156,7 +164,44 @@ def emails_command(ctx: click.Context, db_path: Path | None, url: str | None, as
     if as_json:
         click.echo(json.dumps({"emails": emails}, indent=2))
     else:
-        _print_table(emails)
+        _print_table(emails, _app(ctx))
+
+
+@sandbox_group.command("reset")
+@click.option("--state", "with_state", is_flag=True, help="Also delete the environment's SQLite state file.")
+@click.pass_context
+def reset_command(ctx: click.Context, with_state: bool) -> None:
+    """Start the project's in-process sandbox over: delete its data, reseed on next use.
+
+    The sandbox forgets every email it received (it sends nothing, so nothing real is lost).
+    The state still records those sends unless --state deletes it too; without it, the next
+    plan treats them as already sent.
+    """
+    from orchestrator.connect import DEFAULT_STATE_DB
+    from orchestrator.sandbox.app import remove_database
+
+    app = _app(ctx)
+    db_path = _project_sandbox_db(ctx)
+    removed = remove_database(db_path)
+    env = app.environment()
+    if with_state:
+        if env.state.get("backend") != "sqlite":
+            backend = env.state.get("backend")
+            message = f"environment {env.name!r} keeps its state in {backend}; --state removes SQLite only"
+            raise click.UsageError(message)
+        removed += remove_database(app.config().root / str(env.state.get("path", DEFAULT_STATE_DB)))
+    if not removed:
+        click.echo(f"Nothing to reset: {display_path(db_path)} does not exist yet.")
+        return
+    for path in removed:
+        click.echo(f"removed {display_path(path)}")
+    click.echo("The sandbox will be seeded afresh on its next use.")
+
+
+def _app(ctx: click.Context) -> Any:
+    from orchestrator.cli.common import App
+
+    return ctx.ensure_object(App)
 
 
 def _project_sandbox_db(ctx: click.Context) -> Path:
@@ -193,32 +238,32 @@ def _emails_from_url(url: str) -> list[dict[str, Any]]:
     return emails
 
 
-def _print_table(emails: list[dict[str, Any]]) -> None:
+def _print_table(emails: list[dict[str, Any]], app: Any) -> None:
+    """The emails as a table on the app's console (wide and unwrapped when piped)."""
+    show = (lambda text: text) if app.reveal_emails else mask_emails
     table = Table(title=f"{len(emails)} email(s) received by the sandbox")
-    for column in (
-        "id",
-        "kind",
-        "name",
-        "campaign",
-        "lists",
-        "suppressed",
-        "recipients",
-        "operational",
-        "scheduled",
-        "created",
-    ):
-        table.add_column(column, overflow="fold")
+    # Keys and times never wrap (a folded send key cannot be copied or grepped); times are
+    # shortened to the minute, in UTC, so the table fits the 160 columns used when piped.
+    for column in ("id", "kind", "name", "campaign", "lists", "suppressed", "recipients", "oper.", "scheduled (UTC)"):
+        wide = column in ("name", "scheduled (UTC)")
+        table.add_column(column, no_wrap=wide, overflow="fold")
+    table.add_column("created (UTC)", no_wrap=True)
     for e in emails:
         table.add_row(
             str(e["id"]),
             e["kind"],
-            e["name"],
+            Text(show(e["name"])),
             str(e["campaign_id"]),
             ",".join(map(str, e["list_ids"])),
             ",".join(map(str, e["suppression_list_ids"])),
             str(e["recipients"]),
             "yes" if e["operational"] else "no",
-            e["scheduled_time"] or "",
-            e["created_at"],
+            _minute(e["scheduled_time"]),
+            _minute(e["created_at"]),
         )
-    Console().print(table)
+    app.console.print(table)
+
+
+def _minute(value: str | None) -> str:
+    """``2026-12-07T08:00:00+00:00`` or ``2026-12-07 08:00:00`` -> ``2026-12-07 08:00``."""
+    return "" if not value else value.replace("T", " ")[:16]

@@ -243,6 +243,34 @@ def state_unlock(app: App, lock_id: str) -> None:
     app.console.print(f"Lock {lock_id}{who} broken.", markup=False)
 
 
+@state_group.command("reconcile")
+@click.option("--dry-run", is_flag=True, help="Show what would be recorded; write nothing.")
+@pass_app
+def state_reconcile(app: App, dry_run: bool) -> None:
+    """Settle unknown list sends from Pardot's v5 list-email query (journaled).
+
+    Found by name since its intent: recorded as sent (or scheduled), with its email id. Proven
+    absent: recorded as not sent, so the next plan sends it. Otherwise it stays unknown, with
+    the reason (exit 3: a person must decide, e.g. with `state resolve`).
+    """
+    from orchestrator.cli.exitcodes import ExitCode
+    from orchestrator.reconcile import reconcile, summary
+
+    outcomes = reconcile(app.store(), app.client(), app.clock(), dry_run=dry_run)
+    if not outcomes:
+        app.console.print("Nothing to reconcile: no send is unknown.", markup=False)
+        return
+    show = (lambda s: s) if app.reveal_emails else mask_emails
+    verb = "would record" if dry_run else "recorded"
+    for o in outcomes:
+        what = f"{verb} {o.resolution}" + (f" (email {o.email_id})" if o.email_id and o.resolved else "")
+        line = f"{show(o.key)}: {what if o.resolved else 'still unknown'}: {show(o.reason)}"
+        app.console.print(line, markup=False)
+    app.console.print(summary(outcomes), markup=False)
+    if any(not o.resolved for o in outcomes):
+        raise SystemExit(ExitCode.ATTENTION)
+
+
 @state_group.command("init")
 @pass_app
 def state_init(app: App) -> None:

@@ -63,6 +63,7 @@ from orchestrator.pardot.errormap import (
     proves_not_sent,
 )
 from orchestrator.pardot.models import (
+    Campaign,
     Email,
     EmailStats,
     EmailTemplate,
@@ -70,7 +71,10 @@ from orchestrator.pardot.models import (
     ExportJob,
     ExportQueryResult,
     ListEmailSend,
+    ListEmailSummary,
     OneToOneSend,
+    PardotList,
+    User,
 )
 from orchestrator.pardot.settings import ApiSettings, check_transport_security
 from orchestrator.pardot.transport import BodyTooLarge, check_deadline, deadline, install_deadlines, read_capped
@@ -256,6 +260,78 @@ class PardotClient:
         with self._scrubbing(call):
             return decode.decode_stats(envelope.root("stats"))
 
+    # --- campaigns, lists, users (ids) -----------------------------------------------------
+
+    def read_campaign(self, campaign_id: int) -> Campaign:
+        """One campaign; ApiValidationError 38 (or ApiNotFound) when the id names nothing."""
+        return decode.decode_campaign(self._read_object("campaign", campaign_id))
+
+    def read_list(self, list_id: int) -> PardotList:
+        """One list; ApiValidationError 55 (or ApiNotFound) when the id names nothing."""
+        return decode.decode_list(self._read_object("list", list_id))
+
+    def read_user(self, user_id: int) -> User:
+        """One user; ApiValidationError 10 (or ApiNotFound) when the id names nothing."""
+        return decode.decode_user(self._read_object("user", user_id))
+
+    def query_campaigns(self) -> list[Campaign]:
+        """Every campaign, in id order (paged by id, 200 a call)."""
+        return [decode.decode_campaign(item) for item in self._query_all("campaign")]
+
+    def query_lists(self) -> list[PardotList]:
+        """Every list, in id order (paged by id, 200 a call)."""
+        return [decode.decode_list(item) for item in self._query_all("list")]
+
+    def query_users(self) -> list[User]:
+        """Every user, in id order (paged by id, 200 a call)."""
+        return [decode.decode_user(item) for item in self._query_all("user")]
+
+    def _read_object(self, obj: str, object_id: int) -> object:
+        call = endpoints.object_read(self._settings.version, obj, object_id)
+        envelope = self._execute(call)
+        with self._scrubbing(call):
+            return envelope.root(obj)
+
+    def _query_all(self, obj: str, *, max_pages: int = 1000) -> list[object]:
+        """Page through a v3/v4 query by id; stops on a short page, refuses ids that go backwards."""
+        items: list[object] = []
+        after = 0
+        for _ in range(max_pages):
+            call = endpoints.object_query(self._settings.version, obj, id_greater_than=after)
+            envelope = self._execute(call)
+            with self._scrubbing(call):
+                _total, page = decode.decode_query(envelope.root("result"), decode.QUERY_ROOTS[obj])
+                ids = [
+                    decode.as_int(dict(item).get("id") if isinstance(item, Mapping) else None, f"{obj}.id")
+                    for item in page
+                ]
+            if not page:
+                return items
+            if min(ids) <= after:
+                raise ApiProtocolError(f"{obj} query went backwards (id {min(ids)} after {after})")
+            items.extend(page)
+            if len(page) < endpoints.QUERY_PAGE:
+                return items
+            after = max(ids)
+        raise ApiProtocolError(f"{obj} query did not end after {max_pages} pages")
+
+    # --- v5 list emails (reconcile) -------------------------------------------------------
+
+    def query_list_emails_v5(self, *, page_token: str | None = None) -> tuple[list[ListEmailSummary], str | None]:
+        """One page of v5 list emails (newest id first); the token of the next page, or None."""
+        call = endpoints.list_emails_v5_query(page_token=page_token)
+        envelope = self._execute(call)
+        with self._scrubbing(call):
+            return decode.decode_list_emails_v5(envelope.data)
+
+    def read_list_email_v5(self, email_id: int) -> ListEmailSummary:
+        """One v5 list email by id; ApiNotFound (HTTP 404) when v5 does not know it."""
+        call = endpoints.list_email_v5_read(email_id)
+        envelope = self._execute(call)
+        with self._scrubbing(call):
+            emails, _ = decode.decode_list_emails_v5({"values": [dict(envelope.data)]})
+            return emails[0]
+
     # --- exports --------------------------------------------------------------------------
 
     def export_create(
@@ -410,6 +486,8 @@ class PardotClient:
             return self._http.build_request(call.method, call.path, headers=headers)
         url = self._settings.api_root + call.path
         fmt = ("format", self._settings.format)
+        if call.is_v5:
+            return self._http.build_request(call.method, url, params=httpx.QueryParams(call.params), headers=headers)
         if call.method == "GET":
             return self._http.build_request("GET", url, params=httpx.QueryParams((*call.params, fmt)), headers=headers)
         if call.json is not None:

@@ -16,25 +16,35 @@ from typing import Any
 from orchestrator.errors import ApiProtocolError
 from orchestrator.pardot.envelope import ApiFailure, as_list
 from orchestrator.pardot.models import (
+    Campaign,
     Email,
     EmailStats,
     EmailTemplate,
     EmailTemplateSummary,
     ExportJob,
     ExportQueryResult,
+    ListEmailSummary,
+    PardotList,
+    User,
 )
 
 __all__ = [
+    "QUERY_ROOTS",
     "as_bool",
     "as_datetime",
     "as_int",
     "as_rate",
+    "decode_campaign",
     "decode_email",
     "decode_export",
     "decode_export_query",
+    "decode_list",
+    "decode_list_emails_v5",
+    "decode_query",
     "decode_stats",
     "decode_template",
     "decode_template_list",
+    "decode_user",
     "embedded_failure",
 ]
 
@@ -164,13 +174,17 @@ STATS_RATE_FIELDS: tuple[str, ...] = (
 
 
 def decode_stats(value: Any) -> EmailStats:
-    """The ``stats`` root: ten counts and seven percentage rates."""
+    """The ``stats`` root: ten counts and seven percentage rates, each possibly unknown.
+
+    Real v4 JSON renders a figure Pardot does not have (the stats of an email that is only
+    scheduled, for one) as ``null``; XML renders it as an empty element. Such a figure, or a
+    missing one, decodes to 0 and is named in :attr:`EmailStats.unknown`, so output can show
+    "—" instead of a made-up zero. A value that is present but not a number is still refused.
+    """
     data = _mapping(value, "stats")
-    missing = [name for name in STATS_COUNT_FIELDS if name not in data]
-    if missing:
-        raise ApiProtocolError(f"stats lacks {', '.join(missing)}")
-    count = {name: as_int(data[name], f"stats.{name}") for name in STATS_COUNT_FIELDS}
-    rate = {name: as_rate(data.get(name), f"stats.{name}") for name in STATS_RATE_FIELDS}
+    unknown = {name for name in (*STATS_COUNT_FIELDS, *STATS_RATE_FIELDS) if data.get(name) in (None, "")}
+    count = {name: 0 if name in unknown else as_int(data[name], f"stats.{name}") for name in STATS_COUNT_FIELDS}
+    rate = {name: 0.0 if name in unknown else as_rate(data[name], f"stats.{name}") for name in STATS_RATE_FIELDS}
     return EmailStats(
         sent=count["sent"],
         delivered=count["delivered"],
@@ -189,6 +203,7 @@ def decode_stats(value: Any) -> EmailStats:
         click_open_ratio=rate["click_open_ratio"],
         opt_out_rate=rate["opt_out_rate"],
         spam_complaint_rate=rate["spam_complaint_rate"],
+        unknown=frozenset(unknown),
     )
 
 
@@ -273,3 +288,80 @@ def decode_export_query(value: Any) -> ExportQueryResult:
         total_results=as_int(data.get("total_results"), "result.total_results"),
         exports=tuple(decode_export(item) for item in as_list(data.get("export"))),
     )
+
+
+def decode_campaign(value: Any) -> Campaign:
+    """The ``campaign`` root of a read, or one item of a query."""
+    data = _mapping(value, "campaign")
+    return Campaign(id=as_int(data.get("id"), "campaign.id"), name=_text(data.get("name")))
+
+
+def decode_list(value: Any) -> PardotList:
+    """The ``list`` root of a read, or one item of a query (flags JSON booleans, or text in XML)."""
+    data = _mapping(value, "list")
+    return PardotList(
+        id=as_int(data.get("id"), "list.id"),
+        name=_text(data.get("name")),
+        is_dynamic=as_bool(data.get("is_dynamic"), "list.is_dynamic"),
+        is_public=as_bool(data.get("is_public"), "list.is_public"),
+    )
+
+
+def decode_user(value: Any) -> User:
+    """The ``user`` root of a read, or one item of a query."""
+    data = _mapping(value, "user")
+    return User(
+        id=as_int(data.get("id"), "user.id"),
+        email=_text(data.get("email")),
+        first_name=_text(data.get("first_name")),
+        last_name=_text(data.get("last_name")),
+    )
+
+
+#: The item key inside a v3/v4 query ``result`` for each object.
+QUERY_ROOTS: dict[str, str] = {
+    "campaign": "campaign",
+    "list": "list",
+    "user": "user",
+    "listMembership": "list_membership",
+    "prospect": "prospect",
+}
+
+
+def decode_query(value: Any, item_key: str) -> tuple[int | None, list[Any]]:
+    """A v3/v4 query ``result``: ``total_results`` (None when absent) and its items.
+
+    Items are absent when there are none, an object when there is one, an array when several
+    (grouparoo's recordings of list and listMembership queries show all three).
+    """
+    if value in (None, ""):
+        return 0, []
+    data = _mapping(value, "result")
+    total = _opt_int(data.get("total_results"), "result.total_results")
+    return total, as_list(data.get(item_key))
+
+
+def decode_list_emails_v5(value: Any) -> tuple[list[ListEmailSummary], str | None]:
+    """A v5 query answer ``{"values": [...], "nextPageToken": ...}``: the emails and the token."""
+    data = _mapping(value, "list-emails answer")
+    values = data.get("values")
+    if not isinstance(values, list):
+        raise ApiProtocolError("list-emails answer has no values array")
+    emails = []
+    for item in values:
+        row = _mapping(item, "list-emails value")
+        created = as_datetime(row.get("createdAt"), "listEmail.createdAt")
+        if created is not None and created.utcoffset() is None:
+            raise ApiProtocolError(f"listEmail.createdAt has no offset: {row.get('createdAt')!r}")
+        emails.append(
+            ListEmailSummary(
+                id=as_int(row.get("id"), "listEmail.id"),
+                name=_text(row.get("name")),
+                campaign_id=_opt_int(row.get("campaignId"), "listEmail.campaignId"),
+                created_at=created,
+                is_sent=as_bool(row.get("isSent"), "listEmail.isSent"),
+                is_deleted=as_bool(row.get("isDeleted"), "listEmail.isDeleted"),
+            )
+        )
+    token = data.get("nextPageToken")
+    return emails, (str(token) if token not in (None, "") else None)

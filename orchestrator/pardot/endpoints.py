@@ -23,7 +23,11 @@ __all__ = [
     "export_create",
     "export_query",
     "export_read",
+    "list_email_v5_read",
+    "list_emails_v5_query",
     "list_send",
+    "object_query",
+    "object_read",
     "one_to_one_send",
     "template_list_one_to_one",
     "template_read",
@@ -52,6 +56,11 @@ class Call:
     json: Mapping[str, Any] | None = field(default=None, hash=False)
     is_send: bool = False
     masks_emails: bool = False
+
+    @property
+    def is_v5(self) -> bool:
+        """A v5 REST call: no ``format`` parameter, JSON only (version5overview)."""
+        return self.path.startswith("/api/v5/")
 
 
 def _bool(value: bool) -> str:
@@ -172,3 +181,67 @@ def export_query(version: int, filters: Mapping[str, str | None]) -> Call:
     _choice("sort_order", filters.get("sort_order"), EXPORT_SORT_ORDER)
     params = tuple((k, v) for k, v in filters.items() if v is not None)
     return Call("export.query", "GET", _path("export", version, "query"), params)
+
+
+#: v3/v4 objects whose ``read``/``query`` the client uses to check and list ids.
+READABLE_OBJECTS = ("campaign", "list", "user")
+#: v3/v4 queries return at most 200 rows per call (campaign/list/user query docs).
+QUERY_PAGE = 200
+
+
+def object_read(version: int, obj: str, object_id: int) -> Call:
+    """GET one campaign, list or user by id: ``/api/<obj>/version/<v>/do/read/id/<id>``."""
+    if obj not in READABLE_OBJECTS:
+        raise ApiValidationError(f"cannot read a {obj!r}")
+    return Call(f"{obj}.read", "GET", _path(obj, version, "read", "id", str(object_id)))
+
+
+def object_query(version: int, obj: str, *, id_greater_than: int = 0) -> Call:
+    """GET one page of campaigns, lists or users in id order, after ``id_greater_than``.
+
+    Paging by a high-water mark (``id_greater_than`` with ``sort_by=id``) rather than by
+    ``offset`` is what Pardot's bulk-data-pull guide recommends (docs/wire-format.md).
+    """
+    if obj not in READABLE_OBJECTS:
+        raise ApiValidationError(f"cannot query {obj!r}")
+    params = (
+        ("id_greater_than", str(id_greater_than)),
+        ("sort_by", "id"),
+        ("sort_order", "ascending"),
+        ("limit", str(QUERY_PAGE)),
+    )
+    return Call(f"{obj}.query", "GET", _path(obj, version, "query"), params)
+
+
+#: The v5 list-email fields the reconcile query asks for (list-email-v5 page, read-only fields).
+LIST_EMAIL_V5_FIELDS = "id,name,campaignId,createdAt,isSent,isDeleted"
+
+
+def list_emails_v5_query(*, page_token: str | None = None, limit: int = 200) -> Call:
+    """GET one page of v5 list emails, newest id first, the recycle bin included.
+
+    Only parameters version5overview documents for every object are used (``fields``,
+    ``orderBy``, ``limit``, ``deleted``); the list-email page documents no filter by name or
+    creation time, so matching happens client-side (:mod:`orchestrator.reconcile`). A page
+    token may only travel with ``fields``.
+    """
+    if page_token is not None:
+        params: tuple[tuple[str, str], ...] = (("fields", LIST_EMAIL_V5_FIELDS), ("nextPageToken", page_token))
+    else:
+        params = (
+            ("fields", LIST_EMAIL_V5_FIELDS),
+            ("orderBy", "id desc"),
+            ("limit", str(limit)),
+            ("deleted", "all"),
+        )
+    return Call("listEmail.query(v5)", "GET", "/api/v5/objects/list-emails", params)
+
+
+def list_email_v5_read(email_id: int) -> Call:
+    """GET one v5 list email by id (used to confirm v5 sees emails sent through v3/v4)."""
+    return Call(
+        "listEmail.read(v5)",
+        "GET",
+        f"/api/v5/objects/list-emails/{email_id}",
+        (("fields", LIST_EMAIL_V5_FIELDS),),
+    )

@@ -98,13 +98,27 @@ def _parse_json(body: bytes) -> Envelope:
     data = {k: v for k, v in doc.items() if k != "@attributes"}
     if isinstance(attributes, dict):
         if attributes.get("stat") == "fail" or "err" in doc:
-            return Envelope(False, data, _json_failures(attributes.get("err_code"), doc.get("err")))
+            return Envelope(False, data, _json_failures(attributes.get("err_code"), _err_messages(doc)))
         return Envelope(True, data)
     if "err" in doc:
         return Envelope(False, data, _json_failures(doc.get("err_code"), doc.get("err")))
     if isinstance(doc.get("code"), int) and "message" in doc and "id" not in doc:
         return Envelope(False, data, (ApiFailure(doc["code"], str(doc["message"])),))
     return Envelope(True, data)
+
+
+def _err_messages(doc: Mapping[str, Any]) -> Any:
+    """``err``; else the per-item ``errors`` map a batch answer carries (``{"0": "Invalid ..."}``).
+
+    A real ``stat="fail"`` batch answer comes with HTTP 200, no ``err_code`` and no ``err``
+    (grouparoo's recordings, tests/pardot/bodies/real/); its messages are kept, not lost.
+    """
+    if "err" in doc:
+        return doc["err"]
+    errors = doc.get("errors")
+    if isinstance(errors, Mapping):
+        return [f"item {key}: {message}" for key, message in errors.items()]
+    return errors
 
 
 def _json_depth(doc: Any) -> int:

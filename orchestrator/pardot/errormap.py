@@ -34,11 +34,13 @@ from orchestrator.errors import (
 
 __all__ = [
     "AUTH_CODES",
+    "INVALID_ID_CODES",
     "NOT_FOUND_CODES",
     "NOT_SENT",
     "REFRESH_CODES",
     "TRANSIENT_CODES",
     "UNKNOWN_IF_SEND_CODES",
+    "VERSION_HINTS",
     "error_for_code",
     "error_for_status",
     "map_transport_errors",
@@ -58,6 +60,20 @@ TRANSIENT_CODES = frozenset({183, 214, 244})
 #: Codes that say the server failed *while* handling the request: for a send, nothing proves
 #: the email was not created, so they become ApiOutcomeUnknown there.
 UNKNOWN_IF_SEND_CODES = frozenset({183, 214})
+
+#: Codes a v3/v4 call answers when an id it was given names no object of that kind:
+#: 10 "Invalid user ID", 38 "Invalid campaign ID", 55 "Invalid list ID" (error-codes page,
+#: pardot/api-docs kb/error-codes-messages; Crim's fixture userRead_invalidUserId.xml shows 10 on
+#: a user read). Sends map them to ApiValidationError (a refusal); the plan-time id check
+#: (:mod:`orchestrator.remote`) reads them as "this id does not exist".
+INVALID_ID_CODES = frozenset({10, 38, 55})
+
+#: Version switches (error-codes page): 88 "must use version 4" (the account allows several
+#: prospects with one address), 89 "unable to use version 4". The message says which to set.
+VERSION_HINTS: dict[int, str] = {
+    88: "this Pardot account requires API version 4: set `version: 4` under api in orchestrator.yaml",
+    89: "this Pardot account cannot use API version 4: set `version: 3` under api in orchestrator.yaml",
+}
 
 #: Transport failures raised before the request was written: safe to retry even for a send.
 #: (ConnectTimeout/ConnectError: no connection; PoolTimeout: no connection from the pool.)
@@ -97,7 +113,8 @@ def error_for_code(
         cls = ApiTransientError
     else:
         cls = ApiValidationError
-    return cls(message, code=code, http_status=http_status)
+    hint = VERSION_HINTS.get(code) if code is not None else None
+    return cls(message, code=code, http_status=http_status, hint=hint)
 
 
 def error_for_status(status: int, reason: str, *, is_send: bool = False) -> ApiError:

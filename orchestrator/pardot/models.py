@@ -16,6 +16,7 @@ from orchestrator.errors import ApiValidationError
 
 __all__ = [
     "EXPORT_STATES",
+    "Campaign",
     "Email",
     "EmailStats",
     "EmailTemplate",
@@ -23,11 +24,35 @@ __all__ = [
     "ExportJob",
     "ExportQueryResult",
     "ListEmailSend",
+    "ListEmailSummary",
     "OneToOneSend",
+    "PardotList",
+    "User",
 ]
 
 #: Every state an export job can be in (seed, "Export State").
 EXPORT_STATES = ("Waiting", "Processing", "Complete", "Failed", "Canceled")
+
+#: Every figure of a stats answer (10 counts, 7 rates).
+_STATS_FIELDS = (
+    "sent",
+    "delivered",
+    "total_clicks",
+    "unique_clicks",
+    "soft_bounced",
+    "hard_bounced",
+    "opt_outs",
+    "spam_complaints",
+    "opens",
+    "unique_opens",
+    "delivery_rate",
+    "opens_rate",
+    "click_through_rate",
+    "unique_click_through_rate",
+    "click_open_ratio",
+    "opt_out_rate",
+    "spam_complaint_rate",
+)
 
 _REQUIRED_FIELDS_HELP = (
     "give email_template_id, or text_content + name + subject with either from_email + from_name or from_user_id"
@@ -210,7 +235,12 @@ class Email:
 
 @dataclass(frozen=True)
 class EmailStats:
-    """Statistics of one list email; rates are percentages (``"98.42%"`` becomes ``98.42``)."""
+    """Statistics of one list email; rates are percentages (``"98.42%"`` becomes ``98.42``).
+
+    ``unknown`` names the figures Pardot did not give (``null`` in JSON, empty in XML, e.g. for
+    an email that is only scheduled). They hold 0 so sums stay simple, and :meth:`figure`
+    returns None for them, so output shows "—" rather than a zero that was never measured.
+    """
 
     sent: int
     delivered: int
@@ -229,6 +259,17 @@ class EmailStats:
     click_open_ratio: float
     opt_out_rate: float
     spam_complaint_rate: float
+    unknown: frozenset[str] = frozenset()
+
+    def figure(self, name: str) -> int | float | None:
+        """The value of field ``name``, or None when Pardot did not give it."""
+        value: int | float = getattr(self, name)
+        return None if name in self.unknown else value
+
+    @property
+    def known(self) -> bool:
+        """True when at least one figure was given (an all-unknown row has no statistics yet)."""
+        return len(self.unknown) < len(_STATS_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -284,3 +325,52 @@ class ExportQueryResult:
 
     total_results: int
     exports: tuple[ExportJob, ...]
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """A Pardot campaign: the id every send names (read/query ``campaign``)."""
+
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class PardotList:
+    """A Pardot list (recipient or suppression list); flags false when Pardot gives null."""
+
+    id: int
+    name: str
+    is_dynamic: bool = False
+    is_public: bool = False
+
+
+@dataclass(frozen=True)
+class User:
+    """A Pardot user (a possible ``from_user_id``)."""
+
+    id: int
+    email: str
+    first_name: str
+    last_name: str
+
+    @property
+    def name(self) -> str:
+        """``First Last``, or the address when both are empty."""
+        return " ".join(p for p in (self.first_name, self.last_name) if p) or self.email
+
+
+@dataclass(frozen=True)
+class ListEmailSummary:
+    """One v5 list email as the reconcile query sees it (``/api/v5/objects/list-emails``).
+
+    ``created_at`` is aware (v5 DateTimes carry an offset); ``is_sent`` / ``is_deleted`` are
+    False when Pardot gives null.
+    """
+
+    id: int
+    name: str
+    campaign_id: int | None
+    created_at: datetime | None
+    is_sent: bool
+    is_deleted: bool

@@ -32,6 +32,7 @@ __all__ = [
     "StaticTokenAuth",
     "TokenAuth",
     "check_header_safe",
+    "check_my_domain",
     "check_transport_security",
     "is_loopback_host",
     "secret_from_env",
@@ -133,11 +134,30 @@ class ApiSettings:
         check_transport_security(self.base_url, "api.base_url", allow_insecure=self.allow_insecure)
         if isinstance(self.auth, RefreshTokenAuth | ClientCredentialsAuth):
             check_transport_security(self.auth.login_url, "api.auth.login_url", allow_insecure=self.allow_insecure)
+        if isinstance(self.auth, ClientCredentialsAuth):
+            check_my_domain(self.auth.login_url)
 
     @property
     def api_root(self) -> str:
         """``base_url`` without a trailing slash, ready for ``/api/...`` paths."""
         return self.base_url.rstrip("/")
+
+
+#: Hosts on which Salesforce does not support the client-credentials flow: it needs the org's
+#: My Domain login URL. Source: Salesforce Help, "Migrate from OAuth Username-Password to
+#: Client Credentials Flow" (help.salesforce.com, article 000886201).
+_NO_CLIENT_CREDENTIALS_HOSTS = ("login.salesforce.com", "test.salesforce.com")
+
+
+def check_my_domain(login_url: str) -> None:
+    """Refuse ``login.salesforce.com`` / ``test.salesforce.com`` for client credentials, naming the setting."""
+    host = (urlsplit(login_url).hostname or "").lower()
+    if host in _NO_CLIENT_CREDENTIALS_HOSTS:
+        raise ConfigError(
+            f"api.auth.login_url is {login_url!r}, but Salesforce does not support the client_credentials "
+            "flow on login.salesforce.com or test.salesforce.com",
+            hint="set api.auth.login_url to your org's My Domain login URL, e.g. https://MyCompany.my.salesforce.com",
+        )
 
 
 def is_loopback_host(host: str) -> bool:

@@ -94,6 +94,10 @@ CHARTS: tuple[Chart, ...] = (
 _NO_METADATA = {"Date": None, "Creator": None, "Format": None, "Type": None}
 
 
+def _or_nan(value: int | float | None) -> float:
+    return float("nan") if value is None else float(value)
+
+
 def chart_svg(chart: Chart, rows: Sequence[StatsRow]) -> str:
     """``chart`` over ``rows`` (in send-time order) as an ``<svg>`` element, no XML prologue."""
     # Plain date numbers (days since matplotlib's epoch) of the UTC times: the axis label says UTC.
@@ -108,7 +112,8 @@ def chart_svg(chart: Chart, rows: Sequence[StatsRow]) -> str:
         figure = Figure(figsize=(6.4, 3.2), layout="constrained")
         axes = figure.add_subplot()
         for series in chart.series:
-            values = [getattr(row.stats, series.field) for row in rows]
+            # An unknown figure (null: not measured yet) is a gap in the line, not a zero.
+            values = [_or_nan(row.stats.figure(series.field)) for row in rows]
             axes.plot(times, values, marker="o", markersize=4, linewidth=1.4, color=series.color, label=series.label)
         # matplotlib.dates ships without annotations for these two constructors.
         locator = AutoDateLocator(minticks=3, maxticks=8)  # type: ignore[no-untyped-call]

@@ -22,7 +22,16 @@ from markupsafe import Markup
 from orchestrator.pardot.models import EmailStats
 from orchestrator.redact import mask_emails
 from orchestrator.report.charts import CHARTS, chart_svg
-from orchestrator.stats import CampaignTotals, Skipped, StatsRow, campaign_totals, combine
+from orchestrator.stats import (
+    CampaignTotals,
+    Skipped,
+    StatsRow,
+    bounces,
+    campaign_totals,
+    combine,
+    show_count,
+    show_rate,
+)
 
 __all__ = ["build_report"]
 
@@ -73,6 +82,10 @@ def _when(moment: datetime) -> str:
 
 _ENV.filters["count"] = _count
 _ENV.filters["rate"] = _rate
+# Figures Pardot did not give (null, e.g. a scheduled email) show as "—", never as 0.
+_ENV.filters["fig"] = lambda stats, name: show_count(stats.figure(name))
+_ENV.filters["pct"] = lambda stats, name: show_rate(stats.figure(name), " %")
+_ENV.filters["bounces"] = lambda stats: show_count(bounces(stats))
 
 
 def _campaigns(rows: Sequence[StatsRow], show: Callable[[str], str]) -> list[_CampaignView]:

@@ -24,7 +24,8 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from orchestrator.sandbox import exports
+from orchestrator.errors import ConfigError, display_path
+from orchestrator.sandbox import exports, objects
 from orchestrator.sandbox.config import (
     MAX_IN_FLIGHT,
     SANDBOX_BUSINESS_UNIT,
@@ -41,7 +42,7 @@ from orchestrator.sandbox.inspection import (
     redact_params,
 )
 from orchestrator.sandbox.params import Params, read_params, response_format
-from orchestrator.sandbox.seed import load_seed
+from orchestrator.sandbox.seed import load_seed, seed_digest
 from orchestrator.sandbox.sends import (
     Target,
     email_body,
@@ -49,7 +50,7 @@ from orchestrator.sandbox.sends import (
     send_list_email,
     send_one_to_one,
 )
-from orchestrator.sandbox.stats import Counts, count_outcomes, stats_body
+from orchestrator.sandbox.stats import Counts, count_outcomes, stats_body, unknown_stats_body
 from orchestrator.sandbox.store import Store
 from orchestrator.sandbox.wire import SandboxRefusal, fail, flag, ok, refuse
 
@@ -78,6 +79,10 @@ _API_RULES = Map(
             f"/api/export/version/{_V}/do/downloadResults/id/<id>/file/<n>",
             endpoint="export_download",
         ),
+        Rule(f"/api/<any(campaign,list,user):kind>/version/{_V}/do/read/id/<id>", endpoint="object_read"),
+        Rule(f"/api/<any(campaign,list,user):kind>/version/{_V}/do/query", endpoint="object_query"),
+        Rule("/api/v5/objects/list-emails", endpoint="v5_list_emails"),
+        Rule("/api/v5/objects/list-emails/<id>", endpoint="v5_list_email"),
     ],
     strict_slashes=False,
 )
@@ -100,6 +105,10 @@ class SandboxApp:
     so sends recorded by one command are still there for the next. ``seed=None`` loads the
     built-in demo seed. ``clock`` returns the aware UTC "now" (tests pass a controllable one);
     ``POST /_sandbox/clock`` shifts it further.
+
+    A file database remembers the digest of the seed it was filled from. Opened with a seed
+    whose content differs, it raises :class:`SeedChanged` (never keeps serving stale data
+    silently), or, with ``reload_seed=True``, deletes its data and reseeds.
     """
 
     def __init__(
@@ -112,6 +121,7 @@ class SandboxApp:
         faults: FaultConfig = FaultConfig(),
         clock: Callable[[], datetime] | None = None,
         exports: ExportConfig = ExportConfig(),
+        reload_seed: bool = False,
     ) -> None:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._offset = timedelta(0)
@@ -127,8 +137,20 @@ class SandboxApp:
         self._log_seq = 0
         self._log: deque[dict[str, Any]] = deque(maxlen=_LOG_SIZE)
         self.store = Store(db_path)
+        current = seed_digest(seed)
+        if self.store.is_seeded():
+            stored = self.store.meta("seed_digest")
+            if stored is None:
+                # A database seeded before digests were kept: adopt the seed, nothing to compare.
+                self.store.set_meta("seed_digest", current)
+            elif stored != current:
+                if not reload_seed or db_path is None:
+                    raise SeedChanged(db_path, seed)
+                self.store.close()
+                remove_database(db_path)
+                self.store = Store(db_path)
         if not self.store.is_seeded():
-            self.store.load_seed(load_seed(seed), self.now())
+            self.store.load_seed(load_seed(seed), self.now(), seed_digest=current)
 
     # -- clock -------------------------------------------------------------------------------
 
@@ -224,6 +246,8 @@ class SandboxApp:
             return self._dispatch(request, fmt)
         except SandboxRefusal as error:
             entry["err_code"] = error.code
+            if request.path.startswith("/api/v5/"):
+                return _v5_fail(error)
             return fail(fmt, error)
 
     def _check_credentials(self, request: Request) -> None:
@@ -293,7 +317,7 @@ class SandboxApp:
             "isArchived": flag(row["archived"]),
             "isAutoResponderEmail": flag(row["is_autoresponder_email"]),
             "sendOptions": {
-                "replyToAddress": row["reply_to_address"] or "",
+                "replyToAddress": row["reply_to_address"],
                 "sendFromData": row["send_from"],
             },
             "error": "",
@@ -362,6 +386,11 @@ class SandboxApp:
     def _do_email_stats(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
         with self.store.reading() as conn:
             row = read_email_row(conn, args["id"])
+            scheduled = row["scheduled_time"]
+            if scheduled is not None and parse_instant(scheduled) > self.now():
+                # Not sent yet on the sandbox clock: no statistics. Real v4 JSON gives null for
+                # figures it does not have (docs/wire-format.md); nothing is invented or cached.
+                return ok(fmt, {"stats": unknown_stats_body()})
             if row["stats"] is not None:
                 counts = Counts(**json.loads(row["stats"]))
             else:
@@ -374,6 +403,22 @@ class SandboxApp:
                     (json.dumps(counts.__dict__), row["id"]),
                 )
         return ok(fmt, {"stats": stats_body(counts)})
+
+    # -- campaigns, lists, users; v5 list emails ------------------------------------------
+
+    def _do_object_read(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
+        return ok(fmt, objects.read_object(self.store, args["kind"], args["id"]))
+
+    def _do_object_query(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
+        return ok(fmt, objects.query_objects(self.store, args["kind"], read_params(request)))
+
+    def _do_v5_list_emails(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
+        if request.method != "GET":
+            raise objects.v5_refuse(405, 60, "the sandbox implements only the list-email query")
+        return _json(objects.query_list_emails_v5(self.store, read_params(request), self.now()))
+
+    def _do_v5_list_email(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
+        return _json(objects.read_list_email_v5(self.store, args["id"], read_params(request), self.now()))
 
     # -- exports -----------------------------------------------------------------------------
 
@@ -479,6 +524,31 @@ class SandboxApp:
         return entry
 
 
+class SeedChanged(ConfigError):
+    """The seed's content differs from the one the sandbox database was filled from."""
+
+    def __init__(self, db_path: Path | None, seed: Path | Mapping[str, Any] | None) -> None:
+        where = display_path(db_path) if db_path else "the sandbox database"
+        what = "the built-in demo seed" if seed is None else "the seed"
+        if isinstance(seed, Path):
+            what = display_path(seed)
+        super().__init__(
+            f"{what} changed since {where} was seeded from it; the sandbox still holds the old data",
+            hint="run `orchestrator sandbox reset` to start over with the new seed (the sandbox forgets the "
+            "emails it received), or `orchestrator sandbox serve --reload-seed`; or restore the old seed",
+        )
+
+
+def remove_database(db_path: Path) -> list[Path]:
+    """Delete a sandbox SQLite file and its WAL companions; the paths that existed."""
+    removed = []
+    for path in (db_path, db_path.with_name(db_path.name + "-wal"), db_path.with_name(db_path.name + "-shm")):
+        if path.exists():
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
 def _archived(params: Params) -> bool:
     value = params.get("archived")
     if value is None:
@@ -490,6 +560,12 @@ def _archived(params: Params) -> bool:
 
 def _base_url(request: Request) -> str:
     return request.host_url.rstrip("/")
+
+
+def _v5_fail(error: SandboxRefusal) -> Response:
+    """A v5 error answer: ``{"code": N, "message": ...}`` with a 4xx status (version5overview)."""
+    status = error.http_status if error.http_status >= 400 else 400
+    return _json({"code": error.code, "message": error.message}, status)
 
 
 def _json(body: Mapping[str, Any], status: int = 200) -> Response:

@@ -20,6 +20,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from orchestrator.digest import digest
 from orchestrator.errors import ConfigError, display_path
 from orchestrator.sandbox.dates import WIRE_FORMAT, parse_instant
 
@@ -179,6 +180,18 @@ class Seed:
 def demo_seed_path() -> Path:
     """Where the built-in demo seed lives (ids match the example project)."""
     return Path(str(resources.files("orchestrator.sandbox").joinpath("demo_seed.yaml")))
+
+
+def seed_digest(source: Path | Mapping[str, Any] | None) -> str:
+    """The digest of a seed's content (``None``: the built-in demo seed).
+
+    Taken over the parsed data in canonical JSON, so reformatting or a comment changes
+    nothing while any changed value does. Stored when a database is seeded, so a seed that
+    changed afterwards is noticed (:class:`~orchestrator.sandbox.app.SandboxApp`).
+    """
+    source = demo_seed_path() if source is None else source
+    data = _read_yaml(source) if isinstance(source, Path) else dict(source)
+    return digest(data)
 
 
 def load_seed(source: Path | Mapping[str, Any] | None) -> Seed:

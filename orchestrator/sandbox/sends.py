@@ -260,7 +260,10 @@ def _target_prospect(conn: sqlite3.Connection, target: Target, operational: bool
     else:
         raise refuse(13, "prospect_id or prospect_email")
     if row["opted_out"] and not operational:
-        raise refuse(3, f"prospect {row['id']} has opted out")
+        # 98 "Prospect not mailable" is the code Pardot documents for an opted-out (or
+        # Do Not Email) recipient (error-codes page); pardot/api-docs#38 once saw 3 for an
+        # opted-out prospect emailed by address. The client treats both as a refusal.
+        raise refuse(98, f"prospect {row['id']} has opted out")
     return int(row["id"])
 
 
@@ -316,9 +319,9 @@ def email_body(row: sqlite3.Row, *, include_message: bool) -> dict[str, Any]:
     """The ``email`` root of send and read answers (docs/wire-format.md)."""
     body: dict[str, Any] = {"id": row["id"], "name": row["name"], "subject": row["subject"]}
     if include_message:
-        body["message"] = {"text": row["text"] or "", "html": row["html"] or ""}
+        body["message"] = {"text": row["text"], "html": row["html"]}
     body["created_at"] = row["created_at"]
     body["isOneToOne"] = flag(row["kind"] == "one-to-one")
     body["campaign_id"] = row["campaign_id"]
-    body["scheduled_time"] = row["scheduled_time"] or ""
+    body["scheduled_time"] = row["scheduled_time"]  # null when not scheduled, as real v4 JSON
     return body

@@ -127,3 +127,8 @@ def stats_body(counts: Counts) -> dict[str, int | str]:
         "opt_out_rate": percent(c.opt_outs, c.delivered),
         "spam_complaint_rate": percent(c.spam_complaints, c.delivered),
     }
+
+
+def unknown_stats_body() -> dict[str, None]:
+    """The ``stats`` root of an email that has not gone out: every figure null (XML: empty)."""
+    return dict.fromkeys(stats_body(Counts()))

@@ -129,6 +129,14 @@ class Store:
                 raise
             self._conn.execute("COMMIT")
 
+    def set_meta(self, key: str, value: str) -> None:
+        """Set one ``meta`` value."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
     def meta(self, key: str) -> str | None:
         """A value from the ``meta`` table (seed settings), or None."""
         with self.reading() as conn:
@@ -139,8 +147,11 @@ class Store:
         """True once a seed was loaded: a file database is seeded only when it is new."""
         return self.meta("seeded_at") is not None
 
-    def load_seed(self, seed: Seed, now: datetime) -> None:
-        """Fill the empty tables from ``seed`` in one transaction; prospects are streamed."""
+    def load_seed(self, seed: Seed, now: datetime, *, seed_digest: str | None = None) -> None:
+        """Fill the empty tables from ``seed`` in one transaction; prospects are streamed.
+
+        ``seed_digest`` is kept in ``meta`` so a later start can tell that the seed changed.
+        """
         reference = seed.reference_time or now
         with self.transaction() as conn:
             conn.executemany(
@@ -148,6 +159,7 @@ class Store:
                 [
                     ("seeded_at", format_wire(now)),
                     ("operational_email_enabled", json.dumps(seed.operational_email_enabled)),
+                    *([("seed_digest", seed_digest)] if seed_digest else []),
                 ],
             )
             conn.execute(

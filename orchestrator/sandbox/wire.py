@@ -29,6 +29,7 @@ MESSAGES: Mapping[int, str] = {
     64: "Email content missing required variables (%%unsubscribe%% or "
     "%%email_preference_center%%)",
     65: "Invalid email format",
+    98: "Prospect not mailable",
     66: "You have exceeded your concurrent request limit. Please wait, before trying again",
     68: "Template with this id does not exist",
     109: "Requested record not found",
@@ -51,8 +52,11 @@ MESSAGES: Mapping[int, str] = {
     201: "Invalid business unit, or it is not active",
 }
 
-#: The codes Pardot answers with HTTP 401 rather than 400 (docs/wire-format.md).
-_HTTP_401 = frozenset({181, 182, 184})
+#: The codes the sandbox answers with HTTP 401 rather than 400. 184 comes with HTTP 400 as
+#: Crim's client tests record it (PardotClient_SsoAuthTest serves errorInvalidSsoAccessToken.xml
+#: with 400), and grouparoo's recordings show 400 for error 4.
+#: **CHOICE**: 181/182 (missing/malformed business unit header) keep 401; nothing recorded.
+_HTTP_401 = frozenset({181, 182})
 
 
 class SandboxRefusal(Exception):
@@ -75,9 +79,16 @@ def refuse(code: int, detail: str | None = None) -> SandboxRefusal:
     return SandboxRefusal(code, message, http_status=401 if code in _HTTP_401 else 400)
 
 
-def flag(value: object) -> int | str:
-    """Pardot's flag encoding: ``1`` for true, ``""`` for false (JSON and XML alike)."""
-    return 1 if value else ""
+#: Template flags, which XML renders ``1``/empty (Crim's emailTemplateRead.xml and
+#: emailTemplateListOneToOne.xml); every other XML flag is ``true``/``false`` (Crim's
+#: emailRead.xml ``<isOneToOne>true</isOneToOne>``, listRead.xml ``<is_public>false</is_public>``).
+_TEMPLATE_FLAGS = frozenset({"isDripEmail", "isListEmail", "isOneToOneEmail", "isArchived", "isAutoResponderEmail"})
+
+
+def flag(value: object) -> bool:
+    """A flag as a boolean: JSON renders ``true``/``false`` (real v4 JSON does, e.g. grouparoo's
+    recorded ``is_public: false``); XML renders it as the recorded fixtures do (:func:`_append`)."""
+    return bool(value)
 
 
 def ok(fmt: str, body: Mapping[str, Any]) -> Response:
@@ -123,6 +134,7 @@ def _append(parent: ET.Element, name: str, value: Any) -> None:
         for key, child in value.items():
             _append(node, key, child)
     elif isinstance(value, bool):
-        node.text = "true" if value else "false"
+        numeric = name in _TEMPLATE_FLAGS
+        node.text = ("1" if value else "") if numeric else ("true" if value else "false")
     elif value is not None:
         node.text = str(value)

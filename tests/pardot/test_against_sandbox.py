@@ -267,9 +267,9 @@ TEMPLATE: dict[str, Any] = {"email_template_id": 4001}
         (lambda c: c.send_one_to_one(OneToOneSend(campaign_id=1001, prospect_id=999999, **TEMPLATE)), ApiNotFound, 3),
         (
             lambda c: c.send_one_to_one(OneToOneSend(campaign_id=1001, prospect_id=5007, **TEMPLATE)),
-            ApiNotFound,
-            3,
-        ),  # opted out
+            ApiValidationError,
+            98,
+        ),  # opted out: "Prospect not mailable"
         (
             lambda c: c.send_one_to_one(
                 OneToOneSend(campaign_id=1001, prospect_email="nobody@example.com", **TEMPLATE)

@@ -136,9 +136,35 @@ def test_embedded_template_failure(data: dict[str, Any], expected: ApiFailure | 
     assert embedded_failure(data) == expected
 
 
-def test_stats_missing_a_count_is_refused() -> None:
-    with pytest.raises(ApiProtocolError, match="stats lacks sent"):
-        decode_stats({"delivered": 1})
+STATS_FIELDS = [
+    "sent", "delivered", "total_clicks", "unique_clicks", "soft_bounced", "hard_bounced", "opt_outs",
+    "spam_complaints", "opens", "unique_opens", "delivery_rate", "opens_rate", "click_through_rate",
+    "unique_click_through_rate", "click_open_ratio", "opt_out_rate", "spam_complaint_rate",
+]  # fmt: skip
+
+
+def test_stats_of_a_scheduled_email_are_unknown_not_zero() -> None:
+    """Real v4 JSON gives null for figures it does not have yet (a scheduled email)."""
+    body = json.dumps({"@attributes": {"stat": "ok", "version": 1}, "stats": dict.fromkeys(STATS_FIELDS)})
+    stats = decode_stats(parse_envelope(body.encode()).root("stats"))
+    assert stats.unknown == frozenset(STATS_FIELDS)
+    assert not stats.known
+    assert stats.figure("sent") is None
+    assert stats.sent == 0
+
+
+def test_empty_xml_counts_and_missing_ones_are_unknown() -> None:
+    body = b'<rsp stat="ok" version="1.0"><stats><sent>5</sent><delivered/></stats></rsp>'
+    stats = decode_stats(parse_envelope(body).root("stats"))
+    assert stats.figure("sent") == 5
+    assert stats.figure("delivered") is None
+    assert stats.figure("opens_rate") is None
+    assert stats.known
+
+
+def test_stats_with_a_count_that_is_not_a_number_is_refused() -> None:
+    with pytest.raises(ApiProtocolError, match=r"stats\.sent"):
+        decode_stats({"sent": "many"})
 
 
 def test_export_without_id_is_refused() -> None:

@@ -18,10 +18,22 @@ import pytest
 from matplotlib.image import imread
 
 from orchestrator.report.charts import CHARTS
-from tests.report.helpers import EXAMPLE_KEYS, HIDDEN_ADDRESS, MASKED_ADDRESS, NOW, REPO, applied_example, run
+from tests.report.helpers import (
+    EXAMPLE_KEYS,
+    HIDDEN_ADDRESS,
+    MASKED_ADDRESS,
+    NOW,
+    REPO,
+    applied_example,
+    fixed_clock,
+    run,
+)
 
 BROWSER_TIMEOUT_S = 90
 WINDOW = (1280, 1600)
+
+#: After every scheduled send of the example: the sandbox (on the CLI clock seam) has statistics.
+AFTER = fixed_clock("2027-06-01T00:00:00Z")
 
 
 def chromium() -> str:
@@ -50,7 +62,7 @@ def report_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The example project applied against the sandbox, then `orchestrator report --all`."""
     project = applied_example(tmp_path_factory.mktemp("browser") / "example")
     out = project / "report.html"
-    code, stdout, stderr = run(project, "report", "--all", "--out", str(out), "--now", NOW)
+    code, stdout, stderr = run(project, "report", "--all", "--out", str(out), "--now", NOW, clock=AFTER)
     assert code == 0, stdout + stderr
     return out
 

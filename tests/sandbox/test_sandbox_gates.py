@@ -15,9 +15,9 @@ READ = "/api/emailTemplate/version/4/do/read/id/4001"
 @pytest.mark.parametrize(
     ("headers", "code", "status"),
     [
-        ({}, 184, 401),
-        ({"Authorization": "Bearer wrong"}, 184, 401),
-        ({"Authorization": f"Basic {SANDBOX_TOKEN}"}, 184, 401),
+        ({}, 184, 400),  # 184 comes with HTTP 400, as Crim's client tests record it
+        ({"Authorization": "Bearer wrong"}, 184, 400),
+        ({"Authorization": f"Basic {SANDBOX_TOKEN}"}, 184, 400),
         ({"Authorization": f"Bearer {SANDBOX_TOKEN}"}, 181, 401),
         ({"Authorization": f"Bearer {SANDBOX_TOKEN}", "Pardot-Business-Unit-Id": "0Uv123"}, 182, 401),
         (

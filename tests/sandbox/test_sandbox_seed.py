@@ -14,6 +14,7 @@ from sandbox_helpers import AUTH, Clock, parse, send_form
 
 from orchestrator.errors import ConfigError
 from orchestrator.sandbox import SANDBOX_BASE_URL, SandboxApp, inprocess_transport
+from orchestrator.sandbox.app import SeedChanged
 from orchestrator.sandbox.seed import GenerateSpec, demo_seed_path, generate_prospects, load_seed
 
 BASE: dict[str, Any] = {"lists": [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}]}
@@ -121,7 +122,10 @@ def test_file_database_is_seeded_only_when_new(tmp_path: Path) -> None:
         form = send_form(campaign_id=1001, list_ids=[2001], email_template_id=4001)
         email_id = parse(c.post("/api/email/version/4/do/send", data={"format": "json", **form})).body["email"]["id"]
     first.close()
-    second = SandboxApp(db_path=db, seed={"campaigns": [{"id": 1, "name": "other"}]})
+    # A different seed is not silently ignored (test_sandbox_as_users_meet_it.py covers it).
+    with pytest.raises(SeedChanged):
+        SandboxApp(db_path=db, seed={"campaigns": [{"id": 1, "name": "other"}]})
+    second = SandboxApp(db_path=db)
     with httpx.Client(transport=inprocess_transport(second), base_url=SANDBOX_BASE_URL, headers=AUTH) as c:
         assert [e["id"] for e in c.get("/_sandbox/emails").json()["emails"]] == [email_id]
         read = parse(c.get(f"/api/email/version/4/do/read/id/{email_id}", params={"format": "json"}))

@@ -23,8 +23,9 @@ LIST_1TO1 = "/api/emailTemplate/version/4/do/listOneToOne"
 @pytest.mark.parametrize("fmt", ["json", "xml"])
 def test_template_read(client: httpx.Client, fmt: str) -> None:
     t = parse(client.get(TEMPLATE.format(4001), params={"format": fmt})).body["emailTemplate"]
+    # Real shapes: JSON booleans; XML template flags 1/empty (Crim's emailTemplateRead.xml).
     assert (t["name"], t["isListEmail"], t["isOneToOneEmail"], t["isArchived"]) == (
-        "welcome", 1 if fmt == "json" else "1", 1 if fmt == "json" else "1", "",
+        "welcome", True if fmt == "json" else "1", True if fmt == "json" else "1", False if fmt == "json" else "",
     )
     assert "%%unsubscribe%%" in t["htmlMessage"]
     assert t["sendOptions"]["replyToAddress"] == "jane@example.com"

@@ -1,0 +1,180 @@
+"""Campaign, list and user read/query, and the v5 list-email query, in Pardot's real shapes.
+
+Shapes follow recorded answers (tests/pardot/bodies/real/): a list is ``{id, name, is_public,
+is_dynamic, title, description, is_crm_visible, created_at, updated_at}`` with JSON booleans and
+``null`` for unset text; a query answers ``{"result": {"total_results": N, <item>: ...}}`` with
+the item absent for 0, an object for 1, an array for several. An unknown id answers Pardot's
+code for that kind: 38 campaign, 55 list, 10 user.
+
+The v5 list-email query implements what docs/wire-format.md says the client relies on:
+``fields``, ``orderBy`` (``id asc`` / ``id desc``), ``limit`` (max 1000), ``deleted``, and
+``nextPageToken``; every other parameter is refused with v5's 400 answer, so the client cannot
+come to depend on a filter Pardot does not document.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sqlite3
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from orchestrator.sandbox.params import Params
+from orchestrator.sandbox.store import Store
+from orchestrator.sandbox.wire import SandboxRefusal, refuse
+
+#: Pardot's code for an unknown id of each kind (error-codes page), and the item key of a query.
+_INVALID: Mapping[str, int] = {"campaign": 38, "list": 55, "user": 10}
+_TABLES: Mapping[str, str] = {"campaign": "campaigns", "list": "lists", "user": "users"}
+MAX_QUERY_LIMIT = 200
+#: The seed has no creation times for these objects: one fixed instant, like Pardot's wire form.
+_SEEDED_AT = "2026-01-05 09:00:00"
+
+
+def _body(kind: str, row: sqlite3.Row) -> dict[str, Any]:
+    if kind == "campaign":
+        return {"id": row["id"], "name": row["name"], "cost": None}
+    if kind == "list":
+        return {
+            "id": row["id"],
+            "name": row["name"],
+            "is_public": False,
+            "is_dynamic": False,
+            "title": None,
+            "description": None,
+            "is_crm_visible": False,
+            "created_at": _SEEDED_AT,
+            "updated_at": _SEEDED_AT,
+        }
+    return {
+        "id": row["id"],
+        "email": row["email"],
+        "first_name": row["first_name"],
+        "last_name": row["last_name"],
+        "job_title": None,
+        "role": "Administrator",
+        "created_at": _SEEDED_AT,
+        "updated_at": _SEEDED_AT,
+    }
+
+
+def read_object(store: Store, kind: str, raw_id: str) -> dict[str, Any]:
+    """``{kind: {...}}`` for one campaign, list or user; the kind's invalid-id code otherwise."""
+    row = None
+    if raw_id.isdigit():
+        with store.reading() as conn:
+            row = conn.execute(f"SELECT * FROM {_TABLES[kind]} WHERE id = ?", (int(raw_id),)).fetchone()  # noqa: S608
+    if row is None:
+        raise refuse(_INVALID[kind], raw_id)
+    return {kind: _body(kind, row)}
+
+
+def query_objects(store: Store, kind: str, params: Params) -> dict[str, Any]:
+    """``{"result": ...}`` for a campaign, list or user query (id order, ``id_greater_than``, ``name``)."""
+    after = params.integer("id_greater_than") or 0
+    limit = min(params.integer("limit") or MAX_QUERY_LIMIT, MAX_QUERY_LIMIT)
+    descending = (params.get("sort_order") or "ascending").lower() == "descending"
+    where = "id > ?"
+    args: list[Any] = [after]
+    name = params.get("name")
+    if name is not None:
+        where += " AND lower(name) = lower(?)"
+        args.append(name)
+    order = "DESC" if descending else "ASC"
+    with store.reading() as conn:
+        table = _TABLES[kind]
+        total = int(conn.execute(f"SELECT count(*) FROM {table} WHERE {where}", args).fetchone()[0])  # noqa: S608
+        rows = conn.execute(
+            f"SELECT * FROM {table} WHERE {where} ORDER BY id {order} LIMIT ?",  # noqa: S608
+            (*args, limit),
+        ).fetchall()
+    items = [_body(kind, row) for row in rows]
+    result: dict[str, Any] = {"total_results": total}
+    if items:
+        result[kind] = items[0] if len(items) == 1 else items
+    return {"result": result}
+
+
+# --- v5 list emails ------------------------------------------------------------------------
+
+_V5_FIELDS = ("id", "name", "campaignId", "createdAt", "isSent", "isDeleted", "scheduledTime")
+_V5_PARAMS = frozenset({"fields", "orderBy", "limit", "deleted", "nextPageToken"})
+_V5_ORDERS = {"id asc": "ASC", "id desc": "DESC"}
+
+
+def v5_refuse(status: int, code: int, message: str) -> SandboxRefusal:
+    """A v5 refusal with its HTTP status (what the client makes of it is errormap's business)."""
+    return SandboxRefusal(code, message, http_status=status)
+
+
+def _v5_email(row: sqlite3.Row, fields: tuple[str, ...], now: datetime) -> dict[str, Any]:
+    created = datetime.fromisoformat(str(row["created_at"]).replace(" ", "T")).replace(tzinfo=UTC)
+    scheduled = row["scheduled_time"]
+    sent = scheduled is None or datetime.fromisoformat(scheduled) <= now
+    full = {
+        "id": row["id"],
+        "name": row["name"],
+        "campaignId": row["campaign_id"],
+        "createdAt": created.isoformat(),
+        "isSent": sent,
+        "isDeleted": False,
+        "scheduledTime": scheduled,
+    }
+    return {name: full[name] for name in fields}
+
+
+def _fields(raw: str | None) -> tuple[str, ...]:
+    if not raw:
+        raise v5_refuse(400, 56, "Missing required parameter: fields")
+    fields = tuple(f.strip() for f in raw.split(",") if f.strip())
+    unknown = [f for f in fields if f not in _V5_FIELDS]
+    if unknown:
+        raise v5_refuse(400, 57, f"Invalid fields: {', '.join(unknown)}")
+    return fields
+
+
+def query_list_emails_v5(store: Store, params: Params, now: datetime) -> dict[str, Any]:
+    """``GET /api/v5/objects/list-emails``: list emails only, in id order, paged by token."""
+    unknown = sorted(set(params.scalars) - _V5_PARAMS)
+    if unknown:
+        raise v5_refuse(400, 58, f"Unsupported parameter(s): {', '.join(unknown)}")
+    fields = _fields(params.get("fields"))
+    token = params.get("nextPageToken")
+    if token is not None:
+        try:
+            state = json.loads(base64.urlsafe_b64decode(token.encode()))
+            order, limit, after = str(state["o"]), int(state["l"]), int(state["a"])
+        except (ValueError, KeyError, TypeError):
+            raise v5_refuse(400, 211, "Invalid page token") from None
+    else:
+        order = _V5_ORDERS.get((params.get("orderBy") or "id asc").lower(), "")
+        if not order:
+            raise v5_refuse(400, 59, "orderBy must be 'id asc' or 'id desc' in the sandbox")
+        limit = min(params.integer("limit") or 200, 1000)
+        after = 0 if order == "ASC" else 2**62
+    compare = ">" if order == "ASC" else "<"
+    with store.reading() as conn:
+        rows = conn.execute(
+            f"SELECT * FROM emails WHERE kind = 'list' AND id {compare} ? ORDER BY id {order} LIMIT ?",  # noqa: S608
+            (after, limit + 1),
+        ).fetchall()
+    page, more = rows[:limit], len(rows) > limit
+    body: dict[str, Any] = {"values": [_v5_email(row, fields, now) for row in page]}
+    if more:
+        state = {"o": order, "l": limit, "a": page[-1]["id"]}
+        body["nextPageToken"] = base64.urlsafe_b64encode(json.dumps(state).encode()).decode()
+    return body
+
+
+def read_list_email_v5(store: Store, raw_id: str, params: Params, now: datetime) -> dict[str, Any]:
+    """``GET /api/v5/objects/list-emails/<id>``: one list email, or v5's 404."""
+    fields = _fields(params.get("fields"))
+    row = None
+    if raw_id.isdigit():
+        with store.reading() as conn:
+            row = conn.execute("SELECT * FROM emails WHERE id = ? AND kind = 'list'", (int(raw_id),)).fetchone()
+    if row is None:
+        raise v5_refuse(404, 192, "Object does not exist")
+    return _v5_email(row, fields, now)

@@ -1,0 +1,175 @@
+"""The ``actions/github-script`` steps of the workflows, run by Node.js against a fake GitHub API.
+
+``actions/github-script`` runs a step's script as the body of an async function with ``github``
+(an Octokit), ``context``, ``core`` and ``require`` in scope; the harness below does the same with
+in-memory fakes, so the sticky-comment logic and the reviewed-plan look-up are tested for real,
+offline.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+WORKFLOWS = REPO / "examples" / "github-actions"
+MARKER = "<!-- orchestrator-plan -->"
+
+HARNESS = r"""
+const fs = require('fs');
+const state = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+const script = fs.readFileSync(process.argv[3], 'utf8');
+const calls = [];
+const github = {
+  // Octokit's paginate returns the items of every page (for workflow runs: the runs).
+  paginate: async (method, params) => (await method(params)).data,
+  rest: {
+    issues: {
+      listComments: async (p) => { calls.push(['list', p.issue_number]); return { data: state.comments }; },
+      updateComment: async (p) => { calls.push(['update', p.comment_id, p.body]); },
+      createComment: async (p) => { calls.push(['create', p.issue_number, p.body]); },
+      deleteComment: async (p) => { calls.push(['delete', p.comment_id]); },
+    },
+    repos: {
+      listPullRequestsAssociatedWithCommit: async (p) => {
+        calls.push(['prs', p.commit_sha]);
+        return { data: state.prs };
+      },
+    },
+    actions: {
+      listWorkflowRuns: async (p) => { calls.push(['runs', p]); return { data: state.runs }; },
+    },
+  },
+};
+const context = { repo: { owner: 'o', repo: 'r' }, issue: { number: 7 }, ...state.context };
+const outputs = {};
+let failed = null;
+const core = { setOutput: (k, v) => { outputs[k] = v; }, setFailed: (m) => { failed = m; }, info: () => {} };
+const AsyncFunction = Object.getPrototypeOf(async function () {}).constructor;
+new AsyncFunction('require', 'github', 'context', 'core', script)(require, github, context, core)
+  .then(() => console.log(JSON.stringify({ calls, outputs, failed })))
+  .catch((e) => { console.error(e); process.exit(1); });
+"""
+
+
+def script_of(workflow: str, step_name: str) -> str:
+    document = yaml.safe_load((WORKFLOWS / workflow).read_text())
+    (job,) = document["jobs"].values()
+    (step,) = [s for s in job["steps"] if s.get("name") == step_name]
+    assert step["uses"].startswith("actions/github-script@")
+    return str(step["with"]["script"])
+
+
+def run_script(tmp_path: Path, script: str, state: dict[str, Any]) -> dict[str, Any]:
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("Node.js is needed to test the workflows' github-script steps (apt-get install nodejs)")
+    (tmp_path / "harness.js").write_text(HARNESS)
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    (tmp_path / "script.js").write_text(script)
+    done = subprocess.run(
+        [node, "harness.js", "state.json", "script.js"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def bot(comment_id: int, body: str) -> dict[str, Any]:
+    return {"id": comment_id, "body": body, "user": {"login": "github-actions[bot]", "type": "Bot"}}
+
+
+def part(number: int, total: int, text: str) -> str:
+    return f"{MARKER}\n<!-- orchestrator-plan part {number}/{total} -->\n{text}\n"
+
+
+COMMENT = "Post the plan as a sticky comment"
+PR_CONTEXT = {"payload": {"pull_request": {"head": {"sha": "abc123"}}}}
+
+
+def comment_script() -> str:
+    return script_of("orchestrator-plan.yml", COMMENT)
+
+
+def test_the_sticky_comment_is_updated_in_place_and_stale_parts_are_deleted(tmp_path: Path) -> None:
+    (tmp_path / "plan-comment").mkdir()
+    (tmp_path / "plan-comment" / "plan-1.md").write_text(part(1, 2, "new one"))
+    (tmp_path / "plan-comment" / "plan-2.md").write_text(part(2, 2, "new two"))
+    (tmp_path / "plan-comment" / "plan-10.md.bak").write_text("not a part")
+    comments = [
+        bot(11, part(1, 3, "old one")),
+        {"id": 12, "body": f"I quote {MARKER} here", "user": {"login": "alice", "type": "User"}},
+        bot(13, part(2, 3, "old two")),
+        bot(14, part(3, 3, "old three")),
+        bot(15, "an unrelated bot comment"),
+    ]
+    result = run_script(tmp_path, comment_script(), {"comments": comments, "context": PR_CONTEXT})
+    changes = [c for c in result["calls"] if c[0] != "list"]
+    assert changes == [
+        ["update", 11, part(1, 2, "new one")],
+        ["update", 13, part(2, 2, "new two")],
+        ["delete", 14],
+    ]
+
+
+def test_the_first_plan_creates_its_comments_in_order(tmp_path: Path) -> None:
+    (tmp_path / "plan-comment").mkdir()
+    for number in (1, 2, 10, 3):  # numeric order, not text order
+        (tmp_path / "plan-comment" / f"plan-{number}.md").write_text(part(number, 10, f"text {number}"))
+    result = run_script(tmp_path, comment_script(), {"comments": [], "context": PR_CONTEXT})
+    created = [c for c in result["calls"] if c[0] == "create"]
+    assert [c[2] for c in created] == [part(n, 10, f"text {n}") for n in (1, 2, 3, 10)]
+    assert all(c[1] == 7 for c in created)
+
+
+def test_without_a_plan_the_old_plan_comment_is_replaced_not_left_standing(tmp_path: Path) -> None:
+    comments = [bot(21, part(1, 2, "an old plan")), bot(22, part(2, 2, "its second part"))]
+    result = run_script(tmp_path, comment_script(), {"comments": comments, "context": PR_CONTEXT})
+    changes = [c for c in result["calls"] if c[0] != "list"]
+    assert changes[0][:2] == ["update", 21] and "No plan for abc123" in changes[0][2]
+    assert changes[0][2].startswith(MARKER) and changes[1:] == [["delete", 22]]
+
+
+FIND = "Find the reviewed plan of the merged pull request"
+PUSH_CONTEXT = {"sha": "merge999", "ref": "refs/heads/main"}
+
+
+def test_the_apply_finds_the_latest_finished_plan_run_of_the_merged_pull_request(tmp_path: Path) -> None:
+    prs = [
+        {"number": 3, "merged_at": None, "base": {"ref": "main"}, "head": {"sha": "open3"}},
+        {"number": 5, "merged_at": "2026-12-01T09:00:00Z", "base": {"ref": "main"}, "head": {"sha": "head5"}},
+    ]
+    runs = [
+        {"id": 100, "run_number": 8, "status": "completed", "html_url": "u100"},
+        {"id": 101, "run_number": 9, "status": "completed", "html_url": "u101"},
+        {"id": 102, "run_number": 10, "status": "in_progress", "html_url": "u102"},
+    ]
+    state = {"prs": prs, "runs": runs, "context": PUSH_CONTEXT}
+    result = run_script(tmp_path, script_of("orchestrator-apply.yml", FIND), state)
+    assert result["failed"] is None and result["outputs"] == {"run-id": "101"}
+    (query,) = [c[1] for c in result["calls"] if c[0] == "runs"]
+    assert query["workflow_id"] == "orchestrator-plan.yml" and query["head_sha"] == "head5"
+    assert query["event"] == "pull_request"
+
+
+@pytest.mark.parametrize(
+    ("prs", "runs", "why"),
+    [
+        ([], [], "is not the merge of a pull request"),
+        ([{"number": 5, "merged_at": "x", "base": {"ref": "release"}, "head": {"sha": "h"}}], [], "not the merge"),
+        ([{"number": 5, "merged_at": "x", "base": {"ref": "main"}, "head": {"sha": "h"}}], [], "no finished"),
+    ],
+)
+def test_a_push_without_a_reviewed_plan_sends_nothing(
+    tmp_path: Path, prs: list[dict[str, Any]], runs: list[dict[str, Any]], why: str
+) -> None:
+    state = {"prs": prs, "runs": runs, "context": PUSH_CONTEXT}
+    result = run_script(tmp_path, script_of("orchestrator-apply.yml", FIND), state)
+    assert result["failed"] and why in result["failed"] and "nothing" in result["failed"]
+    assert result["outputs"] == {}
