@@ -10,6 +10,7 @@ and one inside an overlap runs once, at its first instance.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -99,6 +100,25 @@ def _round_trips(aware: datetime) -> bool:
     return back.replace(tzinfo=None) == aware.replace(tzinfo=None)
 
 
+_DAY_NAMES = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
+_MONTH_NAMES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+
+
+def _cron_hint(expr: str) -> str:
+    """Why a five-field expression is not valid, where it is a common slip (e.g. ``MONDAY``)."""
+    fields = expr.split()
+    if len(fields) != 5:
+        return ""
+    for name, field, names in (("weekday", fields[4], _DAY_NAMES), ("month", fields[3], _MONTH_NAMES)):
+        for word in re.findall(r"[A-Za-z]+", field):
+            if word.upper() not in names:
+                return (
+                    f": {word!r} is not a cron {name} name; use the three-letter names "
+                    f"{', '.join(names[:3])}, ... or numbers"
+                )
+    return " (fields: minute 0-59, hour 0-23, day of month 1-31, month 1-12, weekday 0-6 with 0 = Sunday)"
+
+
 def cron_times(
     expr: str,
     zone: ZoneInfo,
@@ -112,7 +132,7 @@ def cron_times(
     if len(expr.split()) != 5 and not expr.startswith("@"):
         raise ScheduleError("cron", f"{expr!r}: a cron expression has five fields (minute hour day month weekday)")
     if not croniter.is_valid(expr):
-        raise ScheduleError("cron", f"{expr!r} is not a valid cron expression")
+        raise ScheduleError("cron", f"{expr!r} is not a valid cron expression{_cron_hint(expr)}")
     local_start = window_start.astimezone(zone).replace(tzinfo=None) - timedelta(hours=3)
     try:
         walker = croniter(expr, local_start)

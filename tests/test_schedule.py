@@ -125,3 +125,20 @@ def test_too_many_occurrences_is_refused() -> None:
 def test_impossible_schedules_are_clean_errors(schedule: dict[str, object], fragment: str) -> None:
     with pytest.raises(ScheduleError, match=fragment):
         expand(schedule, NY, datetime(2027, 1, 1, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(
+    ("expr", "says"),
+    [
+        ("0 9 * * MONDAY", "'MONDAY' is not a cron weekday name; use the three-letter names SUN, MON, TUE"),
+        ("0 9 * JANUARY MON", "'JANUARY' is not a cron month name"),
+        ("0 25 * * MON", "hour 0-23"),
+    ],
+)
+def test_an_invalid_cron_expression_says_why(expr: str, says: str) -> None:
+    from orchestrator.schedule import ScheduleError, cron_times
+
+    start = datetime(2027, 1, 1, tzinfo=UTC)
+    with pytest.raises(ScheduleError) as caught:
+        cron_times(expr, ZoneInfo("UTC"), start, start + timedelta(days=7))
+    assert says in caught.value.message
