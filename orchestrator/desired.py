@@ -13,13 +13,29 @@ A desired send is one email that Pardot should have sent (or scheduled) exactly 
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from orchestrator.digest import digest
 
-__all__ = ["DesiredSend", "fingerprint"]
+__all__ = ["DesiredSend", "ScheduleKind", "SendKind", "fingerprint"]
+
+
+class SendKind(enum.StrEnum):
+    """Which Pardot send an email is: a list email, or a one-to-one email to one prospect."""
+
+    LIST = "list"
+    ONE_TO_ONE = "one-to-one"
+
+
+class ScheduleKind(enum.StrEnum):
+    """How a send's time is given: once (``at:``), every cron occurrence, or on apply (``now``)."""
+
+    AT = "at"
+    CRON = "cron"
+    NOW = "now"
 
 
 @dataclass(frozen=True)
@@ -28,9 +44,9 @@ class DesiredSend:
 
     key: str
     campaign: str
-    kind: str  # "list" | "one-to-one"
+    kind: SendKind
     source: str  # display path of the campaign file
-    schedule_kind: str  # "at" | "cron" | "now"
+    schedule_kind: ScheduleKind
     scheduled_time: datetime | None  # aware UTC; None = on apply
     timezone: str
     payload: dict[str, Any]
@@ -38,6 +54,11 @@ class DesiredSend:
     operational_reason: str | None = None
     max_recipients: int | None = None
     min_lead_time: timedelta = timedelta(minutes=10)
+
+    def __post_init__(self) -> None:
+        # Callers may pass the plain strings ("list", "cron"): stored as the enums either way.
+        object.__setattr__(self, "kind", SendKind(self.kind))
+        object.__setattr__(self, "schedule_kind", ScheduleKind(self.schedule_kind))
 
     @property
     def fingerprint(self) -> str:

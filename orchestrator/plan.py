@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from orchestrator.desired import SendKind
 from orchestrator.errors import Diagnostic
 
 FORMAT_VERSION = "1.1"
@@ -67,7 +68,7 @@ class Change:
     action: Action
     key: str
     campaign: str
-    kind: str
+    kind: SendKind
     scheduled_time: datetime | None
     timezone: str
     payload: dict[str, Any] | None
@@ -85,6 +86,9 @@ class Change:
     late: bool = False  # a missed list send applied now because of --allow-late (no scheduled_time)
     over_cap: bool = False  # audience above max_recipients: sent only with apply --approve-large CAMPAIGN
     send_before: datetime | None = None  # a due one-to-one send: too late after this (policy.late_grace)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", SendKind(self.kind))  # plan files carry the plain string
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from orchestrator.desired import DesiredSend
+from orchestrator.desired import DesiredSend, SendKind
 from orchestrator.diff import changed_fields, payload_diff
 from orchestrator.digest import digest
 from orchestrator.errors import Diagnostic
@@ -338,7 +338,7 @@ def _orphans(
                 action=Action.ORPHANED,
                 key=record.key,
                 campaign=record.campaign,
-                kind="list" if "list_ids" in record.payload else "one-to-one",
+                kind=SendKind.LIST if "list_ids" in record.payload else SendKind.ONE_TO_ONE,
                 scheduled_time=record.scheduled_time,
                 timezone=zones.get(record.campaign, "UTC"),  # the campaign's zone while it still exists
                 payload=None,

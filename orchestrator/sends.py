@@ -20,7 +20,7 @@ from typing import Any
 
 from orchestrator.campaigns import Campaign
 from orchestrator.config import Config, Environment, Policy
-from orchestrator.desired import DesiredSend
+from orchestrator.desired import DesiredSend, ScheduleKind, SendKind
 from orchestrator.errors import Diagnostic, RenderError
 from orchestrator.policy import address_problems, content_problems, lead_time_problem
 from orchestrator.render import Renderer, Source
@@ -120,9 +120,9 @@ def _desired(
     return DesiredSend(
         key=key,
         campaign=campaign.name,
-        kind=campaign.kind,
+        kind=SendKind(campaign.kind),
         source=campaign.display,
-        schedule_kind=schedule_kind,
+        schedule_kind=ScheduleKind(schedule_kind),
         scheduled_time=occ.at,
         timezone=occ.zone.key,
         payload=payload,
