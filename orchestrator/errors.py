@@ -28,6 +28,7 @@ this tree at the module that talks to that library, with ``raise ... from``.
     │   └── StateConflict           the state changed under us (our lock was broken)
     ├── PlanRefused                 a saved plan cannot be applied (stale, expired, altered, ...)
     ├── ExportError                 an export could not be created, finished or downloaded
+    ├── SelectionError              render/preview: --occurrence or --at names no send
     └── BrowserUnavailable          previews: no Chromium (or Playwright) to take screenshots with
 """
 
@@ -212,3 +213,11 @@ def display_path(path: Path | str, root: Path | None = None) -> str:
         except ValueError:
             pass
     return str(p)
+
+
+class SelectionError(OrchestratorError):
+    """``--occurrence`` or ``--at`` names no send of the campaign; ``option`` says which."""
+
+    def __init__(self, message: str, *, option: str) -> None:
+        super().__init__(message)
+        self.option = option

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import replace
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,10 +17,11 @@ from orchestrator.cli.annotations import split_by_severity
 from orchestrator.cli.common import App, now_option, pass_app
 from orchestrator.config import Environment
 from orchestrator.desired import DesiredSend
-from orchestrator.errors import Diagnostic, OrchestratorError, ProjectInvalid
+from orchestrator.errors import Diagnostic, OrchestratorError, ProjectInvalid, SelectionError
 from orchestrator.project import desired_sends
 from orchestrator.redact import mask_emails
-from orchestrator.schedule import ScheduleError, parse_time, utc_iso
+from orchestrator.schedule import utc_iso
+from orchestrator.selection import select_sends
 
 
 def _diag_json(diag: Diagnostic) -> dict[str, Any]:
@@ -176,40 +176,11 @@ def _print_text(app: App, campaigns: int, sends: list[DesiredSend], problems: li
 
 
 def _select(app: App, name: str, occurrence: int | None, at: str | None) -> list[DesiredSend]:
-    project = app.project()
-    campaign = project.campaign(name)
-    env = app.environment()
-    now = app.now()
-    target = None
-    if at is not None:
-        schedule = campaign.data.get("schedule") or {}
-        zone = ZoneInfo(str(schedule["timezone"])) if "timezone" in schedule else app.timezone()
-        try:
-            target = parse_time(at, zone, "at")
-        except ScheduleError as exc:
-            raise click.BadParameter(exc.message, param_hint="--at") from None
-        now = min(now, target - timedelta(minutes=1))
-    sends, problems = desired_sends(project, env, now, campaigns=[campaign], lead_time="off", lints=False)
-    errors = [d for d in problems if d.severity == "error"]
-    if errors:
-        raise ProjectInvalid(errors)
-    if target is not None:
-        chosen = [s for s in sends if s.scheduled_time == target]
-        if not chosen:
-            upcoming = ", ".join(utc_iso(s.scheduled_time) for s in sends[:5] if s.scheduled_time) or "none"
-            raise click.BadParameter(
-                f"{name} has no send at {utc_iso(target)} (upcoming: {upcoming})", param_hint="--at"
-            )
-        return chosen
-    if occurrence is not None:
-        times = sorted({s.scheduled_time for s in sends}, key=lambda t: (t is not None, t))
-        if not 0 <= occurrence < len(times):
-            raise click.BadParameter(
-                f"{name} has {len(times)} occurrence(s) in the horizon; pick 0..{len(times) - 1}",
-                param_hint="--occurrence",
-            )
-        return [s for s in sends if s.scheduled_time == times[occurrence]]
-    return sends
+    """The library's selection, with its refusals shown as usage errors of the option at fault."""
+    try:
+        return select_sends(app.project(), app.environment(), name, app.now(), occurrence=occurrence, at=at)
+    except SelectionError as exc:
+        raise click.BadParameter(exc.message, param_hint=exc.option) from None
 
 
 def _safe_dirname(key: str) -> str:
