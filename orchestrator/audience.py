@@ -12,11 +12,14 @@ Export API's limit), however many sends the plan holds.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from orchestrator.atomic import PRIVATE, write_text
 from orchestrator.errors import ExportError
 from orchestrator.export.merge import iter_csv_rows
 from orchestrator.export.request import ExportRequest, build_request
@@ -150,3 +153,47 @@ def with_audience(plan: Plan, index: AudienceIndex) -> Plan:
 def needs_audience(plan: Plan) -> bool:
     """True when a pending list send has a ``max_recipients`` cap, which only a count can enforce."""
     return any(c.kind == "list" and c.max_recipients is not None for c in plan.pending)
+
+
+#: How long one run's export results serve later runs: each count starts 8 exports, and a
+#: plan, its review re-plan and the apply on merge follow each other within minutes.
+REUSE_WINDOW = timedelta(minutes=15)
+
+
+def save_index(path: Path, index: AudienceIndex, *, key: str) -> None:
+    """Keep ``index`` for :func:`load_index` (prospect ids only, no addresses; owner-only file)."""
+    document = {
+        "key": key,
+        "counted_at": index.counted_at.isoformat(),
+        "members": {str(list_id): sorted(ids) for list_id, ids in index.members.items()},
+        "prospects": sorted(index.prospects),
+        "opted_out": sorted(index.opted_out),
+    }
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text(path, json.dumps(document, separators=(",", ":")), mode=PRIVATE)
+    except OSError:
+        pass  # a cache that cannot be written only costs the next run its exports
+
+
+def load_index(path: Path, *, key: str, now: datetime, window: timedelta = REUSE_WINDOW) -> AudienceIndex | None:
+    """The index saved for ``key`` if it was counted within ``window`` before ``now``; else None.
+
+    Anything unreadable, for another environment or ``audience_since``, or counted "in the
+    future" (another clock) is ignored, never trusted: the exports simply run again.
+    """
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        if document.get("key") != key:
+            return None
+        counted_at = datetime.fromisoformat(document["counted_at"])
+        if not timedelta(0) <= now - counted_at <= window:
+            return None
+        return AudienceIndex(
+            counted_at=counted_at,
+            members={int(k): {int(i) for i in v} for k, v in document["members"].items()},
+            prospects={int(i) for i in document["prospects"]},
+            opted_out={int(i) for i in document["opted_out"]},
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None

@@ -149,21 +149,30 @@ def _needs_audience(plan: Plan) -> bool:
 
 
 def _count_audiences(target: Target, plan: Plan, now: datetime) -> Plan:
-    from orchestrator.audience import fetch_index, with_audience
+    """Count audiences from exports, reusing a previous run's within ``audience.REUSE_WINDOW``."""
+    from orchestrator.audience import fetch_index, load_index, save_index, with_audience
     from orchestrator.export.workflow import PollPolicy
 
+    env = target.env
+    cache = target.project.config.root / ".orchestrator" / f"audience-{env.name}.json"
+    key = f"{env.name}|{env.business_unit_id}|{env.policy.audience_since}"
+    index = load_index(cache, key=key, now=now)
+    if index is not None:
+        target.notes(f"Reusing audience counts from exports made at {index.counted_at.isoformat()}.")
+        return with_audience(plan, index)
     target.notes("Counting audiences with list-membership and prospect exports...")
-    sandbox = target.env.api.get("kind") == "sandbox"
+    sandbox = env.api.get("kind") == "sandbox"
     poll = PollPolicy(first_s=0.5, factor=1.5, max_interval_s=5.0) if sandbox else PollPolicy()
     index = fetch_index(
         target.client,
-        since=target.env.policy.audience_since,
+        since=env.policy.audience_since,
         now=now,
         tz=target.project.config.timezone,
         policy=poll,
         sleep=time.sleep,
         clock=target.clock,
     )
+    save_index(cache, index, key=key)
     return with_audience(plan, index)
 
 

@@ -135,3 +135,19 @@ def test_max_recipients_holds_and_approval_releases(project: Path, tmp_path: Pat
     assert "scheduled spring-sale@2027-03-01T14:00:00Z" in out
     code, out, _ = run(project, "state", "show", "spring-sale@2027-03-01T14:00:00Z")
     assert [e["action"] for e in json.loads(out)["journal"]] == ["approve-large", "intent", "scheduled"]
+
+
+def test_a_second_count_within_the_window_reuses_the_exports(project: Path) -> None:
+    code, first, err = run(project, "plan", "--audience", "--format", "json", "--now", NOW)
+    assert code == 0 and "Counting audiences" in err
+    cache = project / ".orchestrator" / "audience-sandbox.json"
+    assert cache.stat().st_mode & 0o077 == 0  # prospect ids: owner only
+    code, again, err = run(project, "plan", "--audience", "--format", "json", "--now", "2026-11-27T12:10:00Z")
+    assert code == 0 and "Reusing audience counts from exports made at 2026-11-27T12:00:00+00:00" in err
+    counted = [c["audience"] for c in json.loads(again)["changes"] if c["audience"]]
+    assert counted and all(a["counted_at"].startswith("2026-11-27T12:00:00") for a in counted)
+    audiences = [[c["audience"] for c in json.loads(doc)["changes"]] for doc in (first, again)]
+    assert audiences[0] == audiences[1]
+    # Past the window (15 min) the exports run again.
+    code, _, err = run(project, "plan", "--audience", "--now", "2026-11-27T12:20:00Z")
+    assert code == 0 and "Counting audiences" in err
