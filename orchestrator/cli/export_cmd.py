@@ -324,6 +324,14 @@ def _canonical_status(state: str | None) -> str | None:
     return next(s for s in QUERY_STATUSES if s.lower() == state.lower())
 
 
+def _files(job: ExportJob) -> str:
+    """How many result files a job has; "—" for a complete job whose listing does not say
+    (the export query leaves resultRefs out: `export status ID` reads them)."""
+    if not job.result_refs and job.state == "Complete":
+        return "—"
+    return str(len(set(job.result_refs)))
+
+
 def _print_jobs(app: App, jobs: Sequence[ExportJob], as_json: bool) -> None:
     if as_json:
         app.print_json(job_json(jobs[0]) if len(jobs) == 1 else [job_json(j) for j in jobs])
@@ -334,7 +342,7 @@ def _print_jobs(app: App, jobs: Sequence[ExportJob], as_json: bool) -> None:
             str(job.id),
             job.state,
             "yes" if job.is_expired else "no",
-            str(len(job.result_refs)),
+            _files(job),
             job.created_at or "",
             job.updated_at or "",
         )

@@ -184,3 +184,18 @@ def test_end_to_end_through_orchestrator_yaml(project: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "export 1: Waiting" in result.stderr  # the status line, one per poll off a terminal
     assert (project / "v.csv").read_text(encoding="utf-8").startswith("id,")
+
+
+def test_list_never_shows_zero_files_for_a_complete_export(project: Path, instant_client: PardotClient) -> None:
+    """The export query leaves resultRefs out: the table says "—" (see `export status`), not 0."""
+    created = run(project, instant_client, "create", "listMembership", "--procedure", "filter_by_updated_at",
+                  "--arg", "updated_after=last_month", "--no-wait", "--json")
+    assert created.exit_code == 0, created.output
+    job_id = json.loads(created.stdout)["exports"][0]["id"]
+    assert run(project, instant_client, "download", str(job_id), "-o", str(project / "m.csv")).exit_code == 0
+    status = run(project, instant_client, "status", str(job_id))
+    listed = run(project, instant_client, "list")
+    row = next(line for line in listed.stdout.splitlines() if line.split()[:1] == [str(job_id)])
+    files = row.split()[3]
+    status_row = next(line for line in status.stdout.splitlines() if line.split()[:1] == [str(job_id)])
+    assert files in ("—", status_row.split()[3]) and files != "0"
