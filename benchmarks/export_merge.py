@@ -40,7 +40,7 @@ from zoneinfo import ZoneInfo
 
 from orchestrator.export.output import open_output
 from orchestrator.export.request import build_request
-from orchestrator.export.workflow import ExportRunner
+from orchestrator.export.runner import ExportRunner
 from orchestrator.pardot.client import PardotClient
 from orchestrator.pardot.models import ExportJob
 from orchestrator.pardot.settings import ApiSettings, StaticTokenAuth

@@ -23,9 +23,9 @@ from pathlib import Path
 from orchestrator.apply import Executor
 from orchestrator.config import load_config
 from orchestrator.connect import build_client, build_store
+from orchestrator.pipeline import plan_project
 from orchestrator.project import desired_sends, load_project
 from orchestrator.sandbox import SANDBOX_BUSINESS_UNIT, SANDBOX_TOKEN, FaultConfig, SandboxApp, serve
-from orchestrator.workflow import plan_project
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 TOKEN_VAR = "BENCH_SANDBOX_TOKEN"

@@ -19,9 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from orchestrator.connect import build_client, build_store
+from orchestrator.pipeline import plan_project
 from orchestrator.preview.write import write_previews
 from orchestrator.project import load_project
-from orchestrator.workflow import plan_project
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 

@@ -23,8 +23,8 @@ from orchestrator.atomic import PRIVATE, write_text
 from orchestrator.errors import ExportError
 from orchestrator.export.merge import iter_csv_rows
 from orchestrator.export.request import ExportRequest, build_request
+from orchestrator.export.runner import ExportApi, ExportRunner, PollPolicy
 from orchestrator.export.windows import split_request
-from orchestrator.export.workflow import ExportApi, ExportRunner, PollPolicy
 from orchestrator.plan import Audience, Change, Plan
 
 

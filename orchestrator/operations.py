@@ -33,12 +33,12 @@ from orchestrator.apply import ApplyHooks, ApplyResult, Executor, StopRequest
 from orchestrator.config import Environment
 from orchestrator.diff import changed_fields
 from orchestrator.errors import OrchestratorError, PlanRefused
+from orchestrator.pipeline import options_for, plan_project
 from orchestrator.plan import Action, Change, Plan, PlanSource
 from orchestrator.planfile import CLOCK_SKEW, check_applicable, check_times
 from orchestrator.project import Project
 from orchestrator.state.base import StateStore
 from orchestrator.state.models import SendStatus, StateSnapshot
-from orchestrator.workflow import options_for, plan_project
 
 if TYPE_CHECKING:
     from orchestrator.pardot.client import PardotClient
@@ -151,7 +151,7 @@ def _needs_audience(plan: Plan) -> bool:
 def _count_audiences(target: Target, plan: Plan, now: datetime) -> Plan:
     """Count audiences from exports, reusing a previous run's within ``audience.REUSE_WINDOW``."""
     from orchestrator.audience import fetch_index, load_index, save_index, with_audience
-    from orchestrator.export.workflow import PollPolicy
+    from orchestrator.export.runner import PollPolicy
 
     env = target.env
     cache = target.project.config.root / ".orchestrator" / f"audience-{env.name}.json"

@@ -16,6 +16,7 @@ import yaml
 from orchestrator.config import load_config
 from orchestrator.pardot.client import PardotClient
 from orchestrator.pardot.settings import ApiSettings, StaticTokenAuth
+from orchestrator.pipeline import plan_project
 from orchestrator.project import load_project
 from orchestrator.sandbox import (
     SANDBOX_BASE_URL,
@@ -25,7 +26,6 @@ from orchestrator.sandbox import (
     inprocess_transport,
 )
 from orchestrator.state.models import StateSnapshot
-from orchestrator.workflow import plan_project
 from tests.report.helpers import NOW, copy_example, fixed_clock, run
 
 

@@ -1,6 +1,6 @@
 """The sandbox stands apart from the product (issue 12), and the error tables agree.
 
-* Only ``orchestrator/connect.py`` (and the sandbox's own command, ``cli/sandbox_cmd.py``)
+* Only ``orchestrator/connect.py`` (and the sandbox's own command, ``cli/sandbox.py``)
   imports the sandbox; the rest of the product talks to a client and never asks what is behind.
 * The sandbox refuses with its own type and keeps no table of what codes mean: the client's
   :mod:`orchestrator.pardot.errormap` is the one table, and ``errors.py``'s tree quotes it.
@@ -23,7 +23,7 @@ PACKAGE = Path(errors.__file__).resolve().parent
 REPO = PACKAGE.parent
 
 #: Product modules allowed to know the sandbox, relative to the package.
-SANDBOX_KNOWERS = {"connect.py", "cli/sandbox_cmd.py"}
+SANDBOX_KNOWERS = {"connect.py", "cli/sandbox.py"}
 
 
 def _imports(path: Path) -> set[str]:

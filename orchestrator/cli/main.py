@@ -18,21 +18,21 @@ from orchestrator.cli.common import App, OrchestratorGroup
 
 #: Every command of the root group: name -> ``module:attribute``, imported on first use.
 COMMANDS: Mapping[str, str] = {
-    "init": "orchestrator.cli.init_cmd:init_cmd",
-    "validate": "orchestrator.cli.authoring:validate",
-    "render": "orchestrator.cli.authoring:render",
-    "preview": "orchestrator.cli.preview_cmd:preview",
-    "plan": "orchestrator.cli.lifecycle:plan",
-    "apply": "orchestrator.cli.lifecycle:apply",
-    "show": "orchestrator.cli.lifecycle:show",
-    "state": "orchestrator.cli.state_cmd:state_group",
-    "sandbox": "orchestrator.cli.sandbox_cmd:sandbox_group",
-    "export": "orchestrator.cli.export_cmd:export_group",
-    "templates": "orchestrator.cli.api_cmds:templates_group",
-    "emails": "orchestrator.cli.api_cmds:emails_group",
-    "stats": "orchestrator.cli.api_cmds:stats_cmd",
-    "report": "orchestrator.cli.api_cmds:report_cmd",
-    "ids": "orchestrator.cli.ids_cmd:ids_cmd",
+    "init": "orchestrator.cli.init:init_cmd",
+    "validate": "orchestrator.cli.validate_render:validate",
+    "render": "orchestrator.cli.validate_render:render",
+    "preview": "orchestrator.cli.preview:preview",
+    "plan": "orchestrator.cli.plan_apply:plan",
+    "apply": "orchestrator.cli.plan_apply:apply",
+    "show": "orchestrator.cli.plan_apply:show",
+    "state": "orchestrator.cli.state:state_group",
+    "sandbox": "orchestrator.cli.sandbox:sandbox_group",
+    "export": "orchestrator.cli.export:export_group",
+    "templates": "orchestrator.cli.pardot_reads:templates_group",
+    "emails": "orchestrator.cli.pardot_reads:emails_group",
+    "stats": "orchestrator.cli.pardot_reads:stats_cmd",
+    "report": "orchestrator.cli.pardot_reads:report_cmd",
+    "ids": "orchestrator.cli.ids:ids_cmd",
 }
 
 

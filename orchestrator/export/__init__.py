@@ -14,8 +14,7 @@ from orchestrator.export.merge import CsvSource, MergeResult, SqliteKeySet, merg
 from orchestrator.export.output import open_output
 from orchestrator.export.procedures import OBJECTS, ExportObject, ProcedureSpec, find_object
 from orchestrator.export.request import ExportRequest, build_request
-from orchestrator.export.windows import Window, split_request, split_windows
-from orchestrator.export.workflow import (
+from orchestrator.export.runner import (
     ExportOutcome,
     ExportProgress,
     ExportRunner,
@@ -23,6 +22,7 @@ from orchestrator.export.workflow import (
     describe_unusable,
     download_exports,
 )
+from orchestrator.export.windows import Window, split_request, split_windows
 
 __all__ = [
     "API_KEYWORDS",

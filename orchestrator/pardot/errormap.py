@@ -65,7 +65,7 @@ UNKNOWN_IF_SEND_CODES = frozenset({183, 214})
 #: 10 "Invalid user ID", 38 "Invalid campaign ID", 55 "Invalid list ID" (error-codes page,
 #: pardot/api-docs kb/error-codes-messages; Crim's fixture userRead_invalidUserId.xml shows 10 on
 #: a user read). Sends map them to ApiValidationError (a refusal); the plan-time id check
-#: (:mod:`orchestrator.remote`) reads them as "this id does not exist".
+#: (:mod:`orchestrator.remote_checks`) reads them as "this id does not exist".
 INVALID_ID_CODES = frozenset({10, 38, 55})
 
 #: Version switches (error-codes page): 88 "must use version 4" (the account allows several

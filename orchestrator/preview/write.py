@@ -26,7 +26,7 @@ from orchestrator.preview.browser import Screenshotter
 from orchestrator.preview.merge import Recipient, fill
 from orchestrator.project import Project
 from orchestrator.redact import mask_emails
-from orchestrator.remote import ReadsTemplates
+from orchestrator.remote_checks import ReadsTemplates
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 from rich.console import Console
 
 from orchestrator.cli.common import App, OrchestratorGroup
-from orchestrator.cli.export_cmd import export_group
+from orchestrator.cli.export import export_group
 from orchestrator.pardot.client import PardotClient
 from orchestrator.sandbox import ExportConfig, SandboxApp
 from tests.export.conftest import make_client

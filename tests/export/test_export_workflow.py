@@ -15,14 +15,14 @@ import pytest
 
 from orchestrator.errors import ApiNotFound, ExportError
 from orchestrator.export.request import ExportRequest, build_request
-from orchestrator.export.windows import split_request
-from orchestrator.export.workflow import (
+from orchestrator.export.runner import (
     ExportProgress,
     ExportRunner,
     PollPolicy,
     describe_unusable,
     download_exports,
 )
+from orchestrator.export.windows import split_request
 from orchestrator.pardot.client import PardotClient
 from orchestrator.pardot.models import ExportJob
 from orchestrator.pardot.settings import ApiSettings, StaticTokenAuth

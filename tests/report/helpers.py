@@ -9,9 +9,9 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from orchestrator.cli.api_cmds import emails_group, report_cmd, stats_cmd, templates_group
 from orchestrator.cli.common import App, OrchestratorGroup
 from orchestrator.cli.main import cli as main_cli
+from orchestrator.cli.pardot_reads import emails_group, report_cmd, stats_cmd, templates_group
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = "2026-11-27T12:00:00Z"

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from sandbox_helpers import AUTH, parse, send_form
 
 from orchestrator.cli.main import cli
-from orchestrator.cli.sandbox_cmd import sandbox_group
+from orchestrator.cli.sandbox import sandbox_group
 from orchestrator.sandbox import SANDBOX_BASE_URL, SandboxApp, inprocess_transport, serve
 
 
@@ -98,7 +98,7 @@ def test_emails_usage_errors(
 
 
 def test_serve_runs_until_interrupted(tmp_path: Path) -> None:
-    script = "from orchestrator.cli.sandbox_cmd import sandbox_group; sandbox_group()"
+    script = "from orchestrator.cli.sandbox import sandbox_group; sandbox_group()"
     db = tmp_path / "served.db"
     proc = subprocess.Popen(
         [sys.executable, "-c", script, "serve", "--port", "0", "--db", str(db), "--fault-seed", "3"],

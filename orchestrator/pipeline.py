@@ -14,7 +14,7 @@ from orchestrator.errors import Diagnostic
 from orchestrator.plan import Change, Plan, PlanSource
 from orchestrator.planner import PlanOptions, make_plan
 from orchestrator.project import Project, desired_sends
-from orchestrator.remote import ReadsTemplates, id_problems, template_problems
+from orchestrator.remote_checks import ReadsTemplates, id_problems, template_problems
 from orchestrator.state.models import SendStatus, StateSnapshot
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from orchestrator.cli.authoring import _select
 from orchestrator.cli.common import App, now_option, pass_app
+from orchestrator.cli.validate_render import _select
 from orchestrator.plan import Plan
 from orchestrator.preview import sample_recipient, sandbox_prospect
 from orchestrator.preview.write import PreviewItem, Templates, preview_items, write_previews

@@ -26,7 +26,7 @@ from rich.text import Text
 
 from orchestrator.atomic import write_text
 from orchestrator.cli.common import App, now_option, pass_app
-from orchestrator.cli.ids_cmd import TEMPLATES_NOTE
+from orchestrator.cli.ids import TEMPLATES_NOTE
 from orchestrator.errors import OrchestratorError
 from orchestrator.pardot.models import Email, EmailStats, EmailTemplate, EmailTemplateSummary
 from orchestrator.redact import mask_emails

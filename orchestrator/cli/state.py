@@ -10,9 +10,9 @@ from rich.table import Table
 from orchestrator import corrections
 from orchestrator.cli.common import App, now_option, pass_app
 from orchestrator.errors import StateError
+from orchestrator.pipeline import plan_project
 from orchestrator.redact import mask_emails
 from orchestrator.state.models import SendRecord, SendStatus
-from orchestrator.workflow import plan_project
 
 UNRESOLVED = (SendStatus.INTENT, SendStatus.UNKNOWN)
 

@@ -22,14 +22,14 @@ from orchestrator.export.dates import resolve_date
 from orchestrator.export.output import STDOUT, open_output
 from orchestrator.export.procedures import QUERY_STATUSES, SORT_BY, SORT_ORDER, find_object
 from orchestrator.export.request import build_request, parse_argument_pairs, parse_field_list
-from orchestrator.export.windows import split_request
-from orchestrator.export.workflow import (
+from orchestrator.export.runner import (
     ExportOutcome,
     ExportProgress,
     ExportRunner,
     PollPolicy,
     download_exports,
 )
+from orchestrator.export.windows import split_request
 from orchestrator.pardot.models import ExportJob
 
 

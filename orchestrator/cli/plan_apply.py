@@ -130,7 +130,7 @@ def plan(
         write_plan(result, out)
     _show(app, result, fmt, show_unchanged=show_unchanged, out_dir=out_dir)
     if previews is not None:
-        from orchestrator.cli.preview_cmd import plan_previews
+        from orchestrator.cli.preview import plan_previews
 
         plan_previews(app, result, previews)
     if out is not None and fmt == "text":
