@@ -62,13 +62,34 @@ def discover(campaigns_dir: Path) -> list[Path]:
     return sorted(found)
 
 
-def load_campaigns(paths: Iterable[Path], root: Path) -> tuple[list[Campaign], list[Diagnostic]]:
-    """Load and schema-check ``paths``; return the valid campaigns and every problem found."""
+def load_campaigns(
+    paths: Iterable[Path], root: Path, *, confine: Path | None = None
+) -> tuple[list[Campaign], list[Diagnostic]]:
+    """Load and schema-check ``paths``; return the valid campaigns and every problem found.
+
+    With ``confine`` (the campaigns folder), a file whose resolved path lies outside it (a
+    symbolic link to ``/proc/self/environ``, say) is refused before it is read: its content
+    could otherwise surface in error messages.
+    """
     campaigns: list[Campaign] = []
     problems: list[Diagnostic] = []
     first_seen: dict[str, Campaign] = {}
     for path in paths:
-        loaded = load_yaml(path, display_path(path, root))
+        shown = display_path(path, root)
+        if confine is not None and not path.resolve().is_relative_to(confine.resolve()):
+            # Named by where it sits, not by where the link points.
+            shown = display_path(path.parent, root) + "/" + path.name
+            problems.append(
+                Diagnostic(
+                    shown,
+                    0,
+                    0,
+                    f"resolves to a file outside {confine.name}/ (a symbolic link?); campaign files "
+                    f"must be real files inside {confine.name}/",
+                )
+            )
+            continue
+        loaded = load_yaml(path, shown)
         if isinstance(loaded, Diagnostic):
             problems.append(loaded)
             continue

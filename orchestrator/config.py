@@ -53,6 +53,10 @@ class Policy:
     missed_lookback: timedelta = timedelta(days=7)
     #: Memberships and prospects created before this are not counted by the audience preflight.
     audience_since: str = "3 years ago"
+    #: Whether the HML opt-out tokens ``{{Unsubscribe}}`` / ``{{EmailPreferenceCenter}}`` satisfy
+    #: the unsubscribe rule. Off by default: Pardot's v3/v4 send docs require ``%%unsubscribe%%``
+    #: or ``%%email_preference_center%%`` (error 64 otherwise); HML there is unconfirmed.
+    allow_hml_unsubscribe: bool = False
 
     def merged(self, raw: dict[str, Any] | None) -> Policy:
         """This policy with the keys of ``raw`` (a schema-checked mapping) applied on top."""
@@ -60,7 +64,8 @@ class Policy:
             return self
         values: dict[str, Any] = {}
         for key, value in raw.items():
-            values[key] = value if key in ("max_recipients", "audience_since") else parse_duration(value)
+            keep = key in ("max_recipients", "audience_since", "allow_hml_unsubscribe")
+            values[key] = value if keep else parse_duration(value)
         return Policy(**{**self.__dict__, **values})
 
 

@@ -63,7 +63,7 @@ def sandbox_app(env: Environment, root: Path) -> Any:
         daily_limit=api.get("daily_limit"),
     )
     seed = root / api["seed"] if "seed" in api else None
-    return SandboxApp(db_path=db, seed=seed, faults=faults)
+    return SandboxApp(db_path=db, seed=seed, faults=faults, allow_hml_unsubscribe=env.policy.allow_hml_unsubscribe)
 
 
 def build_client(env: Environment, root: Path, *, environ: Mapping[str, str] | None = None) -> PardotClient:

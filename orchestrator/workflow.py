@@ -59,7 +59,7 @@ def plan_project(
                 return campaign.diagnostic(("template",), message)
         return Diagnostic(change.source, 0, 0, message)
 
-    remote = template_problems(client, plan.changes, locate)
+    remote = template_problems(client, plan.changes, locate, allow_hml=env.policy.allow_hml_unsubscribe)
     if not remote:
         return plan
     return dataclasses.replace(plan, problems=tuple(sorted({*plan.problems, *remote})))

@@ -96,6 +96,11 @@ def sandbox_group() -> None:
 @click.option(
     "--daily-limit", type=click.IntRange(min=0), default=None, help="API calls allowed per day before error 122."
 )
+@click.option(
+    "--allow-hml-unsubscribe",
+    is_flag=True,
+    help="Accept {{Unsubscribe}} / {{EmailPreferenceCenter}} for error 64's rule (policy.allow_hml_unsubscribe).",
+)
 def serve_command(
     host: str,
     port: int,
@@ -106,11 +111,14 @@ def serve_command(
     faults: tuple[tuple[str, float], ...],
     fault_seed: int,
     daily_limit: int | None,
+    allow_hml_unsubscribe: bool,
 ) -> None:
     """Serve the sandbox over HTTP until Ctrl-C."""
     config = FaultConfig(rates=dict(faults), seed=fault_seed, latency_ms=latency_ms, daily_limit=daily_limit)
     try:
-        app = SandboxApp(db_path=db_path, seed=seed_path, token=token, faults=config)
+        app = SandboxApp(
+            db_path=db_path, seed=seed_path, token=token, faults=config, allow_hml_unsubscribe=allow_hml_unsubscribe
+        )
         server = serve(app, host=host, port=port)
     except OrchestratorError as exc:
         raise click.ClickException(str(exc)) from exc
