@@ -18,6 +18,7 @@ from orchestrator.project import desired_sends
 from orchestrator.redact import mask_emails
 from orchestrator.schedule import ScheduleError, parse_time, utc_iso
 from orchestrator.sends import DesiredSend
+from orchestrator.textsafe import escape_control
 
 
 def _github(diag: Diagnostic) -> str:
@@ -108,7 +109,8 @@ def _report(app: App, fmt: str, sends: list[DesiredSend], problems: list[Diagnos
 
 def _print_text(app: App, campaigns: int, sends: list[DesiredSend], problems: list[Diagnostic], env: str) -> None:
     for diag in problems:
-        app.console.print(str(diag), markup=False)
+        # A message may quote file content: control characters are shown escaped, never raw.
+        app.console.print(escape_control(str(diag)), markup=False, highlight=False)
     errors = [d for d in problems if d.severity == "error"]
     if errors:
         files = len({d.path for d in errors})

@@ -20,6 +20,7 @@ from rich.console import Console
 from orchestrator.config import Config, Environment, find_project_root, load_config
 from orchestrator.errors import ConfigError, OrchestratorError
 from orchestrator.project import Project, load_project
+from orchestrator.textsafe import escape_control
 
 if TYPE_CHECKING:
     from orchestrator.pardot.client import PardotClient
@@ -182,7 +183,9 @@ class UserFacingError(click.ClickException):
     exit_code = 1
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"Error: {self.message}", err=True)
+        # Messages quote user text (file content, API answers): control characters such as an
+        # ANSI escape are shown as `\x1b`, never sent to the terminal raw.
+        click.echo(f"Error: {escape_control(self.message, keep_newlines=True)}", err=True)
 
 
 class OrchestratorGroup(click.Group):
