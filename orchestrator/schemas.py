@@ -132,8 +132,6 @@ def _locate(err: ValidationError, doc: Document) -> tuple[tuple[str | int, ...],
         if present:
             path = (*path, present[-1])
     message = _x_message(err) or _message(err)
-    if err.validator == "not" and isinstance(err.instance, str) and path:
-        message = f"{'.'.join(str(p) for p in path)}: {message}"
     return path, message
 
 
