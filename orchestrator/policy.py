@@ -7,6 +7,7 @@ and so does not count.  HTML is checked on its HTML5 parse (:mod:`orchestrator.h
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime, timedelta
 
@@ -89,6 +90,7 @@ def _html_has_link(html: str, allow_hml: bool) -> bool:
     return any(is_opt_out_token(link.href, allow_hml=allow_hml) for link in parse_html(html).links())
 
 
+@functools.lru_cache(maxsize=1024)
 def opt_out_status(body: str, *, is_html: bool, allow_hml: bool = False) -> str:
     """Whether ``body`` gives every recipient a working opt-out link: ``ok``, ``missing`` or ``conditional``.
 
@@ -98,6 +100,8 @@ def opt_out_status(body: str, *, is_html: bool, allow_hml: bool = False) -> str:
     a token only inside an HML ``{{#if}}``/``{{#unless}}`` block is ``conditional``.
 
     The sandbox enforces its error 64 with this same function, so the two cannot disagree.
+    Pure, so memoized: every occurrence of a cron campaign usually renders the same body, and
+    parsing is most of the cost of this check.
     """
     check = _html_has_link if is_html else _has_token_text
     if not check(body, allow_hml):
