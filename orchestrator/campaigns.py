@@ -14,6 +14,7 @@ from typing import Any
 
 from orchestrator.errors import Diagnostic, display_path
 from orchestrator.schemas import validate_document
+from orchestrator.textsafe import first_control
 from orchestrator.yamlload import Document, load_yaml
 
 
@@ -62,20 +63,87 @@ def discover(campaigns_dir: Path) -> list[Path]:
     return sorted(found)
 
 
-def load_campaigns(paths: Iterable[Path], root: Path) -> tuple[list[Campaign], list[Diagnostic]]:
-    """Load and schema-check ``paths``; return the valid campaigns and every problem found."""
+#: Fields a reviewer reads as one line (the plan, the PR comment, the terminal): a line break
+#: there forges plan lines or breaks out of a Markdown block, an ANSI escape rewrites the
+#: terminal. Checked here rather than as a schema ``pattern``: six more keywords per file cost
+#: about 5 % of validating 5,000 campaigns, this costs nothing measurable.
+_ONE_LINE_FIELDS: tuple[tuple[str, ...], ...] = (
+    ("subject",),
+    ("sender", "name"),
+    ("sender", "email"),
+    ("reply_to",),
+    ("operational", "reason"),
+)
+
+
+def _control_problems(doc: Document) -> list[Diagnostic]:
+    """Control characters in the one-line fields of a schema-valid campaign, each located."""
+    data: dict[str, Any] = doc.data
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    for field_path in _ONE_LINE_FIELDS:
+        value: Any = data
+        for key in field_path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if isinstance(value, str):
+            found.append((field_path, value))
+    found.extend((("tags", i), tag) for i, tag in enumerate(data.get("tags", ())) if isinstance(tag, str))
+    out = []
+    for path, value in found:
+        control = first_control(value)
+        if control is not None:
+            where = ".".join(str(p) for p in path)
+            out.append(
+                doc.diagnostic(
+                    path,
+                    f"{where}: must be one line of plain text, but holds the control character {control} "
+                    "(a line break, tab or terminal escape)",
+                )
+            )
+    return out
+
+
+def _shown(path: Path, root: Path) -> str:
+    """``path`` as shown in messages: relative to the project, named by where it sits (a link
+    is shown by its own name, not its target); one ``resolve`` less per file than display_path."""
+    if path.is_absolute() and path.is_relative_to(root):
+        return str(path.relative_to(root))
+    return display_path(path, root)
+
+
+def load_campaigns(
+    paths: Iterable[Path], root: Path, *, confine: Path | None = None
+) -> tuple[list[Campaign], list[Diagnostic]]:
+    """Load and schema-check ``paths``; return the valid campaigns and every problem found.
+
+    With ``confine`` (the campaigns folder), a file whose resolved path lies outside it (a
+    symbolic link to ``/proc/self/environ``, say) is refused before it is read: its content
+    could otherwise surface in error messages.
+    """
     campaigns: list[Campaign] = []
     problems: list[Diagnostic] = []
     first_seen: dict[str, Campaign] = {}
+    inside = confine.resolve() if confine is not None else None
     for path in paths:
-        loaded = load_yaml(path, display_path(path, root))
+        shown = _shown(path, root)
+        if inside is not None and not path.resolve().is_relative_to(inside):
+            problems.append(
+                Diagnostic(
+                    shown,
+                    0,
+                    0,
+                    f"resolves to a file outside {inside.name}/ (a symbolic link?); campaign files "
+                    f"must be real files inside {inside.name}/",
+                )
+            )
+            continue
+        loaded = load_yaml(path, shown)
         if isinstance(loaded, Diagnostic):
             problems.append(loaded)
             continue
         if not isinstance(loaded.data, dict):
             problems.append(loaded.diagnostic((), "a campaign file must be a mapping (name: ..., campaign: ...)"))
             continue
-        schema_problems = validate_document("campaign", loaded)
+        schema_problems = validate_document("campaign", loaded) or _control_problems(loaded)
         if schema_problems:
             problems.extend(schema_problems)
             continue

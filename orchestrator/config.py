@@ -56,6 +56,10 @@ class Policy:
     #: Email lint levels set so far (``off``/``warning``/``error``), as sorted pairs so the policy
     #: stays hashable; a campaign's ``policy.lints`` adds to its environment's, key by key.
     lints: tuple[tuple[str, str], ...] = ()
+    #: Whether the HML opt-out tokens ``{{Unsubscribe}}`` / ``{{EmailPreferenceCenter}}`` satisfy
+    #: the unsubscribe rule. Off by default: Pardot's v3/v4 send docs require ``%%unsubscribe%%``
+    #: or ``%%email_preference_center%%`` (error 64 otherwise); HML there is unconfirmed.
+    allow_hml_unsubscribe: bool = False
 
     def merged(self, raw: dict[str, Any] | None) -> Policy:
         """This policy with the keys of ``raw`` (a schema-checked mapping) applied on top."""
@@ -66,7 +70,8 @@ class Policy:
             if key == "lints":
                 values[key] = tuple(sorted({**dict(self.lints), **value}.items()))
             else:
-                values[key] = value if key in ("max_recipients", "audience_since") else parse_duration(value)
+                keep = key in ("max_recipients", "audience_since", "allow_hml_unsubscribe")
+                values[key] = value if keep else parse_duration(value)
         return Policy(**{**self.__dict__, **values})
 
     def lint_level(self, lint: str) -> str:

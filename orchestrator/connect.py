@@ -69,7 +69,9 @@ def sandbox_app(env: Environment, root: Path, *, clock: Callable[[], datetime] |
         daily_limit=api.get("daily_limit"),
     )
     seed = root / api["seed"] if "seed" in api else None
-    return SandboxApp(db_path=db, seed=seed, faults=faults, clock=clock)
+    return SandboxApp(
+        db_path=db, seed=seed, faults=faults, clock=clock, allow_hml_unsubscribe=env.policy.allow_hml_unsubscribe
+    )
 
 
 def business_unit_id(env: Environment) -> str:

@@ -68,7 +68,9 @@ def plan_project(
                 return campaign.diagnostic(("template",), message)
         return Diagnostic(change.source, 0, 0, message)
 
-    remote = template_problems(client, plan.changes, locate) + id_problems(client, plan.changes, project)
+    remote = template_problems(
+        client, plan.changes, locate, allow_hml=env.policy.allow_hml_unsubscribe
+    ) + id_problems(client, plan.changes, project)
     if not remote:
         return plan
     return dataclasses.replace(plan, problems=tuple(sorted({*plan.problems, *remote})))

@@ -54,8 +54,20 @@ def load_project(root: Path, paths: list[Path] | None = None) -> Project:
                 )
             ]
         )
+    if not config.campaigns_dir.is_relative_to(config.root):
+        raise ProjectInvalid(
+            [
+                Diagnostic(
+                    config.path.name,
+                    0,
+                    0,
+                    f"campaigns_dir resolves to {config.campaigns_dir}, outside the project folder; "
+                    "keep the campaigns (and any symbolic link they go through) inside the project",
+                )
+            ]
+        )
     files = discover(config.campaigns_dir) if not paths else _expand(paths)
-    campaigns, problems = load_campaigns(files, config.root)
+    campaigns, problems = load_campaigns(files, config.root, confine=config.campaigns_dir)
     return Project(config, campaigns, problems)
 
 

@@ -15,7 +15,7 @@ from orchestrator.errors import ApiError, ApiNotFound, Diagnostic
 from orchestrator.pardot.errormap import INVALID_ID_CODES
 from orchestrator.pardot.models import Campaign, EmailTemplate, PardotList, User
 from orchestrator.plan import Change
-from orchestrator.policy import TOKEN_HELP, has_opt_out_token
+from orchestrator.policy import has_opt_out_token, token_help
 
 if TYPE_CHECKING:
     from orchestrator.project import Project
@@ -33,9 +33,16 @@ class ReadsTemplates(Protocol):
 
 
 def template_problems(
-    client: ReadsTemplates, changes: Iterable[Change], locate: Callable[[Change, str], Diagnostic]
+    client: ReadsTemplates,
+    changes: Iterable[Change],
+    locate: Callable[[Change, str], Diagnostic],
+    *,
+    allow_hml: bool = False,
 ) -> list[Diagnostic]:
-    """Problems with the templates that pending ``changes`` use; ``locate`` points at the campaign file."""
+    """Problems with the templates that pending ``changes`` use; ``locate`` points at the campaign file.
+
+    ``allow_hml`` is the project's ``policy.allow_hml_unsubscribe``.
+    """
     cache: dict[int, EmailTemplate | ApiError] = {}
     problems: list[Diagnostic] = []
     for change in changes:
@@ -50,12 +57,12 @@ def template_problems(
                 cache[template_id] = exc
         found = cache[template_id]
         label = change.labels.get("template", str(template_id))
-        for message in _problems(found, change, label):
+        for message in _problems(found, change, label, allow_hml):
             problems.append(locate(change, message))
     return problems
 
 
-def _problems(found: EmailTemplate | ApiError, change: Change, label: str) -> list[str]:
+def _problems(found: EmailTemplate | ApiError, change: Change, label: str, allow_hml: bool) -> list[str]:
     if isinstance(found, ApiNotFound):
         return [f"template {label} does not exist in Pardot ({found.api_message})"]
     if isinstance(found, ApiError):
@@ -68,10 +75,17 @@ def _problems(found: EmailTemplate | ApiError, change: Change, label: str) -> li
     if change.kind == "one-to-one" and not found.is_one_to_one_email:
         out.append(f"template {label} is not enabled for one-to-one emails")
     payload = change.payload or {}
-    if payload.get("text_content") is None and not has_opt_out_token(found.text or "", is_html=False):
-        out.append(f"template {label}'s text part has no unsubscribe or preference-center link; {TOKEN_HELP}")
-    if payload.get("html_content") is None and found.html and not has_opt_out_token(found.html, is_html=True):
-        out.append(f"template {label}'s HTML part has no unsubscribe or preference-center link; {TOKEN_HELP}")
+    hint = token_help(allow_hml=allow_hml)
+    if payload.get("text_content") is None and not has_opt_out_token(
+        found.text or "", is_html=False, allow_hml=allow_hml
+    ):
+        out.append(f"template {label}'s text part has no unsubscribe or preference-center link; {hint}")
+    if (
+        payload.get("html_content") is None
+        and found.html
+        and not has_opt_out_token(found.html, is_html=True, allow_hml=allow_hml)
+    ):
+        out.append(f"template {label}'s HTML part has no unsubscribe or preference-center link; {hint}")
     return out
 
 

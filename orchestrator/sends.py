@@ -23,7 +23,7 @@ from orchestrator.config import Config, Environment, Policy
 from orchestrator.desired import DesiredSend, ScheduleKind, SendKind
 from orchestrator.errors import Diagnostic, RenderError
 from orchestrator.policy import address_problems, content_problems, lead_time_problem
-from orchestrator.render import Renderer, Source
+from orchestrator.render import RenderBudget, Renderer, Source
 from orchestrator.schedule import Occurrence, ScheduleError, expand, utc_iso
 
 _ID_KINDS = {
@@ -254,18 +254,22 @@ def _render(campaign: Campaign, ctx: _Context, occ: Occurrence) -> dict[str, Any
     }
     out: dict[str, Any] = {"subject": None, "text_content": None, "html_content": None}
     ok = True
+    budget = RenderBudget()  # one time and size budget for the three parts of this send
     for part, key in (("subject", "subject"), ("text", "text_content"), ("html", "html_content")):
         source = _source(campaign, ctx, part)
         if source is None:
             continue
         try:
-            out[key] = ctx.renderer.render(source, variables)
+            out[key] = ctx.renderer.render(source, variables, budget)
         except RenderError as exc:
             ok = False
             _report_render_error(campaign, ctx, part, exc)
     if not ok:
         return None
-    for field_name, message in content_problems(out["subject"], out["text_content"], out["html_content"]):
+    allow_hml = ctx.env.policy.allow_hml_unsubscribe
+    for field_name, message in content_problems(
+        out["subject"], out["text_content"], out["html_content"], allow_hml=allow_hml
+    ):
         json_field = field_name if field_name in data else f"{field_name}_file"
         ctx.report(campaign, (json_field if json_field in data else field_name,), message)
         ok = False
@@ -280,14 +284,14 @@ def _source(campaign: Campaign, ctx: _Context, part: str) -> Source | None:
     file_key = f"{part}_file"
     if file_key not in data:
         return None
+    # Resolved first (symbolic links included), then confined: a link inside the folder that
+    # points outside it is refused like a `../` path, before anything is read.
     path = (campaign.path.parent / str(data[file_key])).resolve()
+    if not path.is_relative_to(ctx.config.campaigns_dir):
+        ctx.report(campaign, (file_key,), f"{data[file_key]!r} is outside the campaigns folder")
+        return None
     if not path.is_file():
         ctx.report(campaign, (file_key,), f"{data[file_key]!r} does not exist (paths are relative to this file)")
-        return None
-    try:
-        path.relative_to(ctx.config.campaigns_dir)
-    except ValueError:
-        ctx.report(campaign, (file_key,), f"{data[file_key]!r} is outside the campaigns folder")
         return None
     return Source(part, file=path)
 

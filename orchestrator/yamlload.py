@@ -30,6 +30,10 @@ MAX_FILE_BYTES = 1024 * 1024
 MAX_NODES = 100_000
 #: Deepest nesting of mappings and sequences.
 MAX_DEPTH = 64
+#: Longest integer literal, in characters (sign, prefix and underscores included). Python
+#: refuses to convert decimal integers of more than 4,300 digits (a ValueError), and a huge hex
+#: literal converts but then breaks every message that prints it; no id or count needs more.
+MAX_INT_CHARS = 40
 
 JsonPath = tuple[str | int, ...]
 
@@ -119,9 +123,16 @@ class _Builder:
         return self._scalar(node)
 
     def _scalar(self, node: yaml.Node) -> Any:
+        mark = node.start_mark
         if node.tag not in _SCALAR_TAGS:
-            mark = node.start_mark
             raise YamlLoadError(mark.line + 1, mark.column + 1, f"unsupported YAML tag {node.tag!r}")
+        if node.tag == "tag:yaml.org,2002:int" and len(str(node.value)) > MAX_INT_CHARS:
+            raise YamlLoadError(
+                mark.line + 1,
+                mark.column + 1,
+                f"integer of {len(str(node.value)):,} characters is too long (at most {MAX_INT_CHARS}); "
+                "quote it if it is meant as text",
+            )
         return self.constructor.construct_object(node, deep=True)
 
     def _mapping(self, node: yaml.MappingNode, path: JsonPath) -> dict[str, Any]:

@@ -21,7 +21,7 @@ def _cases(kind: str) -> list[Path]:
 
 def _project(case: Path, tmp_path: Path) -> tuple[Path, str]:
     root = tmp_path / "project"
-    shutil.copytree(case, root)
+    shutil.copytree(case, root, symlinks=True)  # a case may hold symbolic links (never followed when copying)
     if not (root / "orchestrator.yaml").exists():
         shutil.copy(CASES / "base.orchestrator.yaml", root / "orchestrator.yaml")
     now_file = case / "now.txt"

@@ -96,9 +96,9 @@ def test_refusals(renderer: Renderer, source: str, fragment: str) -> None:
     [
         ("%%unsubscribe%%", False, True),
         ("%%email_preference_center%%", False, True),
-        ("{{Unsubscribe}}", False, True),
-        ("{{{ EmailPreferenceCenter }}}", False, True),
-        ("{{unsubscribe}}", True, True),
+        ("{{Unsubscribe}}", False, False),  # HML counts only with policy.allow_hml_unsubscribe
+        ("%%UNSUBSCRIBE%%", False, False),  # Pardot documents the lower-case token
+        ("{{unsubscribe}}", True, False),
         ('<a href="%%unsubscribe%%">u</a>', True, True),
         ("<!-- %%unsubscribe%% -->", True, False),
         ("<!--[if mso]>%%unsubscribe%%<![endif]-->", True, False),
@@ -115,14 +115,51 @@ def test_refusals(renderer: Renderer, source: str, fragment: str) -> None:
         ('<img alt="%%unsubscribe%%" src="x.png">', True, False),
         ("<template><a href='%%unsubscribe%%'>u</a></template>", True, False),
         ("<a href=%%unsubscribe%%>u</a>", True, True),
-        ("<p>Unsubscribe: %%unsubscribe%%</p>", True, True),
-        ("<STYLE>x</STYLE><A HREF='{{Unsubscribe}}'>u</A>", True, True),
+        ("<p>Unsubscribe: %%unsubscribe%%</p>", True, False),  # visible text, but nothing to click
+        ("<STYLE>x</STYLE><A HREF='%%email_preference_center%%'>u</A>", True, True),
         ("{{Unsubscribe.Link}}", False, False),
         ("unsubscribe here", False, False),
+        # issue 10's reproductions: each passed the regex check with no working link
+        ('<a data-href="%%unsubscribe%%">u</a>', True, False),
+        ('<a title="href=%%unsubscribe%%">u</a>', True, False),
+        ('<img alt="href=%%unsubscribe%%" src="x">', True, False),
+        ('<link href="%%unsubscribe%%">', True, False),
+        ('<base href="%%unsubscribe%%">', True, False),
+        ('<?xml href="%%unsubscribe%%"?>', True, False),
+        ('<!DOCTYPE html href="%%unsubscribe%%">', True, False),
+        ('</a href="%%unsubscribe%%">', True, False),
+        ('<p>x</p><a href="%%unsubscribe%%"', True, False),  # unclosed at the end of the file
+        ('{{#if Recipient.X}}<a href="%%unsubscribe%%">u</a>{{/if}}', True, False),
+        ('{{#unless Recipient.X}}<a href="%%unsubscribe%%">u</a>{{/unless}}', True, False),
+        ('<a href="https://x.example/?u=%%unsubscribe%%">u</a>', True, False),
+        ("{{#if Recipient.X}}%%unsubscribe%%{{/if}}", False, False),
+        # what does count
+        ('<a href=" %%unsubscribe%%\n">u</a>', True, True),  # trimmed like a browser does
+        ('<map name="m"><area href="%%email_preference_center%%"></map>', True, True),
+        ('{{#if Recipient.X}}<a href="%%unsubscribe%%">u</a>{{/if}}<a href="%%unsubscribe%%">u</a>', True, True),
+        ('<noscript><a href="%%unsubscribe%%">u</a></noscript>', True, False),
+        ('<div hidden><a href="%%unsubscribe%%">u</a></div>', True, False),
+        ('<a hidden href="%%unsubscribe%%">u</a>', True, False),
     ],
 )
 def test_opt_out_token_detection(text: str, is_html: bool, expected: bool) -> None:
     assert has_opt_out_token(text, is_html=is_html) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "is_html"),
+    [
+        ("{{Unsubscribe}}", False),
+        ("{{{ EmailPreferenceCenter }}}", False),
+        ("{{unsubscribe}}", False),
+        ('<a href="{{Unsubscribe}}">u</a>', True),
+        ("<STYLE>x</STYLE><A HREF='{{EmailPreferenceCenter}}'>u</A>", True),
+        ("<a href='{{{ unsubscribe }}}'>u</a>", True),
+    ],
+)
+def test_hml_tokens_count_only_when_the_policy_allows_them(text: str, is_html: bool) -> None:
+    assert has_opt_out_token(text, is_html=is_html, allow_hml=True) is True
+    assert has_opt_out_token(text, is_html=is_html, allow_hml=False) is False
 
 
 def test_bytecode_cache_never_mixes_html_and_text_escaping(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ import click
 
 from orchestrator.cli.exitcodes import ExitCode
 from orchestrator.errors import ConfigError, OrchestratorError
+from orchestrator.textsafe import escape_control
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -212,7 +213,9 @@ class UserFacingError(click.ClickException):
     exit_code = 1
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"Error: {self.message}", err=True)
+        # Messages quote user text (file content, API answers): control characters such as an
+        # ANSI escape are shown as `\x1b`, never sent to the terminal raw.
+        click.echo(f"Error: {escape_control(self.message, keep_newlines=True)}", err=True)
 
 
 class UsageError(click.UsageError):

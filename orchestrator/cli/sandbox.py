@@ -102,6 +102,11 @@ def sandbox_group() -> None:
     is_flag=True,
     help="With --db: if the seed changed since the file was seeded, delete its data and reseed.",
 )
+@click.option(
+    "--allow-hml-unsubscribe",
+    is_flag=True,
+    help="Accept {{Unsubscribe}} / {{EmailPreferenceCenter}} for error 64's rule (policy.allow_hml_unsubscribe).",
+)
 def serve_command(
     host: str,
     port: int,
@@ -113,11 +118,19 @@ def serve_command(
     fault_seed: int,
     daily_limit: int | None,
     reload_seed: bool,
+    allow_hml_unsubscribe: bool,
 ) -> None:
     """Serve the sandbox over HTTP until Ctrl-C."""
     config = FaultConfig(rates=dict(faults), seed=fault_seed, latency_ms=latency_ms, daily_limit=daily_limit)
     try:
-        app = SandboxApp(db_path=db_path, seed=seed_path, token=token, faults=config, reload_seed=reload_seed)
+        app = SandboxApp(
+            db_path=db_path,
+            seed=seed_path,
+            token=token,
+            faults=config,
+            reload_seed=reload_seed,
+            allow_hml_unsubscribe=allow_hml_unsubscribe,
+        )
         server = serve(app, host=host, port=port)
     except OrchestratorError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -22,6 +22,7 @@ from orchestrator.project import desired_sends
 from orchestrator.redact import mask_emails
 from orchestrator.schedule import utc_iso
 from orchestrator.selection import select_sends
+from orchestrator.textsafe import escape_control
 
 
 def _diag_json(diag: Diagnostic) -> dict[str, Any]:
@@ -158,7 +159,8 @@ def _project_root(app: App) -> Path:
 
 def _print_text(app: App, campaigns: int, sends: list[DesiredSend], problems: list[Diagnostic], env: str) -> None:
     for diag in problems:
-        app.console.print(str(diag), markup=False)
+        # A message may quote file content: control characters are shown escaped, never raw.
+        app.console.print(escape_control(str(diag)), markup=False, highlight=False)
     errors = [d for d in problems if d.severity == "error"]
     if errors:
         files = len({d.path for d in errors})

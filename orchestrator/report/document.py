@@ -3,7 +3,8 @@
 Self-contained means the page needs nothing but itself: the CSS is inline, the charts are
 inline SVG (:mod:`.charts`), and there is no script and no external link, so it can be mailed,
 attached to a ticket or opened offline. Jinja autoescaping is on: campaign names and send keys
-come from users' files and must never become markup. The only markup inserted unescaped is the
+come from users' files and must never become markup, and control characters in them are shown
+as escapes (``\\x1b``), never written raw. The only markup inserted unescaped is the
 SVG matplotlib produced from our own numbers.
 
 Prospect addresses in one-to-one send keys are masked unless ``reveal_emails`` is true: a
@@ -32,8 +33,17 @@ from orchestrator.stats import (
     show_count,
     show_rate,
 )
+from orchestrator.textsafe import escape_control
 
 __all__ = ["build_report"]
+
+def _visible(value: object) -> object:
+    """Every ``{{ }}`` output: control characters in user text (a send key, a reason from the
+    API) are shown as ``\\x1b``-style escapes; our own markup (the SVG charts) is left alone."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return escape_control(value)
+    return value
+
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("orchestrator.report", "templates"),
@@ -41,6 +51,7 @@ _ENV = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
+    finalize=_visible,
 )
 
 

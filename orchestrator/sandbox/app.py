@@ -104,7 +104,8 @@ class SandboxApp:
     ``db_path=None`` keeps the data in memory; a file database is seeded only when it is new,
     so sends recorded by one command are still there for the next. ``seed=None`` loads the
     built-in demo seed. ``clock`` returns the aware UTC "now" (tests pass a controllable one);
-    ``POST /_sandbox/clock`` shifts it further.
+    ``POST /_sandbox/clock`` shifts it further. ``allow_hml_unsubscribe`` lets the HML opt-out
+    tokens satisfy error 64's rule, as a project's ``policy.allow_hml_unsubscribe`` does.
 
     A file database remembers the digest of the seed it was filled from. Opened with a seed
     whose content differs, it raises :class:`SeedChanged` (never keeps serving stale data
@@ -122,7 +123,9 @@ class SandboxApp:
         clock: Callable[[], datetime] | None = None,
         exports: ExportConfig = ExportConfig(),
         reload_seed: bool = False,
+        allow_hml_unsubscribe: bool = False,
     ) -> None:
+        self.allow_hml_unsubscribe = allow_hml_unsubscribe
         self._clock = clock or (lambda: datetime.now(UTC))
         self._offset = timedelta(0)
         self._token = token
@@ -359,7 +362,7 @@ class SandboxApp:
             # The v4 docs' curl example posts the one-to-one target as a body field (§1.5).
             target = Target(params.get("prospect_id"), params.get("prospect_email"))
             return self._one_to_one(params, fmt, target)
-        email_id = send_list_email(self.store, params, self.now())
+        email_id = send_list_email(self.store, params, self.now(), allow_hml_unsubscribe=self.allow_hml_unsubscribe)
         return self._email_answer(fmt, email_id)
 
     def _do_send_to_id(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
@@ -369,7 +372,9 @@ class SandboxApp:
         return self._one_to_one(read_params(request), fmt, Target(prospect_email=args["pemail"]))
 
     def _one_to_one(self, params: Params, fmt: str, target: Target) -> Response:
-        email_id = send_one_to_one(self.store, params, target, self.now())
+        email_id = send_one_to_one(
+            self.store, params, target, self.now(), allow_hml_unsubscribe=self.allow_hml_unsubscribe
+        )
         return self._email_answer(fmt, email_id)
 
     def _email_answer(self, fmt: str, email_id: int) -> Response:

@@ -16,19 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from orchestrator.policy import OK, opt_out_status
 from orchestrator.sandbox.dates import format_wire, parse_instant
 from orchestrator.sandbox.params import Params
 from orchestrator.sandbox.store import Store
 from orchestrator.sandbox.wire import flag, refuse
-
-#: Tokens that satisfy the unsubscribe rule (error 64). **CHOICE** (docs/wire-format.md): the
-#: HML forms are accepted too.
-UNSUBSCRIBE_TOKENS: tuple[str, ...] = (
-    "%%unsubscribe%%",
-    "%%email_preference_center%%",
-    "{{Unsubscribe}}",
-    "{{EmailPreferenceCenter}}",
-)
 
 _EMAIL_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 
@@ -50,8 +42,12 @@ class _Content:
     template_id: int | None
 
 
-def send_list_email(store: Store, params: Params, now: datetime) -> int:
-    """Validate a list send, record it with its recipients, and return the new email id."""
+def send_list_email(store: Store, params: Params, now: datetime, *, allow_hml_unsubscribe: bool = False) -> int:
+    """Validate a list send, record it with its recipients, and return the new email id.
+
+    ``allow_hml_unsubscribe``: whether the HML opt-out tokens satisfy error 64's rule (see
+    :func:`_content`).
+    """
     list_ids_raw = params.array("list_ids")
     if not list_ids_raw:
         raise refuse(13, "list_ids[]")
@@ -60,7 +56,7 @@ def send_list_email(store: Store, params: Params, now: datetime) -> int:
         campaign_id = _campaign(conn, params)
         list_ids = _existing_ids(conn, "lists", list_ids_raw, 55)
         suppression_ids = _existing_ids(conn, "lists", params.array("suppression_list_ids"), 55)
-        content = _content(conn, params, kind="list")
+        content = _content(conn, params, kind="list", allow_hml=allow_hml_unsubscribe)
         scheduled = _scheduled_time(params)
         email_id = _insert_email(
             conn, params, content, now,
@@ -71,12 +67,14 @@ def send_list_email(store: Store, params: Params, now: datetime) -> int:
     return email_id
 
 
-def send_one_to_one(store: Store, params: Params, target: Target, now: datetime) -> int:
+def send_one_to_one(
+    store: Store, params: Params, target: Target, now: datetime, *, allow_hml_unsubscribe: bool = False
+) -> int:
     """Validate a one-to-one send, record it with its one recipient, return the email id."""
     with store.transaction() as conn:
         operational = _operational(conn, params)
         campaign_id = _campaign(conn, params)
-        content = _content(conn, params, kind="one-to-one")
+        content = _content(conn, params, kind="one-to-one", allow_hml=allow_hml_unsubscribe)
         prospect_id = _target_prospect(conn, target, operational)
         email_id = _insert_email(
             conn, params, content, now,
@@ -166,8 +164,15 @@ def _existing_ids(
     return tuple(ids)
 
 
-def _content(conn: sqlite3.Connection, params: Params, *, kind: str) -> _Content:
-    """Apply the template (if any), then the overrides; enforce the three required-field ways."""
+def _content(conn: sqlite3.Connection, params: Params, *, kind: str, allow_hml: bool = False) -> _Content:
+    """Apply the template (if any), then the overrides; enforce the three required-field ways.
+
+    Error 64 (no opt-out link) is decided by :func:`orchestrator.policy.opt_out_status`, the
+    function ``validate`` and ``plan`` use, so the sandbox and the policy can never disagree:
+    by default only the documented ``%%unsubscribe%%`` / ``%%email_preference_center%%`` count;
+    the HML forms only when the sandbox runs with ``allow_hml_unsubscribe`` (the project's
+    ``policy.allow_hml_unsubscribe``, or ``sandbox serve --allow-hml-unsubscribe``).
+    """
     template = _template(conn, params, kind)
     text = params.get("text_content")
     html = params.get("html_content")
@@ -192,7 +197,7 @@ def _content(conn: sqlite3.Connection, params: Params, *, kind: str) -> _Content
         template_id=int(template["id"]) if template else None,
     )
     for label, body in (("text_content", content.text), ("html_content", content.html)):
-        if body and not any(token in body for token in UNSUBSCRIBE_TOKENS):
+        if body and opt_out_status(body, is_html=label == "html_content", allow_hml=allow_hml) != OK:
             raise refuse(64, label)
     return content
 

@@ -92,12 +92,21 @@ def test_invalid_sends_are_refused_with_pardots_code(
     assert emails(client) == []
 
 
-@pytest.mark.parametrize(
-    "body", ["%%unsubscribe%%", "%%email_preference_center%%", "{{Unsubscribe}}", "{{EmailPreferenceCenter}}"]
-)
+@pytest.mark.parametrize("body", ["%%unsubscribe%%", "%%email_preference_center%%"])
 def test_every_unsubscribe_token_satisfies_rule_64(client: httpx.Client, body: str) -> None:
-    answer = send(client, **{**BY_USER, "text_content": f"x {body}", "html_content": f"<p>{body}</p>"})
+    answer = send(client, **{**BY_USER, "text_content": f"x {body}", "html_content": f'<a href="{body}">u</a>'})
     assert answer.stat == "ok"
+
+
+@pytest.mark.parametrize("body", ["{{Unsubscribe}}", "{{EmailPreferenceCenter}}"])
+def test_hml_tokens_satisfy_rule_64_only_when_allowed(body: str) -> None:
+    """The same rule as policy.allow_hml_unsubscribe (orchestrator.policy.opt_out_status decides both)."""
+    fields = {**BY_USER, "text_content": f"x {body}", "html_content": f'<a href="{body}">u</a>'}
+    for allowed, expected in ((False, ("fail", 64)), (True, ("ok", None))):
+        app = SandboxApp(allow_hml_unsubscribe=allowed)
+        with httpx.Client(transport=inprocess_transport(app), base_url=SANDBOX_BASE_URL, headers=AUTH) as c:
+            answer = send(c, **fields)
+        assert (answer.stat, answer.code if answer.stat == "fail" else None) == expected
 
 
 def test_operational_email_needs_the_account_feature(tmp_path: Path) -> None:
