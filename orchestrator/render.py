@@ -557,11 +557,7 @@ class Renderer:
         except SecurityError as exc:
             raise self._error(source, f"not allowed in templates: {exc}", *_template_line(exc)) from None
         except jinja2.UndefinedError as exc:
-            raise self._error(
-                source,
-                f"undefined variable: {exc.message} (define it under `vars:` in the campaign or the environment)",
-                *_template_line(exc),
-            ) from None
+            raise self._error(source, _undefined_message(exc.message or ""), *_template_line(exc)) from None
         except jinja2.TemplateNotFound as exc:
             raise self._error(
                 source,
@@ -624,3 +620,22 @@ def _template_line(exc: BaseException) -> tuple[int | None, str | None]:
             found = (tb.tb_lineno, filename)
         tb = tb.tb_next
     return found
+
+
+#: Pardot's HML merge objects. Written in lower case (``{{recipient.first_name}}``) they are
+#: Jinja variables, not merge tags: HML starts with a capital letter (``{{Recipient.FirstName}}``).
+_HML_OBJECTS = ("recipient", "sender", "organization", "campaign", "email", "system", "unsubscribe")
+
+
+def _undefined_message(message: str) -> str:
+    """Jinja's "undefined" message with what to do next, and the HML hint where it fits."""
+    hint = "define it under `vars:` in the campaign or the environment"
+    match = re.match(r"'([A-Za-z_][A-Za-z0-9_]*)' is undefined", message)
+    if match and match.group(1).lower() in _HML_OBJECTS:
+        name = match.group(1)
+        hint = (
+            f"Pardot merge tags start with a capital letter ({{{{{name.capitalize()}.FirstName}}}}, "
+            "{{Recipient.Company}}); in lower case it is a Jinja variable, or "
+            + hint
+        )
+    return f"undefined variable: {message} ({hint})"
