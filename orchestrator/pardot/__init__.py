@@ -9,8 +9,9 @@ load httpx and tenacity; :class:`PardotClient` loads them when first named.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from orchestrator.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from orchestrator.pardot.client import PardotClient
@@ -80,11 +81,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    """The client, models and settings on first use (PEP 562)."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())

@@ -10,9 +10,9 @@ application, which load when :class:`SandboxApp`, :func:`serve` or the transport
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
+from orchestrator.lazy import lazy_getattr
 from orchestrator.sandbox.config import (
     FAULT_KINDS,
     SANDBOX_BASE_URL,
@@ -48,11 +48,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    """The application, server and transport on first use (PEP 562)."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())

@@ -10,11 +10,11 @@ A backend module loads when it is first named or opened.
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orchestrator.errors import ConfigError
+from orchestrator.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from orchestrator.state.base import StateStore
@@ -102,11 +102,4 @@ def open_store(
     )
 
 
-def __getattr__(name: str) -> object:
-    """The backends and value types on first use (PEP 562)."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())
