@@ -213,8 +213,8 @@ def test_list_send_with_every_parameter(sandbox: Sandbox, fmt: str, version: int
     "content",
     [
         {"text_content": UNSUB, "name": "n", "subject": "s", "from_email": "jane@example.com", "from_name": "Jane"},
-        {"text_content": UNSUB, "html_content": '<p><a href="%%unsubscribe%%">Unsubscribe</a></p>', "name": "n", "subject": "s",
-         "from_user_id": 3001},
+        {"text_content": UNSUB, "html_content": '<p><a href="%%unsubscribe%%">Unsubscribe</a></p>', "name": "n",
+         "subject": "s", "from_user_id": 3001},
     ],
     ids=["from-email-and-name", "from-user-id"],
 )
