@@ -286,6 +286,7 @@ def apply_saved(target: Target, saved: Plan, options: ApplyOptions) -> tuple[Pla
             business_unit_id=target.env.business_unit_id,
             lineage=snapshot.lineage,
             serial=snapshot.serial,
+            allow_hml=target.env.policy.allow_hml_unsubscribe,
         )
         fresh = compute_plan(
             target, saved.created_at, allow_late=saved.allow_late, snapshot=snapshot, count_audiences=False

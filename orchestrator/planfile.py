@@ -195,7 +195,7 @@ def check_times(plan: Plan, *, now: datetime) -> None:
             )
 
 
-def check_integrity(plan: Plan) -> None:
+def check_integrity(plan: Plan, *, allow_hml: bool = False) -> None:
     """Refuse pending changes whose payload does not match its fingerprint or breaks the content policy.
 
     The checksum catches accidental edits of a saved plan; this catches a payload edited with
@@ -205,15 +205,27 @@ def check_integrity(plan: Plan) -> None:
         payload = change.payload or {}
         if fingerprint(payload) != change.fingerprint:
             raise PlanRefused(f"{change.key}: its payload does not match its fingerprint; the plan file was edited")
-        problems = content_problems(payload.get("subject"), payload.get("text_content"), payload.get("html_content"))
+        problems = content_problems(
+            payload.get("subject"), payload.get("text_content"), payload.get("html_content"), allow_hml=allow_hml
+        )
         if problems:
             raise PlanRefused(f"{change.key}: {problems[0][1]}")
 
 
 def check_applicable(
-    plan: Plan, *, now: datetime, environment: str, business_unit_id: str, lineage: str, serial: int
+    plan: Plan,
+    *,
+    now: datetime,
+    environment: str,
+    business_unit_id: str,
+    lineage: str,
+    serial: int,
+    allow_hml: bool = False,
 ) -> None:
-    """Refuse, saying why, a saved plan that cannot be applied as it is now."""
+    """Refuse, saying why, a saved plan that cannot be applied as it is now.
+
+    ``allow_hml`` is the environment's ``policy.allow_hml_unsubscribe``, for the content check.
+    """
     if plan.errored:
         raise PlanRefused("the plan has errors; it can be shown but never applied")
     if plan.environment != environment:
@@ -233,4 +245,4 @@ def check_applicable(
             "state command ran"
         )
     check_times(plan, now=now)
-    check_integrity(plan)
+    check_integrity(plan, allow_hml=allow_hml)

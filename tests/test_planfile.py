@@ -201,3 +201,12 @@ def test_binding_refuses_a_send_the_state_already_holds() -> None:
     fresh = make_plan([send], snapshot, NOW, environment="prod", business_unit_id="0Uv1")
     assert fresh.changes[0].action is Action.UNKNOWN
     assert binding_problems(saved, fresh, snapshot) == ["a@now: the state already holds it as unknown"]
+
+
+def test_hml_opt_out_tokens_pass_at_apply_only_where_the_policy_allows_them() -> None:
+    send = desired("a", at=NOW + timedelta(days=1))
+    payload = {**send.payload, "text_content": "Bye: {{Unsubscribe}}"}
+    plan = a_plan(dataclasses.replace(send, payload=payload))
+    with pytest.raises(PlanRefused):
+        check(plan)  # Pardot's documented tokens only, by default
+    check(plan, allow_hml=True)  # policy.allow_hml_unsubscribe: true
