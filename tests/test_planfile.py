@@ -210,3 +210,18 @@ def test_hml_opt_out_tokens_pass_at_apply_only_where_the_policy_allows_them() ->
     with pytest.raises(PlanRefused):
         check(plan)  # Pardot's documented tokens only, by default
     check(plan, allow_hml=True)  # policy.allow_hml_unsubscribe: true
+
+
+def test_the_terminal_plan_never_carries_a_control_character() -> None:
+    """A send recorded before control characters were refused must not reach a terminal raw."""
+    import io
+
+    from rich.console import Console
+
+    from orchestrator.cli.planview import print_text
+
+    send = desired("a", subject="Sale\x1b[2J now", at=NOW + timedelta(days=1))
+    buffer = io.StringIO()
+    print_text(a_plan(send), Console(file=buffer, width=200, color_system=None), reveal=True)
+    text = buffer.getvalue()
+    assert "\x1b" not in text and "Sale\\x1b[2J now" in text

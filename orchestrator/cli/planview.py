@@ -22,6 +22,7 @@ from orchestrator.errors import Diagnostic, OrchestratorError
 from orchestrator.plan import Action, Change, Plan
 from orchestrator.redact import mask_emails
 from orchestrator.schedule import utc_iso
+from orchestrator.textsafe import escape_control
 
 _STYLE = {
     Action.SEND: "green",
@@ -179,7 +180,13 @@ def print_text(plan: Plan, console: Console, *, reveal: bool = False, show_noop:
     Built as one styled text and printed once without re-wrapping: printing line by line costs
     milliseconds per line, which adds up to seconds for a plan of a few hundred sends.
     """
-    show: Callable[[str], str] = (lambda s: s) if reveal else mask_emails
+    masked: Callable[[str], str] = (lambda s: s) if reveal else mask_emails
+
+    def show(text: str) -> str:
+        # Sends recorded before control characters were refused may still hold them: a terminal
+        # must never receive an escape sequence from a campaign (it could erase plan lines).
+        return escape_control(masked(text))
+
     out = Text()
     out.append(f"Environment {plan.environment}, business unit {plan.business_unit_id}\n", style="bold")
     out.append(
@@ -195,12 +202,12 @@ def print_text(plan: Plan, console: Console, *, reveal: bool = False, show_noop:
             out.append("  [OPERATIONAL]", style="bold yellow")
         out.append("\n")
         for line in detail_lines(change, reveal):
-            out.append(f"    {line}\n", style="bold red" if change.loud else "")
+            out.append(f"    {escape_control(line)}\n", style="bold red" if change.loud else "")
         for line in content_diff(change):
             out.append(f"    {show(line)}\n", style=_diff_style(line))
         out.append("\n")
     for problem in plan.problems:
-        out.append(f"{problem}\n", style="red" if problem.severity == "error" else "yellow")
+        out.append(f"{escape_control(str(problem))}\n", style="red" if problem.severity == "error" else "yellow")
     hidden = sum(1 for c in plan.changes if c.action in (Action.NOOP, Action.DEFER))
     if hidden and not show_noop:
         out.append(f"({hidden} unchanged or deferred send(s) not shown; --show-unchanged lists them)\n")
