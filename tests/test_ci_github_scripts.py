@@ -9,6 +9,7 @@ offline.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -66,7 +67,9 @@ def script_of(workflow: str, step_name: str) -> str:
     return str(step["with"]["script"])
 
 
-def run_script(tmp_path: Path, script: str, state: dict[str, Any]) -> dict[str, Any]:
+def run_script(
+    tmp_path: Path, script: str, state: dict[str, Any], env: dict[str, str] | None = None
+) -> dict[str, Any]:
     node = shutil.which("node")
     if node is None:
         pytest.fail("Node.js is needed to test the workflows' github-script steps (apt-get install nodejs)")
@@ -74,7 +77,12 @@ def run_script(tmp_path: Path, script: str, state: dict[str, Any]) -> dict[str, 
     (tmp_path / "state.json").write_text(json.dumps(state))
     (tmp_path / "script.js").write_text(script)
     done = subprocess.run(
-        [node, "harness.js", "state.json", "script.js"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+        [node, "harness.js", "state.json", "script.js"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
     )
     assert done.returncode == 0, done.stderr
     result: dict[str, Any] = json.loads(done.stdout)
@@ -126,6 +134,19 @@ def test_the_first_plan_creates_its_comments_in_order(tmp_path: Path) -> None:
     created = [c for c in result["calls"] if c[0] == "create"]
     assert [c[2] for c in created] == [part(n, 10, f"text {n}") for n in (1, 2, 3, 10)]
     assert all(c[1] == 7 for c in created)
+
+
+def test_the_first_part_links_the_previews_artifact(tmp_path: Path) -> None:
+    (tmp_path / "plan-comment").mkdir()
+    for number in (1, 2):
+        (tmp_path / "plan-comment" / f"plan-{number}.md").write_text(part(number, 2, f"text {number}"))
+    url = "https://github.com/o/r/actions/runs/1/artifacts/2"
+    result = run_script(
+        tmp_path, comment_script(), {"comments": [], "context": PR_CONTEXT}, env={"PREVIEWS_URL": url}
+    )
+    created = [c[2] for c in result["calls"] if c[0] == "create"]
+    assert f"[Previews of every send in this plan]({url})" in created[0]
+    assert created[0].startswith(part(1, 2, "text 1")) and created[1] == part(2, 2, "text 2")
 
 
 def test_without_a_plan_the_old_plan_comment_is_replaced_not_left_standing(tmp_path: Path) -> None:

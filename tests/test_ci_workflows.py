@@ -168,8 +168,11 @@ def run_job(workflow: Path, checkout: Path, secrets: dict[str, str], artifacts: 
         uses = step.get("uses", "")
         if uses.startswith("actions/upload-artifact"):
             source = checkout / step["with"]["path"]
-            assert source.is_file(), f"{name}: nothing to upload"
-            shutil.copy(source, artifacts / step["with"]["name"])
+            if source.is_dir():  # the previews folder
+                shutil.copytree(source, artifacts / step["with"]["name"], dirs_exist_ok=True)
+            else:
+                assert source.is_file(), f"{name}: nothing to upload"
+                shutil.copy(source, artifacts / step["with"]["name"])
             result.steps.append(StepResult(name, 0, ""))
         elif uses.startswith("actions/download-artifact"):
             folder = checkout / step["with"]["path"]
@@ -182,13 +185,15 @@ def run_job(workflow: Path, checkout: Path, secrets: dict[str, str], artifacts: 
             done = subprocess.run(
                 ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
                 cwd=checkout,
-                env=env,
+                env={**env, **{k: str(v) for k, v in step.get("env", {}).items()}},
                 capture_output=True,
                 text=True,
                 timeout=300,
             )
-            result.steps.append(StepResult(name, done.returncode, done.stdout + done.stderr))
             outcomes[name] = "success" if done.returncode == 0 else "failure"
+            # continue-on-error: the step's failure does not fail the job (its outcome still shows).
+            code = 0 if step.get("continue-on-error") else done.returncode
+            result.steps.append(StepResult(name, code, done.stdout + done.stderr))
     return result
 
 
@@ -295,8 +300,13 @@ def test_pull_request_then_push_workflows_send_each_email_once(
         job = run_job(plan_workflow, checkout(pr, tmp_path / f"runner-{name}"), secrets, artifacts[name])
         assert not job.failed, [(s.name, s.code, s.output) for s in job.steps]
         assert [s.name for s in job.steps] == [
-            "validate", "plan", "annotate", "Keep the reviewed plan for the apply workflow", "gate"
+            "validate", "plan", "annotate", "previews", "upload-previews",
+            "Keep the reviewed plan for the apply workflow", "gate",
         ]
+        # Previews of every send the plan makes, uploaded for the comment's link (screenshots
+        # need the runner's Chrome; without it the HTML and text previews are still there).
+        previews = artifacts[name] / "orchestrator-previews"
+        assert (previews / "index.html").is_file() and list(previews.rglob("preview.html"))
         assert (job.checkout / "plan-exitcode").read_text().strip() == "2"  # changes, nothing for a human
         comment = (job.checkout / "plan-comment" / "plan-1.md").read_text()
         assert comment.startswith("<!-- orchestrator-plan -->\n")

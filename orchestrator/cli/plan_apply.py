@@ -363,7 +363,18 @@ def apply(
 @click.command()
 @click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True, help="Output format.")
+@click.option(
+    "--previews",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Also write previews (HTML, text, screenshots) of every send the saved plan would make into DIR.",
+)
 @pass_app
-def show(app: App, plan_file: Path, fmt: str) -> None:
-    """Print a saved plan (from `plan --out`) as text, JSON or Markdown."""
-    _show(app, read_plan(plan_file), fmt, show_unchanged=True)
+def show(app: App, plan_file: Path, fmt: str, previews: Path | None) -> None:
+    """Print a saved plan (from `plan --out`) as text, JSON, Markdown or GitHub annotations."""
+    saved = read_plan(plan_file)
+    _show(app, saved, fmt, show_unchanged=True)
+    if previews is not None:
+        from orchestrator.cli.preview import plan_previews
+
+        plan_previews(app, saved, previews)
