@@ -8,6 +8,7 @@ error at the campaign file: found at plan time instead of half-way through an ap
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -38,12 +39,14 @@ def template_problems(
     locate: Callable[[Change, str], Diagnostic],
     *,
     allow_hml: bool = False,
+    cache: dict[int, EmailTemplate | ApiError] | None = None,
 ) -> list[Diagnostic]:
     """Problems with the templates that pending ``changes`` use; ``locate`` points at the campaign file.
 
-    ``allow_hml`` is the project's ``policy.allow_hml_unsubscribe``.
+    ``allow_hml`` is the project's ``policy.allow_hml_unsubscribe``. ``cache`` receives each
+    template read (or the error reading it), so the plan can show them without reading again.
     """
-    cache: dict[int, EmailTemplate | ApiError] = {}
+    cache = {} if cache is None else cache
     problems: list[Diagnostic] = []
     for change in changes:
         payload = change.payload or {}
@@ -175,3 +178,24 @@ def _present(data: object, path: tuple[str | int, ...]) -> tuple[str | int, ...]
         node = node[part]
         found.append(part)
     return tuple(found)
+
+
+#: How much of a template's text part a plan shows.
+PREVIEW_CHARS = 200
+
+
+def with_template_previews(changes: Iterable[Change], templates: dict[int, EmailTemplate | ApiError]) -> list[Change]:
+    """``changes`` with each template-based send labelled with its template's subject and the
+    start of its text part, so the reviewer sees what the template will send (labels are shown,
+    never sent)."""
+    out = []
+    for change in changes:
+        template_id = (change.payload or {}).get("email_template_id")
+        found = templates.get(int(template_id)) if template_id is not None else None
+        if isinstance(found, EmailTemplate):
+            text = " ".join((found.text or "").split())
+            preview = text[:PREVIEW_CHARS] + ("…" if len(text) > PREVIEW_CHARS else "")
+            labels = {**change.labels, "template_subject": found.subject, "template_text": preview}
+            change = dataclasses.replace(change, labels=labels)
+        out.append(change)
+    return out

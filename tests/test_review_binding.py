@@ -323,3 +323,15 @@ def test_a_deleted_scheduled_campaign_shows_its_lists_and_zone(project: Path) ->
     _, out, _ = run(project, "plan", "--now", NOW, "--show-unchanged")
     block = out.split(f"- orphaned  {SALE}")[1]
     assert "lists:       2001, 2002" in block and "None" not in block.split("why")[0]
+
+
+def test_a_template_based_send_shows_its_templates_subject_and_text(project: Path) -> None:
+    """Issue 11: the plan shows what a template will send, not just "(from the template)"."""
+    code, out, _ = run(project, "plan", "--now", NOW)
+    assert code == 0
+    assert "subject:     Welcome, %%first_name%% (from the template)" in out
+    assert "text:        Hello %%first_name%%, welcome aboard." in out
+    code, out, _ = run(project, "plan", "--now", NOW, "--format", "json")
+    welcome = change(json.loads(out), "welcome-back@2027-01-12T15:30:00Z")
+    assert welcome["payload"]["subject"] is None  # shown, never sent: the payload is untouched
+    assert welcome["labels"]["template_subject"] == "Welcome, %%first_name%%"

@@ -96,6 +96,10 @@ def detail_lines(change: Change, reveal: bool) -> list[str]:
             lines.append(f"template:    {labels.get('template', payload['email_template_id'])}")
         if payload.get("subject") is not None:
             lines.append(f"subject:     {payload['subject']}")
+        elif labels.get("template_subject") is not None:
+            lines.append(f"subject:     {labels['template_subject']} (from the template)")
+        if payload.get("text_content") is None and labels.get("template_text"):
+            lines.append(f"text:        {labels['template_text']} (from the template)")
     if change.over_cap:
         lines.append(f"HELD:        above max_recipients; sent only with `apply --approve-large {change.campaign}`")
     if change.operational_reason or payload.get("operational_email"):
