@@ -335,3 +335,10 @@ def test_a_template_based_send_shows_its_templates_subject_and_text(project: Pat
     welcome = change(json.loads(out), "welcome-back@2027-01-12T15:30:00Z")
     assert welcome["payload"]["subject"] is None  # shown, never sent: the payload is untouched
     assert welcome["labels"]["template_subject"] == "Welcome, %%first_name%%"
+
+
+def test_render_shows_the_templates_parts_for_a_template_based_send(project: Path) -> None:
+    code, out, _ = run(project, "render", "welcome-back", "--now", NOW)
+    assert code == 0
+    assert "(from the template welcome:)\nWelcome, %%first_name%%" in out
+    assert '<a href="%%unsubscribe%%">Unsubscribe</a>' in out

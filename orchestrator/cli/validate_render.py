@@ -1,4 +1,7 @@
-"""``orchestrator validate`` and ``orchestrator render``: the authoring half, no API calls."""
+"""``orchestrator validate`` and ``orchestrator render``: the authoring half.
+
+Only ``render`` may call the API: it reads a template-based send's Pardot template, when it can.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from orchestrator.cli.common import App, now_option, pass_app
 from orchestrator.config import Environment
 from orchestrator.desired import DesiredSend
 from orchestrator.errors import Diagnostic, OrchestratorError, ProjectInvalid, SelectionError
+from orchestrator.pardot.models import EmailTemplate
 from orchestrator.project import desired_sends
 from orchestrator.redact import mask_emails
 from orchestrator.schedule import utc_iso
@@ -226,14 +230,33 @@ def render(app: App, name: str, occurrence: int | None, at: str | None, out: Pat
         return
     counts = Counter(s.scheduled_time for s in sends)
     shown = set()
+    templates: dict[int, EmailTemplate | None] = {}
     for send in sends:
         if counts[send.scheduled_time] > 1 and send.scheduled_time in shown and send.kind == "one-to-one":
             continue
         shown.add(send.scheduled_time)
-        _print_send(app, send)
+        _print_send(app, send, _template_of(app, send, templates))
 
 
-def _print_send(app: App, send: DesiredSend) -> None:
+def _template_of(app: App, send: DesiredSend, cache: dict[int, EmailTemplate | None]) -> EmailTemplate | None:
+    """The Pardot template a send uses, read once per run; None when it cannot be read (render
+    still works offline: it then says only that the part comes from the template)."""
+    template_id = send.payload.get("email_template_id")
+    if template_id is None:
+        return None
+    if template_id not in cache:
+        try:
+            cache[template_id] = app.client().read_template(int(template_id), archived=True)
+        except OrchestratorError:
+            cache[template_id] = None
+    return cache[template_id]
+
+
+def _from_template(part: str | None, label: str) -> str:
+    return "(from the template)" if part is None else f"(from the template{label}:)\n{part}"
+
+
+def _print_send(app: App, send: DesiredSend, found: EmailTemplate | None = None) -> None:
     when = (
         "on apply"
         if send.scheduled_time is None
@@ -253,11 +276,15 @@ def _print_send(app: App, send: DesiredSend) -> None:
             f"template: {template}"
             + (" (parts not given below come from the template)" if None in (send.subject, send.text) else "")
         )
+    name = f" {found.name}" if found is not None else ""
+    subject = send.subject if send.subject is not None else _from_template(found.subject if found else None, name)
+    text = send.text if send.text is not None else _from_template(found.text if found else None, name)
+    html = send.html if send.html is not None else _from_template(found.html if found else None, name)
     echo("--- subject")
-    echo(send.subject if send.subject is not None else "(from the template)")
+    echo(subject)
     echo("--- text")
-    echo(send.text if send.text is not None else "(from the template)", nl=False)
-    echo("" if (send.text or "").endswith("\n") else "\n", nl=False)
+    echo(text, nl=False)
+    echo("" if text.endswith("\n") else "\n", nl=False)
     echo("--- html")
-    echo(send.html if send.html is not None else "(from the template)", nl=False)
-    echo("" if (send.html or "").endswith("\n") else "\n", nl=False)
+    echo(html, nl=False)
+    echo("" if html.endswith("\n") else "\n", nl=False)
