@@ -54,6 +54,9 @@ class DesiredSend:
     operational_reason: str | None = None
     max_recipients: int | None = None
     min_lead_time: timedelta = timedelta(minutes=10)
+    #: Why this occurrence is not ready to send (its issue has no content yet); its payload then
+    #: holds no content, and the planner defers it (or reports it missed once its time passed).
+    waiting: str | None = None
 
     def __post_init__(self) -> None:
         # Callers may pass the plain strings ("list", "cron"): stored as the enums either way.

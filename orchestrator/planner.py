@@ -205,12 +205,24 @@ def _change_for(send: DesiredSend, records: Mapping[str, SendRecord], now: datet
             prior=_prior(moved),
             diff=payload_diff(moved.payload, send.payload),
         )
+    if send.waiting is not None:
+        return _waiting(send, now, record)
     retry = ""
     if record is not None and record.status is SendStatus.FAILED:
         retry = " (retrying after an earlier failure)"
     elif record is not None and record.status is SendStatus.NOT_SENT:
         retry = " (recorded as not sent: deleted in Pardot or resolved as not sent)"
     return _timed(send, now, options, retry, record)
+
+
+def _waiting(send: DesiredSend, now: datetime, record: SendRecord | None) -> Change:
+    """An occurrence whose content is missing: deferred until it has some, missed once its time passed."""
+    prior = _prior(record) if record is not None else None
+    when = send.scheduled_time
+    if when is not None and when <= now:
+        reason = f"its time {utc_iso(when)} passed with no content: {send.waiting}"
+        return _change(send, Action.MISSED, reason, prior=prior)
+    return _change(send, Action.DEFER, f"not sent until it has content: {send.waiting}", prior=prior)
 
 
 def _timed(send: DesiredSend, now: datetime, options: PlanOptions, retry: str, record: SendRecord | None) -> Change:

@@ -94,9 +94,17 @@ def _campaign_sends(campaign: Campaign, ctx: _Context) -> list[DesiredSend]:
     policy = ctx.env.policy.merged(data.get("policy"))
     out = []
     for occ in occurrences:
+        issue, waiting = _issue(campaign, occ)
+        if waiting is not None:
+            for key, target in _targets(campaign, ctx, occ):
+                payload = {**base, **target, "subject": None, "text_content": None, "html_content": None, "name": key}
+                if campaign.kind == "list":
+                    payload["scheduled_time"] = None if occ.at is None else occ.at.isoformat()
+                out.append(_desired(campaign, ctx, key, schedule_kind, occ, payload, policy, waiting=waiting))
+            continue
         if not _timing_ok(campaign, ctx, occ, schedule_kind, policy):
             continue
-        rendered = _render(campaign, ctx, occ)
+        rendered = _render(campaign, ctx, occ, issue)
         if rendered is None:
             continue
         for key, target in _targets(campaign, ctx, occ):
@@ -107,6 +115,23 @@ def _campaign_sends(campaign: Campaign, ctx: _Context) -> list[DesiredSend]:
     return out
 
 
+def _issue(campaign: Campaign, occ: Occurrence) -> tuple[dict[str, Any], str | None]:
+    """The vars of this occurrence's issue (``issues:`` keyed by local date), or why it waits.
+
+    Without ``issues:`` every occurrence uses the campaign's ``vars``. With it, an occurrence
+    whose date has no entry is never sent with last week's content: it waits for its own.
+    """
+    issues = campaign.data.get("issues")
+    if not isinstance(issues, dict) or occ.local is None:
+        return {}, None
+    day = occ.local.date().isoformat()
+    if day in issues:
+        return dict(issues[day]), None
+    return {}, (
+        f"no content for the issue of {day} yet: add `issues: {{\"{day}\": {{...}}}}` to {campaign.display}"
+    )
+
+
 def _desired(
     campaign: Campaign,
     ctx: _Context,
@@ -115,6 +140,8 @@ def _desired(
     occ: Occurrence,
     payload: dict[str, Any],
     policy: Policy,
+    *,
+    waiting: str | None = None,
 ) -> DesiredSend:
     operational = campaign.data.get("operational")
     return DesiredSend(
@@ -130,6 +157,7 @@ def _desired(
         operational_reason=operational["reason"] if isinstance(operational, dict) else None,
         max_recipients=policy.max_recipients,
         min_lead_time=policy.min_lead_time,
+        waiting=waiting,
     )
 
 
@@ -239,11 +267,14 @@ def _sender(campaign: Campaign, ctx: _Context) -> dict[str, Any]:
     return out
 
 
-def _render(campaign: Campaign, ctx: _Context, occ: Occurrence) -> dict[str, Any] | None:
+def _render(
+    campaign: Campaign, ctx: _Context, occ: Occurrence, issue: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
     data = campaign.data
     variables = {
         **ctx.env.vars,
         **data.get("vars", {}),
+        **(issue or {}),
         "send": {
             "name": campaign.name,
             "at": occ.at,

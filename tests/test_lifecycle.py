@@ -281,8 +281,8 @@ def test_state_forget_refuses_an_email_whose_time_has_passed(project: Path) -> N
 def test_accept_on_a_send_held_by_orphans_is_a_clean_error(project: Path) -> None:
     run(project, "apply", "--auto-approve", "--now", NOW)
     weekly = project / "campaigns" / "newsletter" / "weekly.yaml"
-    weekly.write_text(weekly.read_text().replace('cron: "0 9 * * MON"', 'cron: "0 9 * * TUE"'))
-    code, _, err = run(project, "state", "accept", "weekly-newsletter@2026-12-08T08:00:00Z", "--now", NOW)
+    weekly.write_text(weekly.read_text().replace('cron: "0 9 * * MON"', 'cron: "0 10 * * MON"'))
+    code, _, err = run(project, "state", "accept", "weekly-newsletter@2026-12-07T09:00:00Z", "--now", NOW)
     assert code == 1 and "blocked because of other emails" in err
 
 
@@ -318,3 +318,20 @@ def test_a_masked_key_from_state_list_works_with_state_show(project: Path) -> No
     code, out, err = run(project, "state", "show", "demo-followup/j***@example.com")
     assert code == 0, err
     assert json.loads(out)["key"] == "demo-followup/jane.prospect@example.com"
+
+
+
+def test_a_newsletter_issue_without_content_waits_for_it(project: Path) -> None:
+    """Issue 11: per-issue content; a Monday without its issue is deferred, never sent stale."""
+    code, out, _ = run(project, "plan", "--now", "2026-12-10T12:00:00Z", "--show-unchanged", "--format", "json")
+    changes = {c["key"]: c for c in json.loads(out)["changes"]}
+    written = changes["weekly-newsletter@2026-12-14T08:00:00Z"]
+    assert written["action"] == "schedule" and "Holiday opening hours" in written["payload"]["html_content"]
+    waiting = changes["weekly-newsletter@2026-12-21T08:00:00Z"]
+    assert waiting["action"] == "defer" and waiting["payload"]["html_content"] is None
+    assert "no content for the issue of 2026-12-21 yet" in waiting["reason"]
+    assert run(project, "apply", "--auto-approve", "--now", "2026-12-10T12:00:00Z")[0] == 0
+    assert "weekly-newsletter@2026-12-21T08:00:00Z" not in [e["name"] for e in sandbox_emails(project)]
+    # Its time passes without content: missed (a human must look), never sent with old stories.
+    code, out, _ = run(project, "plan", "--now", "2026-12-21T12:00:00Z", "--detailed-exitcode")
+    assert code == 3 and "passed with no content" in out
