@@ -148,6 +148,13 @@ def _message(err: ValidationError) -> str:
             json.dumps(v) for v in (err.validator_value if isinstance(err.validator_value, list) else [])
         )
         return f"{where or 'value'}: {json.dumps(err.instance)} is not one of {choices}"
+    if err.validator in ("minLength", "maxLength") and isinstance(err.instance, str):
+        bound = "at least" if err.validator == "minLength" else "at most"
+        empty = " (it is empty)" if not err.instance else f" (it has {len(err.instance)})"
+        return f"{where or 'value'}: must have {bound} {err.validator_value} character(s){empty}"
+    if err.validator in ("minItems", "maxItems") and isinstance(err.instance, list):
+        bound = "at least" if err.validator == "minItems" else "at most"
+        return f"{where or 'value'}: must list {bound} {err.validator_value} item(s) (it has {len(err.instance)})"
     return f"{where}: {err.message}" if where else err.message
 
 
