@@ -29,8 +29,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from orchestrator.errors import ApiError, ApiNotFound, ApiValidationError, StateError
-from orchestrator.pardot.decode import STATS_COUNT_FIELDS, STATS_RATE_FIELDS
-from orchestrator.pardot.models import EmailStats
+from orchestrator.pardot.models import STATS_COUNT_FIELDS, STATS_RATE_FIELDS, EmailStats
 from orchestrator.state.models import SendRecord, SendStatus
 
 __all__ = [

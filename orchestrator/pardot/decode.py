@@ -16,6 +16,8 @@ from typing import Any
 from orchestrator.errors import ApiProtocolError
 from orchestrator.pardot.envelope import ApiFailure, as_list
 from orchestrator.pardot.models import (
+    STATS_COUNT_FIELDS,
+    STATS_RATE_FIELDS,
     Campaign,
     Email,
     EmailStats,
@@ -146,31 +148,6 @@ def decode_email(value: Any) -> Email:
         campaign_id=_opt_int(data.get("campaign_id"), "email.campaign_id"),
         scheduled_time=as_datetime(data.get("scheduled_time"), "email.scheduled_time"),
     )
-
-
-#: The ten counters of a stats answer, in the seed's order.
-STATS_COUNT_FIELDS: tuple[str, ...] = (
-    "sent",
-    "delivered",
-    "total_clicks",
-    "unique_clicks",
-    "soft_bounced",
-    "hard_bounced",
-    "opt_outs",
-    "spam_complaints",
-    "opens",
-    "unique_opens",
-)
-#: The seven rates, percentages as numbers (98.42 means 98.42 %).
-STATS_RATE_FIELDS: tuple[str, ...] = (
-    "delivery_rate",
-    "opens_rate",
-    "click_through_rate",
-    "unique_click_through_rate",
-    "click_open_ratio",
-    "opt_out_rate",
-    "spam_complaint_rate",
-)
 
 
 def decode_stats(value: Any) -> EmailStats:

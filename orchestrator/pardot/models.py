@@ -33,8 +33,8 @@ __all__ = [
 #: Every state an export job can be in (seed, "Export State").
 EXPORT_STATES = ("Waiting", "Processing", "Complete", "Failed", "Canceled")
 
-#: Every figure of a stats answer (10 counts, 7 rates).
-_STATS_FIELDS = (
+#: The ten counters of a stats answer, in the seed's order.
+STATS_COUNT_FIELDS: tuple[str, ...] = (
     "sent",
     "delivered",
     "total_clicks",
@@ -45,6 +45,9 @@ _STATS_FIELDS = (
     "spam_complaints",
     "opens",
     "unique_opens",
+)
+#: The seven rates, percentages as numbers (98.42 means 98.42 %).
+STATS_RATE_FIELDS: tuple[str, ...] = (
     "delivery_rate",
     "opens_rate",
     "click_through_rate",
@@ -53,6 +56,8 @@ _STATS_FIELDS = (
     "opt_out_rate",
     "spam_complaint_rate",
 )
+#: Every figure of a stats answer (10 counts, 7 rates).
+_STATS_FIELDS = STATS_COUNT_FIELDS + STATS_RATE_FIELDS
 
 _REQUIRED_FIELDS_HELP = (
     "give email_template_id, or text_content + name + subject with either from_email + from_name or from_user_id"
