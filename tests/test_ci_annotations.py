@@ -96,7 +96,7 @@ def test_plan_github_annotates_blocked_and_orphaned_sends_at_their_campaign_file
     sale = project / "campaigns" / "spring-sale.yaml"
     sale.write_text(sale.read_text().replace("{discount: 20,", "{discount: 25,"))
     weekly = project / "campaigns" / "newsletter" / "weekly.yaml"
-    weekly.write_text(weekly.read_text().replace('cron: "0 9 * * MON"', 'cron: "0 9 * * TUE"'))
+    weekly.write_text(weekly.read_text().replace('cron: "0 9 * * MON"', 'cron: "0 10 * * MON"'))
     code, out, _ = run(project, "plan", "--format", "github", "--now", NOW)
     assert code == 0, out
     found = commands(out)
@@ -108,7 +108,7 @@ def test_plan_github_annotates_blocked_and_orphaned_sends_at_their_campaign_file
     )
     orphan = [line for line in found if "weekly-newsletter@2026-12-07T08:00:00Z: orphaned" in line]
     assert len(orphan) == 1 and orphan[0].startswith("::warning file=email/campaigns/newsletter/weekly.yaml,")
-    held = [line for line in found if "weekly-newsletter@2026-12-08T08:00:00Z: blocked" in line]
+    held = [line for line in found if "weekly-newsletter@2026-12-07T09:00:00Z: blocked" in line]
     assert len(held) == 1 and held[0].startswith("::error file=email/campaigns/newsletter/weekly.yaml,")
     assert out.rstrip().splitlines()[-1].startswith("Plan: ")
 
