@@ -102,15 +102,15 @@ def git_source(root: Path) -> PlanSource:
 # -- planning --------------------------------------------------------------------------------
 
 
-def kept_orphans(store: StateStore, snapshot: StateSnapshot, now: datetime) -> frozenset[str]:
-    """Scheduled emails the operator let go out with ``state keep`` (their last journal action)."""
+def kept_orphans(store: StateStore, plan: Plan) -> frozenset[str]:
+    """The plan's scheduled orphans the operator let go out with ``state keep`` (their last journal
+    action). Only the orphans' journals are read: usually none, never one per scheduled send."""
     kept = set()
-    for record in snapshot.records.values():
-        future = record.scheduled_time is not None and record.scheduled_time > now
-        if record.status is SendStatus.SCHEDULED and future:
-            journal = store.journal(record.key)
+    for change in plan.changes:
+        if change.action is Action.ORPHANED and change.loud:
+            journal = store.journal(change.key)
             if journal and journal[-1].action == "keep":
-                kept.add(record.key)
+                kept.add(change.key)
     return frozenset(kept)
 
 
@@ -127,16 +127,20 @@ def compute_plan(
     Pardot's templates, with audiences counted when asked or when a ``max_recipients`` cap needs it
     (never with ``count_audiences=False``: re-checking a saved plan keeps its own counts)."""
     snapshot = snapshot if snapshot is not None else target.store.snapshot()
-    result = plan_project(
-        target.project,
-        target.env,
-        snapshot,
-        now,
-        client=target.client,
-        options=options_for(target.env, allow_late=allow_late),
-        kept=kept_orphans(target.store, snapshot, now),
-        source=git_source(target.project.config.root),
-    )
+    source = git_source(target.project.config.root)
+    options = options_for(target.env, allow_late=allow_late)
+
+    def plan_with(kept: frozenset[str]) -> Plan:
+        return plan_project(
+            target.project, target.env, snapshot, now, client=target.client, options=options, kept=kept, source=source
+        )
+
+    # A loud orphan holds every new send, so this first plan calls the API for no template
+    # until the orphans are settled; a kept one is planned again without its hold.
+    result = plan_with(frozenset())
+    kept = kept_orphans(target.store, result)
+    if kept:
+        result = plan_with(kept)
     if result.errored or not count_audiences or not (audience or _needs_audience(result)):
         return result
     return _count_audiences(target, result, now)
