@@ -10,12 +10,11 @@ from collections.abc import Collection
 from datetime import datetime
 
 from orchestrator.config import Environment
-from orchestrator.errors import ApiError, Diagnostic
-from orchestrator.pardot.models import EmailTemplate
+from orchestrator.errors import Diagnostic
 from orchestrator.plan import Change, Plan, PlanSource
 from orchestrator.planner import PlanOptions, make_plan
 from orchestrator.project import Project, desired_sends
-from orchestrator.remote_checks import ReadsTemplates, id_problems, template_problems, with_template_previews
+from orchestrator.remote_checks import ReadsTemplates, id_problems, prefetch, template_problems, with_template_previews
 from orchestrator.state.models import SendStatus, StateSnapshot
 
 
@@ -69,11 +68,11 @@ def plan_project(
                 return campaign.diagnostic(("template",), message)
         return Diagnostic(change.source, 0, 0, message)
 
-    templates: dict[int, EmailTemplate | ApiError] = {}
+    answers = prefetch(client, plan.changes)
     remote = template_problems(
-        client, plan.changes, locate, allow_hml=env.policy.allow_hml_unsubscribe, cache=templates
-    ) + id_problems(client, plan.changes, project)
-    plan = dataclasses.replace(plan, changes=tuple(with_template_previews(plan.changes, templates)))
+        client, plan.changes, locate, allow_hml=env.policy.allow_hml_unsubscribe, cache=answers.templates
+    ) + id_problems(client, plan.changes, project, cache=answers.ids)
+    plan = dataclasses.replace(plan, changes=tuple(with_template_previews(plan.changes, answers.templates)))
     if not remote:
         return plan
     return dataclasses.replace(plan, problems=tuple(sorted({*plan.problems, *remote})))

@@ -1,15 +1,18 @@
 """Checks that need the API: templates, and every campaign, list and user id a send names.
 
 Only the sends a plan would perform are checked (a no-op costs no API call). Each template and
-each id is read once per run (a cache lives for one call of the check), so a weekly campaign
-with 52 occurrences costs one read per id, not 52. An id Pardot does not know becomes a located
-error at the campaign file: found at plan time instead of half-way through an apply.
+each id is read once per run, so a weekly campaign with 52 occurrences costs one read per id,
+not 52; and the reads run side by side (:func:`prefetch`, up to the client's in-flight limit),
+so a plan naming a campaign and three lists waits for one round trip, not four. An id Pardot
+does not know becomes a located error at the campaign file: found at plan time instead of
+half-way through an apply.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Protocol
 
 from orchestrator.errors import ApiError, ApiNotFound, Diagnostic
@@ -21,7 +24,7 @@ from orchestrator.policy import has_opt_out_token, token_help
 if TYPE_CHECKING:
     from orchestrator.project import Project
 
-__all__ = ["ReadsTemplates", "id_problems", "template_problems"]
+__all__ = ["ReadsTemplates", "RemoteAnswers", "id_problems", "prefetch", "template_problems"]
 
 
 class ReadsTemplates(Protocol):
@@ -31,6 +34,57 @@ class ReadsTemplates(Protocol):
     def read_campaign(self, campaign_id: int) -> Campaign: ...
     def read_list(self, list_id: int) -> PardotList: ...
     def read_user(self, user_id: int) -> User: ...
+
+
+@dataclasses.dataclass
+class RemoteAnswers:
+    """What Pardot answered for each template and each (kind, id) a plan's sends name: the
+    object, or the error reading it (``None`` for an id that was read fine)."""
+
+    templates: dict[int, EmailTemplate | ApiError] = dataclasses.field(default_factory=dict)
+    ids: dict[tuple[str, int], ApiError | None] = dataclasses.field(default_factory=dict)
+
+
+def prefetch(client: ReadsTemplates, changes: Iterable[Change], *, max_workers: int = 5) -> RemoteAnswers:
+    """Read every template and id the pending ``changes`` name, at most ``max_workers`` at a time.
+
+    Reads are independent, so waiting for them one after another only adds round trips: at
+    100 ms each, a campaign and three lists cost 0.4 s in turn and 0.1 s side by side. The
+    client's own in-flight limit still applies (Pardot refuses a sixth concurrent request).
+    """
+    answers = RemoteAnswers()
+    pending = [change for change in changes if change.action.is_change]
+    template_ids = sorted({int(t) for c in pending if (t := (c.payload or {}).get("email_template_id")) is not None})
+    ids = sorted({(kind, ident) for c in pending for kind, ident in _named_ids(c.payload or {})})
+    if not template_ids and not ids:
+        return answers
+    readers = _readers(client)
+    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="prefetch") as pool:
+        templates = {t: pool.submit(_read_template, client, t) for t in template_ids}
+        reads = {key: pool.submit(_read, readers[key[0]], key[1]) for key in ids}
+        answers.templates.update((t, future.result()) for t, future in templates.items())
+        answers.ids.update((key, future.result()) for key, future in reads.items())
+    return answers
+
+
+def _read_template(client: ReadsTemplates, template_id: int) -> EmailTemplate | ApiError:
+    try:
+        return client.read_template(template_id, archived=True)
+    except ApiError as exc:
+        return exc
+
+
+def _readers(client: ReadsTemplates) -> dict[str, Callable[[int], object]]:
+    return {"campaign": client.read_campaign, "list": client.read_list, "user": client.read_user}
+
+
+def _named_ids(payload: dict[str, Any]) -> Iterable[tuple[str, int]]:
+    """Each (reader kind, id) a payload names (a suppression list is read as a list)."""
+    for key, what, _where, _kind in _ID_FIELDS:
+        value = payload.get(key)
+        for ident in value if isinstance(value, list) else [value]:
+            if isinstance(ident, int) and not isinstance(ident, bool):
+                yield ("list" if what == "suppression list" else what), ident
 
 
 def template_problems(
@@ -102,18 +156,20 @@ _ID_FIELDS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
 )
 
 
-def id_problems(client: ReadsTemplates, changes: Iterable[Change], project: Project) -> list[Diagnostic]:
+def id_problems(
+    client: ReadsTemplates,
+    changes: Iterable[Change],
+    project: Project,
+    *,
+    cache: dict[tuple[str, int], ApiError | None] | None = None,
+) -> list[Diagnostic]:
     """Campaign, list, suppression-list and user ids that Pardot does not know, located in the file.
 
-    Each (kind, id) is read once: the answer is cached for the rest of this check.
+    Each (kind, id) is read once: the answer is kept in ``cache`` (filled ahead by
+    :func:`prefetch`, or here one read at a time for what it lacks).
     """
-    readers: dict[str, Callable[[int], object]] = {
-        "campaign": client.read_campaign,
-        "list": client.read_list,
-        "suppression list": client.read_list,
-        "user": client.read_user,
-    }
-    cache: dict[tuple[str, int], ApiError | None] = {}
+    readers = _readers(client)
+    cache = {} if cache is None else cache
     campaigns = {c.name: c for c in project.campaigns}
     problems: set[Diagnostic] = set()
     for change in changes:
@@ -128,7 +184,7 @@ def id_problems(client: ReadsTemplates, changes: Iterable[Change], project: Proj
                     continue
                 reader_kind = "list" if what == "suppression list" else what
                 if (reader_kind, ident) not in cache:
-                    cache[(reader_kind, ident)] = _read(readers[what], ident)
+                    cache[(reader_kind, ident)] = _read(readers[reader_kind], ident)
                 error = cache[(reader_kind, ident)]
                 if error is None:
                     continue

@@ -107,3 +107,25 @@ def test_ids_table_and_templates_note(tmp_path: Path) -> None:
     assert "Content > Email Templates" in out
     code, out, _ = run(project, "templates", "list")
     assert code == 0 and "lists only templates enabled for one-to-one emails" in out
+
+
+def test_plan_time_reads_run_side_by_side(tmp_path: Path) -> None:
+    """Templates and ids are read concurrently (within the client's in-flight limit), so a plan
+    waits for about one round trip rather than one per id. The sandbox counts requests in flight;
+    its 30 ms latency makes reads made one after another never overlap."""
+    from orchestrator.sandbox.config import FaultConfig
+
+    project_dir = copy_example(tmp_path / "p")
+    app = SandboxApp(faults=FaultConfig(latency_ms=30))
+    settings = ApiSettings(
+        SANDBOX_BASE_URL, SANDBOX_BUSINESS_UNIT, StaticTokenAuth(SANDBOX_TOKEN), allow_insecure=True, max_in_flight=3
+    )
+    with PardotClient(settings, transport=inprocess_transport(app)) as client:
+        project = load_project(project_dir)
+        env = load_config(project_dir).environment("sandbox")
+        plan = plan_project(project, env, StateSnapshot(lineage="test", serial=0), fixed_clock()(), client=client)
+    with httpx.Client(transport=inprocess_transport(app), base_url=SANDBOX_BASE_URL) as inspect:
+        stats = inspect.get("/_sandbox/stats").json()
+    assert not plan.errored, plan.problems
+    assert stats["requests"] >= 4, stats  # a campaign, lists, a user and templates
+    assert stats["max_in_flight"] == 3, stats  # side by side, and never above the client's limit
