@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from orchestrator.errors import RenderError
 from orchestrator.policy import has_opt_out_token
-from orchestrator.render import Renderer, Source, protect_hml
+from orchestrator.render import Renderer, Source, is_literal, protect_hml
 
 HML_TAGS = [
     "{{Recipient.FirstName}}",
@@ -56,6 +56,29 @@ def test_any_mix_of_text_and_merge_tags_renders_unchanged(chunks: list[str]) -> 
     source = "".join(chunks)
     rendered = Renderer(Path(".")).render(Source("text", inline=source), {})
     assert rendered == source
+
+
+@settings(max_examples=300)
+@given(st.text(alphabet="ab <>&\"'{}%#-+\n\r\t\u00e9\u2028", max_size=40), st.sampled_from(["subject", "text", "html"]))
+def test_a_literal_source_is_what_jinja_renders_it_to(text: str, part: str) -> None:
+    """The shortcut for sources without Jinja syntax gives exactly what compiling them would:
+    a leading comment forces the Jinja path for the same text."""
+    assume(is_literal(text))
+    renderer = Renderer(Path("."))
+    through_jinja = renderer.render(Source(part, inline="{# #}" + text), {})
+    assert renderer.render(Source(part, inline=text), {}) == through_jinja == text
+
+
+def test_carriage_returns_still_go_through_jinja(renderer: Renderer) -> None:
+    assert not is_literal("a\r\nb")
+    assert renderer.render(Source("text", inline="a\r\nb"), {}) == "a\nb"
+
+
+def test_a_literal_source_counts_against_the_budget(renderer: Renderer) -> None:
+    from orchestrator.render import RenderBudget
+
+    with pytest.raises(RenderError, match="larger than 10 characters"):
+        renderer.render(Source("text", inline="x" * 11), {}, RenderBudget(chars=10))
 
 
 def test_jinja_still_works_next_to_hml(renderer: Renderer) -> None:
