@@ -334,3 +334,24 @@ def test_cron_occurrences_from_before_the_campaign_was_first_applied_are_not_mis
     # A one-shot time that passed is still reported: its author wrote that time.
     once = send("once", NOW - timedelta(days=1))
     assert actions(plan([once]))[once.key] is Action.MISSED
+
+
+def test_a_piped_plan_is_the_text_rich_would_print() -> None:
+    """Where nothing draws styles the plan text skips rich's rendering; it must be the same text."""
+    import io
+
+    from rich.console import Console
+
+    from orchestrator.cli.planview import print_text
+
+    old = send("news", NOW + timedelta(days=2), schedule_kind="cron")
+    changed = send("promo", NOW + timedelta(days=3), subject="New \x1b[2J subject  ")
+    shown = plan(
+        [send("news", NOW + timedelta(days=2, hours=1), schedule_kind="cron"), changed, send("a")],
+        snap(record(old, SendStatus.SCHEDULED), record(changed, SendStatus.SCHEDULED, fingerprint="old")),
+    )
+    styled, piped = io.StringIO(), io.StringIO()
+    print_text(shown, Console(file=styled, force_terminal=True, color_system=None, width=80, soft_wrap=True))
+    print_text(shown, Console(file=piped, force_terminal=False, width=80))
+    assert "\x1b" not in piped.getvalue() and "orphaned" in piped.getvalue()
+    assert piped.getvalue() == styled.getvalue()
