@@ -150,11 +150,6 @@ def with_audience(plan: Plan, index: AudienceIndex) -> Plan:
     return dataclasses.replace(plan, changes=tuple(changes))
 
 
-def needs_audience(plan: Plan) -> bool:
-    """True when a pending list send has a ``max_recipients`` cap, which only a count can enforce."""
-    return any(c.kind == "list" and c.max_recipients is not None for c in plan.pending)
-
-
 #: How long one run's export results serve later runs: each count starts 8 exports, and a
 #: plan, its review re-plan and the apply on merge follow each other within minutes.
 REUSE_WINDOW = timedelta(minutes=15)

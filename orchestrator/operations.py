@@ -141,15 +141,15 @@ def compute_plan(
     kept = kept_orphans(target.store, result)
     if kept:
         result = plan_with(kept)
-    if result.errored or not count_audiences or not (audience or _needs_audience(result)):
+    if result.errored or not count_audiences or not (audience or needs_audience(result)):
         return result
     return _count_audiences(target, result, now)
 
 
-def _needs_audience(plan: Plan) -> bool:
-    from orchestrator.audience import needs_audience
-
-    return needs_audience(plan)
+def needs_audience(plan: Plan) -> bool:
+    """True when a pending list send has a ``max_recipients`` cap, which only a count can enforce
+    (checked here, so a plan without caps never loads the export machinery)."""
+    return any(c.kind == "list" and c.max_recipients is not None for c in plan.pending)
 
 
 def _count_audiences(target: Target, plan: Plan, now: datetime) -> Plan:

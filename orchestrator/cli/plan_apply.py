@@ -16,7 +16,6 @@ from types import FrameType
 from typing import Any
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from orchestrator import operations
 from orchestrator.apply import ApplyHooks, ApplyResult, Outcome, OutcomeStatus, StopRequest
@@ -171,19 +170,22 @@ class _ProgressHooks(ApplyHooks):
         self.live = not app.err_console.is_terminal
         self.running = False
         self._lock = threading.Lock()
-        self.progress = Progress(
-            TextColumn("applying"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=app.err_console,
-            transient=True,
-        )
+        self.progress: Any = None  # a rich progress bar, on a terminal once sending starts
         self.task: Any = None
 
     def started(self, total: int) -> None:
         self.running = True
         if not self.live:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.progress = Progress(
+                TextColumn("applying"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=self.app.err_console,
+                transient=True,
+            )
             self.progress.start()
             self.task = self.progress.add_task("apply", total=total)
 
@@ -199,7 +201,7 @@ class _ProgressHooks(ApplyHooks):
             self.progress.console.print(_outcome_line(self.app, outcome, operational), markup=False, highlight=False)
 
     def stop(self) -> None:
-        if not self.live:
+        if self.progress is not None:
             self.progress.stop()
 
 

@@ -10,10 +10,8 @@ included: a password may hold an unencoded ``@``).
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import unquote
-
-import psycopg
-from psycopg.conninfo import conninfo_to_dict
 
 from orchestrator.redact import REDACTED, redact
 
@@ -26,6 +24,19 @@ _KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:\\.|[^'\\])*'?|(?:\\.|\S)+)", 
 _URL_USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)(\S*)(@)")
 #: Shorter pieces of a mangled URL password are not worth garbling every message for.
 _MIN_PIECE = 4
+
+
+def conninfo_to_dict(dsn: str) -> dict[str, Any]:
+    """psycopg's parse of ``dsn`` (psycopg is imported here: a SQLite project never loads it)."""
+    from psycopg.conninfo import conninfo_to_dict as parse
+
+    return parse(dsn)
+
+
+def _psycopg_error() -> type[Exception]:
+    import psycopg
+
+    return psycopg.Error
 
 
 def _split_userinfo(userinfo: str) -> tuple[str, str]:
@@ -47,7 +58,7 @@ def dsn_problem(dsn: str) -> str:
         conninfo_to_dict(dsn)
     except UnicodeDecodeError:
         return "holds a %-escape that is not UTF-8 text"
-    except psycopg.Error:
+    except _psycopg_error():
         return ""
     return ""
 
@@ -57,7 +68,7 @@ def dsn_secrets(dsn: str) -> list[str]:
     found: list[str] = []
     try:
         password = conninfo_to_dict(dsn).get("password")
-    except (psycopg.Error, UnicodeDecodeError):  # a "%80" in the URL is not UTF-8
+    except (_psycopg_error(), UnicodeDecodeError):  # a "%80" in the URL is not UTF-8
         password = None
     if password:
         found.append(str(password))
@@ -99,7 +110,7 @@ def describe_dsn(dsn: str) -> str:
 
     try:
         params = conninfo_to_dict(_URL_USERINFO.sub(user_only, dsn))
-    except (psycopg.Error, UnicodeDecodeError):  # a "%80" in the URL is not UTF-8
+    except (_psycopg_error(), UnicodeDecodeError):  # a "%80" in the URL is not UTF-8
         return "an unparsable DSN"
     shown = [f"{name}={params[name]}" for name in ("host", "port", "dbname", "user") if name in params]
     return scrub(" ".join(shown), dsn_secrets(dsn)) or "the default PostgreSQL server"
