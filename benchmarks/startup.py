@@ -11,6 +11,10 @@ from GNU time (see :func:`measure` for why not straight from this process).
    --latency-ms 100`` (a separate process on loopback), as one whole process: start, load,
    plan, send, record. The ideal is 200 sends / 5 in flight x 100 ms = 4.0 s. Each run uses a
    fresh state and a fresh sandbox, so every run sends all 200.
+4. The floor under (3): :data:`FLOOR_CLIENT`, a bare httpx client in the same interpreter that
+   only POSTs the same 200 list sends, 5 in flight, to the same kind of sandbox: no files, no
+   plan, no state. No httpx-based ``apply`` can beat it, so it shows how much of (3)'s distance
+   from the ideal is the tool's and how much is Python, httpx and the sandbox's own handling.
 
 ``--orchestrator PATH`` measures another installation's command (for before/after figures,
 e.g. ``PYTHONPATH=/tmp/old python benchmarks/startup.py``: the child inherits the environment).
@@ -20,6 +24,7 @@ Figures go to stdout as a Markdown table (copied into the README's Performance s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
@@ -28,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -36,6 +42,34 @@ TIME = "/usr/bin/time"  # GNU time (Debian package `time`)
 TOKEN_VAR = "BENCH_SANDBOX_TOKEN"
 #: Nothing from orchestrator is imported here, so the measured command is the only one loaded.
 SANDBOX_TOKEN = "bench-token"
+
+
+#: The floor client of figure 4 (argv: base URL, business unit, sends, start time).
+FLOOR_CLIENT = """
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+
+import httpx
+
+url, unit, sends, start = sys.argv[1], sys.argv[2], int(sys.argv[3]), datetime.fromisoformat(sys.argv[4])
+headers = {"Authorization": "Bearer " + sys.argv[5], "Pardot-Business-Unit-Id": unit}
+with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
+    def send(i):
+        form = {
+            "campaign_id": "1001", "list_ids[]": ["2001", "2002"], "suppression_list_ids[]": ["2003"],
+            "name": f"c{i:04d}", "subject": f"Offer {i}", "text_content": "Hello. Unsubscribe: %%unsubscribe%%",
+            "html_content": '<p>Hello</p><a href="%%unsubscribe%%">Unsubscribe</a>',
+            "from_name": "Acme", "from_email": "news@example.com",
+            "scheduled_time": (start + timedelta(minutes=i)).isoformat(), "format": "json",
+        }
+        answer = client.post("/api/email/version/4/do/send", data=form)
+        if '"email"' not in answer.text:
+            raise SystemExit(f"send {i} was refused: {answer.text[:300]}")
+
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        list(pool.map(send, range(sends)))
+"""
 
 
 def default_command() -> str:
@@ -116,31 +150,54 @@ def apply_project(root: Path, url: str, business_unit: str, sends: int, start: d
         )
 
 
+@contextlib.contextmanager
+def sandbox_server(command: str, latency_ms: int) -> Iterator[tuple[str, str]]:
+    """A fresh ``sandbox serve`` on loopback: (base URL, business unit)."""
+    server = subprocess.Popen(
+        [command, "sandbox", "serve", "--port", "0", "--latency-ms", str(latency_ms), "--token", SANDBOX_TOKEN],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        said = server.stdout.readline() + server.stdout.readline()
+        url = re.search(r"(http://\S+)", said)
+        unit = re.search(r"business unit: (\S+)", said)
+        if not url or not unit:
+            raise SystemExit(f"sandbox serve did not say where it listens: {said!r}")
+        yield url.group(1), unit.group(1)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def first_send_time() -> datetime:
+    return datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=30)
+
+
 def bench_apply(command: str, workdir: Path, runs: int, sends: int, latency_ms: int) -> Sample:
     """Median wall time and peak RSS of whole ``apply --auto-approve`` processes."""
     samples = []
-    start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=30)
+    start = first_send_time()
     for run in range(runs):
-        server = subprocess.Popen(
-            [command, "sandbox", "serve", "--port", "0", "--latency-ms", str(latency_ms), "--token", SANDBOX_TOKEN],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        try:
-            assert server.stdout is not None
-            said = server.stdout.readline() + server.stdout.readline()
-            url = re.search(r"(http://\S+)", said)
-            unit = re.search(r"business unit: (\S+)", said)
-            if not url or not unit:
-                raise SystemExit(f"sandbox serve did not say where it listens: {said!r}")
+        with sandbox_server(command, latency_ms) as (url, unit):
             root = workdir / f"apply-{run}"
-            apply_project(root, url.group(1), unit.group(1), sends, start)
+            apply_project(root, url, unit, sends, start)
             env = {**os.environ, TOKEN_VAR: SANDBOX_TOKEN}
             samples.append(measure([command, "apply", "--auto-approve"], cwd=root, env=env))
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
+    return medians(samples)
+
+
+def bench_floor(command: str, workdir: Path, runs: int, sends: int, latency_ms: int) -> Sample:
+    """Median figures of :data:`FLOOR_CLIENT` processes (the interpreter next to ``command``)."""
+    python = Path(command).with_name("python")
+    samples = []
+    start = first_send_time().isoformat()
+    for _ in range(runs):
+        with sandbox_server(command, latency_ms) as (url, unit):
+            argv = [str(python), "-c", FLOOR_CLIENT, url, unit, str(sends), start, SANDBOX_TOKEN]
+            samples.append(measure(argv, cwd=workdir))
     return medians(samples)
 
 
@@ -175,6 +232,16 @@ def main() -> None:
                     cpu,
                     rss,
                     f"{1.15 * ideal:.2f} s (1.15 x ideal {ideal:.1f} s); {wall / ideal:.2f} x ideal",
+                )
+            )
+            wall, cpu, rss = bench_floor(command, workdir, args.apply_runs, args.sends, args.latency_ms)
+            rows.append(
+                (
+                    f"floor: a bare httpx client POSTing the same {args.sends} sends, 5 in flight",
+                    wall,
+                    cpu,
+                    rss,
+                    f"(no target) {wall / ideal:.2f} x ideal",
                 )
             )
         print("| process | wall time | CPU time | peak RSS | target |")
