@@ -235,6 +235,24 @@ def bound_to_files(saved: Plan, fresh: Plan) -> Plan:
     return dataclasses.replace(saved, changes=tuple(rebind(c) for c in saved.changes))
 
 
+def held_on_either_count(saved: Plan, counted: Plan) -> Plan:
+    """``counted`` (the saved plan with audiences counted now), where a send is held above its
+    cap if either count says so.
+
+    A saved plan's count is only the file's word (its checksum is no signature), so an edited
+    count must not release a send; and a send the reviewer saw held stays held.
+    """
+    was_held = {change.key: change for change in saved.changes if change.over_cap}
+
+    def hold(change: Change) -> Change:
+        held = was_held.get(change.key)
+        if held is not None and not change.over_cap:
+            return dataclasses.replace(change, over_cap=True, audience=held.audience)
+        return change
+
+    return dataclasses.replace(counted, changes=tuple(hold(c) for c in counted.changes))
+
+
 # -- applying ----------------------------------------------------------------------------------
 
 
@@ -308,6 +326,8 @@ def apply_saved(target: Target, saved: Plan, options: ApplyOptions) -> tuple[Pla
                 hint="plan again with `orchestrator plan --out FILE`, review it, and apply the new file",
             )
         chosen = bound_to_files(saved, fresh)
+        if needs_audience(chosen):
+            chosen = held_on_either_count(chosen, _count_audiences(target, chosen, options.now()))
         options.show(chosen)
         check_times(chosen, now=options.now())
         return chosen, execute(target, chosen, options)

@@ -221,3 +221,23 @@ def test_a_refused_intent_sends_nothing() -> None:
     client = ScriptedClient()
     outcomes, _ = execute(client, change("a"), store=RefusingStore(refuse_after=0))
     assert outcomes[0].status == "pending" and client.calls == []
+
+
+@pytest.mark.parametrize(
+    ("saved_count", "count_now", "held"),
+    [(50, 5, True), (5, 50, True), (5, 6, False), (50, 60, True)],
+    ids=["held-when-saved", "held-when-counted-now", "sent-under-both", "held-over-both"],
+)
+def test_a_saved_plan_is_held_on_either_count(saved_count: int, count_now: int, held: bool) -> None:
+    """Applying a saved plan counts again; a send goes out only if neither count is above the cap,
+    and a send held as reviewed keeps the count that held it (its message names that count)."""
+    from orchestrator.operations import held_on_either_count
+
+    def capped(count: int) -> Change:
+        return change("big", max_recipients=10, audience=Audience(count, NOW), over_cap=count > 10)
+
+    chosen = held_on_either_count(plan_of(capped(saved_count)), plan_of(capped(count_now)))
+    (result,) = chosen.changes
+    assert result.over_cap is held
+    assert result.audience is not None
+    assert result.audience.recipients == (saved_count if saved_count > 10 >= count_now else count_now)

@@ -137,6 +137,41 @@ def test_max_recipients_holds_and_approval_releases(project: Path, tmp_path: Pat
     assert [e["action"] for e in json.loads(out)["journal"]] == ["approve-large", "intent", "scheduled"]
 
 
+@pytest.mark.parametrize("reuse_counts", [True, False], ids=["counts-reused", "counted-again"])
+def test_an_edited_count_in_a_saved_plan_cannot_lift_the_cap(project: Path, tmp_path: Path, reuse_counts: bool) -> None:
+    """A saved plan's audience count is only the file's word: the checksum is no signature, so an
+    edited count (checksum recomputed) must not turn a held send into a sent one. Apply counts
+    again (or reuses its own recent exports) and holds on either count."""
+    from orchestrator.config import load_config
+    from orchestrator.connect import sandbox_app
+    from orchestrator.digest import digest
+    from orchestrator.sandbox import inprocess_transport
+
+    sale = project / "campaigns" / "spring-sale.yaml"
+    sale.write_text(sale.read_text() + "policy: {max_recipients: 10}\n")
+    plan_file = tmp_path / "plan.json"
+    code, out, err = run(project, "plan", "--now", NOW, "--out", str(plan_file))
+    assert code == 0, out + err
+    if not reuse_counts:
+        (project / ".orchestrator" / "audience-sandbox.json").unlink()
+    document = json.loads(plan_file.read_text())
+    held = next(c for c in document["changes"] if c["campaign"] == "spring-sale")
+    assert held["over_cap"] is True
+    held["audience"]["recipients"], held["over_cap"] = 3, False  # consistent with the cap, and false
+    body = {k: v for k, v in document.items() if k != "checksum"}
+    plan_file.write_text(json.dumps({**body, "checksum": digest(body)}))
+
+    code, out, err = run(project, "apply", str(plan_file), "--now", NOW)
+    assert code == 3, out + err  # held over max_recipients: needs a human
+    assert "held      spring-sale@2027-03-01T14:00:00Z" in out
+    assert ("Reusing audience counts" in err) is reuse_counts
+    env = load_config(project).environment("sandbox")
+    with httpx.Client(transport=inprocess_transport(sandbox_app(env, project)), base_url="http://sandbox.local") as c:
+        sent = {e["name"] for e in c.get("/_sandbox/emails").json()["emails"]}
+    assert "spring-sale@2027-03-01T14:00:00Z" not in sent
+    assert sent  # the other sends of the plan went out
+
+
 def test_a_second_count_within_the_window_reuses_the_exports(project: Path) -> None:
     code, first, err = run(project, "plan", "--audience", "--format", "json", "--now", NOW)
     assert code == 0 and "Counting audiences" in err
