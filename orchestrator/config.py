@@ -167,6 +167,39 @@ def _zone(doc: Document, json_path: tuple[str, ...], name: str) -> ZoneInfo:
         ) from None
 
 
+#: The files an environment names, by where they sit in its settings: they must stay inside the
+#: project, since ``plan`` runs a pull request's ``orchestrator.yaml`` with secrets around.
+_FILE_SETTINGS = (("state", "path"), ("api", "db"), ("api", "seed"))
+
+
+def _confine_files(root: Path, doc: Document) -> None:
+    """Refuse a state, sandbox database or seed path that resolves outside the project folder.
+
+    A pull request could otherwise point the tool at any file the CI runner can read (a seed is
+    parsed and quoted in errors: ``seed: ../.git/config``) or write (a new state at any path).
+    Symbolic links are followed, as for campaign files.
+    """
+    inside = root.resolve()
+    problems = []
+    for env_name, raw in doc.data["environments"].items():
+        for section, key in _FILE_SETTINGS:
+            value = raw.get(section, {}).get(key)
+            if not isinstance(value, str):
+                continue
+            where = (root / value).resolve()
+            if not where.is_relative_to(inside):
+                problems.append(
+                    doc.diagnostic(
+                        ("environments", env_name, section, key),
+                        f"{section}.{key} resolves to {where}, outside the project folder; keep it (and any "
+                        "symbolic link on the way) inside the project"
+                        + (", or keep the state in PostgreSQL (backend: postgres)" if section == "state" else ""),
+                    )
+                )
+    if problems:
+        raise ProjectInvalid(problems)
+
+
 def _build_config(root: Path, path: Path, doc: Document) -> Config:
     data: dict[str, Any] = doc.data
     policy = Policy().merged(data.get("policy"))
@@ -191,6 +224,7 @@ def _build_config(root: Path, path: Path, doc: Document) -> Config:
                 )
             ]
         )
+    _confine_files(root, doc)
     campaigns_dir = (root / data.get("campaigns_dir", "campaigns")).resolve()
     return Config(
         root=root.resolve(),
