@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.config import Environment
-from orchestrator.errors import ConfigError
+from orchestrator.errors import ConfigError, StateError
 from orchestrator.pardot.settings import (
     ApiSettings,
     AuthSettings,
@@ -53,8 +53,14 @@ def _auth(raw: Mapping[str, Any]) -> AuthSettings:
 
 
 def sandbox_app(env: Environment, root: Path, *, clock: Callable[[], datetime] | None = None) -> Any:
-    """The in-process sandbox application an ``api: {kind: sandbox}`` environment talks to."""
+    """The in-process sandbox application an ``api: {kind: sandbox}`` environment talks to.
+
+    The one place the product meets the sandbox's own setup errors: a database it cannot open is
+    a :class:`StateError`; a seed it cannot use (named in orchestrator.yaml), or any other setup
+    error, a :class:`ConfigError`; each keeps the sandbox's message and hint.
+    """
     from orchestrator.sandbox import FaultConfig, SandboxApp
+    from orchestrator.sandbox.errors import SandboxSetupError, SandboxStorageError
 
     api = env.api
     db = root / api.get("db", DEFAULT_SANDBOX_DB)
@@ -69,9 +75,14 @@ def sandbox_app(env: Environment, root: Path, *, clock: Callable[[], datetime] |
         daily_limit=api.get("daily_limit"),
     )
     seed = root / api["seed"] if "seed" in api else None
-    return SandboxApp(
-        db_path=db, seed=seed, faults=faults, clock=clock, allow_hml_unsubscribe=env.policy.allow_hml_unsubscribe
-    )
+    try:
+        return SandboxApp(
+            db_path=db, seed=seed, faults=faults, clock=clock, allow_hml_unsubscribe=env.policy.allow_hml_unsubscribe
+        )
+    except SandboxStorageError as exc:
+        raise StateError(exc.message, hint=exc.hint) from exc
+    except SandboxSetupError as exc:  # SandboxSeedError, and whatever else the sandbox may add
+        raise ConfigError(exc.message, hint=exc.hint) from exc
 
 
 def business_unit_id(env: Environment) -> str:

@@ -25,6 +25,7 @@ from orchestrator.sandbox import (
     SandboxApp,
     serve,
 )
+from orchestrator.sandbox.errors import SandboxSetupError
 from orchestrator.sandbox.inspection import list_emails
 from orchestrator.sandbox.store import Store
 
@@ -132,7 +133,7 @@ def serve_command(
             allow_hml_unsubscribe=allow_hml_unsubscribe,
         )
         server = serve(app, host=host, port=port)
-    except OrchestratorError as exc:
+    except (OrchestratorError, SandboxSetupError) as exc:
         raise click.ClickException(str(exc)) from exc
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
@@ -172,7 +173,7 @@ def emails_command(ctx: click.Context, db_path: Path | None, url: str | None, as
         db_path = _project_sandbox_db(ctx)
     try:
         emails = _emails_from_db(db_path) if db_path is not None else _emails_from_url(str(url))
-    except OrchestratorError as exc:
+    except (OrchestratorError, SandboxSetupError) as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
         click.echo(json.dumps({"emails": emails}, indent=2))

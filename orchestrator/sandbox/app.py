@@ -24,7 +24,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from orchestrator.errors import ConfigError, display_path
+from orchestrator.errors import display_path
 from orchestrator.sandbox import exports, objects
 from orchestrator.sandbox.config import (
     MAX_IN_FLIGHT,
@@ -34,6 +34,7 @@ from orchestrator.sandbox.config import (
     FaultConfig,
 )
 from orchestrator.sandbox.dates import format_wire, parse_instant
+from orchestrator.sandbox.errors import SandboxSeedError
 from orchestrator.sandbox.faults import DropConnection, FaultPlan
 from orchestrator.sandbox.inspection import (
     list_emails,
@@ -529,7 +530,7 @@ class SandboxApp:
         return entry
 
 
-class SeedChanged(ConfigError):
+class SeedChanged(SandboxSeedError):
     """The seed's content differs from the one the sandbox database was filled from."""
 
     def __init__(self, db_path: Path | None, seed: Path | Mapping[str, Any] | None) -> None:

@@ -21,8 +21,9 @@ import jsonschema
 import yaml
 
 from orchestrator.digest import digest
-from orchestrator.errors import ConfigError, display_path
+from orchestrator.errors import display_path
 from orchestrator.sandbox.dates import WIRE_FORMAT, parse_instant
+from orchestrator.sandbox.errors import SandboxSeedError
 
 _ID = {"type": "integer", "minimum": 1}
 _SHARE = {"type": "number", "minimum": 0, "maximum": 1}
@@ -197,7 +198,7 @@ def seed_digest(source: Path | Mapping[str, Any] | None) -> str:
 def load_seed(source: Path | Mapping[str, Any] | None) -> Seed:
     """Read and validate a seed; ``None`` means the built-in demo seed.
 
-    Raises :class:`ConfigError` naming the file and the offending location.
+    Raises :class:`~orchestrator.sandbox.errors.SandboxSeedError` naming the file and the offending location.
     """
     if source is None:
         source = demo_seed_path()
@@ -215,11 +216,11 @@ def _read_yaml(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"cannot read sandbox seed {display_path(path)}: {exc.strerror}") from exc
+        raise SandboxSeedError(f"cannot read sandbox seed {display_path(path)}: {exc.strerror}") from exc
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{display_path(path)}: invalid YAML: {exc}") from exc
+        raise SandboxSeedError(f"{display_path(path)}: invalid YAML: {exc}") from exc
     return {} if data is None else data
 
 
@@ -231,7 +232,7 @@ def _validate(data: Any, where: str) -> None:
             f"{where}::$.{'.'.join(str(p) for p in e.absolute_path)}: {e.message}"
             for e in errors[:10]
         ]
-        raise ConfigError("invalid sandbox seed:\n" + "\n".join(lines))
+        raise SandboxSeedError("invalid sandbox seed:\n" + "\n".join(lines))
 
 
 def _build(data: Mapping[str, Any], where: str) -> Seed:
@@ -241,7 +242,7 @@ def _build(data: Mapping[str, Any], where: str) -> Seed:
     for p in prospects:
         unknown = sorted(set(p.lists) - list_ids)
         if unknown:
-            raise ConfigError(f"{where}: prospect {p.id} names unknown list(s) {unknown}")
+            raise SandboxSeedError(f"{where}: prospect {p.id} names unknown list(s) {unknown}")
     _check_unique(where, "campaign", [c["id"] for c in data.get("campaigns", ())])
     _check_unique(where, "user", [u["id"] for u in data.get("users", ())])
     _check_unique(where, "list", [list_id for list_id, _ in lists])
@@ -267,7 +268,7 @@ def _check_unique(where: str, what: str, ids: list[int]) -> None:
     seen: set[int] = set()
     for item in ids:
         if item in seen:
-            raise ConfigError(f"{where}: duplicate {what} id {item}")
+            raise SandboxSeedError(f"{where}: duplicate {what} id {item}")
         seen.add(item)
 
 
@@ -277,7 +278,7 @@ def _reference_time(value: str | None, where: str) -> datetime | None:
     try:
         return parse_instant(value)
     except ValueError as exc:
-        raise ConfigError(f"{where}: reference_time: {exc}") from exc
+        raise SandboxSeedError(f"{where}: reference_time: {exc}") from exc
 
 
 def _template(t: Mapping[str, Any]) -> Template:
@@ -323,15 +324,15 @@ def _generate_spec(
         try:
             list_id = int(key)
         except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{where}: generate_prospects.lists key {key!r} is no id") from exc
+            raise SandboxSeedError(f"{where}: generate_prospects.lists key {key!r} is no id") from exc
         if list_id not in list_ids:
-            raise ConfigError(f"{where}: generate_prospects names unknown list {list_id}")
+            raise SandboxSeedError(f"{where}: generate_prospects names unknown list {list_id}")
         shares.append((list_id, float(share)))
     start_id = int(raw.get("start_id", 100_000))
     count = int(raw["count"])
     taken = {p.id for p in prospects if start_id <= p.id < start_id + count}
     if taken:
-        raise ConfigError(
+        raise SandboxSeedError(
             f"{where}: generate_prospects ids {start_id}..{start_id + count - 1} "
             f"collide with seeded prospect(s) {sorted(taken)[:5]}"
         )

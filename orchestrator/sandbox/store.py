@@ -17,8 +17,9 @@ from datetime import datetime
 from itertools import islice
 from pathlib import Path
 
-from orchestrator.errors import StateError, display_path
+from orchestrator.errors import display_path
 from orchestrator.sandbox.dates import format_wire
+from orchestrator.sandbox.errors import SandboxStorageError
 from orchestrator.sandbox.seed import Prospect, Seed, generate_prospects, prospect_times
 
 #: First id handed to a recorded email: far from the seed's ids, so a client that mixes ids up
@@ -103,7 +104,7 @@ class Store:
             self._conn.executescript(SCHEMA)
         except sqlite3.Error as exc:
             where = display_path(db_path) if db_path else "memory"
-            raise StateError(f"cannot open the sandbox database ({where}): {exc}") from exc
+            raise SandboxStorageError(f"cannot open the sandbox database ({where}): {exc}") from exc
         self._conn.row_factory = sqlite3.Row
 
     def close(self) -> None:

@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 from sandbox_helpers import Clock
 
-from orchestrator.errors import ConfigError
+from orchestrator.errors import OrchestratorError
 from orchestrator.pardot.client import PardotClient
 from orchestrator.pardot.models import ListEmailSend
 from orchestrator.pardot.settings import ApiSettings, StaticTokenAuth
 from orchestrator.sandbox import SANDBOX_BASE_URL, SANDBOX_BUSINESS_UNIT, SANDBOX_TOKEN, SandboxApp, inprocess_transport
 from orchestrator.sandbox.app import SeedChanged
+from orchestrator.sandbox.errors import SandboxSeedError
 from tests.report.helpers import HIDDEN_ADDRESS, MASKED_ADDRESS, NOW, applied_example, copy_example, run
 
 SEED_A = "campaigns: [{id: 7001, name: spring}]\nlists: [{id: 8001, name: news}]\n"
@@ -37,7 +38,7 @@ def test_a_changed_seed_is_reported_never_ignored(tmp_path: Path) -> None:
     seed.write_text(SEED_B)
     with pytest.raises(SeedChanged) as caught:
         SandboxApp(db_path=db, seed=seed)
-    assert isinstance(caught.value, ConfigError)
+    assert isinstance(caught.value, SandboxSeedError) and not isinstance(caught.value, OrchestratorError)
     assert "changed since" in str(caught.value) and "orchestrator sandbox reset" in str(caught.value)
 
 
@@ -74,6 +75,32 @@ def test_plan_after_a_seed_change_says_so_and_reset_starts_over(tmp_path: Path) 
     assert code == 0 and "removed" in out, out + err
     code, out, err = run(project, "plan", "--now", NOW)
     assert code in (0, 2, 3), out + err
+
+
+def _sandbox_project(tmp_path: Path, api: str) -> Path:
+    project = copy_example(tmp_path / "p")
+    config = project / "orchestrator.yaml"
+    assert "api: {kind: sandbox}" in config.read_text()
+    config.write_text(config.read_text().replace("api: {kind: sandbox}", api))
+    return project
+
+
+def test_plan_with_an_invalid_seed_names_the_problem_without_a_traceback(tmp_path: Path) -> None:
+    project = _sandbox_project(tmp_path, "api: {kind: sandbox, seed: bad.yaml}")
+    (project / "bad.yaml").write_text("lists: [{id: 8001}]\n")
+    code, out, err = run(project, "plan", "--now", NOW)  # run() fails on any exception but SystemExit
+    assert code == 1, out + err
+    assert "invalid sandbox seed" in err and "bad.yaml::$.lists.0: 'name' is a required property" in err, err
+    assert "Traceback" not in out + err
+
+
+def test_plan_with_an_unreadable_sandbox_database_is_a_state_error(tmp_path: Path) -> None:
+    project = _sandbox_project(tmp_path, "api: {kind: sandbox, db: not-a.db}")
+    (project / "not-a.db").write_bytes(b"this is no SQLite database, " * 100)
+    code, out, err = run(project, "plan", "--now", NOW)
+    assert code == 1, out + err
+    assert "cannot open the sandbox database (" in err and "not-a.db" in err, err
+    assert "Traceback" not in out + err
 
 
 def test_a_scheduled_email_has_no_statistics_before_its_time() -> None:

@@ -116,3 +116,27 @@ def test_serve_runs_until_interrupted(tmp_path: Path) -> None:
         proc.wait(timeout=20)
     assert proc.returncode == 0
     assert db.is_file()
+
+
+def test_serve_with_an_invalid_seed_says_why_without_a_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("lists: [{id: 8001}]\n")
+    script = "from orchestrator.cli.main import cli; cli()"
+    done = subprocess.run(
+        [sys.executable, "-c", script, "sandbox", "serve", "--port", "0", "--seed", str(bad)],
+        capture_output=True, text=True, timeout=60, env={**os.environ},
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "invalid sandbox seed" in done.stderr
+    assert "bad.yaml::$.lists.0: 'name' is a required property" in done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    assert "listening" not in done.stdout
+
+
+def test_emails_from_a_file_that_is_no_database_is_one_clean_line(tmp_path: Path) -> None:
+    db = tmp_path / "not-a.db"
+    db.write_bytes(b"this is no SQLite database, " * 100)
+    result = CliRunner().invoke(cli, ["sandbox", "emails", "--db", str(db)])
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit)  # a ClickException, not an escaped error
+    assert "cannot open the sandbox database" in result.output

@@ -12,9 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sandbox_helpers import AUTH, Clock, parse, send_form
 
-from orchestrator.errors import ConfigError
+from orchestrator.errors import OrchestratorError
 from orchestrator.sandbox import SANDBOX_BASE_URL, SandboxApp, inprocess_transport
 from orchestrator.sandbox.app import SeedChanged
+from orchestrator.sandbox.errors import SandboxSeedError
 from orchestrator.sandbox.seed import GenerateSpec, demo_seed_path, generate_prospects, load_seed
 
 BASE: dict[str, Any] = {"lists": [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}]}
@@ -76,24 +77,25 @@ def test_generated_shares_are_roughly_respected() -> None:
         ({"reference_time": "soon"}, "reference_time"),
     ],
 )
-def test_bad_seeds_are_config_errors(seed: dict[str, Any], message: str) -> None:
-    with pytest.raises(ConfigError, match=message):
+def test_bad_seeds_are_the_sandboxs_own_seed_errors(seed: dict[str, Any], message: str) -> None:
+    with pytest.raises(SandboxSeedError, match=message) as caught:
         load_seed(seed)
+    assert not isinstance(caught.value, OrchestratorError)  # connect.sandbox_app translates it
 
 
 def test_bad_seed_files_name_the_file(tmp_path: Path) -> None:
     bad = tmp_path / "seed.yaml"
     bad.write_text("lists: [unclosed\n")
-    with pytest.raises(ConfigError, match=r"seed\.yaml: invalid YAML"):
+    with pytest.raises(SandboxSeedError, match=r"seed\.yaml: invalid YAML"):
         load_seed(bad)
-    with pytest.raises(ConfigError, match="cannot read"):
+    with pytest.raises(SandboxSeedError, match="cannot read"):
         load_seed(tmp_path / "missing.yaml")
 
 
 def test_yaml_seed_is_loaded_safely(tmp_path: Path) -> None:
     evil = tmp_path / "seed.yaml"
     evil.write_text("campaigns: !!python/object/apply:os.system ['true']\n")
-    with pytest.raises(ConfigError, match="invalid YAML"):
+    with pytest.raises(SandboxSeedError, match="invalid YAML"):
         load_seed(evil)
 
 
