@@ -141,6 +141,14 @@ class SandboxApp:
         self._log_seq = 0
         self._log: deque[dict[str, Any]] = deque(maxlen=_LOG_SIZE)
         self.store = Store(db_path)
+        try:
+            self._seed(db_path, seed, reload_seed)
+        except BaseException:
+            self.store.close()  # a refused seed must not leave the database open
+            raise
+
+    def _seed(self, db_path: Path | None, seed: Path | Mapping[str, Any] | None, reload_seed: bool) -> None:
+        """Seed a new database; check that an existing one was seeded from ``seed``."""
         current = seed_digest(seed)
         if self.store.is_seeded():
             stored = self.store.meta("seed_digest")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -135,3 +136,27 @@ def test_file_database_is_seeded_only_when_new(tmp_path: Path) -> None:
     with second.store.reading() as conn:
         assert [tuple(r) for r in conn.execute("SELECT * FROM campaigns")] == [(1001, "spring-2027")]
     second.close()
+
+
+def _open_descriptors(path: Path) -> int:
+    """How many of this process's file descriptors point at ``path`` (Linux /proc)."""
+    fds = Path("/proc/self/fd")
+    found = 0
+    for fd in fds.iterdir():
+        try:
+            found += Path(os.readlink(fd)) == path
+        except OSError:
+            continue
+    return found
+
+
+def test_a_refused_seed_leaves_no_database_open(tmp_path: Path) -> None:
+    """The database opens before the seed is checked; a refusal closes it again (a long-lived
+    process such as the test suite or `sandbox serve` retries would otherwise pile them up)."""
+    db = tmp_path / "sandbox.db"
+    SandboxApp(db_path=db).close()
+    assert _open_descriptors(db) == 0
+    with pytest.raises(SeedChanged) as refused:
+        SandboxApp(db_path=db, seed={"campaigns": [{"id": 1, "name": "other"}]})
+    assert refused.traceback  # the half-built application is still referenced from here
+    assert _open_descriptors(db) == 0
