@@ -66,8 +66,7 @@ def test_token_never_in_output_state_or_plan(tmp_path: Path, monkeypatch: pytest
             outputs.append(result.output)
         # a wrong token: the template check fails with a clear error that does not echo the token
         monkeypatch.setenv("SECRET_TOKEN_VAR", SECRET + "-wrong")
-        fresh = tmp_path / "fresh-state"
-        config = (root / "orchestrator.yaml").read_text().replace(".orchestrator/sandbox.db", str(fresh / "s.db"))
+        config = (root / "orchestrator.yaml").read_text().replace(".orchestrator/sandbox.db", "fresh-state/s.db")
         (root / "orchestrator.yaml").write_text(config)
         result = runner.invoke(cli, ["--project", str(root), "plan", "--now", NOW])
         assert result.exit_code == 1
