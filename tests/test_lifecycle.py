@@ -3,49 +3,19 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
-import httpx
 import pytest
-from click.testing import CliRunner
 
-from orchestrator.cli.common import App
-from orchestrator.cli.main import cli
 from orchestrator.schemas import validate_data
-from tests.report.helpers import fixed_clock
-
-REPO = Path(__file__).resolve().parent.parent
-NOW = "2026-11-27T12:00:00Z"
+from tests.report.helpers import NOW, copy_example, sandbox_emails
+from tests.report.helpers import run_at_now as run
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    root = tmp_path / "example"
-    root.mkdir()
-    shutil.copy(REPO / "orchestrator.yaml", root)
-    shutil.copytree(REPO / "campaigns", root / "campaigns")
-    return root
-
-
-def run(project: Path, *args: str, input: str | None = None) -> tuple[int, str, str]:
-    """The CLI as a user runs it, on a fixed "today" (the clock seam): no test depends on the calendar."""
-    result = CliRunner().invoke(cli, ["--project", str(project), *args], input=input, obj=App(clock=fixed_clock(NOW)))
-    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), repr(
-        result.exception
-    )
-    return result.exit_code, result.stdout, result.stderr
-
-
-def sandbox_emails(project: Path) -> list[dict[str, object]]:
-    from orchestrator.config import load_config
-    from orchestrator.connect import sandbox_app
-    from orchestrator.sandbox import inprocess_transport
-
-    env = load_config(project).environment("sandbox")
-    with httpx.Client(transport=inprocess_transport(sandbox_app(env, project)), base_url="http://sandbox.local") as c:
-        emails: list[dict[str, object]] = c.get("/_sandbox/emails").json()["emails"]
-        return emails
+    """A fresh copy of the example project for each test: applies write state next to it."""
+    return copy_example(tmp_path / "example")
 
 
 def test_plan_apply_plan_again(project: Path) -> None:

@@ -8,38 +8,24 @@ rename of a scheduled campaign, plans taken while the state is locked, and `--re
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from orchestrator.cli.common import App
-from orchestrator.cli.main import cli
 from orchestrator.config import load_config
 from orchestrator.connect import build_store
 from orchestrator.digest import digest
-from tests.report.helpers import fixed_clock
-from tests.test_lifecycle import REPO, sandbox_emails
+from tests.report.helpers import NOW, copy_example, sandbox_emails
+from tests.report.helpers import run_at_now as run
 
-NOW = "2026-11-27T12:00:00Z"
 SALE = "spring-sale@2027-03-01T14:00:00Z"
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    root = tmp_path / "example"
-    root.mkdir()
-    shutil.copy(REPO / "orchestrator.yaml", root)
-    shutil.copytree(REPO / "campaigns", root / "campaigns")
-    return root
-
-
-def run(project: Path, *args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, ["--project", str(project), *args], obj=App(clock=fixed_clock(NOW)))
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    return result.exit_code, result.stdout, result.stderr
+    """A fresh copy of the example project for each test: applies write state next to it."""
+    return copy_example(tmp_path / "example")
 
 
 def saved_plan(project: Path, path: Path, *args: str) -> dict[str, Any]:

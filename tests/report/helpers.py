@@ -1,4 +1,9 @@
-"""Shared by the stats/report tests and tests/test_api_cmds.py: the CLI, the example project."""
+"""The CLI and the example project, shared by the tests that drive the real command line.
+
+One copy, so that every suite builds the example project, pins "today" and catches tracebacks the
+same way: the stats/report tests, tests/test_api_cmds.py, tests/test_lifecycle.py,
+tests/test_review_binding.py and others import from here.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+import httpx
 from click.testing import CliRunner
 
 from orchestrator.cli.common import App, OrchestratorGroup
@@ -73,3 +79,34 @@ def applied_example(dest: Path) -> Path:
     code, out, err = run(project, "apply", "--auto-approve", "--now", NOW)
     assert code == 0, out + err
     return project
+
+
+def run_at_now(project: Path, *args: str, input: str | None = None) -> tuple[int, str, str]:
+    """The CLI exactly as shipped, on a clock fixed at NOW; any exception but SystemExit is a bug.
+
+    Unlike :func:`run`, no commands are added and the environment is left as the caller has it (no
+    ``COLUMNS``): the plan/apply/state suites (tests/test_lifecycle.py, tests/test_review_binding.py)
+    assert on that output. The fixed "today" is the clock seam (:attr:`App.clock`): no test depends
+    on the calendar, which tests/test_calendar_guard.py checks by moving the system clock ahead.
+    """
+    result = CliRunner().invoke(
+        main_cli, ["--project", str(project), *args], input=input, obj=App(clock=fixed_clock(NOW))
+    )
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def sandbox_emails(project: Path) -> list[dict[str, object]]:
+    """Every email the project's in-process sandbox holds: what a run really sent or scheduled.
+
+    Read from the sandbox itself, not from the CLI's output or state, so a test sees what Pardot
+    would have. The imports are deferred: most modules that import these helpers never read the sandbox.
+    """
+    from orchestrator.config import load_config
+    from orchestrator.connect import sandbox_app
+    from orchestrator.sandbox import inprocess_transport
+
+    env = load_config(project).environment("sandbox")
+    with httpx.Client(transport=inprocess_transport(sandbox_app(env, project)), base_url="http://sandbox.local") as c:
+        emails: list[dict[str, object]] = c.get("/_sandbox/emails").json()["emails"]
+        return emails

@@ -11,27 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import psycopg
 import pytest
 
 from orchestrator.errors import StateError
 from orchestrator.state import open_store
-from tests.report.helpers import NOW, copy_example, run
+from tests.report.helpers import NOW, copy_example, run, sandbox_emails
 
 CREATED = "Created a new, empty state at"
 PG_VAR = "ORCHESTRATOR_TEST_STATE_DSN"
-
-
-def sandbox_emails(project: Path) -> list[dict[str, object]]:
-    from orchestrator.config import load_config
-    from orchestrator.connect import sandbox_app
-    from orchestrator.sandbox import inprocess_transport
-
-    env = load_config(project).environment("sandbox")
-    with httpx.Client(transport=inprocess_transport(sandbox_app(env, project)), base_url="http://sandbox.local") as c:
-        emails: list[dict[str, object]] = c.get("/_sandbox/emails").json()["emails"]
-        return emails
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
