@@ -65,14 +65,14 @@ def test_the_hook_command_passes_a_valid_project_and_fails_a_broken_campaign(
 
 @pytest.mark.timeout(200)
 def test_pre_commit_try_repo_runs_the_hook(tmp_path: Path) -> None:
-    if shutil.which("pre-commit") is None:
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    if shutil.which("pre-commit", path=path) is None:  # the venv's, even when it is not activated
         pytest.fail("pre-commit is in the test extra: pip install '.[test]'")
     repo = scaffolded(tmp_path / "repo")
     git = ["git", "-C", str(repo), "-c", "user.email=t@example.com", "-c", "user.name=t"]
     subprocess.run(["git", "init", "-q", str(repo)], check=True, timeout=30)
     subprocess.run([*git, "add", "-A"], check=True, timeout=30)
     subprocess.run([*git, "commit", "-qm", "init"], check=True, timeout=30)
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"), "PATH": path}
     command = ["pre-commit", "try-repo", str(REPO), "orchestrator-validate", "--all-files"]
     ok = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True, timeout=90)
