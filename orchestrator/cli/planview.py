@@ -192,39 +192,46 @@ def print_text(plan: Plan, console: Console, *, reveal: bool = False, show_noop:
         # must never receive an escape sequence from a campaign (it could erase plan lines).
         return escape_control(masked(text))
 
-    out = Text()
-    out.append(f"Environment {plan.environment}, business unit {plan.business_unit_id}\n", style="bold")
-    out.append(
+    parts: list[tuple[str, str]] = []  # (text, style): styled on a terminal, plain elsewhere
+
+    def add(text: str, style: str = "") -> None:
+        parts.append((text, style))
+
+    add(f"Environment {plan.environment}, business unit {plan.business_unit_id}\n", style="bold")
+    add(
         f"Planned at {utc_iso(plan.created_at)}; valid until {utc_iso(plan.expires_at)}; "
         f"state serial {plan.state_serial}\n\n"
     )
     for change in plan.changes:
         if change.action in (Action.NOOP, Action.DEFER) and not show_noop:
             continue
-        out.append(f"{change.action.symbol} {change.action.label:<9} ", style=_STYLE[change.action])
-        out.append(show(change.key), style="bold" if change.loud or change.action.is_change else "")
+        add(f"{change.action.symbol} {change.action.label:<9} ", _STYLE[change.action])
+        add(show(change.key), style="bold" if change.loud or change.action.is_change else "")
         if change.operational_reason:
-            out.append("  [OPERATIONAL]", style="bold yellow")
-        out.append("\n")
+            add("  [OPERATIONAL]", style="bold yellow")
+        add("\n")
         for line in detail_lines(change, reveal):
-            out.append(f"    {escape_control(line)}\n", style="bold red" if change.loud else "")
+            add(f"    {escape_control(line)}\n", style="bold red" if change.loud else "")
         for line in content_diff(change):
-            out.append(f"    {show(line)}\n", style=_diff_style(line))
-        out.append("\n")
+            add(f"    {show(line)}\n", style=_diff_style(line))
+        add("\n")
     for problem in plan.problems:
-        out.append(f"{escape_control(str(problem))}\n", style="red" if problem.severity == "error" else "yellow")
+        add(f"{escape_control(str(problem))}\n", style="red" if problem.severity == "error" else "yellow")
     hidden = sum(1 for c in plan.changes if c.action in (Action.NOOP, Action.DEFER))
     if hidden and not show_noop:
-        out.append(f"({hidden} unchanged or deferred send(s) not shown; --show-unchanged lists them)\n")
-    out.append(summary_line(plan), style="bold")
+        add(f"({hidden} unchanged or deferred send(s) not shown; --show-unchanged lists them)\n")
+    add(summary_line(plan), style="bold")
     if plan.errored:
-        out.append("\nThe plan has errors: it can be shown but not applied.", style="bold red")
+        add("\nThe plan has errors: it can be shown but not applied.", style="bold red")
     if console.is_terminal:
+        out = Text()
+        for text, style in parts:
+            out.append(text, style=style)
         console.print(out, soft_wrap=True, highlight=False, markup=False)
     else:
         # A pipe or a CI log draws no styles: the plain text is exactly what rich would print,
-        # without its per-line rendering (a quarter of a second for a plan of 200 new sends).
-        console.file.write(out.plain + "\n")
+        # without building and rendering styled text (a quarter of a second for 200 new sends).
+        console.file.write("".join(text for text, _ in parts) + "\n")
         console.file.flush()
 
 
