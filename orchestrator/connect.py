@@ -115,7 +115,7 @@ def build_client(
             format=api.get("format", "json"),
             allow_insecure=True,
         )
-        transport = inprocess_transport(sandbox_app(env, root, clock=sandbox_clock))
+        transport = inprocess_transport(sandbox_app(env, root, clock=sandbox_clock), owns_app=True)
         return PardotClient(settings, transport=transport, env=environ)
     settings = ApiSettings(
         base_url=api["base_url"],

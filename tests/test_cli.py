@@ -161,3 +161,27 @@ def test_python_dash_m_entry_point() -> None:
         [sys.executable, "-m", "orchestrator", "--version"], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0 and "orchestrator" in result.stdout
+
+
+def test_a_command_closes_the_in_process_sandbox(tmp_path: Path) -> None:
+    """The whole process, as users run it: the sandbox's database is closed on the way out
+    (checkpointed into the .db file, no -wal left), even though the exit skips the last
+    garbage collection that used to close it."""
+    import subprocess
+    import sys
+
+    root = tmp_path / "p"
+    root.mkdir()
+    shutil.copy(REPO / "orchestrator.yaml", root)
+    shutil.copytree(REPO / "campaigns", root / "campaigns")
+    done = subprocess.run(
+        [sys.executable, "-m", "orchestrator", "apply", "--auto-approve", "--now", NOW],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    database = root / ".orchestrator" / "sandbox-api.db"
+    assert database.is_file()
+    assert not database.with_name("sandbox-api.db-wal").exists()

@@ -14,7 +14,17 @@ from orchestrator.sandbox.faults import DropConnection
 
 
 class _SandboxTransport(httpx.WSGITransport):
-    """``httpx.WSGITransport`` that turns the app's drop signal into a transport error."""
+    """``httpx.WSGITransport`` that turns the app's drop signal into a transport error, and that
+    closes the app with the client when it owns it."""
+
+    def __init__(self, app: SandboxApp, *, owns_app: bool = False) -> None:
+        super().__init__(app=app)
+        self._sandbox = app
+        self._owns_app = owns_app
+
+    def close(self) -> None:
+        if self._owns_app:
+            self._sandbox.close()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         try:
@@ -25,6 +35,10 @@ class _SandboxTransport(httpx.WSGITransport):
             ) from None
 
 
-def inprocess_transport(app: SandboxApp) -> httpx.BaseTransport:
-    """An httpx transport that calls ``app`` directly; pair it with ``SANDBOX_BASE_URL``."""
-    return _SandboxTransport(app=app)
+def inprocess_transport(app: SandboxApp, *, owns_app: bool = False) -> httpx.BaseTransport:
+    """An httpx transport that calls ``app`` directly; pair it with ``SANDBOX_BASE_URL``.
+
+    With ``owns_app`` closing the client closes the app too (its database checkpointed and
+    released): for a client that is the app's only user, as a command's is.
+    """
+    return _SandboxTransport(app=app, owns_app=owns_app)
