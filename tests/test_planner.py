@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -350,8 +351,11 @@ def test_a_piped_plan_is_the_text_rich_would_print() -> None:
         [send("news", NOW + timedelta(days=2, hours=1), schedule_kind="cron"), changed, send("a")],
         snap(record(old, SendStatus.SCHEDULED), record(changed, SendStatus.SCHEDULED, fingerprint="old")),
     )
+    # An edited saved plan can name any environment: no control character may reach a terminal.
+    shown = dataclasses.replace(shown, environment="sand\tbox\r\x07\x1b[2J", business_unit_id="0Uv\x08")
     styled, piped = io.StringIO(), io.StringIO()
     print_text(shown, Console(file=styled, force_terminal=True, color_system=None, width=80, soft_wrap=True))
     print_text(shown, Console(file=piped, force_terminal=False, width=80))
-    assert "\x1b" not in piped.getvalue() and "orphaned" in piped.getvalue()
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", piped.getvalue()) and "orphaned" in piped.getvalue()
+    assert "Environment sand\\x09box\\x0d\\x07\\x1b[2J, business unit 0Uv\\x08" in piped.getvalue()
     assert piped.getvalue() == styled.getvalue()

@@ -197,7 +197,9 @@ def print_text(plan: Plan, console: Console, *, reveal: bool = False, show_noop:
     def add(text: str, style: str = "") -> None:
         parts.append((text, style))
 
-    add(f"Environment {plan.environment}, business unit {plan.business_unit_id}\n", style="bold")
+    # A saved plan is a file anyone could edit: its environment and business unit are escaped too.
+    header = f"Environment {escape_control(plan.environment)}, business unit {escape_control(plan.business_unit_id)}"
+    add(header + "\n", style="bold")
     add(
         f"Planned at {utc_iso(plan.created_at)}; valid until {utc_iso(plan.expires_at)}; "
         f"state serial {plan.state_serial}\n\n"
