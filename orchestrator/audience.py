@@ -12,8 +12,10 @@ Export API's limit), however many sends the plan holds.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -153,6 +155,25 @@ def with_audience(plan: Plan, index: AudienceIndex) -> Plan:
 #: How long one run's export results serve later runs: each count starts 8 exports, and a
 #: plan, its review re-plan and the apply on merge follow each other within minutes.
 REUSE_WINDOW = timedelta(minutes=15)
+
+
+def cache_path(key: str, environ: Mapping[str, str] | None = None) -> Path | None:
+    """Where the counts for ``key`` wait for the next run: in the user's cache folder, never in
+    the checkout (a pull request could commit a file there that lifts a ``max_recipients`` hold).
+
+    ``ORCHESTRATOR_CACHE_DIR`` names the folder; else ``$XDG_CACHE_HOME/orchestrator``, else
+    ``~/.cache/orchestrator``. ``None`` (no reuse) when there is no home to find it in.
+    """
+    environ = os.environ if environ is None else environ
+    base = environ.get("ORCHESTRATOR_CACHE_DIR")
+    if not base:
+        try:
+            home_cache = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        except RuntimeError:  # no home directory (a bare container user)
+            return None
+        base = str(Path(home_cache) / "orchestrator")
+    name = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+    return Path(base) / "audience" / f"{name}.json"
 
 
 def save_index(path: Path, index: AudienceIndex, *, key: str) -> None:

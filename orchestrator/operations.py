@@ -152,15 +152,17 @@ def needs_audience(plan: Plan) -> bool:
     return any(c.kind == "list" and c.max_recipients is not None for c in plan.pending)
 
 
-def _count_audiences(target: Target, plan: Plan, now: datetime) -> Plan:
-    """Count audiences from exports, reusing a previous run's within ``audience.REUSE_WINDOW``."""
-    from orchestrator.audience import fetch_index, load_index, save_index, with_audience
+def _count_audiences(target: Target, plan: Plan, now: datetime, *, reuse: bool = True) -> Plan:
+    """Count audiences from exports; with ``reuse``, a previous run's within ``audience.REUSE_WINDOW``
+    (kept in the user's cache folder for this project, environment and business unit)."""
+    from orchestrator.audience import cache_path, fetch_index, load_index, save_index, with_audience
     from orchestrator.export.runner import PollPolicy
 
     env = target.env
-    cache = target.project.config.root / ".orchestrator" / f"audience-{env.name}.json"
-    key = f"{env.name}|{env.business_unit_id}|{env.policy.audience_since}"
-    index = load_index(cache, key=key, now=now)
+    root = target.project.config.root.resolve()
+    key = f"{root}|{env.name}|{env.business_unit_id}|{env.policy.audience_since}"
+    cache = cache_path(key)
+    index = load_index(cache, key=key, now=now) if reuse and cache is not None else None
     if index is not None:
         target.notes(f"Reusing audience counts from exports made at {index.counted_at.isoformat()}.")
         return with_audience(plan, index)
@@ -176,7 +178,8 @@ def _count_audiences(target: Target, plan: Plan, now: datetime) -> Plan:
         sleep=time.sleep,
         clock=target.clock,
     )
-    save_index(cache, index, key=key)
+    if cache is not None:
+        save_index(cache, index, key=key)
     return with_audience(plan, index)
 
 
@@ -326,8 +329,8 @@ def apply_saved(target: Target, saved: Plan, options: ApplyOptions) -> tuple[Pla
                 hint="plan again with `orchestrator plan --out FILE`, review it, and apply the new file",
             )
         chosen = bound_to_files(saved, fresh)
-        if needs_audience(chosen):
-            chosen = held_on_either_count(chosen, _count_audiences(target, chosen, options.now()))
+        if needs_audience(chosen):  # counted afresh: a saved plan's counts are only the file's word
+            chosen = held_on_either_count(chosen, _count_audiences(target, chosen, options.now(), reuse=False))
         options.show(chosen)
         check_times(chosen, now=options.now())
         return chosen, execute(target, chosen, options)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -63,6 +64,14 @@ def _no_ambient_orchestrator_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests choose their environment explicitly; a developer's shell settings must not leak in."""
     for name in ("ORCHESTRATOR_ENV", "ORCHESTRATOR_PROJECT", "ORCHESTRATOR_NOW", "NO_COLOR"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _own_cache_folder(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Each test keeps its audience counts in a folder of its own, never in the user's cache."""
+    folder = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("ORCHESTRATOR_CACHE_DIR", str(folder))
+    return folder
 
 
 @pytest.fixture(scope="session")

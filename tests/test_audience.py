@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -137,23 +138,34 @@ def test_max_recipients_holds_and_approval_releases(project: Path, tmp_path: Pat
     assert [e["action"] for e in json.loads(out)["journal"]] == ["approve-large", "intent", "scheduled"]
 
 
-@pytest.mark.parametrize("reuse_counts", [True, False], ids=["counts-reused", "counted-again"])
-def test_an_edited_count_in_a_saved_plan_cannot_lift_the_cap(project: Path, tmp_path: Path, reuse_counts: bool) -> None:
-    """A saved plan's audience count is only the file's word: the checksum is no signature, so an
-    edited count (checksum recomputed) must not turn a held send into a sent one. Apply counts
-    again (or reuses its own recent exports) and holds on either count."""
+def _sandbox_email_names(project: Path) -> set[str]:
     from orchestrator.config import load_config
     from orchestrator.connect import sandbox_app
-    from orchestrator.digest import digest
     from orchestrator.sandbox import inprocess_transport
+
+    env = load_config(project).environment("sandbox")
+    with httpx.Client(transport=inprocess_transport(sandbox_app(env, project)), base_url="http://sandbox.local") as c:
+        return {e["name"] for e in c.get("/_sandbox/emails").json()["emails"]}
+
+
+def _forged_counts(path: Path, key: str, counted_at: str) -> None:
+    """A count file saying nobody is on any list, counted just now: what a pull request could commit."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = {"key": key, "counted_at": counted_at, "members": {}, "prospects": [], "opted_out": []}
+    path.write_text(json.dumps(document))
+
+
+def test_an_edited_count_in_a_saved_plan_cannot_lift_the_cap(project: Path, tmp_path: Path) -> None:
+    """A saved plan's audience count is only the file's word: the checksum is no signature, so an
+    edited count (checksum recomputed) must not turn a held send into a sent one. Applying it
+    counts afresh, even right after the plan counted, and holds on either count."""
+    from orchestrator.digest import digest
 
     sale = project / "campaigns" / "spring-sale.yaml"
     sale.write_text(sale.read_text() + "policy: {max_recipients: 10}\n")
     plan_file = tmp_path / "plan.json"
     code, out, err = run(project, "plan", "--now", NOW, "--out", str(plan_file))
     assert code == 0, out + err
-    if not reuse_counts:
-        (project / ".orchestrator" / "audience-sandbox.json").unlink()
     document = json.loads(plan_file.read_text())
     held = next(c for c in document["changes"] if c["campaign"] == "spring-sale")
     assert held["over_cap"] is True
@@ -164,19 +176,32 @@ def test_an_edited_count_in_a_saved_plan_cannot_lift_the_cap(project: Path, tmp_
     code, out, err = run(project, "apply", str(plan_file), "--now", NOW)
     assert code == 3, out + err  # held over max_recipients: needs a human
     assert "held      spring-sale@2027-03-01T14:00:00Z" in out
-    assert ("Reusing audience counts" in err) is reuse_counts
-    env = load_config(project).environment("sandbox")
-    with httpx.Client(transport=inprocess_transport(sandbox_app(env, project)), base_url="http://sandbox.local") as c:
-        sent = {e["name"] for e in c.get("/_sandbox/emails").json()["emails"]}
+    assert "Counting audiences" in err and "Reusing" not in err
+    sent = _sandbox_email_names(project)
     assert "spring-sale@2027-03-01T14:00:00Z" not in sent
     assert sent  # the other sends of the plan went out
+
+
+def test_a_count_file_in_the_checkout_is_never_read(project: Path) -> None:
+    """Counts are reused only from the user's cache folder: a file a pull request commits to
+    the project (where earlier versions kept them) cannot lift a hold."""
+    sale = project / "campaigns" / "spring-sale.yaml"
+    sale.write_text(sale.read_text() + "policy: {max_recipients: 10}\n")
+    # The file and key earlier versions read: this forgery released the send then.
+    key = "sandbox|0Uv000000SANDBOXAA|3 years ago"
+    _forged_counts(project / ".orchestrator" / "audience-sandbox.json", key, "2026-11-27T11:59:00+00:00")
+    code, out, err = run(project, "apply", "--auto-approve", "--now", NOW)
+    assert code == 3, out + err
+    assert "Counting audiences" in err and "held      spring-sale@2027-03-01T14:00:00Z" in out
+    assert "spring-sale@2027-03-01T14:00:00Z" not in _sandbox_email_names(project)
 
 
 def test_a_second_count_within_the_window_reuses_the_exports(project: Path) -> None:
     code, first, err = run(project, "plan", "--audience", "--format", "json", "--now", NOW)
     assert code == 0 and "Counting audiences" in err
-    cache = project / ".orchestrator" / "audience-sandbox.json"
+    (cache,) = (Path(os.environ["ORCHESTRATOR_CACHE_DIR"]) / "audience").iterdir()
     assert cache.stat().st_mode & 0o077 == 0  # prospect ids: owner only
+    assert not list((project / ".orchestrator").glob("audience*"))  # never in the checkout
     code, again, err = run(project, "plan", "--audience", "--format", "json", "--now", "2026-11-27T12:10:00Z")
     assert code == 0 and "Reusing audience counts from exports made at 2026-11-27T12:00:00+00:00" in err
     counted = [c["audience"] for c in json.loads(again)["changes"] if c["audience"]]
@@ -186,3 +211,22 @@ def test_a_second_count_within_the_window_reuses_the_exports(project: Path) -> N
     # Past the window (15 min) the exports run again.
     code, _, err = run(project, "plan", "--audience", "--now", "2026-11-27T12:20:00Z")
     assert code == 0 and "Counting audiences" in err
+
+
+def test_the_count_cache_lives_in_the_users_cache_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from orchestrator.audience import cache_path
+
+    named = cache_path("k", {"ORCHESTRATOR_CACHE_DIR": "/c", "XDG_CACHE_HOME": "/x"})
+    assert named is not None and named.parent == Path("/c/audience")
+    xdg = cache_path("k", {"XDG_CACHE_HOME": "/x"})
+    assert xdg is not None and xdg.parent == Path("/x/orchestrator/audience")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    home = cache_path("k", {})
+    assert home is not None and home.parent == tmp_path / ".cache" / "orchestrator" / "audience"
+    assert cache_path("other", {}) != home  # one file per project, environment and business unit
+
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", no_home)
+    assert cache_path("k", {}) is None  # no reuse rather than a traceback
