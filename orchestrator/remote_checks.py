@@ -59,11 +59,18 @@ def prefetch(client: ReadsTemplates, changes: Iterable[Change], *, max_workers: 
     if not template_ids and not ids:
         return answers
     readers = _readers(client)
-    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="prefetch") as pool:
+    pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="prefetch")
+    try:
         templates = {t: pool.submit(_read_template, client, t) for t in template_ids}
         reads = {key: pool.submit(_read, readers[key[0]], key[1]) for key in ids}
         answers.templates.update((t, future.result()) for t, future in templates.items())
         answers.ids.update((key, future.result()) for key, future in reads.items())
+    except BaseException:
+        # Ctrl-C or a bug: stop at once, as reading one after another did; reads not started
+        # are dropped (those in flight end within their deadline).
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     return answers
 
 

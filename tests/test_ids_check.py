@@ -129,3 +129,40 @@ def test_plan_time_reads_run_side_by_side(tmp_path: Path) -> None:
     assert not plan.errored, plan.problems
     assert stats["requests"] >= 4, stats  # a campaign, lists, a user and templates
     assert stats["max_in_flight"] == 3, stats  # side by side, and never above the client's limit
+
+
+def test_a_failing_read_stops_the_reads_not_yet_started() -> None:
+    """An unexpected error (or Ctrl-C) in one read surfaces at once; the queued reads are dropped
+    instead of all being made first."""
+    import threading
+
+    import pytest
+
+    from orchestrator.desired import SendKind
+    from orchestrator.plan import Action, Change
+    from orchestrator.remote_checks import prefetch
+
+    release = threading.Event()
+    started: list[int] = []
+
+    class Client:
+        def read_campaign(self, campaign_id: int) -> object:
+            raise RuntimeError("a bug in the client")
+
+        def read_list(self, list_id: int) -> object:
+            started.append(list_id)
+            release.wait(timeout=0.5)
+            return object()
+
+        def read_template(self, template_id: int, *, archived: bool = False) -> object:
+            return object()
+
+        def read_user(self, user_id: int) -> object:
+            return object()
+
+    payload = {"campaign_id": 1001, "list_ids": list(range(2001, 2021))}
+    change = Change(Action.SEND, "a@now", "a", SendKind.LIST, None, "UTC", payload, "fingerprint")
+    with pytest.raises(RuntimeError, match="a bug in the client"):
+        prefetch(Client(), [change], max_workers=5)  # type: ignore[arg-type]
+    release.set()
+    assert len(started) <= 5, started  # at most the reads the five workers had already started
