@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from orchestrator.apply import ApplyHooks, Executor, Outcome, StopRequest, late_payload
-from orchestrator.desired import fingerprint
+from orchestrator.apply import ApplyHooks, Executor, Outcome, OutcomeStatus, StopRequest, late_payload
+from orchestrator.desired import SendKind, fingerprint
 from orchestrator.errors import (
     ApiOutcomeUnknown,
     ApiProtocolError,
@@ -84,7 +84,7 @@ def change(name: str, *, action: Action = Action.SEND, at: datetime | None = Non
         action=action,
         key=key,
         campaign=name,
-        kind="list",
+        kind=SendKind.LIST,
         scheduled_time=at,
         timezone="UTC",
         payload=payload,
@@ -114,7 +114,7 @@ def journal_actions(store: Any, key: str) -> list[str]:
 
 def test_a_send_is_recorded_intent_then_sent() -> None:
     outcomes, store = execute(ScriptedClient({"a@now": 501}), change("a"))
-    assert outcomes == [Outcome("a@now", "sent", email_id=501)]
+    assert outcomes == [Outcome("a@now", OutcomeStatus.SENT, email_id=501)]
     record = store.get("a@now")
     assert record.status is SendStatus.SENT and record.email_id == 501
     assert journal_actions(store, "a@now") == ["intent", "sent"]
@@ -209,7 +209,7 @@ def test_an_email_whose_record_is_refused_is_reported_with_its_id() -> None:
     outcomes, _ = execute(ScriptedClient({"a@now": 4242}), change("a"), change("b"), store=store, max_workers=1)
     assert outcomes[0] == Outcome(
         "a@now",
-        "unrecorded",
+        OutcomeStatus.UNRECORDED,
         email_id=4242,
         error=outcomes[0].error,
     )

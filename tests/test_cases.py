@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -29,7 +30,7 @@ def _project(case: Path, tmp_path: Path) -> tuple[Path, str]:
     return root, now
 
 
-def _validate(root: Path, now: str) -> tuple[int, dict[str, object], str]:
+def _validate(root: Path, now: str) -> tuple[int, dict[str, Any], str]:
     result = CliRunner().invoke(cli, ["--project", str(root), "validate", "--format", "json", "--now", now])
     assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), result.exception
     assert "Traceback" not in result.output
@@ -72,7 +73,7 @@ def test_invalid_case(case: Path, tmp_path: Path) -> None:
     root, now = _project(case, tmp_path)
     code, report, output = _validate(root, now)
     assert code == 1, output
-    problems = [p for p in report["problems"] if p["severity"] == "error"]  # type: ignore[index]
+    problems = [p for p in report["problems"] if p["severity"] == "error"]
     expected = _expected(case)
     for path, line, fragment in expected:
         matches = [p for p in problems if p["path"] == path and p["line"] == line and fragment in p["message"]]

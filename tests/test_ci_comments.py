@@ -40,7 +40,8 @@ def applied_project(count: int, *new_subjects: str) -> Plan:
 
 
 def html_of(text: str) -> str:
-    return MarkdownIt("commonmark").enable("table").render(text)
+    html: str = MarkdownIt("commonmark").enable("table").render(text)
+    return html
 
 
 def test_700_applied_campaigns_and_one_new_send_shows_the_new_send() -> None:

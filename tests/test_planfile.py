@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchestrator.desired import DesiredSend
+from orchestrator.desired import DesiredSend, ScheduleKind, SendKind
 from orchestrator.digest import digest
 from orchestrator.errors import Diagnostic, PlanRefused
 from orchestrator.operations import binding_problems, bound_to_files
@@ -39,7 +39,8 @@ def desired(
         "list_ids": list(lists),
         "scheduled_time": at.isoformat() if at else None,
     }
-    return DesiredSend(key, name, "list", f"campaigns/{name}.yaml", "at" if at else "now", at, "UTC", payload)
+    schedule_kind = ScheduleKind.AT if at else ScheduleKind.NOW
+    return DesiredSend(key, name, SendKind.LIST, f"campaigns/{name}.yaml", schedule_kind, at, "UTC", payload)
 
 
 def a_plan(*sends: DesiredSend, serial: int = 3, now: datetime = NOW) -> Plan:

@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchestrator.desired import DesiredSend
+from orchestrator.desired import DesiredSend, ScheduleKind, SendKind
 from orchestrator.plan import Action, Plan
 from orchestrator.planner import PlanOptions, make_plan
 from orchestrator.state.models import Actor, SendRecord, SendStatus, StateSnapshot
@@ -23,10 +23,10 @@ def send(
     name: str = "promo",
     at: datetime | None = None,
     *,
-    kind: str = "list",
+    kind: SendKind = SendKind.LIST,
     subject: str = "Hi",
     prospect: int | None = None,
-    schedule_kind: str | None = None,
+    schedule_kind: ScheduleKind | None = None,
 ) -> DesiredSend:
     if kind == "one-to-one":
         key = f"{name}/{prospect}"
@@ -42,7 +42,7 @@ def send(
         campaign=name,
         kind=kind,
         source=f"campaigns/{name}.yaml",
-        schedule_kind=schedule_kind or ("now" if at is None else "at"),
+        schedule_kind=schedule_kind or (ScheduleKind.NOW if at is None else ScheduleKind.AT),
         scheduled_time=at,
         timezone="UTC",
         payload=payload,
@@ -118,8 +118,8 @@ def test_time_change_of_a_one_shot_send_is_blocked_not_sent_twice() -> None:
 
 
 def test_cron_occurrences_are_independent_keys() -> None:
-    week1 = send("news", NOW + timedelta(days=1), schedule_kind="cron")
-    week2 = send("news", NOW + timedelta(days=8), schedule_kind="cron")
+    week1 = send("news", NOW + timedelta(days=1), schedule_kind=ScheduleKind.CRON)
+    week2 = send("news", NOW + timedelta(days=8), schedule_kind=ScheduleKind.CRON)
     p = plan([week1, week2], snap(record(week1, SendStatus.SCHEDULED)))
     assert actions(p) == {week1.key: Action.NOOP, week2.key: Action.SCHEDULE}
 
@@ -132,9 +132,9 @@ def test_past_time_is_missed_unless_allow_late() -> None:
 
 
 def test_one_to_one_at_is_deferred_then_due_then_missed() -> None:
-    future = send("f", NOW + timedelta(hours=1), kind="one-to-one", prospect=5)
-    due = send("f", NOW - timedelta(minutes=5), kind="one-to-one", prospect=5)
-    stale = send("f", NOW - timedelta(hours=5), kind="one-to-one", prospect=5)
+    future = send("f", NOW + timedelta(hours=1), kind=SendKind.ONE_TO_ONE, prospect=5)
+    due = send("f", NOW - timedelta(minutes=5), kind=SendKind.ONE_TO_ONE, prospect=5)
+    stale = send("f", NOW - timedelta(hours=5), kind=SendKind.ONE_TO_ONE, prospect=5)
     assert plan([future]).changes[0].action is Action.DEFER
     assert plan([due]).changes[0].action is Action.SEND
     assert plan([stale]).changes[0].action is Action.MISSED
@@ -168,8 +168,8 @@ def test_orphans_and_loud_scheduled_orphans() -> None:
 
 
 def test_history_of_a_live_cron_campaign_is_not_orphaned() -> None:
-    old = send("news", NOW - timedelta(days=30), schedule_kind="cron")
-    current = send("news", NOW + timedelta(days=1), schedule_kind="cron")
+    old = send("news", NOW - timedelta(days=30), schedule_kind=ScheduleKind.CRON)
+    current = send("news", NOW + timedelta(days=1), schedule_kind=ScheduleKind.CRON)
     p = plan([current], snap(record(old, SendStatus.SENT)))
     assert actions(p) == {current.key: Action.SCHEDULE}
 
@@ -257,8 +257,8 @@ def test_markdown_splits_into_parts_under_the_comment_limit_and_drops_nothing() 
 
 
 def test_new_occurrences_wait_while_old_scheduled_ones_are_orphaned() -> None:
-    old = send("news", NOW + timedelta(days=2), schedule_kind="cron")  # scheduled under the old cron
-    new = send("news", NOW + timedelta(days=2, hours=1), schedule_kind="cron")  # the changed cron
+    old = send("news", NOW + timedelta(days=2), schedule_kind=ScheduleKind.CRON)  # scheduled under the old cron
+    new = send("news", NOW + timedelta(days=2, hours=1), schedule_kind=ScheduleKind.CRON)  # the changed cron
     other = send("other", NOW + timedelta(days=2))
     p = plan([new, other], snap(record(old, SendStatus.SCHEDULED)))
     by_key = {c.key: c for c in p.changes}
@@ -286,8 +286,8 @@ def test_a_renamed_scheduled_campaign_is_not_scheduled_twice() -> None:
 
 
 def test_an_unknown_orphan_holds_its_campaign_too() -> None:
-    old = send("news", NOW + timedelta(days=2), schedule_kind="cron")
-    new = send("news", NOW + timedelta(days=2, hours=1), schedule_kind="cron")
+    old = send("news", NOW + timedelta(days=2), schedule_kind=ScheduleKind.CRON)
+    new = send("news", NOW + timedelta(days=2, hours=1), schedule_kind=ScheduleKind.CRON)
     for status in (SendStatus.UNKNOWN, SendStatus.INTENT):
         p = plan([new], snap(record(old, status)))
         by_key = {c.key: c for c in p.changes}
@@ -308,7 +308,7 @@ def test_saved_plan_time_rules() -> None:
     from orchestrator.errors import PlanRefused
     from orchestrator.planfile import check_integrity, check_times
 
-    due = send("f", NOW - timedelta(minutes=14), kind="one-to-one", prospect=5)
+    due = send("f", NOW - timedelta(minutes=14), kind=SendKind.ONE_TO_ONE, prospect=5)
     p = plan([due])
     assert p.changes[0].send_before == NOW + timedelta(minutes=1)
     check_times(p, now=NOW)
@@ -316,8 +316,10 @@ def test_saved_plan_time_rules() -> None:
         check_times(p, now=NOW + timedelta(minutes=2))
     with pytest.raises(PlanRefused, match="in the future"):
         check_times(plan([send("a")]), now=NOW - timedelta(hours=1))
+    payload = p.changes[0].payload
+    assert payload is not None
     edited = dataclasses.replace(
-        p, changes=(dataclasses.replace(p.changes[0], payload={**p.changes[0].payload, "subject": "Edited"}),)
+        p, changes=(dataclasses.replace(p.changes[0], payload={**payload, "subject": "Edited"}),)
     )
     with pytest.raises(PlanRefused, match="does not match its fingerprint"):
         check_integrity(edited)
@@ -325,8 +327,8 @@ def test_saved_plan_time_rules() -> None:
 
 def test_cron_occurrences_from_before_the_campaign_was_first_applied_are_not_missed() -> None:
     """Issue 11: a new weekly campaign reported last week's Mondays as missed."""
-    last_week = send("weekly", NOW - timedelta(days=3), schedule_kind="cron")
-    next_week = send("weekly", NOW + timedelta(days=4), schedule_kind="cron")
+    last_week = send("weekly", NOW - timedelta(days=3), schedule_kind=ScheduleKind.CRON)
+    next_week = send("weekly", NOW + timedelta(days=4), schedule_kind=ScheduleKind.CRON)
     assert actions(plan([last_week, next_week])) == {next_week.key: Action.SCHEDULE}
     # Once the campaign is in the state, a later occurrence that passes unsent is missed again.
     applied_at = NOW - timedelta(days=10)
@@ -345,10 +347,10 @@ def test_a_piped_plan_is_the_text_rich_would_print() -> None:
 
     from orchestrator.cli.planview import print_text
 
-    old = send("news", NOW + timedelta(days=2), schedule_kind="cron")
+    old = send("news", NOW + timedelta(days=2), schedule_kind=ScheduleKind.CRON)
     changed = send("promo", NOW + timedelta(days=3), subject="New \x1b[2J subject  ")
     shown = plan(
-        [send("news", NOW + timedelta(days=2, hours=1), schedule_kind="cron"), changed, send("a")],
+        [send("news", NOW + timedelta(days=2, hours=1), schedule_kind=ScheduleKind.CRON), changed, send("a")],
         snap(record(old, SendStatus.SCHEDULED), record(changed, SendStatus.SCHEDULED, fingerprint="old")),
     )
     # An edited saved plan can name any environment: no control character may reach a terminal.

@@ -78,7 +78,7 @@ def test_gap_and_overlap_are_refused_naming_both_candidates(naive: datetime, fra
 
 def test_expand_window_start_until_and_horizon() -> None:
     now = datetime(2027, 1, 4, 0, 0, tzinfo=UTC)  # a Monday
-    sched = {
+    sched: dict[str, object] = {
         "cron": "0 9 * * MON",
         "timezone": "Europe/Berlin",
         "start": "2027-01-10T00:00:00",

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -21,8 +22,8 @@ def _cases() -> list[Path]:
     return sorted(p for p in CASES.iterdir() if p.is_dir())
 
 
-def _load(case: Path) -> dict[str, object]:
-    doc = yaml.safe_load((case / "email.yaml").read_text(encoding="utf-8"))
+def _load(case: Path) -> dict[str, Any]:
+    doc: dict[str, Any] = yaml.safe_load((case / "email.yaml").read_text(encoding="utf-8"))
     html = doc.get("html")
     pad = doc.get("pad_html_to")
     if pad and isinstance(html, str):

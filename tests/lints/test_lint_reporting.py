@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -28,8 +29,8 @@ schedule: {now: true}
 """
 
 
-def _project(tmp_path: Path, *, config_policy: dict | None = None, env_policy: dict | None = None,
-             campaign_policy: dict | None = None) -> Path:
+def _project(tmp_path: Path, *, config_policy: dict[str, Any] | None = None, env_policy: dict[str, Any] | None = None,
+             campaign_policy: dict[str, Any] | None = None) -> Path:
     root = tmp_path / "project"
     (root / "campaigns").mkdir(parents=True)
     config = yaml.safe_load((CASES / "base.orchestrator.yaml").read_text())

@@ -11,6 +11,7 @@ import shutil
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 from click.testing import CliRunner
@@ -96,7 +97,7 @@ def run_at_now(project: Path, *args: str, input: str | None = None) -> tuple[int
     return result.exit_code, result.stdout, result.stderr
 
 
-def sandbox_emails(project: Path) -> list[dict[str, object]]:
+def sandbox_emails(project: Path) -> list[dict[str, Any]]:
     """Every email the project's in-process sandbox holds: what a run really sent or scheduled.
 
     Read from the sandbox itself, not from the CLI's output or state, so a test sees what Pardot
@@ -108,5 +109,5 @@ def sandbox_emails(project: Path) -> list[dict[str, object]]:
 
     env = load_config(project).environment("sandbox")
     with httpx.Client(transport=inprocess_transport(sandbox_app(env, project)), base_url="http://sandbox.local") as c:
-        emails: list[dict[str, object]] = c.get("/_sandbox/emails").json()["emails"]
+        emails: list[dict[str, Any]] = c.get("/_sandbox/emails").json()["emails"]
         return emails

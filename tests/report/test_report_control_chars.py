@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from orchestrator.pardot.models import EmailStats
 from orchestrator.report import build_report
@@ -12,8 +13,8 @@ T0 = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
 
 
 def test_control_characters_in_user_text_are_escaped() -> None:
-    counts = dict.fromkeys(COUNT_FIELDS, 0) | {"sent": 1, "delivered": 1}
-    rates = dict.fromkeys(
+    counts: dict[str, Any] = dict.fromkeys(COUNT_FIELDS, 0) | {"sent": 1, "delivered": 1}
+    rates: dict[str, Any] = dict.fromkeys(
         ("delivery_rate", "opens_rate", "click_through_rate", "unique_click_through_rate", "click_open_ratio",
          "opt_out_rate", "spam_complaint_rate"),
         0.0,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,7 @@ T0 = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
 
 
 def stats(sent: int, delivered: int, opens: int = 0, clicks: int = 0, opt_outs: int = 0) -> EmailStats:
-    counts = dict.fromkeys(COUNT_FIELDS, 0) | {"sent": sent, "delivered": delivered, "opens": opens,
+    counts: dict[str, Any] = dict.fromkeys(COUNT_FIELDS, 0) | {"sent": sent, "delivered": delivered, "opens": opens,
                                                 "unique_opens": opens, "total_clicks": clicks,
                                                 "unique_clicks": clicks, "opt_outs": opt_outs,
                                                 "hard_bounced": sent - delivered}

@@ -154,7 +154,7 @@ def test_concurrent_gathering_keeps_the_order(sandbox: SandboxApp, sent: list[Se
 counts = st.fixed_dictionaries({name: st.integers(min_value=0, max_value=10**7) for name in COUNT_FIELDS})
 
 
-def stats_of(c: dict[str, int]) -> EmailStats:
+def stats_of(c: dict[str, Any]) -> EmailStats:
     # Rates deliberately wrong: combine must recompute them from the counts.
     return EmailStats(**c, delivery_rate=-1.0, opens_rate=-1.0, click_through_rate=-1.0,
                       unique_click_through_rate=-1.0, click_open_ratio=-1.0, opt_out_rate=-1.0,

@@ -221,7 +221,7 @@ def test_relative_and_iso_dates_select_the_same_rows(client: httpx.Client, clock
 
 @pytest.fixture
 def jobs(client: httpx.Client, clock: Clock) -> list[int]:
-    ids = []
+    ids: list[int] = []
     for obj, proc, arg in [("prospect", "filter_by_updated_at", "updated_after"),
                            ("listMembership", "filter_by_created_at", "created_after"),
                            ("prospect", "filter_by_created_at", "created_after")]:

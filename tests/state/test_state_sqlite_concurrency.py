@@ -13,6 +13,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -54,12 +55,12 @@ def test_a_read_does_not_wait_for_a_write_in_progress(tmp_path: Path) -> None:
     blocker.start()
     try:
         assert holding.wait(10)
-        results: list[object] = []
+        results: list[tuple[SendRecord | None, int]] = []
         reader = threading.Thread(target=lambda: results.append((store.get("a@now"), store.snapshot().serial)))
         reader.start()
         reader.join(5)
         assert not reader.is_alive(), "the read waited for the write in progress"
-        record, serial = results[0]  # type: ignore[misc]
+        record, serial = results[0]
         assert record is not None and serial == 1
     finally:
         release.set()
@@ -102,7 +103,7 @@ def test_writes_queued_together_share_one_commit_and_a_failing_one_is_undone_alo
         )
     raw.close()
     keys = ["a@now", "b@now", "bad@now", "c@now"]
-    results: dict[str, object] = {}
+    results: dict[str, int | StateError] = {}
 
     def write(key: str) -> None:
         try:
@@ -122,7 +123,7 @@ def test_writes_queued_together_share_one_commit_and_a_failing_one_is_undone_alo
         for thread in threads:
             thread.join(10)
         assert isinstance(results["bad@now"], StateError) and "injected failure" in str(results["bad@now"])
-        serials = sorted(v for k, v in results.items() if k != "bad@now")
+        serials = sorted(cast(int, v) for k, v in results.items() if k != "bad@now")
         assert serials == [1, 2, 3]
         snapshot = store.snapshot()
         assert snapshot.serial == 3 and sorted(snapshot.records) == ["a@now", "b@now", "c@now"]
