@@ -85,13 +85,18 @@ def _readers(client: ReadsTemplates) -> dict[str, Callable[[int], object]]:
     return {"campaign": client.read_campaign, "list": client.read_list, "user": client.read_user}
 
 
+def _reader_kind(what: str) -> str:
+    """Which reader answers for ``what``: a suppression list is read as a list."""
+    return "list" if what == "suppression list" else what
+
+
 def _named_ids(payload: dict[str, Any]) -> Iterable[tuple[str, int]]:
-    """Each (reader kind, id) a payload names (a suppression list is read as a list)."""
+    """Each (reader kind, id) a payload names."""
     for key, what, _where, _kind in _ID_FIELDS:
         value = payload.get(key)
         for ident in value if isinstance(value, list) else [value]:
             if isinstance(ident, int) and not isinstance(ident, bool):
-                yield ("list" if what == "suppression list" else what), ident
+                yield _reader_kind(what), ident
 
 
 def template_problems(
@@ -189,7 +194,7 @@ def id_problems(
             for index, ident in enumerate(values):
                 if not isinstance(ident, int) or isinstance(ident, bool):
                     continue
-                reader_kind = "list" if what == "suppression list" else what
+                reader_kind = _reader_kind(what)
                 if (reader_kind, ident) not in cache:
                     cache[(reader_kind, ident)] = _read(readers[reader_kind], ident)
                 error = cache[(reader_kind, ident)]
