@@ -16,6 +16,7 @@ from types import FrameType
 from typing import Any
 
 import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from orchestrator import operations
 from orchestrator.apply import ApplyHooks, ApplyResult, Outcome, OutcomeStatus, StopRequest
@@ -170,22 +171,19 @@ class _ProgressHooks(ApplyHooks):
         self.live = not app.err_console.is_terminal
         self.running = False
         self._lock = threading.Lock()
-        self.progress: Any = None  # a rich progress bar, on a terminal once sending starts
+        self.progress = Progress(
+            TextColumn("applying"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=app.err_console,
+            transient=True,
+        )
         self.task: Any = None
 
     def started(self, total: int) -> None:
         self.running = True
         if not self.live:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self.progress = Progress(
-                TextColumn("applying"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=self.app.err_console,
-                transient=True,
-            )
             self.progress.start()
             self.task = self.progress.add_task("apply", total=total)
 
@@ -201,7 +199,7 @@ class _ProgressHooks(ApplyHooks):
             self.progress.console.print(_outcome_line(self.app, outcome, operational), markup=False, highlight=False)
 
     def stop(self) -> None:
-        if self.progress is not None:
+        if not self.live:
             self.progress.stop()
 
 
