@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.config import Environment
 from orchestrator.errors import ConfigError, StateError
 from orchestrator.pardot.settings import (
+    REQUEST_DEADLINE_S,
     ApiSettings,
     AuthSettings,
     ClientCredentialsAuth,
@@ -125,8 +126,27 @@ def build_client(
         format=api.get("format", "json"),
         max_in_flight=int(api.get("max_in_flight", 5)),
         timeout_s=float(api.get("timeout", 30.0)),
+        deadline_s=request_deadline_s(env),
     )
     return PardotClient(settings, env=environ)
+
+
+def request_deadline_s(env: Environment) -> float:
+    """The wall-clock limit of one API request in ``env`` (``api.deadline``, in seconds)."""
+    return float(env.api.get("deadline", REQUEST_DEADLINE_S))
+
+
+def in_flight_window(env: Environment) -> timedelta:
+    """How long after a send's intent (or unknown outcome) its request may still create the email.
+
+    The client gives a request up at the deadline, but the server may still be working on it
+    (or may not even have read it yet: a request written before a crash stays in the socket's
+    buffers). The margin is the deadline again. The in-process sandbox answers inside the
+    process that asked, so nothing of it is left in flight once that process has ended.
+    """
+    if env.api.get("kind") == "sandbox":
+        return timedelta(0)
+    return timedelta(seconds=2 * request_deadline_s(env))
 
 
 def build_store(

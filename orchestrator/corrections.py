@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from orchestrator.errors import ApiError, StateError
@@ -54,11 +54,17 @@ def resolve(
     now: datetime,
     email_id: int | None = None,
     client: ReadsEmails | None = None,
+    in_flight: timedelta = timedelta(0),
 ) -> Corrected:
     """Answer an unknown outcome: the email exists as ``email_id``, or (``None``) it does not.
 
     With a ``client``, the email is read first and must carry the send's key as its name, so a
     mistyped id cannot mark the wrong email as this send.
+
+    "Not sent" is refused while the request may still land: ``in_flight`` is how long after its
+    record a request can still create the email (the request deadline plus a margin, see
+    :func:`orchestrator.connect.in_flight_window`). Pardot shows nothing before the request is
+    processed, so an early "not sent" would let the next apply send a second email.
     """
     if email_id is not None and client is not None:
         _verify(client, email_id, key)
@@ -67,6 +73,7 @@ def resolve(
         if record.status not in UNRESOLVED:
             raise StateError(f"{key} is {record.status.value}, not unknown: nothing to resolve")
         if email_id is None:
+            _check_settled(record, now, in_flight)
             _put(
                 store,
                 dataclasses.replace(record, status=SendStatus.NOT_SENT, updated_at=now),
@@ -83,6 +90,23 @@ def resolve(
             {"answer": status.value, "email_id": email_id, "previous": record.status.value},
         )
         return Corrected(key, status, email_id)
+
+
+def settles_at(record: SendRecord, in_flight: timedelta) -> datetime:
+    """When no request of ``record``'s send can still land in Pardot."""
+    return record.updated_at + in_flight
+
+
+def _check_settled(record: SendRecord, now: datetime, in_flight: timedelta) -> None:
+    safe = settles_at(record, in_flight)
+    if now < safe:
+        raise StateError(
+            f"{record.key} was recorded {record.status.value} at {record.updated_at:%Y-%m-%d %H:%M:%S} UTC and its "
+            f"request may still land in Pardot until {safe:%Y-%m-%d %H:%M:%S} UTC; it cannot be recorded as not "
+            "sent before then",
+            hint=f"wait until {safe:%H:%M:%S} UTC, look the email {record.key} up in Pardot (or run "
+            "`orchestrator state reconcile`), then resolve it",
+        )
 
 
 def _verify(client: ReadsEmails, email_id: int, key: str) -> None:

@@ -87,8 +87,20 @@ class _Scan:
     why_incomplete: str = ""
 
 
-def reconcile(store: StateStore, client: ReadsListEmails, now: datetime, *, dry_run: bool = False) -> list[Outcome]:
-    """Decide every intent/unknown send, write the resolved ones (unless ``dry_run``), return all."""
+def reconcile(
+    store: StateStore,
+    client: ReadsListEmails,
+    now: datetime,
+    *,
+    dry_run: bool = False,
+    in_flight: timedelta = timedelta(0),
+) -> list[Outcome]:
+    """Decide every intent/unknown send, write the resolved ones (unless ``dry_run``), return all.
+
+    Absence is trusted only once ``in_flight`` (how long a request may still land after its
+    record, :func:`orchestrator.connect.in_flight_window`) and :data:`ABSENCE_SETTLE` have passed.
+    """
+    settle = max(ABSENCE_SETTLE, in_flight)
     with store.lock("state reconcile"):
         snapshot = store.snapshot()
         pending = sorted((r for r in snapshot.records.values() if r.status in UNRESOLVED), key=lambda r: r.key)
@@ -109,7 +121,7 @@ def reconcile(store: StateStore, client: ReadsListEmails, now: datetime, *, dry_
             scan = _scan(client, earliest)
             visible, why_not = _v5_sees_v4_sends(client, snapshot, scan)
             for record in list_sends:
-                outcome = _decide(record, scan, visible, why_not, now)
+                outcome = _decide(record, scan, visible, why_not, now, settle)
                 outcomes.append(outcome)
                 if outcome.resolved and not dry_run:
                     _write(store, record, outcome, now)
@@ -168,7 +180,9 @@ def _v5_sees_v4_sends(client: ReadsListEmails, snapshot: StateSnapshot, scan: _S
     return True, ""
 
 
-def _decide(record: SendRecord, scan: _Scan, visible: bool, why_not: str, now: datetime) -> Outcome:
+def _decide(
+    record: SendRecord, scan: _Scan, visible: bool, why_not: str, now: datetime, settle: timedelta
+) -> Outcome:
     name = str(record.payload.get("name") or record.key)
     campaign_id = record.payload.get("campaign_id")
     since = record.created_at - CLOCK_SKEW
@@ -193,11 +207,13 @@ def _decide(record: SendRecord, scan: _Scan, visible: bool, why_not: str, now: d
         return Outcome(record.key, status.value, email.id, f"Pardot has list email {email.id} named {name!r}")
     if not scan.complete:
         return Outcome(record.key, "unknown", None, scan.why_incomplete)
-    age = now - record.created_at
-    if age < ABSENCE_SETTLE:
-        ready = (record.created_at + ABSENCE_SETTLE).isoformat(timespec="seconds")
-        return Outcome(record.key, "unknown", None, f"not found yet, but Pardot's v5 data may lag up to "
-                       f"{int(V5_CACHE_LAG.total_seconds())} s; run reconcile again after {ready}")  # fmt: skip
+    # the latest write (the intent, or the unknown outcome) dates the request; created_at may be
+    # an earlier attempt's, resolved "not sent" since
+    if now - record.updated_at < settle:
+        ready = (record.updated_at + settle).isoformat(timespec="seconds")
+        return Outcome(record.key, "unknown", None, f"not found yet, but its request may still be in flight and "
+                       f"Pardot's v5 data may lag up to {int(V5_CACHE_LAG.total_seconds())} s; "
+                       f"run reconcile again after {ready}")  # fmt: skip
     if not visible:
         return Outcome(record.key, "unknown", None, why_not)
     return Outcome(

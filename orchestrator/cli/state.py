@@ -9,6 +9,7 @@ from rich.table import Table
 
 from orchestrator import corrections
 from orchestrator.cli.common import App, now_option, pass_app
+from orchestrator.connect import in_flight_window
 from orchestrator.errors import StateError
 from orchestrator.pipeline import plan_project
 from orchestrator.redact import mask_emails
@@ -171,7 +172,14 @@ def state_resolve(app: App, key: str, email_id: int | None, not_sent: bool, no_v
     if (email_id is None) == (not not_sent):
         raise click.UsageError("give exactly one of --sent EMAIL_ID or --not-sent")
     client = None if no_verify or email_id is None else app.client()
-    done = corrections.resolve(app.store(), key, now=app.send_now(), email_id=email_id, client=client)
+    done = corrections.resolve(
+        app.store(),
+        key,
+        now=app.send_now(),
+        email_id=email_id,
+        client=client,
+        in_flight=in_flight_window(app.environment()),
+    )
     if done.email_id is None:
         app.console.print(f"{key}: recorded as not sent; the next plan will send it again.", markup=False)
     else:
@@ -256,7 +264,9 @@ def state_reconcile(app: App, dry_run: bool) -> None:
     from orchestrator.cli.exitcodes import ExitCode
     from orchestrator.reconcile import reconcile, summary
 
-    outcomes = reconcile(app.store(), app.client(), app.clock(), dry_run=dry_run)
+    outcomes = reconcile(
+        app.store(), app.client(), app.clock(), dry_run=dry_run, in_flight=in_flight_window(app.environment())
+    )
     if not outcomes:
         app.console.print("Nothing to reconcile: no send is unknown.", markup=False)
         return

@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,7 +68,14 @@ class Project:
         return sends
 
 
-def make_project(root: Path, url: str, count: int, *, state: str = "sqlite", dsn_env: str = "") -> Project:
+def make_project(
+    root: Path, url: str, count: int, *, state: str = "sqlite", dsn_env: str = "", deadline: float = 2
+) -> Project:
+    """``count`` list sends ``s000@now``...; each request is given up after ``deadline`` seconds.
+
+    ``state resolve --not-sent`` waits twice the deadline after an intent (the in-flight window),
+    so a short deadline keeps the harness's waits short.
+    """
     root.mkdir(parents=True, exist_ok=True)
     state_cfg = (
         "{backend: sqlite, path: state.db}" if state == "sqlite" else f"{{backend: postgres, dsn_env: {dsn_env}}}"
@@ -75,7 +83,8 @@ def make_project(root: Path, url: str, count: int, *, state: str = "sqlite", dsn
     (root / "orchestrator.yaml").write_text(
         "version: 1\ndefault_environment: live\ntimezone: UTC\n"
         "environments:\n  live:\n"
-        f"    api: {{kind: pardot, base_url: '{url}', business_unit_id: {SANDBOX_BUSINESS_UNIT}, timeout: 2,\n"
+        f"    api: {{kind: pardot, base_url: '{url}', business_unit_id: {SANDBOX_BUSINESS_UNIT}, timeout: {deadline},\n"
+        f"          deadline: {deadline},\n"
         f"          auth: {{method: token, token_env: {TOKEN_VAR}}}}}\n"
         f"    state: {state_cfg}\n"
         "    ids: {campaigns: {spring: 1001}, lists: {newsletter: 2001, customers: 2002, competitors: 2003}}\n",
@@ -107,17 +116,27 @@ def assert_no_duplicates(project: Project) -> dict[str, int]:
     return names
 
 
-def resolve_unknowns(project: Project) -> int:
-    """Answer every unknown/intent record from the sandbox's truth, as an operator would from Pardot's UI."""
-    created = assert_no_duplicates(project)
+def resolve_unknowns(project: Project, *, patience_s: float = 60) -> int:
+    """Answer every unknown/intent record from the sandbox's truth, as an operator would from Pardot's UI.
+
+    As the product asks of an operator: "not sent" is only said once the product agrees that no
+    request can still land, and the sandbox is read again after every refusal, since the request
+    that was in flight may have created the email meanwhile.
+    """
     resolved = 0
     for record in project.state():
         if record["status"] not in ("unknown", "intent"):
             continue
         key = str(record["key"])
-        args = ["--sent", str(created[key]), "--no-verify"] if key in created else ["--not-sent"]
-        code, out = project.cli("state", "resolve", key, *args)
-        assert code == 0, out
+        give_up = time.monotonic() + patience_s
+        while True:
+            created = assert_no_duplicates(project)
+            args = ["--sent", str(created[key]), "--no-verify"] if key in created else ["--not-sent"]
+            code, out = project.cli("state", "resolve", key, *args)
+            if code == 0:
+                break
+            assert "may still land" in out and time.monotonic() < give_up, out
+            time.sleep(0.1)
         resolved += 1
     return resolved
 

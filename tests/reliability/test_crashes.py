@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import random
 import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from werkzeug.wrappers import Request, Response
 
-from orchestrator.sandbox import FaultConfig
+from orchestrator.sandbox import FaultConfig, SandboxApp, serve
 from tests.reliability.harness import assert_no_duplicates, break_dead_lock, make_project, resolve_unknowns
 
 pytestmark = pytest.mark.slow
@@ -18,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 def test_random_sigkills_never_duplicate(tmp_path: Path, server_factory: Any) -> None:
     server = server_factory(FaultConfig(latency_ms=80))
-    project = make_project(tmp_path / "p", server.url, 150)
+    project = make_project(tmp_path / "p", server.url, 150, deadline=1)
     rng = random.Random(20261127)
     interrupted_in_flight = 0
     for _trial in range(10):
@@ -86,7 +88,7 @@ def test_sigint_then_sigterm_during_the_drain_loses_no_outcome(tmp_path: Path, s
     still in flight; every one of them must be recorded (no ``intent`` left for an email that exists).
     """
     server = server_factory(FaultConfig(latency_ms=1000))
-    project = make_project(tmp_path / "p", server.url, 30)
+    project = make_project(tmp_path / "p", server.url, 30, deadline=5)
     process = project.spawn_apply()
     deadline = time.monotonic() + 60
     while "sent " not in project.log() and process.poll() is None and time.monotonic() < deadline:
@@ -106,3 +108,57 @@ def test_sigint_then_sigterm_during_the_drain_loses_no_outcome(tmp_path: Path, s
     assert set(statuses) == set(created) and 0 < len(created) < len(project.keys)
     for key, email_id in created.items():  # and the log shows each one as it went out
         assert f"{key} (email {email_id})" in log
+
+
+class HeldSandbox(SandboxApp):
+    """A sandbox that keeps every send request waiting until the test releases it.
+
+    The slow server of the race ``main``'s CI met under load, made deterministic: the apply is
+    killed while its send is certainly inside the server, not yet turned into an email.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrived = threading.Event()
+        self.release = threading.Event()
+
+    def _api(self, request: Request) -> Response:
+        if request.method == "POST" and "/do/send" in request.path:
+            self.arrived.set()
+            self.release.wait(timeout=120)
+        return super()._api(request)
+
+
+def test_not_sent_is_refused_while_the_killed_apply_request_is_still_in_flight(tmp_path: Path) -> None:
+    app = HeldSandbox()
+    with serve(app, host="127.0.0.1", port=0) as server:
+        try:
+            project = make_project(tmp_path / "p", server.url, 1, deadline=30)
+            process = project.spawn_apply()
+            assert app.arrived.wait(timeout=60), project.log()
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=30)
+            assert project.emails() == []  # Pardot shows nothing yet: the request is still being worked on
+            code, out = project.cli("state", "keep", "probe@now")
+            if "no send 'probe@now'" not in out:
+                assert break_dead_lock(project, out), out
+            assert [r["status"] for r in project.state()] == ["intent"]
+
+            code, out = project.cli("state", "resolve", "s000@now", "--not-sent")
+            assert code == 1, out
+            assert "may still land in Pardot until" in out and "state reconcile" in out, out
+            assert [r["status"] for r in project.state()] == ["intent"]  # nothing was written
+            code, out = project.cli("apply", "--auto-approve")
+            assert code == 3 and "s000@now" in out, out  # still unknown: never sent again
+
+            app.release.set()  # the request lands after all
+            deadline = time.monotonic() + 30
+            while not project.emails() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            created = assert_no_duplicates(project)
+            assert list(created) == ["s000@now"]
+            code, out = project.cli("state", "resolve", "s000@now", "--sent", str(created["s000@now"]))
+            assert code == 0, out
+            assert assert_no_duplicates(project) == created
+        finally:
+            app.release.set()

@@ -18,7 +18,7 @@ MIXED = {"error66": 0.08, "error183": 0.06, "http500": 0.06, "drop-before": 0.05
 def test_two_hundred_sends_with_faults_end_exactly_once(tmp_path: Path, server_factory: Any) -> None:
     assert abs(sum(MIXED.values()) - 0.30) < 1e-9
     server = server_factory(FaultConfig(rates=MIXED, seed=7, latency_ms=5))
-    project = make_project(tmp_path / "p", server.url, 200)
+    project = make_project(tmp_path / "p", server.url, 200, deadline=1)
 
     code, out = project.cli("apply", "--auto-approve")
     assert code == 3, out  # some outcomes are unknown (or failed): apply says so (needs a human)
