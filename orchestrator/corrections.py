@@ -1,9 +1,12 @@
-"""The operator's corrections to the state: resolve, forget, keep and accept, each journaled.
+"""The operator's corrections to the state: resolve, forget, skip, keep and accept, each journaled.
 
-Only a human can know these facts (whether an email with an unknown outcome exists in Pardot,
-whether a scheduled one was deleted in Pardot's UI), so the state takes them as answers. Every
-operation reads the record, checks it and writes the answer *under the state lock*: checked
-outside the lock, a concurrent apply could change the record between the check and the write.
+Only a human can know some of these facts (whether an email with an unknown outcome exists in
+Pardot, whether a scheduled one was deleted in Pardot's UI), so the state takes them as answers.
+An answer that lets the next apply send (``not-sent``: resolve, forget, skip) is checked against
+Pardot first: while Pardot still shows the email, it is refused unless the operator forces it
+with a reason, which is journaled. Every operation reads the record, checks it and writes the
+answer *under the state lock*: checked outside the lock, a concurrent apply could change the
+record between the check and the write.
 """
 
 from __future__ import annotations
@@ -14,8 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from orchestrator.errors import ApiError, StateError
-from orchestrator.pardot.models import Email
+from orchestrator.errors import ApiError, ApiNotFound, StateError
+from orchestrator.pardot.models import Email, ListEmailSummary
 from orchestrator.plan import Action, Change, Plan
 from orchestrator.state.base import StateStore
 from orchestrator.state.models import Actor, SendRecord, SendStatus, StateSnapshot
@@ -25,6 +28,24 @@ UNRESOLVED = (SendStatus.INTENT, SendStatus.UNKNOWN)
 
 class ReadsEmails(Protocol):
     def read_email(self, email_id: int, *, include_message: bool = True) -> Email: ...
+
+
+class ReadsPardot(ReadsEmails, Protocol):
+    """What checking that an email is gone needs (:class:`~orchestrator.pardot.client.PardotClient`)."""
+
+    def query_list_emails_v5(self, *, page_token: str | None = None) -> tuple[list[ListEmailSummary], str | None]: ...
+    def read_list_email_v5(self, email_id: int) -> ListEmailSummary: ...
+
+
+@dataclass(frozen=True)
+class Force:
+    """The operator's override of the Pardot check, with the reason that is journaled."""
+
+    reason: str
+
+    def __post_init__(self) -> None:
+        if not self.reason.strip():
+            raise StateError("--force needs a --reason", hint="say why, e.g. --reason 'deleted in Pardot, v5 lags'")
 
 
 @dataclass(frozen=True)
@@ -55,6 +76,8 @@ def resolve(
     email_id: int | None = None,
     client: ReadsEmails | None = None,
     in_flight: timedelta = timedelta(0),
+    pardot: ReadsPardot | None = None,
+    force: Force | None = None,
 ) -> Corrected:
     """Answer an unknown outcome: the email exists as ``email_id``, or (``None``) it does not.
 
@@ -64,21 +87,22 @@ def resolve(
     "Not sent" is refused while the request may still land: ``in_flight`` is how long after its
     record a request can still create the email (the request deadline plus a margin, see
     :func:`orchestrator.connect.in_flight_window`). Pardot shows nothing before the request is
-    processed, so an early "not sent" would let the next apply send a second email.
+    processed, so an early "not sent" would let the next apply send a second email. After that,
+    "not sent" is checked against ``pardot`` (see :func:`_check_gone`) unless ``force`` says why not.
     """
+    _unresolved(_record(store, key))  # the state first: no Pardot read for a key with nothing to resolve
     if email_id is not None and client is not None:
         _verify(client, email_id, key)
     with store.lock("state resolve"):
-        record = _record(store, key)
-        if record.status not in UNRESOLVED:
-            raise StateError(f"{key} is {record.status.value}, not unknown: nothing to resolve")
+        record = _unresolved(_record(store, key))
         if email_id is None:
             _check_settled(record, now, in_flight)
+            checked = _check_gone(pardot, record, force)
             _put(
                 store,
                 dataclasses.replace(record, status=SendStatus.NOT_SENT, updated_at=now),
                 "resolve",
-                {"answer": "not-sent", "previous": record.status.value},
+                {"answer": "not-sent", "previous": record.status.value, **checked},
             )
             return Corrected(key, SendStatus.NOT_SENT)
         scheduled = record.scheduled_time is not None and record.scheduled_time > now
@@ -90,6 +114,80 @@ def resolve(
             {"answer": status.value, "email_id": email_id, "previous": record.status.value},
         )
         return Corrected(key, status, email_id)
+
+
+def _unresolved(record: SendRecord) -> SendRecord:
+    if record.status not in UNRESOLVED:
+        raise StateError(f"{record.key} is {record.status.value}, not unknown: nothing to resolve")
+    return record
+
+
+#: How far back the v5 list-email query is read for an email named after a send with no id:
+#: past the send's first record, with room for clock skew (see ``reconcile``).
+_NAME_SCAN_MARGIN = timedelta(hours=24)
+_NAME_SCAN_PAGES = 50
+
+
+def _check_gone(pardot: ReadsPardot | None, record: SendRecord, force: Force | None) -> dict[str, Any]:
+    """Refuse to record ``record`` as not sent while Pardot shows its email; the journal detail.
+
+    By id when the record has one (a deleted list email reads as deleted, or not found); else,
+    for a list send, the v5 list-email query by name (the send key); a one-to-one send without
+    an id cannot be looked up, so only ``force`` records it. ``force`` skips the check and its
+    reason is journaled; ``pardot=None`` is only for callers that checked already.
+    """
+    if force is not None:
+        return {"forced": True, "reason": force.reason}
+    if pardot is None:
+        return {}
+    try:
+        seen = _still_in_pardot(pardot, record)
+    except ApiError as exc:
+        raise StateError(
+            f"could not ask Pardot whether {record.key} still exists: {exc.message}",
+            hint="try again; if you have checked Pardot yourself, pass --force --reason TEXT (journaled)",
+        ) from exc
+    if seen:
+        raise StateError(
+            f"{record.key}: {seen}, so it cannot be recorded as not sent (the next apply would send it again)",
+            hint="delete it in Pardot first (for a scheduled email: before its time), then run this again; "
+            "if Pardot is wrong, pass --force --reason TEXT (journaled)",
+        )
+    return {"checked": "pardot shows no such email"}
+
+
+def _still_in_pardot(pardot: ReadsPardot, record: SendRecord) -> str:
+    """Where Pardot still shows ``record``'s email (``""``: nowhere). Raises ApiError."""
+    is_list = "list_ids" in record.payload
+    if record.email_id is not None:
+        try:
+            if is_list:
+                email = pardot.read_list_email_v5(record.email_id)
+                return "" if email.is_deleted else f"Pardot still has list email {record.email_id}"
+            pardot.read_email(record.email_id, include_message=False)
+        except ApiNotFound:
+            return ""
+        return f"Pardot still has email {record.email_id}"
+    if not is_list:
+        raise StateError(
+            f"{record.key} is a one-to-one send with no email id: the API cannot look it up by name",
+            hint="look for an email named after the key in the prospect's activities in Pardot; if there is "
+            "none, pass --force --reason TEXT (journaled)",
+        )
+    name = str(record.payload.get("name") or record.key)
+    since = record.created_at - _NAME_SCAN_MARGIN
+    token: str | None = None
+    for _ in range(_NAME_SCAN_PAGES):
+        page, token = pardot.query_list_emails_v5(page_token=token)
+        for email in page:
+            if email.name == name and not email.is_deleted:
+                return f"Pardot has list email {email.id} named {name!r}"
+        if token is None or any(e.created_at is not None and e.created_at < since for e in page):
+            return ""
+    raise StateError(
+        f"the v5 list-email query did not reach {record.key}'s time within {_NAME_SCAN_PAGES} pages",
+        hint="check Pardot yourself, then pass --force --reason TEXT (journaled)",
+    )
 
 
 def settles_at(record: SendRecord, in_flight: timedelta) -> datetime:
@@ -134,21 +232,102 @@ def _scheduled_in_future(record: SendRecord, now: datetime, verb: str) -> None:
         )
 
 
-def forget(store: StateStore, key: str, *, now: datetime) -> Corrected:
+def forget(
+    store: StateStore,
+    key: str,
+    *,
+    now: datetime,
+    pardot: ReadsPardot | None = None,
+    force: Force | None = None,
+) -> Corrected:
     """Record that the scheduled email ``key`` was deleted in Pardot's UI, so it will not go out.
 
-    The API cannot cancel or read back a scheduled list email; only the operator knows.
+    The API cannot cancel a scheduled list email; the operator deletes it in Pardot's UI, and
+    ``pardot`` is read to confirm it is gone (see :func:`_check_gone`). While the file still asks
+    for the send, the next plan schedules it again: to stop that, use :func:`skip`.
     """
     with store.lock("state forget"):
         record = _record(store, key)
         _scheduled_in_future(record, now, "forgotten")
+        checked = _check_gone(pardot, record, force)
         _put(
             store,
             dataclasses.replace(record, status=SendStatus.NOT_SENT, updated_at=now),
             "forget",
-            {"previous": record.status.value, "email_id": record.email_id},
+            {"previous": record.status.value, "email_id": record.email_id, **checked},
         )
         return Corrected(key, SendStatus.NOT_SENT)
+
+
+def skip(
+    store: StateStore,
+    key: str,
+    *,
+    now: datetime,
+    reason: str,
+    plan_at: Callable[[StateSnapshot], Plan],
+    pardot: ReadsPardot | None = None,
+    force: Force | None = None,
+) -> Corrected:
+    """Record that ``key`` is deliberately not sent: the planner never sends it while its content
+    (fingerprint) stays the one skipped; a changed file plans it again.
+
+    A key not sent yet (due, missed, deferred or scheduled in the future) can be skipped, and so
+    can a scheduled orphan (its file already deleted in this checkout, maybe not yet on ``main``).
+    A scheduled one must be deleted in Pardot first (checked like :func:`forget`). A sent one has
+    gone; an unknown one is resolved first.
+    """
+    if not reason.strip():
+        raise StateError("state skip needs a --reason", hint="say why, e.g. --reason 'holiday: no issue this week'")
+    with store.lock("state skip"):
+        snapshot = store.snapshot()
+        plan = plan_at(snapshot)
+        change = next((c for c in plan.changes if c.key == key), None)
+        record = snapshot.records.get(key)
+        if (change is None or change.payload is None) and record is None:
+            raise StateError(
+                f"{key} is neither a send the files ask for nor one in the state",
+                hint="`orchestrator plan --show-unchanged` lists the keys the files give",
+            )
+        if record is not None and record.status is SendStatus.SCHEDULED:
+            _scheduled_in_future(record, now, "skipped")
+            checked = _check_gone(pardot, record, force)
+        elif record is not None and record.status not in (SendStatus.NOT_SENT, SendStatus.FAILED):
+            raise StateError(
+                f"{key} is {record.status.value}: only a send that has not gone out can be skipped",
+                hint="an unknown one is settled with `state resolve` first" if record.status in UNRESOLVED else None,
+            )
+        else:
+            checked = {}
+        if change is not None and change.payload is not None:
+            skipped = SendRecord(
+                key=key,
+                campaign=change.campaign,
+                environment=plan.environment,
+                fingerprint=change.fingerprint or "",
+                payload=change.payload,
+                status=SendStatus.NOT_SENT,
+                email_id=record.email_id if record is not None else None,
+                scheduled_time=change.scheduled_time,
+                created_at=record.created_at if record is not None else now,
+                updated_at=now,
+                applied_by=Actor.current(),
+            )
+        else:  # an orphan here (its file is gone in this checkout): skipped as it was recorded
+            assert record is not None
+            skipped = dataclasses.replace(record, status=SendStatus.NOT_SENT, updated_at=now, error=None)
+        _put(
+            store,
+            skipped,
+            "skip",
+            {
+                "reason": reason,
+                "fingerprint": skipped.fingerprint,
+                "previous": record.status.value if record is not None else None,
+                **checked,
+            },
+        )
+        return Corrected(key, SendStatus.NOT_SENT, skipped.email_id)
 
 
 def keep(store: StateStore, key: str, *, now: datetime) -> Corrected:

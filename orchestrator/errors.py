@@ -161,8 +161,8 @@ class ApiOutcomeUnknown(ApiError):
     """
 
     hint = (
-        "check Pardot's UI for an email named after the send key, then record the answer with "
-        "`orchestrator state resolve KEY --sent EMAIL_ID` or `--not-sent`"
+        "check Pardot for an email named after the send key, then record the answer with "
+        "`orchestrator state resolve` (apply prints the command for each key)"
     )
 
 

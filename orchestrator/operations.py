@@ -114,6 +114,26 @@ def kept_orphans(store: StateStore, plan: Plan) -> frozenset[str]:
     return frozenset(kept)
 
 
+def skipped_keys(store: StateStore, snapshot: StateSnapshot) -> dict[str, str]:
+    """The keys an operator skipped with ``state skip``, each with who skipped it, when and why.
+
+    A skip is a ``not-sent`` record whose last journal entry is ``skip``; only the journals of
+    ``not-sent`` records are read (a resolve or forget written after the skip ends it).
+    """
+    skipped: dict[str, str] = {}
+    for key, record in snapshot.records.items():
+        if record.status is not SendStatus.NOT_SENT:
+            continue
+        journal = store.journal(key)
+        if journal and journal[-1].action == "skip":
+            entry = journal[-1]
+            skipped[key] = (
+                f"skipped on purpose by {entry.actor.describe()} at {entry.at:%Y-%m-%d %H:%M} UTC: "
+                f"{entry.detail.get('reason', '')}; it is not sent while its content stays as it is"
+            )
+    return skipped
+
+
 def compute_plan(
     target: Target,
     now: datetime,
@@ -130,9 +150,19 @@ def compute_plan(
     source = git_source(target.project.config.root)
     options = options_for(target.env, allow_late=allow_late)
 
+    skipped = skipped_keys(target.store, snapshot)
+
     def plan_with(kept: frozenset[str]) -> Plan:
         return plan_project(
-            target.project, target.env, snapshot, now, client=target.client, options=options, kept=kept, source=source
+            target.project,
+            target.env,
+            snapshot,
+            now,
+            client=target.client,
+            options=options,
+            kept=kept,
+            skipped=skipped,
+            source=source,
         )
 
     # A loud orphan holds every new send, so this first plan calls the API for no template

@@ -6,7 +6,7 @@ The pure planner sits in the middle; this module only wires it to the project an
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import datetime
 
 from orchestrator.config import Environment
@@ -38,12 +38,13 @@ def plan_project(
     client: ReadsTemplates | None = None,
     options: PlanOptions | None = None,
     kept: Collection[str] = (),
+    skipped: Mapping[str, str] | None = None,
     source: PlanSource | None = None,
 ) -> Plan:
     """The plan for ``project`` in ``env`` at ``now`` against ``snapshot``.
 
-    ``kept`` and ``source`` pass through to :func:`make_plan` (scheduled orphans let go with
-    ``state keep``; the git commit the files came from).
+    ``kept``, ``skipped`` and ``source`` pass through to :func:`make_plan` (scheduled orphans let
+    go with ``state keep``; keys skipped with ``state skip``; the git commit the files came from).
     """
     options = options or options_for(env)
     applied = {k for k, r in snapshot.records.items() if r.status in (SendStatus.SENT, SendStatus.SCHEDULED)}
@@ -57,6 +58,7 @@ def plan_project(
         problems=problems,
         options=options,
         kept=kept,
+        skipped=skipped,
         source=source,
     )
     if client is None or plan.errored:

@@ -30,6 +30,7 @@ class Action(enum.Enum):
     MISSED = ("missed", "x")  # its time passed without a send; never sent late unless --allow-late
     UNKNOWN = ("unknown", "?")  # an earlier apply could not learn the outcome; resolve first
     ORPHANED = ("orphaned", "-")  # in state, no longer in the files
+    SKIPPED = ("skipped", "/")  # deliberately not sent (`state skip`) until its content changes
 
     def __init__(self, label: str, symbol: str) -> None:
         self.label = label

@@ -10,6 +10,7 @@ rules lean towards refusing:
   a sent or scheduled Pardot email cannot be changed through the API;
 * a key whose earlier outcome is unknown (``intent`` or ``unknown`` in state) blocks that key
   until an operator resolves it;
+* a key an operator skipped (``state skip``) is never sent while its content is the one skipped;
 * a one-shot campaign (``at:``/``now``) that was already applied under another key (its time
   changed) is blocked, not sent a second time;
 * state keys no longer in the files are *orphaned*; a scheduled one is flagged loudly, since
@@ -39,18 +40,20 @@ _UNRESOLVED = (SendStatus.INTENT, SendStatus.UNKNOWN)
 #: renamed copy would be scheduled too and mail the same people twice.
 HOW_TO_PROCEED = (
     "Pardot cannot change or cancel an email through the API once it is sent or scheduled. If it is "
-    "scheduled and must not go out as it is: delete it in Pardot's UI first, then record that with "
-    "`orchestrator state forget KEY`, and plan again (the files' version is then scheduled). To keep "
-    "what Pardot has and accept the files as they are, run `orchestrator state accept KEY`."
+    "scheduled and must not go out as it is: delete it in Pardot's UI first, then run `orchestrator state "
+    "forget {key}` to schedule the files' version instead, or `orchestrator state skip {key} --reason TEXT` "
+    "to send nothing. To keep what Pardot has and accept the files as they are, run `orchestrator state "
+    "accept {blocked}`."
 )
 
 #: Why new sends wait while an orphan is scheduled or unknown, and the only safe ways out.
 ORPHAN_HOLD = (
     "{count} email(s) the files no longer ask for may still go out ({keys}); until each is settled, "
     "no new email is sent, since a renamed or re-timed copy of it would mail the same people twice. "
-    "For a scheduled one: delete it in Pardot's UI, then `orchestrator state forget KEY`; or let it go "
-    "out and record that with `orchestrator state keep KEY`. For an unknown one: `orchestrator state "
-    "resolve KEY --sent EMAIL_ID` or `--not-sent`."
+    "For a scheduled one: delete it in Pardot's UI, then `orchestrator state skip KEY --reason TEXT` "
+    "(it stays cancelled even where its file still exists); or let it go out and record that with "
+    "`orchestrator state keep KEY`. For an unknown one: `orchestrator state resolve KEY --sent EMAIL_ID` "
+    "or `--not-sent`."
 )
 
 
@@ -74,13 +77,16 @@ def make_plan(
     problems: Iterable[Diagnostic] = (),
     options: PlanOptions = PlanOptions(),
     kept: Collection[str] = (),
+    skipped: Mapping[str, str] | None = None,
     source: PlanSource | None = None,
 ) -> Plan:
     """Reconcile ``desired`` with ``state`` at ``now``. Never reads the clock or any file.
 
     ``kept`` names scheduled orphans the operator accepted with ``state keep`` (they go out and no
-    longer hold new sends); ``source`` says where the files came from (its digest is set here).
+    longer hold new sends); ``skipped`` maps the keys skipped with ``state skip`` to who skipped
+    them and why; ``source`` says where the files came from (its digest is set here).
     """
+    skipped = skipped or {}
     desired = sorted(desired, key=_order)
     problems = list(problems)
     seen: set[str] = set()
@@ -91,7 +97,7 @@ def make_plan(
     records = dict(state.records)
     first_seen = _first_applied(records.values())
     desired = [s for s in desired if s.key in records or not _before_first_seen(s, first_seen, now)]
-    changes = [_change_for(send, records, now, options) for send in desired]
+    changes = [_change_for(send, records, now, options, skipped) for send in desired]
     orphans = _orphans(desired, records, now, options, frozenset(kept))
     changes = _hold_while_orphans_pending(changes, orphans)
     changes.extend(orphans)
@@ -174,8 +180,21 @@ def _prior(record: SendRecord) -> dict[str, Any]:
     }
 
 
-def _change_for(send: DesiredSend, records: Mapping[str, SendRecord], now: datetime, options: PlanOptions) -> Change:
+def _change_for(
+    send: DesiredSend,
+    records: Mapping[str, SendRecord],
+    now: datetime,
+    options: PlanOptions,
+    skipped: Mapping[str, str],
+) -> Change:
     record = records.get(send.key)
+    if (
+        record is not None
+        and record.status is SendStatus.NOT_SENT
+        and send.key in skipped
+        and record.fingerprint == send.fingerprint
+    ):
+        return _change(send, Action.SKIPPED, skipped[send.key], prior=_prior(record))
     if record is not None and record.status in _UNRESOLVED:
         return _change(
             send,
@@ -191,7 +210,8 @@ def _change_for(send: DesiredSend, records: Mapping[str, SendRecord], now: datet
         return _change(
             send,
             Action.BLOCKED,
-            f"changed after it was {record.status.value} (email {record.email_id}): {fields}. {HOW_TO_PROCEED}",
+            f"changed after it was {record.status.value} (email {record.email_id}): {fields}. "
+            + HOW_TO_PROCEED.format(key=send.key, blocked=send.key),
             prior=_prior(record),
             diff=payload_diff(record.payload, send.payload),
         )
@@ -201,7 +221,7 @@ def _change_for(send: DesiredSend, records: Mapping[str, SendRecord], now: datet
             send,
             Action.BLOCKED,
             f"this campaign was already {moved.status.value} as {moved.key!r} (email {moved.email_id}); "
-            f"its time or target changed. {HOW_TO_PROCEED}",
+            "its time or target changed. " + HOW_TO_PROCEED.format(key=moved.key, blocked=send.key),
             prior=_prior(moved),
             diff=payload_diff(moved.payload, send.payload),
         )
@@ -210,6 +230,8 @@ def _change_for(send: DesiredSend, records: Mapping[str, SendRecord], now: datet
     retry = ""
     if record is not None and record.status is SendStatus.FAILED:
         retry = " (retrying after an earlier failure)"
+    elif record is not None and record.status is SendStatus.NOT_SENT and send.key in skipped:
+        retry = " (skipped before, but its content changed since)"
     elif record is not None and record.status is SendStatus.NOT_SENT:
         retry = " (recorded as not sent: deleted in Pardot or resolved as not sent)"
     return _timed(send, now, options, retry, record)
@@ -335,8 +357,8 @@ def _orphans(
         elif future and record.scheduled_time is not None:
             reason = (
                 f"SCHEDULED FOR {utc_iso(record.scheduled_time)} AND WILL STILL GO OUT: removing it from the files "
-                "does not cancel it. Delete it in Pardot's UI and run `orchestrator state forget KEY`, or let it go "
-                "out with `orchestrator state keep KEY`"
+                f"does not cancel it. Delete it in Pardot's UI and run `orchestrator state skip {record.key} --reason "
+                f"TEXT`, or let it go out with `orchestrator state keep {record.key}`"
             )
         elif in_doubt:
             reason = (

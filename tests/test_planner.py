@@ -265,7 +265,7 @@ def test_new_occurrences_wait_while_old_scheduled_ones_are_orphaned() -> None:
     assert by_key[old.key].action is Action.ORPHANED and by_key[old.key].loud
     assert by_key[new.key].action is Action.BLOCKED and "mail the same people twice" in by_key[new.key].reason
     # Other campaigns are held too: a renamed campaign is "another campaign" that mails the same people.
-    assert by_key[other.key].action is Action.BLOCKED and "state forget" in by_key[other.key].reason
+    assert by_key[other.key].action is Action.BLOCKED and "state skip" in by_key[other.key].reason
     forgotten = record(old, SendStatus.NOT_SENT)  # `state forget`: deleted in Pardot's UI
     assert actions(plan([new, other], snap(forgotten))) == {new.key: Action.SCHEDULE, other.key: Action.SCHEDULE}
     kept = plan([new, other], snap(record(old, SendStatus.SCHEDULED)), kept=[old.key])  # `state keep`

@@ -245,12 +245,16 @@ def _report(app: App, chosen: Plan, result: ApplyResult | None, hooks: _Progress
         say("Apply complete: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n) + ".")
     if result is not None and result.stopped:
         say(f"Stopped early: {result.stopped}")
-    if counts[OutcomeStatus.UNKNOWN]:
+    unknown = [o.key for o in outcomes if o.status == OutcomeStatus.UNKNOWN]
+    if unknown:
         say(
             "Some outcomes are unknown: `orchestrator state reconcile` looks for list emails by name (the name is "
-            "the send key); for the rest, find the email in Pardot's UI and record the answer with "
-            "`orchestrator state resolve KEY --sent EMAIL_ID` or `--not-sent`. Never apply them again before that."
+            "the send key); for the rest, find the email in Pardot's UI and record the answer. "
+            "Never apply them again before that:"
         )
+        for key in unknown:
+            shown = key if app.reveal_emails else mask_emails(key)
+            say(f"  orchestrator state resolve {shown} --sent EMAIL_ID   # or: --not-sent, once Pardot has no {shown}")
     attention = [c for c in chosen.attention if not c.action.is_change]
     left = [o for o in outcomes if not o.status.done]
     if result is not None and result.signal_name is not None:

@@ -33,6 +33,7 @@ _STYLE = {
     Action.MISSED: "yellow",
     Action.UNKNOWN: "bold magenta",
     Action.ORPHANED: "yellow",
+    Action.SKIPPED: "dim",
 }
 
 _SUMMARY = [
@@ -44,6 +45,7 @@ _SUMMARY = [
     (Action.MISSED, "missed"),
     (Action.UNKNOWN, "unknown"),
     (Action.ORPHANED, "orphaned"),
+    (Action.SKIPPED, "skipped"),
 ]
 
 
@@ -425,11 +427,13 @@ def _items(plan: Plan, *, reveal: bool, show_unchanged: bool) -> list[_Item]:
     needing_keys = {c.key for c in needing}
     changes = [c for c in plan.pending if c.key not in needing_keys]
     others = [c for c in plan.changes if c.action is Action.ORPHANED and c.key not in needing_keys]
+    skipped = [c for c in plan.changes if c.action is Action.SKIPPED]
     quiet = [c for c in plan.changes if c.action in (Action.NOOP, Action.DEFER) and c.key not in needing_keys]
     sections = [
         (f"#### :warning: Needs a human ({len(needing)})", needing, True, True),
         (f"#### Changes to apply ({len(changes)})", changes, True, len(changes) <= 5),
         (f"#### Orphaned, nothing to do ({len(others)})", others, False, False),
+        (f"#### Skipped on purpose ({len(skipped)})", skipped, True, False),
     ]
     if show_unchanged:
         sections.append((f"#### Unchanged and deferred ({len(quiet)})", quiet, False, False))

@@ -69,6 +69,26 @@ def state_list(app: App, as_json: bool) -> None:
     app.console.print(f"{len(records)} send(s).", markup=False)
 
 
+def force_options(func: Any) -> Any:
+    """``--force`` and ``--reason``: record an answer Pardot seems to contradict, saying why."""
+    func = click.option("--reason", metavar="TEXT", help="With --force: why (journaled).")(func)
+    return click.option(
+        "--force", is_flag=True, help="Do not check Pardot first (needs --reason; journaled)."
+    )(func)
+
+
+def _force(force: bool, reason: str | None, *, allowed: bool = True) -> corrections.Force | None:
+    if not force:
+        if reason is not None:
+            raise click.UsageError("--reason goes with --force")
+        return None
+    if not allowed:
+        raise click.UsageError("--force only goes with --not-sent")
+    if not reason or not reason.strip():
+        raise click.UsageError("--force needs --reason TEXT: say why Pardot is not checked (journaled)")
+    return corrections.Force(reason)
+
+
 def _key(app: App, key: str) -> str:
     """The full key for ``key``, which may be a masked one as `state list` prints it
     (``demo/j***@example.com``) when exactly one send masks to it."""
@@ -164,13 +184,22 @@ def state_journal(app: App, key: str | None, as_json: bool, last: int | None) ->
 )
 @click.option("--not-sent", is_flag=True, help="The email does not exist in Pardot; the next apply may send it.")
 @click.option("--no-verify", is_flag=True, help="With --sent: do not read the email from Pardot to check its name.")
+@force_options
 @now_option
 @pass_app
-def state_resolve(app: App, key: str, email_id: int | None, not_sent: bool, no_verify: bool) -> None:
-    """Record the operator's answer for a send whose outcome is unknown (journaled)."""
+def state_resolve(
+    app: App, key: str, email_id: int | None, not_sent: bool, no_verify: bool, force: bool, reason: str | None
+) -> None:
+    """Record the operator's answer for a send whose outcome is unknown (journaled).
+
+    --not-sent is refused while the send's request may still land in Pardot (twice api.deadline
+    after it was recorded), and while Pardot shows an email of that name; --force --reason TEXT
+    overrides the second check only, and is journaled.
+    """
     key = _key(app, key)
     if (email_id is None) == (not not_sent):
         raise click.UsageError("give exactly one of --sent EMAIL_ID or --not-sent")
+    overridden = _force(force, reason, allowed=not_sent)
     client = None if no_verify or email_id is None else app.client()
     done = corrections.resolve(
         app.store(),
@@ -179,6 +208,8 @@ def state_resolve(app: App, key: str, email_id: int | None, not_sent: bool, no_v
         email_id=email_id,
         client=client,
         in_flight=in_flight_window(app.environment()),
+        pardot=None if overridden or email_id is not None else app.client(),
+        force=overridden,
     )
     if done.email_id is None:
         app.console.print(f"{key}: recorded as not sent; the next plan will send it again.", markup=False)
@@ -206,18 +237,54 @@ def state_accept(app: App, key: str) -> None:
 
 @state_group.command("forget")
 @click.argument("key")
+@force_options
 @now_option
 @pass_app
-def state_forget(app: App, key: str) -> None:
-    """Record that a scheduled email KEY was deleted in Pardot's UI, so it will not go out (journaled).
+def state_forget(app: App, key: str, force: bool, reason: str | None) -> None:
+    """Record that a scheduled email KEY was deleted in Pardot's UI (journaled); the files' version
+    of it is then scheduled again by the next apply.
 
-    Only the operator can know this: the API cannot cancel or read back a scheduled list email.
-    Delete the email in Pardot's UI first; forgetting one that still exists lets the files send
-    it a second time.
+    The API cannot cancel a scheduled list email: delete it in Pardot's UI first. Pardot is read
+    to confirm that it is gone; --force --reason TEXT skips that check (journaled). To cancel a
+    send for good rather than replace it, use `state skip`.
     """
     key = _key(app, key)
-    corrections.forget(app.store(), key, now=app.send_now())
-    app.console.print(f"{key}: recorded as deleted in Pardot (not sent).", markup=False)
+    overridden = _force(force, reason)
+    corrections.forget(
+        app.store(), key, now=app.send_now(), pardot=None if overridden else app.client(), force=overridden
+    )
+    app.console.print(
+        f"{key}: recorded as deleted in Pardot (not sent); the next plan schedules the files' version of it.",
+        markup=False,
+    )
+
+
+@state_group.command("skip")
+@click.argument("key")
+@click.option("--reason", required=True, help="Why it is not sent (journaled, shown in every plan).")
+@click.option("--force", is_flag=True, help="Do not check Pardot that a scheduled email is gone (journaled).")
+@now_option
+@pass_app
+def state_skip(app: App, key: str, reason: str, force: bool) -> None:
+    """Never send KEY while its content stays as it is: a missed issue, a cancelled send (journaled).
+
+    The plan shows it as skipped, with who skipped it and why, and it no longer needs a human. A
+    scheduled email must be deleted in Pardot's UI first (Pardot is read to confirm it). When the
+    file's content for KEY changes, the skip ends and the key is planned again.
+    """
+    key = _key(app, key)
+    project, env, now = app.project(), app.environment(), app.now()
+    done = corrections.skip(
+        app.store(),
+        key,
+        now=app.send_now(),
+        reason=reason,
+        plan_at=lambda snapshot: plan_project(project, env, snapshot, now),
+        pardot=None if force else app.client(),
+        force=corrections.Force(reason) if force else None,
+    )
+    email = f" (email {done.email_id} deleted in Pardot)" if done.email_id is not None else ""
+    app.console.print(f"{key}: skipped{email}; no plan sends it while its content stays as it is.", markup=False)
 
 
 @state_group.command("keep")

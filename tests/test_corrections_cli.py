@@ -1,0 +1,102 @@
+"""The operator's corrections through the real CLI: skip, forget and resolve check Pardot first."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.report.helpers import NOW, applied_example, sandbox_emails
+from tests.report.helpers import run_at_now as run
+
+MISSED_AT = "2026-12-15T09:00:00Z"  # the 2026-12-14 issue (08:00Z) was never applied: missed
+MISSED_KEY = "weekly-newsletter@2026-12-14T08:00:00Z"
+SCHEDULED_KEY = "spring-sale@2027-03-01T14:00:00Z"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return applied_example(tmp_path / "example")
+
+
+def journal(project: Path, key: str) -> list[dict[str, object]]:
+    code, out, err = run(project, "state", "show", key)
+    assert code == 0, out + err
+    entries: list[dict[str, object]] = json.loads(out)["journal"]
+    return entries
+
+
+def test_a_skipped_missed_issue_no_longer_needs_a_human(project: Path) -> None:
+    code, out, _ = run(project, "plan", "--now", MISSED_AT, "--detailed-exitcode")
+    assert code == 3 and f"x missed    {MISSED_KEY}" in out, out
+    code, out, err = run(project, "state", "skip", MISSED_KEY, "--reason", "holiday week: no issue", "--now", MISSED_AT)
+    assert code == 0, out + err
+    code, out, _ = run(project, "plan", "--now", MISSED_AT, "--detailed-exitcode")
+    assert code == 0, out
+    assert f"/ skipped   {MISSED_KEY}" in out and "holiday week: no issue" in out and "skipped on purpose by" in out
+    assert "1 skipped" in out
+    entry = journal(project, MISSED_KEY)[-1]
+    assert entry["action"] == "skip" and entry["detail"]["reason"] == "holiday week: no issue"  # type: ignore[index]
+    code, out, _ = run(project, "apply", "--auto-approve", "--allow-late", "--now", MISSED_AT)
+    assert MISSED_KEY not in [e["name"] for e in sandbox_emails(project)]  # never sent, even with --allow-late
+
+
+def test_a_skip_ends_when_the_content_changes(project: Path) -> None:
+    key = "weekly-newsletter@2026-12-14T08:00:00Z"
+    now = "2026-12-01T12:00:00Z"  # the issue of 2026-12-14 is inside the horizon, not yet applied
+    code, out, _ = run(project, "plan", "--now", now)
+    assert f"> schedule  {key}" in out, out
+    code, out, err = run(project, "state", "skip", key, "--reason", "cancelled", "--now", now)
+    assert code == 0, out + err
+    code, out, _ = run(project, "plan", "--now", now)
+    assert f"/ skipped   {key}" in out
+    weekly = project / "campaigns" / "newsletter" / "weekly.yaml"
+    weekly.write_text(weekly.read_text().replace("Holiday opening hours", "Holiday hours, corrected"))
+    code, out, _ = run(project, "plan", "--now", now)
+    assert f"> schedule  {key}" in out and "skipped before, but its content changed since" in out, out
+
+
+def test_skip_refuses_a_scheduled_email_pardot_still_holds(project: Path) -> None:
+    code, out, err = run(project, "state", "skip", SCHEDULED_KEY, "--reason", "cancelled", "--now", NOW)
+    assert code == 1 and "Pardot still has list email" in err and "delete it in Pardot first" in err, err
+    code, out, _ = run(project, "plan", "--now", NOW, "--detailed-exitcode")
+    assert code == 0 and "skipped" not in out  # nothing was written
+
+
+def test_skip_needs_a_reason_and_a_send(project: Path) -> None:
+    code, _, err = run(project, "state", "skip", MISSED_KEY, "--now", MISSED_AT)
+    assert code == 64 and "--reason" in err
+    code, _, err = run(project, "state", "skip", "nope@now", "--reason", "x", "--now", NOW)
+    assert code == 1 and "neither a send the files ask for nor one in the state" in err
+    code, _, err = run(project, "state", "skip", "demo-followup/1234", "--reason", "x", "--now", NOW)
+    assert code == 1 and "is sent: only a send that has not gone out can be skipped" in err
+
+
+def test_forget_refuses_while_pardot_still_holds_the_email(project: Path) -> None:
+    code, _, err = run(project, "state", "forget", SCHEDULED_KEY, "--now", NOW)
+    assert code == 1 and "Pardot still has list email" in err, err
+    code, out, _ = run(project, "state", "show", SCHEDULED_KEY)
+    assert json.loads(out)["status"] == "scheduled"
+    code, _, err = run(project, "state", "forget", SCHEDULED_KEY, "--force", "--now", NOW)
+    assert code == 64 and "--force needs --reason" in err
+    code, out, err = run(
+        project, "state", "forget", SCHEDULED_KEY, "--force", "--reason", "deleted in the UI, v5 lags", "--now", NOW
+    )
+    assert code == 0, out + err
+    entry = journal(project, SCHEDULED_KEY)[-1]
+    assert entry["action"] == "forget"
+    assert entry["detail"] == {  # the override and its reason are journaled
+        "previous": "scheduled",
+        "email_id": entry["detail"]["email_id"],  # type: ignore[index]
+        "forced": True,
+        "reason": "deleted in the UI, v5 lags",
+    }
+
+
+def test_resolve_sent_checks_the_state_before_reading_pardot(project: Path) -> None:
+    config = project / "orchestrator.yaml"
+    failing = "api: {kind: sandbox, faults: {http500: 1.0}}"  # every API call fails
+    config.write_text(config.read_text().replace("api: {kind: sandbox}", failing))
+    code, _, err = run(project, "state", "resolve", "demo-followup/1234", "--sent", "70001", "--now", NOW)
+    assert code == 1 and "is sent, not unknown: nothing to resolve" in err, err
