@@ -364,7 +364,11 @@ def accept(store: StateStore, key: str, *, now: datetime, plan_at: Callable[[Sta
         if change is None or change.action is not Action.BLOCKED:
             state = "not in the plan" if change is None else change.action.label
             raise StateError(f"{key} is {state}, not blocked: nothing to accept")
-        source = snapshot.records.get(key) or _moved_record(snapshot.records, change)
+        repeat_of = (change.prior or {}).get("repeat_of")
+        current = snapshot.records.get(key)
+        if repeat_of is not None and (current is None or current.status in (SendStatus.NOT_SENT, SendStatus.FAILED)):
+            return _accept_repeat(store, snapshot, change, str(repeat_of), now)
+        source = current or _moved_record(snapshot.records, change)
         if source is None:
             raise StateError(
                 f"{key} is blocked because of other emails, not by its own drift",
@@ -378,6 +382,67 @@ def accept(store: StateStore, key: str, *, now: datetime, plan_at: Callable[[Sta
             {"from_fingerprint": source.fingerprint, "to_fingerprint": change.fingerprint, "from_key": source.key},
         )
         return Corrected(key, accepted.status, accepted.email_id)
+
+
+def _accept_repeat(
+    store: StateStore, snapshot: StateSnapshot, change: Change, repeat_of: str, now: datetime
+) -> Corrected:
+    """A person confirms that ``change`` repeats ``repeat_of`` on purpose: the next apply sends it."""
+    assert change.payload is not None
+    previous = snapshot.records.get(change.key)
+    record = SendRecord(
+        key=change.key,
+        campaign=change.campaign,
+        environment=previous.environment if previous is not None else snapshot.records[repeat_of].environment,
+        fingerprint=change.fingerprint or "",
+        payload=change.payload,
+        status=SendStatus.NOT_SENT,
+        email_id=None,
+        scheduled_time=change.scheduled_time,
+        created_at=previous.created_at if previous is not None else now,
+        updated_at=now,
+        applied_by=Actor.current(),
+    )
+    _put(store, record, "accept-repeat", {"repeat_of": repeat_of, "fingerprint": change.fingerprint})
+    return Corrected(change.key, SendStatus.NOT_SENT)
+
+
+def rename(
+    store: StateStore, old: str, new: str, *, now: datetime, plan_at: Callable[[StateSnapshot], Plan]
+) -> Corrected:
+    """Carry the record of ``old`` over to ``new`` (a renamed campaign), so ``new`` is not sent again.
+
+    ``new`` must be a send the files ask for and not applied yet. Its record takes ``old``'s
+    status, email id and sent payload, with the fingerprint of what the files give for ``new``;
+    ``old`` is then recorded ``not-sent`` (its email now belongs to ``new``: the journal of both
+    says so), so it no longer counts as an orphan that may still go out.
+    """
+    with store.lock("state rename"):
+        snapshot = store.snapshot()
+        source = snapshot.records.get(old)
+        if source is None or source.status not in (SendStatus.SENT, SendStatus.SCHEDULED):
+            state = "not in the state" if source is None else source.status.value
+            raise StateError(f"{old} is {state}: only a sent or scheduled send can be renamed")
+        target = snapshot.records.get(new)
+        if target is not None and target.status not in (SendStatus.NOT_SENT, SendStatus.FAILED):
+            raise StateError(f"{new} is already {target.status.value} in the state: it cannot take {old}'s record")
+        change = next((c for c in plan_at(snapshot).changes if c.key == new), None)
+        if change is None or change.payload is None:
+            raise StateError(
+                f"{new} is not a send the files ask for",
+                hint="rename the campaign in its file first; `orchestrator plan` shows the new key",
+            )
+        moved = dataclasses.replace(
+            source, key=new, campaign=change.campaign, fingerprint=change.fingerprint or "", updated_at=now
+        )
+        _put(store, moved, "rename", {"from": old, "email_id": source.email_id, "status": source.status.value})
+        _put(
+            store,
+            dataclasses.replace(source, status=SendStatus.NOT_SENT, updated_at=now),
+            "renamed",
+            {"to": new, "email_id": source.email_id, "previous": source.status.value},
+        )
+        return Corrected(new, moved.status, moved.email_id)
 
 
 def _moved_record(records: Mapping[str, SendRecord], change: Change) -> SendRecord | None:

@@ -114,24 +114,35 @@ def kept_orphans(store: StateStore, plan: Plan) -> frozenset[str]:
     return frozenset(kept)
 
 
-def skipped_keys(store: StateStore, snapshot: StateSnapshot) -> dict[str, str]:
-    """The keys an operator skipped with ``state skip``, each with who skipped it, when and why.
+@dataclass(frozen=True)
+class JournalMarks:
+    """What the journal says of ``not-sent`` records that the records alone cannot: keys skipped
+    with ``state skip`` (with who, when and why) and repeats confirmed with ``state accept``."""
 
-    A skip is a ``not-sent`` record whose last journal entry is ``skip``; only the journals of
-    ``not-sent`` records are read (a resolve or forget written after the skip ends it).
+    skipped: dict[str, str]
+    repeats_ok: frozenset[str]
+
+
+def journal_marks(store: StateStore, snapshot: StateSnapshot) -> JournalMarks:
+    """Read the last journal entry of each ``not-sent`` record (a later write ends a mark).
+
+    Only the journals of ``not-sent`` records are read: never one per sent or scheduled send.
     """
     skipped: dict[str, str] = {}
+    repeats: set[str] = set()
     for key, record in snapshot.records.items():
         if record.status is not SendStatus.NOT_SENT:
             continue
         journal = store.journal(key)
-        if journal and journal[-1].action == "skip":
-            entry = journal[-1]
+        entry = journal[-1] if journal else None
+        if entry is not None and entry.action == "skip":
             skipped[key] = (
                 f"skipped on purpose by {entry.actor.describe()} at {entry.at:%Y-%m-%d %H:%M} UTC: "
                 f"{entry.detail.get('reason', '')}; it is not sent while its content stays as it is"
             )
-    return skipped
+        elif entry is not None and entry.action == "accept-repeat":
+            repeats.add(key)
+    return JournalMarks(skipped, frozenset(repeats))
 
 
 def compute_plan(
@@ -150,7 +161,7 @@ def compute_plan(
     source = git_source(target.project.config.root)
     options = options_for(target.env, allow_late=allow_late)
 
-    skipped = skipped_keys(target.store, snapshot)
+    marks = journal_marks(target.store, snapshot)
 
     def plan_with(kept: frozenset[str]) -> Plan:
         return plan_project(
@@ -161,7 +172,8 @@ def compute_plan(
             client=target.client,
             options=options,
             kept=kept,
-            skipped=skipped,
+            skipped=marks.skipped,
+            repeats_ok=marks.repeats_ok,
             source=source,
         )
 

@@ -39,12 +39,14 @@ def plan_project(
     options: PlanOptions | None = None,
     kept: Collection[str] = (),
     skipped: Mapping[str, str] | None = None,
+    repeats_ok: Collection[str] = (),
     source: PlanSource | None = None,
 ) -> Plan:
     """The plan for ``project`` in ``env`` at ``now`` against ``snapshot``.
 
-    ``kept``, ``skipped`` and ``source`` pass through to :func:`make_plan` (scheduled orphans let
-    go with ``state keep``; keys skipped with ``state skip``; the git commit the files came from).
+    ``kept``, ``skipped``, ``repeats_ok`` and ``source`` pass through to :func:`make_plan`
+    (scheduled orphans let go with ``state keep``; keys skipped with ``state skip``; repeats
+    confirmed with ``state accept``; the git commit the files came from).
     """
     options = options or options_for(env)
     applied = {k for k, r in snapshot.records.items() if r.status in (SendStatus.SENT, SendStatus.SCHEDULED)}
@@ -59,6 +61,7 @@ def plan_project(
         options=options,
         kept=kept,
         skipped=skipped,
+        repeats_ok=repeats_ok,
         source=source,
     )
     if client is None or plan.errored:

@@ -11,6 +11,8 @@ rules lean towards refusing:
 * a key whose earlier outcome is unknown (``intent`` or ``unknown`` in state) blocks that key
   until an operator resolves it;
 * a key an operator skipped (``state skip``) is never sent while its content is the one skipped;
+* a new send whose payload, but for its name, equals one already sent or scheduled under another
+  key (a renamed campaign) is a *repeat*: blocked until a person confirms it (``state accept``);
 * a one-shot campaign (``at:``/``now``) that was already applied under another key (its time
   changed) is blocked, not sent a second time;
 * state keys no longer in the files are *orphaned*; a scheduled one is flagged loudly, since
@@ -78,13 +80,15 @@ def make_plan(
     options: PlanOptions = PlanOptions(),
     kept: Collection[str] = (),
     skipped: Mapping[str, str] | None = None,
+    repeats_ok: Collection[str] = (),
     source: PlanSource | None = None,
 ) -> Plan:
     """Reconcile ``desired`` with ``state`` at ``now``. Never reads the clock or any file.
 
     ``kept`` names scheduled orphans the operator accepted with ``state keep`` (they go out and no
     longer hold new sends); ``skipped`` maps the keys skipped with ``state skip`` to who skipped
-    them and why; ``source`` says where the files came from (its digest is set here).
+    them and why; ``repeats_ok`` names the repeats a person confirmed with ``state accept``;
+    ``source`` says where the files came from (its digest is set here).
     """
     skipped = skipped or {}
     desired = sorted(desired, key=_order)
@@ -98,6 +102,7 @@ def make_plan(
     first_seen = _first_applied(records.values())
     desired = [s for s in desired if s.key in records or not _before_first_seen(s, first_seen, now)]
     changes = [_change_for(send, records, now, options, skipped) for send in desired]
+    changes = _hold_repeats(changes, records, frozenset(repeats_ok))
     orphans = _orphans(desired, records, now, options, frozenset(kept))
     changes = _hold_while_orphans_pending(changes, orphans)
     changes.extend(orphans)
@@ -296,6 +301,44 @@ def _applied_under_other_key(send: DesiredSend, records: Mapping[str, SendRecord
         if record.campaign == send.campaign and record.key != send.key and record.status in (*_APPLIED, *_UNRESOLVED):
             return record
     return None
+
+
+def content_digest(payload: Mapping[str, Any]) -> str:
+    """What a send delivers, whatever its key: the payload without its ``name`` (the key)."""
+    return digest({k: v for k, v in payload.items() if k != "name"})
+
+
+def _hold_repeats(changes: list[Change], records: Mapping[str, SendRecord], accepted: frozenset[str]) -> list[Change]:
+    """Block a new send that repeats, under another key, an email already sent or scheduled.
+
+    A renamed campaign (``blast-1`` to ``blast2-1``) keeps its payload but gets a new key, so
+    nothing else would stop it going to the same people again.
+    """
+    pending = [c for c in changes if c.action.is_change and c.payload is not None and c.key not in accepted]
+    if not pending:
+        return changes
+    applied = {
+        content_digest(r.payload): r for r in records.values() if r.status in _APPLIED
+    }
+    held: dict[str, Change] = {}
+    for change in pending:
+        assert change.payload is not None
+        original = applied.get(content_digest(change.payload))
+        if original is None or original.key == change.key:
+            continue
+        when = original.updated_at.strftime("%Y-%m-%d")
+        held[change.key] = dataclasses.replace(
+            change,
+            action=Action.BLOCKED,
+            reason=(
+                f"looks like {original.key!r}, {original.status.value} {when} as email {original.email_id}: the "
+                "same email to the same people under another name (a renamed campaign?). To carry the record over, "
+                f"run `orchestrator state rename {original.key} {change.key}`; if the repeat is intended, confirm "
+                f"it with `orchestrator state accept {change.key}`"
+            ),
+            prior={**_prior(original), "repeat_of": original.key},
+        )
+    return [held.get(c.key, c) for c in changes]
 
 
 def _hold_while_orphans_pending(changes: list[Change], orphans: list[Change]) -> list[Change]:

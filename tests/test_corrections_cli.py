@@ -100,3 +100,47 @@ def test_resolve_sent_checks_the_state_before_reading_pardot(project: Path) -> N
     config.write_text(config.read_text().replace("api: {kind: sandbox}", failing))
     code, _, err = run(project, "state", "resolve", "demo-followup/1234", "--sent", "70001", "--now", NOW)
     assert code == 1 and "is sent, not unknown: nothing to resolve" in err, err
+
+
+def blast_project(root: Path) -> Path:
+    (root / "campaigns").mkdir(parents=True)
+    (root / "orchestrator.yaml").write_text(
+        "version: 1\ntimezone: UTC\nenvironments:\n  sandbox:\n"
+        "    api: {kind: sandbox}\n    state: {backend: sqlite, path: state.db}\n"
+        "    ids: {campaigns: {c: 1001}, lists: {newsletter: 2001}}\n"
+    )
+    (root / "campaigns" / "blast.yaml").write_text(
+        "name: blast-1\ncampaign: c\nlists: [newsletter]\nsender: {name: A, email: a@example.com}\n"
+        "subject: Big news\ntext: 'Hello %%unsubscribe%%'\nschedule: {now: true}\n"
+    )
+    code, out, err = run(root, "apply", "--auto-approve", "--now", NOW)
+    assert code == 0, out + err
+    blast = root / "campaigns" / "blast.yaml"
+    blast.write_text(blast.read_text().replace("name: blast-1", "name: blast2-1"))
+    return root
+
+
+def test_a_renamed_sent_campaign_is_a_repeat_that_needs_a_human(tmp_path: Path) -> None:
+    root = blast_project(tmp_path / "blast")
+    code, out, _ = run(root, "plan", "--now", NOW, "--detailed-exitcode")
+    assert code == 3, out
+    assert "! blocked   blast2-1@now" in out and "looks like 'blast-1@now'" in out and "as email 70001" in out
+    code, out, _ = run(root, "apply", "--auto-approve", "--now", NOW)
+    assert code == 3 and [e["name"] for e in sandbox_emails(root)] == ["blast-1@now"], out  # not sent again
+
+    code, out, err = run(root, "state", "rename", "blast-1@now", "blast2-1@now", "--now", NOW)
+    assert code == 0 and "blast2-1@now: now holds blast-1@now's record (sent, email 70001)" in out, out + err
+    code, out, _ = run(root, "plan", "--now", NOW, "--detailed-exitcode")
+    assert code == 0, out
+    assert [e["action"] for e in journal(root, "blast2-1@now")] == ["rename"]
+    assert [e["action"] for e in journal(root, "blast-1@now")][-1] == "renamed"
+
+
+def test_an_intended_repeat_is_confirmed_with_accept(tmp_path: Path) -> None:
+    root = blast_project(tmp_path / "blast")
+    code, out, err = run(root, "state", "accept", "blast2-1@now", "--now", NOW)
+    assert code == 0 and "repeat confirmed; the next apply sends it" in out, out + err
+    code, out, _ = run(root, "plan", "--now", NOW, "--detailed-exitcode")
+    assert code == 2 and "+ send      blast2-1@now" in out, out
+    code, out, _ = run(root, "apply", "--auto-approve", "--now", NOW)
+    assert code == 0 and sorted(e["name"] for e in sandbox_emails(root)) == ["blast-1@now", "blast2-1@now"], out

@@ -152,7 +152,7 @@ def test_daily_limit_stops_the_run_cleanly_leaving_the_rest_pending(tmp_path: Pa
     for i in range(12):
         (root / "campaigns" / f"n{i:02d}.yaml").write_text(
             f"name: n{i:02d}\ncampaign: c\nlists: [newsletter]\nsender: {{name: A, email: a@example.com}}\n"
-            "subject: s\ntext: '%%unsubscribe%%'\n"
+            f"subject: s{i}\ntext: '%%unsubscribe%%'\n"  # distinct: the same email twice would be a repeat
         )
     code, out, _ = run(root, "apply", "--auto-approve", "--now", NOW)
     assert code == 3  # a failed send needs a human

@@ -259,7 +259,7 @@ def test_markdown_splits_into_parts_under_the_comment_limit_and_drops_nothing() 
 def test_new_occurrences_wait_while_old_scheduled_ones_are_orphaned() -> None:
     old = send("news", NOW + timedelta(days=2), schedule_kind=ScheduleKind.CRON)  # scheduled under the old cron
     new = send("news", NOW + timedelta(days=2, hours=1), schedule_kind=ScheduleKind.CRON)  # the changed cron
-    other = send("other", NOW + timedelta(days=2))
+    other = send("other", NOW + timedelta(days=2), subject="Other news")  # not a copy of news: held for the orphan
     p = plan([new, other], snap(record(old, SendStatus.SCHEDULED)))
     by_key = {c.key: c for c in p.changes}
     assert by_key[old.key].action is Action.ORPHANED and by_key[old.key].loud
@@ -361,3 +361,19 @@ def test_a_piped_plan_is_the_text_rich_would_print() -> None:
     assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", piped.getvalue()) and "orphaned" in piped.getvalue()
     assert "Environment sand\\x09box\\x0d\\x07\\x1b[2J, business unit 0Uv\\x08" in piped.getvalue()
     assert piped.getvalue() == styled.getvalue()
+
+
+def test_a_send_that_repeats_an_applied_email_under_another_key_is_blocked() -> None:
+    blast = send("blast-1")
+    renamed = send("blast2-1")  # the same payload but for its name
+    p = plan([renamed], snap(record(blast, SendStatus.SENT)))
+    by_key = {c.key: c for c in p.changes}
+    assert by_key[renamed.key].action is Action.BLOCKED and p.needs_attention
+    assert "looks like 'blast-1@now'" in by_key[renamed.key].reason
+    assert (by_key[renamed.key].prior or {})["repeat_of"] == blast.key
+    confirmed = make_plan([renamed], snap(record(blast, SendStatus.SENT)), NOW, environment="test",
+                          business_unit_id="0Uv000000000001AAA", repeats_ok=[renamed.key])
+    assert actions(confirmed)[renamed.key] is Action.SEND
+    different = send("blast2-1", subject="Other")
+    assert actions(plan([different], snap(record(blast, SendStatus.SENT))))[different.key] is Action.SEND
+    assert actions(plan([blast], snap(record(blast, SendStatus.NOT_SENT))))[blast.key] is Action.SEND

@@ -195,11 +195,13 @@ def test_renaming_a_scheduled_campaign_holds_until_forgotten_or_kept(project: Pa
     assert code == 3
     assert [e["name"] for e in sandbox_emails(project)].count("spring-sale-v2@2027-03-01T14:00:00Z") == 0
 
-    # Let the old one go out: the hold lifts (and the message says the copy will go out too).
+    # Let the old one go out: the orphan's hold lifts, but the renamed copy is still held as a
+    # repeat of it (it used to go out too, mailing the same people twice).
     code, out, _ = run(project, "state", "keep", SALE)
     assert code == 0 and "goes out as scheduled" in out and "will go out too" in out
     code, out, _ = run(project, "plan", "--now", NOW, "--detailed-exitcode")
-    assert code == 2 and "kept with `orchestrator state keep`" in out
+    assert code == 3 and "kept with `orchestrator state keep`" in out
+    assert f"looks like '{SALE}'" in out and "state rename" in out
     code, out, _ = run(project, "state", "journal", SALE, "--json")
     assert [e["action"] for e in json.loads(out)["entries"]] == ["intent", "scheduled", "keep"]
 

@@ -225,14 +225,38 @@ def state_accept(app: App, key: str) -> None:
     """Accept a blocked send's drift: keep the files as they are, send nothing new for KEY.
 
     The state keeps the payload that was really sent; only its fingerprint moves to the one
-    the files now give, so the plan shows the send as unchanged. Journaled.
+    the files now give, so the plan shows the send as unchanged. For a send blocked as a repeat
+    of another key's email ("looks like ..."), it confirms the repeat: the next apply sends it.
+    Journaled.
     """
     key = _key(app, key)
     project, env, now = app.project(), app.environment(), app.now()
-    corrections.accept(
+    done = corrections.accept(
         app.store(), key, now=app.send_now(), plan_at=lambda snapshot: plan_project(project, env, snapshot, now)
     )
-    app.console.print(f"{key}: drift accepted; the plan now shows it unchanged.", markup=False)
+    if done.status is SendStatus.NOT_SENT:
+        app.console.print(f"{key}: repeat confirmed; the next apply sends it.", markup=False)
+    else:
+        app.console.print(f"{key}: drift accepted; the plan now shows it unchanged.", markup=False)
+
+
+@state_group.command("rename")
+@click.argument("old")
+@click.argument("new")
+@now_option
+@pass_app
+def state_rename(app: App, old: str, new: str) -> None:
+    """Carry the record of OLD over to NEW after a campaign was renamed, so NEW is not sent again.
+
+    NEW takes OLD's status and email id (journaled on both keys); OLD no longer counts as an
+    orphan. Use it when the plan says NEW "looks like" OLD.
+    """
+    old, new = _key(app, old), _key(app, new)
+    project, env, now = app.project(), app.environment(), app.now()
+    done = corrections.rename(
+        app.store(), old, new, now=app.send_now(), plan_at=lambda snapshot: plan_project(project, env, snapshot, now)
+    )
+    app.console.print(f"{new}: now holds {old}'s record ({done.status.value}, email {done.email_id}).", markup=False)
 
 
 @state_group.command("forget")
