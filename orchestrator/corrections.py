@@ -90,14 +90,18 @@ def resolve(
     processed, so an early "not sent" would let the next apply send a second email. After that,
     "not sent" is checked against ``pardot`` (see :func:`_check_gone`) unless ``force`` says why not.
     """
-    _unresolved(_record(store, key))  # the state first: no Pardot read for a key with nothing to resolve
+    retry = email_id is None  # "not sent" also lets a send Pardot refused (failed) be tried again
+    _unresolved(_record(store, key), failed_ok=retry)  # the state first: no Pardot read for nothing to resolve
     if email_id is not None and client is not None:
         _verify(client, email_id, key)
     with store.lock("state resolve"):
-        record = _unresolved(_record(store, key))
+        record = _unresolved(_record(store, key), failed_ok=retry)
         if email_id is None:
-            _check_settled(record, now, in_flight)
-            checked = _check_gone(pardot, record, force)
+            # a failed send was refused by Pardot: proven not sent, nothing can still land
+            checked: dict[str, Any] = {}
+            if record.status is not SendStatus.FAILED:
+                _check_settled(record, now, in_flight)
+                checked = _check_gone(pardot, record, force)
             _put(
                 store,
                 dataclasses.replace(record, status=SendStatus.NOT_SENT, updated_at=now),
@@ -116,10 +120,10 @@ def resolve(
         return Corrected(key, status, email_id)
 
 
-def _unresolved(record: SendRecord) -> SendRecord:
-    if record.status not in UNRESOLVED:
-        raise StateError(f"{record.key} is {record.status.value}, not unknown: nothing to resolve")
-    return record
+def _unresolved(record: SendRecord, *, failed_ok: bool = False) -> SendRecord:
+    if record.status in UNRESOLVED or (failed_ok and record.status is SendStatus.FAILED):
+        return record
+    raise StateError(f"{record.key} is {record.status.value}, not unknown: nothing to resolve")
 
 
 #: How far back the v5 list-email query is read for an email named after a send with no id:

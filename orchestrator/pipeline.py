@@ -14,7 +14,15 @@ from orchestrator.errors import Diagnostic
 from orchestrator.plan import Change, Plan, PlanSource
 from orchestrator.planner import PlanOptions, make_plan
 from orchestrator.project import Project, desired_sends
-from orchestrator.remote_checks import ReadsTemplates, id_problems, prefetch, template_problems, with_template_previews
+from orchestrator.remote_checks import (
+    ReadsProspects,
+    ReadsTemplates,
+    id_problems,
+    prefetch,
+    prospect_problems,
+    template_problems,
+    with_template_previews,
+)
 from orchestrator.state.models import SendStatus, StateSnapshot
 
 
@@ -77,6 +85,8 @@ def plan_project(
     remote = template_problems(
         client, plan.changes, locate, allow_hml=env.policy.allow_hml_unsubscribe, cache=answers.templates
     ) + id_problems(client, plan.changes, project, cache=answers.ids)
+    if isinstance(client, ReadsProspects):
+        remote += prospect_problems(client, plan.changes, project)
     plan = dataclasses.replace(plan, changes=tuple(with_template_previews(plan.changes, answers.templates)))
     if not remote:
         return plan

@@ -22,6 +22,7 @@ rules lean towards refusing:
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -233,6 +234,16 @@ def _change_for(
     if send.waiting is not None:
         return _waiting(send, now, record)
     retry = ""
+    refused = _refused_for_good(send, record)
+    if refused is not None:
+        return _change(
+            send,
+            Action.BLOCKED,
+            f"Pardot refused this one-to-one send for good ({refused}); it is not offered again on every plan. "
+            f"Once the prospect can be mailed, retry it with `orchestrator state resolve {send.key} --not-sent`; "
+            f"to drop it, remove it from the file or run `orchestrator state skip {send.key} --reason TEXT`",
+            prior=_prior(record) if record is not None else None,
+        )
     if record is not None and record.status is SendStatus.FAILED:
         retry = " (retrying after an earlier failure)"
     elif record is not None and record.status is SendStatus.NOT_SENT and send.key in skipped:
@@ -240,6 +251,23 @@ def _change_for(
     elif record is not None and record.status is SendStatus.NOT_SENT:
         retry = " (recorded as not sent: deleted in Pardot or resolved as not sent)"
     return _timed(send, now, options, retry, record)
+
+
+#: Pardot's answers that refuse a one-to-one send because of its recipient, which no retry
+#: changes: 3 "Invalid prospect ID" (also an opted-out prospect), 4 "Invalid prospect email
+#: address", 98 "Prospect not mailable" (pardot/api-docs kb/error-codes-messages; docs/wire-format.md).
+REFUSED_FOR_GOOD = frozenset({3, 4, 98})
+_PARDOT_ERROR = re.compile(r"^Pardot error (\d+): ")
+
+
+def _refused_for_good(send: DesiredSend, record: SendRecord | None) -> str | None:
+    """The refusal, when ``record`` is a one-to-one send Pardot refused for its recipient."""
+    if send.kind != "one-to-one" or record is None or record.status is not SendStatus.FAILED:
+        return None
+    match = _PARDOT_ERROR.match(record.error or "")
+    if match is None or int(match.group(1)) not in REFUSED_FOR_GOOD:
+        return None
+    return (record.error or "").split("\n", 1)[0]
 
 
 def _waiting(send: DesiredSend, now: datetime, record: SendRecord | None) -> Change:

@@ -13,18 +13,27 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from orchestrator.errors import ApiError, ApiNotFound, Diagnostic
 from orchestrator.pardot.errormap import INVALID_ID_CODES
-from orchestrator.pardot.models import Campaign, EmailTemplate, PardotList, User
+from orchestrator.pardot.models import Campaign, EmailTemplate, PardotList, Prospect, User
 from orchestrator.plan import Change
 from orchestrator.policy import has_opt_out_token, token_help
+from orchestrator.redact import mask_email
 
 if TYPE_CHECKING:
     from orchestrator.project import Project
 
-__all__ = ["ReadsTemplates", "RemoteAnswers", "id_problems", "prefetch", "template_problems"]
+__all__ = [
+    "ReadsProspects",
+    "ReadsTemplates",
+    "RemoteAnswers",
+    "id_problems",
+    "prefetch",
+    "prospect_problems",
+    "template_problems",
+]
 
 
 class ReadsTemplates(Protocol):
@@ -267,3 +276,111 @@ def with_template_previews(changes: Iterable[Change], templates: dict[int, Email
             change = dataclasses.replace(change, labels=labels)
         out.append(change)
     return out
+
+
+# -- one-to-one recipients ----------------------------------------------------------------------
+
+
+@runtime_checkable
+class ReadsProspects(Protocol):
+    """The prospect read the one-to-one checks need (:class:`~orchestrator.pardot.client.PardotClient`)."""
+
+    def read_prospects(self, *, prospect_id: int | None = None, email: str | None = None) -> list[Prospect]: ...
+
+
+#: A one-to-one recipient as a campaign file names it: ("id", 1234) or ("email", "ada@example.com").
+Target = tuple[str, int | str]
+
+
+def _target(payload: dict[str, Any]) -> Target | None:
+    if payload.get("prospect_id") is not None:
+        return ("id", int(payload["prospect_id"]))
+    if payload.get("prospect_email") is not None:
+        return ("email", str(payload["prospect_email"]).lower())
+    return None
+
+
+def _read_prospects(client: ReadsProspects, target: Target) -> list[Prospect] | ApiError:
+    kind, value = target
+    try:
+        if kind == "id":
+            return client.read_prospects(prospect_id=int(value))
+        return client.read_prospects(email=str(value))
+    except ApiError as exc:
+        return exc
+
+
+def prospect_problems(
+    client: ReadsProspects, changes: Iterable[Change], project: Project, *, max_workers: int = 5
+) -> list[Diagnostic]:
+    """Recipients of pending one-to-one sends that Pardot would refuse, located in the file.
+
+    Each recipient is read once per run, side by side within the in-flight limit. A prospect
+    that does not exist (error 3/4) or cannot be mailed (opted out, Do Not Email: error 98 at
+    send time) is an error at plan time, not a failure half-way through an apply that every
+    later plan would offer again. So is one person listed twice, by id and by address: two
+    keys, two emails to the same inbox.
+    """
+    pending = [c for c in changes if c.action.is_change and c.kind == "one-to-one"]
+    targets = sorted({t for c in pending if (t := _target(c.payload or {})) is not None}, key=str)
+    if not targets:
+        return []
+    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="prospects") as pool:
+        answers = dict(zip(targets, pool.map(lambda t: _read_prospects(client, t), targets), strict=True))
+    campaigns = {c.name: c for c in project.campaigns}
+    problems: set[Diagnostic] = set()
+    people: dict[tuple[str, int], set[Target]] = {}  # (campaign, prospect id) -> how the file names them
+    for change in pending:
+        target = _target(change.payload or {})
+        if target is None:
+            continue
+        answer = answers[target]
+        for message in _prospect_messages(target, answer):
+            problems.add(_locate_prospect(campaigns.get(change.campaign), change, target, message))
+        for prospect in answer if isinstance(answer, list) else []:
+            people.setdefault((change.campaign, prospect.id), set()).add(target)
+    for (name, prospect_id), listed in people.items():
+        if len(listed) > 1:
+            ordered = sorted(listed, key=lambda t: (t[0] == "email", str(t[1])))
+            both = " and ".join(_show_target(t) for t in ordered)
+            message = f"prospect {prospect_id} is listed twice ({both}): it would get two emails; keep one"
+            change = next(c for c in pending if c.campaign == name)
+            problems.add(_locate_prospect(campaigns.get(name), change, ordered[-1], message))
+    return sorted(problems)
+
+
+def _prospect_messages(target: Target, answer: list[Prospect] | ApiError) -> list[str]:
+    shown = _show_target(target)
+    if isinstance(answer, ApiNotFound):
+        return [f"prospect {shown} does not exist in Pardot ({answer.api_message}): remove it"]
+    if isinstance(answer, ApiError):
+        return [f"prospect {shown} could not be read from Pardot: {answer.message}"]
+    out = []
+    for prospect in answer:
+        if not prospect.mailable:
+            why = "has opted out" if prospect.opted_out else "is marked Do Not Email"
+            out.append(f"prospect {shown} {why}: Pardot would refuse the send (error 98); remove it")
+    return out
+
+
+def _locate_prospect(campaign: Any, change: Change, target: Target, message: str) -> Diagnostic:
+    if campaign is None:
+        return Diagnostic(change.source, 0, 0, message)
+    located: Diagnostic = campaign.diagnostic(_prospect_path(campaign.data, target), message)
+    return located
+
+
+def _show_target(target: Target) -> str:
+    kind, value = target
+    return str(value) if kind == "id" else mask_email(str(value))
+
+
+def _prospect_path(data: Any, target: Target) -> tuple[str | int, ...]:
+    """Where ``target`` sits in the file's ``prospects`` list (addresses ignore case)."""
+    listed = data.get("prospects") if isinstance(data, dict) else None
+    if isinstance(listed, list):
+        for index, item in enumerate(listed):
+            same = item == target[1] if target[0] == "id" else str(item).lower() == target[1]
+            if same and not (target[0] == "email" and isinstance(item, int)):
+                return ("prospects", index)
+    return ("prospects",)

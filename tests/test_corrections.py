@@ -53,3 +53,11 @@ def test_sent_needs_no_wait() -> None:
     store = _store(SendStatus.INTENT)
     done = corrections.resolve(store, "promo@now", now=INTENT_AT, email_id=70001, in_flight=WINDOW)
     assert (done.status, done.email_id) == (SendStatus.SENT, 70001)
+
+
+def test_not_sent_lets_a_refused_send_be_tried_again_at_once() -> None:
+    store = _store(SendStatus.FAILED)  # Pardot refused it: proven not sent, nothing in flight
+    done = corrections.resolve(store, "promo@now", now=INTENT_AT, in_flight=WINDOW)
+    assert done.status is SendStatus.NOT_SENT
+    with pytest.raises(StateError, match="is not-sent, not unknown"):
+        corrections.resolve(store, "promo@now", now=INTENT_AT, in_flight=WINDOW)

@@ -144,3 +144,42 @@ def test_an_intended_repeat_is_confirmed_with_accept(tmp_path: Path) -> None:
     assert code == 2 and "+ send      blast2-1@now" in out, out
     code, out, _ = run(root, "apply", "--auto-approve", "--now", NOW)
     assert code == 0 and sorted(e["name"] for e in sandbox_emails(root)) == ["blast-1@now", "blast2-1@now"], out
+
+
+def one_to_one_project(root: Path, prospects: str) -> Path:
+    (root / "campaigns").mkdir(parents=True)
+    (root / "orchestrator.yaml").write_text(
+        "version: 1\ntimezone: UTC\nenvironments:\n  sandbox:\n"
+        "    api: {kind: sandbox}\n    state: {backend: sqlite, path: state.db}\n"
+        "    ids: {campaigns: {c: 1001}, lists: {newsletter: 2001}, users: {jane: 3001}}\n"
+    )
+    (root / "campaigns" / "welcome.yaml").write_text(
+        f"name: welcome\nkind: one-to-one\ncampaign: c\nprospects: {prospects}\nsender: {{user: jane}}\n"
+        "subject: Welcome\ntext: 'Hello %%email_preference_center%%'\nschedule: {now: true}\n"
+    )
+    return root
+
+
+@pytest.mark.parametrize(
+    ("prospects", "message"),
+    [
+        ("[424242]", "welcome.yaml:4:13: error: prospect 424242 does not exist in Pardot"),
+        ("[5007]", "prospect 5007 has opted out: Pardot would refuse the send (error 98)"),
+        ("[nobody@example.com]", "prospect n***@example.com does not exist in Pardot"),
+        ("[1234, Ada@Example.com]", "prospect 1234 is listed twice (1234 and a***@example.com)"),
+    ],
+    ids=["unknown-id", "opted-out", "unknown-address", "same-person-twice"],
+)
+def test_one_to_one_recipients_are_checked_at_plan_time(tmp_path: Path, prospects: str, message: str) -> None:
+    root = one_to_one_project(tmp_path / "p", prospects)
+    code, out, err = run(root, "plan", "--now", NOW, "--detailed-exitcode")
+    assert code == 1, out + err
+    assert "campaigns/welcome.yaml:" in out + err and message in out + err, out + err
+    code, out, err = run(root, "apply", "--auto-approve", "--now", NOW)
+    assert code == 1 and sandbox_emails(root) == [], out + err  # nothing was sent
+
+
+def test_mailable_one_to_one_recipients_plan_as_before(tmp_path: Path) -> None:
+    root = one_to_one_project(tmp_path / "p", "[1234, jane.prospect@example.com]")
+    code, out, err = run(root, "plan", "--now", NOW, "--detailed-exitcode")
+    assert code == 2 and "Plan: 2 to send now." in out, out + err

@@ -377,3 +377,13 @@ def test_a_send_that_repeats_an_applied_email_under_another_key_is_blocked() -> 
     different = send("blast2-1", subject="Other")
     assert actions(plan([different], snap(record(blast, SendStatus.SENT))))[different.key] is Action.SEND
     assert actions(plan([blast], snap(record(blast, SendStatus.NOT_SENT))))[blast.key] is Action.SEND
+
+
+def test_a_one_to_one_send_pardot_refused_for_good_is_not_offered_again() -> None:
+    s = send("welcome", kind=SendKind.ONE_TO_ONE, prospect=5007)
+    refused = dataclasses.replace(record(s, SendStatus.FAILED), error="Pardot error 98: Prospect not mailable")
+    change = plan([s], snap(refused)).changes[0]
+    assert change.action is Action.BLOCKED and "refused this one-to-one send for good" in change.reason
+    assert f"state resolve {s.key} --not-sent" in change.reason
+    flaky = dataclasses.replace(record(s, SendStatus.FAILED), error="Pardot error 66: too many requests")
+    assert plan([s], snap(flaky)).changes[0].action is Action.SEND  # anything else is retried

@@ -54,7 +54,7 @@ from orchestrator.errors import (
 from orchestrator.pardot import decode, endpoints
 from orchestrator.pardot.auth import TokenSource, Tracer, token_source_for
 from orchestrator.pardot.endpoints import Call
-from orchestrator.pardot.envelope import Envelope, parse_envelope
+from orchestrator.pardot.envelope import Envelope, as_list, parse_envelope
 from orchestrator.pardot.errormap import (
     REFRESH_CODES,
     error_for_code,
@@ -74,6 +74,7 @@ from orchestrator.pardot.models import (
     ListEmailSummary,
     OneToOneSend,
     PardotList,
+    Prospect,
     User,
 )
 from orchestrator.pardot.settings import ApiSettings, check_transport_security
@@ -285,6 +286,16 @@ class PardotClient:
     def query_users(self) -> list[User]:
         """Every user, in id order (paged by id, 200 a call)."""
         return [decode.decode_user(item) for item in self._query_all("user")]
+
+    def read_prospects(self, *, prospect_id: int | None = None, email: str | None = None) -> list[Prospect]:
+        """The prospect with ``prospect_id``, or every prospect with ``email`` (v4 allows several).
+
+        ApiNotFound (error 3 "Invalid prospect ID", 4 "Invalid prospect email address") when none.
+        """
+        call = endpoints.prospect_read(self._settings.version, prospect_id=prospect_id, email=email)
+        envelope = self._execute(call)
+        with self._scrubbing(call):
+            return [decode.decode_prospect(item) for item in as_list(envelope.root("prospect"))]
 
     def _read_object(self, obj: str, object_id: int) -> object:
         call = endpoints.object_read(self._settings.version, obj, object_id)

@@ -27,6 +27,7 @@ from orchestrator.pardot.models import (
     ExportQueryResult,
     ListEmailSummary,
     PardotList,
+    Prospect,
     User,
 )
 
@@ -292,6 +293,17 @@ def decode_user(value: Any) -> User:
         email=_text(data.get("email")),
         first_name=_text(data.get("first_name")),
         last_name=_text(data.get("last_name")),
+    )
+
+
+def decode_prospect(value: Any) -> Prospect:
+    """One ``prospect`` of a read (flags JSON booleans/numbers, or text in XML; absent is false)."""
+    data = _mapping(value, "prospect")
+    return Prospect(
+        id=as_int(data.get("id"), "prospect.id"),
+        email=_text(data.get("email")),
+        opted_out=as_bool(data.get("opted_out"), "prospect.opted_out"),
+        is_do_not_email=as_bool(data.get("is_do_not_email"), "prospect.is_do_not_email"),
     )
 
 

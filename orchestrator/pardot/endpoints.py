@@ -196,6 +196,16 @@ def object_read(version: int, obj: str, object_id: int) -> Call:
     return Call(f"{obj}.read", "GET", _path(obj, version, "read", "id", str(object_id)))
 
 
+def prospect_read(version: int, *, prospect_id: int | None = None, email: str | None = None) -> Call:
+    """GET one prospect by id, or the prospects with one address (v4 may hold several):
+    ``/api/prospect/version/<v>/do/read/id/<id>`` or ``.../do/read/email/<email>``."""
+    if prospect_id is not None:
+        return Call("prospect.read", "GET", _path("prospect", version, "read", "id", str(prospect_id)))
+    if email is None:
+        raise ApiValidationError("a prospect read needs an id or an email address")
+    return Call("prospect.read(email)", "GET", _path("prospect", version, "read", "email", email), masks_emails=True)
+
+
 def object_query(version: int, obj: str, *, id_greater_than: int = 0) -> Call:
     """GET one page of campaigns, lists or users in id order, after ``id_greater_than``.
 

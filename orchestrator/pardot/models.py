@@ -239,6 +239,25 @@ class Email:
 
 
 @dataclass(frozen=True)
+class Prospect:
+    """What a one-to-one send needs to know of its recipient before it is planned.
+
+    ``opted_out`` and ``is_do_not_email`` are the v3/v4 prospect fields of those names (object
+    field references, pardot/api-docs ``kb/object-field-references``): either makes Pardot refuse
+    a one-to-one send (error 98 "Prospect not mailable", or 3 on send-by-email).
+    """
+
+    id: int
+    email: str
+    opted_out: bool
+    is_do_not_email: bool
+
+    @property
+    def mailable(self) -> bool:
+        return not (self.opted_out or self.is_do_not_email)
+
+
+@dataclass(frozen=True)
 class EmailStats:
     """Statistics of one list email; rates are percentages (``"98.42%"`` becomes ``98.42``).
 

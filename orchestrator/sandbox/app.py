@@ -81,6 +81,8 @@ _API_RULES = Map(
             endpoint="export_download",
         ),
         Rule(f"/api/<any(campaign,list,user):kind>/version/{_V}/do/read/id/<id>", endpoint="object_read"),
+        Rule(f"/api/prospect/version/{_V}/do/read/id/<id>", endpoint="prospect_read"),
+        Rule(f"/api/prospect/version/{_V}/do/read/email/<path:email>", endpoint="prospect_read_email"),
         Rule(f"/api/<any(campaign,list,user):kind>/version/{_V}/do/query", endpoint="object_query"),
         Rule("/api/v5/objects/list-emails", endpoint="v5_list_emails"),
         Rule("/api/v5/objects/list-emails/<id>", endpoint="v5_list_email"),
@@ -422,6 +424,12 @@ class SandboxApp:
 
     def _do_object_read(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
         return ok(fmt, objects.read_object(self.store, args["kind"], args["id"]))
+
+    def _do_prospect_read(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
+        return ok(fmt, objects.read_prospects(self.store, raw_id=args["id"]))
+
+    def _do_prospect_read_email(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
+        return ok(fmt, objects.read_prospects(self.store, email=args["email"]))
 
     def _do_object_query(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
         return ok(fmt, objects.query_objects(self.store, args["kind"], read_params(request)))

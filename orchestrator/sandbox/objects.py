@@ -71,6 +71,37 @@ def read_object(store: Store, kind: str, raw_id: str) -> dict[str, Any]:
     return {kind: _body(kind, row)}
 
 
+def read_prospects(store: Store, *, raw_id: str | None = None, email: str | None = None) -> dict[str, Any]:
+    """``{"prospect": ...}``: one prospect by id, or every live prospect with ``email`` (a list when
+    several, as v4 answers for an account that allows several prospects per address); error 3
+    "Invalid prospect ID" or 4 "Invalid prospect email address" when there is none."""
+    with store.reading() as conn:
+        if raw_id is not None:
+            rows = (
+                conn.execute("SELECT * FROM prospects WHERE id = ? AND deleted = 0", (int(raw_id),)).fetchall()
+                if raw_id.isdigit()
+                else []
+            )
+        else:
+            rows = conn.execute(
+                "SELECT * FROM prospects WHERE lower(email) = lower(?) AND deleted = 0 ORDER BY id", (email,)
+            ).fetchall()
+    if not rows:
+        raise refuse(3, raw_id) if raw_id is not None else refuse(4, email)
+    bodies = [
+        {
+            "id": row["id"],
+            "email": row["email"],
+            "first_name": row["first_name"],
+            "last_name": row["last_name"],
+            "opted_out": bool(row["opted_out"]),
+            "is_do_not_email": False,
+        }
+        for row in rows
+    ]
+    return {"prospect": bodies[0] if len(bodies) == 1 else bodies}
+
+
 def query_objects(store: Store, kind: str, params: Params) -> dict[str, Any]:
     """``{"result": ...}`` for a campaign, list or user query (id order, ``id_greater_than``, ``name``)."""
     after = params.integer("id_greater_than") or 0
