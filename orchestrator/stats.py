@@ -163,15 +163,24 @@ def gather_stats(
     fetch: Callable[[int], EmailStats],
     *,
     max_workers: int = 1,
+    name_of: Callable[[int], str] | None = None,
 ) -> ProjectStats:
     """Ask ``fetch`` for each email's statistics; up to ``max_workers`` calls at a time.
 
     A refusal about one email (:data:`_SKIPPABLE`) skips it with a note; any other error
-    propagates, since it would make every figure doubtful.
+    propagates, since it would make every figure doubtful. With ``name_of`` (the email's name
+    in Pardot), an email whose name is not the send's key is skipped too: the id names another
+    email now (ids reused after a sandbox reset, a record resolved with a wrong id), and its
+    figures would be counted for a send they do not belong to.
     """
 
     def one(email: SentEmail) -> StatsRow | Skipped:
         try:
+            if name_of is not None:
+                name = name_of(email.email_id)
+                if name != email.key:
+                    return Skipped(email, f"email {email.email_id} is named {name!r} in Pardot, not {email.key!r}: "
+                                   "the id names another email, so its figures are not this send's")  # fmt: skip
             return StatsRow(email, fetch(email.email_id))
         except _SKIPPABLE as exc:
             return Skipped(email, exc.message)

@@ -323,3 +323,21 @@ def test_a_refused_token_against_a_base_url_fails_cleanly(live_project: Path, mo
     monkeypatch.setenv("ORCHESTRATOR_TEST_TOKEN", "not-the-token")
     code, _, err = run(live_project, "--env", "live", "templates", "list")
     assert code == 1 and "Pardot error 184" in err and "not-the-token" not in err
+
+
+def test_stats_skip_an_email_id_that_now_names_another_email(project: Path) -> None:
+    """After `sandbox reset` without --state the ids are handed out again: 70001 is another email."""
+    code, out, err = run(project, "sandbox", "reset")
+    assert code == 0, out + err
+    stray = project / "campaigns" / "stray.yaml"
+    stray.write_text(
+        "name: stray\ncampaign: spring-2027\nlists: [newsletter]\nsender: {name: A, email: a@example.com}\n"
+        "subject: Stray\ntext: '%%unsubscribe%%'\nschedule: {now: true}\n"
+    )
+    assert run(project, "apply", "--auto-approve", "--now", NOW)[0] in (0, 3)
+    code, out, err = run(project, "stats", "--all", "--json", clock=AFTER)
+    document = as_json(out)
+    skipped = {s["key"]: s["reason"] for s in document["skipped"]}
+    first = EXAMPLE_KEYS[0]
+    assert first in skipped and "is named 'stray@now' in Pardot, not" in skipped[first], out + err
+    assert first not in [s["key"] for s in document["sends"]]

@@ -240,7 +240,12 @@ def _gather(app: App, campaigns: tuple[str, ...] | None) -> ProjectStats:
         check_campaigns(records, campaigns)
     emails = sent_emails(records, campaigns)
     client = app.client()
-    return gather_stats(emails, client.email_stats, max_workers=client.settings.max_in_flight)
+    return gather_stats(
+        emails,
+        client.email_stats,
+        max_workers=client.settings.max_in_flight,
+        name_of=lambda email_id: client.read_email(email_id, include_message=False).name,
+    )
 
 
 def _note_skipped(app: App, result: ProjectStats) -> None:
