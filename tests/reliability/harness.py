@@ -64,7 +64,8 @@ class Project:
     def state(self) -> list[dict[str, object]]:
         code, out = self.cli("state", "list", "--json")
         assert code == 0, out
-        sends: list[dict[str, object]] = __import__("json").loads(out)["sends"]
+        document = out[out.index("{") :]  # after any note on stderr (CliRunner mixes them)
+        sends: list[dict[str, object]] = __import__("json").loads(document)["sends"]
         return sends
 
 
