@@ -133,7 +133,9 @@ class Corrections(RuleBasedStateMachine):
         assert_no_duplicates(self.project)
         seen: dict[tuple[object, ...], str] = {}
         for email in self.project.emails():  # a renamed copy is the same email to the same people
-            content = (email["subject"], tuple(email["list_ids"]), email["scheduled_time"])  # type: ignore[arg-type]
+            lists = email["list_ids"]
+            assert isinstance(lists, list)
+            content: tuple[object, ...] = (email["subject"], tuple(lists), email["scheduled_time"])
             assert content not in seen, f"{email['name']} repeats {seen[content]}"
             seen[content] = str(email["name"])
 
