@@ -90,12 +90,15 @@ def test_init_adds_missing_entries_to_an_existing_gitignore_and_keeps_plans_out_
     assert text.startswith("node_modules/\n.orchestrator/\n# added by orchestrator init\n")
     assert text.count(".orchestrator/") == 1
     ignored = subprocess.run(
-        ["git", "-C", str(tmp_path), "check-ignore", "plan.json", "plan-comment/plan-1.md", ".orchestrator/state.db"],
+        ["git", "-C", str(tmp_path), "check-ignore", "plan.json", "plan-comment/plan-1.md", ".orchestrator/state.db",
+         "previews/welcome/preview.html"],
         capture_output=True,
         text=True,
         timeout=30,
     )
-    assert ignored.stdout.split() == ["plan.json", "plan-comment/plan-1.md", ".orchestrator/state.db"]
+    assert ignored.stdout.split() == [
+        "plan.json", "plan-comment/plan-1.md", ".orchestrator/state.db", "previews/welcome/preview.html"
+    ]
     kept = subprocess.run(
         ["git", "-C", str(tmp_path), "check-ignore", "campaigns/welcome.yaml"], capture_output=True, timeout=30
     )
