@@ -68,7 +68,9 @@ class Policy:
         values: dict[str, Any] = {}
         for key, value in raw.items():
             if key == "lints":
-                values[key] = tuple(sorted({**dict(self.lints), **value}.items()))
+                # YAML 1.1 reads an unquoted `off` as false: both mean off
+                levels = {lint: "off" if level is False else level for lint, level in value.items()}
+                values[key] = tuple(sorted({**dict(self.lints), **levels}.items()))
             else:
                 keep = key in ("max_recipients", "audience_since", "allow_hml_unsubscribe")
                 values[key] = value if keep else parse_duration(value)
