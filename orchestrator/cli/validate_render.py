@@ -82,6 +82,8 @@ def validate(app: App, paths: tuple[Path, ...], fmt: str, all_envs: bool, check_
     try:
         project = app.project(list(paths) or None)
         envs = list(project.config.environments.values()) if all_envs else [app.environment()]
+        if all_envs and app.env_name is not None:
+            app.environment()  # the environment CI will plan in (ORCHESTRATOR_ENV) must exist too
     except ProjectInvalid as exc:  # orchestrator.yaml itself is invalid: still report in the chosen format
         _report(app, fmt, [], exc.diagnostics, [], 0)
         raise SystemExit(1) from None
