@@ -41,3 +41,21 @@ def test_validate_all_envs_fails_when_the_environment_ci_plans_in_does_not_exist
         obj=App(clock=fixed_clock(NOW)),
     )
     assert result.exit_code == 0, result.output
+
+
+def test_an_archived_template_points_at_archived(tmp_path: Path) -> None:
+    project = copy_example(tmp_path / "example")
+    code, _, err = run(project, "templates", "show", "4003")
+    assert code == 1 and "Pardot error 68" in err and "templates show 4003 --archived" in err, err
+    code, out, err = run(project, "templates", "show", "4003", "--archived")
+    assert code == 0, out + err
+
+
+def test_validate_counts_its_warnings(tmp_path: Path) -> None:
+    project = copy_example(tmp_path / "example")
+    sale = project / "campaigns" / "spring-sale.yaml"
+    long_subject = "subject: \"Spring sale, " + "really " * 20 + "{{ discount }}% off everything\""
+    sale.write_text(sale.read_text().replace("subject: \"Spring sale: {{ discount }}% off everything\"", long_subject))
+    code, out, err = run(project, "validate", "--now", NOW)
+    assert code == 0 and "warning" in out and "valid, with" in out and "warning(s) above" in out, out + err
+    assert "all valid" not in out

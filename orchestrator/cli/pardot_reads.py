@@ -27,7 +27,7 @@ from rich.text import Text
 from orchestrator.atomic import write_text
 from orchestrator.cli.common import App, now_option, pass_app
 from orchestrator.cli.ids import TEMPLATES_NOTE
-from orchestrator.errors import OrchestratorError
+from orchestrator.errors import ApiNotFound, OrchestratorError
 from orchestrator.pardot.models import Email, EmailStats, EmailTemplate, EmailTemplateSummary
 from orchestrator.redact import mask_emails
 from orchestrator.stats import (
@@ -122,7 +122,17 @@ def _templates_table(templates: Sequence[EmailTemplateSummary]) -> Table:
 @pass_app
 def templates_show(app: App, template_id: int, archived: bool, as_json: bool) -> None:
     """Show one template: its flags, sender, subject and both bodies."""
-    template = app.client().read_template(template_id, archived=archived)
+    try:
+        template = app.client().read_template(template_id, archived=archived)
+    except ApiNotFound as exc:
+        if archived:
+            raise
+        raise ApiNotFound(
+            exc.api_message,
+            code=exc.code,
+            http_status=exc.http_status,
+            hint=f"an archived template (in the recycle bin) is shown with `templates show {template_id} --archived`",
+        ) from exc
     if as_json:
         app.print_json(dataclasses.asdict(template))
         return

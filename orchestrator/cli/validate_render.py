@@ -180,7 +180,9 @@ def _print_text(app: App, campaigns: int, sends: list[DesiredSend], problems: li
         flags = f"OPERATIONAL: {row['operational']}" if row["operational"] else ""
         table.add_row(row["campaign"], row["kind"], str(row["sends"]), row["first"], flags)
     app.console.print(table)
-    app.console.print(f"{campaigns} campaign(s), {len(sends)} send(s): all valid.", markup=False)
+    warnings = len(problems)
+    verdict = "all valid" if not warnings else f"valid, with {warnings} warning(s) above"
+    app.console.print(f"{campaigns} campaign(s), {len(sends)} send(s): {verdict}.", markup=False)
 
 
 def _select(app: App, name: str, occurrence: int | None, at: str | None) -> list[DesiredSend]:
