@@ -10,6 +10,7 @@ sentence replaces jsonschema's generic text (a wall of ``oneOf`` alternatives he
 
 from __future__ import annotations
 
+import difflib
 import functools
 import json
 from collections.abc import Iterator
@@ -122,12 +123,12 @@ def _locate(err: ValidationError, doc: Document) -> tuple[tuple[str | int, ...],
         allowed = set(err.schema.get("properties", {}))
         extra = sorted(k for k in err.instance if k not in allowed)
         if extra:
+            more = f" (and {len(extra) - 1} more)" if len(extra) > 1 else ""
+            close = difflib.get_close_matches(extra[0], sorted(allowed), n=1, cutoff=0.75)
+            if close:  # a typo: one suggestion reads better than the whole list
+                return (*path, extra[0]), f"unknown key {extra[0]!r}{more}; did you mean {close[0]!r}?"
             known = ", ".join(sorted(allowed))
-            return (*path, extra[0]), (
-                f"unknown key {extra[0]!r}"
-                + (f" (and {len(extra) - 1} more)" if len(extra) > 1 else "")
-                + f"; allowed keys: {known}"
-            )
+            return (*path, extra[0]), f"unknown key {extra[0]!r}{more}; allowed keys: {known}"
     if err.validator == "not" and isinstance(err.instance, dict):
         forbidden = err.validator_value.get("required", []) if isinstance(err.validator_value, dict) else []
         present = [k for k in forbidden if k in err.instance]
