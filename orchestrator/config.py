@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -15,11 +16,14 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from orchestrator.errors import ConfigError, Diagnostic, ProjectInvalid
+from orchestrator.pardot.settings import CredentialRole, credential_url_problem, trusted_hosts
 from orchestrator.schemas import validate_document
 from orchestrator.yamlload import Document, load_yaml
 
 CONFIG_FILE = "orchestrator.yaml"
 ENV_VAR_ENVIRONMENT = "ORCHESTRATOR_ENV"
+#: Where a SQLite state lives unless ``state.path`` says otherwise.
+DEFAULT_STATE_DB = ".orchestrator/state.db"
 
 _DURATION = re.compile(r"^(\d+)([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -144,8 +148,12 @@ def find_project_root(start: Path) -> Path:
     )
 
 
-def load_config(root: Path) -> Config:
-    """Load and validate ``root/orchestrator.yaml``; raise with every problem located."""
+def load_config(root: Path, *, environ: Mapping[str, str] | None = None) -> Config:
+    """Load and validate ``root/orchestrator.yaml``; raise with every problem located.
+
+    ``environ`` (default: the process environment) is where ``ORCHESTRATOR_TRUSTED_HOSTS`` is
+    read: a setting that no file of the checkout can change.
+    """
     path = root / CONFIG_FILE
     if not path.is_file():
         raise ConfigError(f"{path} does not exist", hint="pass --project DIR pointing at a project")
@@ -155,7 +163,7 @@ def load_config(root: Path) -> Config:
     problems = validate_document("config", loaded)
     if problems:
         raise ProjectInvalid(problems)
-    return _build_config(root, path, loaded)
+    return _build_config(root, path, loaded, os.environ if environ is None else environ)
 
 
 def _zone(doc: Document, json_path: tuple[str, ...], name: str) -> ZoneInfo:
@@ -200,7 +208,29 @@ def _confine_files(root: Path, doc: Document) -> None:
         raise ProjectInvalid(problems)
 
 
-def _build_config(root: Path, path: Path, doc: Document) -> Config:
+def _credential_host_problems(doc: Document, trusted: frozenset[str]) -> list[Diagnostic]:
+    """Each ``base_url`` / ``login_url`` that would send credentials somewhere other than Salesforce.
+
+    Checked when the config is loaded, so ``validate`` (a pull request's first CI step) already
+    says so, and ``plan`` stops before any connection is made.
+    """
+    problems = []
+    for env_name, raw in doc.data["environments"].items():
+        api = raw["api"]
+        if api.get("kind") != "pardot":
+            continue
+        urls: list[tuple[tuple[str, ...], str, CredentialRole]] = [(("api", "base_url"), api["base_url"], "api")]
+        if "login_url" in api["auth"]:
+            urls.append((("api", "auth", "login_url"), api["auth"]["login_url"], "login"))
+        for where, url, role in urls:
+            problem = credential_url_problem(url, role, trusted)
+            if problem:
+                message = f"{'.'.join(where)} of environment {env_name!r} {problem}"
+                problems.append(doc.diagnostic(("environments", env_name, *where), message))
+    return problems
+
+
+def _build_config(root: Path, path: Path, doc: Document, environ: Mapping[str, str]) -> Config:
     data: dict[str, Any] = doc.data
     policy = Policy().merged(data.get("policy"))
     envs = {
@@ -225,6 +255,9 @@ def _build_config(root: Path, path: Path, doc: Document) -> Config:
             ]
         )
     _confine_files(root, doc)
+    problems = _credential_host_problems(doc, trusted_hosts(environ))
+    if problems:
+        raise ProjectInvalid(problems)
     campaigns_dir = (root / data.get("campaigns_dir", "campaigns")).resolve()
     return Config(
         root=root.resolve(),
