@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -230,6 +230,47 @@ def _credential_host_problems(doc: Document, trusted: frozenset[str]) -> list[Di
     return problems
 
 
+def _variable_uses(section: Any, where: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], str]]:
+    """Every ``*_env`` setting below ``section`` and the variable it names."""
+    if not isinstance(section, dict):
+        return
+    for key, value in section.items():
+        if isinstance(value, dict):
+            yield from _variable_uses(value, (*where, key))
+        elif key.endswith("_env") and isinstance(value, str):
+            yield (*where, key), value
+
+
+def _shared_variable_problems(doc: Document) -> list[Diagnostic]:
+    """Each ``*_env`` naming a variable that another role (another ``*_env`` key) also names.
+
+    A variable holds one credential. With ``token_env: ORCHESTRATOR_STATE_DSN`` the database
+    password went out as a Pardot bearer token. The same role may share a variable across
+    environments (one token for two business units); two roles never, in any environment.
+    Names are compared without case (Windows runners do not distinguish them).
+    """
+    uses: dict[str, list[tuple[str, str, tuple[str, ...], str]]] = {}
+    for env_name, raw in doc.data["environments"].items():
+        for section in ("api", "state"):
+            for where, variable in _variable_uses(raw.get(section), (section,)):
+                uses.setdefault(variable.upper(), []).append((".".join(where), env_name, where, variable))
+    problems = []
+    for named in uses.values():
+        if len({role for role, *_ in named}) < 2:
+            continue
+        for role, env_name, where, variable in named:
+            others = sorted({f"{r} of environment {e!r}" for r, e, *_ in named if r != role})
+            problems.append(
+                doc.diagnostic(
+                    ("environments", env_name, *where),
+                    f"{role} of environment {env_name!r} names {variable}, which {' and '.join(others)} also "
+                    "names: one variable holds one credential, else a credential goes where another belongs "
+                    "(a database password sent as a Pardot token); name a different variable for each",
+                )
+            )
+    return problems
+
+
 def _build_config(root: Path, path: Path, doc: Document, environ: Mapping[str, str]) -> Config:
     data: dict[str, Any] = doc.data
     policy = Policy().merged(data.get("policy"))
@@ -255,7 +296,7 @@ def _build_config(root: Path, path: Path, doc: Document, environ: Mapping[str, s
             ]
         )
     _confine_files(root, doc)
-    problems = _credential_host_problems(doc, trusted_hosts(environ))
+    problems = _credential_host_problems(doc, trusted_hosts(environ)) + _shared_variable_problems(doc)
     if problems:
         raise ProjectInvalid(problems)
     campaigns_dir = (root / data.get("campaigns_dir", "campaigns")).resolve()

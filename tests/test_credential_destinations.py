@@ -189,3 +189,51 @@ def test_a_malformed_trusted_hosts_variable_is_refused(
     assert result.exit_code == 1, result.output
     assert "ORCHESTRATOR_TRUSTED_HOSTS" in result.output and "not a host name" in result.output
     assert attacker.seen == []
+
+
+# --- 2. one variable, one role ------------------------------------------------------------
+
+
+def test_a_variable_named_by_two_roles_is_refused(tmp_path: Path, attacker: Attacker) -> None:
+    """Today's main sent the database DSN (password included) as the bearer token to base_url."""
+    production = _environment(
+        "production", _pardot("https://pi.pardot.com"), state="{backend: postgres, dsn_env: ORCHESTRATOR_STATE_DSN}"
+    )
+    review = _environment("review", _pardot(attacker.url, "{method: token, token_env: ORCHESTRATOR_STATE_DSN}"))
+    root = _project(tmp_path / "p", production + review)
+    result = _run(root, "--env", "review", "plan")
+    _assert_refused(
+        result,
+        attacker,
+        10,
+        "api.auth.token_env of environment 'review' names ORCHESTRATOR_STATE_DSN",
+        "state.dsn_env of environment 'production'",
+    )
+    assert "orchestrator.yaml:7:" in result.output
+    assert "state.dsn_env of environment 'production' names ORCHESTRATOR_STATE_DSN" in result.output
+
+
+@pytest.mark.parametrize(
+    ("secret", "refresh"),
+    [("SF_CLIENT_ID", "SF_REFRESH_TOKEN"), ("SF_CLIENT_SECRET", "sf_client_secret")],
+)
+def test_two_roles_in_one_environment_are_refused(
+    tmp_path: Path, attacker: Attacker, secret: str, refresh: str
+) -> None:
+    """The client id sent as the secret; the secret sent as the refresh token (names differ only in case)."""
+    auth = (
+        f"{{method: refresh_token, client_id_env: SF_CLIENT_ID, client_secret_env: {secret}, "
+        f"refresh_token_env: {refresh}}}"
+    )
+    root = _project(tmp_path / "p", _environment("production", _pardot("https://pi.pardot.com", auth)))
+    result = _run(root, "--env", "production", "validate")
+    _assert_refused(result, attacker, 6, "one variable holds one credential")
+
+
+def test_one_role_may_share_a_variable_across_environments(tmp_path: Path, attacker: Attacker) -> None:
+    environments = _environment("staging", _pardot("https://pi.demo.pardot.com")) + _environment(
+        "production", _pardot("https://pi.pardot.com"), state="{backend: postgres, dsn_env: ORCHESTRATOR_STATE_DSN}"
+    )
+    root = _project(tmp_path / "p", environments)
+    result = _run(root, "--env", "staging", "validate")
+    assert result.exit_code == 0, result.output
