@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from orchestrator.checkout import git_tracks, inside_ci_checkout
 from orchestrator.errors import ConfigError, Diagnostic, ProjectInvalid
 from orchestrator.pardot.settings import CredentialRole, credential_url_problem, trusted_hosts
 from orchestrator.schemas import validate_document
-from orchestrator.yamlload import Document, load_yaml
+from orchestrator.yamlload import Document, JsonPath, load_yaml
 
 CONFIG_FILE = "orchestrator.yaml"
 ENV_VAR_ENVIRONMENT = "ORCHESTRATOR_ENV"
@@ -151,8 +152,8 @@ def find_project_root(start: Path) -> Path:
 def load_config(root: Path, *, environ: Mapping[str, str] | None = None) -> Config:
     """Load and validate ``root/orchestrator.yaml``; raise with every problem located.
 
-    ``environ`` (default: the process environment) is where ``ORCHESTRATOR_TRUSTED_HOSTS`` is
-    read: a setting that no file of the checkout can change.
+    ``environ`` (default: the process environment) is where ``ORCHESTRATOR_TRUSTED_HOSTS`` and
+    the CI flags are read: settings that no file of the checkout can change.
     """
     path = root / CONFIG_FILE
     if not path.is_file():
@@ -271,6 +272,61 @@ def _shared_variable_problems(doc: Document) -> list[Diagnostic]:
     return problems
 
 
+def _shared_state_problems(root: Path, doc: Document, environ: Mapping[str, str]) -> list[Diagnostic]:
+    """Each non-sandbox environment whose SQLite state git tracks, or that sits in a CI checkout.
+
+    Either way the state is not one record shared by every run: a committed file's lineage is
+    fixed, so ``apply`` from two fresh clones sends the same email twice; and a fresh CI checkout
+    starts from the committed copy or from nothing. The sandbox keeps whatever state it likes.
+    """
+    problems = []
+    for env_name, raw in doc.data["environments"].items():
+        state = raw["state"]
+        if raw["api"].get("kind") == "sandbox" or state.get("backend") != "sqlite":
+            continue
+        written = str(state.get("path", DEFAULT_STATE_DB))
+        where: JsonPath = ("environments", env_name, "state", *(("path",) if "path" in state else ()))
+        fix = (
+            "keep this environment's state in PostgreSQL, shared by every machine and run "
+            "(state: {backend: postgres, dsn_env: VAR})"
+        )
+        if any(git_tracks(root, candidate) for candidate in _state_paths(root, written)):
+            problems.append(
+                doc.diagnostic(
+                    where,
+                    f"state of environment {env_name!r} is {written!r}, a SQLite file that git tracks: every fresh "
+                    f"clone starts from the same committed record, so a send can go out twice; {fix}, and take "
+                    "the file out of git",
+                )
+            )
+        elif inside_ci_checkout(root, environ):
+            problems.append(
+                doc.diagnostic(
+                    where,
+                    f"state of environment {env_name!r} is {written!r}, a SQLite file inside a CI checkout: a "
+                    "fresh checkout holds either a committed copy or no state at all, so a send can go out "
+                    f"twice; {fix}",
+                )
+            )
+    return problems
+
+
+def _state_paths(root: Path, written: str) -> list[str]:
+    """The state path as written, and (when a link inside the project moves it) where it resolves.
+
+    Git does not look through symbolic links (``dir-link/state.db`` is "beyond a symbolic link"
+    to it), so a committed file reached through a committed link is asked about by its real path.
+    """
+    paths = [written]
+    try:
+        real = (root / written).resolve().relative_to(root.resolve())
+    except (OSError, ValueError):
+        return paths
+    if real.as_posix() != Path(written).as_posix():
+        paths.append(real.as_posix())
+    return paths
+
+
 def _build_config(root: Path, path: Path, doc: Document, environ: Mapping[str, str]) -> Config:
     data: dict[str, Any] = doc.data
     policy = Policy().merged(data.get("policy"))
@@ -297,6 +353,7 @@ def _build_config(root: Path, path: Path, doc: Document, environ: Mapping[str, s
         )
     _confine_files(root, doc)
     problems = _credential_host_problems(doc, trusted_hosts(environ)) + _shared_variable_problems(doc)
+    problems += _shared_state_problems(root, doc, environ)
     if problems:
         raise ProjectInvalid(problems)
     campaigns_dir = (root / data.get("campaigns_dir", "campaigns")).resolve()

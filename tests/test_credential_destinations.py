@@ -10,18 +10,22 @@ message located in orchestrator.yaml.
 
 from __future__ import annotations
 
+import os
+import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner, Result
 
 from orchestrator.cli.common import App
 from orchestrator.cli.main import cli
-from orchestrator.sandbox import SANDBOX_BUSINESS_UNIT
+from orchestrator.sandbox import SANDBOX_BUSINESS_UNIT, SANDBOX_TOKEN, SandboxApp, serve
+from orchestrator.state import open_store
 from tests.report.helpers import fixed_clock
 
 NOW = "2027-03-01T12:00:00Z"
@@ -237,3 +241,120 @@ def test_one_role_may_share_a_variable_across_environments(tmp_path: Path, attac
     root = _project(tmp_path / "p", environments)
     result = _run(root, "--env", "staging", "validate")
     assert result.exit_code == 0, result.output
+
+
+# --- 3. a state file in the repository ----------------------------------------------------
+
+
+def _git(root: Path, *args: str) -> None:
+    environ = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=root, env=environ, check=True, capture_output=True, timeout=60,
+    )
+
+
+def _state_file(path: Path) -> None:
+    """A real, initialised SQLite state (what a committed one would be)."""
+    store = open_store("sqlite", path=path, create=True)
+    close = getattr(store, "close", None)
+    if close is not None:
+        close()
+
+
+def _repository(root: Path, attacker: Attacker, state: str = "{backend: sqlite, path: .orchestrator/state.db}") -> Path:
+    _project(root, _environment("production", _pardot(attacker.url), state=state))
+    _git(root, "init", "-q")
+    return root
+
+
+def test_a_committed_state_file_is_refused_for_pardot(tmp_path: Path, attacker: Attacker) -> None:
+    """Today's main planned (and applied) from a committed state: each fresh clone sent again."""
+    root = _repository(tmp_path / "p", attacker)
+    _state_file(root / ".orchestrator" / "state.db")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", "state in git")
+    for command in (["plan"], ["validate"]):
+        result = _run(root, "--env", "production", *command)
+        _assert_refused(result, attacker, 7, "a SQLite file that git tracks", "PostgreSQL")
+
+
+def test_a_committed_state_reached_through_a_committed_link_is_refused(tmp_path: Path, attacker: Attacker) -> None:
+    root = _repository(tmp_path / "p", attacker)
+    _state_file(root / "kept" / "state.db")
+    (root / ".orchestrator").symlink_to("kept")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", "state behind a link")
+    result = _run(root, "--env", "production", "plan")
+    _assert_refused(result, attacker, 7, "a SQLite file that git tracks")
+
+
+@pytest.mark.parametrize("flag", ["CI", "GITHUB_ACTIONS"])
+def test_a_state_file_in_a_ci_checkout_is_refused(
+    tmp_path: Path, attacker: Attacker, monkeypatch: pytest.MonkeyPatch, flag: str
+) -> None:
+    """Not committed, but in a fresh CI checkout: it starts empty on every run."""
+    root = _repository(tmp_path / "p", attacker, state="{backend: sqlite}")
+    monkeypatch.setenv(flag, "true")
+    result = _run(root, "--env", "production", "plan")
+    _assert_refused(result, attacker, 7, "inside a CI checkout", "PostgreSQL")
+
+
+def test_a_github_workspace_without_git_counts_as_a_checkout(
+    tmp_path: Path, attacker: Attacker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _project(tmp_path / "workspace" / "p", _environment("production", _pardot(attacker.url)))
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_WORKSPACE", str(tmp_path / "workspace"))
+    result = _run(root, "--env", "production", "validate")
+    _assert_refused(result, attacker, 7, "inside a CI checkout")
+
+
+def test_where_a_sqlite_state_is_still_fine(
+    tmp_path: Path, attacker: Attacker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Untracked outside CI; the sandbox's own state even when committed; CI outside a checkout."""
+    untracked = _repository(tmp_path / "untracked", attacker)
+    _state_file(untracked / ".orchestrator" / "state.db")
+    assert _run(untracked, "--env", "production", "validate").exit_code == 0
+
+    sandbox = tmp_path / "sandbox"
+    _project(sandbox, _environment("test", "{kind: sandbox}"))
+    _git(sandbox, "init", "-q")
+    _state_file(sandbox / ".orchestrator" / "state.db")
+    _git(sandbox, "add", "-A")
+    _git(sandbox, "commit", "-q", "-m", "sandbox state")
+    monkeypatch.setenv("CI", "true")
+    assert _run(sandbox, "--env", "test", "validate").exit_code == 0
+
+    elsewhere = _project(tmp_path / "elsewhere", _environment("production", _pardot(attacker.url)))
+    result = _run(elsewhere, "--env", "production", "validate")
+    assert result.exit_code == 0, result.output
+    assert attacker.seen == []
+
+
+def test_two_fresh_clones_with_a_committed_state_do_not_send_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The issue's reproduction: on today's main ``apply --reviewed`` from each clone sent promo@now."""
+    for name in (*PROXIES, "CI", "GITHUB_ACTIONS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SF_TOKEN", SANDBOX_TOKEN)
+    app = SandboxApp(clock=fixed_clock(NOW))
+    with serve(app) as server:
+        origin = _project(tmp_path / "origin", _environment("production", _pardot(server.url)))
+        _git(origin, "init", "-q")
+        _state_file(origin / ".orchestrator" / "state.db")
+        _git(origin, "add", "-A")
+        _git(origin, "commit", "-q", "-m", "a state in the repository")
+        clones = [tmp_path / "clone-a", tmp_path / "clone-b"]
+        for clone in clones:
+            _git(tmp_path, "clone", "-q", str(origin), str(clone))
+        plan_file = tmp_path / "plan.json"
+        planned = _run(clones[0], "--env", "production", "plan", "--out", str(plan_file))
+        applied = [_run(clone, "--env", "production", "apply", "--reviewed", str(plan_file)) for clone in clones]
+        sent = [str(e["name"]) for e in httpx.get(f"{server.url}/_sandbox/emails", timeout=10).json()["emails"]]
+    assert sent == []
+    for result in (planned, *applied):
+        assert result.exit_code == 1, result.output
+        assert "a SQLite file that git tracks" in result.output and "PostgreSQL" in result.output
