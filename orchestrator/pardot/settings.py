@@ -227,8 +227,8 @@ SALESFORCE_LOGIN_HOSTS = frozenset({"login.salesforce.com", "test.salesforce.com
 #: forcedotcom/sfdx-core, src/util/sfdcUrl.ts, ``SfdcUrl.toLightningDomain``).
 MY_DOMAIN_SUFFIXES = (".my.salesforce.com", ".my.salesforce.mil")
 
-#: The partitions a My Domain host may carry (OrgDomainLog.DomainPartition, API 60.0: demo,
-#: develop, free, patch, sandbox, scratch, sfdctest, trailblaze).
+#: The partitions a My Domain host may carry: Tooling API reference, OrgDomainLog.DomainPartition
+#: (developer.salesforce.com/docs/atlas.en-us.262.0.api_tooling.meta/api_tooling/tooling_api_objects_mydomainlog.htm).
 _PARTITIONS = ("demo", "develop", "free", "patch", "sandbox", "scratch", "sfdctest", "trailblaze")
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _MY_DOMAIN = re.compile(
