@@ -8,18 +8,23 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from orchestrator.checkout import git_tracks, inside_ci_checkout
 from orchestrator.errors import ConfigError, Diagnostic, ProjectInvalid
+from orchestrator.pardot.settings import CredentialRole, credential_url_problem, trusted_hosts
 from orchestrator.schemas import validate_document
-from orchestrator.yamlload import Document, load_yaml
+from orchestrator.yamlload import Document, JsonPath, load_yaml
 
 CONFIG_FILE = "orchestrator.yaml"
 ENV_VAR_ENVIRONMENT = "ORCHESTRATOR_ENV"
+#: Where a SQLite state lives unless ``state.path`` says otherwise.
+DEFAULT_STATE_DB = ".orchestrator/state.db"
 
 _DURATION = re.compile(r"^(\d+)([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -146,8 +151,12 @@ def find_project_root(start: Path) -> Path:
     )
 
 
-def load_config(root: Path) -> Config:
-    """Load and validate ``root/orchestrator.yaml``; raise with every problem located."""
+def load_config(root: Path, *, environ: Mapping[str, str] | None = None) -> Config:
+    """Load and validate ``root/orchestrator.yaml``; raise with every problem located.
+
+    ``environ`` (default: the process environment) is where ``ORCHESTRATOR_TRUSTED_HOSTS`` and
+    the CI flags are read: settings that no file of the checkout can change.
+    """
     path = root / CONFIG_FILE
     if not path.is_file():
         raise ConfigError(f"{path} does not exist", hint="pass --project DIR pointing at a project")
@@ -157,7 +166,7 @@ def load_config(root: Path) -> Config:
     problems = validate_document("config", loaded)
     if problems:
         raise ProjectInvalid(problems)
-    return _build_config(root, path, loaded)
+    return _build_config(root, path, loaded, os.environ if environ is None else environ)
 
 
 def _zone(doc: Document, json_path: tuple[str, ...], name: str) -> ZoneInfo:
@@ -202,7 +211,125 @@ def _confine_files(root: Path, doc: Document) -> None:
         raise ProjectInvalid(problems)
 
 
-def _build_config(root: Path, path: Path, doc: Document) -> Config:
+def _credential_host_problems(doc: Document, trusted: frozenset[str]) -> list[Diagnostic]:
+    """Each ``base_url`` / ``login_url`` that would send credentials somewhere other than Salesforce.
+
+    Checked when the config is loaded, so ``validate`` (a pull request's first CI step) already
+    says so, and ``plan`` stops before any connection is made.
+    """
+    problems = []
+    for env_name, raw in doc.data["environments"].items():
+        api = raw["api"]
+        if api.get("kind") != "pardot":
+            continue
+        urls: list[tuple[tuple[str, ...], str, CredentialRole]] = [(("api", "base_url"), api["base_url"], "api")]
+        if "login_url" in api["auth"]:
+            urls.append((("api", "auth", "login_url"), api["auth"]["login_url"], "login"))
+        for where, url, role in urls:
+            problem = credential_url_problem(url, role, trusted)
+            if problem:
+                message = f"{'.'.join(where)} of environment {env_name!r} {problem}"
+                problems.append(doc.diagnostic(("environments", env_name, *where), message))
+    return problems
+
+
+def _variable_uses(section: Any, where: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], str]]:
+    """Every ``*_env`` setting below ``section`` and the variable it names."""
+    if not isinstance(section, dict):
+        return
+    for key, value in section.items():
+        if isinstance(value, dict):
+            yield from _variable_uses(value, (*where, key))
+        elif key.endswith("_env") and isinstance(value, str):
+            yield (*where, key), value
+
+
+def _shared_variable_problems(doc: Document) -> list[Diagnostic]:
+    """Each ``*_env`` naming a variable that another role (another ``*_env`` key) also names.
+
+    A variable holds one credential. With ``token_env: ORCHESTRATOR_STATE_DSN`` the database
+    password went out as a Pardot bearer token. The same role may share a variable across
+    environments (one token for two business units); two roles never, in any environment.
+    Names are compared without case (Windows runners do not distinguish them).
+    """
+    uses: dict[str, list[tuple[str, str, tuple[str, ...], str]]] = {}
+    for env_name, raw in doc.data["environments"].items():
+        for section in ("api", "state"):
+            for where, variable in _variable_uses(raw.get(section), (section,)):
+                uses.setdefault(variable.upper(), []).append((".".join(where), env_name, where, variable))
+    problems = []
+    for named in uses.values():
+        if len({role for role, *_ in named}) < 2:
+            continue
+        for role, env_name, where, variable in named:
+            others = sorted({f"{r} of environment {e!r}" for r, e, *_ in named if r != role})
+            problems.append(
+                doc.diagnostic(
+                    ("environments", env_name, *where),
+                    f"{role} of environment {env_name!r} names {variable}, which {' and '.join(others)} also "
+                    "names: one variable holds one credential, else a credential goes where another belongs "
+                    "(a database password sent as a Pardot token); name a different variable for each",
+                )
+            )
+    return problems
+
+
+def _shared_state_problems(root: Path, doc: Document, environ: Mapping[str, str]) -> list[Diagnostic]:
+    """Each non-sandbox environment whose SQLite state git tracks, or that sits in a CI checkout.
+
+    Either way the state is not one record shared by every run: a committed file's lineage is
+    fixed, so ``apply`` from two fresh clones sends the same email twice; and a fresh CI checkout
+    starts from the committed copy or from nothing. The sandbox keeps whatever state it likes.
+    """
+    problems = []
+    for env_name, raw in doc.data["environments"].items():
+        state = raw["state"]
+        if raw["api"].get("kind") == "sandbox" or state.get("backend") != "sqlite":
+            continue
+        written = str(state.get("path", DEFAULT_STATE_DB))
+        where: JsonPath = ("environments", env_name, "state", *(("path",) if "path" in state else ()))
+        fix = (
+            "keep this environment's state in PostgreSQL, shared by every machine and run "
+            "(state: {backend: postgres, dsn_env: VAR})"
+        )
+        if any(git_tracks(root, candidate) for candidate in _state_paths(root, written)):
+            problems.append(
+                doc.diagnostic(
+                    where,
+                    f"state of environment {env_name!r} is {written!r}, a SQLite file that git tracks: every fresh "
+                    f"clone starts from the same committed record, so a send can go out twice; {fix}, and take "
+                    "the file out of git",
+                )
+            )
+        elif inside_ci_checkout(root, environ):
+            problems.append(
+                doc.diagnostic(
+                    where,
+                    f"state of environment {env_name!r} is {written!r}, a SQLite file inside a CI checkout: a "
+                    "fresh checkout holds either a committed copy or no state at all, so a send can go out "
+                    f"twice; {fix}",
+                )
+            )
+    return problems
+
+
+def _state_paths(root: Path, written: str) -> list[str]:
+    """The state path as written, and (when a link inside the project moves it) where it resolves.
+
+    Git does not look through symbolic links (``dir-link/state.db`` is "beyond a symbolic link"
+    to it), so a committed file reached through a committed link is asked about by its real path.
+    """
+    paths = [written]
+    try:
+        real = (root / written).resolve().relative_to(root.resolve())
+    except (OSError, ValueError):
+        return paths
+    if real.as_posix() != Path(written).as_posix():
+        paths.append(real.as_posix())
+    return paths
+
+
+def _build_config(root: Path, path: Path, doc: Document, environ: Mapping[str, str]) -> Config:
     data: dict[str, Any] = doc.data
     policy = Policy().merged(data.get("policy"))
     envs = {
@@ -227,6 +354,10 @@ def _build_config(root: Path, path: Path, doc: Document) -> Config:
             ]
         )
     _confine_files(root, doc)
+    problems = _credential_host_problems(doc, trusted_hosts(environ)) + _shared_variable_problems(doc)
+    problems += _shared_state_problems(root, doc, environ)
+    if problems:
+        raise ProjectInvalid(problems)
     campaigns_dir = (root / data.get("campaigns_dir", "campaigns")).resolve()
     return Config(
         root=root.resolve(),

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.config import Environment
+from orchestrator.config import DEFAULT_STATE_DB, Environment
 from orchestrator.errors import ConfigError, StateError
 from orchestrator.pardot.settings import (
     REQUEST_DEADLINE_S,
@@ -24,6 +24,8 @@ from orchestrator.pardot.settings import (
     RefreshTokenAuth,
     StaticTokenAuth,
     TokenAuth,
+    check_credential_hosts,
+    trusted_hosts,
 )
 from orchestrator.state import StateStore, open_store
 from orchestrator.state.dsn import dsn_problem
@@ -33,7 +35,17 @@ if TYPE_CHECKING:
 
 #: Where the in-process sandbox keeps its data unless ``api.db`` says otherwise.
 DEFAULT_SANDBOX_DB = ".orchestrator/sandbox-api.db"
-DEFAULT_STATE_DB = ".orchestrator/state.db"
+
+__all__ = [
+    "DEFAULT_SANDBOX_DB",
+    "DEFAULT_STATE_DB",
+    "build_client",
+    "build_store",
+    "business_unit_id",
+    "in_flight_window",
+    "request_deadline_s",
+    "sandbox_app",
+]
 
 
 def _auth(raw: Mapping[str, Any]) -> AuthSettings:
@@ -102,7 +114,12 @@ def build_client(
     environ: Mapping[str, str] | None = None,
     sandbox_clock: Callable[[], datetime] | None = None,
 ) -> PardotClient:
-    """The API client for ``env``: the in-process sandbox (on ``sandbox_clock``), or Pardot over HTTPS."""
+    """The API client for ``env``: the in-process sandbox (on ``sandbox_clock``), or Pardot over HTTPS.
+
+    Pardot's hosts are checked again here, against ``ORCHESTRATOR_TRUSTED_HOSTS`` in ``environ``
+    (default: the process environment), so no client is ever built that would send credentials
+    elsewhere, whichever way the environment was made.
+    """
     from orchestrator.pardot.client import PardotClient  # httpx loads with the first API call
 
     api = env.api
@@ -128,6 +145,7 @@ def build_client(
         timeout_s=float(api.get("timeout", 30.0)),
         deadline_s=request_deadline_s(env),
     )
+    check_credential_hosts(settings, trusted_hosts(os.environ if environ is None else environ), environment=env.name)
     return PardotClient(settings, env=environ)
 
 

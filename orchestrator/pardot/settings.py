@@ -8,13 +8,20 @@ can be printed, compared and stored in a plan without leaking anything. The one 
 Construction validates everything that can be checked without I/O and raises
 :class:`~orchestrator.errors.ConfigError`, most importantly that credentials only travel over
 HTTPS unless the host is this machine or ``allow_insecure`` says it is the sandbox.
+
+Where credentials may travel at all is decided here too (:func:`credential_url_problem`): a
+Pardot API host for ``base_url``, a Salesforce login host for ``login_url``, this machine, or a
+host the operator names in ``ORCHESTRATOR_TRUSTED_HOSTS``. ``orchestrator.yaml`` comes from the
+checkout, which a pull request controls; that variable comes only from the process environment.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 from urllib.parse import urlsplit
 
 from orchestrator.errors import ConfigError
@@ -24,18 +31,26 @@ __all__ = [
     "DOWNLOAD_DEADLINE_S",
     "MAX_RESPONSE_BYTES",
     "MAX_TOKEN_RESPONSE_BYTES",
+    "MY_DOMAIN_SUFFIXES",
+    "PARDOT_API_HOSTS",
     "REQUEST_DEADLINE_S",
+    "SALESFORCE_LOGIN_HOSTS",
+    "TRUSTED_HOSTS_ENV",
     "ApiSettings",
     "AuthSettings",
     "ClientCredentialsAuth",
+    "CredentialRole",
     "RefreshTokenAuth",
     "StaticTokenAuth",
     "TokenAuth",
+    "check_credential_hosts",
     "check_header_safe",
     "check_my_domain",
     "check_transport_security",
+    "credential_url_problem",
     "is_loopback_host",
     "secret_from_env",
+    "trusted_hosts",
 ]
 
 DEFAULT_LOGIN_URL = "https://login.salesforce.com"
@@ -187,6 +202,139 @@ def check_transport_security(url: str, what: str, *, allow_insecure: bool) -> No
             f"{what} uses plain http to {parts.hostname}; credentials would travel unencrypted",
             hint="use https, or set allow_insecure only for the sandbox",
         )
+
+
+#: The environment variable in which the operator names extra hosts that credentials may go to
+#: (a proxy, say): host names separated by commas. It is read from the process environment only:
+#: no key of orchestrator.yaml and no file in the checkout (a pull request's) can set it.
+TRUSTED_HOSTS_ENV = "ORCHESTRATOR_TRUSTED_HOSTS"
+
+#: Pardot's API hosts: production accounts; developer orgs and sandboxes. Source: Pardot API
+#: documentation, "Authentication", table of domains by org type (pardot/api-docs, gh-pages
+#: kb/authentication, 2021; now developer.salesforce.com/docs/marketing/pardot/guide/authentication.html);
+#: /work/shared/reference/pardot-api.md, sections 1 and 2.
+PARDOT_API_HOSTS = frozenset({"pi.pardot.com", "pi.demo.pardot.com"})
+
+#: Salesforce's generic OAuth login hosts: production and developer orgs; sandboxes (same source).
+SALESFORCE_LOGIN_HOSTS = frozenset({"login.salesforce.com", "test.salesforce.com"})
+
+#: My Domain login hosts end with one of these. ``MyDomainName.my.salesforce.com`` (production;
+#: sandboxes without enhanced domains as ``MyDomainName--SandboxName.my.salesforce.com``) and, with
+#: partitioned domains, ``MyDomainName[--SandboxName].PARTITION.my.salesforce.com``. Sources:
+#: Salesforce Help, "Log In to Salesforce with Code" (xcloud.domain_name_login_code) and "My Domain
+#: URL Formats" (products.domain_name_app_url_changes); Tooling API, OrgDomainLog.DomainPartition.
+#: ``my.salesforce.mil``: the same formats in Government Cloud Plus - Defense (Salesforce's own
+#: forcedotcom/sfdx-core, src/util/sfdcUrl.ts, ``SfdcUrl.toLightningDomain``).
+MY_DOMAIN_SUFFIXES = (".my.salesforce.com", ".my.salesforce.mil")
+
+#: The partitions a My Domain host may carry: Tooling API reference, OrgDomainLog.DomainPartition
+#: (developer.salesforce.com/docs/atlas.en-us.262.0.api_tooling.meta/api_tooling/tooling_api_objects_mydomainlog.htm).
+_PARTITIONS = ("demo", "develop", "free", "patch", "sandbox", "scratch", "sfdctest", "trailblaze")
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_MY_DOMAIN = re.compile(
+    rf"{_LABEL}(?:\.(?:{'|'.join(_PARTITIONS)}))?(?:{'|'.join(re.escape(suffix) for suffix in MY_DOMAIN_SUFFIXES)})"
+)
+_HOST_NAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
+
+#: A URL simple enough that every parser reads the same host from it: scheme, host, optional port
+#: and path; no user name, query, fragment, space or backslash (where urllib and httpx could
+#: disagree about which host is meant).
+_PLAIN_URL = re.compile(
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<host>[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])"
+    r"(?::(?P<port>[0-9]{1,5}))?(?P<path>/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?"
+)
+
+CredentialRole = Literal["api", "login"]
+
+_WHAT = {"api": "a Pardot API host", "login": "a Salesforce login host"}
+_USE = {
+    "api": "use https://pi.pardot.com (production) or https://pi.demo.pardot.com (developer orgs and sandboxes)",
+    "login": "use https://login.salesforce.com, https://test.salesforce.com (sandboxes) or your org's My Domain "
+    "login URL, e.g. https://MyCompany.my.salesforce.com or https://MyCompany--SandboxName.sandbox.my.salesforce.com",
+}
+_TRUST = f"another host (a proxy) is trusted only when the operator names it in {TRUSTED_HOSTS_ENV} (docs/security.md)"
+
+
+def trusted_hosts(environ: Mapping[str, str]) -> frozenset[str]:
+    """The extra hosts ``ORCHESTRATOR_TRUSTED_HOSTS`` names in ``environ``, lower-cased.
+
+    Host names only (``proxy.example.com``), separated by commas; anything else is refused
+    with ConfigError rather than guessed at, since it widens where credentials may go.
+    """
+    hosts = set()
+    for entry in environ.get(TRUSTED_HOSTS_ENV, "").split(","):
+        host = entry.strip().lower()
+        if not host:
+            continue
+        if not _HOST_NAME.fullmatch(host):
+            raise ConfigError(
+                f"environment variable {TRUSTED_HOSTS_ENV} holds {entry.strip()[:80]!r}, which is not a host name",
+                hint=f"list host names separated by commas, e.g. {TRUSTED_HOSTS_ENV}=pardot-proxy.example.com "
+                "(no scheme, port or path)",
+            )
+        hosts.add(host)
+    return frozenset(hosts)
+
+
+def _is_this_machine(host: str) -> bool:
+    """``localhost`` or a loopback address literal: no name lookup can send it elsewhere."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _is_salesforce_host(host: str, role: CredentialRole) -> bool:
+    if role == "api":
+        return host in PARDOT_API_HOSTS
+    return host in SALESFORCE_LOGIN_HOSTS or _MY_DOMAIN.fullmatch(host) is not None
+
+
+def credential_url_problem(url: str, role: CredentialRole, trusted: frozenset[str] = frozenset()) -> str:
+    """Why credentials must not be sent to ``url`` as its ``role`` host, or ``""`` when they may.
+
+    ``api`` URLs (``base_url``) carry the bearer token with every call; ``login`` URLs receive
+    the client id, client secret and refresh token. Allowed: Salesforce's documented hosts for
+    the role, over HTTPS on the default port with no path; this machine (``localhost``, a
+    loopback address: the sandbox server, tests); and the ``trusted`` hosts the operator named.
+    Decided from the text alone, before any name lookup or connection.
+    """
+    match = _PLAIN_URL.fullmatch(url)
+    if match is None:
+        return "is not a plain https://HOST URL (no user name, query, fragment, spaces or backslashes)"
+    scheme, host, port = match["scheme"].lower(), match["host"].lower(), match["port"]
+    if scheme not in ("http", "https"):
+        return f"must be an https URL, not {scheme}"
+    if port is not None and not 0 < int(port) < 65536:
+        return f"has an invalid port {port}"
+    if _is_this_machine(host.strip("[]")):
+        return ""
+    if scheme != "https":
+        return f"uses plain http to {host}; credentials would travel unencrypted: use https"
+    if host in trusted:
+        return ""
+    if not _is_salesforce_host(host, role):
+        return f"sends credentials to {host}, which is not {_WHAT[role]}: {_USE[role]}; {_TRUST}"
+    if port not in (None, "443") or (match["path"] or "/") != "/":
+        return f"must be just https://{host} (no port or path): credentials go to Salesforce's own endpoints"
+    return ""
+
+
+def check_credential_hosts(settings: ApiSettings, trusted: frozenset[str], *, environment: str | None = None) -> None:
+    """Raise ConfigError unless every host ``settings`` sends credentials to is allowed.
+
+    The message names the setting (and ``environment``, when given); nothing has been sent yet.
+    """
+    urls: list[tuple[str, str, CredentialRole]] = [("api.base_url", settings.base_url, "api")]
+    if isinstance(settings.auth, RefreshTokenAuth | ClientCredentialsAuth):
+        urls.append(("api.auth.login_url", settings.auth.login_url, "login"))
+    for setting, url, role in urls:
+        problem = credential_url_problem(url, role, trusted)
+        if problem:
+            subject = setting if environment is None else f"{setting} of environment {environment!r}"
+            raise ConfigError(f"{subject} {problem}", hint=f"change {setting} in orchestrator.yaml; nothing was sent")
 
 
 def check_header_safe(value: str) -> str:
