@@ -62,7 +62,8 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _no_ambient_orchestrator_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests choose their environment explicitly; a developer's shell settings must not leak in."""
-    for name in ("ORCHESTRATOR_ENV", "ORCHESTRATOR_PROJECT", "ORCHESTRATOR_NOW", "NO_COLOR"):
+    ambient = ("ORCHESTRATOR_ENV", "ORCHESTRATOR_PROJECT", "ORCHESTRATOR_NOW", "ORCHESTRATOR_TRUSTED_HOSTS", "NO_COLOR")
+    for name in ambient:
         monkeypatch.delenv(name, raising=False)
 
 
