@@ -124,6 +124,7 @@ class HeldSandbox(SandboxApp):
 
     def _api(self, request: Request) -> Response:
         if request.method == "POST" and "/do/send" in request.path:
+            request.get_data(cache=True)  # the whole request is here: it lands once released
             self.arrived.set()
             self.release.wait(timeout=120)
         return super()._api(request)
