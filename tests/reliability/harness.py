@@ -136,7 +136,8 @@ def resolve_unknowns(project: Project, *, patience_s: float = 60) -> int:
             code, out = project.cli("state", "resolve", key, *args)
             if code == 0:
                 break
-            assert "may still land" in out and time.monotonic() < give_up, out
+            # refused while a request may still land, or when Pardot could not be asked (a fault): again
+            assert ("may still land" in out or "could not ask Pardot" in out) and time.monotonic() < give_up, out
             time.sleep(0.1)
         resolved += 1
     return resolved
