@@ -135,3 +135,15 @@ def test_the_wheel_ships_the_scaffold_and_init_works_from_it(tmp_path: Path) -> 
     assert result.returncode == 0, result.stderr
     assert (project / ".github" / "workflows" / "orchestrator-apply.yml").is_file()
     assert (project / "campaigns" / "welcome.yaml").is_file()
+
+
+def test_init_ci_github_adds_only_the_workflows_to_an_existing_project(tmp_path: Path) -> None:
+    code, _, err = init(str(tmp_path))
+    assert code == 0, err
+    config = (tmp_path / "orchestrator.yaml").read_text()
+    code, out, err = init(str(tmp_path), "--ci", "github")
+    assert code == 0, out + err
+    assert "created .github/workflows/orchestrator-plan.yml" in out and "orchestrator.yaml" not in out
+    assert (tmp_path / "orchestrator.yaml").read_text() == config  # untouched
+    code, _, err = init(str(tmp_path), "--ci", "github")  # never overwrites a workflow
+    assert code == 1 and "already has .github/workflows/orchestrator-apply.yml" in err and "nothing was written" in err
