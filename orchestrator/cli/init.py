@@ -69,15 +69,22 @@ def init_cmd(directory: Path, ci: str | None) -> None:
 
     Writes orchestrator.yaml (the built-in sandbox, and a commented production environment),
     one example campaign with a shared layout, and .gitignore entries that keep local state and
-    saved plans (which hold prospect addresses) out of git. Never overwrites a file.
+    saved plans (which hold prospect addresses) out of git. Never overwrites a file. In a folder
+    that already has orchestrator.yaml, --ci github adds only the workflows.
     """
     files = scaffold_files(ci)
+    adding_ci = ci is not None and (directory / "orchestrator.yaml").exists()
+    if adding_ci:  # an existing project: only the workflows (and .gitignore entries) are added
+        files = [(rel, text) for rel, text in files if rel.parts[0] == ".github" or rel.name == ".gitignore"]
     existing = [rel for rel, _ in files if (directory / rel).exists() and rel.name != ".gitignore"]
     if existing:
         listed = ", ".join(str(rel) for rel in existing)
         raise OrchestratorError(
             f"{directory} already has {listed}; nothing was written",
-            hint="run `orchestrator init` in an empty folder, or move those files away first",
+            hint="move those files away first (init never overwrites a file)"
+            if adding_ci
+            else "run `orchestrator init` in an empty folder, `orchestrator init --ci github` in an existing "
+            "project to add only the workflows, or move those files away first",
         )
     done: list[str] = []
     try:
@@ -95,6 +102,7 @@ def init_cmd(directory: Path, ci: str | None) -> None:
     for line in done:
         click.echo(line)
     where = "" if directory == Path(".") else f"cd {directory} && "
-    click.echo(f"\nNext: {where}orchestrator validate && orchestrator plan && orchestrator apply")
+    if not adding_ci:
+        click.echo(f"\nNext: {where}orchestrator validate && orchestrator plan && orchestrator apply")
     if ci == "github":
         click.echo("CI: add the secrets and the production environment described in docs/ci.md.")

@@ -116,3 +116,17 @@ def test_small_inputs_still_make_a_valid_page(rows: tuple[StatsRow, ...]) -> Non
     assert html.count("<svg") == (4 if rows else 0)
     assert ('id="empty"' in html) == (not rows)
     assert 'id="skipped"' in html and "Pardot error 109: not found" in html and "(email 70002)" in html
+
+
+def test_sends_within_one_minute_get_readable_time_ticks() -> None:
+    from orchestrator.report.charts import chart_svg
+
+    close = [
+        StatsRow(SentEmail("burst", f"burst-{i}@now", 70100 + i, "list", "sent", T0 + timedelta(seconds=35 + i)),
+                 stats(10, 10))
+        for i in range(4)
+    ]
+    svg = chart_svg(CHARTS[0], close)
+    ticks = re.findall(r"<text[^>]*>([^<]*)</text>", svg) or re.findall(r"<!-- ([^-]+) -->", svg)
+    assert not [t for t in ticks if re.fullmatch(r"\d+\.\d+", t.strip())], ticks  # no fractions of a second
+    assert any(re.fullmatch(r"\d\d:\d\d", t.strip()) for t in ticks), ticks  # whole minutes, as HH:MM
