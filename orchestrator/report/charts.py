@@ -94,6 +94,10 @@ CHARTS: tuple[Chart, ...] = (
 _NO_METADATA = {"Date": None, "Creator": None, "Format": None, "Type": None}
 
 
+#: The narrowest time axis drawn, in days (one hour).
+_MIN_SPAN_DAYS = 1 / 24
+
+
 def _or_nan(value: int | float | None) -> float:
     return float("nan") if value is None else float(value)
 
@@ -116,6 +120,11 @@ def chart_svg(chart: Chart, rows: Sequence[StatsRow]) -> str:
             values = [_or_nan(row.stats.figure(series.field)) for row in rows]
             axes.plot(times, values, marker="o", markersize=4, linewidth=1.4, color=series.color, label=series.label)
         # matplotlib.dates ships without annotations for these two constructors.
+        if times and max(times) - min(times) < _MIN_SPAN_DAYS:
+            # Sends within minutes of each other: an axis an hour wide ticks at whole minutes
+            # (a span of seconds ticked at fractions of a second, unreadable as times).
+            middle = (max(times) + min(times)) / 2
+            axes.set_xlim(middle - _MIN_SPAN_DAYS / 2, middle + _MIN_SPAN_DAYS / 2)
         locator = AutoDateLocator(minticks=3, maxticks=8)  # type: ignore[no-untyped-call]
         axes.xaxis.set_major_locator(locator)
         axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
