@@ -196,3 +196,16 @@ def test_the_error_tree_quotes_the_one_code_table() -> None:
 def test_filelock_is_not_a_dependency() -> None:
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     assert not [d for d in project["dependencies"] if d.lower().startswith("filelock")]
+
+
+def test_no_product_module_reads_the_sandbox_database() -> None:
+    """The sandbox's tables are its own: the product asks it through the API, like any client."""
+    readers = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE).as_posix()
+        if relative.startswith("sandbox/"):
+            continue
+        text = path.read_text(encoding="utf-8")
+        if re.search(r"\.store\.(reading|transaction)\(|FROM (prospects|emails|templates|list_members)\b", text):
+            readers.append(relative)
+    assert readers == []

@@ -304,6 +304,9 @@ def decode_prospect(value: Any) -> Prospect:
         email=_text(data.get("email")),
         opted_out=as_bool(data.get("opted_out"), "prospect.opted_out"),
         is_do_not_email=as_bool(data.get("is_do_not_email"), "prospect.is_do_not_email"),
+        first_name=_text(data.get("first_name")),
+        last_name=_text(data.get("last_name")),
+        company=_text(data.get("company")),
     )
 
 

@@ -251,6 +251,9 @@ class Prospect:
     email: str
     opted_out: bool
     is_do_not_email: bool
+    first_name: str = ""
+    last_name: str = ""
+    company: str = ""
 
     @property
     def mailable(self) -> bool:

@@ -5,13 +5,13 @@ or a prospect of the sandbox.
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from orchestrator.config import Config, Environment
-from orchestrator.errors import ConfigError
+from orchestrator.errors import ApiNotFound, ConfigError
+from orchestrator.pardot.models import Prospect
 from orchestrator.preview.merge import Recipient
 
 #: The sample used when neither ``--sample`` nor ``--prospect`` is given and the project defines
@@ -69,49 +69,36 @@ def _text(value: Any) -> str:
 def sandbox_prospect(env: Environment, root: Path, ident: str) -> Recipient:
     """The sandbox prospect with id or email ``ident`` as a sample recipient.
 
-    Read from the sandbox's own database: only the sandbox is read this way, so a preview never
-    reads real prospects' data into files on a reviewer's disk.
+    Read through the sandbox's API (the prospect read a real client makes), and only from the
+    sandbox, so a preview never reads real prospects' data into files on a reviewer's disk.
     """
     if env.api.get("kind") != "sandbox":
         raise ConfigError(
             f"--prospect reads the sandbox's prospects, and environment {env.name!r} is not the sandbox",
             hint="use --sample NAME (a sample under `samples:` in orchestrator.yaml) or --env with the sandbox",
         )
-    from orchestrator.connect import sandbox_app
+    from orchestrator.connect import build_client
 
-    app = sandbox_app(env, root)
-    try:
-        with app.store.reading() as conn:
-            row = _prospect_row(conn, ident)
-    finally:
-        app.close()
-    if row is None:
+    ident = ident.strip()
+    found: list[Prospect] = []
+    with build_client(env, root) as client:
+        try:
+            if ident.isdigit():
+                found = client.read_prospects(prospect_id=int(ident)) if len(ident) < 19 else []
+            else:
+                found = client.read_prospects(email=ident[:254])
+        except ApiNotFound:
+            found = []
+    if not found:
         raise ConfigError(
             f"the sandbox has no prospect {ident!r}",
             hint="pass a prospect id or email address the sandbox seed defines",
         )
+    prospect = min(found, key=lambda p: p.id)
     return Recipient(
-        label=f"sandbox prospect {row['id']}",
-        first_name=_text(row["first_name"]),
-        last_name=_text(row["last_name"]),
-        email=_text(row["email"]),
-        company=_text(row["company"]),
+        label=f"sandbox prospect {prospect.id}",
+        first_name=_text(prospect.first_name),
+        last_name=_text(prospect.last_name),
+        email=_text(prospect.email),
+        company=_text(prospect.company),
     )
-
-
-def _prospect_row(conn: sqlite3.Connection, ident: str) -> Any:
-    columns = "id, email, first_name, last_name, company"
-    if ident.strip().isdigit():
-        query, arg = f"SELECT {columns} FROM prospects WHERE id = ? AND deleted = 0", int(ident.strip())  # noqa: S608
-        if arg > 2**62:
-            return None
-        cur = conn.execute(query, (arg,))
-    else:
-        cur = conn.execute(
-            f"SELECT {columns} FROM prospects WHERE lower(email) = lower(?) AND deleted = 0 ORDER BY id",  # noqa: S608
-            (ident.strip()[:254],),
-        )
-    row = cur.fetchone()
-    if row is None:
-        return None
-    return dict(zip([d[0] for d in cur.description], row, strict=True))

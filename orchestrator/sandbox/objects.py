@@ -94,6 +94,7 @@ def read_prospects(store: Store, *, raw_id: str | None = None, email: str | None
             "email": row["email"],
             "first_name": row["first_name"],
             "last_name": row["last_name"],
+            "company": row["company"],
             "opted_out": bool(row["opted_out"]),
             "is_do_not_email": False,
         }
