@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -19,7 +20,7 @@ import click
 
 from orchestrator.cli.exitcodes import ExitCode
 from orchestrator.errors import ConfigError, OrchestratorError
-from orchestrator.textsafe import escape_control
+from orchestrator.textsafe import FORMAT_CHARS, escape_control
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -172,7 +173,22 @@ class App:
 
     def print_json(self, data: Any) -> None:
         """Machine output: plain JSON on stdout, never coloured or wrapped."""
-        click.echo(json.dumps(data, indent=2, sort_keys=False, default=str, ensure_ascii=False))
+        text = json.dumps(data, indent=2, sort_keys=False, default=str, ensure_ascii=False)
+        click.echo(_JSON_HIDDEN.sub(_json_escape, text))
+
+
+#: Characters JSON may carry raw that a terminal would act on or hide (DEL, C1 controls, line
+#: separators, bidi and zero-width characters); they can only occur inside JSON strings.
+_JSON_HIDDEN = re.compile(f"[\x7f-\x9f\u2028\u2029{FORMAT_CHARS}]")
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    """One character as a JSON ``\\u`` escape (a surrogate pair beyond U+FFFF): the same value."""
+    code = ord(match.group(0))
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
 pass_app = click.make_pass_decorator(App, ensure=True)
@@ -214,7 +230,8 @@ class UserFacingError(click.ClickException):
 
     def show(self, file: Any = None) -> None:
         # Messages quote user text (file content, API answers): control characters such as an
-        # ANSI escape are shown as `\x1b`, never sent to the terminal raw.
+        # ANSI escape are shown as `\x1b`, never sent to the terminal raw, nor are bidi overrides
+        # and zero-width characters.
         click.echo(f"Error: {escape_control(self.message, keep_newlines=True)}", err=True)
 
 

@@ -45,6 +45,7 @@ from orchestrator.stats import (
     show_rate,
     stats_to_dict,
 )
+from orchestrator.textsafe import escape_control
 
 __all__ = ["emails_group", "report_cmd", "stats_cmd", "templates_group"]
 
@@ -71,7 +72,8 @@ def _fields_table(title: str, pairs: Sequence[tuple[str, object]]) -> Table:
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
     for name, value in pairs:
-        table.add_row(name, Text("" if value is None else str(value)))
+        # Pardot's values are shown, not obeyed: control and invisible format characters as escapes.
+        table.add_row(name, Text("" if value is None else escape_control(str(value))))
     return table
 
 
@@ -105,8 +107,8 @@ def _templates_table(templates: Sequence[EmailTemplateSummary]) -> Table:
     for t in templates:
         table.add_row(
             str(t.id),
-            Text(t.name),
-            Text(t.subject),
+            Text(escape_control(t.name)),
+            Text(escape_control(t.subject)),
             _flag(t.is_list_email),
             _flag(t.is_drip_email),
             _flag(t.is_autoresponder_email),
@@ -127,8 +129,13 @@ def templates_show(app: App, template_id: int, archived: bool, as_json: bool) ->
         app.print_json(dataclasses.asdict(template))
         return
     app.console.print(_fields_table(f"Template {template.id}", _template_fields(template)))
-    app.console.print(Panel(Text(template.text), title="text body", title_align="left"))
-    app.console.print(Panel(Text(template.html), title="HTML body", title_align="left"))
+    app.console.print(_body_panel(template.text, "text body"))
+    app.console.print(_body_panel(template.html, "HTML body"))
+
+
+def _body_panel(body: str, title: str) -> Panel:
+    """An email body in a box, line breaks kept, other control and format characters escaped."""
+    return Panel(Text(escape_control(body, keep_newlines=True)), title=title, title_align="left")
 
 
 def _template_fields(t: EmailTemplate) -> list[tuple[str, object]]:
@@ -188,9 +195,9 @@ def emails_show(app: App, email_id: int, no_message: bool, as_json: bool) -> Non
         )
     )
     if email.text is not None:
-        app.console.print(Panel(Text(email.text), title="text body", title_align="left"))
+        app.console.print(_body_panel(email.text, "text body"))
     if email.html is not None:
-        app.console.print(Panel(Text(email.html), title="HTML body", title_align="left"))
+        app.console.print(_body_panel(email.html, "HTML body"))
 
 
 def _email_dict(email: Email) -> dict[str, Any]:
