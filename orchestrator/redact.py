@@ -4,7 +4,7 @@ Two separate jobs with two different rules:
 
 * :func:`redact` removes *secrets* (tokens, client secrets, passwords, DSNs) completely. A
   secret is known by value, so the caller passes the values it holds; both the raw value and
-  its URL-encoded form are replaced, because tokens also travel inside form bodies and URLs.
+  its URL-encoded forms are replaced, because tokens also travel inside form bodies and URLs.
 * :func:`mask_email` / :func:`mask_emails` shorten *personal data*: a prospect's address stays
   recognisable to the person who knows it (first letter and domain) without being readable by
   everyone who gets the log.
@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from urllib.parse import quote
+from urllib.parse import quote, quote_plus
 
-__all__ = ["REDACTED", "mask_email", "mask_emails", "redact"]
+__all__ = ["REDACTED", "mask_email", "mask_emails", "redact", "secret_variants"]
 
 #: What a secret is replaced with.
 REDACTED = "[REDACTED]"
@@ -54,18 +54,22 @@ def mask_emails(text: str) -> str:
     return _EMAIL.sub(_mask, text)
 
 
+def secret_variants(secrets: Iterable[str]) -> list[str]:
+    """Every spelling of each secret to look for, longest first: the value itself, and its
+    URL-encoded forms (in a path, in a query string or form body)."""
+    variants: set[str] = set()
+    for secret in secrets:
+        if secret:
+            variants.update((secret, quote(secret, safe=""), quote(secret), quote_plus(secret)))
+    return sorted(variants, key=len, reverse=True)
+
+
 def redact(text: str, secrets: Iterable[str]) -> str:
     """Replace every occurrence of each secret in ``text`` with :data:`REDACTED`.
 
     Longer secrets go first so that a secret containing another one is removed whole. Empty
     values are ignored (an unset variable is not a secret to look for).
     """
-    variants: set[str] = set()
-    for secret in secrets:
-        if secret:
-            variants.add(secret)
-            variants.add(quote(secret, safe=""))
-            variants.add(quote(secret))
-    for value in sorted(variants, key=len, reverse=True):
+    for value in secret_variants(secrets):
         text = text.replace(value, REDACTED)
     return text

@@ -1,21 +1,36 @@
 """Issue 17: what the tool prints is hostile input for whoever reads it.
 
-No invisible format character (bidi, zero-width) reaches plan text, Markdown or errors raw.
+In CI, stdout and stderr are a GitHub Actions log, where a line can be a workflow command; plans
+and Markdown become artifacts and public comments. Two rules, each checked through the real
+CLI with the same hostile project:
+
+1. no line of stdout or stderr is a workflow command, except the tool's own annotations;
+2. no invisible format character (bidi, zero-width) reaches plan text, Markdown or errors raw;
 """
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import subprocess
+import sys
 import unicodedata
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from orchestrator.cli.annotations import command
 from orchestrator.cli.main import cli
+from orchestrator.logsafe import SafeStream, neutralise_commands
+from orchestrator.plan import Action
+from orchestrator.planfile import read_plan, write_plan
+from orchestrator.redact import REDACTED, redact
 from orchestrator.textsafe import FORMAT_CHARS, escape_control
 
 CASES = Path(__file__).parent / "cases"
@@ -86,6 +101,197 @@ def _run(root: Path, *args: str) -> Run:
     result = CliRunner().invoke(cli, ["--project", str(root), *args])
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     return Run(result.exit_code, result.stdout, result.stderr)
+
+
+# -- 1. no forged workflow commands --------------------------------------------------------------
+
+#: The tool's own annotations: a level, escaped properties (no raw ":" or ","), a title of ours.
+OWN_ANNOTATION = re.compile(
+    r"::(?:error|warning|notice)"
+    r"(?: (?:file=[^:,]*(?:,line=\d+(?:,col=\d+)?)?)?(?:,?title=orchestrator[^:,]*)?)?"
+    r"::(?!FORGED)"
+)
+
+
+def forged_lines(text: str, *, annotations: bool = False) -> list[str]:
+    """Lines a GitHub runner would obey (actions/runner ``ActionCommand.cs``): after leading
+    blanks ``::`` (``TryParseV2``), or ``##[`` anywhere (``TryParse``); lines end at CR or LF."""
+    found = []
+    for line in re.split(r"\r\n|\r|\n", text):
+        command_v2 = line.lstrip().startswith("::") and not (annotations and OWN_ANNOTATION.match(line))
+        if command_v2 or "##[" in line:
+            found.append(line)
+    return found
+
+
+def _saved_plan(root: Path) -> str:
+    plan = root.parent / "plan.json"
+    assert _run(root, "plan", "--out", str(plan), "--now", NOW).code in (0, 2)
+    return str(plan)
+
+
+def _committed_plan(root: Path) -> str:
+    """A plan file as a pull request can commit it: any field hostile, checksum recomputed."""
+    path = Path(_saved_plan(root))
+    plan = read_plan(path)
+    hostile = "FORGED\n::error title=Security review::FORGED\r##[add-mask]FORGED"
+    change = replace(plan.changes[0], action=Action.BLOCKED, reason=hostile, source=hostile)
+    write_plan(replace(plan, environment=f"test {hostile}", changes=(change,)), path)
+    return str(path)
+
+
+def _applied_email(root: Path) -> str:
+    assert _run(root, "apply", "--auto-approve", "--now", NOW).code == 0
+    state = json.loads(_run(root, "state", "show", "a@now").stdout)
+    return str(state["email_id"])
+
+
+def _applied(root: Path) -> str:
+    _applied_email(root)
+    return "a@now"
+
+
+#: (case, project, setup returning extra arguments, command). ``{}`` in the command is the
+#: setup's result. Every command that prints campaign text, Pardot content or a saved plan.
+COMMANDS: list[tuple[str, Callable[[Path], Path], Callable[[Path], str] | None, tuple[str, ...]]] = [
+    ("render", _hostile_project, None, ("render", "a", "--now", NOW)),
+    ("preview", _hostile_project, None, ("preview", "a", "--no-screenshots", "--now", NOW)),
+    ("plan text", _hostile_project, None, ("plan", "--now", NOW)),
+    ("plan markdown", _hostile_project, None, ("plan", "--format", "markdown", "--now", NOW)),
+    ("plan json", _hostile_project, None, ("plan", "--format", "json", "--now", NOW)),
+    ("show text", _hostile_project, _saved_plan, ("show", "{}")),
+    ("show markdown", _hostile_project, _saved_plan, ("show", "{}", "--format", "markdown")),
+    ("show json", _hostile_project, _saved_plan, ("show", "{}", "--format", "json")),
+    ("show committed text", _hostile_project, _committed_plan, ("show", "{}")),
+    ("show committed markdown", _hostile_project, _committed_plan, ("show", "{}", "--format", "markdown")),
+    ("show committed github", _hostile_project, _committed_plan, ("show", "{}", "--format", "github")),
+    ("apply", _hostile_project, None, ("apply", "--auto-approve", "--now", NOW)),
+    ("state show", _hostile_project, _applied, ("state", "show", "{}")),
+    ("emails show", _hostile_project, _applied_email, ("emails", "show", "{}")),
+    ("emails show json", _hostile_project, _applied_email, ("emails", "show", "{}", "--json")),
+    ("templates show", _hostile_project, None, ("templates", "show", "4001")),
+    ("templates show json", _hostile_project, None, ("templates", "show", "4001", "--json")),
+    ("validate error", lambda r: _write_project(r, [ERROR_CAMPAIGN]), None, ("validate", "--now", NOW)),
+    (
+        "validate error github",
+        lambda r: _write_project(r, [ERROR_CAMPAIGN]),
+        None,
+        ("validate", "--format", "github", "--now", NOW),
+    ),
+    (
+        "validate error json",
+        lambda r: _write_project(r, [ERROR_CAMPAIGN]),
+        None,
+        ("validate", "--format", "json", "--now", NOW),
+    ),
+    ("render error", lambda r: _write_project(r, [ERROR_CAMPAIGN]), None, ("render", "b", "--now", NOW)),
+    ("plan error", lambda r: _write_project(r, [ERROR_CAMPAIGN]), None, ("plan", "--now", NOW)),
+    (
+        "plan error github",
+        lambda r: _write_project(r, [ERROR_CAMPAIGN]),
+        None,
+        ("plan", "--format", "github", "--now", NOW),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("project", "setup", "args"), [c[1:] for c in COMMANDS], ids=[c[0] for c in COMMANDS]
+)
+def test_no_command_forges_a_workflow_command(
+    tmp_path: Path,
+    project: Callable[[Path], Path],
+    setup: Callable[[Path], str] | None,
+    args: tuple[str, ...],
+) -> None:
+    root = project(tmp_path / "project")
+    value = setup(root) if setup is not None else ""
+    run = _run(root, *(a.replace("{}", value) for a in args))
+    github = "github" in args
+    assert "FORGED" in run.stdout + run.stderr, run  # the hostile text was printed, escaped
+    assert forged_lines(run.stdout, annotations=github) == [], run.stdout
+    assert forged_lines(run.stderr) == [], run.stderr
+    if github:  # the tool's own annotations still work
+        assert any(OWN_ANNOTATION.match(line) for line in run.stdout.splitlines()), run.stdout
+
+
+def test_json_output_stays_valid_and_keeps_the_exact_values(tmp_path: Path) -> None:
+    """``##[`` is written as ``##\\u005b`` in JSON: the same string once parsed."""
+    root = _hostile_project(tmp_path / "project")
+    run = _run(root, "plan", "--format", "json", "--now", NOW)
+    (change,) = json.loads(run.stdout)["changes"]
+    assert change["payload"]["text_content"] == HOSTILE_TEXT
+
+
+def test_the_console_script_escapes_too(tmp_path: Path) -> None:
+    """``python -m orchestrator`` (the console script's ``main``), not only the click group."""
+    root = _write_project(tmp_path / "project", [ERROR_CAMPAIGN, {**HOSTILE_CAMPAIGN, "name": "c"}])
+    for args in (("render", "c"), ("render", "b")):
+        done = subprocess.run(
+            [sys.executable, "-m", "orchestrator", "--project", str(root), *args, "--now", NOW],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert "FORGED" in done.stdout + done.stderr
+        assert forged_lines(done.stdout) == [] and forged_lines(done.stderr) == [], done
+
+
+def test_a_forged_line_shows_with_a_backslash(tmp_path: Path) -> None:
+    root = _hostile_project(tmp_path / "project")
+    out = _run(root, "render", "a", "--now", NOW).stdout
+    assert "\\::error title=Security review::FORGED LGTM\n" in out
+    assert "  \\::add-mask::FORGED\n" in out
+    assert "prefix ##\\u005badd-mask]FORGED\n" in out
+
+
+# The stream itself: whatever the writes and flushes, the result is the whole text made safe.
+
+_PIECES = st.sampled_from(
+    [":", "::", "#", "##", "[", " ", "\t", "\n", "\r", "\r\n", "a", "SECRET!", "SEC", "RET!", "TOK", "EN", "TOKEN"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(steps=st.lists(st.tuples(st.lists(_PIECES, max_size=4).map("".join), st.booleans()), max_size=12))
+def test_the_stream_writes_what_the_whole_text_would_give(steps: list[tuple[str, bool]]) -> None:
+    secrets = ["SECRET!", "TOKEN"]
+    inner = io.StringIO()
+    stream = SafeStream(inner, lambda: secrets)
+    for text, flush in steps:
+        stream.write(text)
+        if flush:
+            stream.flush()
+    stream.close_filter()
+    whole = "".join(text for text, _ in steps)
+    assert inner.getvalue() == neutralise_commands(redact(whole, secrets))
+    assert forged_lines(inner.getvalue()) == []
+    assert not any(secret in inner.getvalue() for secret in secrets)
+
+
+def test_a_prompt_appears_before_the_answer_is_read() -> None:
+    inner = io.StringIO()
+    stream = SafeStream(inner, lambda: [])
+    stream.write("Apply these changes? [y/N]: ")
+    stream.flush()
+    assert inner.getvalue() == "Apply these changes? [y/N]: "
+
+
+def test_the_tools_own_command_goes_through_on_a_line_of_its_own() -> None:
+    inner = io.StringIO()
+    stream = SafeStream(inner, lambda: ["s3cr3t-value"])
+    stream.write("partial")
+    stream.write_command("::error file=a.yaml::s3cr3t-value ##[x]")
+    assert inner.getvalue() == f"partial\n::error file=a.yaml::{REDACTED} ##\\u005bx]\n"
+    with pytest.raises(ValueError, match="one line"):
+        stream.write_command("::error::a\n::error::b")
+
+
+def test_annotation_parts_are_escaped_as_the_toolkit_does() -> None:
+    line = command("error", "50%\r\n::warning::x \u202e", file="a:b,c.yaml", line=3, title="t:1,2\n")
+    assert line == "::error file=a%3Ab%2Cc.yaml,line=3,title=t%3A1%2C2%0A::50%25%0D%0A::warning::x \\u202e"
+    assert len(line.splitlines()) == 1
 
 
 # -- 2. no hidden characters ---------------------------------------------------------------------

@@ -1,25 +1,28 @@
 """What every command shares: the selected project and environment, the clock, the consoles,
-and the one place where library errors become exit code 1 without a traceback.
+the one place where library errors become exit code 1 without a traceback, and the one place
+where output is made safe for a CI log (:func:`guarded_output`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 import click
 
 from orchestrator.cli.exitcodes import ExitCode
 from orchestrator.errors import ConfigError, OrchestratorError
+from orchestrator.logsafe import SafeStream
 from orchestrator.textsafe import FORMAT_CHARS, escape_control
 
 if TYPE_CHECKING:
@@ -191,6 +194,40 @@ def _json_escape(match: re.Match[str]) -> str:
     return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
+@contextlib.contextmanager
+def guarded_output() -> Iterator[None]:
+    """Route stdout and stderr through :class:`SafeStream` for one run of the CLI.
+
+    Everything a command prints (click, rich, warnings, the error printer) reaches the log
+    without forged workflow commands. At the end the held-back rest is written and the streams
+    are put back. Nested runs (the console script around the root group) are guarded once, by
+    the outermost.
+    """
+    if isinstance(sys.stdout, SafeStream):
+        yield
+        return
+    out, err = sys.stdout, sys.stderr
+    safe_out, safe_err = SafeStream(out, lambda: ()), SafeStream(err, lambda: ())
+    sys.stdout, sys.stderr = cast(TextIO, safe_out), cast(TextIO, safe_err)
+    try:
+        yield
+    finally:
+        try:
+            safe_out.close_filter()
+            safe_err.close_filter()
+        finally:
+            sys.stdout, sys.stderr = out, err
+
+
+def echo_workflow_command(line: str) -> None:
+    """Print one of the tool's own workflow commands (an annotation) so the runner obeys it."""
+    stream = sys.stdout
+    if isinstance(stream, SafeStream):
+        stream.write_command(line)
+    else:
+        click.echo(line)
+
+
 pass_app = click.make_pass_decorator(App, ensure=True)
 
 
@@ -231,7 +268,8 @@ class UserFacingError(click.ClickException):
     def show(self, file: Any = None) -> None:
         # Messages quote user text (file content, API answers): control characters such as an
         # ANSI escape are shown as `\x1b`, never sent to the terminal raw, nor are bidi overrides
-        # and zero-width characters.
+        # and zero-width characters. Forged workflow commands are escaped on the way out, by the
+        # guarded stderr (`guarded_output`).
         click.echo(f"Error: {escape_control(self.message, keep_newlines=True)}", err=True)
 
 
@@ -244,6 +282,11 @@ class UsageError(click.UsageError):
 class OrchestratorGroup(click.Group):
     """A click group that turns library errors into clean user messages (exit 1), and gives usage
     errors their own exit code (64), so "changes pending" (2) never means "you mistyped"."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the command with its output guarded (see :func:`guarded_output`)."""
+        with guarded_output():
+            return super().main(*args, **kwargs)
 
     def make_context(
         self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any

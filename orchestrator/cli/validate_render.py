@@ -17,7 +17,7 @@ from rich.table import Table
 
 from orchestrator.cli.annotations import diagnostic as annotation
 from orchestrator.cli.annotations import split_by_severity
-from orchestrator.cli.common import App, now_option, pass_app
+from orchestrator.cli.common import App, echo_workflow_command, now_option, pass_app
 from orchestrator.config import Environment
 from orchestrator.desired import DesiredSend
 from orchestrator.errors import Diagnostic, OrchestratorError, ProjectInvalid, SelectionError
@@ -143,7 +143,7 @@ def _report(
         root = _project_root(app)
         errors_first, warnings = split_by_severity(problems)  # GitHub shows 10 of each level per step
         for diag in errors_first + warnings:
-            click.echo(annotation(diag, root))
+            echo_workflow_command(annotation(diag, root))
         click.echo(
             f"{len(errors)} error(s) in {len({d.path for d in errors})} file(s)"
             if errors
