@@ -1,11 +1,12 @@
 """Issue 17: what the tool prints is hostile input for whoever reads it.
 
 In CI, stdout and stderr are a GitHub Actions log, where a line can be a workflow command; plans
-and Markdown become artifacts and public comments. Two rules, each checked through the real
+and Markdown become artifacts and public comments. Three rules, each checked through the real
 CLI with the same hostile project:
 
 1. no line of stdout or stderr is a workflow command, except the tool's own annotations;
 2. no invisible format character (bidi, zero-width) reaches plan text, Markdown or errors raw;
+3. no value of a variable a ``*_env`` setting names reaches any output or file written.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 import pytest
 from click.testing import CliRunner
@@ -30,7 +32,7 @@ from orchestrator.cli.main import cli
 from orchestrator.logsafe import SafeStream, neutralise_commands
 from orchestrator.plan import Action
 from orchestrator.planfile import read_plan, write_plan
-from orchestrator.redact import REDACTED, redact
+from orchestrator.redact import REDACTED, forget_secrets, redact, register_secrets, registered_secrets, scrub
 from orchestrator.textsafe import FORMAT_CHARS, escape_control
 
 CASES = Path(__file__).parent / "cases"
@@ -340,3 +342,114 @@ def test_hidden_characters_in_pardot_content_and_json_output_are_escaped(tmp_pat
         _run(root, "plan", "--format", "json", "--now", NOW).stdout,
     ):
         assert "\u202e" not in out and "\u200b" not in out and "\\u202e" in out, out
+
+
+# -- 3. no secret in any output ------------------------------------------------------------------
+
+DSN_CANARY = "Zq81xKcanaryDsnValue"  # libpq quotes a DSN without "=" whole in its error
+TOKEN_CANARY = "tok:canary/7 x%y"  # needs URL-encoding three different ways
+CANARY_FORMS = [
+    DSN_CANARY,
+    TOKEN_CANARY,
+    quote(TOKEN_CANARY, safe=""),
+    quote(TOKEN_CANARY),
+    quote_plus(TOKEN_CANARY),
+]
+SECRETS_CONFIG = (CASES / "base.orchestrator.yaml").read_text() + """
+  production:
+    api:
+      kind: pardot
+      base_url: https://pi.pardot.com
+      business_unit_id: 0Uv000000000001AAA
+      version: 4
+      auth: {method: token, token_env: ORCH_TEST_TOKEN}
+    state: {backend: postgres, dsn_env: SF_CLIENT_SECRET}
+    ids: {campaigns: {spring-2027: 1}, lists: {newsletter: 2}}
+"""
+
+
+@pytest.fixture
+def canaries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SF_CLIENT_SECRET", DSN_CANARY)
+    monkeypatch.setenv("ORCH_TEST_TOKEN", TOKEN_CANARY)
+
+
+def _leaks(text: str) -> list[str]:
+    return [form for form in CANARY_FORMS if form in text]
+
+
+@pytest.mark.usefixtures("canaries")
+def test_a_secret_is_in_no_output_and_no_file_written(tmp_path: Path) -> None:
+    """The canaries reach the content (as a leaked secret would) and a library error; every
+    command's stdout and stderr, the saved plan, the Markdown parts and rendered files lack them."""
+    content = {
+        **HOSTILE_CAMPAIGN,
+        "subject": f"Code {TOKEN_CANARY}",
+        "text": f"{DSN_CANARY} {quote(TOKEN_CANARY, safe='')} {quote(TOKEN_CANARY)} {quote_plus(TOKEN_CANARY)} "
+        "%%unsubscribe%%",
+    }
+    broken = {**ERROR_CAMPAIGN, "text": f"{{{{ '{{:{TOKEN_CANARY}}}'.format(1) }}}} %%unsubscribe%%"}
+    root = _write_project(tmp_path / "project", [content], config=SECRETS_CONFIG)
+    failing = _write_project(tmp_path / "failing", [broken], config=SECRETS_CONFIG)
+    out = tmp_path / "out"
+    runs = [
+        (root, ("render", "a", "--now", NOW)),
+        (root, ("render", "a", "--out", str(out / "render"), "--now", NOW)),
+        (root, ("plan", "--now", NOW)),
+        (root, ("plan", "--format", "json", "--now", NOW)),
+        (root, ("plan", "--format", "github", "--now", NOW)),
+        (root, ("plan", "--format", "markdown", "--now", NOW)),
+        (root, ("plan", "--format", "markdown", "--out-dir", str(out / "md"), "--now", NOW)),
+        (root, ("plan", "--out", str(out / "plan.json"), "--now", NOW)),
+        (root, ("show", str(out / "plan.json"))),
+        (root, ("apply", str(out / "plan.json"), "--auto-approve", "--now", NOW)),
+        (root, ("apply", "--auto-approve", "--now", NOW)),
+        (root, ("state", "show", "a@now")),
+        (root, ("--env", "production", "state", "list")),  # libpq quotes the "DSN"
+        (failing, ("validate", "--now", NOW)),
+        (failing, ("validate", "--format", "github", "--now", NOW)),
+        (failing, ("validate", "--format", "json", "--now", NOW)),
+        (failing, ("render", "b", "--now", NOW)),
+        (failing, ("plan", "--format", "markdown", "--now", NOW)),
+    ]
+    for project, args in runs:
+        run = _run(project, *args)
+        assert _leaks(run.stdout + run.stderr) == [], (args, run)
+        if args[:2] == ("apply", str(out / "plan.json")):  # its payload was redacted: never sent
+            assert run.code == 1 and "does not match its fingerprint" in run.stderr, run
+    assert REDACTED in _run(root, "--env", "production", "state", "list").stderr
+    assert REDACTED in _run(failing, "render", "b", "--now", NOW).stderr
+    written = [p for p in out.rglob("*") if p.is_file()]
+    assert {"plan.json", "plan-1.md", "subject.txt", "body.txt"} <= {p.name for p in written}
+    for path in written:
+        assert _leaks(path.read_text()) == [], path
+
+
+@pytest.mark.usefixtures("canaries")
+def test_the_console_script_keeps_secrets_out_of_its_errors(tmp_path: Path) -> None:
+    root = _write_project(tmp_path / "project", [HOSTILE_CAMPAIGN], config=SECRETS_CONFIG)
+    done = subprocess.run(
+        [sys.executable, "-m", "orchestrator", "--project", str(root), "--env", "production", "state", "list"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1 and "PostgreSQL" in done.stderr
+    assert _leaks(done.stdout + done.stderr) == [], done.stderr
+
+
+def test_short_values_are_not_secrets() -> None:
+    """A value such as ``test`` would blank out ordinary words everywhere."""
+    register_secrets(["test", None, "", "  long-enough  "])
+    try:
+        assert scrub("test long-enough") == f"test {REDACTED}"
+    finally:
+        forget_secrets()
+
+
+def test_secrets_are_forgotten_when_the_run_ends(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SF_CLIENT_SECRET", DSN_CANARY)
+    root = _write_project(tmp_path / "project", [HOSTILE_CAMPAIGN], config=SECRETS_CONFIG)
+    _run(root, "validate", "--now", NOW)
+    assert registered_secrets() == frozenset()

@@ -12,9 +12,10 @@ runner turns into an annotation on the pull request's diff. Two rules make them 
   ``:`` -> ``%3A`` and ``,`` -> ``%2C``. Without this a file name or message holding a line
   break prints a second, forged ``::warning`` command.
 
-Control and invisible format characters in messages and titles are shown as escapes, and the
-lines are printed with ``echo_workflow_command``: the one way past the guarded stdout, which
-otherwise escapes every line that starts with ``::``.
+Registered secrets are removed before escaping (an escaped ``%3A`` would no longer match a
+secret holding ``:``), control and invisible format characters in messages and titles are
+shown as escapes, and the lines are printed with ``echo_workflow_command``: the one way past
+the guarded stdout, which otherwise escapes every line that starts with ``::``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import click
 from orchestrator.cli.common import App, echo_workflow_command
 from orchestrator.errors import Diagnostic, OrchestratorError
 from orchestrator.plan import Action, Change, Plan
+from orchestrator.redact import scrub
 from orchestrator.textsafe import escape_control
 
 
@@ -76,16 +78,16 @@ def command(
     """One workflow command line, every part escaped."""
     properties = []
     if file:
-        properties.append(f"file={escape_property(file)}")
+        properties.append(f"file={escape_property(scrub(file))}")
         if line:
             properties.append(f"line={line}")
             if col:
                 properties.append(f"col={col}")
     if title:
-        properties.append(f"title={escape_property(escape_control(title, keep_newlines=True))}")
+        properties.append(f"title={escape_property(escape_control(scrub(title), keep_newlines=True))}")
     level = severity if severity in ("error", "warning", "notice") else "error"
     where = f" {','.join(properties)}" if properties else ""
-    return f"::{level}{where}::{escape_data(escape_control(message, keep_newlines=True))}"
+    return f"::{level}{where}::{escape_data(escape_control(scrub(message), keep_newlines=True))}"
 
 
 def diagnostic(diag: Diagnostic, project_root: Path, *, title: str | None = None) -> str:

@@ -29,7 +29,7 @@ from orchestrator.cli.common import App, now_option, pass_app
 from orchestrator.cli.ids import TEMPLATES_NOTE
 from orchestrator.errors import OrchestratorError
 from orchestrator.pardot.models import Email, EmailStats, EmailTemplate, EmailTemplateSummary
-from orchestrator.redact import mask_emails
+from orchestrator.redact import mask_emails, scrub
 from orchestrator.stats import (
     COUNT_FIELDS,
     RATE_FIELDS,
@@ -442,6 +442,6 @@ def write_text_atomically(path: Path, text: str) -> None:
     A reader (a browser reloading the report) never sees a half-written file.
     """
     try:
-        write_text(path, text)  # a report is for sharing: the usual permissions, not 0600
+        write_text(path, scrub(text))  # a report is for sharing: the usual permissions, not 0600
     except OSError as exc:
         raise OrchestratorError(f"cannot write {path}: {exc.strerror or exc}") from exc

@@ -20,7 +20,7 @@ from rich.text import Text
 from orchestrator.atomic import PRIVATE, write_text
 from orchestrator.errors import Diagnostic, OrchestratorError
 from orchestrator.plan import Action, Change, Plan
-from orchestrator.redact import mask_emails
+from orchestrator.redact import mask_emails, scrub
 from orchestrator.schedule import utc_iso
 from orchestrator.textsafe import FORMAT_CHARS, escape_char, escape_control
 
@@ -543,7 +543,7 @@ def write_markdown_parts(
         written = []
         for number, text in enumerate(parts, start=1):
             path = out_dir / f"plan-{number}.md"
-            write_text(path, text, mode=PRIVATE)
+            write_text(path, scrub(text), mode=PRIVATE)  # no registered secret in a comment
             written.append(path)
         for stale in out_dir.glob("plan-*.md"):
             match = re.fullmatch(r"plan-(\d+)\.md", stale.name)

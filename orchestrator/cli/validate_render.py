@@ -23,7 +23,7 @@ from orchestrator.desired import DesiredSend
 from orchestrator.errors import Diagnostic, OrchestratorError, ProjectInvalid, SelectionError
 from orchestrator.pardot.models import EmailTemplate
 from orchestrator.project import desired_sends
-from orchestrator.redact import mask_emails
+from orchestrator.redact import mask_emails, scrub
 from orchestrator.schedule import utc_iso
 from orchestrator.selection import select_sends
 from orchestrator.textsafe import escape_control
@@ -223,9 +223,10 @@ def render(app: App, name: str, occurrence: int | None, at: str | None, out: Pat
         for send in sends:
             folder = out / _safe_dirname(send.key)
             folder.mkdir(parents=True, exist_ok=True)
-            (folder / "subject.txt").write_text(send.subject or "", encoding="utf-8")
-            (folder / "body.txt").write_text(send.text or "", encoding="utf-8")
-            (folder / "body.html").write_text(send.html or "", encoding="utf-8")
+            # Exact content, but never a registered secret (the folder may become an artifact).
+            (folder / "subject.txt").write_text(scrub(send.subject or ""), encoding="utf-8")
+            (folder / "body.txt").write_text(scrub(send.text or ""), encoding="utf-8")
+            (folder / "body.html").write_text(scrub(send.html or ""), encoding="utf-8")
         app.console.print(f"wrote {len(sends)} send(s) to {out}", markup=False)
         return
     counts = Counter(s.scheduled_time for s in sends)
