@@ -18,6 +18,7 @@ from orchestrator.digest import digest
 from orchestrator.errors import Diagnostic, OrchestratorError, PlanRefused
 from orchestrator.plan import FORMAT_VERSION, Action, Audience, Change, Plan, PlanSource
 from orchestrator.policy import content_problems
+from orchestrator.redact import scrub_data
 from orchestrator.schedule import utc_iso
 
 
@@ -140,8 +141,12 @@ def _checksum(document: dict[str, Any]) -> str:
 
 
 def write_plan(plan: Plan, path: Path) -> None:
-    """Save ``plan`` atomically (temp file in the same folder, fsync, rename) with its checksum."""
-    document = plan_to_dict(plan)
+    """Save ``plan`` atomically (temp file in the same folder, fsync, rename) with its checksum.
+
+    Registered secrets (:func:`orchestrator.redact.scrub_data`) are removed first: the file is
+    attached to the workflow run.
+    """
+    document: dict[str, Any] = scrub_data(plan_to_dict(plan))
     document["checksum"] = _checksum(document)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

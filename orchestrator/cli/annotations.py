@@ -11,6 +11,11 @@ runner turns into an annotation on the pull request's diff. Two rules make them 
   message ``%`` -> ``%25``, CR -> ``%0D``, LF -> ``%0A``; in property values additionally
   ``:`` -> ``%3A`` and ``,`` -> ``%2C``. Without this a file name or message holding a line
   break prints a second, forged ``::warning`` command.
+
+Registered secrets are removed before escaping (an escaped ``%3A`` would no longer match a
+secret holding ``:``), control and invisible format characters in messages and titles are
+shown as escapes, and the lines are printed with ``echo_workflow_command``: the one way past
+the guarded stdout, which otherwise escapes every line that starts with ``::``.
 """
 
 from __future__ import annotations
@@ -20,9 +25,11 @@ from pathlib import Path
 
 import click
 
-from orchestrator.cli.common import App
+from orchestrator.cli.common import App, echo_workflow_command
 from orchestrator.errors import Diagnostic, OrchestratorError
 from orchestrator.plan import Action, Change, Plan
+from orchestrator.redact import scrub
+from orchestrator.textsafe import escape_control
 
 
 def escape_data(text: str) -> str:
@@ -71,16 +78,16 @@ def command(
     """One workflow command line, every part escaped."""
     properties = []
     if file:
-        properties.append(f"file={escape_property(file)}")
+        properties.append(f"file={escape_property(scrub(file))}")
         if line:
             properties.append(f"line={line}")
             if col:
                 properties.append(f"col={col}")
     if title:
-        properties.append(f"title={escape_property(title)}")
+        properties.append(f"title={escape_property(escape_control(scrub(title), keep_newlines=True))}")
     level = severity if severity in ("error", "warning", "notice") else "error"
     where = f" {','.join(properties)}" if properties else ""
-    return f"::{level}{where}::{escape_data(message)}"
+    return f"::{level}{where}::{escape_data(escape_control(scrub(message), keep_newlines=True))}"
 
 
 def diagnostic(diag: Diagnostic, project_root: Path, *, title: str | None = None) -> str:
@@ -160,5 +167,5 @@ def print_plan_annotations(app: App, plan: Plan) -> None:
     except OrchestratorError:  # `show FILE` outside the project: annotate without campaign files
         root, files = Path.cwd(), {}
     for line in plan_annotations(plan, root, plan.attention, files):
-        click.echo(line)
+        echo_workflow_command(line)
     click.echo(summary_line(plan))

@@ -1,25 +1,30 @@
 """What every command shares: the selected project and environment, the clock, the consoles,
-and the one place where library errors become exit code 1 without a traceback.
+the one place where library errors become exit code 1 without a traceback, and the one place
+where output is made safe for a CI log (:func:`guarded_output`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 import click
 
 from orchestrator.cli.exitcodes import ExitCode
 from orchestrator.errors import ConfigError, OrchestratorError
-from orchestrator.textsafe import escape_control
+from orchestrator.logsafe import SafeStream
+from orchestrator.redact import forget_secrets, register_secrets, registered_secrets, scrub_data, secret_variable_names
+from orchestrator.textsafe import FORMAT_CHARS, escape_control
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -96,9 +101,12 @@ class App:
         from orchestrator.project import load_project  # YAML, JSON Schema and Jinja load here
 
         if paths:
-            return load_project(self.root(), paths)
+            project = load_project(self.root(), paths)
+            register_config_secrets(project.config)
+            return project
         if self._project is None:
             self._project = load_project(self.root())
+            register_config_secrets(self._project.config)
         return self._project
 
     def config(self) -> Config:
@@ -109,6 +117,7 @@ class App:
             from orchestrator.config import load_config
 
             self._config = load_config(self.root())
+            register_config_secrets(self._config)
         return self._config
 
     def environment(self) -> Environment:
@@ -171,8 +180,74 @@ class App:
             self._store.close()
 
     def print_json(self, data: Any) -> None:
-        """Machine output: plain JSON on stdout, never coloured or wrapped."""
-        click.echo(json.dumps(data, indent=2, sort_keys=False, default=str, ensure_ascii=False))
+        """Machine output: plain JSON on stdout, never coloured or wrapped.
+
+        Secrets are removed from the data before it is serialised, so the JSON stays valid
+        whatever characters a secret holds.
+        """
+        text = json.dumps(scrub_data(data), indent=2, sort_keys=False, default=str, ensure_ascii=False)
+        click.echo(_JSON_HIDDEN.sub(_json_escape, text))
+
+
+#: Characters JSON may carry raw that a terminal would act on or hide (DEL, C1 controls, line
+#: separators, bidi and zero-width characters); they can only occur inside JSON strings.
+_JSON_HIDDEN = re.compile(f"[\x7f-\x9f\u2028\u2029{FORMAT_CHARS}]")
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    """One character as a JSON ``\\u`` escape (a surrogate pair beyond U+FFFF): the same value."""
+    code = ord(match.group(0))
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+def register_config_secrets(config: Config) -> None:
+    """Register the value of every variable a ``*_env`` setting of any environment names.
+
+    All environments, not only the selected one: a CI job may export production credentials
+    while a pull request's ``orchestrator.yaml`` selects another environment.
+    """
+    names: set[str] = set()
+    for env in config.environments.values():
+        names |= secret_variable_names([env.api, env.state, env.ids, env.vars])
+    register_secrets(os.environ.get(name) for name in sorted(names))
+
+
+@contextlib.contextmanager
+def guarded_output() -> Iterator[None]:
+    """Route stdout and stderr through :class:`SafeStream` for one run of the CLI.
+
+    Everything a command prints (click, rich, warnings, the error printer) reaches the log
+    without forged workflow commands or registered secrets. At the end the held-back rest is
+    written, the streams are put back and the registered secrets forgotten. Nested runs (the
+    console script around the root group) are guarded once, by the outermost.
+    """
+    if isinstance(sys.stdout, SafeStream):
+        yield
+        return
+    out, err = sys.stdout, sys.stderr
+    safe_out, safe_err = SafeStream(out, registered_secrets), SafeStream(err, registered_secrets)
+    sys.stdout, sys.stderr = cast(TextIO, safe_out), cast(TextIO, safe_err)
+    try:
+        yield
+    finally:
+        try:
+            safe_out.close_filter()
+            safe_err.close_filter()
+        finally:
+            sys.stdout, sys.stderr = out, err
+            forget_secrets()
+
+
+def echo_workflow_command(line: str) -> None:
+    """Print one of the tool's own workflow commands (an annotation) so the runner obeys it."""
+    stream = sys.stdout
+    if isinstance(stream, SafeStream):
+        stream.write_command(line)
+    else:
+        click.echo(line)
 
 
 pass_app = click.make_pass_decorator(App, ensure=True)
@@ -214,7 +289,9 @@ class UserFacingError(click.ClickException):
 
     def show(self, file: Any = None) -> None:
         # Messages quote user text (file content, API answers): control characters such as an
-        # ANSI escape are shown as `\x1b`, never sent to the terminal raw.
+        # ANSI escape are shown as `\x1b`, never sent to the terminal raw, nor are bidi overrides
+        # and zero-width characters. Forged workflow commands and secrets are removed on the way
+        # out, by the guarded stderr (`guarded_output`).
         click.echo(f"Error: {escape_control(self.message, keep_newlines=True)}", err=True)
 
 
@@ -227,6 +304,11 @@ class UsageError(click.UsageError):
 class OrchestratorGroup(click.Group):
     """A click group that turns library errors into clean user messages (exit 1), and gives usage
     errors their own exit code (64), so "changes pending" (2) never means "you mistyped"."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the command with its output guarded (see :func:`guarded_output`)."""
+        with guarded_output():
+            return super().main(*args, **kwargs)
 
     def make_context(
         self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any

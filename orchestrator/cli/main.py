@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import gc
 import importlib
+import traceback
 from collections.abc import Iterator, Mapping, MutableMapping
 from pathlib import Path
 
 import click
 
 from orchestrator import __version__
-from orchestrator.cli.common import App, OrchestratorGroup
+from orchestrator.cli.common import App, OrchestratorGroup, guarded_output
 
 #: Every command of the root group: name -> ``module:attribute``, imported on first use.
 COMMANDS: Mapping[str, str] = {
@@ -125,7 +126,12 @@ def cli(ctx: click.Context, project_dir: Path | None, env_name: str | None, reve
 def main() -> None:
     """Console-script entry point."""
     try:
-        cli(prog_name="orchestrator")
+        with guarded_output():
+            try:
+                cli(prog_name="orchestrator")
+            except Exception:  # a bug: its traceback too is printed through the guarded stderr
+                traceback.print_exc()
+                raise SystemExit(1) from None
     finally:
         # Everything still alive lives until the process ends: moving it out of the collector's
         # reach spares the interpreter's final collections, a tenth of a second after an apply

@@ -29,7 +29,7 @@ from orchestrator.cli.common import App, now_option, pass_app
 from orchestrator.cli.ids import TEMPLATES_NOTE
 from orchestrator.errors import ApiNotFound, OrchestratorError
 from orchestrator.pardot.models import Email, EmailStats, EmailTemplate, EmailTemplateSummary
-from orchestrator.redact import mask_emails
+from orchestrator.redact import mask_emails, scrub
 from orchestrator.stats import (
     COUNT_FIELDS,
     RATE_FIELDS,
@@ -45,6 +45,7 @@ from orchestrator.stats import (
     show_rate,
     stats_to_dict,
 )
+from orchestrator.textsafe import escape_control
 
 __all__ = ["emails_group", "report_cmd", "stats_cmd", "templates_group"]
 
@@ -71,7 +72,8 @@ def _fields_table(title: str, pairs: Sequence[tuple[str, object]]) -> Table:
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
     for name, value in pairs:
-        table.add_row(name, Text("" if value is None else str(value)))
+        # Pardot's values are shown, not obeyed: control and invisible format characters as escapes.
+        table.add_row(name, Text("" if value is None else escape_control(str(value))))
     return table
 
 
@@ -105,8 +107,8 @@ def _templates_table(templates: Sequence[EmailTemplateSummary]) -> Table:
     for t in templates:
         table.add_row(
             str(t.id),
-            Text(t.name),
-            Text(t.subject),
+            Text(escape_control(t.name)),
+            Text(escape_control(t.subject)),
             _flag(t.is_list_email),
             _flag(t.is_drip_email),
             _flag(t.is_autoresponder_email),
@@ -137,8 +139,13 @@ def templates_show(app: App, template_id: int, archived: bool, as_json: bool) ->
         app.print_json(dataclasses.asdict(template))
         return
     app.console.print(_fields_table(f"Template {template.id}", _template_fields(template)))
-    app.console.print(Panel(Text(template.text), title="text body", title_align="left"))
-    app.console.print(Panel(Text(template.html), title="HTML body", title_align="left"))
+    app.console.print(_body_panel(template.text, "text body"))
+    app.console.print(_body_panel(template.html, "HTML body"))
+
+
+def _body_panel(body: str, title: str) -> Panel:
+    """An email body in a box, line breaks kept, other control and format characters escaped."""
+    return Panel(Text(escape_control(body, keep_newlines=True)), title=title, title_align="left")
 
 
 def _template_fields(t: EmailTemplate) -> list[tuple[str, object]]:
@@ -198,9 +205,9 @@ def emails_show(app: App, email_id: int, no_message: bool, as_json: bool) -> Non
         )
     )
     if email.text is not None:
-        app.console.print(Panel(Text(email.text), title="text body", title_align="left"))
+        app.console.print(_body_panel(email.text, "text body"))
     if email.html is not None:
-        app.console.print(Panel(Text(email.html), title="HTML body", title_align="left"))
+        app.console.print(_body_panel(email.html, "HTML body"))
 
 
 def _email_dict(email: Email) -> dict[str, Any]:
@@ -450,6 +457,6 @@ def write_text_atomically(path: Path, text: str) -> None:
     A reader (a browser reloading the report) never sees a half-written file.
     """
     try:
-        write_text(path, text)  # a report is for sharing: the usual permissions, not 0600
+        write_text(path, scrub(text))  # a report is for sharing: the usual permissions, not 0600
     except OSError as exc:
         raise OrchestratorError(f"cannot write {path}: {exc.strerror or exc}") from exc

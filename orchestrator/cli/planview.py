@@ -20,9 +20,9 @@ from rich.text import Text
 from orchestrator.atomic import PRIVATE, write_text
 from orchestrator.errors import Diagnostic, OrchestratorError
 from orchestrator.plan import Action, Change, Plan
-from orchestrator.redact import mask_emails
+from orchestrator.redact import mask_emails, scrub
 from orchestrator.schedule import utc_iso
-from orchestrator.textsafe import escape_control
+from orchestrator.textsafe import FORMAT_CHARS, escape_char, escape_control
 
 _STYLE = {
     Action.SEND: "green",
@@ -273,13 +273,14 @@ MARKDOWN_LIMIT = 65_000
 #: says so; the change itself is always listed, and the saved plan holds the full payload).
 DETAIL_LIMIT = 20_000
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\n\r\t]")
+_CONTROL = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029{FORMAT_CHARS}]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def visible(text: str) -> str:
-    """``text`` on one line: line breaks, control, zero-width and bidi characters as escapes."""
-    return _CONTROL.sub(lambda m: _NAMED.get(m.group(), f"\\u{ord(m.group()):04x}"), text)
+    """``text`` on one line: line breaks, control and every invisible format character
+    (zero-width, bidi: Unicode ``Cf``) as escapes."""
+    return _CONTROL.sub(lambda m: _NAMED.get(m.group(), escape_char(m.group())), text)
 
 
 def _longest_backtick_run(text: str) -> int:
@@ -542,7 +543,7 @@ def write_markdown_parts(
         written = []
         for number, text in enumerate(parts, start=1):
             path = out_dir / f"plan-{number}.md"
-            write_text(path, text, mode=PRIVATE)
+            write_text(path, scrub(text), mode=PRIVATE)  # no registered secret in a comment
             written.append(path)
         for stale in out_dir.glob("plan-*.md"):
             match = re.fullmatch(r"plan-(\d+)\.md", stale.name)

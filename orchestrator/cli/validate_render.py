@@ -17,13 +17,13 @@ from rich.table import Table
 
 from orchestrator.cli.annotations import diagnostic as annotation
 from orchestrator.cli.annotations import split_by_severity
-from orchestrator.cli.common import App, now_option, pass_app
+from orchestrator.cli.common import App, echo_workflow_command, now_option, pass_app
 from orchestrator.config import Environment
 from orchestrator.desired import DesiredSend
 from orchestrator.errors import Diagnostic, OrchestratorError, ProjectInvalid, SelectionError
 from orchestrator.pardot.models import EmailTemplate
 from orchestrator.project import desired_sends
-from orchestrator.redact import mask_emails
+from orchestrator.redact import mask_emails, scrub
 from orchestrator.schedule import utc_iso
 from orchestrator.selection import select_sends
 from orchestrator.textsafe import escape_control
@@ -145,7 +145,7 @@ def _report(
         root = _project_root(app)
         errors_first, warnings = split_by_severity(problems)  # GitHub shows 10 of each level per step
         for diag in errors_first + warnings:
-            click.echo(annotation(diag, root))
+            echo_workflow_command(annotation(diag, root))
         click.echo(
             f"{len(errors)} error(s) in {len({d.path for d in errors})} file(s)"
             if errors
@@ -227,9 +227,10 @@ def render(app: App, name: str, occurrence: int | None, at: str | None, out: Pat
         for send in sends:
             folder = out / _safe_dirname(send.key)
             folder.mkdir(parents=True, exist_ok=True)
-            (folder / "subject.txt").write_text(send.subject or "", encoding="utf-8")
-            (folder / "body.txt").write_text(send.text or "", encoding="utf-8")
-            (folder / "body.html").write_text(send.html or "", encoding="utf-8")
+            # Exact content, but never a registered secret (the folder may become an artifact).
+            (folder / "subject.txt").write_text(scrub(send.subject or ""), encoding="utf-8")
+            (folder / "body.txt").write_text(scrub(send.text or ""), encoding="utf-8")
+            (folder / "body.html").write_text(scrub(send.html or ""), encoding="utf-8")
         app.console.print(f"wrote {len(sends)} send(s) to {out}", markup=False)
         return
     counts = Counter(s.scheduled_time for s in sends)
