@@ -7,6 +7,8 @@ comment's structure (checked by rendering it with a real CommonMark parser).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import stat
 from datetime import timedelta
@@ -157,22 +159,22 @@ def project(tmp_path: Path) -> Path:
     return copy_example(tmp_path / "example")
 
 
-def test_out_dir_writes_owner_only_parts_and_removes_stale_ones(project: Path, tmp_path: Path) -> None:
+def test_out_dir_writes_owner_only_parts_and_a_manifest_of_them(project: Path, tmp_path: Path) -> None:
     from tests.report.helpers import NOW as CLI_NOW
     from tests.report.helpers import run
 
     out = tmp_path / "comment"
-    out.mkdir()
-    (out / "plan-3.md").write_text("old part")
-    (out / "notes.md").write_text("mine")
     code, stdout, stderr = run(project, "plan", "--format", "markdown", "--out-dir", str(out), "--now", CLI_NOW)
     assert code == 0, stderr
-    assert stdout == "" and "wrote the plan as 1 comment(s): plan-1.md" in stderr
-    assert sorted(p.name for p in out.iterdir()) == ["notes.md", "plan-1.md"]
+    assert stdout == "" and "wrote the plan as 1 comment(s): plan-1.md (listed in manifest.json)" in stderr
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "plan-1.md"]
     assert stat.S_IMODE((out / "plan-1.md").stat().st_mode) == 0o600
     body = (out / "plan-1.md").read_text()
     assert body.startswith(MARKER) and "Plan: 2 to send now, 3 to schedule." in body
     assert "jane.prospect@example.com" not in body  # masked unless --reveal-emails
+    manifest = json.loads((out / "manifest.json").read_text())
+    data = (out / "plan-1.md").read_bytes()
+    assert manifest["files"] == [{"path": "plan-1.md", "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}]
 
 
 def test_out_dir_needs_markdown(project: Path, tmp_path: Path) -> None:

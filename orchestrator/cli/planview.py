@@ -17,8 +17,9 @@ import click
 from rich.console import Console
 from rich.text import Text
 
-from orchestrator.atomic import PRIVATE, write_text
-from orchestrator.errors import Diagnostic, OrchestratorError
+from orchestrator.atomic import PRIVATE
+from orchestrator.errors import Diagnostic
+from orchestrator.outdir import MANIFEST, OutputFolder
 from orchestrator.plan import Action, Change, Plan
 from orchestrator.redact import mask_emails
 from orchestrator.schedule import utc_iso
@@ -529,42 +530,33 @@ def markdown(plan: Plan, *, reveal: bool = False, show_unchanged: bool = False) 
 
 
 def write_markdown_parts(
-    plan: Plan, out_dir: Path, *, reveal: bool = False, show_unchanged: bool = False
+    plan: Plan, out: OutputFolder, *, reveal: bool = False, show_unchanged: bool = False
 ) -> list[Path]:
-    """Write ``plan-1.md``, ``plan-2.md``, ... into ``out_dir`` (owner-only) and return them.
+    """Write ``plan-1.md``, ``plan-2.md``, ... (owner-only) and the manifest into ``out``.
 
-    Stale parts of an earlier, longer plan (``plan-N.md`` beyond the new count) are removed, so
-    a workflow posting every ``plan-*.md`` never posts an old part.
+    ``out`` is a folder this run owns (new or found empty), so nothing else is in it: the
+    manifest lists exactly these parts, in order, and a workflow posts only what it lists.
     """
     parts = markdown_parts(plan, reveal=reveal, show_unchanged=show_unchanged)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        written = []
-        for number, text in enumerate(parts, start=1):
-            path = out_dir / f"plan-{number}.md"
-            write_text(path, text, mode=PRIVATE)
-            written.append(path)
-        for stale in out_dir.glob("plan-*.md"):
-            match = re.fullmatch(r"plan-(\d+)\.md", stale.name)
-            if match and int(match.group(1)) > len(parts):
-                stale.unlink()
-    except OSError as exc:
-        raise OrchestratorError(f"cannot write the Markdown plan to {out_dir}: {exc.strerror}") from None
+    written = [out.write_text(f"plan-{number}.md", text, mode=PRIVATE) for number, text in enumerate(parts, start=1)]
+    out.finish()
     return written
 
 
 def print_markdown(
-    plan: Plan, *, reveal: bool, show_unchanged: bool, out_dir: Path | None, err: Callable[[str], None]
+    plan: Plan, *, reveal: bool, show_unchanged: bool, out: OutputFolder | None, err: Callable[[str], None]
 ) -> None:
-    """``--format markdown``: the whole plan on stdout, or numbered comment-sized parts in ``out_dir``."""
-    if out_dir is not None:
-        written = write_markdown_parts(plan, out_dir, reveal=reveal, show_unchanged=show_unchanged)
-        err(f"wrote the plan as {len(written)} comment(s): {', '.join(p.name for p in written)} in {out_dir}")
+    """``--format markdown``: the whole plan on stdout, or numbered comment-sized parts in ``out``."""
+    if out is not None:
+        written = write_markdown_parts(plan, out, reveal=reveal, show_unchanged=show_unchanged)
+        names = ", ".join(p.name for p in written)
+        err(f"wrote the plan as {len(written)} comment(s): {names} (listed in {MANIFEST}) in {out.path}")
         return
     text = markdown(plan, reveal=reveal, show_unchanged=show_unchanged)
     click.echo(text, nl=False)
-    if len(text) > GITHUB_COMMENT_LIMIT:
+    size = len(text)
+    if size > GITHUB_COMMENT_LIMIT:
         err(
-            f"this Markdown is {len(text):,} characters, over GitHub's comment limit of {GITHUB_COMMENT_LIMIT:,}: "
+            f"this Markdown is {size:,} characters, over GitHub's comment limit of {GITHUB_COMMENT_LIMIT:,}: "
             "write it as several comments with --out-dir DIR"
         )

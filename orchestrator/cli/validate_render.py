@@ -21,6 +21,7 @@ from orchestrator.cli.common import App, now_option, pass_app
 from orchestrator.config import Environment
 from orchestrator.desired import DesiredSend
 from orchestrator.errors import Diagnostic, OrchestratorError, ProjectInvalid, SelectionError
+from orchestrator.outdir import MANIFEST, claim, trusted_roots
 from orchestrator.pardot.models import EmailTemplate
 from orchestrator.project import desired_sends
 from orchestrator.redact import mask_emails
@@ -190,7 +191,19 @@ def _select(app: App, name: str, occurrence: int | None, at: str | None) -> list
 
 
 def _safe_dirname(key: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._@-]+", "_", key.replace(":", ""))
+    return re.sub(r"[^A-Za-z0-9._@-]+", "_", key.replace(":", "")).strip(".") or "send"
+
+
+def _write_rendered(app: App, sends: list[DesiredSend], out: Path) -> None:
+    """``render --out DIR``: DIR new or empty (links refused), one new folder per send, a manifest."""
+    with claim(out, option="--out", trusted=trusted_roots(app.root())) as folder:
+        for send in sends:
+            name = folder.subfolder(_safe_dirname(send.key))
+            folder.write_text(f"{name}/subject.txt", send.subject or "")
+            folder.write_text(f"{name}/body.txt", send.text or "")
+            folder.write_text(f"{name}/body.html", send.html or "")
+        folder.finish()
+    app.console.print(f"wrote {len(sends)} send(s) and {MANIFEST} to {out}", markup=False)
 
 
 @click.command()
@@ -203,7 +216,7 @@ def _safe_dirname(key: str) -> str:
     "--out",
     "out",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Write subject.txt, body.txt and body.html per send into DIR/<send key>/.",
+    help="Write subject.txt, body.txt and body.html per send into DIR/<send key>/ (DIR new or empty).",
 )
 @now_option
 @pass_app
@@ -220,13 +233,7 @@ def render(app: App, name: str, occurrence: int | None, at: str | None, out: Pat
         app.console.print(f"{name}: no send inside the schedule's horizon.", markup=False)
         return
     if out is not None:
-        for send in sends:
-            folder = out / _safe_dirname(send.key)
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / "subject.txt").write_text(send.subject or "", encoding="utf-8")
-            (folder / "body.txt").write_text(send.text or "", encoding="utf-8")
-            (folder / "body.html").write_text(send.html or "", encoding="utf-8")
-        app.console.print(f"wrote {len(sends)} send(s) to {out}", markup=False)
+        _write_rendered(app, sends, out)
         return
     counts = Counter(s.scheduled_time for s in sends)
     shown = set()
