@@ -47,7 +47,7 @@ class Written:
 
     path: str
     sha256: str
-    bytes: int
+    size: int
 
 
 def trusted_roots(project_root: Path | None, environ: Mapping[str, str] | None = None) -> list[Path]:
@@ -139,7 +139,7 @@ class OutputFolder:
         manifest = {
             "written_by": "orchestrator",
             "version": MANIFEST_VERSION,
-            "files": [{"path": w.path, "sha256": w.sha256, "bytes": w.bytes} for w in self._written],
+            "files": [{"path": w.path, "sha256": w.sha256, "bytes": w.size} for w in self._written],
         }
         text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
         try:
