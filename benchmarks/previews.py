@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from orchestrator.connect import build_client, build_store
+from orchestrator.outdir import claim
 from orchestrator.pipeline import plan_project
 from orchestrator.preview.write import write_previews
 from orchestrator.project import load_project
@@ -83,6 +84,7 @@ def write_project(root: Path, count: int) -> None:
 def bench(count: int, workdir: Path) -> dict[str, float | int]:
     root = workdir / "project"
     shutil.rmtree(root, ignore_errors=True)
+    shutil.rmtree(workdir / "previews", ignore_errors=True)  # an output folder must be new or empty
     write_project(root, count)
     project = load_project(root)
     env = project.config.environment()
@@ -92,7 +94,9 @@ def bench(count: int, workdir: Path) -> dict[str, float | int]:
         started = time.perf_counter()
         plan = plan_project(project, env, store.snapshot(), NOW, client=client)
         planned = time.perf_counter()
-        run = write_previews(plan, project, workdir / "previews", templates=client)
+        with claim(workdir / "previews", option="previews") as out:
+            run = write_previews(plan, project, out, templates=client)
+            out.finish()
         done = time.perf_counter()
     finally:
         client.close()

@@ -7,6 +7,8 @@ comment's structure (checked by rendering it with a real CommonMark parser).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import stat
 from datetime import timedelta
@@ -157,22 +159,22 @@ def project(tmp_path: Path) -> Path:
     return copy_example(tmp_path / "example")
 
 
-def test_out_dir_writes_owner_only_parts_and_removes_stale_ones(project: Path, tmp_path: Path) -> None:
+def test_out_dir_writes_owner_only_parts_and_a_manifest_of_them(project: Path, tmp_path: Path) -> None:
     from tests.report.helpers import NOW as CLI_NOW
     from tests.report.helpers import run
 
     out = tmp_path / "comment"
-    out.mkdir()
-    (out / "plan-3.md").write_text("old part")
-    (out / "notes.md").write_text("mine")
     code, stdout, stderr = run(project, "plan", "--format", "markdown", "--out-dir", str(out), "--now", CLI_NOW)
     assert code == 0, stderr
-    assert stdout == "" and "wrote the plan as 1 comment(s): plan-1.md" in stderr
-    assert sorted(p.name for p in out.iterdir()) == ["notes.md", "plan-1.md"]
+    assert stdout == "" and "wrote the plan as 1 comment(s): plan-1.md (listed in manifest.json)" in stderr
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "plan-1.md"]
     assert stat.S_IMODE((out / "plan-1.md").stat().st_mode) == 0o600
     body = (out / "plan-1.md").read_text()
     assert body.startswith(MARKER) and "Plan: 2 to send now, 3 to schedule." in body
     assert "jane.prospect@example.com" not in body  # masked unless --reveal-emails
+    manifest = json.loads((out / "manifest.json").read_text())
+    data = (out / "plan-1.md").read_bytes()
+    assert manifest["files"] == [{"path": "plan-1.md", "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}]
 
 
 def test_out_dir_needs_markdown(project: Path, tmp_path: Path) -> None:
@@ -230,3 +232,90 @@ def test_many_warnings_come_after_the_changes_grouped_by_message() -> None:
     assert "`campaigns/c009.yaml:7` and 690 more (`orchestrator validate` lists all)" in text
     assert "- `image-alt: an image has no alt text`: `campaigns/winter.yaml:3`" in text
     assert "Errors" not in text and ":white_check_mark: Nothing needs a human." in text
+
+
+# --- GitHub's size limit, counted as GitHub counts ----------------------------------------------
+#
+# A part of 72,848 characters was written (10 deep paths of zero-width characters, each shown
+# as six characters by the escaping), and GitHub refuses a body over 65,536 characters. Sizes
+# are counted in UTF-16 code units (an emoji is two), which is never less than GitHub's count.
+
+ASTRAL = "\U0001d518\U0001f600"  # a mathematical letter and an emoji: two UTF-16 units each
+ZERO_WIDTH = "\u200b\u200d\u2060\ufeff\u202e"  # each shown as a six-character escape
+
+
+def utf16(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def assert_fits(parts: list[str]) -> None:
+    for part in parts:
+        assert utf16(part) <= MARKDOWN_LIMIT < GITHUB_COMMENT_LIMIT, utf16(part)
+        assert len(part.encode("utf-8")) <= 3 * GITHUB_COMMENT_LIMIT  # bytes stay sane too
+        rendered = html_of(part)
+        assert rendered.count("<details") == rendered.count("</details>")
+
+
+def test_ten_deep_zero_width_paths_fit_through_the_cli(project: Path, tmp_path: Path) -> None:
+    """The reproduction: one warning naming ten deep paths of zero-width characters."""
+    from tests.report.helpers import NOW as CLI_NOW
+    from tests.report.helpers import run
+
+    spring = (project / "campaigns" / "spring-sale.yaml").read_text()
+    preheader = "{% block preheader %}Everything is {{ discount }}% off until {{ ends }}.{% endblock %}"
+    component = "\u200b" * 84  # 252 bytes: the most one file name holds
+    for number in range(10):
+        folder = project / "campaigns" / f"d{number}" / Path(*[component] * 14)
+        folder.mkdir(parents=True)
+        (folder / "c.yaml").write_text(spring.replace("name: spring-sale", f"name: zw-{number}").replace(preheader, ""))
+    out = tmp_path / "comment"
+    code, stdout, stderr = run(project, "plan", "--format", "markdown", "--out-dir", str(out), "--now", CLI_NOW)
+    assert code == 0, stdout + stderr
+    parts = [(out / entry["path"]).read_text() for entry in json.loads((out / "manifest.json").read_text())["files"]]
+    assert_fits(parts)
+    whole = "".join(parts)
+    assert "preheader: no preheader text" in whole and whole.count("more characters)") >= 10
+    for number in range(10):
+        assert whole.count(f"| `zw-{number}@2027-03-01T14:00:00Z` |") == 1
+
+
+@pytest.mark.parametrize(
+    "subject", [ASTRAL * 3_000, (ASTRAL * 2_000 + ZERO_WIDTH * 300 + "\n") * 3], ids=["astral", "mixed"]
+)
+def test_astral_and_zero_width_subjects_are_counted_as_github_counts(subject: str) -> None:
+    """65,000 code points of emoji are 130,000 UTF-16 units: counting code points let them through."""
+    subjects = [f"{n} {subject}" for n in range(12)]
+    p = applied_project(3, *subjects)
+    parts = markdown_parts(p)
+    assert_fits(parts)
+    whole = "".join(parts)
+    for change in p.pending:
+        assert whole.count(f"| `{change.key}` |") == 1, change.key
+
+
+@pytest.mark.parametrize("limit", [3_000, 9_000])
+def test_an_item_too_large_for_any_comment_is_cut_inside_a_code_block(limit: int) -> None:
+    """The last guard (names and lines are cut first, so real plans never reach it): any limit holds."""
+    huge = "\n".join(f"line {i} " + "`" * 5 + ASTRAL * 50 for i in range(400))
+    p = applied_project(2, huge, "small")
+    parts = markdown_parts(p, limit=limit)
+    for part in parts:
+        assert utf16(part) <= limit
+        rendered = html_of(part)
+        assert rendered.count("<!--") == 2 and rendered.count("<details") == rendered.count("</details>")
+    whole = "".join(parts)
+    assert "too large for one comment and is cut" in whole
+    for change in p.pending:
+        assert whole.count(f"| `{change.key}` |") == 1, change.key
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from([*ASTRAL, *ZERO_WIDTH, "`", "|", "<", "a", "\n", " "]), min_size=1, max_size=40),
+    st.integers(min_value=1, max_value=4_000),
+    st.integers(min_value=1, max_value=8),
+)
+def test_no_part_is_ever_over_the_limit(chunk: str, repeat: int, sends: int) -> None:
+    subject = chunk * repeat
+    parts = markdown_parts(applied_project(2, *[f"{n}{subject}" for n in range(sends)]))
+    assert_fits(parts)

@@ -104,6 +104,20 @@ def test_the_workflows_promised_safety_settings() -> None:
     assert any("orchestrator apply --auto-approve --reviewed reviewed-plan/plan.json" in r for r in runs)
     comment = next(s for s in plan["jobs"]["plan"]["steps"] if s.get("uses", "").startswith("actions/github-script"))
     assert "<!-- orchestrator-plan -->" in comment["with"]["script"]
+    # Nothing is written into the pull request's checkout: every output is under $RUNNER_TEMP,
+    # and the comment posts only what orchestrator's manifest lists, hash-checked.
+    steps = plan["jobs"]["plan"]["steps"]
+    plan_runs = "\n".join(s.get("run", "") for s in steps)
+    for option in ("--out", "--out-dir", "--previews"):
+        for found in re.findall(rf"{option} (\S+)", plan_runs):
+            assert found.startswith('"$RUNNER_TEMP/'), (option, found)
+    assert ">" not in plan_runs.replace('>> "$GITHUB_OUTPUT"', "")  # the shell writes no file of its own
+    for step in steps:
+        if step.get("uses", "").startswith("actions/upload-artifact"):
+            assert step["with"]["path"].startswith("${{ runner.temp }}/"), step
+        assert "hashFiles" not in step.get("if", ""), step  # hashFiles reads the checkout
+    assert comment["env"]["PLAN_COMMENT"] == "${{ runner.temp }}/plan-comment"
+    assert "manifest.json" in comment["with"]["script"] and "sha256" in comment["with"]["script"]
 
 
 # --- a simulated run -----------------------------------------------------------------------------
@@ -118,10 +132,14 @@ class StepResult:
 
 @dataclass
 class JobRun:
-    """The result of running one job's steps in one checkout."""
+    """The result of running one job's steps in one checkout (and its own ``$RUNNER_TEMP``)."""
 
     checkout: Path
+    temp: Path
     steps: list[StepResult] = field(default_factory=list)
+    outputs: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: What the comment step posted through the fake GitHub API (create and update bodies).
+    posted: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -132,15 +150,22 @@ class JobRun:
 
 
 _EXPR = re.compile(r"\$\{\{\s*secrets\.([A-Z_]+)\s*\}\}")
+_STEP_OUTPUT = re.compile(r"\$\{\{\s*steps\.([\w-]+)\.outputs\.([\w-]+)\s*\}\}")
+_RUNNER_TEMP = re.compile(r"\$\{\{\s*runner\.temp\s*\}\}")
 
 
-def _condition(expression: str | None, failed: bool, outcomes: dict[str, str], checkout: Path) -> bool:
+def _condition(expression: str | None, failed: bool, outcomes: dict[str, str], job: JobRun) -> bool:
     """The few ``if:`` forms the kit's workflows use, evaluated like GitHub would."""
     if expression is None:
         return not failed
-    text = re.sub(r"hashFiles\('([^']+)'\) != ''", lambda m: str((checkout / m.group(1)).exists()), expression)
+    text = re.sub(r"hashFiles\('([^']+)'\) != ''", lambda m: str((job.checkout / m.group(1)).exists()), expression)
     text = re.sub(
         r"steps\.(\w+)\.outcome == '(\w+)'", lambda m: str(outcomes.get(m.group(1)) == m.group(2)), text
+    )
+    text = re.sub(
+        r"steps\.([\w-]+)\.outputs\.([\w-]+) == '([^']*)'",
+        lambda m: str(job.outputs.get(m.group(1), {}).get(m.group(2), "") == m.group(3)),
+        text,
     )
     text = text.replace("always()", "True").replace("failure()", str(failed)).replace("success()", str(not failed))
     text = text.replace("&&", " and ").replace("||", " or ")
@@ -148,26 +173,51 @@ def _condition(expression: str | None, failed: bool, outcomes: dict[str, str], c
     return bool(eval(text))  # only True/False/and/or remain (checked above)
 
 
-def run_job(workflow: Path, checkout: Path, secrets: dict[str, str], artifacts: Path) -> JobRun:
-    """Run the single job of ``workflow`` in ``checkout`` as a runner would, step by step."""
+def _expand(value: object, job: JobRun) -> str:
+    """``${{ runner.temp }}`` and ``${{ steps.ID.outputs.NAME }}`` as the runner fills them in."""
+    text = _RUNNER_TEMP.sub(str(job.temp), str(value))
+    return _STEP_OUTPUT.sub(lambda m: job.outputs.get(m.group(1), {}).get(m.group(2), ""), text)
+
+
+def _read_outputs(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+
+
+def run_job(
+    workflow: Path,
+    checkout: Path,
+    secrets: dict[str, str],
+    artifacts: Path,
+    github: dict[str, Any] | None = None,
+) -> JobRun:
+    """Run the single job of ``workflow`` in ``checkout`` as a runner would, step by step.
+
+    With ``github`` (the fake API's state: existing comments, the event), the comment step's
+    ``actions/github-script`` runs too, in Node.js against the fake API of
+    ``tests/test_ci_github_scripts.py``; what it posted is in ``JobRun.posted``.
+    """
     document = load(workflow)
     (job,) = document["jobs"].values()
+    result = JobRun(checkout, checkout.parent / f"{checkout.name}-runner-temp")
+    result.temp.mkdir()
     env = {"PATH": f"{BIN}{os.pathsep}/usr/bin:/bin", "HOME": str(checkout), "CI": "true", "LANG": "C.UTF-8"}
     for name, value in {**document.get("env", {}), **job.get("env", {})}.items():
         env[name] = _EXPR.sub(lambda m: secrets[m.group(1)], str(value))
         assert "${{" not in env[name], (name, value)
-    output_file = checkout / ".github-output"
-    env["GITHUB_OUTPUT"] = str(output_file)
     env["GITHUB_WORKSPACE"] = str(checkout)
-    result = JobRun(checkout)
+    env["RUNNER_TEMP"] = str(result.temp)
     outcomes: dict[str, str] = {}
     for number, step in enumerate(job["steps"]):
         name = step.get("id") or step.get("name") or f"step-{number}"
-        if not _condition(step.get("if"), result.failed, outcomes, checkout):
+        if not _condition(step.get("if"), result.failed, outcomes, result):
             continue
         uses = step.get("uses", "")
+        step_env = {**env, **{k: _expand(v, result) for k, v in step.get("env", {}).items()}}
         if uses.startswith("actions/upload-artifact"):
-            source = checkout / step["with"]["path"]
+            source = Path(_expand(step["with"]["path"], result))
+            source = source if source.is_absolute() else checkout / source
             if source.is_dir():  # the previews folder
                 shutil.copytree(source, artifacts / step["with"]["name"], dirs_exist_ok=True)
             else:
@@ -179,21 +229,31 @@ def run_job(workflow: Path, checkout: Path, secrets: dict[str, str], artifacts: 
             folder.mkdir(parents=True, exist_ok=True)
             shutil.copy(artifacts / step["with"]["name"], folder / "plan.json")
             result.steps.append(StepResult(name, 0, ""))
+        elif uses.startswith("actions/github-script") and github is not None:
+            from tests.test_ci_github_scripts import run_script
+
+            scratch = checkout.parent / f"{checkout.name}-node"
+            scratch.mkdir(exist_ok=True)
+            done = run_script(scratch, str(step["with"]["script"]), github, env=step_env, cwd=checkout)
+            result.posted = [c[2] for c in done["calls"] if c[0] in ("create", "update")]
+            result.steps.append(StepResult(name, 1 if done["failed"] else 0, str(done["failed"] or "")))
         elif uses or step.get("id") == "install":
-            continue  # checkout, setup-python, github-script, pip install: played by the test
+            continue  # checkout, setup-python, other github-script steps, pip install: played by the test
         else:
-            done = subprocess.run(
+            output_file = result.temp.parent / f"{checkout.name}-output-{number}"
+            proc = subprocess.run(
                 ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
                 cwd=checkout,
-                env={**env, **{k: str(v) for k, v in step.get("env", {}).items()}},
+                env={**step_env, "GITHUB_OUTPUT": str(output_file)},
                 capture_output=True,
                 text=True,
                 timeout=300,
             )
-            outcomes[name] = "success" if done.returncode == 0 else "failure"
+            result.outputs[name] = _read_outputs(output_file)
+            outcomes[name] = "success" if proc.returncode == 0 else "failure"
             # continue-on-error: the step's failure does not fail the job (its outcome still shows).
-            code = 0 if step.get("continue-on-error") else done.returncode
-            result.steps.append(StepResult(name, code, done.stdout + done.stderr))
+            code = 0 if step.get("continue-on-error") else proc.returncode
+            result.steps.append(StepResult(name, code, proc.stdout + proc.stderr))
     return result
 
 
@@ -297,20 +357,23 @@ def test_pull_request_then_push_workflows_send_each_email_once(
     for folder in artifacts.values():
         folder.mkdir()
     for pr, name in ((pr1, "pr1"), (pr2, "pr2")):
-        job = run_job(plan_workflow, checkout(pr, tmp_path / f"runner-{name}"), secrets, artifacts[name])
+        job = run_job(
+            plan_workflow, checkout(pr, tmp_path / f"runner-{name}"), secrets, artifacts[name], PULL_REQUEST
+        )
         assert not job.failed, [(s.name, s.code, s.output) for s in job.steps]
         assert [s.name for s in job.steps] == [
-            "validate", "plan", "annotate", "previews", "upload-previews",
+            "validate", "plan", "annotate", "previews", "upload-previews", "Post the plan as a sticky comment",
             "Keep the reviewed plan for the apply workflow", "gate",
         ]
         # Previews of every send the plan makes, uploaded for the comment's link (screenshots
         # need the runner's Chrome; without it the HTML and text previews are still there).
         previews = artifacts[name] / "orchestrator-previews"
         assert (previews / "index.html").is_file() and list(previews.rglob("preview.html"))
-        assert (job.checkout / "plan-exitcode").read_text().strip() == "2"  # changes, nothing for a human
-        comment = (job.checkout / "plan-comment" / "plan-1.md").read_text()
-        assert comment.startswith("<!-- orchestrator-plan -->\n")
-        assert (job.checkout / "plan.json").stat().st_mode & 0o077 == 0  # owner-only
+        assert job.outputs["plan"]["exitcode"] == "2"  # changes, nothing for a human
+        comment = (job.temp / "plan-comment" / "plan-1.md").read_text()
+        assert comment.startswith("<!-- orchestrator-plan -->\n") and job.posted == [comment]
+        assert (job.temp / "plan.json").stat().st_mode & 0o077 == 0  # owner-only
+        assert not (job.checkout / "plan.json").exists() and not (job.checkout / "plan-comment").exists()
     assert emails(sandbox_url) == []  # planning sends nothing
 
     # Merge #1 and push: its apply runs (slowly: 20 sends, 5 in flight, 1.5 s per API call)...
@@ -357,7 +420,7 @@ def test_pull_request_then_push_workflows_send_each_email_once(
     assert "::error title=orchestrator plan::the plan needs a human" in job.step("gate").output
     annotate = job.step("annotate").output
     assert "::error file=campaigns/launch.yaml,title=orchestrator plan (production)%3A blocked::launch@now" in annotate
-    comment = (job.checkout / "plan-comment" / "plan-1.md").read_text()
+    comment = (job.temp / "plan-comment" / "plan-1.md").read_text()
     assert "#### :warning: Needs a human (1)" in comment and "`launch@now`" in comment
 
     # A push nobody reviewed (a direct commit on main after #2) sends nothing: held, exit 3.
@@ -368,6 +431,77 @@ def test_pull_request_then_push_workflows_send_each_email_once(
     assert "Explain a failed apply" in [s.name for s in job.steps]
     assert "sneaky@now" not in emails(sandbox_url)
     assert all(count == 1 for count in Counter(emails(sandbox_url)).values())
+
+
+# --- a hostile pull request (issue 17) ----------------------------------------------------------
+
+PLANTED = "<!-- orchestrator-plan -->\n<!-- orchestrator-plan part 1/1 -->\nPlan: nothing to do. cc @octocat\n"
+SECRETS = {name: "unused-by-the-built-in-sandbox" for name in
+           ("SF_CLIENT_ID", "SF_CLIENT_SECRET", "SF_REFRESH_TOKEN", "ORCHESTRATOR_STATE_DSN")}
+PULL_REQUEST = {"comments": [], "context": {"payload": {"pull_request": {"head": {"sha": "head42"}}}}}
+
+
+def sandbox_repository(root: Path) -> Path:
+    """``orchestrator init --ci github`` with ``production`` on the built-in sandbox (no server, no PostgreSQL)."""
+    result = CliRunner().invoke(cli, ["init", str(root), "--ci", "github"])
+    assert result.exit_code == 0, result.output
+    config = root / "orchestrator.yaml"
+    config.write_text(
+        config.read_text()
+        + "  production:\n"
+        + "    api: {kind: sandbox}\n"
+        + "    state: {backend: sqlite, path: .orchestrator/production.db}\n"
+        + "    ids: {campaigns: {example: 1001}, lists: {newsletter: 2001, competitors: 2003}}\n"
+        + "    vars: {site_url: https://www.example.com}\n"
+    )
+    return root
+
+
+def hostile(checkout: Path, outside: Path) -> None:
+    """What a pull request can commit: a comment part of its own, and links out of the checkout."""
+    (checkout / "plan-comment").mkdir()
+    (checkout / "plan-comment" / "plan-0.md").write_text(PLANTED)
+    (checkout / "previews").symlink_to(outside, target_is_directory=True)
+    (checkout / "plan-exitcode").symlink_to(outside / "victim.txt")
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    folder = tmp_path / "outside-the-checkout"
+    folder.mkdir()
+    (folder / "victim.txt").write_text("not the workflow's")
+    return folder
+
+
+def test_a_pull_request_cannot_plant_the_comment_or_make_the_job_write_outside(tmp_path: Path, outside: Path) -> None:
+    origin = sandbox_repository(tmp_path / "origin")
+    runner = checkout(origin, tmp_path / "runner")
+    hostile(runner, outside)
+    artifacts = tmp_path / "artifacts"
+    artifacts.mkdir()
+    job = run_job(origin / ".github" / "workflows" / "orchestrator-plan.yml", runner, SECRETS, artifacts, PULL_REQUEST)
+    assert not job.failed, [(s.name, s.code, s.output) for s in job.steps]
+    assert job.outputs["plan"]["exitcode"] == "2"
+    written = json.loads((job.temp / "plan-comment" / "manifest.json").read_text())["files"]
+    assert job.posted == [(job.temp / "plan-comment" / entry["path"]).read_text() for entry in written]
+    assert all("octocat" not in body for body in job.posted) and "welcome@now" in job.posted[0]
+    assert sorted(p.name for p in outside.iterdir()) == ["victim.txt"]
+    assert (outside / "victim.txt").read_text() == "not the workflow's"
+    assert (artifacts / "orchestrator-plan").is_file()
+    assert (artifacts / "orchestrator-previews" / "index.html").is_file()
+
+
+def test_when_validation_fails_only_the_note_is_posted_never_a_planted_part(tmp_path: Path, outside: Path) -> None:
+    origin = sandbox_repository(tmp_path / "origin")
+    runner = checkout(origin, tmp_path / "runner")
+    hostile(runner, outside)
+    (runner / "campaigns" / "broken.yaml").write_text("name: broken\nsubject: [unclosed\n")
+    job = run_job(
+        origin / ".github" / "workflows" / "orchestrator-plan.yml", runner, SECRETS, tmp_path, PULL_REQUEST
+    )
+    assert job.step("validate").code != 0 and "plan" not in job.outputs
+    assert len(job.posted) == 1 and "No plan for head42" in job.posted[0] and "octocat" not in job.posted[0]
+    assert (outside / "victim.txt").read_text() == "not the workflow's"
 
 
 def test_docs_name_every_secret_the_workflows_use_and_every_exit_code() -> None:

@@ -10,7 +10,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -25,6 +25,7 @@ from orchestrator.cli.common import App, now_option, pass_app
 from orchestrator.cli.exitcodes import SIGNAL_EXIT, ExitCode
 from orchestrator.cli.planview import print_markdown, print_text
 from orchestrator.errors import OrchestratorError
+from orchestrator.outdir import OutputFolder, claim, trusted_roots
 from orchestrator.plan import Change, Plan
 from orchestrator.planfile import plan_to_dict, read_plan, write_plan
 from orchestrator.redact import mask_emails
@@ -32,16 +33,24 @@ from orchestrator.redact import mask_emails
 FORMATS = click.Choice(["text", "json", "markdown", "github"])
 
 
-def _show(app: App, plan: Plan, fmt: str, *, show_unchanged: bool = False, out_dir: Path | None = None) -> None:
+def _show(app: App, plan: Plan, fmt: str, *, show_unchanged: bool = False, out: OutputFolder | None = None) -> None:
     if fmt == "json":
         app.print_json(plan_to_dict(plan))
     elif fmt == "markdown":
         err = app.err_console.print
-        print_markdown(plan, reveal=app.reveal_emails, show_unchanged=show_unchanged, out_dir=out_dir, err=err)
+        print_markdown(plan, reveal=app.reveal_emails, show_unchanged=show_unchanged, out=out, err=err)
     elif fmt == "github":
         print_plan_annotations(app, plan)
     else:
         print_text(plan, app.console, reveal=app.reveal_emails, show_noop=show_unchanged)
+
+
+def _output_folder(app: App, path: Path, option: str) -> OutputFolder:
+    """``path`` claimed for this run's output (:func:`orchestrator.outdir.claim`): new, or empty and real.
+
+    Links are refused inside the project and the CI checkout, where a pull request puts them.
+    """
+    return claim(path, option=option, trusted=trusted_roots(app.root()))
 
 
 def _target(app: App) -> operations.Target:
@@ -92,13 +101,14 @@ allow_late_option = click.option(
 @click.option(
     "--out-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="With --format markdown: write plan-1.md, plan-2.md, ... (each fits one GitHub comment) into DIR.",
+    help="With --format markdown: write plan-1.md, plan-2.md, ... (each fits one GitHub comment) and "
+    "manifest.json into DIR, which must be new or empty.",
 )
 @click.option(
     "--previews",
     type=click.Path(file_okay=False, path_type=Path),
     metavar="DIR",
-    help="Write previews (HTML, text, screenshots) of every send the plan would make into DIR.",
+    help="Write previews (HTML, text, screenshots) of every send the plan would make into DIR (new or empty).",
 )
 @allow_late_option
 @audience_option
@@ -124,15 +134,20 @@ def plan(
     """
     if out_dir is not None and fmt != "markdown":
         raise click.UsageError("--out-dir writes Markdown comments: use it with --format markdown")
-    now = app.send_now() if out is not None else app.now()
-    result = operations.compute_plan(_target(app), now, allow_late=allow_late, audience=audience)
-    if out is not None:
-        write_plan(result, out)
-    _show(app, result, fmt, show_unchanged=show_unchanged, out_dir=out_dir)
-    if previews is not None:
-        from orchestrator.cli.preview import plan_previews
+    if out_dir is not None and previews is not None and out_dir.absolute() == previews.absolute():
+        raise click.UsageError("--out-dir and --previews need two different folders")
+    with ExitStack() as folders:  # claimed before planning: a refused folder costs no API call
+        comment = folders.enter_context(_output_folder(app, out_dir, "--out-dir")) if out_dir else None
+        shots = folders.enter_context(_output_folder(app, previews, "--previews")) if previews else None
+        now = app.send_now() if out is not None else app.now()
+        result = operations.compute_plan(_target(app), now, allow_late=allow_late, audience=audience)
+        if out is not None:
+            write_plan(result, out)
+        _show(app, result, fmt, show_unchanged=show_unchanged, out=comment)
+        if shots is not None:
+            from orchestrator.cli.preview import plan_previews
 
-        plan_previews(app, result, previews)
+            plan_previews(app, result, shots)
     if out is not None and fmt == "text":
         app.console.print(
             f"\nSaved the plan to {out}; apply it with `orchestrator apply {out}` "
@@ -371,14 +386,17 @@ def apply(
     "--previews",
     type=click.Path(file_okay=False, path_type=Path),
     metavar="DIR",
-    help="Also write previews (HTML, text, screenshots) of every send the saved plan would make into DIR.",
+    help="Also write previews (HTML, text, screenshots) of every send the saved plan would make into DIR "
+    "(new or empty).",
 )
 @pass_app
 def show(app: App, plan_file: Path, fmt: str, previews: Path | None) -> None:
     """Print a saved plan (from `plan --out`) as text, JSON, Markdown or GitHub annotations."""
-    saved = read_plan(plan_file)
-    _show(app, saved, fmt, show_unchanged=True)
-    if previews is not None:
-        from orchestrator.cli.preview import plan_previews
+    with ExitStack() as folders:
+        shots = folders.enter_context(_output_folder(app, previews, "--previews")) if previews else None
+        saved = read_plan(plan_file)
+        _show(app, saved, fmt, show_unchanged=True)
+        if shots is not None:
+            from orchestrator.cli.preview import plan_previews
 
-        plan_previews(app, saved, previews)
+            plan_previews(app, saved, shots)

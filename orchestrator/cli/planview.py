@@ -17,8 +17,9 @@ import click
 from rich.console import Console
 from rich.text import Text
 
-from orchestrator.atomic import PRIVATE, write_text
-from orchestrator.errors import Diagnostic, OrchestratorError
+from orchestrator.atomic import PRIVATE
+from orchestrator.errors import Diagnostic
+from orchestrator.outdir import MANIFEST, OutputFolder
 from orchestrator.plan import Action, Change, Plan
 from orchestrator.redact import mask_emails, scrub
 from orchestrator.schedule import utc_iso
@@ -265,13 +266,29 @@ def _diff_style(line: str) -> str:
 
 #: Hidden marker the pull-request workflow uses to find (and update) its own comment(s).
 MARKER = "<!-- orchestrator-plan -->"
-#: GitHub's hard limit for an issue or pull-request comment body, in characters.
+#: GitHub's hard limit for an issue or pull-request comment body, in characters; measured as
+#: :func:`comment_size` does (UTF-16 code units, the conservative reading).
 GITHUB_COMMENT_LIMIT = 65_536
-#: Each part stays this far below the hard limit (room for the part marker and footer).
+#: Each part stays this far below the hard limit, in :func:`comment_size` units (the rest is room
+#: for the workflow's link to the previews).
 MARKDOWN_LIMIT = 65_000
+#: Room kept in each part for the hidden markers and the "Part k of n" line.
+_PART_FRAME = 200
 #: The details of one change never take more than this (a diff of a huge HTML body is cut, and
 #: says so; the change itself is always listed, and the saved plan holds the full payload).
 DETAIL_LIMIT = 20_000
+#: The most one name (a send key, a file path, an environment) takes in a comment, escaped.
+NAME_LIMIT = 1_000
+
+
+def comment_size(text: str) -> int:
+    """The length of ``text`` as GitHub's comment limit counts it, conservatively.
+
+    GitHub limits a body to 65,536 characters; counting UTF-16 code units (what JavaScript's
+    ``length`` gives) is never less than counting code points, so an emoji counts twice. The
+    UTF-8 size is then at most three times this, so bytes stay bounded too.
+    """
+    return len(text.encode("utf-16-le")) // 2
 
 _CONTROL = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029{FORMAT_CHARS}]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -316,12 +333,12 @@ def html_text(text: str) -> str:
 def _commit_line(plan: Plan) -> str:
     source = plan.source
     if not source.git_commit:
-        return "not recorded" + (f" ({code_span(source.note, in_table=True)})" if source.note else "")
-    text = code_span(source.git_commit, in_table=True)
+        return "not recorded" + (f" ({code_span(_name(source.note), in_table=True)})" if source.note else "")
+    text = code_span(_name(source.git_commit), in_table=True)
     if source.git_dirty:
         text += " **with uncommitted changes**"
     if source.note:
-        text += " " + code_span(source.note, in_table=True)
+        text += " " + code_span(_name(source.note), in_table=True)
     return text
 
 
@@ -339,17 +356,17 @@ def _header(plan: Plan, needing: int) -> str:
         else ":white_check_mark: Nothing needs a human."
     )
     rows = [
-        ("environment", f"{code_span(plan.environment, in_table=True)} "
-         f"(business unit {code_span(plan.business_unit_id, in_table=True)})"),
+        ("environment", f"{code_span(_name(plan.environment), in_table=True)} "
+         f"(business unit {code_span(_name(plan.business_unit_id), in_table=True)})"),
         ("commit", _commit_line(plan)),
         ("created", utc_iso(plan.created_at)),
         ("expires", f"{utc_iso(plan.expires_at)} (a saved plan is refused after this)"),
-        ("state serial", f"{plan.state_serial} (lineage {code_span(plan.state_lineage, in_table=True)})"),
+        ("state serial", f"{plan.state_serial} (lineage {code_span(_name(plan.state_lineage), in_table=True)})"),
         ("counts", _counts_line(plan)),
     ]
     return "\n".join(
         [
-            f"### orchestrator plan: {code_span(plan.environment)}",
+            f"### orchestrator plan: {code_span(_name(plan.environment))}",
             "",
             f"**{summary_line(plan)}** {status}",
             "",
@@ -366,33 +383,34 @@ _TABLE_HEAD = "| | action | send | when | audience | flags |\n|---|---|---|---|-
 def _row(change: Change, show: Callable[[str], str]) -> str:
     audience = str(change.audience.recipients) if change.audience else ""
     return (
-        f"| `{change.action.symbol}` | {change.action.label} | {code_span(show(change.key), in_table=True)} | "
+        f"| `{change.action.symbol}` | {change.action.label} | {code_span(_name(show(change.key)), in_table=True)} | "
         f"{code_span(when(change), in_table=True)} | {audience} | {_flags(change)} |"
     )
 
 
 def _details(change: Change, show: Callable[[str], str], reveal: bool, *, open_: bool) -> str:
     """One change's facts and diff, collapsible; cut (with a note) beyond DETAIL_LIMIT."""
-    facts = fenced([_clip(line) for line in detail_lines(change, reveal)])
-    diff_lines = [show(line) for line in content_diff(change)]
+    facts = fenced([_clip(line, NAME_LIMIT) for line in detail_lines(change, reveal)])
+    diff_lines = [_clip(show(line)) for line in content_diff(change)]
     head = (
         f"<details{' open' if open_ else ''}><summary>"
         f"<code>{html.escape(change.action.symbol)} {change.action.label}</code> "
-        f"<code>{html_text(show(change.key))}</code></summary>\n\n{facts}\n"
+        f"<code>{html_text(_name(show(change.key)))}</code></summary>\n\n{facts}\n"
     )
     tail = "\n</details>"
     if not diff_lines:
         return head + tail
     diff = fenced(diff_lines, "diff")
-    if len(head) + len(diff) + len(tail) <= DETAIL_LIMIT:
+    if comment_size(head + diff + tail) <= DETAIL_LIMIT:
         return head + "\n" + diff + "\n" + tail
     kept: list[str] = []
-    size = len(head) + len(tail) + 400
+    size = comment_size(head + tail) + 400
     for line in diff_lines:
-        if size + len(line) + 1 > DETAIL_LIMIT:
+        cost = comment_size(visible(line)) + 1
+        if size + cost > DETAIL_LIMIT:
             break
         kept.append(line)
-        size += len(line) + 1
+        size += cost
     note = (
         f"_{len(diff_lines) - len(kept)} more diff line(s) not shown here; "
         "`orchestrator show PLAN_FILE` (the saved plan is attached to the workflow run) shows them all._"
@@ -400,9 +418,26 @@ def _details(change: Change, show: Callable[[str], str], reveal: bool, *, open_:
     return head + "\n" + fenced(kept, "diff") + "\n\n" + note + "\n" + tail
 
 
+def _name(text: str) -> str:
+    """A name (key, path, environment) as a comment shows it: cut beyond :data:`NAME_LIMIT`."""
+    return _clip(text, NAME_LIMIT)
+
+
 def _clip(line: str, limit: int = 2_000) -> str:
-    """One fact line, cut with a visible note when a hostile or huge value would flood the comment."""
-    return line if len(line) <= limit else f"{line[:limit]}... ({len(line) - limit:,} more characters)"
+    """One value, cut with a visible note when a hostile or huge value would flood the comment.
+
+    Measured as shown: after :func:`visible` escapes it (a zero-width character becomes six
+    characters, ``\\u200b``) and in :func:`comment_size` units (an emoji is two).
+    """
+    if comment_size(visible(line)) <= limit:
+        return line
+    size = cut = 0
+    for char in line:
+        size += comment_size(visible(char))
+        if size > limit:
+            break
+        cut += 1
+    return f"{line[:cut]}... ({len(line) - cut:,} more characters)"
 
 
 @dataclass(frozen=True)
@@ -423,7 +458,7 @@ def _items(plan: Plan, *, reveal: bool, show_unchanged: bool) -> list[_Item]:
         items.append(_Item(title))
         for p in errors:
             where = f"{p.path}:{p.line}" if p.line else p.path
-            items.append(_Item(f"- {code_span(where)} {code_span(_clip(show(p.message)))}", "", title))
+            items.append(_Item(f"- {code_span(_name(where))} {code_span(_clip(show(p.message)))}", "", title))
     needing = plan.attention
     needing_keys = {c.key for c in needing}
     changes = [c for c in plan.pending if c.key not in needing_keys]
@@ -475,7 +510,7 @@ def _warning_items(warnings: list[Diagnostic], show: Callable[[str], str]) -> li
     title = f"#### Warnings ({len(warnings)})"
     items = [_Item(title)]
     for message, places in grouped.items():
-        shown = ", ".join(code_span(place) for place in places[:WARNING_PLACES])
+        shown = ", ".join(code_span(_name(place)) for place in places[:WARNING_PLACES])
         hidden = len(places) - WARNING_PLACES
         more = f" and {hidden} more (`orchestrator validate` lists all)" if hidden > 0 else ""
         where = f"{len(places)} places: " if len(places) > 1 else ""
@@ -486,32 +521,37 @@ def _warning_items(warnings: list[Diagnostic], show: Callable[[str], str]) -> li
 def markdown_parts(
     plan: Plan, *, reveal: bool = False, show_unchanged: bool = False, limit: int | None = MARKDOWN_LIMIT
 ) -> list[str]:
-    """The plan as one or more pull-request comments, each at most ``limit`` characters.
+    """The plan as one or more pull-request comments, each at most ``limit`` :func:`comment_size` units.
 
     Every attention item and every change is in some part; with ``limit=None`` there is one
     part however long. Each part starts with :data:`MARKER` and a part marker
     (``<!-- orchestrator-plan part 2/3 -->``) so the workflow can update the comments in place.
+    An item too large for a comment of its own (it should not happen: names and lines are cut
+    first) is shown cut inside a code block, so the limit holds for any plan.
     """
     header = _header(plan, len(plan.attention))
     items = _items(plan, reveal=reveal, show_unchanged=show_unchanged)
-    budget = None if limit is None else limit - 200  # room for the markers and the "part k of n" line
+    budget = None if limit is None else limit - _PART_FRAME
     parts: list[list[str]] = [[header]]
+    size = comment_size(header)  # of the current part
     table: str | None = None  # the table (or list) the last item of the current part belongs to
     for item in items:
-        joiner = "\n" if item.table is not None and item.table == table else "\n\n"
-        opening = "" if joiner == "\n" or item.table is None else (item.table + "\n" if item.table else "")
-        piece = joiner + opening + item.text
-        size = sum(len(s) for s in parts[-1])
-        if budget is not None and size + len(piece) > budget and len(parts[-1]) > 1:
-            lead = f"### orchestrator plan: {code_span(plan.environment)} (continued)"
+        piece = _piece(item, table)
+        cost = comment_size(piece)
+        if budget is not None and size + cost > budget and len(parts[-1]) > 1:
+            lead = f"### orchestrator plan: {code_span(_name(plan.environment))} (continued)"
             if item.section and item.section != item.text:
                 lead += f"\n\n{item.section} (continued)"
             parts.append([lead])
-            table = None
-            joiner = "\n\n"
-            opening = "" if item.table is None else (item.table + "\n" if item.table else "")
-            piece = joiner + opening + item.text
+            size, table = comment_size(lead), None
+            piece = _piece(item, table)
+            cost = comment_size(piece)
+        if budget is not None and size + cost > budget:
+            item = _Item(_cut_to_fit(item.text, budget - size - 2), None, item.section)
+            piece = _piece(item, table)
+            cost = comment_size(piece)
         parts[-1].append(piece)
+        size += cost
         table = item.table
     total = len(parts)
     out = []
@@ -524,48 +564,67 @@ def markdown_parts(
     return out
 
 
+def _piece(item: _Item, table: str | None) -> str:
+    """``item`` as it joins the current part: a row continues its table, anything else is a block."""
+    if item.table is not None and item.table == table:
+        return "\n" + item.text
+    opening = item.table + "\n" if item.table else ""
+    return "\n\n" + opening + item.text
+
+
+def _cut_to_fit(text: str, room: int) -> str:
+    """``text`` cut to ``room`` units inside a code block (so the cut cannot break the comment's structure)."""
+    note = "_This item was too large for one comment and is cut; `orchestrator show PLAN_FILE` shows it whole._"
+    lines = [_clip(line) for line in text.split("\n")]
+    size = comment_size(note) + 2 + 2 * (_longest_backtick_run(text) + 8)
+    kept: list[str] = []
+    for line in lines:
+        size += comment_size(visible(line)) + 1
+        if size > room:
+            break
+        kept.append(line)
+    block = fenced(kept)
+    while kept and comment_size(block) + comment_size(note) + 2 > room:
+        kept.pop()
+        block = fenced(kept)
+    return block + "\n\n" + note
+
+
 def markdown(plan: Plan, *, reveal: bool = False, show_unchanged: bool = False) -> str:
     """The whole plan as one Markdown document (no size limit; see :func:`markdown_parts`)."""
     return markdown_parts(plan, reveal=reveal, show_unchanged=show_unchanged, limit=None)[0]
 
 
 def write_markdown_parts(
-    plan: Plan, out_dir: Path, *, reveal: bool = False, show_unchanged: bool = False
+    plan: Plan, out: OutputFolder, *, reveal: bool = False, show_unchanged: bool = False
 ) -> list[Path]:
-    """Write ``plan-1.md``, ``plan-2.md``, ... into ``out_dir`` (owner-only) and return them.
+    """Write ``plan-1.md``, ``plan-2.md``, ... (owner-only) and the manifest into ``out``.
 
-    Stale parts of an earlier, longer plan (``plan-N.md`` beyond the new count) are removed, so
-    a workflow posting every ``plan-*.md`` never posts an old part.
+    ``out`` is a folder this run owns (new or found empty), so nothing else is in it: the
+    manifest lists exactly these parts, in order, and a workflow posts only what it lists.
     """
     parts = markdown_parts(plan, reveal=reveal, show_unchanged=show_unchanged)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        written = []
-        for number, text in enumerate(parts, start=1):
-            path = out_dir / f"plan-{number}.md"
-            write_text(path, scrub(text), mode=PRIVATE)  # no registered secret in a comment
-            written.append(path)
-        for stale in out_dir.glob("plan-*.md"):
-            match = re.fullmatch(r"plan-(\d+)\.md", stale.name)
-            if match and int(match.group(1)) > len(parts):
-                stale.unlink()
-    except OSError as exc:
-        raise OrchestratorError(f"cannot write the Markdown plan to {out_dir}: {exc.strerror}") from None
+    written = [  # no registered secret in a comment
+        out.write_text(f"plan-{number}.md", scrub(text), mode=PRIVATE) for number, text in enumerate(parts, start=1)
+    ]
+    out.finish()
     return written
 
 
 def print_markdown(
-    plan: Plan, *, reveal: bool, show_unchanged: bool, out_dir: Path | None, err: Callable[[str], None]
+    plan: Plan, *, reveal: bool, show_unchanged: bool, out: OutputFolder | None, err: Callable[[str], None]
 ) -> None:
-    """``--format markdown``: the whole plan on stdout, or numbered comment-sized parts in ``out_dir``."""
-    if out_dir is not None:
-        written = write_markdown_parts(plan, out_dir, reveal=reveal, show_unchanged=show_unchanged)
-        err(f"wrote the plan as {len(written)} comment(s): {', '.join(p.name for p in written)} in {out_dir}")
+    """``--format markdown``: the whole plan on stdout, or numbered comment-sized parts in ``out``."""
+    if out is not None:
+        written = write_markdown_parts(plan, out, reveal=reveal, show_unchanged=show_unchanged)
+        names = ", ".join(p.name for p in written)
+        err(f"wrote the plan as {len(written)} comment(s): {names} (listed in {MANIFEST}) in {out.path}")
         return
     text = markdown(plan, reveal=reveal, show_unchanged=show_unchanged)
     click.echo(text, nl=False)
-    if len(text) > GITHUB_COMMENT_LIMIT:
+    size = comment_size(text)
+    if size > GITHUB_COMMENT_LIMIT:
         err(
-            f"this Markdown is {len(text):,} characters, over GitHub's comment limit of {GITHUB_COMMENT_LIMIT:,}: "
+            f"this Markdown is {size:,} characters, over GitHub's comment limit of {GITHUB_COMMENT_LIMIT:,}: "
             "write it as several comments with --out-dir DIR"
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC
 from pathlib import Path
 
@@ -9,12 +10,14 @@ import click
 
 from orchestrator.cli.common import App, now_option, pass_app
 from orchestrator.cli.validate_render import _select
+from orchestrator.outdir import OutputFolder, claim, claim_new, trusted_roots
 from orchestrator.plan import Plan
 from orchestrator.preview import sample_recipient, sandbox_prospect
 from orchestrator.preview.write import PreviewItem, Templates, preview_items, write_previews
 from orchestrator.redact import mask_emails
 
-#: Where previews go without ``--out`` (inside the project's own ignored work folder).
+#: Where previews go without ``--out`` (inside the project's own ignored work folder): each run
+#: writes a new folder ``NAME-N`` there, so a run never mixes its files with an earlier one's.
 DEFAULT_DIR = Path(".orchestrator") / "previews"
 
 
@@ -34,7 +37,8 @@ DEFAULT_DIR = Path(".orchestrator") / "previews"
     "--out",
     "out",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Write preview.html, text.txt, desktop.png and mobile.png per send into DIR/<send>/.",
+    help="Write preview.html, text.txt, desktop.png and mobile.png per send into DIR/<send>/ "
+    "(DIR new or empty; manifest.json lists the files).",
 )
 @click.option("--no-screenshots", is_flag=True, help="Write only preview.html and text.txt (no browser needed).")
 @now_option
@@ -52,8 +56,8 @@ def preview(
     """Preview campaign NAME as a recipient sees it: merge tags filled, screenshots from Chromium.
 
     Merge tags are filled from a sample recipient (--sample, --prospect, or the built-in sample);
-    what is sent to Pardot is not changed. Without --out the files go to
-    .orchestrator/previews/ in the project and the text part is printed. Needs Chromium
+    what is sent to Pardot is not changed. Without --out the files go to a new folder
+    .orchestrator/previews/NAME-N/ in the project and the text part is printed. Needs Chromium
     (/usr/bin/chromium, or $ORCHESTRATOR_CHROMIUM) for the screenshots.
     """
     if occurrence is not None and at is not None:
@@ -71,11 +75,12 @@ def preview(
         else sample_recipient(config, sample)
     )
     needs_api = any(s.payload.get("email_template_id") is not None for s in sends)
-    target = out if out is not None else config.root / DEFAULT_DIR
     now = app.now()
     items = [PreviewItem(s.key, s.payload, (s.scheduled_time or now).astimezone(UTC).year) for s in sends]
     templates = Templates(app.client() if needs_api else None)
-    run = preview_items(items, target, recipient=recipient, templates=templates, screenshots=not no_screenshots)
+    with _preview_folder(app, out, name) as target:
+        run = preview_items(items, target, recipient=recipient, templates=templates, screenshots=not no_screenshots)
+        target.finish()
     show = (lambda s: s) if app.reveal_emails else mask_emails
     for send in run.sends:
         if out is None:
@@ -90,12 +95,22 @@ def preview(
         raise SystemExit(1)
 
 
-def plan_previews(app: App, plan: Plan, out: Path) -> None:
+def _preview_folder(app: App, out: Path | None, name: str) -> OutputFolder:
+    """``--out DIR`` (new or empty), or a new numbered folder for NAME under :data:`DEFAULT_DIR`."""
+    root = app.config().root
+    if out is not None:
+        return claim(out, option="--out", trusted=trusted_roots(root))
+    stem = re.sub(r"[^A-Za-z0-9._@-]+", "_", name).strip("._") or "preview"
+    return claim_new(root / DEFAULT_DIR, stem, option="preview", trusted=trusted_roots(root))
+
+
+def plan_previews(app: App, plan: Plan, out: OutputFolder) -> None:
     """``plan --previews DIR``: previews of the sends ``plan`` would make (messages on stderr)."""
     needs_api = any((c.payload or {}).get("email_template_id") is not None for c in plan.pending)
     run = write_previews(plan, app.project(), out, templates=app.client() if needs_api else None)
+    out.finish()
     app.err_console.print(
-        f"Wrote previews of {len(run.sends)} send(s) to {out} (open {run.index}).", markup=False, highlight=False
+        f"Wrote previews of {len(run.sends)} send(s) to {out.path} (open {run.index}).", markup=False, highlight=False
     )
     if run.browser_error is not None:
         click.echo(f"Error: no screenshots: {run.browser_error}", err=True)

@@ -21,6 +21,7 @@ from orchestrator.cli.common import App, echo_workflow_command, now_option, pass
 from orchestrator.config import Environment
 from orchestrator.desired import DesiredSend
 from orchestrator.errors import Diagnostic, OrchestratorError, ProjectInvalid, SelectionError
+from orchestrator.outdir import MANIFEST, claim, trusted_roots
 from orchestrator.pardot.models import EmailTemplate
 from orchestrator.project import desired_sends
 from orchestrator.redact import mask_emails, scrub
@@ -194,7 +195,20 @@ def _select(app: App, name: str, occurrence: int | None, at: str | None) -> list
 
 
 def _safe_dirname(key: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._@-]+", "_", key.replace(":", ""))
+    return re.sub(r"[^A-Za-z0-9._@-]+", "_", key.replace(":", "")).strip(".") or "send"
+
+
+def _write_rendered(app: App, sends: list[DesiredSend], out: Path) -> None:
+    """``render --out DIR``: DIR new or empty (links refused), one new folder per send, a manifest."""
+    with claim(out, option="--out", trusted=trusted_roots(app.root())) as folder:
+        for send in sends:
+            name = folder.subfolder(_safe_dirname(send.key))
+            # Exact content, but never a registered secret (the folder may become an artifact).
+            folder.write_text(f"{name}/subject.txt", scrub(send.subject or ""))
+            folder.write_text(f"{name}/body.txt", scrub(send.text or ""))
+            folder.write_text(f"{name}/body.html", scrub(send.html or ""))
+        folder.finish()
+    app.console.print(f"wrote {len(sends)} send(s) and {MANIFEST} to {out}", markup=False)
 
 
 @click.command()
@@ -207,7 +221,7 @@ def _safe_dirname(key: str) -> str:
     "--out",
     "out",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Write subject.txt, body.txt and body.html per send into DIR/<send key>/.",
+    help="Write subject.txt, body.txt and body.html per send into DIR/<send key>/ (DIR new or empty).",
 )
 @now_option
 @pass_app
@@ -224,14 +238,7 @@ def render(app: App, name: str, occurrence: int | None, at: str | None, out: Pat
         app.console.print(f"{name}: no send inside the schedule's horizon.", markup=False)
         return
     if out is not None:
-        for send in sends:
-            folder = out / _safe_dirname(send.key)
-            folder.mkdir(parents=True, exist_ok=True)
-            # Exact content, but never a registered secret (the folder may become an artifact).
-            (folder / "subject.txt").write_text(scrub(send.subject or ""), encoding="utf-8")
-            (folder / "body.txt").write_text(scrub(send.text or ""), encoding="utf-8")
-            (folder / "body.html").write_text(scrub(send.html or ""), encoding="utf-8")
-        app.console.print(f"wrote {len(sends)} send(s) to {out}", markup=False)
+        _write_rendered(app, sends, out)
         return
     counts = Counter(s.scheduled_time for s in sends)
     shown = set()

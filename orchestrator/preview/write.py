@@ -7,19 +7,16 @@ themselves, and so what reaches Pardot, are never touched.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import html as htmlmod
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestrator.atomic import write_text
 from orchestrator.errors import ApiError, BrowserUnavailable, OrchestratorError
+from orchestrator.outdir import OutputFolder
 from orchestrator.pardot.models import EmailTemplate
 from orchestrator.plan import Plan
 from orchestrator.preview.browser import Screenshotter
@@ -131,45 +128,48 @@ def page_html(content: EmailContent) -> str:
 
 def preview_items(
     items: Iterable[PreviewItem],
-    out_dir: Path,
+    out: OutputFolder,
     *,
     recipient: Recipient,
     templates: Templates,
     screenshots: bool = True,
     executable: str | None = None,
 ) -> PreviewRun:
-    """Write every item's preview into ``out_dir/<send>/``; screenshots last, through one browser.
+    """Write every item's preview into ``out/<send>/``; screenshots last, through one browser.
 
-    ``preview.html`` and ``text.txt`` are written first, so a missing Chromium still leaves them
-    (``PreviewRun.browser_error`` then says how to install it).
+    ``out`` is a folder this run owns (:mod:`orchestrator.outdir`): every file is new, no link is
+    followed; the caller finishes it (its manifest). ``preview.html`` and ``text.txt`` are
+    written first, so a missing Chromium still leaves them (``PreviewRun.browser_error`` then
+    says how to install it).
     """
     run = PreviewRun()
-    _mkdir(out_dir)
     for item in items:
         content = filled(email_content(item.payload, templates), recipient, item.year)
-        folder = out_dir / folder_name(item.key)
-        _mkdir(folder)
-        _write(folder / "preview.html", page_html(content))
-        _write(folder / "text.txt", content.text)
-        run.sends.append(SendPreview(item.key, folder, content))
+        folder = out.subfolder(folder_name(item.key))
+        out.write_text(f"{folder}/preview.html", page_html(content))
+        out.write_text(f"{folder}/text.txt", content.text)
+        run.sends.append(SendPreview(item.key, out.path / folder, content))
     if not screenshots or not run.sends:
         return run
     try:
         with Screenshotter(executable) as shooter:
-            run.sends = [SendPreview(s.key, s.folder, s.content, tuple(_shoot(shooter, s))) for s in run.sends]
+            run.sends = [SendPreview(s.key, s.folder, s.content, tuple(_shoot(shooter, s, out))) for s in run.sends]
     except BrowserUnavailable as exc:
         run.browser_error = exc
     return run
 
 
-def _shoot(shooter: Screenshotter, send: SendPreview) -> list[Path]:
-    return shooter.shoot(page_html(send.content), send.folder, write=write_bytes)
+def _shoot(shooter: Screenshotter, send: SendPreview, out: OutputFolder) -> list[Path]:
+    def write(target: Path, data: bytes) -> None:
+        out.write_bytes(f"{send.folder.name}/{target.name}", data)
+
+    return shooter.shoot(page_html(send.content), send.folder, write=write)
 
 
 def write_previews(
     plan: Plan,
     project: Project,
-    out_dir: Path,
+    out: OutputFolder,
     *,
     recipient: Recipient | None = None,
     templates: ReadsTemplates | None = None,
@@ -178,7 +178,8 @@ def write_previews(
 ) -> PreviewRun:
     """Previews of every send ``plan`` would perform (sends and schedules; no-ops and the rest skipped).
 
-    Writes an ``index.html`` listing them, for a CI artifact. The plan is only read.
+    Writes an ``index.html`` listing them, for a CI artifact, into ``out`` (a folder this run
+    owns; the caller finishes it). The plan is only read.
     """
     from orchestrator.preview.samples import sample_recipient
 
@@ -189,10 +190,9 @@ def write_previews(
         if c.payload is not None
     ]
     run = preview_items(
-        items, out_dir, recipient=chosen, templates=Templates(templates), screenshots=screenshots, executable=executable
+        items, out, recipient=chosen, templates=Templates(templates), screenshots=screenshots, executable=executable
     )
-    run.index = out_dir / "index.html"
-    _write(run.index, index_html(run, chosen, plan.environment))
+    run.index = out.write_text("index.html", index_html(run, chosen, plan.environment))
     return run
 
 
@@ -220,33 +220,3 @@ def index_html(run: PreviewRun, recipient: Recipient, environment: str) -> str:
         f"<p>Merge tags filled from {htmlmod.escape(recipient.label)}.</p>"
         f'<ul style="list-style: none; padding: 0">{body}</ul></body></html>\n'
     )
-
-
-def _mkdir(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OrchestratorError(f"cannot create {folder}: {exc.strerror}") from None
-
-
-def _write(path: Path, text: str) -> None:
-    try:
-        write_text(path, text)
-    except OSError as exc:
-        raise OrchestratorError(f"cannot write {path}: {exc.strerror}") from None
-
-
-def write_bytes(path: Path, data: bytes) -> None:
-    """Bytes to ``path`` atomically (same-folder temporary file, fsync, rename), like ``atomic``."""
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise

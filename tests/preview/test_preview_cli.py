@@ -52,9 +52,11 @@ def test_without_out_prints_the_text_part_and_the_folder(project: Path) -> None:
     assert code == 0, stdout + stderr
     assert "Subject: Spring sale: 20% off everything" in stdout
     assert "Hi Jamie,\n\nEverything is 20% off until March 8" in stdout
-    folder = project / ".orchestrator" / "previews" / SPRING
+    folder = project / ".orchestrator" / "previews" / "spring-sale-1" / SPRING  # a new folder per run
     assert f"wrote preview.html, text.txt to {folder}" in stdout
     assert (folder / "preview.html").is_file()
+    code, stdout, stderr = run(project, "preview", "spring-sale", "--no-screenshots", "--now", NOW)
+    assert code == 0 and str(folder).replace("-1/", "-2/") in stdout, stdout + stderr
 
 
 def test_a_named_sample_and_the_default_sample_from_the_project(project: Path, tmp_path: Path) -> None:
@@ -67,6 +69,7 @@ def test_a_named_sample_and_the_default_sample_from_the_project(project: Path, t
     out = tmp_path / "p"
     run(project, "preview", "spring-sale", "--no-screenshots", "--out", str(out), "--now", NOW)
     assert "Hi Grace," in (out / SPRING / "text.txt").read_text()
+    out = tmp_path / "p2"  # an output folder is new or empty
     run(project, "preview", "spring-sale", "--sample", "vip", "--no-screenshots", "--out", str(out), "--now", NOW)
     assert "Hi Alan," in (out / SPRING / "text.txt").read_text()
     code, _, stderr = run(project, "preview", "spring-sale", "--sample", "nobody", "--no-screenshots", "--now", NOW)
@@ -75,8 +78,8 @@ def test_a_named_sample_and_the_default_sample_from_the_project(project: Path, t
 
 
 def test_a_sandbox_prospect_fills_the_tags(project: Path, tmp_path: Path) -> None:
-    out = tmp_path / "p"
     for ident, name in (("1234", "Ada"), ("JANE.prospect@example.com", "Jane")):
+        out = tmp_path / name  # an output folder is new or empty
         code, stdout, stderr = run(
             project, "preview", "weekly-newsletter", "--occurrence", "0", "--prospect", ident,
             "--no-screenshots", "--out", str(out), "--now", NOW,
@@ -112,7 +115,7 @@ def test_occurrence_and_at_pick_one_send(project: Path, tmp_path: Path) -> None:
     out = tmp_path / "p"
     run(project, "preview", "weekly-newsletter", "--at", "2026-12-07T09:00:00", "--no-screenshots", "--out", str(out),
         "--now", NOW)
-    assert [p.name for p in out.iterdir()] == ["weekly-newsletter@2026-12-07T080000Z"]
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "weekly-newsletter@2026-12-07T080000Z"]
     code, _, stderr = run(project, "preview", "spring-sale", "--occurrence", "0", "--at", "2027-03-01T09:00:00")
     assert code != 0 and "not both" in stderr
 
@@ -131,15 +134,16 @@ def test_plan_previews_only_the_sends_it_would_make(tmp_path: Path) -> None:
     out = tmp_path / "pv"
     code, stdout, stderr = run(project, "plan", "--previews", str(out), "--now", NOW)
     assert code == 0, stdout + stderr
-    assert [p.name for p in out.iterdir()] == ["index.html"]  # everything is a no-op now
+    assert sorted(p.name for p in out.iterdir()) == ["index.html", "manifest.json"]  # everything is a no-op now
     assert "Wrote previews of 0 send(s)" in stderr
     spring = (project / "campaigns" / "spring-sale.yaml").read_text()
     (project / "campaigns" / "autumn-sale.yaml").write_text(
         spring.replace("name: spring-sale", "name: autumn-sale").replace("2027-03-01", "2027-09-01")
     )
+    out = tmp_path / "pv2"  # an output folder is new or empty
     code, stdout, stderr = run(project, "plan", "--previews", str(out), "--now", NOW)
     assert code == 0, stdout + stderr
-    assert sorted(p.name for p in out.iterdir()) == ["autumn-sale@2027-09-01T130000Z", "index.html"]
+    assert sorted(p.name for p in out.iterdir()) == ["autumn-sale@2027-09-01T130000Z", "index.html", "manifest.json"]
     assert "autumn-sale@2027-09-01T13:00:00Z" in (out / "index.html").read_text()
 
 
