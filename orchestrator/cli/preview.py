@@ -10,9 +10,11 @@ import click
 
 from orchestrator.cli.common import App, now_option, pass_app
 from orchestrator.cli.validate_render import _select
+from orchestrator.desired import DesiredSend
+from orchestrator.errors import ConfigError
 from orchestrator.outdir import OutputFolder, claim, claim_new, trusted_roots
 from orchestrator.plan import Plan
-from orchestrator.preview import sample_recipient, sandbox_prospect
+from orchestrator.preview import Recipient, sample_recipient, sandbox_prospect
 from orchestrator.preview.write import PreviewItem, Templates, preview_items, write_previews
 from orchestrator.redact import mask_emails
 
@@ -74,9 +76,19 @@ def preview(
         if prospect is not None
         else sample_recipient(config, sample)
     )
+    own = _own_recipients(app, sends) if sample is None else {}
+    if prospect is not None and own:  # a one-to-one campaign: the send addressed to that prospect
+        sends = [s for s in sends if _same_person(own.get(s.key), recipient)]
+        if not sends:
+            raise ConfigError(
+                f"{prospect!r} is not a recipient of {name}",
+                hint="omit --prospect: each one-to-one send is previewed with its own recipient's data",
+            )
     needs_api = any(s.payload.get("email_template_id") is not None for s in sends)
     now = app.now()
-    items = [PreviewItem(s.key, s.payload, (s.scheduled_time or now).astimezone(UTC).year) for s in sends]
+    items = [
+        PreviewItem(s.key, s.payload, (s.scheduled_time or now).astimezone(UTC).year, own.get(s.key)) for s in sends
+    ]
     templates = Templates(app.client() if needs_api else None)
     with _preview_folder(app, out, name) as target:
         run = preview_items(items, target, recipient=recipient, templates=templates, screenshots=not no_screenshots)
@@ -89,10 +101,33 @@ def preview(
             click.echo(send.content.text, nl=not send.content.text.endswith("\n"))
         files = ["preview.html", "text.txt", *(p.name for p in send.screenshots)]
         click.echo(f"wrote {', '.join(files)} to {send.folder}")
-    click.echo(f"Merge tags filled from {recipient.label}.")
+    labels = sorted({(own.get(s.key) or recipient).label for s in sends})
+    click.echo(f"Merge tags filled from {', '.join(labels)}.")
     if run.browser_error is not None:
         click.echo(f"Error: no screenshots: {run.browser_error}", err=True)
         raise SystemExit(1)
+
+
+def _own_recipients(app: App, sends: list[DesiredSend]) -> dict[str, Recipient]:
+    """Each one-to-one send's own prospect, as the sandbox has it (a real Pardot's prospects are
+    never read into preview files: there the run's sample fills every send)."""
+    env = app.environment()
+    if env.api.get("kind") != "sandbox":
+        return {}
+    own: dict[str, Recipient] = {}
+    for send in sends:
+        target = send.payload.get("prospect_id") or send.payload.get("prospect_email")
+        if target is None:
+            continue
+        try:
+            own[send.key] = sandbox_prospect(env, app.config().root, str(target))
+        except ConfigError:  # not in the sandbox: the sample fills it (plan says why it cannot go)
+            continue
+    return own
+
+
+def _same_person(own: Recipient | None, chosen: Recipient) -> bool:
+    return own is not None and own.label == chosen.label
 
 
 def _preview_folder(app: App, out: Path | None, name: str) -> OutputFolder:

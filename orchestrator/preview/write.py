@@ -37,11 +37,14 @@ class EmailContent:
 
 @dataclass(frozen=True)
 class PreviewItem:
-    """One send to preview: its key, the exact payload and the year its merge tags see."""
+    """One send to preview: its key, the exact payload and the year its merge tags see;
+    ``recipient``, when set, is whom this send's merge tags are filled from (a one-to-one
+    send's own prospect) instead of the run's sample."""
 
     key: str
     payload: Mapping[str, Any]
     year: int
+    recipient: Recipient | None = None
 
 
 @dataclass(frozen=True)
@@ -144,7 +147,7 @@ def preview_items(
     """
     run = PreviewRun()
     for item in items:
-        content = filled(email_content(item.payload, templates), recipient, item.year)
+        content = filled(email_content(item.payload, templates), item.recipient or recipient, item.year)
         folder = out.subfolder(folder_name(item.key))
         out.write_text(f"{folder}/preview.html", page_html(content))
         out.write_text(f"{folder}/text.txt", content.text)

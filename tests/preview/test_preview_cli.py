@@ -153,3 +153,23 @@ def test_a_malformed_sample_is_a_located_config_error(project: Path) -> None:
     code, stdout, stderr = run(project, "preview", "spring-sale", "--sample", "vip", "--no-screenshots", "--now", NOW)
     assert code == 1 and "Traceback" not in stdout + stderr
     assert "orchestrator.yaml:" in stdout + stderr and "first" in stdout + stderr
+
+
+def test_each_one_to_one_send_previews_with_its_own_recipient(project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "own"
+    code, stdout, stderr = run(project, "preview", "demo-followup", "--no-screenshots", "--out", str(out), "--now", NOW)
+    assert code == 0, stdout + stderr
+    folders = sorted(p for p in out.iterdir() if p.is_dir())
+    ada = next(p for p in folders if "1234" in p.name)
+    jane = next(p for p in folders if "1234" not in p.name)
+    assert "Hi Ada," in (ada / "text.txt").read_text()  # not the built-in sample's "Jamie"
+    assert "Hi Jane," in (jane / "text.txt").read_text()
+    out = tmp_path / "ada"  # --prospect picks the send addressed to that prospect, with that prospect's data
+    code, stdout, stderr = run(
+        project, "preview", "demo-followup", "--prospect", "1234", "--no-screenshots", "--out", str(out), "--now", NOW
+    )
+    assert code == 0, stdout + stderr
+    folders = [p for p in out.iterdir() if p.is_dir()]
+    assert len(folders) == 1 and "1234" in folders[0].name and "Hi Ada," in (folders[0] / "text.txt").read_text()
+    code, _, stderr = run(project, "preview", "demo-followup", "--prospect", "5007", "--no-screenshots", "--now", NOW)
+    assert code == 1 and "'5007' is not a recipient of demo-followup" in stderr
