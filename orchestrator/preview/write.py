@@ -23,6 +23,7 @@ from orchestrator.errors import ApiError, BrowserUnavailable, OrchestratorError
 from orchestrator.pardot.models import EmailTemplate
 from orchestrator.plan import Plan
 from orchestrator.preview.browser import Screenshotter
+from orchestrator.preview.csp import with_csp
 from orchestrator.preview.merge import Recipient, fill
 from orchestrator.project import Project
 from orchestrator.redact import mask_emails
@@ -149,7 +150,7 @@ def preview_items(
         content = filled(email_content(item.payload, templates), recipient, item.year)
         folder = out_dir / folder_name(item.key)
         _mkdir(folder)
-        _write(folder / "preview.html", page_html(content))
+        _write(folder / "preview.html", with_csp(page_html(content)))
         _write(folder / "text.txt", content.text)
         run.sends.append(SendPreview(item.key, folder, content))
     if not screenshots or not run.sends:
