@@ -200,9 +200,10 @@ class _Worker:
 def _check_one(client: httpx.Client, url: str, limits: LinkLimits, timed_out: str) -> LinkResult:
     """The status at the end of ``url``'s redirects (each hop requested, and checked, in turn);
     ``timed_out`` is the answer when the request's deadline passes."""
-    current = url
+    current, redirected = url, False
     try:
-        for _ in range(limits.max_redirects + 1):
+        for hop in range(limits.max_redirects + 1):
+            redirected = hop > 0
             response = _status(client, current)
             location = response.headers.get("location")
             if not response.is_redirect or location is None:
@@ -213,8 +214,8 @@ def _check_one(client: httpx.Client, url: str, limits: LinkLimits, timed_out: st
             current = str(target)
         return LinkResult(url, error=f"more than {limits.max_redirects} redirects")
     except RefusedAddress as exc:  # nothing was sent: say so, and nothing about the port
-        hop = "" if current == url else " (after a redirect)"
-        return LinkResult(url, error=f"not checked: {exc.host} is a private/loopback address{hop}")
+        after = " (after a redirect)" if redirected else ""
+        return LinkResult(url, error=f"not checked: {exc.host} is a private/loopback address{after}")
     except httpx.TimeoutException:
         return LinkResult(url, error=timed_out)
     except httpx.InvalidURL as exc:

@@ -238,6 +238,27 @@ def test_the_connection_goes_to_the_address_checked_and_the_host_header_keeps_th
     assert counter.hosts == ["www.example.com"]
 
 
+def test_tls_names_the_host_the_link_names_not_the_address(network: Network) -> None:
+    """The TLS ClientHello (plain text on the wire) carries the link's name as SNI."""
+    hello: list[bytes] = []
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+
+        def accept_one() -> None:
+            connection, _ = listener.accept()
+            with connection:
+                hello.append(connection.recv(4096))
+
+        reader = threading.Thread(target=accept_one, daemon=True)
+        reader.start()
+        network.names["secure.example.com"] = ["93.184.216.34"]
+        network.reroute[("93.184.216.34", 443)] = ("127.0.0.1", listener.getsockname()[1])
+        results = check_urls(["https://secure.example.com/"], LIMITS)
+        reader.join(10)
+    assert results["https://secure.example.com/"].broken  # our listener speaks no TLS
+    assert network.connects == [("93.184.216.34", 443)]
+    assert hello and b"secure.example.com" in hello[0]
+
+
 def test_validate_reports_refused_links_as_not_checked_and_nothing_about_ports(
     counter: _Server, network: Network, tmp_path: Path
 ) -> None:
