@@ -1,18 +1,27 @@
 """``validate --check-links``: is every absolute URL of the rendered emails reachable?
 
 Each unique URL is requested once with ``HEAD`` (``GET`` when a server refuses ``HEAD`` with
-405 or 501, closed after the status line), a few at a time, each bounded in time, redirects
-followed up to a limit, and the whole run bounded by a deadline. 4xx/5xx answers, timeouts and
-connection failures become ``broken-link`` findings, located at every campaign that uses the
-URL; like the other email lints they are warnings unless ``policy.lints`` says otherwise.
+405 or 501, closed after the status line), a few at a time, each bounded in time (all its
+redirects included), redirects followed up to a limit, and the whole run bounded by a deadline
+that includes its shutdown. 4xx/5xx answers, timeouts and connection failures become
+``broken-link`` findings, located at every campaign that uses the URL; like the other email
+lints they are warnings unless ``policy.lints`` says otherwise.
+
+The URLs come from a pull request, so only public addresses are requested, hop by hop
+(:mod:`orchestrator.public_http`): a link to, or redirecting to, a loopback, private or
+link-local address is reported "not checked" without a packet sent to it, which says nothing
+about whether anything listens there.
 """
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import re
+import ssl
+import threading
 import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -21,6 +30,7 @@ import httpx
 from orchestrator import __version__
 from orchestrator.errors import Diagnostic
 from orchestrator.lints import campaign_lints, parse_html, part_path, rendered_line, show_value
+from orchestrator.public_http import AddressGuard, PublicTransport, RefusedAddress, request_deadline
 
 if TYPE_CHECKING:
     from orchestrator.campaigns import Campaign
@@ -68,6 +78,10 @@ class LinkLimits:
     deadline_s: float = 60.0
     max_redirects: int = 5
 
+    def over_budget(self) -> str:
+        """What a URL not answered by the run's deadline is reported as."""
+        return f"not checked within the {self.deadline_s:g} s time budget"
+
 
 def collect_links(sends: Iterable[DesiredSend]) -> dict[str, set[LinkSite]]:
     """Every absolute http(s) URL in the sends' HTML (links and images) and text parts, with its sites.
@@ -99,12 +113,15 @@ def check_urls(
     urls: Iterable[str],
     limits: LinkLimits = LinkLimits(),
     *,
-    transport: httpx.BaseTransport | None = None,
-    clock: Callable[[], float] = time.monotonic,
+    guard: AddressGuard | None = None,
 ) -> dict[str, LinkResult]:
-    """Request each URL once, bounded by ``limits``; URLs not started or not answered when the
-    deadline passes are reported as unchecked. A run lasts at most the deadline plus one request
-    timeout (requests in flight are not cut short, only left unreported)."""
+    """Request each URL once, bounded by ``limits``; URLs not answered when the deadline passes
+    are reported as unchecked, and the call returns then: workers still busy are left behind
+    (daemon threads whose every socket operation also stops at the deadline), never waited for.
+
+    Only public addresses are requested (:mod:`orchestrator.public_http`); ``guard`` defaults to
+    that, plus the loopback sockets a test opened with :func:`_allow_loopback_for_tests`.
+    """
     todo = sorted(set(urls))
     results: dict[str, LinkResult] = {
         url: LinkResult(url, error=f"not checked: more than {MAX_URLS} links") for url in todo[MAX_URLS:]
@@ -112,48 +129,128 @@ def check_urls(
     todo = todo[:MAX_URLS]
     if not todo:
         return results
-    client = httpx.Client(
-        follow_redirects=True,
-        max_redirects=limits.max_redirects,
-        timeout=limits.timeout_s,
-        transport=transport,
-        headers={"User-Agent": f"orchestrator/{__version__} link check"},
-    )
-    started = clock()
-    pool = ThreadPoolExecutor(max_workers=max(1, limits.concurrency), thread_name_prefix="linkcheck")
+    run_end = time.monotonic() + limits.deadline_s
+    jobs: queue.SimpleQueue[str] = queue.SimpleQueue()
+    answers: queue.SimpleQueue[LinkResult] = queue.SimpleQueue()
+    for url in todo:
+        jobs.put(url)
+    stop = threading.Event()
+    chosen = guard if guard is not None else AddressGuard.allowing(_test_loopback)
+    tls = httpx.create_ssl_context(trust_env=False)
+    for _ in range(min(max(1, limits.concurrency), len(todo))):
+        worker = _Worker(chosen, tls, limits, run_end, jobs, answers, stop)
+        threading.Thread(target=worker.run, name="linkcheck", daemon=True).start()
+    waiting = set(todo)
     try:
-        pending: dict[Future[LinkResult], str] = {pool.submit(_check_one, client, url, limits): url for url in todo}
-        while pending:
-            left = limits.deadline_s - (clock() - started)
+        while waiting:
+            left = run_end - time.monotonic()
             if left <= 0:
                 break
-            done, _ = wait(pending, timeout=left, return_when=FIRST_COMPLETED)
-            for future in done:
-                results[pending.pop(future)] = future.result()
-        for future, url in pending.items():
-            future.cancel()
-            results[url] = LinkResult(url, error=f"not checked within the {limits.deadline_s:g} s time budget")
+            try:
+                result = answers.get(timeout=left)
+            except queue.Empty:
+                break
+            results[result.url] = result
+            waiting.discard(result.url)
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        client.close()
+        stop.set()
+    for url in waiting:
+        results[url] = LinkResult(url, error=limits.over_budget())
     return results
 
 
-def _check_one(client: httpx.Client, url: str, limits: LinkLimits) -> LinkResult:
+@dataclass
+class _Worker:
+    """One thread of a link check, with its own client (so no connection is shared across threads)."""
+
+    guard: AddressGuard
+    tls: ssl.SSLContext
+    limits: LinkLimits
+    run_end: float
+    jobs: queue.SimpleQueue[str]
+    answers: queue.SimpleQueue[LinkResult]
+    stop: threading.Event
+
+    def run(self) -> None:
+        client = httpx.Client(
+            transport=PublicTransport(self.guard, ssl_context=self.tls),
+            follow_redirects=False,  # each hop is checked here, and its connection by the guard
+            timeout=self.limits.timeout_s,
+            trust_env=False,  # no proxy from the environment, no .netrc credentials to any host
+            headers={"User-Agent": f"orchestrator/{__version__} link check"},
+        )
+        with client:
+            while not self.stop.is_set():
+                try:
+                    url = self.jobs.get_nowait()
+                except queue.Empty:
+                    return
+                request_end = time.monotonic() + self.limits.timeout_s
+                timed_out = f"timed out after {self.limits.timeout_s:g} s"
+                if request_end >= self.run_end:  # the run's deadline comes first and is what a timeout means
+                    request_end, timed_out = self.run_end, self.limits.over_budget()
+                with request_deadline(request_end):
+                    try:
+                        result = _check_one(client, url, self.limits, timed_out)
+                    except Exception as exc:  # an answer for every URL, and no dead thread to wait for
+                        result = LinkResult(url, error=f"not checked ({type(exc).__name__}: {str(exc)[:200]})")
+                self.answers.put(result)
+
+
+def _check_one(client: httpx.Client, url: str, limits: LinkLimits, timed_out: str) -> LinkResult:
+    """The status at the end of ``url``'s redirects (each hop requested, and checked, in turn);
+    ``timed_out`` is the answer when the request's deadline passes."""
+    current, redirected = url, False
     try:
-        response = client.head(url)
-        if response.status_code in (405, 501):  # HEAD not supported: ask for the page, read no body
-            with client.stream("GET", url) as streamed:
-                return LinkResult(url, status=streamed.status_code)
-        return LinkResult(url, status=response.status_code)
-    except httpx.TooManyRedirects:
+        for hop in range(limits.max_redirects + 1):
+            redirected = hop > 0
+            response = _status(client, current)
+            location = response.headers.get("location")
+            if not response.is_redirect or location is None:
+                return LinkResult(url, status=response.status_code)
+            target = response.url.join(location)
+            if target.scheme not in ("http", "https"):
+                return LinkResult(url, error=f"not checked: redirects to a {target.scheme or 'relative'} URL")
+            current = str(target)
         return LinkResult(url, error=f"more than {limits.max_redirects} redirects")
+    except RefusedAddress as exc:  # nothing was sent: say so, and nothing about the port
+        after = " (after a redirect)" if redirected else ""
+        return LinkResult(url, error=f"not checked: {exc.host} is a private/loopback address{after}")
     except httpx.TimeoutException:
-        return LinkResult(url, error=f"timed out after {limits.timeout_s:g} s")
+        return LinkResult(url, error=timed_out)
     except httpx.InvalidURL as exc:
         return LinkResult(url, error=f"invalid URL ({exc})")
     except httpx.HTTPError as exc:
         return LinkResult(url, error=f"unreachable ({type(exc).__name__}: {str(exc)[:200]})")
+
+
+def _status(client: httpx.Client, url: str) -> httpx.Response:
+    """``HEAD url``; ``GET`` (closed after the status line) when a server refuses ``HEAD`` with 405 or 501."""
+    response = client.head(url)
+    if response.status_code not in (405, 501):
+        return response
+    with client.stream("GET", url) as streamed:
+        return streamed
+
+
+#: Loopback sockets the default guard lets through; only :func:`_allow_loopback_for_tests` sets it.
+_test_loopback: frozenset[tuple[str, int]] = frozenset()
+
+
+@contextlib.contextmanager
+def _allow_loopback_for_tests(*sockets: tuple[str, int]) -> Iterator[None]:
+    """A test hook: within the block, ``check_urls`` may also reach these loopback ``(address, port)`` pairs.
+
+    Neither a setting nor an environment variable can do this, so a pull request cannot.
+    """
+    global _test_loopback
+    before = _test_loopback
+    AddressGuard.allowing(sockets)  # refuses anything but loopback
+    _test_loopback = before | frozenset(sockets)
+    try:
+        yield
+    finally:
+        _test_loopback = before
 
 
 def link_problems(

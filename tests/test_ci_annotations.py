@@ -13,6 +13,7 @@ from typing import ClassVar
 import pytest
 
 from orchestrator.cli.annotations import command, escape_data, escape_property
+from orchestrator.linkcheck import _allow_loopback_for_tests
 from tests.report.helpers import NOW, applied_example, copy_example, run
 
 
@@ -157,7 +158,8 @@ def test_all_envs_with_check_links_requests_each_url_once(tmp_path: Path) -> Non
             "name: links\ncampaign: spring-2027\nlists: [newsletter]\nsender: {name: A, email: a@example.com}\n"
             f"subject: Hi\ntext: |\n  {{{{ page }}}} {base}/shared\n  %%unsubscribe%%\nschedule: {{now: true}}\n"
         )
-        code, out, err = run(project, "validate", "--all-envs", "--check-links", "--format", "github", "--now", NOW)
+        with _allow_loopback_for_tests(("127.0.0.1", server.server_address[1])):  # refused by default
+            code, out, err = run(project, "validate", "--all-envs", "--check-links", "--format", "github", "--now", NOW)
     finally:
         server.shutdown()
     assert code == 0, out + err  # broken links are warnings unless policy.lints says error

@@ -20,9 +20,10 @@ from orchestrator.outdir import OutputFolder
 from orchestrator.pardot.models import EmailTemplate
 from orchestrator.plan import Plan
 from orchestrator.preview.browser import Screenshotter
+from orchestrator.preview.csp import with_csp
 from orchestrator.preview.merge import Recipient, fill
 from orchestrator.project import Project
-from orchestrator.redact import mask_emails
+from orchestrator.redact import mask_emails, scrub
 from orchestrator.remote_checks import ReadsTemplates
 
 
@@ -149,8 +150,8 @@ def preview_items(
     for item in items:
         content = filled(email_content(item.payload, templates), item.recipient or recipient, item.year)
         folder = out.subfolder(folder_name(item.key))
-        out.write_text(f"{folder}/preview.html", page_html(content))
-        out.write_text(f"{folder}/text.txt", content.text)
+        out.write_text(f"{folder}/preview.html", scrub(with_csp(page_html(content))))
+        out.write_text(f"{folder}/text.txt", scrub(content.text))
         run.sends.append(SendPreview(item.key, out.path / folder, content))
     if not screenshots or not run.sends:
         return run
