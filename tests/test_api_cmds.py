@@ -327,6 +327,7 @@ def test_a_refused_token_against_a_base_url_fails_cleanly(live_project: Path, mo
 
 def test_stats_skip_an_email_id_that_now_names_another_email(project: Path) -> None:
     """After `sandbox reset` without --state the ids are handed out again: 70001 is another email."""
+    first = next(key for key, email_id in email_ids(project).items() if email_id == 70001)  # sends go in parallel
     code, out, err = run(project, "sandbox", "reset")
     assert code == 0, out + err
     stray = project / "campaigns" / "stray.yaml"
@@ -338,6 +339,5 @@ def test_stats_skip_an_email_id_that_now_names_another_email(project: Path) -> N
     code, out, err = run(project, "stats", "--all", "--json", clock=AFTER)
     document = as_json(out)
     skipped = {s["key"]: s["reason"] for s in document["skipped"]}
-    first = EXAMPLE_KEYS[0]
     assert first in skipped and "is named 'stray@now' in Pardot, not" in skipped[first], out + err
     assert first not in [s["key"] for s in document["sends"]]
