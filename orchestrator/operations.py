@@ -393,8 +393,12 @@ def apply_fresh(
         return chosen, execute(target, chosen, options)
 
 
-def check_reviewed(reviewed: Plan, target: Target, lineage: str, now: datetime) -> None:
-    """Refuse a reviewed plan that cannot vouch for anything in this environment and state."""
+def check_reviewed(reviewed: Plan, target: Target, lineage: str | None, now: datetime) -> None:
+    """Refuse a reviewed plan that cannot vouch for anything in this environment and state.
+
+    A plan reviewed when there was no state yet vouches for its changes in whatever state the
+    first apply created: the plan made afresh under the lock decides what is still to send.
+    """
     if reviewed.errored:
         raise PlanRefused("the reviewed plan has errors; it vouches for nothing")
     if reviewed.environment != target.env.name:
@@ -406,7 +410,7 @@ def check_reviewed(reviewed: Plan, target: Target, lineage: str, now: datetime) 
             f"the reviewed plan was made for business unit {reviewed.business_unit_id}, "
             f"but the environment now uses {target.env.business_unit_id}"
         )
-    if reviewed.state_lineage != lineage:
+    if reviewed.state_lineage is not None and reviewed.state_lineage != lineage:
         raise PlanRefused(f"the reviewed plan belongs to another state (lineage {reviewed.state_lineage})")
     if reviewed.created_at > now + CLOCK_SKEW:
         raise PlanRefused("the reviewed plan was made in the future; it vouches for nothing")

@@ -218,13 +218,16 @@ def check_applicable(
     now: datetime,
     environment: str,
     business_unit_id: str,
-    lineage: str,
+    lineage: str | None,
     serial: int,
     allow_hml: bool = False,
 ) -> None:
     """Refuse, saying why, a saved plan that cannot be applied as it is now.
 
     ``allow_hml`` is the environment's ``policy.allow_hml_unsubscribe``, for the content check.
+    A plan made where no state existed yet applies only to a state nobody has written since
+    (serial 0): the caller holds the state lock, so of two applies of such a plan one sends and
+    the other finds the state written.
     """
     if plan.errored:
         raise PlanRefused("the plan has errors; it can be shown but never applied")
@@ -237,6 +240,20 @@ def check_applicable(
         )
     if now > plan.expires_at:
         raise PlanRefused(f"the plan expired at {utc_iso(plan.expires_at)} (it was made at {utc_iso(plan.created_at)})")
+    check_state(plan, lineage=lineage, serial=serial)
+    check_times(plan, now=now)
+    check_integrity(plan, allow_hml=allow_hml)
+
+
+def check_state(plan: Plan, *, lineage: str | None, serial: int) -> None:
+    """Refuse a plan made against another state, or against this one before it last changed."""
+    if plan.state_lineage is None:
+        if serial != 0:
+            raise PlanRefused(
+                f"the state changed since the plan was made (no state yet -> serial {serial}, lineage {lineage}): "
+                "another apply or state command ran"
+            )
+        return
     if plan.state_lineage != lineage:
         raise PlanRefused(f"the plan belongs to another state (lineage {plan.state_lineage}, current {lineage})")
     if plan.state_serial != serial:
@@ -244,5 +261,3 @@ def check_applicable(
             f"the state changed since the plan was made (serial {plan.state_serial} -> {serial}): another apply or "
             "state command ran"
         )
-    check_times(plan, now=now)
-    check_integrity(plan, allow_hml=allow_hml)

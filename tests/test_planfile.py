@@ -109,6 +109,21 @@ def test_a_valid_plan_passes() -> None:
     check(PLAN)
 
 
+def test_a_plan_made_with_no_state_yet_applies_only_to_an_unwritten_state() -> None:
+    plan = make_plan(
+        [desired("a", at=NOW + timedelta(days=1))],
+        StateSnapshot(None, 0),
+        NOW,
+        environment="prod",
+        business_unit_id="0Uv1",
+    )
+    assert plan.state_lineage is None
+    check(plan, serial=0)  # created by this apply (or `state init`), nothing written yet
+    with pytest.raises(PlanRefused) as caught:
+        check(plan, serial=2)
+    assert "state changed since the plan was made (no state yet -> serial 2" in caught.value.message
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

@@ -44,11 +44,11 @@ def _show(app: App, plan: Plan, fmt: str, *, show_unchanged: bool = False, out_d
         print_text(plan, app.console, reveal=app.reveal_emails, show_noop=show_unchanged)
 
 
-def _target(app: App) -> operations.Target:
+def _target(app: App, *, read_only: bool = False) -> operations.Target:
     return operations.Target(
         project=app.project(),
         env=app.environment(),
-        store=app.store(),
+        store=app.store(read_only=read_only),
         client=app.client(),
         clock=app.ticking_clock(),
         notes=lambda line: app.err_console.print(line, markup=False, highlight=False),
@@ -125,7 +125,7 @@ def plan(
     if out_dir is not None and fmt != "markdown":
         raise click.UsageError("--out-dir writes Markdown comments: use it with --format markdown")
     now = app.send_now() if out is not None else app.now()
-    result = operations.compute_plan(_target(app), now, allow_late=allow_late, audience=audience)
+    result = operations.compute_plan(_target(app, read_only=True), now, allow_late=allow_late, audience=audience)
     if out is not None:
         write_plan(result, out)
     _show(app, result, fmt, show_unchanged=show_unchanged, out_dir=out_dir)

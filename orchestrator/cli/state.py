@@ -115,6 +115,7 @@ def _get(app: App, key: str) -> SendRecord:
 @pass_app
 def state_show(app: App, key: str) -> None:
     """Show one send's record, its exact payload and its journal (KEY may be masked as listed)."""
+    app.store(read_only=True)  # only reads: a role granted SELECT suffices
     key = _key(app, key)
     record = _get(app, key)
     journal = app.store().journal(key)
