@@ -21,12 +21,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import subprocess
 import time
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orchestrator.apply import ApplyHooks, ApplyResult, Executor, StopRequest
@@ -37,14 +35,12 @@ from orchestrator.pipeline import options_for, plan_project
 from orchestrator.plan import Action, Change, Plan, PlanSource
 from orchestrator.planfile import CLOCK_SKEW, check_applicable, check_times
 from orchestrator.project import Project
+from orchestrator.provenance import APPLY_COMMIT, Audit, check_descends, git_source
 from orchestrator.state.base import StateStore
 from orchestrator.state.models import SendStatus, StateSnapshot
 
 if TYPE_CHECKING:
     from orchestrator.pardot.client import PardotClient
-
-#: How long ``git`` may take to say which commit a project is at.
-GIT_TIMEOUT_S = 10.0
 
 #: The reason given to a change that is held because no reviewer saw it.
 NOT_REVIEWED = (
@@ -67,36 +63,6 @@ class Target:
     client: PardotClient
     clock: Callable[[], datetime]
     notes: Callable[[str], None] = lambda _line: None
-
-
-# -- the source of a plan --------------------------------------------------------------------
-
-
-def git_source(root: Path) -> PlanSource:
-    """The git commit ``root`` is checked out at, and whether tracked files differ from it."""
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--verify", "HEAD"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=GIT_TIMEOUT_S,
-            check=False,
-        )
-        if head.returncode != 0:
-            return PlanSource(note="not a git checkout")
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no", "--", "."],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=GIT_TIMEOUT_S,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return PlanSource(note="not a git checkout (git did not answer)")
-    dirty = bool(status.stdout.strip()) if status.returncode == 0 else None
-    return PlanSource(git_commit=head.stdout.strip(), git_dirty=dirty, note="uncommitted changes" if dirty else None)
 
 
 # -- planning --------------------------------------------------------------------------------
@@ -326,10 +292,28 @@ class ApplyOptions:
     stop: StopRequest | None = None
     approved_large: Collection[str] = ()
     lock_timeout: float = 0.0
+    plan_checksum: str | None = None  # of the saved (or reviewed) plan applied, for the journal
+    approved_by: str | None = None  # who approved this apply (see provenance.approver)
 
 
-def execute(target: Target, plan: Plan, options: ApplyOptions) -> ApplyResult:
-    """Run the pending changes of ``plan`` (the caller holds the lock and has checked the plan)."""
+@contextlib.contextmanager
+def locked_apply(target: Target, options: ApplyOptions) -> Iterator[PlanSource]:
+    """The state lock for an apply, then the refusal of a checkout older than the last one applied
+    (see :mod:`orchestrator.provenance`); yields the checkout's commit."""
+    with hold_lock(target, "apply", options.lock_timeout):
+        yield check_descends(target.project.config.root, target.store)
+
+
+def execute(target: Target, plan: Plan, options: ApplyOptions, source: PlanSource | None = None) -> ApplyResult:
+    """Run the pending changes of ``plan`` (the caller holds the lock and has checked the plan).
+
+    Before the first send the commit it comes from is journaled (``apply-commit``), and every
+    journal entry of every send carries the commit, the plan's checksum and the approver.
+    """
+    source = source or PlanSource()
+    audit = Audit(source.git_commit, source.git_dirty, options.plan_checksum, options.approved_by)
+    if plan.pending and audit.commit is not None:
+        target.store.append_journal(key=None, action=APPLY_COMMIT, detail=audit.detail())
     executor = Executor(
         target.client,
         target.store,
@@ -338,13 +322,14 @@ def execute(target: Target, plan: Plan, options: ApplyOptions) -> ApplyResult:
         approved_large=options.approved_large,
         clock=target.clock,
         stop=options.stop,
+        audit=audit.detail(),
     )
     return executor.run(plan)
 
 
 def apply_saved(target: Target, saved: Plan, options: ApplyOptions) -> tuple[Plan, ApplyResult]:
     """Apply a saved plan exactly, or refuse before the first API call (see the module docstring)."""
-    with hold_lock(target, "apply", options.lock_timeout):
+    with locked_apply(target, options) as source:
         snapshot = target.store.snapshot()
         check_applicable(
             saved,
@@ -375,14 +360,14 @@ def apply_saved(target: Target, saved: Plan, options: ApplyOptions) -> tuple[Pla
             chosen = held_on_either_count(chosen, _count_audiences(target, chosen, options.now(), reuse=False))
         options.show(chosen)
         check_times(chosen, now=options.now())
-        return chosen, execute(target, chosen, options)
+        return chosen, execute(target, chosen, options, source)
 
 
 def apply_fresh(
     target: Target, options: ApplyOptions, *, allow_late: bool = False, audience: bool = False
 ) -> tuple[Plan, ApplyResult | None]:
     """Plan now under the lock, show it, confirm, and apply it (``None``: nothing was run)."""
-    with hold_lock(target, "apply", options.lock_timeout):
+    with locked_apply(target, options) as source:
         chosen = compute_plan(target, options.now(), allow_late=allow_late, audience=audience)
         options.show(chosen)
         if chosen.errored or not chosen.has_changes:
@@ -390,7 +375,7 @@ def apply_fresh(
         if not options.confirm(chosen):
             raise OrchestratorError("apply cancelled; nothing was sent")
         check_times(chosen, now=options.now())  # the prompt may have waited: times are checked again
-        return chosen, execute(target, chosen, options)
+        return chosen, execute(target, chosen, options, source)
 
 
 def check_reviewed(reviewed: Plan, target: Target, lineage: str | None, now: datetime) -> None:
@@ -444,7 +429,7 @@ def apply_reviewed(
     target: Target, reviewed: Plan, options: ApplyOptions, *, audience: bool = False
 ) -> tuple[Plan, ApplyResult | None]:
     """Plan afresh and send only what ``reviewed`` showed, identical; hold the rest."""
-    with hold_lock(target, "apply", options.lock_timeout):
+    with locked_apply(target, options) as source:
         snapshot = target.store.snapshot()
         check_reviewed(reviewed, target, snapshot.lineage, options.now())
         fresh = compute_plan(
@@ -455,4 +440,4 @@ def apply_reviewed(
         if chosen.errored or not chosen.has_changes:
             return chosen, None
         check_times(chosen, now=options.now())
-        return chosen, execute(target, chosen, options)
+        return chosen, execute(target, chosen, options, source)

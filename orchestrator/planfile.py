@@ -8,6 +8,7 @@ refuses a plan that no longer matches the world it was computed for.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -139,8 +140,14 @@ def _checksum(document: dict[str, Any]) -> str:
     return digest({k: v for k, v in document.items() if k != "checksum"})
 
 
-def write_plan(plan: Plan, path: Path) -> None:
-    """Save ``plan`` atomically (temp file in the same folder, fsync, rename) with its checksum."""
+def plan_checksum(plan: Plan) -> str:
+    """The checksum ``plan`` is saved with: the digest of its canonical JSON."""
+    return _checksum(plan_to_dict(plan))
+
+
+def write_plan(plan: Plan, path: Path) -> str:
+    """Save ``plan`` atomically (temp file in the same folder, fsync, rename) with its checksum;
+    return the checksum, which ``show`` and ``apply`` print again for the approver to compare."""
     document = plan_to_dict(plan)
     document["checksum"] = _checksum(document)
     try:
@@ -149,10 +156,24 @@ def write_plan(plan: Plan, path: Path) -> None:
         write_text(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n", mode=PRIVATE)
     except OSError as exc:
         raise OrchestratorError(f"cannot write the plan to {path}: {exc.strerror}") from None
+    return str(document["checksum"])
+
+
+@dataclass(frozen=True)
+class SavedPlan:
+    """A plan read from a file, with the checksum it was saved with."""
+
+    plan: Plan
+    checksum: str
 
 
 def read_plan(path: Path) -> Plan:
     """Load a saved plan; refuse a file that is not a plan, of another format, or altered."""
+    return load_plan(path).plan
+
+
+def load_plan(path: Path) -> SavedPlan:
+    """Load a saved plan and its checksum; refuse a file that is not a plan, of another format, or altered."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -168,7 +189,7 @@ def read_plan(path: Path) -> Plan:
     if _checksum(document) != document["checksum"]:
         raise PlanRefused(f"{path} was altered after it was saved (checksum mismatch); it will not be applied")
     try:
-        return plan_from_dict(document)
+        return SavedPlan(plan_from_dict(document), str(document["checksum"]))
     except (KeyError, TypeError, ValueError) as exc:
         raise PlanRefused(f"{path} is not a valid plan: {exc}") from None
 

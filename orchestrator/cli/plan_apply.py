@@ -6,6 +6,7 @@ are library functions in :mod:`orchestrator.operations`.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -26,7 +27,8 @@ from orchestrator.cli.exitcodes import SIGNAL_EXIT, ExitCode
 from orchestrator.cli.planview import print_markdown, print_text
 from orchestrator.errors import OrchestratorError
 from orchestrator.plan import Change, Plan
-from orchestrator.planfile import plan_to_dict, read_plan, write_plan
+from orchestrator.planfile import load_plan, plan_to_dict, write_plan
+from orchestrator.provenance import approver
 from orchestrator.redact import mask_emails
 
 FORMATS = click.Choice(["text", "json", "markdown", "github"])
@@ -126,19 +128,20 @@ def plan(
         raise click.UsageError("--out-dir writes Markdown comments: use it with --format markdown")
     now = app.send_now() if out is not None else app.now()
     result = operations.compute_plan(_target(app, read_only=True), now, allow_late=allow_late, audience=audience)
-    if out is not None:
-        write_plan(result, out)
+    checksum = write_plan(result, out) if out is not None else None
     _show(app, result, fmt, show_unchanged=show_unchanged, out_dir=out_dir)
     if previews is not None:
         from orchestrator.cli.preview import plan_previews
 
         plan_previews(app, result, previews)
-    if out is not None and fmt == "text":
-        app.console.print(
-            f"\nSaved the plan to {out}; apply it with `orchestrator apply {out}` "
-            f"before {result.expires_at.isoformat()}.",
-            markup=False,
-            highlight=False,
+    if out is not None:
+        saved = (
+            f"Saved the plan to {out} (checksum {checksum}); apply it with `orchestrator apply {out}` "
+            f"before {result.expires_at.isoformat()}."
+        )
+        # Other formats are read by machines: the note goes to stderr, stdout stays the plan.
+        (app.console if fmt == "text" else app.err_console).print(
+            ("\n" if fmt == "text" else "") + saved, markup=False, highlight=False
         )
     if result.errored:
         raise SystemExit(ExitCode.ERROR)
@@ -337,6 +340,12 @@ def apply(
     target = _target(app)
     hooks = _ProgressHooks(app)
     stop = StopRequest()
+    given_file = plan_file if plan_file is not None else reviewed_file
+    given = load_plan(given_file) if given_file is not None else None
+    if plan_file is not None and given is not None:
+        # Printed before anything is sent: the approver compares it with the plan they approved.
+        say = f"Applying the saved plan {plan_file} (checksum {given.checksum})."
+        app.console.print(say, markup=False, highlight=False)
     options = operations.ApplyOptions(
         now=app.send_now,
         show=lambda chosen: _show(app, chosen, "text"),
@@ -345,14 +354,16 @@ def apply(
         stop=stop,
         approved_large=approve_large,
         lock_timeout=lock_timeout,
+        plan_checksum=given.checksum if given is not None else None,
+        approved_by=approver(os.environ),
     )
     result: ApplyResult | None
     try:
         with _signals_stop(stop, hooks):
-            if plan_file is not None:
-                chosen, result = operations.apply_saved(target, read_plan(plan_file), options)
-            elif reviewed_file is not None:
-                chosen, result = operations.apply_reviewed(target, read_plan(reviewed_file), options, audience=audience)
+            if plan_file is not None and given is not None:
+                chosen, result = operations.apply_saved(target, given.plan, options)
+            elif given is not None:
+                chosen, result = operations.apply_reviewed(target, given.plan, options, audience=audience)
             else:
                 chosen, result = operations.apply_fresh(target, options, allow_late=allow_late, audience=audience)
     finally:
@@ -375,9 +386,18 @@ def apply(
 )
 @pass_app
 def show(app: App, plan_file: Path, fmt: str, previews: Path | None) -> None:
-    """Print a saved plan (from `plan --out`) as text, JSON, Markdown or GitHub annotations."""
-    saved = read_plan(plan_file)
-    _show(app, saved, fmt, show_unchanged=True)
+    """Print a saved plan (from `plan --out`) as text, JSON, Markdown or GitHub annotations.
+
+    Text and JSON include the plan's checksum, which `apply PLAN_FILE` prints before it sends.
+    """
+    loaded = load_plan(plan_file)
+    saved = loaded.plan
+    if fmt == "json":
+        app.print_json({**plan_to_dict(saved), "checksum": loaded.checksum})
+    else:
+        _show(app, saved, fmt, show_unchanged=True)
+    if fmt == "text":
+        app.console.print(f"Checksum: {loaded.checksum}", markup=False, highlight=False)
     if previews is not None:
         from orchestrator.cli.preview import plan_previews
 

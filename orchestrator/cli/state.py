@@ -125,6 +125,11 @@ def state_show(app: App, key: str) -> None:
         {"seq": e.seq, "at": e.at.isoformat(), "action": e.action, "detail": dict(e.detail), "by": e.actor.describe()}
         for e in journal
     ]
+    # The apply that wrote it last: from which commit, which saved plan, approved by whom.
+    applied = next((e.detail["apply"] for e in reversed(journal) if isinstance(e.detail.get("apply"), dict)), None)
+    data["applied_from"] = None if applied is None else {
+        name: applied.get(name) for name in ("commit", "dirty", "plan_checksum", "approved_by")
+    }
     app.print_json(data)
 
 
