@@ -33,9 +33,10 @@ from orchestrator.diff import changed_fields
 from orchestrator.errors import OrchestratorError, PlanRefused
 from orchestrator.pipeline import options_for, plan_project
 from orchestrator.plan import Action, Change, Plan, PlanSource
-from orchestrator.planfile import CLOCK_SKEW, check_applicable, check_times
+from orchestrator.planfile import CLOCK_SKEW, check_applicable, held_for_time
 from orchestrator.project import Project
 from orchestrator.provenance import APPLY_COMMIT, Audit, check_descends, git_source
+from orchestrator.schedule import utc_iso
 from orchestrator.state.base import StateStore
 from orchestrator.state.models import SendStatus, StateSnapshot
 
@@ -327,8 +328,28 @@ def execute(target: Target, plan: Plan, options: ApplyOptions, source: PlanSourc
     return executor.run(plan)
 
 
-def apply_saved(target: Target, saved: Plan, options: ApplyOptions) -> tuple[Plan, ApplyResult]:
-    """Apply a saved plan exactly, or refuse before the first API call (see the module docstring)."""
+def check_allow_late(plan: Plan, allow_late: bool) -> None:
+    """Refuse a plan made with --allow-late unless this apply's own command line says it too.
+
+    No decision comes from a file: a plan file's copy of the flag is only the file's word.
+    """
+    if plan.allow_late and not allow_late:
+        raise PlanRefused(
+            "the plan was made with --allow-late, and an apply sends late only when its own command line says "
+            "so; nothing was sent",
+            hint="to send its late sends, pass --allow-late explicitly to `orchestrator apply`",
+        )
+
+
+def apply_saved(
+    target: Target, saved: Plan, options: ApplyOptions, *, allow_late: bool = False
+) -> tuple[Plan, ApplyResult]:
+    """Apply a saved plan exactly, or refuse before the first API call (see the module docstring).
+
+    ``allow_late`` is this apply's own --allow-late. A send that can no longer go out now (inside
+    the lead time, past its time) is held alone and reported; the rest goes ahead.
+    """
+    check_allow_late(saved, allow_late)
     with locked_apply(target, options) as source:
         snapshot = target.store.snapshot()
         check_applicable(
@@ -339,10 +360,9 @@ def apply_saved(target: Target, saved: Plan, options: ApplyOptions) -> tuple[Pla
             lineage=snapshot.lineage,
             serial=snapshot.serial,
             allow_hml=target.env.policy.allow_hml_unsubscribe,
+            plan_expiry=target.env.policy.plan_expiry,
         )
-        fresh = compute_plan(
-            target, saved.created_at, allow_late=saved.allow_late, snapshot=snapshot, count_audiences=False
-        )
+        fresh = compute_plan(target, saved.created_at, allow_late=allow_late, snapshot=snapshot, count_audiences=False)
         if fresh.errored:
             raise PlanRefused(
                 "the files in this checkout have errors now, so the saved plan cannot be checked against them; "
@@ -358,8 +378,8 @@ def apply_saved(target: Target, saved: Plan, options: ApplyOptions) -> tuple[Pla
         chosen = bound_to_files(saved, fresh)
         if needs_audience(chosen):  # counted afresh: a saved plan's counts are only the file's word
             chosen = held_on_either_count(chosen, _count_audiences(target, chosen, options.now(), reuse=False))
+        chosen = held_for_time(chosen, options.now())
         options.show(chosen)
-        check_times(chosen, now=options.now())
         return chosen, execute(target, chosen, options, source)
 
 
@@ -374,7 +394,7 @@ def apply_fresh(
             return chosen, None
         if not options.confirm(chosen):
             raise OrchestratorError("apply cancelled; nothing was sent")
-        check_times(chosen, now=options.now())  # the prompt may have waited: times are checked again
+        chosen = held_for_time(chosen, options.now())  # the prompt may have waited: times are checked again
         return chosen, execute(target, chosen, options, source)
 
 
@@ -425,19 +445,40 @@ def only_reviewed(fresh: Plan, reviewed: Plan) -> Plan:
     return dataclasses.replace(fresh, changes=tuple(gate(c) for c in fresh.changes))
 
 
+def reviewed_but_gone(reviewed: Plan, fresh: Plan, now: datetime) -> tuple[Change, ...]:
+    """The reviewed plan's pending changes of which ``fresh`` says nothing, reported as missed.
+
+    A cron occurrence of a campaign never applied before, whose time passed between review and
+    apply, is left out of a plan made after it (it predates the campaign's first apply): without
+    this it would vanish from the apply without a word.
+    """
+    known = {change.key for change in fresh.changes}
+
+    def gone(change: Change) -> Change:
+        when = change.scheduled_time
+        passed = f"; its time {utc_iso(when)} passed before this apply" if when is not None and when <= now else ""
+        return dataclasses.replace(
+            change,
+            action=Action.MISSED,
+            reason=f"reviewed as {change.action.label}, but the files no longer give it{passed}; it is not sent",
+        )
+
+    return tuple(gone(change) for change in reviewed.pending if change.key not in known)
+
+
 def apply_reviewed(
-    target: Target, reviewed: Plan, options: ApplyOptions, *, audience: bool = False
+    target: Target, reviewed: Plan, options: ApplyOptions, *, allow_late: bool = False, audience: bool = False
 ) -> tuple[Plan, ApplyResult | None]:
-    """Plan afresh and send only what ``reviewed`` showed, identical; hold the rest."""
+    """Plan afresh and send only what ``reviewed`` showed, identical; hold the rest, and report each
+    reviewed send that can no longer go out."""
+    check_allow_late(reviewed, allow_late)
     with locked_apply(target, options) as source:
         snapshot = target.store.snapshot()
         check_reviewed(reviewed, target, snapshot.lineage, options.now())
-        fresh = compute_plan(
-            target, options.now(), allow_late=reviewed.allow_late, audience=audience, snapshot=snapshot
-        )
-        chosen = only_reviewed(fresh, reviewed)
+        fresh = compute_plan(target, options.now(), allow_late=allow_late, audience=audience, snapshot=snapshot)
+        fresh = dataclasses.replace(fresh, changes=fresh.changes + reviewed_but_gone(reviewed, fresh, fresh.created_at))
+        chosen = held_for_time(only_reviewed(fresh, reviewed), options.now())
         options.show(chosen)
         if chosen.errored or not chosen.has_changes:
             return chosen, None
-        check_times(chosen, now=options.now())
         return chosen, execute(target, chosen, options, source)

@@ -7,6 +7,7 @@ refuses a plan that no longer matches the world it was computed for.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -198,22 +199,51 @@ def load_plan(path: Path) -> SavedPlan:
 CLOCK_SKEW = timedelta(minutes=5)
 
 
-def check_times(plan: Plan, *, now: datetime) -> None:
-    """Refuse a plan whose times no longer hold at ``now`` (the real time of sending)."""
+def check_created(plan: Plan, *, now: datetime) -> None:
+    """Refuse a plan made in the future (beyond :data:`CLOCK_SKEW`): its times vouch for nothing."""
     if plan.created_at > now + CLOCK_SKEW:
         raise PlanRefused(f"the plan was made for {utc_iso(plan.created_at)}, which is in the future")
-    for change in plan.pending:
-        when = change.scheduled_time
-        if change.action is Action.SCHEDULE and when is not None and when - now < change.min_lead_time:
-            raise PlanRefused(
-                f"{change.key} is scheduled for {utc_iso(when)}, now inside the minimum lead "
-                f"time of {change.min_lead_time}"
+
+
+def time_hold(change: Change, now: datetime) -> tuple[Action, str] | None:
+    """Why a pending ``change`` can no longer go out at ``now`` (the real time of sending), and as
+    what it is reported: ``missed`` once its time has passed, ``blocked`` inside the lead time."""
+    when = change.scheduled_time
+    if change.action is Action.SCHEDULE and when is not None:
+        if when <= now:
+            return Action.MISSED, (
+                f"its time {utc_iso(when)} passed before it could be scheduled; it is not sent late "
+                "(a new plan made with --allow-late shows it to be sent now)"
             )
-        if change.send_before is not None and now > change.send_before:
-            raise PlanRefused(
-                f"{change.key} was due at {utc_iso(when) if when else '?'} and is now past policy.late_grace "
-                f"(until {utc_iso(change.send_before)}); plan again: it will be reported as missed"
+        if when - now < change.min_lead_time:
+            return Action.BLOCKED, (
+                f"scheduled for {utc_iso(when)}, now inside the minimum lead time of {change.min_lead_time} "
+                "(policy.min_lead_time): it is not scheduled; move the send later, or it is reported missed "
+                "once its time has passed"
             )
+    if change.send_before is not None and now > change.send_before:
+        return Action.MISSED, (
+            f"was due at {utc_iso(when) if when else '?'} and is now past policy.late_grace "
+            f"(until {utc_iso(change.send_before)}); it is not sent"
+        )
+    return None
+
+
+def held_for_time(plan: Plan, now: datetime) -> Plan:
+    """``plan`` with each pending change that can no longer go out at ``now`` held, with its reason.
+
+    Decided per send: one occurrence inside the lead time (or past its time) holds that send
+    alone, shown as needing attention; the rest of the plan goes ahead.
+    """
+
+    def hold(change: Change) -> Change:
+        held = time_hold(change, now) if change.action.is_change else None
+        if held is None:
+            return change
+        action, reason = held
+        return dataclasses.replace(change, action=action, reason=reason)
+
+    return dataclasses.replace(plan, changes=tuple(hold(c) for c in plan.changes))
 
 
 def check_integrity(plan: Plan, *, allow_hml: bool = False) -> None:
@@ -242,10 +272,14 @@ def check_applicable(
     lineage: str | None,
     serial: int,
     allow_hml: bool = False,
+    plan_expiry: timedelta | None = None,
 ) -> None:
     """Refuse, saying why, a saved plan that cannot be applied as it is now.
 
-    ``allow_hml`` is the environment's ``policy.allow_hml_unsubscribe``, for the content check.
+    ``allow_hml`` is the environment's ``policy.allow_hml_unsubscribe``, for the content check;
+    ``plan_expiry`` its ``policy.plan_expiry``: a plan expires by the configuration, whatever
+    expiry the file states. Times of single sends are not checked here: a send that can no
+    longer go is held alone (:func:`held_for_time`).
     A plan made where no state existed yet applies only to a state nobody has written since
     (serial 0): the caller holds the state lock, so of two applies of such a plan one sends and
     the other finds the state written.
@@ -259,10 +293,11 @@ def check_applicable(
             f"the plan was made for business unit {plan.business_unit_id}, "
             f"but the environment now uses {business_unit_id}"
         )
-    if now > plan.expires_at:
-        raise PlanRefused(f"the plan expired at {utc_iso(plan.expires_at)} (it was made at {utc_iso(plan.created_at)})")
+    expires_at = plan.expires_at if plan_expiry is None else min(plan.expires_at, plan.created_at + plan_expiry)
+    if now > expires_at:
+        raise PlanRefused(f"the plan expired at {utc_iso(expires_at)} (it was made at {utc_iso(plan.created_at)})")
     check_state(plan, lineage=lineage, serial=serial)
-    check_times(plan, now=now)
+    check_created(plan, now=now)
     check_integrity(plan, allow_hml=allow_hml)
 
 

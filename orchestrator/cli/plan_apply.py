@@ -232,6 +232,10 @@ def _signals_stop(stop: StopRequest, hooks: _ProgressHooks) -> Iterator[None]:
             signal.signal(sig, old)
 
 
+#: How many keys the last line of an apply names (the plan above it lists every one, with why).
+_KEYS_SHOWN = 10
+
+
 def _report(app: App, chosen: Plan, result: ApplyResult | None, hooks: _ProgressHooks) -> ExitCode:
     """The outcomes (unless already printed live), the totals, and a last line saying what is left."""
     operational = {c.key for c in chosen.pending if c.operational_reason or (c.payload or {}).get("operational_email")}
@@ -266,7 +270,11 @@ def _report(app: App, chosen: Plan, result: ApplyResult | None, hooks: _Progress
     if left or attention:
         parts = [f"{n} {s}" for s, n in counts.items() if n and not s.done]
         if attention:
-            parts.append(f"{len(attention)} in the plan need a human (blocked, missed, unknown or orphaned)")
+            shown = ", ".join(c.key if app.reveal_emails else mask_emails(c.key) for c in attention[:_KEYS_SHOWN])
+            more = f" and {len(attention) - _KEYS_SHOWN} more" if len(attention) > _KEYS_SHOWN else ""
+            parts.append(
+                f"{len(attention)} in the plan need a human (blocked, missed, unknown or orphaned: {shown}{more})"
+            )
         say("Needs attention: " + "; ".join(parts) + ". Run `orchestrator plan` to see why.")
         return ExitCode.ATTENTION
     if not outcomes:
@@ -309,7 +317,12 @@ def _confirm(app: App, auto_approve: bool) -> Callable[[Plan], bool]:
     metavar="CAMPAIGN",
     help="Send CAMPAIGN even though its audience exceeds max_recipients (journaled). Repeatable.",
 )
-@allow_late_option
+@click.option(
+    "--allow-late",
+    is_flag=True,
+    help="Send missed occurrences now instead of reporting them as missed. Never taken from a plan file: "
+    "a plan saved with --allow-late is applied only with --allow-late.",
+)
 @audience_option
 @lock_timeout_option
 @now_option
@@ -361,9 +374,11 @@ def apply(
     try:
         with _signals_stop(stop, hooks):
             if plan_file is not None and given is not None:
-                chosen, result = operations.apply_saved(target, given.plan, options)
+                chosen, result = operations.apply_saved(target, given.plan, options, allow_late=allow_late)
             elif given is not None:
-                chosen, result = operations.apply_reviewed(target, given.plan, options, audience=audience)
+                chosen, result = operations.apply_reviewed(
+                    target, given.plan, options, allow_late=allow_late, audience=audience
+                )
             else:
                 chosen, result = operations.apply_fresh(target, options, allow_late=allow_late, audience=audience)
     finally:
