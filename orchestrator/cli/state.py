@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import click
@@ -16,6 +17,8 @@ from orchestrator.redact import mask_emails
 from orchestrator.state.models import SendRecord, SendStatus
 
 UNRESOLVED = (SendStatus.INTENT, SendStatus.UNKNOWN)
+#: The tag a masked address ends with (``#183e``), for matching masks printed before it existed.
+_UNTAGGED = re.compile(r"#[0-9a-f]{4}\b")
 
 
 def _record_dict(record: SendRecord) -> dict[str, Any]:
@@ -91,10 +94,14 @@ def _force(force: bool, reason: str | None, *, allowed: bool = True) -> correcti
 
 def _key(app: App, key: str) -> str:
     """The full key for ``key``, which may be a masked one as `state list` prints it
-    (``demo/j***@example.com``) when exactly one send masks to it."""
+    (``demo/j***@example.com#183e``, or without the tag as older versions printed it) when
+    exactly one send masks to it."""
     if "***" not in key or app.store().get(key) is not None:
         return key
-    matches = sorted(k for k in app.store().snapshot().records if mask_emails(k) == key)
+    keys = app.store().snapshot().records
+    matches = sorted(k for k in keys if mask_emails(k) == key)
+    if not matches and "#" not in key:
+        matches = sorted(k for k in keys if _UNTAGGED.sub("", mask_emails(k)) == key)
     if len(matches) > 1:
         raise StateError(
             f"{key} is the masked form of {len(matches)} sends",
