@@ -6,15 +6,20 @@ codes; every rule about *when* something may be sent lives here:
 * **plan** reads a consistent snapshot of the state without taking the lock (two pull-request
   plans, or a plan while main applies, never wait for each other); the lineage/serial check at
   apply catches any race.
-* **apply a saved plan** (``apply FILE``): under the lock, the plan must still match the state,
-  environment and business unit, and its times must still hold; then the sends are derived
-  again from the checkout at the plan's own time, and every pending change must be identical
-  (key, action, payload) to what the files give now. Anything else is refused before the first
-  API call, naming each key and why.
+* every **apply** takes the lock, then refuses a checkout that does not descend from the last
+  applied commit (:mod:`orchestrator.provenance`); flags that change what is sent
+  (``--allow-late``, ``--approve-large``) come from its own command line, never from a file; a
+  send that can no longer go out at the time of sending (inside the lead time, past its time)
+  is held alone and reported, and the rest goes ahead.
+* **apply a saved plan** (``apply FILE``): the plan must still match the state, environment
+  and business unit; then the sends are derived again from the checkout at the plan's own time,
+  and every pending change must be identical (key, action, payload) to what the files give now.
+  Anything else is refused before the first API call, naming each key and why.
 * **apply afresh** (``apply``): plan under the lock, show, confirm, check the times again (the
   prompt may have waited), execute.
 * **apply what was reviewed** (``apply --reviewed FILE``): plan afresh under the lock and send
-  only the changes identical to one in the reviewed plan; the rest are held for the next review.
+  only the changes identical to one in the reviewed plan; the rest are held for the next review,
+  and a reviewed send the fresh plan no longer has is reported, not dropped.
 """
 
 from __future__ import annotations

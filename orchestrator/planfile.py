@@ -2,7 +2,8 @@
 
 The same versioned document serves both (``schemas/plan.schema.json``).  A saved plan adds a
 checksum over its canonical JSON, so any edit of the file is detected, and :func:`check_applicable`
-refuses a plan that no longer matches the world it was computed for.
+refuses a plan that no longer matches the world it was computed for. :func:`held_for_time` decides
+per send: one that can no longer go out at the time of sending is held alone, with its reason.
 """
 
 from __future__ import annotations

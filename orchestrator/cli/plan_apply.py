@@ -339,9 +339,11 @@ def apply(
 ) -> None:
     """Send the planned emails, each exactly once.
 
-    With PLAN_FILE, apply exactly that saved plan: refused if the state, environment or business
-    unit changed, if it expired or was altered, if a scheduled time is now too close, or if any
-    planned send is no longer exactly what the files in this checkout ask for. With --reviewed,
+    With PLAN_FILE, apply exactly that saved plan (its checksum is printed first): refused if the
+    state, environment or business unit changed, if it expired or was altered, or if any planned
+    send is no longer exactly what the files in this checkout ask for; a send whose time is now
+    too close (or past) is held alone and reported. Any apply refuses a checkout that does not
+    descend from the last applied git commit. With --reviewed,
     plan afresh and send only what the reviewed plan showed, identical. Without either, plan now,
     show the plan and ask for `yes` (or --auto-approve).
 
