@@ -170,6 +170,7 @@ class Executor:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         approved_large: Collection[str] = (),
         stop: StopRequest | None = None,
+        audit: Mapping[str, Any] | None = None,
     ) -> None:
         self.client = client
         self.store = store
@@ -180,6 +181,8 @@ class Executor:
         self.clock = clock
         self.approved_large = frozenset(approved_large)
         self._stop = stop or StopRequest()
+        #: Where this run comes from (commit, plan checksum, approver): in every journal entry it writes.
+        self.audit = dict(audit or {})
 
     def run(self, plan: Plan) -> ApplyResult:
         """Execute every pending change of ``plan``; never raises for a single send's failure.
@@ -217,6 +220,7 @@ class Executor:
                     "campaign": change.campaign,
                     "recipients": change.audience.recipients if change.audience else None,
                     "max_recipients": change.max_recipients,
+                    **self._audit(),
                 },
             )
         payload = late_payload(change)
@@ -315,4 +319,8 @@ class Executor:
             detail["email_id"] = email_id
         if error is not None:
             detail["error"] = error
+        detail.update(self._audit())
         self.store.put(record, action=action, detail=detail, actor=self.actor)
+
+    def _audit(self) -> dict[str, Any]:
+        return {"apply": dict(self.audit)} if self.audit else {}

@@ -173,6 +173,7 @@ def build_store(
     *,
     environ: Mapping[str, str] | None = None,
     create: bool = False,
+    read_only: bool = False,
     announce: Callable[[str], None] | None = None,
 ) -> StateStore:
     """The state store for ``env``; a PostgreSQL DSN comes from the variable ``state.dsn_env`` names.
@@ -180,6 +181,8 @@ def build_store(
     A state that does not exist yet is created and, when it was, ``announce`` is told where. An
     existing but empty state (a 0-byte SQLite file, PostgreSQL tables without a lineage row) is
     refused unless ``create`` (``orchestrator state init``) asks for a new state there.
+    ``read_only`` (commands that only read: plan) creates nothing and writes nothing: a state that
+    does not exist yet reads as "no state yet", and a PostgreSQL role granted ``SELECT`` suffices.
     """
     state = env.state
     if state["backend"] == "postgres":
@@ -197,9 +200,11 @@ def build_store(
                 f"environment variable {name} {problem}",
                 hint=f"set {name} again to the PostgreSQL DSN, on one line, special characters %-encoded",
             )
-        store = open_store("postgres", dsn=dsn, create=create)
+        store = open_store("postgres", dsn=dsn, create=create, read_only=read_only)
     else:
-        store = open_store("sqlite", path=root / state.get("path", DEFAULT_STATE_DB), create=create)
+        store = open_store(
+            "sqlite", path=root / state.get("path", DEFAULT_STATE_DB), create=create, read_only=read_only
+        )
     if announce is not None and getattr(store, "created", False):
         announce(f"Created a new, empty state at {getattr(store, 'location', '?')}")
     return store

@@ -6,27 +6,30 @@ codes; every rule about *when* something may be sent lives here:
 * **plan** reads a consistent snapshot of the state without taking the lock (two pull-request
   plans, or a plan while main applies, never wait for each other); the lineage/serial check at
   apply catches any race.
-* **apply a saved plan** (``apply FILE``): under the lock, the plan must still match the state,
-  environment and business unit, and its times must still hold; then the sends are derived
-  again from the checkout at the plan's own time, and every pending change must be identical
-  (key, action, payload) to what the files give now. Anything else is refused before the first
-  API call, naming each key and why.
+* every **apply** takes the lock, then refuses a checkout that does not descend from the last
+  applied commit (:mod:`orchestrator.provenance`); flags that change what is sent
+  (``--allow-late``, ``--approve-large``) come from its own command line, never from a file; a
+  send that can no longer go out at the time of sending (inside the lead time, past its time)
+  is held alone and reported, and the rest goes ahead.
+* **apply a saved plan** (``apply FILE``): the plan must still match the state, environment
+  and business unit; then the sends are derived again from the checkout at the plan's own time,
+  and every pending change must be identical (key, action, payload) to what the files give now.
+  Anything else is refused before the first API call, naming each key and why.
 * **apply afresh** (``apply``): plan under the lock, show, confirm, check the times again (the
   prompt may have waited), execute.
 * **apply what was reviewed** (``apply --reviewed FILE``): plan afresh under the lock and send
-  only the changes identical to one in the reviewed plan; the rest are held for the next review.
+  only the changes identical to one in the reviewed plan; the rest are held for the next review,
+  and a reviewed send the fresh plan no longer has is reported, not dropped.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import subprocess
 import time
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orchestrator.apply import ApplyHooks, ApplyResult, Executor, StopRequest
@@ -35,16 +38,15 @@ from orchestrator.diff import changed_fields
 from orchestrator.errors import OrchestratorError, PlanRefused
 from orchestrator.pipeline import options_for, plan_project
 from orchestrator.plan import Action, Change, Plan, PlanSource
-from orchestrator.planfile import CLOCK_SKEW, check_applicable, check_times
+from orchestrator.planfile import CLOCK_SKEW, check_applicable, held_for_time
 from orchestrator.project import Project
+from orchestrator.provenance import APPLY_COMMIT, Audit, check_descends, git_source
+from orchestrator.schedule import utc_iso
 from orchestrator.state.base import StateStore
 from orchestrator.state.models import SendStatus, StateSnapshot
 
 if TYPE_CHECKING:
     from orchestrator.pardot.client import PardotClient
-
-#: How long ``git`` may take to say which commit a project is at.
-GIT_TIMEOUT_S = 10.0
 
 #: The reason given to a change that is held because no reviewer saw it.
 NOT_REVIEWED = (
@@ -67,36 +69,6 @@ class Target:
     client: PardotClient
     clock: Callable[[], datetime]
     notes: Callable[[str], None] = lambda _line: None
-
-
-# -- the source of a plan --------------------------------------------------------------------
-
-
-def git_source(root: Path) -> PlanSource:
-    """The git commit ``root`` is checked out at, and whether tracked files differ from it."""
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--verify", "HEAD"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=GIT_TIMEOUT_S,
-            check=False,
-        )
-        if head.returncode != 0:
-            return PlanSource(note="not a git checkout")
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no", "--", "."],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=GIT_TIMEOUT_S,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return PlanSource(note="not a git checkout (git did not answer)")
-    dirty = bool(status.stdout.strip()) if status.returncode == 0 else None
-    return PlanSource(git_commit=head.stdout.strip(), git_dirty=dirty, note="uncommitted changes" if dirty else None)
 
 
 # -- planning --------------------------------------------------------------------------------
@@ -326,10 +298,28 @@ class ApplyOptions:
     stop: StopRequest | None = None
     approved_large: Collection[str] = ()
     lock_timeout: float = 0.0
+    plan_checksum: str | None = None  # of the saved (or reviewed) plan applied, for the journal
+    approved_by: str | None = None  # who approved this apply (see provenance.approver)
 
 
-def execute(target: Target, plan: Plan, options: ApplyOptions) -> ApplyResult:
-    """Run the pending changes of ``plan`` (the caller holds the lock and has checked the plan)."""
+@contextlib.contextmanager
+def locked_apply(target: Target, options: ApplyOptions) -> Iterator[PlanSource]:
+    """The state lock for an apply, then the refusal of a checkout older than the last one applied
+    (see :mod:`orchestrator.provenance`); yields the checkout's commit."""
+    with hold_lock(target, "apply", options.lock_timeout):
+        yield check_descends(target.project.config.root, target.store)
+
+
+def execute(target: Target, plan: Plan, options: ApplyOptions, source: PlanSource | None = None) -> ApplyResult:
+    """Run the pending changes of ``plan`` (the caller holds the lock and has checked the plan).
+
+    Before the first send the commit it comes from is journaled (``apply-commit``), and every
+    journal entry of every send carries the commit, the plan's checksum and the approver.
+    """
+    source = source or PlanSource()
+    audit = Audit(source.git_commit, source.git_dirty, options.plan_checksum, options.approved_by)
+    if plan.pending and audit.commit is not None:
+        target.store.append_journal(key=None, action=APPLY_COMMIT, detail=audit.detail())
     executor = Executor(
         target.client,
         target.store,
@@ -338,13 +328,34 @@ def execute(target: Target, plan: Plan, options: ApplyOptions) -> ApplyResult:
         approved_large=options.approved_large,
         clock=target.clock,
         stop=options.stop,
+        audit=audit.detail(),
     )
     return executor.run(plan)
 
 
-def apply_saved(target: Target, saved: Plan, options: ApplyOptions) -> tuple[Plan, ApplyResult]:
-    """Apply a saved plan exactly, or refuse before the first API call (see the module docstring)."""
-    with hold_lock(target, "apply", options.lock_timeout):
+def check_allow_late(plan: Plan, allow_late: bool) -> None:
+    """Refuse a plan made with --allow-late unless this apply's own command line says it too.
+
+    No decision comes from a file: a plan file's copy of the flag is only the file's word.
+    """
+    if plan.allow_late and not allow_late:
+        raise PlanRefused(
+            "the plan was made with --allow-late, and an apply sends late only when its own command line says "
+            "so; nothing was sent",
+            hint="to send its late sends, pass --allow-late explicitly to `orchestrator apply`",
+        )
+
+
+def apply_saved(
+    target: Target, saved: Plan, options: ApplyOptions, *, allow_late: bool = False
+) -> tuple[Plan, ApplyResult]:
+    """Apply a saved plan exactly, or refuse before the first API call (see the module docstring).
+
+    ``allow_late`` is this apply's own --allow-late. A send that can no longer go out now (inside
+    the lead time, past its time) is held alone and reported; the rest goes ahead.
+    """
+    check_allow_late(saved, allow_late)
+    with locked_apply(target, options) as source:
         snapshot = target.store.snapshot()
         check_applicable(
             saved,
@@ -354,10 +365,9 @@ def apply_saved(target: Target, saved: Plan, options: ApplyOptions) -> tuple[Pla
             lineage=snapshot.lineage,
             serial=snapshot.serial,
             allow_hml=target.env.policy.allow_hml_unsubscribe,
+            plan_expiry=target.env.policy.plan_expiry,
         )
-        fresh = compute_plan(
-            target, saved.created_at, allow_late=saved.allow_late, snapshot=snapshot, count_audiences=False
-        )
+        fresh = compute_plan(target, saved.created_at, allow_late=allow_late, snapshot=snapshot, count_audiences=False)
         if fresh.errored:
             raise PlanRefused(
                 "the files in this checkout have errors now, so the saved plan cannot be checked against them; "
@@ -373,28 +383,32 @@ def apply_saved(target: Target, saved: Plan, options: ApplyOptions) -> tuple[Pla
         chosen = bound_to_files(saved, fresh)
         if needs_audience(chosen):  # counted afresh: a saved plan's counts are only the file's word
             chosen = held_on_either_count(chosen, _count_audiences(target, chosen, options.now(), reuse=False))
+        chosen = held_for_time(chosen, options.now())
         options.show(chosen)
-        check_times(chosen, now=options.now())
-        return chosen, execute(target, chosen, options)
+        return chosen, execute(target, chosen, options, source)
 
 
 def apply_fresh(
     target: Target, options: ApplyOptions, *, allow_late: bool = False, audience: bool = False
 ) -> tuple[Plan, ApplyResult | None]:
     """Plan now under the lock, show it, confirm, and apply it (``None``: nothing was run)."""
-    with hold_lock(target, "apply", options.lock_timeout):
+    with locked_apply(target, options) as source:
         chosen = compute_plan(target, options.now(), allow_late=allow_late, audience=audience)
         options.show(chosen)
         if chosen.errored or not chosen.has_changes:
             return chosen, None
         if not options.confirm(chosen):
             raise OrchestratorError("apply cancelled; nothing was sent")
-        check_times(chosen, now=options.now())  # the prompt may have waited: times are checked again
-        return chosen, execute(target, chosen, options)
+        chosen = held_for_time(chosen, options.now())  # the prompt may have waited: times are checked again
+        return chosen, execute(target, chosen, options, source)
 
 
-def check_reviewed(reviewed: Plan, target: Target, lineage: str, now: datetime) -> None:
-    """Refuse a reviewed plan that cannot vouch for anything in this environment and state."""
+def check_reviewed(reviewed: Plan, target: Target, lineage: str | None, now: datetime) -> None:
+    """Refuse a reviewed plan that cannot vouch for anything in this environment and state.
+
+    A plan reviewed when there was no state yet vouches for its changes in whatever state the
+    first apply created: the plan made afresh under the lock decides what is still to send.
+    """
     if reviewed.errored:
         raise PlanRefused("the reviewed plan has errors; it vouches for nothing")
     if reviewed.environment != target.env.name:
@@ -406,7 +420,7 @@ def check_reviewed(reviewed: Plan, target: Target, lineage: str, now: datetime) 
             f"the reviewed plan was made for business unit {reviewed.business_unit_id}, "
             f"but the environment now uses {target.env.business_unit_id}"
         )
-    if reviewed.state_lineage != lineage:
+    if reviewed.state_lineage is not None and reviewed.state_lineage != lineage:
         raise PlanRefused(f"the reviewed plan belongs to another state (lineage {reviewed.state_lineage})")
     if reviewed.created_at > now + CLOCK_SKEW:
         raise PlanRefused("the reviewed plan was made in the future; it vouches for nothing")
@@ -436,19 +450,40 @@ def only_reviewed(fresh: Plan, reviewed: Plan) -> Plan:
     return dataclasses.replace(fresh, changes=tuple(gate(c) for c in fresh.changes))
 
 
+def reviewed_but_gone(reviewed: Plan, fresh: Plan, now: datetime) -> tuple[Change, ...]:
+    """The reviewed plan's pending changes of which ``fresh`` says nothing, reported as missed.
+
+    A cron occurrence of a campaign never applied before, whose time passed between review and
+    apply, is left out of a plan made after it (it predates the campaign's first apply): without
+    this it would vanish from the apply without a word.
+    """
+    known = {change.key for change in fresh.changes}
+
+    def gone(change: Change) -> Change:
+        when = change.scheduled_time
+        passed = f"; its time {utc_iso(when)} passed before this apply" if when is not None and when <= now else ""
+        return dataclasses.replace(
+            change,
+            action=Action.MISSED,
+            reason=f"reviewed as {change.action.label}, but the files no longer give it{passed}; it is not sent",
+        )
+
+    return tuple(gone(change) for change in reviewed.pending if change.key not in known)
+
+
 def apply_reviewed(
-    target: Target, reviewed: Plan, options: ApplyOptions, *, audience: bool = False
+    target: Target, reviewed: Plan, options: ApplyOptions, *, allow_late: bool = False, audience: bool = False
 ) -> tuple[Plan, ApplyResult | None]:
-    """Plan afresh and send only what ``reviewed`` showed, identical; hold the rest."""
-    with hold_lock(target, "apply", options.lock_timeout):
+    """Plan afresh and send only what ``reviewed`` showed, identical; hold the rest, and report each
+    reviewed send that can no longer go out."""
+    check_allow_late(reviewed, allow_late)
+    with locked_apply(target, options) as source:
         snapshot = target.store.snapshot()
         check_reviewed(reviewed, target, snapshot.lineage, options.now())
-        fresh = compute_plan(
-            target, options.now(), allow_late=reviewed.allow_late, audience=audience, snapshot=snapshot
-        )
-        chosen = only_reviewed(fresh, reviewed)
+        fresh = compute_plan(target, options.now(), allow_late=allow_late, audience=audience, snapshot=snapshot)
+        fresh = dataclasses.replace(fresh, changes=fresh.changes + reviewed_but_gone(reviewed, fresh, fresh.created_at))
+        chosen = held_for_time(only_reviewed(fresh, reviewed), options.now())
         options.show(chosen)
         if chosen.errored or not chosen.has_changes:
             return chosen, None
-        check_times(chosen, now=options.now())
-        return chosen, execute(target, chosen, options)
+        return chosen, execute(target, chosen, options, source)

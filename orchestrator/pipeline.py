@@ -12,6 +12,7 @@ from datetime import datetime
 from orchestrator.config import Environment
 from orchestrator.errors import Diagnostic
 from orchestrator.plan import Change, Plan, PlanSource
+from orchestrator.planfile import held_for_time
 from orchestrator.planner import PlanOptions, make_plan
 from orchestrator.project import Project, desired_sends
 from orchestrator.remote_checks import (
@@ -58,7 +59,8 @@ def plan_project(
     """
     options = options or options_for(env)
     applied = {k for k, r in snapshot.records.items() if r.status in (SendStatus.SENT, SendStatus.SCHEDULED)}
-    sends, problems = desired_sends(project, env, now, lookback=options.lookback, applied=applied)
+    # A list send inside policy.min_lead_time is held alone below, not an error of the whole plan.
+    sends, problems = desired_sends(project, env, now, lookback=options.lookback, applied=applied, lead_time="off")
     plan = make_plan(
         sends,
         snapshot,
@@ -72,6 +74,7 @@ def plan_project(
         repeats_ok=repeats_ok,
         source=source,
     )
+    plan = held_for_time(plan, now)
     if client is None or plan.errored:
         return plan
 

@@ -120,13 +120,17 @@ def needs_attention(change: Change) -> bool:
 
 @dataclass(frozen=True)
 class Plan:
-    """Everything ``apply`` needs, and everything a reviewer needs to approve it."""
+    """Everything ``apply`` needs, and everything a reviewer needs to approve it.
+
+    ``state_lineage`` is None for a plan made where no state existed yet ("no state yet"): it
+    is applied only while the state is still empty.
+    """
 
     environment: str
     business_unit_id: str
     created_at: datetime
     expires_at: datetime
-    state_lineage: str
+    state_lineage: str | None
     state_serial: int
     changes: tuple[Change, ...]
     problems: tuple[Diagnostic, ...] = ()

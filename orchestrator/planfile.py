@@ -2,12 +2,15 @@
 
 The same versioned document serves both (``schemas/plan.schema.json``).  A saved plan adds a
 checksum over its canonical JSON, so any edit of the file is detected, and :func:`check_applicable`
-refuses a plan that no longer matches the world it was computed for.
+refuses a plan that no longer matches the world it was computed for. :func:`held_for_time` decides
+per send: one that can no longer go out at the time of sending is held alone, with its reason.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -140,8 +143,14 @@ def _checksum(document: dict[str, Any]) -> str:
     return digest({k: v for k, v in document.items() if k != "checksum"})
 
 
-def write_plan(plan: Plan, path: Path) -> None:
-    """Save ``plan`` atomically (temp file in the same folder, fsync, rename) with its checksum.
+def plan_checksum(plan: Plan) -> str:
+    """The checksum ``plan`` is saved with: the digest of its canonical JSON (secrets scrubbed)."""
+    return _checksum(scrub_data(plan_to_dict(plan)))
+
+
+def write_plan(plan: Plan, path: Path) -> str:
+    """Save ``plan`` atomically (temp file in the same folder, fsync, rename) with its checksum;
+    return the checksum, which ``show`` and ``apply`` print again for the approver to compare.
 
     Registered secrets (:func:`orchestrator.redact.scrub_data`) are removed first: the file is
     attached to the workflow run.
@@ -154,10 +163,24 @@ def write_plan(plan: Plan, path: Path) -> None:
         write_text(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n", mode=PRIVATE)
     except OSError as exc:
         raise OrchestratorError(f"cannot write the plan to {path}: {exc.strerror}") from None
+    return str(document["checksum"])
+
+
+@dataclass(frozen=True)
+class SavedPlan:
+    """A plan read from a file, with the checksum it was saved with."""
+
+    plan: Plan
+    checksum: str
 
 
 def read_plan(path: Path) -> Plan:
     """Load a saved plan; refuse a file that is not a plan, of another format, or altered."""
+    return load_plan(path).plan
+
+
+def load_plan(path: Path) -> SavedPlan:
+    """Load a saved plan and its checksum; refuse a file that is not a plan, of another format, or altered."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -173,7 +196,7 @@ def read_plan(path: Path) -> Plan:
     if _checksum(document) != document["checksum"]:
         raise PlanRefused(f"{path} was altered after it was saved (checksum mismatch); it will not be applied")
     try:
-        return plan_from_dict(document)
+        return SavedPlan(plan_from_dict(document), str(document["checksum"]))
     except (KeyError, TypeError, ValueError) as exc:
         raise PlanRefused(f"{path} is not a valid plan: {exc}") from None
 
@@ -182,22 +205,51 @@ def read_plan(path: Path) -> Plan:
 CLOCK_SKEW = timedelta(minutes=5)
 
 
-def check_times(plan: Plan, *, now: datetime) -> None:
-    """Refuse a plan whose times no longer hold at ``now`` (the real time of sending)."""
+def check_created(plan: Plan, *, now: datetime) -> None:
+    """Refuse a plan made in the future (beyond :data:`CLOCK_SKEW`): its times vouch for nothing."""
     if plan.created_at > now + CLOCK_SKEW:
         raise PlanRefused(f"the plan was made for {utc_iso(plan.created_at)}, which is in the future")
-    for change in plan.pending:
-        when = change.scheduled_time
-        if change.action is Action.SCHEDULE and when is not None and when - now < change.min_lead_time:
-            raise PlanRefused(
-                f"{change.key} is scheduled for {utc_iso(when)}, now inside the minimum lead "
-                f"time of {change.min_lead_time}"
+
+
+def time_hold(change: Change, now: datetime) -> tuple[Action, str] | None:
+    """Why a pending ``change`` can no longer go out at ``now`` (the real time of sending), and as
+    what it is reported: ``missed`` once its time has passed, ``blocked`` inside the lead time."""
+    when = change.scheduled_time
+    if change.action is Action.SCHEDULE and when is not None:
+        if when <= now:
+            return Action.MISSED, (
+                f"its time {utc_iso(when)} passed before it could be scheduled; it is not sent late "
+                "(a new plan made with --allow-late shows it to be sent now)"
             )
-        if change.send_before is not None and now > change.send_before:
-            raise PlanRefused(
-                f"{change.key} was due at {utc_iso(when) if when else '?'} and is now past policy.late_grace "
-                f"(until {utc_iso(change.send_before)}); plan again: it will be reported as missed"
+        if when - now < change.min_lead_time:
+            return Action.BLOCKED, (
+                f"scheduled for {utc_iso(when)}, now inside the minimum lead time of {change.min_lead_time} "
+                "(policy.min_lead_time): it is not scheduled; move the send later, or it is reported missed "
+                "once its time has passed"
             )
+    if change.send_before is not None and now > change.send_before:
+        return Action.MISSED, (
+            f"was due at {utc_iso(when) if when else '?'} and is now past policy.late_grace "
+            f"(until {utc_iso(change.send_before)}); it is not sent"
+        )
+    return None
+
+
+def held_for_time(plan: Plan, now: datetime) -> Plan:
+    """``plan`` with each pending change that can no longer go out at ``now`` held, with its reason.
+
+    Decided per send: one occurrence inside the lead time (or past its time) holds that send
+    alone, shown as needing attention; the rest of the plan goes ahead.
+    """
+
+    def hold(change: Change) -> Change:
+        held = time_hold(change, now) if change.action.is_change else None
+        if held is None:
+            return change
+        action, reason = held
+        return dataclasses.replace(change, action=action, reason=reason)
+
+    return dataclasses.replace(plan, changes=tuple(hold(c) for c in plan.changes))
 
 
 def check_integrity(plan: Plan, *, allow_hml: bool = False) -> None:
@@ -223,13 +275,20 @@ def check_applicable(
     now: datetime,
     environment: str,
     business_unit_id: str,
-    lineage: str,
+    lineage: str | None,
     serial: int,
     allow_hml: bool = False,
+    plan_expiry: timedelta | None = None,
 ) -> None:
     """Refuse, saying why, a saved plan that cannot be applied as it is now.
 
-    ``allow_hml`` is the environment's ``policy.allow_hml_unsubscribe``, for the content check.
+    ``allow_hml`` is the environment's ``policy.allow_hml_unsubscribe``, for the content check;
+    ``plan_expiry`` its ``policy.plan_expiry``: a plan expires by the configuration, whatever
+    expiry the file states. Times of single sends are not checked here: a send that can no
+    longer go is held alone (:func:`held_for_time`).
+    A plan made where no state existed yet applies only to a state nobody has written since
+    (serial 0): the caller holds the state lock, so of two applies of such a plan one sends and
+    the other finds the state written.
     """
     if plan.errored:
         raise PlanRefused("the plan has errors; it can be shown but never applied")
@@ -240,8 +299,23 @@ def check_applicable(
             f"the plan was made for business unit {plan.business_unit_id}, "
             f"but the environment now uses {business_unit_id}"
         )
-    if now > plan.expires_at:
-        raise PlanRefused(f"the plan expired at {utc_iso(plan.expires_at)} (it was made at {utc_iso(plan.created_at)})")
+    expires_at = plan.expires_at if plan_expiry is None else min(plan.expires_at, plan.created_at + plan_expiry)
+    if now > expires_at:
+        raise PlanRefused(f"the plan expired at {utc_iso(expires_at)} (it was made at {utc_iso(plan.created_at)})")
+    check_state(plan, lineage=lineage, serial=serial)
+    check_created(plan, now=now)
+    check_integrity(plan, allow_hml=allow_hml)
+
+
+def check_state(plan: Plan, *, lineage: str | None, serial: int) -> None:
+    """Refuse a plan made against another state, or against this one before it last changed."""
+    if plan.state_lineage is None:
+        if serial != 0:
+            raise PlanRefused(
+                f"the state changed since the plan was made (no state yet -> serial {serial}, lineage {lineage}): "
+                "another apply or state command ran"
+            )
+        return
     if plan.state_lineage != lineage:
         raise PlanRefused(f"the plan belongs to another state (lineage {plan.state_lineage}, current {lineage})")
     if plan.state_serial != serial:
@@ -249,5 +323,3 @@ def check_applicable(
             f"the state changed since the plan was made (serial {plan.state_serial} -> {serial}): another apply or "
             "state command ran"
         )
-    check_times(plan, now=now)
-    check_integrity(plan, allow_hml=allow_hml)

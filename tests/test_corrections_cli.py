@@ -165,8 +165,8 @@ def one_to_one_project(root: Path, prospects: str) -> Path:
     [
         ("[424242]", "welcome.yaml:4:13: error: prospect 424242 does not exist in Pardot"),
         ("[5007]", "prospect 5007 has opted out: Pardot would refuse the send (error 98)"),
-        ("[nobody@example.com]", "prospect n***@example.com does not exist in Pardot"),
-        ("[1234, Ada@Example.com]", "prospect 1234 is listed twice (1234 and a***@example.com)"),
+        ("[nobody@example.com]", "prospect n***@example.com#6bb5 does not exist in Pardot"),
+        ("[1234, Ada@Example.com]", "prospect 1234 is listed twice (1234 and a***@example.com#27e9)"),
     ],
     ids=["unknown-id", "opted-out", "unknown-address", "same-person-twice"],
 )

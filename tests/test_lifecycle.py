@@ -105,13 +105,18 @@ def test_saved_plan_apply_and_refusals(project: Path, tmp_path: Path) -> None:
     assert len(sandbox_emails(project)) == 5
 
 
-def test_scheduled_time_inside_lead_time_refused_at_apply(project: Path, tmp_path: Path) -> None:
+def test_a_send_now_inside_the_lead_time_is_held_alone_at_apply(project: Path, tmp_path: Path) -> None:
     plan_file = tmp_path / "plan.json"
     code, _, _ = run(project, "plan", "--out", str(plan_file), "--now", "2026-12-07T07:00:00Z")
     assert code == 0
-    # 55 minutes later the plan has not expired, but the 08:00Z send is 5 minutes away (< 10m lead time)
-    code, _, err = run(project, "apply", str(plan_file), "--now", "2026-12-07T07:55:00Z")
-    assert code == 1 and "inside the minimum lead" in err
+    # 55 minutes later the plan has not expired, but the 08:00Z send is 5 minutes away (< 10m lead time):
+    # that send is held and reported by key; the rest of the plan goes out (issue 18).
+    code, out, err = run(project, "apply", str(plan_file), "--now", "2026-12-07T07:55:00Z")
+    assert code == 3, out + err
+    assert "! blocked   weekly-newsletter@2026-12-07T08:00:00Z" in out and "inside the minimum lead" in out
+    assert "Apply complete: 2 sent, 3 scheduled." in out
+    assert "need a human (blocked, missed, unknown or orphaned: weekly-newsletter@2026-12-07T08:00:00Z)" in out
+    assert "weekly-newsletter@2026-12-07T08:00:00Z" not in [e["name"] for e in sandbox_emails(project)]
 
 
 def test_blocked_change_and_accept(project: Path) -> None:
@@ -206,12 +211,13 @@ def test_faults_configured_for_the_in_process_sandbox(tmp_path: Path) -> None:
     assert code == 3 and "? unknown   a@now" in out  # an unknown outcome needs a human
 
 
-def test_lead_time_is_an_error_for_plan_and_a_warning_for_validate(project: Path) -> None:
+def test_lead_time_holds_one_send_in_plan_and_is_a_warning_for_validate(project: Path) -> None:
     now = "2026-12-07T07:55:00Z"  # the weekly newsletter is due at 08:00Z, inside the 10m lead time
     code, out, _ = run(project, "validate", "--now", now)
     assert code == 0 and "warning" in out and "inside the minimum lead time" in out
-    code, out, _ = run(project, "plan", "--now", now)
-    assert code == 1 and "inside the minimum lead time" in out
+    code, out, _ = run(project, "plan", "--now", now, "--detailed-exitcode")
+    assert code == 3 and "inside the minimum lead time" in out  # that send needs a human; the rest is planned
+    assert "Plan: 2 to send now, 3 to schedule, 1 blocked." in out
     run(project, "apply", "--auto-approve", "--now", "2026-12-07T07:00:00Z")
     code, out, _ = run(project, "plan", "--now", now)  # already scheduled: no longer a problem
     assert code == 0 and "inside the minimum lead time" not in out

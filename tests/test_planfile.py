@@ -19,7 +19,7 @@ from orchestrator.digest import digest
 from orchestrator.errors import Diagnostic, PlanRefused
 from orchestrator.operations import binding_problems, bound_to_files
 from orchestrator.plan import Action, Plan
-from orchestrator.planfile import check_applicable, read_plan, write_plan
+from orchestrator.planfile import check_applicable, held_for_time, read_plan, write_plan
 from orchestrator.planner import make_plan
 from orchestrator.state.models import StateSnapshot
 
@@ -81,14 +81,9 @@ PLAN = a_plan(desired("a", at=NOW + timedelta(days=1)))
         (PLAN, {"serial": 4}, "state changed since the plan was made (serial 3 -> 4)"),
         (PLAN, {"now": NOW + timedelta(hours=2)}, "expired"),
         (PLAN, {"now": NOW - timedelta(hours=1)}, "in the future"),
-        (
-            a_plan(desired("a", at=NOW + timedelta(minutes=15))),
-            {"now": NOW + timedelta(minutes=10)},
-            "inside the minimum lead time",
-        ),
         (edited(PLAN, subject="Edited"), {}, "does not match its fingerprint"),
     ],
-    ids=["errored", "environment", "business-unit", "lineage", "serial", "expired", "future", "lead-time", "edited"],
+    ids=["errored", "environment", "business-unit", "lineage", "serial", "expired", "future", "edited"],
 )
 def test_check_applicable_refusals(plan: Plan, overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(PlanRefused) as caught:
@@ -107,6 +102,60 @@ def test_content_policy_is_checked_again_at_apply() -> None:
 
 def test_a_valid_plan_passes() -> None:
     check(PLAN)
+
+
+def test_a_plan_expires_by_the_configuration_whatever_the_file_says() -> None:
+    extended = dataclasses.replace(PLAN, expires_at=NOW + timedelta(days=30))  # an edited file
+    check(extended, now=NOW + timedelta(hours=2))  # without the configured expiry, the file's word
+    with pytest.raises(PlanRefused) as caught:
+        check(extended, now=NOW + timedelta(hours=2), plan_expiry=timedelta(hours=1))
+    assert "expired at 2027-01-10T13:00:00Z" in caught.value.message
+
+
+def test_a_send_that_can_no_longer_go_is_held_alone_with_its_reason() -> None:
+    soon, later = NOW + timedelta(minutes=15), NOW + timedelta(days=1)
+    plan = a_plan(desired("soon", at=soon), desired("later", at=later), desired("now"))
+    assert held_for_time(plan, NOW) == plan
+    inside = {c.key: c for c in held_for_time(plan, NOW + timedelta(minutes=10)).changes}
+    assert inside["soon@2027-01-10T12:15:00Z"].action is Action.BLOCKED
+    assert "inside the minimum lead time" in inside["soon@2027-01-10T12:15:00Z"].reason
+    assert [c.action for k, c in inside.items() if not k.startswith("soon")] == [Action.SEND, Action.SCHEDULE]
+    past = {c.key: c for c in held_for_time(plan, NOW + timedelta(minutes=20)).changes}
+    assert past["soon@2027-01-10T12:15:00Z"].action is Action.MISSED
+    assert "passed before it could be scheduled" in past["soon@2027-01-10T12:15:00Z"].reason
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    offsets=st.lists(st.integers(min_value=1, max_value=600), min_size=1, max_size=6, unique=True),
+    elapsed=st.integers(min_value=0, max_value=700),
+)
+def test_held_for_time_holds_exactly_the_sends_that_can_no_longer_go(offsets: list[int], elapsed: int) -> None:
+    """Whatever the times: the same keys stay; what stays pending still keeps its lead time, and
+    nothing held could have gone; nothing that was not pending is touched."""
+    plan = a_plan(*(desired(f"c{m}", at=NOW + timedelta(minutes=m)) for m in offsets))
+    now = NOW + timedelta(minutes=elapsed)
+    held = held_for_time(plan, now)
+    assert [c.key for c in held.changes] == [c.key for c in plan.changes]
+    for before, after in zip(plan.changes, held.changes, strict=True):
+        assert before.scheduled_time is not None
+        can_go = before.scheduled_time - now >= before.min_lead_time
+        assert after == before if can_go else after.action in (Action.BLOCKED, Action.MISSED) and after.reason
+
+
+def test_a_plan_made_with_no_state_yet_applies_only_to_an_unwritten_state() -> None:
+    plan = make_plan(
+        [desired("a", at=NOW + timedelta(days=1))],
+        StateSnapshot(None, 0),
+        NOW,
+        environment="prod",
+        business_unit_id="0Uv1",
+    )
+    assert plan.state_lineage is None
+    check(plan, serial=0)  # created by this apply (or `state init`), nothing written yet
+    with pytest.raises(PlanRefused) as caught:
+        check(plan, serial=2)
+    assert "state changed since the plan was made (no state yet -> serial 2" in caught.value.message
 
 
 @pytest.mark.parametrize(

@@ -306,16 +306,16 @@ def test_saved_plan_time_rules() -> None:
     import pytest
 
     from orchestrator.errors import PlanRefused
-    from orchestrator.planfile import check_integrity, check_times
+    from orchestrator.planfile import check_created, check_integrity, held_for_time
 
     due = send("f", NOW - timedelta(minutes=14), kind=SendKind.ONE_TO_ONE, prospect=5)
     p = plan([due])
     assert p.changes[0].send_before == NOW + timedelta(minutes=1)
-    check_times(p, now=NOW)
-    with pytest.raises(PlanRefused, match=r"past policy\.late_grace"):
-        check_times(p, now=NOW + timedelta(minutes=2))
+    assert held_for_time(p, NOW) == p
+    late = held_for_time(p, NOW + timedelta(minutes=2)).changes[0]  # held alone, reported, never raised
+    assert late.action is Action.MISSED and "past policy.late_grace" in late.reason
     with pytest.raises(PlanRefused, match="in the future"):
-        check_times(plan([send("a")]), now=NOW - timedelta(hours=1))
+        check_created(plan([send("a")]), now=NOW - timedelta(hours=1))
     payload = p.changes[0].payload
     assert payload is not None
     edited = dataclasses.replace(

@@ -163,13 +163,20 @@ class App:
             self._ticking = lambda: start + timedelta(seconds=time.monotonic() - started)
         return self._ticking
 
-    def store(self) -> StateStore:
-        """The state store for the selected environment."""
+    def store(self, *, read_only: bool = False) -> StateStore:
+        """The state store for the selected environment; the first call of a command opens it.
+
+        ``read_only`` (commands that only read) creates nothing and writes nothing: a state that
+        does not exist yet reads as "no state yet".
+        """
         if self._store is None:
             from orchestrator.connect import build_store
 
             self._store = build_store(
-                self.environment(), self.config().root, announce=lambda line: click.echo(line, err=True)
+                self.environment(),
+                self.config().root,
+                read_only=read_only,
+                announce=lambda line: click.echo(line, err=True),
             )
         return self._store
 

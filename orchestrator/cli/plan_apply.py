@@ -6,6 +6,7 @@ are library functions in :mod:`orchestrator.operations`.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -27,7 +28,8 @@ from orchestrator.cli.planview import print_markdown, print_text
 from orchestrator.errors import OrchestratorError
 from orchestrator.outdir import OutputFolder, claim, trusted_roots
 from orchestrator.plan import Change, Plan
-from orchestrator.planfile import plan_to_dict, read_plan, write_plan
+from orchestrator.planfile import load_plan, plan_to_dict, write_plan
+from orchestrator.provenance import approver
 from orchestrator.redact import mask_emails
 
 FORMATS = click.Choice(["text", "json", "markdown", "github"])
@@ -53,11 +55,11 @@ def _output_folder(app: App, path: Path, option: str) -> OutputFolder:
     return claim(path, option=option, trusted=trusted_roots(app.root()))
 
 
-def _target(app: App) -> operations.Target:
+def _target(app: App, *, read_only: bool = False) -> operations.Target:
     return operations.Target(
         project=app.project(),
         env=app.environment(),
-        store=app.store(),
+        store=app.store(read_only=read_only),
         client=app.client(),
         clock=app.ticking_clock(),
         notes=lambda line: app.err_console.print(line, markup=False, highlight=False),
@@ -140,20 +142,21 @@ def plan(
         comment = folders.enter_context(_output_folder(app, out_dir, "--out-dir")) if out_dir else None
         shots = folders.enter_context(_output_folder(app, previews, "--previews")) if previews else None
         now = app.send_now() if out is not None else app.now()
-        result = operations.compute_plan(_target(app), now, allow_late=allow_late, audience=audience)
-        if out is not None:
-            write_plan(result, out)
+        result = operations.compute_plan(_target(app, read_only=True), now, allow_late=allow_late, audience=audience)
+        checksum = write_plan(result, out) if out is not None else None
         _show(app, result, fmt, show_unchanged=show_unchanged, out=comment)
         if shots is not None:
             from orchestrator.cli.preview import plan_previews
 
             plan_previews(app, result, shots)
-    if out is not None and fmt == "text":
-        app.console.print(
-            f"\nSaved the plan to {out}; apply it with `orchestrator apply {out}` "
-            f"before {result.expires_at.isoformat()}.",
-            markup=False,
-            highlight=False,
+    if out is not None:
+        saved = (
+            f"Saved the plan to {out} (checksum {checksum}); apply it with `orchestrator apply {out}` "
+            f"before {result.expires_at.isoformat()}."
+        )
+        # Other formats are read by machines: the note goes to stderr, stdout stays the plan.
+        (app.console if fmt == "text" else app.err_console).print(
+            ("\n" if fmt == "text" else "") + saved, markup=False, highlight=False
         )
     if result.errored:
         raise SystemExit(ExitCode.ERROR)
@@ -244,6 +247,10 @@ def _signals_stop(stop: StopRequest, hooks: _ProgressHooks) -> Iterator[None]:
             signal.signal(sig, old)
 
 
+#: How many keys the last line of an apply names (the plan above it lists every one, with why).
+_KEYS_SHOWN = 10
+
+
 def _report(app: App, chosen: Plan, result: ApplyResult | None, hooks: _ProgressHooks) -> ExitCode:
     """The outcomes (unless already printed live), the totals, and a last line saying what is left."""
     operational = {c.key for c in chosen.pending if c.operational_reason or (c.payload or {}).get("operational_email")}
@@ -278,7 +285,11 @@ def _report(app: App, chosen: Plan, result: ApplyResult | None, hooks: _Progress
     if left or attention:
         parts = [f"{n} {s}" for s, n in counts.items() if n and not s.done]
         if attention:
-            parts.append(f"{len(attention)} in the plan need a human (blocked, missed, unknown or orphaned)")
+            shown = ", ".join(c.key if app.reveal_emails else mask_emails(c.key) for c in attention[:_KEYS_SHOWN])
+            more = f" and {len(attention) - _KEYS_SHOWN} more" if len(attention) > _KEYS_SHOWN else ""
+            parts.append(
+                f"{len(attention)} in the plan need a human (blocked, missed, unknown or orphaned: {shown}{more})"
+            )
         say("Needs attention: " + "; ".join(parts) + ". Run `orchestrator plan` to see why.")
         return ExitCode.ATTENTION
     if not outcomes:
@@ -321,7 +332,12 @@ def _confirm(app: App, auto_approve: bool) -> Callable[[Plan], bool]:
     metavar="CAMPAIGN",
     help="Send CAMPAIGN even though its audience exceeds max_recipients (journaled). Repeatable.",
 )
-@allow_late_option
+@click.option(
+    "--allow-late",
+    is_flag=True,
+    help="Send missed occurrences now instead of reporting them as missed. Never taken from a plan file: "
+    "a plan saved with --allow-late is applied only with --allow-late.",
+)
 @audience_option
 @lock_timeout_option
 @now_option
@@ -338,9 +354,11 @@ def apply(
 ) -> None:
     """Send the planned emails, each exactly once.
 
-    With PLAN_FILE, apply exactly that saved plan: refused if the state, environment or business
-    unit changed, if it expired or was altered, if a scheduled time is now too close, or if any
-    planned send is no longer exactly what the files in this checkout ask for. With --reviewed,
+    With PLAN_FILE, apply exactly that saved plan (its checksum is printed first): refused if the
+    state, environment or business unit changed, if it expired or was altered, or if any planned
+    send is no longer exactly what the files in this checkout ask for; a send whose time is now
+    too close (or past) is held alone and reported. Any apply refuses a checkout that does not
+    descend from the last applied git commit. With --reviewed,
     plan afresh and send only what the reviewed plan showed, identical. Without either, plan now,
     show the plan and ask for `yes` (or --auto-approve).
 
@@ -352,6 +370,12 @@ def apply(
     target = _target(app)
     hooks = _ProgressHooks(app)
     stop = StopRequest()
+    given_file = plan_file if plan_file is not None else reviewed_file
+    given = load_plan(given_file) if given_file is not None else None
+    if plan_file is not None and given is not None:
+        # Printed before anything is sent: the approver compares it with the plan they approved.
+        say = f"Applying the saved plan {plan_file} (checksum {given.checksum})."
+        app.console.print(say, markup=False, highlight=False)
     options = operations.ApplyOptions(
         now=app.send_now,
         show=lambda chosen: _show(app, chosen, "text"),
@@ -360,14 +384,18 @@ def apply(
         stop=stop,
         approved_large=approve_large,
         lock_timeout=lock_timeout,
+        plan_checksum=given.checksum if given is not None else None,
+        approved_by=approver(os.environ),
     )
     result: ApplyResult | None
     try:
         with _signals_stop(stop, hooks):
-            if plan_file is not None:
-                chosen, result = operations.apply_saved(target, read_plan(plan_file), options)
-            elif reviewed_file is not None:
-                chosen, result = operations.apply_reviewed(target, read_plan(reviewed_file), options, audience=audience)
+            if plan_file is not None and given is not None:
+                chosen, result = operations.apply_saved(target, given.plan, options, allow_late=allow_late)
+            elif given is not None:
+                chosen, result = operations.apply_reviewed(
+                    target, given.plan, options, allow_late=allow_late, audience=audience
+                )
             else:
                 chosen, result = operations.apply_fresh(target, options, allow_late=allow_late, audience=audience)
     finally:
@@ -391,11 +419,20 @@ def apply(
 )
 @pass_app
 def show(app: App, plan_file: Path, fmt: str, previews: Path | None) -> None:
-    """Print a saved plan (from `plan --out`) as text, JSON, Markdown or GitHub annotations."""
+    """Print a saved plan (from `plan --out`) as text, JSON, Markdown or GitHub annotations.
+
+    Text and JSON include the plan's checksum, which `apply PLAN_FILE` prints before it sends.
+    """
     with ExitStack() as folders:
         shots = folders.enter_context(_output_folder(app, previews, "--previews")) if previews else None
-        saved = read_plan(plan_file)
-        _show(app, saved, fmt, show_unchanged=True)
+        loaded = load_plan(plan_file)
+        saved = loaded.plan
+        if fmt == "json":
+            app.print_json({**plan_to_dict(saved), "checksum": loaded.checksum})
+        else:
+            _show(app, saved, fmt, show_unchanged=True)
+        if fmt == "text":
+            app.console.print(f"Checksum: {loaded.checksum}", markup=False, highlight=False)
         if shots is not None:
             from orchestrator.cli.preview import plan_previews
 

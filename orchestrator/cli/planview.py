@@ -181,6 +181,10 @@ def content_diff(change: Change) -> list[str]:
     return [line for line in payload_diff({}, content, before_label="nothing-sent-yet") if not line.startswith("~")]
 
 
+#: How a plan made where no state existed says so (every send in it is new).
+NO_STATE_YET = "no state yet (every send is new; the first apply creates the state)"
+
+
 def print_text(plan: Plan, console: Console, *, reveal: bool = False, show_noop: bool = False) -> None:
     """The human plan: header, one block per change, problems, totals.
 
@@ -203,10 +207,8 @@ def print_text(plan: Plan, console: Console, *, reveal: bool = False, show_noop:
     # A saved plan is a file anyone could edit: its environment and business unit are escaped too.
     header = f"Environment {escape_control(plan.environment)}, business unit {escape_control(plan.business_unit_id)}"
     add(header + "\n", style="bold")
-    add(
-        f"Planned at {utc_iso(plan.created_at)}; valid until {utc_iso(plan.expires_at)}; "
-        f"state serial {plan.state_serial}\n\n"
-    )
+    state = NO_STATE_YET if plan.state_lineage is None else f"state serial {plan.state_serial}"
+    add(f"Planned at {utc_iso(plan.created_at)}; valid until {utc_iso(plan.expires_at)}; {state}\n\n")
     for change in plan.changes:
         if change.action in (Action.NOOP, Action.DEFER) and not show_noop:
             continue
@@ -361,7 +363,8 @@ def _header(plan: Plan, needing: int) -> str:
         ("commit", _commit_line(plan)),
         ("created", utc_iso(plan.created_at)),
         ("expires", f"{utc_iso(plan.expires_at)} (a saved plan is refused after this)"),
-        ("state serial", f"{plan.state_serial} (lineage {code_span(_name(plan.state_lineage), in_table=True)})"),
+        ("state serial", NO_STATE_YET if plan.state_lineage is None
+         else f"{plan.state_serial} (lineage {code_span(_name(plan.state_lineage), in_table=True)})"),
         ("counts", _counts_line(plan)),
     ]
     return "\n".join(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import click
@@ -16,6 +17,8 @@ from orchestrator.redact import mask_emails
 from orchestrator.state.models import SendRecord, SendStatus
 
 UNRESOLVED = (SendStatus.INTENT, SendStatus.UNKNOWN)
+#: The tag a masked address ends with (``#183e``), for matching masks printed before it existed.
+_UNTAGGED = re.compile(r"#[0-9a-f]{4}\b")
 
 
 def _record_dict(record: SendRecord) -> dict[str, Any]:
@@ -91,10 +94,14 @@ def _force(force: bool, reason: str | None, *, allowed: bool = True) -> correcti
 
 def _key(app: App, key: str) -> str:
     """The full key for ``key``, which may be a masked one as `state list` prints it
-    (``demo/j***@example.com``) when exactly one send masks to it."""
+    (``demo/j***@example.com#183e``, or without the tag as older versions printed it) when
+    exactly one send masks to it."""
     if "***" not in key or app.store().get(key) is not None:
         return key
-    matches = sorted(k for k in app.store().snapshot().records if mask_emails(k) == key)
+    keys = app.store().snapshot().records
+    matches = sorted(k for k in keys if mask_emails(k) == key)
+    if not matches and "#" not in key:
+        matches = sorted(k for k in keys if _UNTAGGED.sub("", mask_emails(k)) == key)
     if len(matches) > 1:
         raise StateError(
             f"{key} is the masked form of {len(matches)} sends",
@@ -115,6 +122,7 @@ def _get(app: App, key: str) -> SendRecord:
 @pass_app
 def state_show(app: App, key: str) -> None:
     """Show one send's record, its exact payload and its journal (KEY may be masked as listed)."""
+    app.store(read_only=True)  # only reads: a role granted SELECT suffices
     key = _key(app, key)
     record = _get(app, key)
     journal = app.store().journal(key)
@@ -124,6 +132,11 @@ def state_show(app: App, key: str) -> None:
         {"seq": e.seq, "at": e.at.isoformat(), "action": e.action, "detail": dict(e.detail), "by": e.actor.describe()}
         for e in journal
     ]
+    # The apply that wrote it last: from which commit, which saved plan, approved by whom.
+    applied = next((e.detail["apply"] for e in reversed(journal) if isinstance(e.detail.get("apply"), dict)), None)
+    data["applied_from"] = None if applied is None else {
+        name: applied.get(name) for name in ("commit", "dirty", "plan_checksum", "approved_by")
+    }
     app.print_json(data)
 
 

@@ -13,11 +13,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from orchestrator.errors import ConfigError
+from orchestrator.errors import ConfigError, display_path
 from orchestrator.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from orchestrator.state.base import StateStore
+    from orchestrator.state.empty import NoStateYet
     from orchestrator.state.memory import InMemoryStateStore
     from orchestrator.state.models import (
         Actor,
@@ -36,6 +37,7 @@ __all__ = [
     "InMemoryStateStore",
     "JournalEntry",
     "LockInfo",
+    "NoStateYet",
     "PostgresStateStore",
     "SendRecord",
     "SendStatus",
@@ -52,6 +54,7 @@ BACKENDS = ("sqlite", "postgres", "memory")
 _LAZY = {
     "StateStore": "orchestrator.state.base",
     "InMemoryStateStore": "orchestrator.state.memory",
+    "NoStateYet": "orchestrator.state.empty",
     "SqliteStateStore": "orchestrator.state.sqlite",
     "PostgresStateStore": "orchestrator.state.postgres",  # psycopg costs a quarter second
     "Actor": "orchestrator.state.models",
@@ -64,7 +67,12 @@ _LAZY = {
 
 
 def open_store(
-    backend: str, *, path: Path | None = None, dsn: str | None = None, create: bool = False
+    backend: str,
+    *,
+    path: Path | None = None,
+    dsn: str | None = None,
+    create: bool = False,
+    read_only: bool = False,
 ) -> StateStore:
     """Open the state store ``backend`` names.
 
@@ -77,13 +85,23 @@ def open_store(
     or a PostgreSQL database whose state tables exist but hold no lineage is refused with
     :class:`~orchestrator.errors.StateError` unless ``create`` asks for a new state explicitly
     (``orchestrator state init``).
+
+    ``read_only`` (plan, validate, show, preview) never creates, changes or locks anything: a
+    state that was never created is :class:`~orchestrator.state.empty.NoStateYet` (an empty
+    snapshot without a lineage), and every write is refused.
     """
+    if create and read_only:
+        raise ValueError("a state cannot be created read-only")
     if backend == "sqlite":
         if path is None:
             raise ConfigError("the sqlite state backend needs a path (state.path)")
+        if read_only and not Path(path).exists():
+            from orchestrator.state.empty import NoStateYet
+
+            return NoStateYet(display_path(Path(path)))
         from orchestrator.state.sqlite import SqliteStateStore
 
-        return SqliteStateStore(Path(path), create=create)
+        return SqliteStateStore(Path(path), create=create, read_only=read_only)
     if backend == "postgres":
         if not dsn:
             raise ConfigError(
@@ -92,7 +110,13 @@ def open_store(
             )
         from orchestrator.state.postgres import PostgresStateStore
 
-        return PostgresStateStore(dsn, create=create)
+        store = PostgresStateStore(dsn, create=create, read_only=read_only)
+        if not store.exists:
+            from orchestrator.state.empty import NoStateYet
+
+            store.close()
+            return NoStateYet(store.location)
+        return store
     if backend == "memory":
         from orchestrator.state.memory import InMemoryStateStore
 

@@ -5,6 +5,9 @@ parts every backend does alike are written once, in :mod:`orchestrator.state.ske
 
 * The state has a ``lineage`` (a uuid4 chosen once, when the state is created) and a ``serial``
   that every write increments by one. A saved plan records both, so apply can tell a stale plan.
+* A store opened read-only (``open_store(..., read_only=True)``, for plan, validate, show and
+  preview) never creates, changes or locks the state: a state that does not exist yet reads as
+  an empty snapshot without a lineage, and every write is refused with a ``StateError``.
 * A write (:meth:`StateStore.put` or :meth:`StateStore.append_journal`) upserts at most one
   record, appends exactly one journal entry and bumps the serial in ONE transaction, and is
   durable when it returns: the apply engine writes an ``intent`` before calling the API, and a
@@ -68,6 +71,11 @@ class StateStore(Protocol):
 
     def journal(self, key: str | None = None) -> list[JournalEntry]:
         """Journal entries in ``seq`` order: all of them, or only those about ``key``."""
+        ...
+
+    def last_entry(self, action: str) -> JournalEntry | None:
+        """The newest journal entry whose action is ``action``, or None (read from the newest end,
+        so it costs little however long the journal is)."""
         ...
 
     def lock(

@@ -102,6 +102,11 @@ class InMemoryStateStore(StoreSkeleton[_Shared]):
         with self._state() as state:
             return [e.thaw() for e in state.journal if key is None or e.entry.key == key]
 
+    def last_entry(self, action: str) -> JournalEntry | None:
+        with self._state() as state:
+            found = next((e for e in reversed(state.journal) if e.entry.action == action), None)
+            return None if found is None else found.thaw()
+
     def current_lock(self) -> LockInfo | None:
         with self._state() as state:
             return state.lock

@@ -204,8 +204,12 @@ class LockInfo:
 
 @dataclass(frozen=True)
 class StateSnapshot:
-    """A consistent view of the whole state at one serial; a private copy, safe to mutate."""
+    """A consistent view of the whole state at one serial; a private copy, safe to mutate.
 
-    lineage: str
+    ``lineage`` is None when there is no state yet (a read-only command found none): every
+    send is new, and a plan made from it records that instead of a lineage.
+    """
+
+    lineage: str | None
     serial: int
     records: Mapping[str, SendRecord] = field(default_factory=dict)

@@ -105,6 +105,7 @@ ON CONFLICT (key) DO UPDATE SET
     created_at = excluded.created_at, updated_at = excluded.updated_at,
     applied_by = excluded.applied_by, error = excluded.error
 """
+_JOURNAL_SELECT = "SELECT seq, at, key, action, detail::text, actor::text FROM orchestrator_journal"
 _LOCK_SELECT = (
     "SELECT lock_id, operation, actor::text, pid, acquired_at FROM orchestrator_lock WHERE id = 1"
 )
@@ -134,6 +135,17 @@ def _record_from_row(row: TupleRow) -> SendRecord:
         updated_at=row[9],
         applied_by=load_actor(row[10]),
         error=row[11],
+    )
+
+
+def _entry_from_row(row: TupleRow) -> JournalEntry:
+    return JournalEntry(
+        seq=row[0],
+        at=row[1],
+        key=row[2],
+        action=row[3],
+        detail=load_json(row[4], what="detail"),
+        actor=load_actor(row[5]),
     )
 
 
@@ -168,10 +180,24 @@ class PostgresStateStore(StoreSkeleton[Connection]):
     A database without any ``orchestrator_*`` table gets a new state (:attr:`created` says so).
     One whose state tables exist but hold no lineage row is refused unless ``create`` asks for
     a new state explicitly: it is far more likely a state that was emptied than a new one.
+
+    ``read_only`` needs nothing but ``SELECT`` on the four tables (and nothing at all while they
+    do not exist): no DDL, no advisory lock, every session ``default_transaction_read_only``.
+    Where the tables do not exist, :attr:`exists` is False and
+    :func:`orchestrator.state.open_store` answers with
+    :class:`~orchestrator.state.empty.NoStateYet` instead.
     """
 
-    def __init__(self, dsn: str, *, connect_timeout: int = 10, create: bool = False) -> None:
+    #: False when opened read-only where no state tables exist.
+    exists: bool = True
+
+    def __init__(
+        self, dsn: str, *, connect_timeout: int = 10, create: bool = False, read_only: bool = False
+    ) -> None:
         super().__init__()
+        if create and read_only:
+            raise ValueError("a state cannot be created read-only")
+        self.read_only = read_only
         self._dsn = dsn
         self._secrets = dsn_secrets(dsn)
         self._where = describe_dsn(dsn)
@@ -181,7 +207,10 @@ class PostgresStateStore(StoreSkeleton[Connection]):
         self._conn: Connection | None = None
         self._conn = self._connect()
         try:
-            self.created = self._create_schema(create=create)
+            if read_only:
+                self.exists = self._check_schema()
+            else:
+                self.created = self._create_schema(create=create)
         except BaseException:
             self.close()
             raise
@@ -213,6 +242,8 @@ class PostgresStateStore(StoreSkeleton[Connection]):
             )
             conn.execute("SET synchronous_commit = on")
             conn.execute("SET TIME ZONE 'UTC'")
+            if self.read_only:  # the server refuses any write these sessions might attempt
+                conn.execute("SET default_transaction_read_only = on")
             return conn
 
     def _connection(self) -> Connection:
@@ -228,6 +259,28 @@ class PostgresStateStore(StoreSkeleton[Connection]):
             conn = self._connection()
             with conn.transaction():
                 yield conn
+
+    def _check_schema(self) -> bool:
+        """Read-only: whether a state exists here; refuse tables without a lineage, or of a newer
+        orchestrator. Reads the catalog (which needs no grant) before any of our tables."""
+        with self._transaction("read the state") as conn:
+            tables = _one(conn.execute(_STATE_TABLES).fetchone())[0]
+            if not tables:
+                return False
+            has_meta = _one(conn.execute("SELECT to_regclass('orchestrator_meta') IS NOT NULL").fetchone())[0]
+            row = conn.execute("SELECT schema_version FROM orchestrator_meta").fetchone() if has_meta else None
+        if row is None:
+            raise no_lineage_error(f"PostgreSQL state ({self._where})", "its tables hold no lineage row")
+        self._check_version(row[0])
+        return True
+
+    def _check_version(self, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise StateError(
+                f"PostgreSQL state ({self._where}) was written by a newer orchestrator "
+                f"(schema {version}, this one knows {SCHEMA_VERSION})",
+                hint="upgrade the orchestrator",
+            )
 
     def _create_schema(self, *, create: bool) -> bool:
         """Check (or, where allowed, create) the state; whether a new state was created."""
@@ -250,12 +303,7 @@ class PostgresStateStore(StoreSkeleton[Connection]):
                 )
                 row, created = (SCHEMA_VERSION,), True
             version = row[0]
-        if version > SCHEMA_VERSION:
-            raise StateError(
-                f"PostgreSQL state ({self._where}) was written by a newer orchestrator "
-                f"(schema {version}, this one knows {SCHEMA_VERSION})",
-                hint="upgrade the orchestrator",
-            )
+        self._check_version(version)
         return bool(created)
 
     # -- reads ---------------------------------------------------------------------------
@@ -276,23 +324,19 @@ class PostgresStateStore(StoreSkeleton[Connection]):
         return None if row is None else _record_from_row(row)
 
     def journal(self, key: str | None = None) -> list[JournalEntry]:
-        query = "SELECT seq, at, key, action, detail::text, actor::text FROM orchestrator_journal"
         with self._transaction("read the journal") as conn:
             if key is None:
-                rows = conn.execute(f"{query} ORDER BY seq").fetchall()
+                rows = conn.execute(f"{_JOURNAL_SELECT} ORDER BY seq").fetchall()
             else:
-                rows = conn.execute(f"{query} WHERE key = %s ORDER BY seq", (key,)).fetchall()
-        return [
-            JournalEntry(
-                seq=row[0],
-                at=row[1],
-                key=row[2],
-                action=row[3],
-                detail=load_json(row[4], what="detail"),
-                actor=load_actor(row[5]),
-            )
-            for row in rows
-        ]
+                rows = conn.execute(f"{_JOURNAL_SELECT} WHERE key = %s ORDER BY seq", (key,)).fetchall()
+        return [_entry_from_row(row) for row in rows]
+
+    def last_entry(self, action: str) -> JournalEntry | None:
+        with self._transaction("read the journal") as conn:
+            row = conn.execute(
+                f"{_JOURNAL_SELECT} WHERE action = %s ORDER BY seq DESC LIMIT 1", (action,)
+            ).fetchone()
+        return None if row is None else _entry_from_row(row)
 
     def current_lock(self) -> LockInfo | None:
         with self._transaction("read the lock") as conn:

@@ -29,7 +29,7 @@ from orchestrator.state.locking import (
 from orchestrator.state.models import Actor, JournalEntry, LockInfo, SendRecord
 from orchestrator.state.validation import check_action, check_key
 
-__all__ = ["NO_LINEAGE_HINT", "StoreSkeleton", "no_lineage_error"]
+__all__ = ["NO_LINEAGE_HINT", "StoreSkeleton", "no_lineage_error", "read_only_error"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,11 +54,22 @@ def no_lineage_error(where: str, what: str) -> StateError:
     )
 
 
+def read_only_error(where: str, doing: str) -> StateError:
+    """The refusal of a write through a store opened for a command that only reads."""
+    return StateError(
+        f"{where} was opened read-only (plan, validate, show and preview never write the state); "
+        f"cannot {doing}",
+        hint="run a command that records something, such as `orchestrator apply`",
+    )
+
+
 class StoreSkeleton(ABC, Generic[Txn]):
     """Shared behaviour of the state backends (see the module docstring)."""
 
     #: True when opening this store created a new, empty state (announced by the CLI).
     created: bool = False
+    #: True when opened for a read-only command: every write and the lock are refused.
+    read_only: bool = False
     #: With SQLite nothing but ``force_unlock`` frees a dead holder's lock, so waiting is futile.
     dead_holder_blocks: bool = False
 
@@ -100,6 +111,10 @@ class StoreSkeleton(ABC, Generic[Txn]):
     def _delete_lock(self, txn: Txn, lock_id: str) -> bool:
         """Delete the lock row ``lock_id``; whether there was one."""
 
+    def _refuse_if_read_only(self, doing: str) -> None:
+        if self.read_only:
+            raise read_only_error(self.location, doing)
+
     # -- writes --------------------------------------------------------------------------
 
     def put(
@@ -113,6 +128,7 @@ class StoreSkeleton(ABC, Generic[Txn]):
         if not isinstance(record, SendRecord):
             raise TypeError(f"put() takes a SendRecord, not {type(record).__name__}")
         check_action(action)
+        self._refuse_if_read_only(f"record {record.key}")
         payload = dump_json(record.payload, what="payload")
         return self._write(f"record {record.key}", record.key, action, detail, actor, (record, payload))
 
@@ -126,6 +142,7 @@ class StoreSkeleton(ABC, Generic[Txn]):
     ) -> int:
         check_key(key)
         check_action(action)
+        self._refuse_if_read_only("append to the journal")
         return self._write("append to the journal", key, action, detail, actor, None)
 
     def _write(
@@ -180,6 +197,7 @@ class StoreSkeleton(ABC, Generic[Txn]):
 
     @contextlib.contextmanager
     def lock(self, operation: str, *, timeout: float = 0.0) -> Iterator[LockInfo]:
+        self._refuse_if_read_only("take the state lock")
         with self._lock_attempts() as attempt:
             info = acquire_with_timeout(
                 lambda: attempt(operation), timeout, give_up_if_holder_dead=self.dead_holder_blocks
@@ -201,6 +219,7 @@ class StoreSkeleton(ABC, Generic[Txn]):
                 logger.warning("state lock %s was broken while this process held it", info.lock_id)
 
     def force_unlock(self, lock_id: str) -> None:
+        self._refuse_if_read_only("break the state lock")
         with self._write_txn("break the state lock") as txn:
             current = self._read_lock(txn)
             if current is None or current.lock_id != lock_id:

@@ -139,6 +139,17 @@ def _record_from_row(row: tuple[Any, ...]) -> SendRecord:
     )
 
 
+def _entry_from_row(row: tuple[Any, ...]) -> JournalEntry:
+    return JournalEntry(
+        seq=row[0],
+        at=load_time(row[1]),
+        key=row[2],
+        action=row[3],
+        detail=load_json(row[4], what="detail"),
+        actor=load_actor(row[5]),
+    )
+
+
 def _lock_from_row(row: tuple[Any, ...] | None) -> LockInfo | None:
     if row is None:
         return None
@@ -173,14 +184,23 @@ class SqliteStateStore(StoreSkeleton[sqlite3.Connection]):
     file that holds no state (0 bytes, or no lineage) is refused unless ``create`` asks for a
     new state explicitly: it is far more likely a state that was emptied than a new one, and
     a new state would plan every email already sent again.
+
+    ``read_only`` opens an existing file with SQLite's ``mode=ro`` and never writes to it (no
+    WAL switch, no folder, no tables); :func:`orchestrator.state.open_store` answers a missing
+    file with :class:`~orchestrator.state.empty.NoStateYet` instead.
     """
 
     #: Nothing but force_unlock frees a dead holder's lock row: waiting for it would be in vain.
     dead_holder_blocks = True
 
-    def __init__(self, path: Path, *, busy_timeout: float = 30.0, create: bool = False) -> None:
+    def __init__(
+        self, path: Path, *, busy_timeout: float = 30.0, create: bool = False, read_only: bool = False
+    ) -> None:
         super().__init__()
+        if create and read_only:
+            raise ValueError("a state cannot be created read-only")
         self._path = Path(path)
+        self.read_only = read_only
         self._mutex = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._busy_timeout = busy_timeout
@@ -192,20 +212,33 @@ class SqliteStateStore(StoreSkeleton[sqlite3.Connection]):
         with self._errors("open"):
             existed = self._path.exists()
             self._was_empty = existed and self._path.is_file() and self._path.stat().st_size == 0
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(
-                self._path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
-            )
-            self._conn = conn
+            if read_only and not existed:
+                raise StateError(f"{self._shown} does not exist")
+            if not read_only:
+                self._path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = conn = self._open_connection()
             try:
-                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-                if str(mode).lower() != "wal":
-                    raise StateError(f"{self._shown}: SQLite refused WAL mode (got {mode!r})")
-                conn.execute("PRAGMA synchronous=FULL")
-                self.created = self._create_schema(allow_new=create or not existed)
+                if read_only:
+                    self._check_schema()
+                else:
+                    mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                    if str(mode).lower() != "wal":
+                        raise StateError(f"{self._shown}: SQLite refused WAL mode (got {mode!r})")
+                    conn.execute("PRAGMA synchronous=FULL")
+                    self.created = self._create_schema(allow_new=create or not existed)
             except BaseException:
                 self.close()
                 raise
+
+    def _open_connection(self) -> sqlite3.Connection:
+        """A connection to the file; read-only (``mode=ro``: SQLite itself refuses any write) for a
+        store opened read-only."""
+        if self.read_only:
+            uri = f"{self._path.resolve().as_uri()}?mode=ro"
+            return sqlite3.connect(
+                uri, uri=True, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
+            )
+        return sqlite3.connect(self._path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False)
 
     @property
     def _shown(self) -> str:
@@ -278,11 +311,28 @@ class SqliteStateStore(StoreSkeleton[sqlite3.Connection]):
                 raise StateError(f"{self._shown}: the state store is closed")
             if self._idle_readers:
                 return self._idle_readers.pop()
-            conn = sqlite3.connect(
-                self._path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
-            )
+            conn = self._open_connection()
             self._all_readers.append(conn)
             return conn
+
+    def _check_schema(self) -> None:
+        """Read-only: refuse a file that holds no state, or one of a newer orchestrator."""
+        with self._read("read the state") as conn:
+            has_meta = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+            ).fetchone()
+            row = conn.execute("SELECT schema_version FROM meta").fetchone() if has_meta else None
+        if row is None:
+            raise no_lineage_error(self._shown, "a file of 0 bytes" if self._was_empty else "no lineage")
+        self._check_version(row[0])
+
+    def _check_version(self, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise StateError(
+                f"{self._shown} was written by a newer orchestrator (schema {version}, "
+                f"this one knows {SCHEMA_VERSION})",
+                hint="upgrade the orchestrator",
+            )
 
     def _create_schema(self, *, allow_new: bool) -> bool:
         """Check (or, where allowed, create) the state; whether a new state was created."""
@@ -303,12 +353,7 @@ class SqliteStateStore(StoreSkeleton[sqlite3.Connection]):
                 )
                 row, created = (SCHEMA_VERSION,), True
             version = row[0]
-        if version > SCHEMA_VERSION:
-            raise StateError(
-                f"{self._shown} was written by a newer orchestrator (schema {version}, "
-                f"this one knows {SCHEMA_VERSION})",
-                hint="upgrade the orchestrator",
-            )
+        self._check_version(version)
         return created
 
     # -- reads ---------------------------------------------------------------------------
@@ -334,17 +379,12 @@ class SqliteStateStore(StoreSkeleton[sqlite3.Connection]):
                 rows = conn.execute(f"{query} ORDER BY seq").fetchall()
             else:
                 rows = conn.execute(f"{query} WHERE key = ? ORDER BY seq", (key,)).fetchall()
-        return [
-            JournalEntry(
-                seq=row[0],
-                at=load_time(row[1]),
-                key=row[2],
-                action=row[3],
-                detail=load_json(row[4], what="detail"),
-                actor=load_actor(row[5]),
-            )
-            for row in rows
-        ]
+        return [_entry_from_row(row) for row in rows]
+
+    def last_entry(self, action: str) -> JournalEntry | None:
+        with self._read("read the journal") as conn:
+            row = conn.execute(f"{_JOURNAL_SELECT} WHERE action = ? ORDER BY seq DESC LIMIT 1", (action,)).fetchone()
+        return None if row is None else _entry_from_row(row)
 
     def current_lock(self) -> LockInfo | None:
         with self._read("read the lock") as conn:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote
 
 import pytest
@@ -14,32 +15,47 @@ from orchestrator.redact import REDACTED, mask_email, mask_emails, redact
 @pytest.mark.parametrize(
     ("address", "masked"),
     [
-        ("jane.doe@example.com", "j***@example.com"),
-        ("j@example.com", "j***@example.com"),
-        ("@example.com", "***@example.com"),
+        ("jane.doe@example.com", "j***@example.com#183e"),
+        ("j@example.com", "j***@example.com#82bf"),
+        ("@example.com", "***@example.com#"),
         ("not-an-address", "***"),
-        ("a@b@example.com", "a***@example.com"),
+        ("a@b@example.com", "a***@example.com#"),
     ],
 )
 def test_mask_email(address: str, masked: str) -> None:
-    assert mask_email(address) == masked
+    assert mask_email(address).startswith(masked)
 
 
 def test_mask_emails_in_text_plain_and_url_encoded() -> None:
     text = "Invalid prospect email jane.doe@example.com at /send/prospect_email/jane.doe%40example.com"
-    assert mask_emails(text) == ("Invalid prospect email j***@example.com at /send/prospect_email/j***%40example.com")
+    assert mask_emails(text) == (
+        "Invalid prospect email j***@example.com#183e at /send/prospect_email/j***%40example.com#183e"
+    )
 
 
 LOCAL = st.from_regex(r"[a-z0-9][a-z0-9._+-]{1,20}", fullmatch=True)
 DOMAIN = st.from_regex(r"[a-z0-9]{1,10}\.(com|io|example)", fullmatch=True)
+TAG = r"#[0-9a-f]{4}"
 
 
 @given(local=LOCAL, domain=DOMAIN)
-def test_masking_keeps_domain_and_first_letter_only(local: str, domain: str) -> None:
+def test_masking_keeps_domain_first_letter_and_a_tag_only(local: str, domain: str) -> None:
     masked = mask_email(f"{local}@{domain}")
-    assert masked == f"{local[0]}***@{domain}"
-    found = mask_emails(f"x {local}@{domain} y")
-    assert found == f"x {local[0]}***@{domain} y"
+    assert re.fullmatch(re.escape(f"{local[0]}***@{domain}") + TAG, masked)
+    assert mask_emails(f"x {local}@{domain} y") == f"x {masked} y"
+    assert mask_email(f"{local.upper()}@{domain.upper()}").endswith(masked[-5:])  # case does not change the tag
+
+
+@given(local=LOCAL, domain=DOMAIN)
+def test_masking_twice_changes_nothing(local: str, domain: str) -> None:
+    once = mask_emails(f"key/{local}@{domain}")
+    assert mask_emails(once) == once
+
+
+def test_two_addresses_with_the_same_first_letter_mask_apart_and_each_always_the_same() -> None:
+    pat, paul = mask_email("pat@example.com"), mask_email("paul@example.com")
+    assert pat != paul and pat.startswith("p***@example.com#") and paul.startswith("p***@example.com#")
+    assert mask_email("pat@example.com") == pat  # stable: no per-run randomness
 
 
 def test_redact_replaces_raw_and_url_encoded_forms() -> None:

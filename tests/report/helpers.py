@@ -31,7 +31,7 @@ EXAMPLE_KEYS = (
     "spring-sale@2027-03-01T14:00:00Z",
 )
 HIDDEN_ADDRESS = "jane.prospect@example.com"
-MASKED_ADDRESS = "j***@example.com"
+MASKED_ADDRESS = "j***@example.com#7c86"  # first letter, domain, tag (redact.mask_email)
 
 #: The real root command with this part's commands added, without touching the shared object.
 CLI = OrchestratorGroup(
