@@ -91,10 +91,12 @@ def test_preview_html_opened_in_a_plain_browser_makes_no_request(tmp_path: Path)
         servers = dict(zip(CASES, listening, strict=True))
         project = attack_project(tmp_path / "project", servers)
         out = tmp_path / "previews"
-        for case in CASES:
-            code, stdout, stderr = run(project, "preview", case, "--no-screenshots", "--out", str(out), "--now", NOW)
+        for case in CASES:  # an output folder is new or empty: one per case
+            code, stdout, stderr = run(
+                project, "preview", case, "--no-screenshots", "--out", str(out / case), "--now", NOW
+            )
             assert code == 0, stdout + stderr
-        pages = {case: next(out.glob(f"{case}*")) / "preview.html" for case in CASES}
+        pages = {case: next((out / case).glob(f"{case}*")) / "preview.html" for case in CASES}
         for page_file in pages.values():
             text = page_file.read_text(encoding="utf-8")
             assert text.index(f'<meta http-equiv="Content-Security-Policy" content="{POLICY}">') < text.index("Hello")
