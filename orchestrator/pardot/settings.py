@@ -374,4 +374,17 @@ def secret_from_env(env: Mapping[str, str], name: str, setting: str) -> str:
             f"environment variable {name} {problem}; credentials are printable ASCII",
             hint=f"set {name} again from the original credential ({setting} names it)",
         )
+    if _CONNECTION_STRING.search(value):
+        # A pull request can point a Salesforce credential at the variable that holds the state
+        # database's DSN: its password must never travel as a token or a client secret.
+        raise ConfigError(
+            f"environment variable {name} holds a connection string (a URL or a database DSN), not a "
+            f"Salesforce credential ({setting} names it); it is not sent",
+            hint=f"point {setting} at the variable that holds the credential itself",
+        )
     return value
+
+
+#: What a Salesforce token, client id, secret or refresh token never looks like: a URL with a
+#: scheme, or libpq's ``key=value`` connection parameters.
+_CONNECTION_STRING = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://|\b(?:password|host|hostaddr|dbname|user)\s*=")
