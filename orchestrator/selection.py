@@ -40,7 +40,10 @@ def select_sends(
             raise SelectionError(exc.message, option="--at") from None
         now = min(now, target - timedelta(minutes=1))
     sends, problems = desired_sends(project, env, now, campaigns=[campaign], lead_time="off", lints=False)
-    errors = [d for d in problems if d.severity == "error"]
+    # Another file's problems do not stop this campaign (the caller may say they exist); its own do.
+    own = campaign.diagnostic((), "").path
+    others = {d for d in project.problems if d.path != own}
+    errors = [d for d in problems if d.severity == "error" and d not in others]
     if errors:
         raise ProjectInvalid(errors)
     if target is not None:

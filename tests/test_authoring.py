@@ -59,3 +59,15 @@ def test_validate_counts_its_warnings(tmp_path: Path) -> None:
     code, out, err = run(project, "validate", "--now", NOW)
     assert code == 0 and "warning" in out and "valid, with" in out and "warning(s) above" in out, out + err
     assert "all valid" not in out
+
+
+def test_render_and_preview_of_a_valid_campaign_work_while_another_file_is_broken(tmp_path: Path) -> None:
+    project = copy_example(tmp_path / "example")
+    (project / "campaigns" / "broken.yaml").write_text("name: broken\nsuject: typo\n")
+    code, out, err = run(project, "render", "spring-sale", "--now", NOW)
+    assert code == 0, out + err
+    assert "Spring sale" in out and "1 other file(s) have errors (campaigns/broken.yaml)" in err
+    code, out, err = run(project, "preview", "spring-sale", "--no-screenshots", "--now", NOW)
+    assert code == 0 and "campaigns/broken.yaml" in err, out + err
+    code, out, err = run(project, "render", "broken", "--now", NOW)
+    assert code == 1  # the broken one itself still fails

@@ -189,9 +189,17 @@ def _print_text(app: App, campaigns: int, sends: list[DesiredSend], problems: li
 def _select(app: App, name: str, occurrence: int | None, at: str | None) -> list[DesiredSend]:
     """The library's selection, with its refusals shown as usage errors of the option at fault."""
     try:
-        return select_sends(app.project(), app.environment(), name, app.now(), occurrence=occurrence, at=at)
+        sends = select_sends(app.project(), app.environment(), name, app.now(), occurrence=occurrence, at=at)
     except SelectionError as exc:
         raise click.BadParameter(exc.message, param_hint=exc.option) from None
+    broken = sorted({d.path for d in app.project().problems if d.severity == "error"})
+    if broken:
+        app.err_console.print(
+            f"note: {len(broken)} other file(s) have errors ({', '.join(broken)}); `orchestrator validate` lists them",
+            markup=False,
+            highlight=False,
+        )
+    return sends
 
 
 def _safe_dirname(key: str) -> str:
