@@ -71,3 +71,16 @@ def test_render_and_preview_of_a_valid_campaign_work_while_another_file_is_broke
     assert code == 0 and "campaigns/broken.yaml" in err, out + err
     code, out, err = run(project, "render", "broken", "--now", NOW)
     assert code == 1  # the broken one itself still fails
+
+
+def test_an_occurrence_without_its_issue_is_not_rendered_as_if_it_had_content(tmp_path: Path) -> None:
+    project = copy_example(tmp_path / "example")
+    now = "2026-12-10T12:00:00Z"  # the next Monday, 2026-12-14, has content; 2026-12-21 has none
+    code, out, err = run(project, "render", "weekly-newsletter", "--at", "2026-12-21T09:00:00", "--now", now)
+    assert code == 0, out + err
+    assert "weekly-newsletter@2026-12-21T08:00:00Z: not rendered: " in out and "2026-12-21" in out
+    assert "subject" not in out.lower().split("not rendered")[0]  # nothing shown as its content
+    out_dir = tmp_path / "rendered"
+    code, out, err = run(project, "render", "weekly-newsletter", "--at", "2026-12-21T09:00:00", "--out", str(out_dir),
+                         "--now", now)
+    assert code == 0 and "not rendered" in out and not out_dir.exists(), out + err

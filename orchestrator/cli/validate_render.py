@@ -192,6 +192,14 @@ def _select(app: App, name: str, occurrence: int | None, at: str | None) -> list
         sends = select_sends(app.project(), app.environment(), name, app.now(), occurrence=occurrence, at=at)
     except SelectionError as exc:
         raise click.BadParameter(exc.message, param_hint=exc.option) from None
+    for send in sends:  # an occurrence without its content is not rendered as if it had some
+        if send.waiting is not None:
+            shown = send.key if app.reveal_emails else mask_emails(send.key)
+            app.console.print(f"{shown}: not rendered: {send.waiting}", markup=False, highlight=False)
+    ready = [s for s in sends if s.waiting is None]
+    if sends and not ready:
+        raise SystemExit(0)  # each one said why: nothing to show, nothing written
+    sends = ready
     broken = sorted({d.path for d in app.project().problems if d.severity == "error"})
     if broken:
         app.err_console.print(
