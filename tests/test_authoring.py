@@ -84,3 +84,15 @@ def test_an_occurrence_without_its_issue_is_not_rendered_as_if_it_had_content(tm
     code, out, err = run(project, "render", "weekly-newsletter", "--at", "2026-12-21T09:00:00", "--out", str(out_dir),
                          "--now", now)
     assert code == 0 and "not rendered" in out and not out_dir.exists(), out + err
+
+
+def test_global_options_are_accepted_after_the_command(tmp_path: Path) -> None:
+    project = copy_example(tmp_path / "example")
+    code, out, err = run(project, "plan", "--env", "sandbox", "--now", NOW)
+    assert code == 0 and "Plan: 2 to send now" in out, out + err
+    code, out, err = run(project, "state", "list", "--reveal-emails")
+    assert code == 0, out + err
+    code, out, err = run(project, "validate", f"--project={project}", "--now", NOW)
+    assert code == 0, out + err
+    code, out, err = run(project, "plan", "--env", "nowhere", "--now", NOW)
+    assert code == 1 and "nowhere" in err  # taken as the global option, and refused as such

@@ -308,6 +308,37 @@ class UsageError(click.UsageError):
     exit_code = ExitCode.USAGE
 
 
+def _globals_first(args: list[str], params: list[click.Parameter]) -> list[str]:
+    """``args`` with the root options found after the subcommand moved before it (values kept)."""
+    takes_value = {
+        name: not option.is_flag
+        for option in params
+        if isinstance(option, click.Option)
+        for name in option.opts
+        if name.startswith("--") and name not in ("--help", "--version")
+    }
+    front: list[str] = []
+    rest: list[str] = []
+    index, seen_command = 0, False
+    while index < len(args):
+        word = args[index]
+        if word == "--":
+            rest.extend(args[index:])
+            break
+        name = word.split("=", 1)[0]
+        if name in takes_value and seen_command:
+            value = takes_value[name] and "=" not in word and index + 1 < len(args)
+            front.extend(args[index : index + (2 if value else 1)])
+            index += 2 if value else 1
+            continue
+        if not word.startswith("-") and not seen_command:
+            previous = args[index - 1].split("=", 1)[0] if index else ""
+            seen_command = not (takes_value.get(previous) and "=" not in args[index - 1])
+        rest.append(word)
+        index += 1
+    return front + rest
+
+
 class OrchestratorGroup(click.Group):
     """A click group that turns library errors into clean user messages (exit 1), and gives usage
     errors their own exit code (64), so "changes pending" (2) never means "you mistyped"."""
@@ -316,6 +347,13 @@ class OrchestratorGroup(click.Group):
         """Run the command with its output guarded (see :func:`guarded_output`)."""
         with guarded_output():
             return super().main(*args, **kwargs)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Accept the root's own options after the subcommand too (``plan --env production``):
+        people type them there, and no subcommand has an option of the same name."""
+        if ctx.parent is None:
+            args = _globals_first(args, self.params)
+        return super().parse_args(ctx, args)
 
     def make_context(
         self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
