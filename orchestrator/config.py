@@ -86,6 +86,12 @@ class Policy:
         return dict(self.lints).get(lint, "warning")
 
 
+#: The built-in sandbox's business unit, part of what ``api: {kind: sandbox}`` means. The sandbox
+#: stands apart and keeps its own copy (``orchestrator/sandbox/config.py``);
+#: ``tests/test_sandbox_apart.py`` checks that the two agree.
+SANDBOX_BUSINESS_UNIT = "0Uv000000SANDBOXAA"
+
+
 @dataclass(frozen=True)
 class Environment:
     """One target: which API, which state store, which ids, which variables."""
@@ -98,11 +104,14 @@ class Environment:
     policy: Policy
 
     @property
-    def business_unit_id(self) -> str:
-        """The Pardot business unit this environment sends through."""
-        from orchestrator.connect import business_unit_id  # the one module that knows the sandbox
+    def is_sandbox(self) -> bool:
+        """True for ``api: {kind: sandbox}``: the built-in, in-process sandbox."""
+        return self.api.get("kind") == "sandbox"
 
-        return business_unit_id(self)
+    @property
+    def business_unit_id(self) -> str:
+        """The Pardot business unit this environment sends through (the sandbox has its own)."""
+        return SANDBOX_BUSINESS_UNIT if self.is_sandbox else str(self.api["business_unit_id"])
 
 
 @dataclass(frozen=True)

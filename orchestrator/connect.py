@@ -100,11 +100,7 @@ def sandbox_app(env: Environment, root: Path, *, clock: Callable[[], datetime] |
 
 def business_unit_id(env: Environment) -> str:
     """The Pardot business unit ``env`` sends through (the sandbox has one of its own)."""
-    if env.api.get("kind") == "sandbox":
-        from orchestrator.sandbox.config import SANDBOX_BUSINESS_UNIT
-
-        return SANDBOX_BUSINESS_UNIT
-    return str(env.api["business_unit_id"])
+    return env.business_unit_id
 
 
 def build_client(

@@ -33,8 +33,7 @@ from typing import TYPE_CHECKING, Any
 from selectolax.lexbor import LexborHTMLParser
 
 from orchestrator.errors import Diagnostic
-from orchestrator.preview.merge import Recipient, fill
-from orchestrator.preview.samples import DEFAULT_SAMPLE
+from orchestrator.mergetags import DEFAULT_SAMPLE, Recipient, fill
 
 if TYPE_CHECKING:
     from orchestrator.campaigns import Campaign

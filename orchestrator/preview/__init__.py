@@ -6,7 +6,7 @@ Chromium edge; ``write`` turns sends or a plan into preview files (import it fro
 this package's pure half, sit inside).
 """
 
-from orchestrator.preview.merge import PLACEHOLDER_BASE, Recipient, fill
-from orchestrator.preview.samples import DEFAULT_SAMPLE, sample_recipient, sandbox_prospect
+from orchestrator.mergetags import DEFAULT_SAMPLE, PLACEHOLDER_BASE, Recipient, fill
+from orchestrator.preview.samples import sample_recipient, sandbox_prospect
 
 __all__ = ["DEFAULT_SAMPLE", "PLACEHOLDER_BASE", "Recipient", "fill", "sample_recipient", "sandbox_prospect"]

@@ -11,19 +11,8 @@ from typing import Any
 
 from orchestrator.config import Config, Environment
 from orchestrator.errors import ApiNotFound, ConfigError
+from orchestrator.mergetags import DEFAULT_SAMPLE, Recipient
 from orchestrator.pardot.models import Prospect
-from orchestrator.preview.merge import Recipient
-
-#: The sample used when neither ``--sample`` nor ``--prospect`` is given and the project defines
-#: no sample called ``default`` (documented in the README).
-DEFAULT_SAMPLE = Recipient(
-    label="built-in sample",
-    first_name="Jamie",
-    last_name="Rivera",
-    email="jamie.rivera@example.com",
-    company="Example Corp",
-    job_title="Operations Lead",
-)
 
 _MAX_VALUE = 500
 

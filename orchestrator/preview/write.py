@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import ApiError, BrowserUnavailable, OrchestratorError
+from orchestrator.mergetags import Recipient, fill
 from orchestrator.outdir import OutputFolder
 from orchestrator.pardot.models import EmailTemplate
 from orchestrator.plan import Plan
 from orchestrator.preview.browser import Screenshotter
 from orchestrator.preview.csp import with_csp
-from orchestrator.preview.merge import Recipient, fill
 from orchestrator.project import Project
 from orchestrator.redact import mask_emails, scrub
 from orchestrator.remote_checks import ReadsTemplates

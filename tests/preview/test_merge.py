@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orchestrator.preview.merge import PLACEHOLDER_BASE, Recipient, fill
+from orchestrator.mergetags import PLACEHOLDER_BASE, Recipient, fill
 
 ADA = Recipient("ada", first_name="Ada", last_name="Lovelace", email="ada@example.com", company="Analytical",
                 fields={"Favourite_Colour__c": "teal"})

@@ -217,3 +217,15 @@ def _tag_value(tag: _Tag, recipient: Recipient, is_html: bool, year: int, out: l
     if label is not None and not _IN_ATTRIBUTE.search("".join(out[-3:])):
         return f'<a href="{htmlmod.escape(value)}">[{htmlmod.escape(label)}]</a>'
     return htmlmod.escape(value)
+
+
+#: The sample used when neither ``--sample`` nor ``--prospect`` is given and the project defines
+#: no sample called ``default`` (documented in the README).
+DEFAULT_SAMPLE = Recipient(
+    label="built-in sample",
+    first_name="Jamie",
+    last_name="Rivera",
+    email="jamie.rivera@example.com",
+    company="Example Corp",
+    job_title="Operations Lead",
+)

@@ -1,0 +1,114 @@
+"""The house has no cycles, and its layers point one way (imports inside functions included).
+
+* No import cycle between modules of ``orchestrator``: a function-level import is an import too
+  (it only hides the edge from a reader).
+* ``cli/`` is on top: no other module imports it.
+* ``preview/`` sits beside ``cli/``: only ``cli/`` and ``preview/`` import it (merge-tag filling,
+  which lints need too, is the leaf :mod:`orchestrator.mergetags`).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import orchestrator
+
+PACKAGE = Path(orchestrator.__file__).resolve().parent
+
+
+def _module(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _graph() -> dict[str, set[str]]:
+    modules = {_module(p): p for p in PACKAGE.rglob("*.py")}
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets: list[str] = []
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                targets = [f"{node.module}.{a.name}" for a in node.names] + [node.module]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            for target in targets:
+                if target in modules and target != name:
+                    graph[name].add(target)
+                    break
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in sorted(graph[node]):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                top = stack.pop()
+                on_stack.discard(top)
+                component.append(top)
+                if top == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_module_import_cycle() -> None:
+    assert _cycles(_graph()) == []
+
+
+def test_the_cycle_check_sees_function_level_imports() -> None:
+    graph = {"a": {"b"}, "b": {"a"}, "c": set()}
+    assert _cycles(graph) == [["a", "b"]]
+
+
+def test_nothing_below_the_cli_imports_it() -> None:
+    graph = _graph()
+    offenders = sorted(
+        f"{name} -> {dep}"
+        for name, deps in graph.items()
+        if not name.startswith("orchestrator.cli") and name != "orchestrator.__main__"  # `python -m`
+        for dep in deps
+        if dep.startswith("orchestrator.cli")
+    )
+    assert offenders == []
+
+
+def test_only_the_cli_and_the_previews_import_the_previews() -> None:
+    graph = _graph()
+    offenders = sorted(
+        f"{name} -> {dep}"
+        for name, deps in graph.items()
+        if not name.startswith(("orchestrator.cli", "orchestrator.preview"))
+        for dep in deps
+        if dep.startswith("orchestrator.preview")
+    )
+    assert offenders == []
+
+
+def test_the_config_and_the_sandbox_agree_on_the_sandbox_business_unit() -> None:
+    from orchestrator.config import SANDBOX_BUSINESS_UNIT
+    from orchestrator.sandbox.config import SANDBOX_BUSINESS_UNIT as SANDBOXS_OWN
+
+    assert SANDBOX_BUSINESS_UNIT == SANDBOXS_OWN
