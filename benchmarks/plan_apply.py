@@ -6,7 +6,7 @@
 2. ``apply`` of 200 sends against ``sandbox serve`` with 100 ms latency, against the ideal of
    200 / 5 in flight x 100 ms = 4 s.
 
-Figures go to stdout as a Markdown table (copied into the README's performance section).
+Figures go to stdout as a Markdown table (copied into docs/performance.md).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@
 with inline styles, about 5 KB of HTML, five remote images (refused by the preview page, as
 always) and PML/HML merge tags. Target: 50 sends in under 60 s on the 2-core CI machine.
 
-Figures go to stdout as a Markdown table (copied into the README's performance section).
+Figures go to stdout as a Markdown table (copied into docs/performance.md).
 """
 
 from __future__ import annotations

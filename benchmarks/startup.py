@@ -18,7 +18,7 @@ from GNU time (see :func:`measure` for why not straight from this process).
 
 ``--orchestrator PATH`` measures another installation's command (for before/after figures,
 e.g. ``PYTHONPATH=/tmp/old python benchmarks/startup.py``: the child inherits the environment).
-Figures go to stdout as a Markdown table (copied into the README's Performance section).
+Figures go to stdout as a Markdown table (copied into docs/performance.md).
 """
 
 from __future__ import annotations

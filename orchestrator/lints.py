@@ -10,7 +10,7 @@ HTML is parsed with an HTML5 parser (selectolax's Lexbor backend) rather than pa
 ``<img>`` written in any legal way is found and a link inside a comment is not. The parser is
 reached only through :func:`parse_html`, the one place to switch to a shared helper.
 
-Limits and their sources (also in the README):
+Limits and their sources (also in docs/policy.md):
 
 * ``html-size``: Gmail clips a message whose HTML is over about 102 KB and hides the rest behind
   "[Message clipped] View entire message": the footer, and the unsubscribe link with it

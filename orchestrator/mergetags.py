@@ -13,7 +13,7 @@ Language" and "Pardot Merge Language to HML mapping", summarised with secondary 
 * HML: ``{{Recipient.FirstName}}``, ``{{{Recipient.Street}}}``, ``{{#if X}}…{{else}}…{{/if}}``,
   ``{{#unless X}}…{{/unless}}``, ``{{Unsubscribe}}``, ``{{EmailPreferenceCenter}}``, ...
 
-Rules of the preview (documented in the README):
+Rules of the preview (documented in docs/policy.md):
 
 * Recipient fields come from the sample; a field the sample lacks is blank, as Pardot leaves it.
 * Sender, organization and other non-recipient tags show as visible placeholders
@@ -220,7 +220,7 @@ def _tag_value(tag: _Tag, recipient: Recipient, is_html: bool, year: int, out: l
 
 
 #: The sample used when neither ``--sample`` nor ``--prospect`` is given and the project defines
-#: no sample called ``default`` (documented in the README).
+#: no sample called ``default`` (documented in docs/policy.md).
 DEFAULT_SAMPLE = Recipient(
     label="built-in sample",
     first_name="Jamie",

@@ -1,7 +1,7 @@
 """Jinja rendering of subject, text and HTML, with Pardot merge tags passed through untouched.
 
 Jinja and Pardot's Handlebars Merge Language (HML) both use ``{{ }}``.  The rule that lets
-them share a file without hand-escaping (documented in the README):
+them share a file without hand-escaping (documented in docs/campaigns.md):
 
 * Jinja keeps its standard syntax: ``{{ discount }}``, ``{% if %}``, ``{% extends %}``.
   Jinja variable names are lower-case.
@@ -141,7 +141,7 @@ class Source:
     where: str = ""  # display location of the inline value, "path:line"
 
 
-#: Rendering budget of one send (subject, text and HTML together); see the README.
+#: Rendering budget of one send (subject, text and HTML together); see docs/campaigns.md.
 MAX_RENDER_SECONDS = 5.0
 #: Most characters one send may render to, and the largest string or list any single
 #: operation inside a template may build.

@@ -96,3 +96,12 @@ def test_global_options_are_accepted_after_the_command(tmp_path: Path) -> None:
     assert code == 0, out + err
     code, out, err = run(project, "plan", "--env", "nowhere", "--now", NOW)
     assert code == 1 and "nowhere" in err  # taken as the global option, and refused as such
+
+
+def test_the_documented_preview_example_runs_on_the_example_project(tmp_path: Path) -> None:
+    """docs/policy.md: `orchestrator preview weekly-newsletter --occurrence 0 --sample vip`."""
+    project = copy_example(tmp_path / "example")
+    code, out, err = run(project, "preview", "weekly-newsletter", "--occurrence", "0", "--sample", "vip",
+                         "--no-screenshots", "--now", NOW)
+    assert code == 0, out + err
+    assert "Merge tags filled from vip." in out

@@ -102,7 +102,7 @@ class Screenshotter:
         except ImportError:
             raise BrowserUnavailable(
                 "the Playwright library is not installed",
-                hint="pip install 'orchestrator[preview]' (it uses the system Chromium; no browser download)",
+                hint="pip install 'pardot-orchestrator[preview]' (it uses the system Chromium; no browser download)",
             ) from None
         try:
             self._dead_proxy = _dead_port()
