@@ -40,6 +40,7 @@ import math
 import os
 import re
 import stat
+import sys
 import time
 import types
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -59,6 +60,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from orchestrator import __version__
 from orchestrator.errors import RenderError
+from orchestrator.usercache import cache_root, private_folder
 
 #: Special HML tags recognised in any letter case (Salesforce Engage writes them lower-case).
 HML_SPECIAL_TAGS = (
@@ -509,25 +511,54 @@ class ConfinedLoader(jinja2.BaseLoader):
         return text, str(path), uptodate
 
 
-def _bytecode_cache(cache_dir: Path | None) -> jinja2.BytecodeCache | None:
-    if cache_dir is None:
+#: Part of the bytecode cache key: bump it whenever the code generator changes, since Jinja keys
+#: cached code by template source only (old code would run without the budget checks).
+_CODEGEN = "budget2"
+
+
+def template_cache_root(project_root: Path, environ: Mapping[str, str] | None = None) -> Path | None:
+    """Where compiled templates of the project at ``project_root`` may be kept: the user's cache
+    folder (:func:`orchestrator.usercache.cache_root`), never the checkout.
+
+    Jinja's bytecode cache unpickles and unmarshals its files, so a cache file is code: one a
+    pull request could commit (``.orchestrator/jinja-cache/`` before issue 17) ran during
+    ``validate``. ``None`` (compile every time) when the cache folder lies inside the project,
+    e.g. ``ORCHESTRATOR_CACHE_DIR=.cache`` in a workflow.
+    """
+    root = cache_root(environ)
+    if root is None:
         return None
     try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return None  # a read-only checkout still renders, only slower
-    return jinja2.FileSystemBytecodeCache(str(cache_dir))
+        if Path(os.path.abspath(root)).resolve().is_relative_to(project_root.resolve()):
+            return None
+    except (OSError, RuntimeError):
+        return None
+    return root
 
 
-#: Part of the bytecode cache folder name: bump it whenever the code generator changes, since
-#: Jinja keys cached code by template source only (old code would run without the budget checks).
-_CODEGEN = "budget1"
+def _cache_key(campaigns_dir: Path) -> str:
+    """One cache per project and release: the same name and source compile differently elsewhere."""
+    parts = (str(campaigns_dir), __version__, _CODEGEN, jinja2.__version__, sys.version)
+    return hashlib.sha256("\0".join(parts).encode("utf-8", errors="surrogatepass")).hexdigest()[:32]
+
+
+def _bytecode_cache(cache_root: Path | None, key: str, flavour: str) -> jinja2.BytecodeCache | None:
+    """A bytecode cache in ``cache_root/jinja/key/flavour``, or ``None`` when that is not private.
+
+    :func:`~orchestrator.usercache.private_folder` creates each level owner-only and refuses a
+    symbolic link or a folder someone else owns: whoever can write there can run code here.
+    """
+    if cache_root is None:
+        return None
+    folder = private_folder(cache_root, "jinja", key, flavour)
+    return None if folder is None else jinja2.FileSystemBytecodeCache(str(folder))
 
 
 class Renderer:
     """Renders campaign parts for one project; environments are built once and reused.
 
-    ``cache_dir`` (optional) keeps compiled templates between runs.
+    ``cache_dir`` (optional; see :func:`template_cache_root`) is the user's cache folder, where
+    compiled templates are kept between runs, one private folder per project and release.
     """
 
     def __init__(self, campaigns_dir: Path, cache_dir: Path | None = None) -> None:
@@ -540,14 +571,14 @@ class Renderer:
             "extensions": [HmlPassthrough],
             "keep_trailing_newline": True,
         }
-        # One cache per environment and release: Jinja keys cached code by template name and
-        # source only, yet the same source compiles differently with and without autoescape.
-        versioned = cache_dir / f"{__version__}-{_CODEGEN}" if cache_dir is not None else None
+        # One cache per environment: Jinja keys cached code by template name and source only,
+        # yet the same source compiles differently with and without autoescape.
+        key = _cache_key(self.root)
         self._html = _BudgetedEnvironment(
-            autoescape=True, bytecode_cache=_bytecode_cache(versioned and versioned / "html"), **common
+            autoescape=True, bytecode_cache=_bytecode_cache(cache_dir, key, "html"), **common
         )
         self._text = _BudgetedEnvironment(
-            autoescape=False, bytecode_cache=_bytecode_cache(versioned and versioned / "text"), **common
+            autoescape=False, bytecode_cache=_bytecode_cache(cache_dir, key, "text"), **common
         )
 
     def render(self, source: Source, variables: Mapping[str, Any], budget: RenderBudget | None = None) -> str:
