@@ -89,7 +89,7 @@ class RenderBudget:
         self.concat_left = MAX_CONCAT_CHARS
         self.depth = 0
         self.memory_start = _resident_bytes()
-        self.next_memory_check = 0.0
+        self.next_memory_check = time.monotonic() + MEMORY_CHECK_SECONDS
 
     def tick(self) -> None:
         """Refuse to go on once the time is up or memory grew too much (every sandbox hook and loop step)."""

@@ -162,6 +162,15 @@ def test_compiled_templates_go_to_a_private_folder_in_the_users_cache(tmp_path: 
     assert not any(p.name.endswith(".cache") for p in root.rglob("*"))
 
 
+def test_an_existing_cache_folder_open_to_others_is_made_owner_only(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    (cache / "jinja").mkdir(parents=True)
+    (cache / "jinja").chmod(0o777)
+    Renderer(tmp_path, cache_dir=cache).render(Source("text", inline="{{ x }}"), {"x": 1})
+    assert stat.S_IMODE((cache / "jinja").stat().st_mode) == 0o700
+    assert any((cache / "jinja").rglob("*.cache"))
+
+
 def test_two_projects_keep_apart_caches(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     for name in ("one", "two"):
