@@ -311,8 +311,9 @@ class _BudgetedEnvironment(SandboxedEnvironment):
             return super().call(__context, __obj, *args, **kwargs)
         budget.tick()
         method = getattr(__obj, "__wrapped__", __obj)
-        if args and isinstance(args[0], Iterator) and getattr(method, "__self__", None) is not None:
-            args = (list(args[0]), *args[1:])  # ''.join(generator): sized like a list
+        if args and isinstance(args[0], Iterator) and isinstance(getattr(method, "__self__", None), str):
+            # ''.join(generator): the items sized as they come, then joined like a list
+            args = (collect(args[0], text_size, "str.join()"), *args[1:])
         check_str_call(method, args, kwargs)
         budget.depth += 1
         try:
