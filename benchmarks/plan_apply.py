@@ -25,6 +25,7 @@ from orchestrator.config import load_config
 from orchestrator.connect import build_client, build_store
 from orchestrator.pipeline import plan_project
 from orchestrator.project import desired_sends, load_project
+from orchestrator.render import template_cache_root
 from orchestrator.sandbox import SANDBOX_BUSINESS_UNIT, SANDBOX_TOKEN, FaultConfig, SandboxApp, serve
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -69,8 +70,9 @@ def bench_plan(count: int, workdir: Path) -> dict[str, float | int]:
     first = plan_project(project, env, store.snapshot(), NOW, client=client)
     Executor(client, store, environment=env.name).run(first)
 
-    cache = root / ".orchestrator" / "jinja-cache"
-    shutil.rmtree(cache, ignore_errors=True)
+    cache = template_cache_root(root)  # the user's cache folder (ORCHESTRATOR_CACHE_DIR, ...)
+    if cache is not None:
+        shutil.rmtree(cache / "jinja", ignore_errors=True)
     t0 = time.perf_counter()
     desired_sends(load_project(root), env, NOW)
     cold = time.perf_counter() - t0  # compiling every template; later runs reuse the bytecode cache

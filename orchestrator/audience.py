@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -28,6 +27,7 @@ from orchestrator.export.request import ExportRequest, build_request
 from orchestrator.export.runner import ExportApi, ExportRunner, PollPolicy
 from orchestrator.export.windows import split_request
 from orchestrator.plan import Audience, Change, Plan
+from orchestrator.usercache import cache_root
 
 
 @dataclass
@@ -164,16 +164,11 @@ def cache_path(key: str, environ: Mapping[str, str] | None = None) -> Path | Non
     ``ORCHESTRATOR_CACHE_DIR`` names the folder; else ``$XDG_CACHE_HOME/orchestrator``, else
     ``~/.cache/orchestrator``. ``None`` (no reuse) when there is no home to find it in.
     """
-    environ = os.environ if environ is None else environ
-    base = environ.get("ORCHESTRATOR_CACHE_DIR")
-    if not base:
-        try:
-            home_cache = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-        except RuntimeError:  # no home directory (a bare container user)
-            return None
-        base = str(Path(home_cache) / "orchestrator")
+    base = cache_root(environ)
+    if base is None:
+        return None
     name = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
-    return Path(base) / "audience" / f"{name}.json"
+    return base / "audience" / f"{name}.json"
 
 
 def save_index(path: Path, index: AudienceIndex, *, key: str) -> None:

@@ -16,7 +16,7 @@ from orchestrator.config import Config, Environment, load_config
 from orchestrator.desired import DesiredSend
 from orchestrator.errors import Diagnostic, ProjectInvalid
 from orchestrator.lints import lint_problems
-from orchestrator.render import Renderer
+from orchestrator.render import Renderer, template_cache_root
 from orchestrator.sends import build_sends
 
 
@@ -93,7 +93,7 @@ def desired_sends(
 
     ``lints`` adds the email lints (``orchestrator.lints``) of the sends built, at their policy level.
     """
-    renderer = Renderer(project.config.campaigns_dir, cache_dir=project.config.root / ".orchestrator" / "jinja-cache")
+    renderer = Renderer(project.config.campaigns_dir, cache_dir=template_cache_root(project.config.root))
     sends, problems = build_sends(
         campaigns if campaigns is not None else project.campaigns,
         project.config,

@@ -24,26 +24,27 @@ a symbolic link: every file is resolved and must stay inside), and HTML autoesca
 HTML part.
 
 Campaign files are untrusted (``plan`` runs on a pull request before anyone reviewed it), so
-each send renders under a budget (:class:`RenderBudget`): a time limit, an output limit, a call
-depth limit, and size checks before the operations that can allocate without bound (``*`` and
-``**``, ``+``, ``%``-formatting, ``~``, string padding and joining, filters given huge widths).
-The checks run in the sandbox's hooks (``call``, ``call_binop``, ``getattr``, ``getitem``) and
-in code the compiler adds around every ``{% for %}`` and ``~``; whatever still goes wrong
-(recursion, a non-UTF-8 file, an arithmetic error) becomes a located :class:`RenderError`.
+each send renders under a budget (:class:`~orchestrator.render_budget.RenderBudget`): a time
+limit, an output limit, a call depth limit, a memory limit, and size checks BEFORE the
+operations that can allocate without bound (``orchestrator.render_budget`` says which and how).
+The checks run in the sandbox's hooks (``call``, ``call_binop``, ``getattr``, ``getitem``, the
+``str.format`` formatter, ``finalize`` for every ``{{ value }}``, ``concat`` for every macro and
+block), in wrappers around the filters, ``range`` and ``lipsum``, and in code the compiler adds
+around every ``{% for %}`` and ``~``; whatever still goes wrong (recursion, a non-UTF-8 file, an
+arithmetic error) becomes a located :class:`RenderError`.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import math
+import inspect
 import os
 import re
 import stat
-import time
+import sys
 import types
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,9 +57,37 @@ from jinja2.ext import Extension
 from jinja2.loaders import split_template_path
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
+from jinja2.utils import generate_lorem_ipsum
+from markupsafe import Markup
 
 from orchestrator import __version__
 from orchestrator.errors import RenderError
+from orchestrator.render_budget import (
+    BUDGET,
+    FILTER_COLLECT,
+    MAX_CALL_DEPTH,
+    MAX_RANGE,
+    BudgetEscapeFormatter,
+    BudgetExceeded,
+    BudgetFormatter,
+    check_int,
+    check_power,
+    check_printed,
+    check_printf,
+    check_repeat,
+    check_str_call,
+    collect,
+    filter_estimator,
+    joined_size,
+    lipsum_size,
+    size_of,
+    text_size,
+    too_big,
+)
+from orchestrator.render_budget import (
+    RenderBudget as RenderBudget,  # re-exported: callers share one budget across a send's parts
+)
+from orchestrator.usercache import cache_root, private_folder
 
 #: Special HML tags recognised in any letter case (Salesforce Engage writes them lower-case).
 HML_SPECIAL_TAGS = (
@@ -141,25 +170,8 @@ class Source:
     where: str = ""  # display location of the inline value, "path:line"
 
 
-#: Rendering budget of one send (subject, text and HTML together); see docs/campaigns.md.
-MAX_RENDER_SECONDS = 5.0
-#: Most characters one send may render to, and the largest string or list any single
-#: operation inside a template may build.
-MAX_OUTPUT_CHARS = 1024 * 1024
-#: Most characters all ``~`` concatenations of one send may copy together.
-MAX_CONCAT_CHARS = 16 * MAX_OUTPUT_CHARS
-#: Deepest nesting of calls (macros calling macros) in one render.
-MAX_CALL_DEPTH = 100
-#: Largest integer arithmetic may produce (about 1,230 decimal digits).
-MAX_INT_BITS = 4096
-#: Most items ``range()`` may produce (Jinja's own sandbox limit).
-MAX_RANGE = 100_000
 #: Largest template file read.
 MAX_TEMPLATE_BYTES = 1024 * 1024
-
-
-class BudgetExceeded(SecurityError):
-    """A template went over its rendering budget (time, size, depth)."""
 
 
 class TemplateRefused(jinja2.TemplateError):
@@ -171,126 +183,47 @@ class TemplateRefused(jinja2.TemplateError):
         self.reason = message
 
 
-class RenderBudget:
-    """Time and size left for rendering one send; shared by its subject, text and HTML."""
-
-    def __init__(self, seconds: float = MAX_RENDER_SECONDS, chars: int = MAX_OUTPUT_CHARS) -> None:
-        self.seconds = seconds
-        self.deadline = time.monotonic() + seconds
-        self.chars = chars
-        self.output_left = chars
-        self.concat_left = MAX_CONCAT_CHARS
-        self.depth = 0
-
-    def tick(self) -> None:
-        """Refuse to go on once the time is up (called from every sandbox hook and loop step)."""
-        if time.monotonic() > self.deadline:
-            raise BudgetExceeded(
-                f"rendering took longer than {self.seconds:g} s (the limit per send); "
-                "look for loops over large ranges or nested loops"
-            )
-
-    def output(self, size: int) -> None:
-        self.output_left -= size
-        if self.output_left < 0:
-            raise BudgetExceeded(f"the rendered email is larger than {self.chars:,} characters (the limit per send)")
-
-
-_BUDGET: ContextVar[RenderBudget | None] = ContextVar("orchestrator_render_budget", default=None)
-
-
-def _too_big(size: int, what: str) -> None:
-    if size > MAX_OUTPUT_CHARS:
-        raise BudgetExceeded(f"{what} would hold {size:,} items; the limit is {MAX_OUTPUT_CHARS:,}")
-
-
-def _size(value: Any) -> int:
-    """Length of a string or container, else 0 (numbers are bounded separately)."""
-    if isinstance(value, str | bytes | list | tuple | dict | set | frozenset | range):
-        return len(value)
-    return 0
-
-
-def _check_int(value: Any) -> None:
-    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > MAX_INT_BITS:
-        raise BudgetExceeded(f"a number larger than 2**{MAX_INT_BITS} is not allowed in templates")
-
-
-def _check_power(base: Any, exponent: Any) -> None:
-    if not isinstance(exponent, int | float) or not isinstance(base, int | float):
-        return
-    if (
-        isinstance(base, int)
-        and isinstance(exponent, int)
-        and exponent > 0
-        and abs(base) > 1
-        and exponent * math.log2(abs(base)) > MAX_INT_BITS
-    ):
-        raise BudgetExceeded(f"{base} ** {exponent} is too large (results are limited to 2**{MAX_INT_BITS})")
-
-
-def _check_repeat(left: Any, right: Any) -> None:
-    """``'a' * 3000000000`` and ``[0] * 10**9`` are refused before Python allocates them."""
-    for seq, count in ((left, right), (right, left)):
-        if isinstance(count, int) and _size(seq) and not isinstance(seq, dict | set | frozenset | range):
-            _too_big(_size(seq) * max(count, 0), "a repeated string or list")
-    if isinstance(left, int) and isinstance(right, int) and left.bit_length() + right.bit_length() > MAX_INT_BITS:
-        raise BudgetExceeded(f"a number larger than 2**{MAX_INT_BITS} is not allowed in templates")
-
-
-_FORMAT_WIDTH = re.compile(r"%[-#0 +]*(\d+)|\{[^{}]*:[^{}]*?(\d{7,})")
-
-
-def _check_format(template: Any) -> None:
-    """A ``%``- or ``format()``-style format with a huge field width (``"%999999999d"``)."""
-    if isinstance(template, str):
-        for match in _FORMAT_WIDTH.finditer(template):
-            width = int(match.group(1) or match.group(2) or 0)
-            _too_big(width, "a formatted field")
-
-
-def _check_str_call(method: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
-    """Size checks before a string method that can allocate far more than its inputs."""
-    owner = getattr(method, "__self__", None)
-    name = getattr(method, "__name__", "")
-    if not isinstance(owner, str):
-        return
-    values = [*args, *kwargs.values()]
-    if name in ("ljust", "rjust", "center", "zfill") and values and isinstance(values[0], int):
-        _too_big(values[0], f"str.{name}()")
-    elif name == "expandtabs":
-        size = values[0] if values and isinstance(values[0], int) else 8
-        _too_big(len(owner) + owner.count("\t") * max(size, 0), "str.expandtabs()")
-    elif name == "replace" and len(values) >= 2 and isinstance(values[0], str) and isinstance(values[1], str):
-        hits = owner.count(values[0]) if values[0] else len(owner) + 1
-        _too_big(len(owner) + hits * len(values[1]), "str.replace()")
-    elif name == "join" and values and isinstance(values[0], list | tuple):
-        items = values[0]
-        _too_big(len(owner) * max(len(items) - 1, 0) + sum(_size(i) for i in items), "str.join()")
-    elif name in ("format", "format_map"):
-        _check_format(owner)
-
-
-def _guard_filter(func: Callable[..., Any]) -> Callable[..., Any]:
-    """A filter that refuses a huge numeric argument (``center(10**9)``) and a huge result."""
+def _guard_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    """Filter ``name``, refusing before it runs a huge numeric argument (``center(10**9)``) or a
+    result its arguments make too large (:data:`~orchestrator.render_budget.FILTER_ESTIMATES`),
+    and refusing a too large result after it ran."""
     first = 1 if getattr(func, "jinja_pass_arg", None) is not None else 0
+    estimate = filter_estimator(name, func)
+    measure = FILTER_COLLECT.get(getattr(func, "__name__", ""))
 
     @functools.wraps(func)
     def guarded(*args: Any, **kwargs: Any) -> Any:
-        budget = _BUDGET.get()
+        budget = BUDGET.get()
         if budget is not None:
             budget.tick()
             for value in (*args[first + 1 :], *kwargs.values()):
                 if isinstance(value, int) and not isinstance(value, bool):
-                    _too_big(abs(value), f"the filter {func.__name__}'s argument")
-            if len(args) > first:
-                _check_format(args[first]) if func.__name__ == "do_format" else None
+                    too_big(abs(value), f"the filter {name}'s argument")
+            if measure is not None and len(args) > first and isinstance(args[first], Iterator):
+                items = collect(args[first], measure, f"the result of the filter {name}")
+                args = (*args[:first], items, *args[first + 1 :])
+            if estimate is not None:
+                too_big(estimate(args, kwargs), f"the result of the filter {name}")
         result = func(*args, **kwargs)
         if budget is not None and not isinstance(result, Iterator):
-            _too_big(_size(result), f"the result of the filter {func.__name__}")
+            too_big(size_of(result), f"the result of the filter {name}")
         return result
 
     return guarded
+
+
+_LIPSUM = inspect.signature(generate_lorem_ipsum)
+
+
+def _budget_lipsum(*args: Any, **kwargs: Any) -> str:
+    """``lipsum()``, refused before it runs when it would write more than the output limit."""
+    if BUDGET.get() is not None:
+        try:
+            arguments = _LIPSUM.bind(*args, **kwargs).arguments
+        except TypeError:
+            arguments = {}
+        too_big(lipsum_size(arguments), "lipsum()")
+    return generate_lorem_ipsum(*args, **kwargs)
 
 
 def _budget_range(*args: int) -> Iterable[int]:
@@ -298,6 +231,13 @@ def _budget_range(*args: int) -> Iterable[int]:
     if len(rng) > MAX_RANGE:
         raise BudgetExceeded(f"range() of {len(rng):,} items is larger than the limit of {MAX_RANGE:,}")
     return rng
+
+
+def _printable(value: Any) -> Any:
+    """Jinja's ``finalize``: every ``{{ value }}`` that is not already text is sized before it is printed."""
+    if not isinstance(value, str) and BUDGET.get() is not None:
+        check_printed(value, "a printed value")
+    return value
 
 
 class _BudgetCodeGenerator(CodeGenerator):
@@ -323,39 +263,58 @@ class _BudgetCodeGenerator(CodeGenerator):
 
 
 class _BudgetedEnvironment(SandboxedEnvironment):
-    """Jinja's sandbox with a per-send time, size and depth budget (see the module docstring)."""
+    """Jinja's sandbox with a per-send time, size and depth budget (see ``orchestrator.render_budget``)."""
 
     code_generator_class = _BudgetCodeGenerator
     # `**` and `*` are intercepted, which also stops Jinja from folding `10**5000` while compiling.
     intercepted_binops = frozenset({"*", "**", "+", "%", "//", "/"})
 
     def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
+        super().__init__(finalize=_printable, **options)
         self.globals["range"] = _budget_range
-        self.filters = {name: _guard_filter(func) for name, func in self.filters.items()}
+        self.globals["lipsum"] = _budget_lipsum
+        self.filters = {name: _guard_filter(name, func) for name, func in self.filters.items()}
+
+    def concat(self, parts: Iterable[Any]) -> str:
+        """Joins what a macro, ``{% set %}`` block, ``{% filter %}`` block or ``super()`` wrote:
+        sized as the parts come, refused before the join when over the limit."""
+        budget = BUDGET.get()
+        if budget is None:
+            return "".join(parts)
+        chunks = []
+        size = 0
+        for part in parts:
+            size += text_size(part)
+            too_big(size, "the text of a macro or block")
+            chunks.append(part)
+        return "".join(chunks)
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-        budget = _BUDGET.get()
+        budget = BUDGET.get()
         if budget is not None:
             budget.tick()
             if operator == "**":
-                _check_power(left, right)
+                check_power(left, right)
             elif operator == "*":
-                _check_repeat(left, right)
+                check_repeat(left, right)
             elif operator == "+":
-                _too_big(_size(left) + _size(right), "a concatenated string or list")
+                too_big(size_of(left) + size_of(right), "a concatenated string or list")
             elif operator == "%":
-                _check_format(left)
+                check_printf(left, right)
         result = super().call_binop(context, operator, left, right)
-        _check_int(result)
+        check_int(result)
         return result
 
     def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
-        budget = _BUDGET.get()
+        budget = BUDGET.get()
         if budget is None:
             return super().call(__context, __obj, *args, **kwargs)
         budget.tick()
-        _check_str_call(getattr(__obj, "__wrapped__", __obj), args, kwargs)
+        method = getattr(__obj, "__wrapped__", __obj)
+        if args and isinstance(args[0], Iterator) and isinstance(getattr(method, "__self__", None), str):
+            # ''.join(generator): the items sized as they come, then joined like a list
+            args = (collect(args[0], text_size, "str.join()"), *args[1:])
+        check_str_call(method, args, kwargs)
         budget.depth += 1
         try:
             if budget.depth > MAX_CALL_DEPTH:
@@ -366,24 +325,54 @@ class _BudgetedEnvironment(SandboxedEnvironment):
         finally:
             budget.depth -= 1
         owner = getattr(__obj, "__self__", None)
-        _too_big(max(_size(result), _size(owner) if isinstance(owner, list | dict | set) else 0), "a value")
+        too_big(max(size_of(result), size_of(owner) if isinstance(owner, list | dict | set) else 0), "a value")
         return result
 
     def getattr(self, obj: Any, attribute: str) -> Any:
-        budget = _BUDGET.get()
+        budget = BUDGET.get()
         if budget is not None:
             budget.tick()
         return super().getattr(obj, attribute)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
-        budget = _BUDGET.get()
+        budget = BUDGET.get()
         if budget is not None:
             budget.tick()
         return super().getitem(obj, argument)
 
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        """Jinja's sandboxed ``str.format``/``format_map``, with each field sized before it is
+        formatted (:class:`~orchestrator.render_budget.BudgetFormatter`)."""
+        if not isinstance(value, types.MethodType | types.BuiltinMethodType) or value.__name__ not in (
+            "format",
+            "format_map",
+        ):
+            return None
+        owner = value.__self__
+        if not isinstance(owner, str):
+            return None
+        formatter: BudgetFormatter
+        if isinstance(owner, Markup):
+            formatter = BudgetEscapeFormatter(self, escape=owner.escape)
+        else:
+            formatter = BudgetFormatter(self)
+        is_format_map = value.__name__ == "format_map"
+        kind = type(owner)
+
+        def wrapper(*args: Any, **kwargs: Any) -> str:
+            if is_format_map:
+                if kwargs:
+                    raise TypeError("format_map() takes no keyword arguments")
+                if len(args) != 1:
+                    raise TypeError(f"format_map() takes exactly one argument ({len(args)} given)")
+                kwargs, args = args[0], ()
+            return kind(formatter.vformat(owner, args, kwargs))
+
+        return functools.update_wrapper(wrapper, value)
+
     def budget_iter(self, iterable: Iterable[Any]) -> Iterator[Any]:
         """Every ``{% for %}`` iterates through this, so even a loop without output or calls stops in time."""
-        budget = _BUDGET.get()
+        budget = BUDGET.get()
         if budget is None:
             yield from iterable
             return
@@ -393,14 +382,12 @@ class _BudgetedEnvironment(SandboxedEnvironment):
 
     def budget_concat(self, join: Callable[[Iterable[Any]], str], parts: tuple[Any, ...]) -> str:
         """``a ~ b``: refused before joining when it would exceed the size budget."""
-        budget = _BUDGET.get()
+        budget = BUDGET.get()
         if budget is not None:
             budget.tick()
-            size = sum(len(p) if isinstance(p, str) else 8 * _size(p) for p in parts)
-            _too_big(size, "a string built with ~")
-            budget.concat_left -= size
-            if budget.concat_left < 0:
-                raise BudgetExceeded(f"the template joins more than {MAX_CONCAT_CHARS:,} characters with ~ in total")
+            size = joined_size(parts)
+            too_big(size, "a string built with ~")
+            budget.copy(size, "~")
         return join(parts)
 
 
@@ -509,25 +496,54 @@ class ConfinedLoader(jinja2.BaseLoader):
         return text, str(path), uptodate
 
 
-def _bytecode_cache(cache_dir: Path | None) -> jinja2.BytecodeCache | None:
-    if cache_dir is None:
+#: Part of the bytecode cache key: bump it whenever the code generator changes, since Jinja keys
+#: cached code by template source only (old code would run without the budget checks).
+_CODEGEN = "budget2"
+
+
+def template_cache_root(project_root: Path, environ: Mapping[str, str] | None = None) -> Path | None:
+    """Where compiled templates of the project at ``project_root`` may be kept: the user's cache
+    folder (:func:`orchestrator.usercache.cache_root`), never the checkout.
+
+    Jinja's bytecode cache unpickles and unmarshals its files, so a cache file is code: one a
+    pull request could commit (``.orchestrator/jinja-cache/`` before issue 17) ran during
+    ``validate``. ``None`` (compile every time) when the cache folder lies inside the project,
+    e.g. ``ORCHESTRATOR_CACHE_DIR=.cache`` in a workflow.
+    """
+    root = cache_root(environ)
+    if root is None:
         return None
     try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return None  # a read-only checkout still renders, only slower
-    return jinja2.FileSystemBytecodeCache(str(cache_dir))
+        if Path(os.path.abspath(root)).resolve().is_relative_to(project_root.resolve()):
+            return None
+    except (OSError, RuntimeError):
+        return None
+    return root
 
 
-#: Part of the bytecode cache folder name: bump it whenever the code generator changes, since
-#: Jinja keys cached code by template source only (old code would run without the budget checks).
-_CODEGEN = "budget1"
+def _cache_key(campaigns_dir: Path) -> str:
+    """One cache per project and release: the same name and source compile differently elsewhere."""
+    parts = (str(campaigns_dir), __version__, _CODEGEN, jinja2.__version__, sys.version)
+    return hashlib.sha256("\0".join(parts).encode("utf-8", errors="surrogatepass")).hexdigest()[:32]
+
+
+def _bytecode_cache(cache_root: Path | None, key: str, flavour: str) -> jinja2.BytecodeCache | None:
+    """A bytecode cache in ``cache_root/jinja/key/flavour``, or ``None`` when that is not private.
+
+    :func:`~orchestrator.usercache.private_folder` creates each level owner-only and refuses a
+    symbolic link or a folder someone else owns: whoever can write there can run code here.
+    """
+    if cache_root is None:
+        return None
+    folder = private_folder(cache_root, "jinja", key, flavour)
+    return None if folder is None else jinja2.FileSystemBytecodeCache(str(folder))
 
 
 class Renderer:
     """Renders campaign parts for one project; environments are built once and reused.
 
-    ``cache_dir`` (optional) keeps compiled templates between runs.
+    ``cache_dir`` (optional; see :func:`template_cache_root`) is the user's cache folder, where
+    compiled templates are kept between runs, one private folder per project and release.
     """
 
     def __init__(self, campaigns_dir: Path, cache_dir: Path | None = None) -> None:
@@ -540,14 +556,14 @@ class Renderer:
             "extensions": [HmlPassthrough],
             "keep_trailing_newline": True,
         }
-        # One cache per environment and release: Jinja keys cached code by template name and
-        # source only, yet the same source compiles differently with and without autoescape.
-        versioned = cache_dir / f"{__version__}-{_CODEGEN}" if cache_dir is not None else None
+        # One cache per environment: Jinja keys cached code by template name and source only,
+        # yet the same source compiles differently with and without autoescape.
+        key = _cache_key(self.root)
         self._html = _BudgetedEnvironment(
-            autoescape=True, bytecode_cache=_bytecode_cache(versioned and versioned / "html"), **common
+            autoescape=True, bytecode_cache=_bytecode_cache(cache_dir, key, "html"), **common
         )
         self._text = _BudgetedEnvironment(
-            autoescape=False, bytecode_cache=_bytecode_cache(versioned and versioned / "text"), **common
+            autoescape=False, bytecode_cache=_bytecode_cache(cache_dir, key, "text"), **common
         )
 
     def render(self, source: Source, variables: Mapping[str, Any], budget: RenderBudget | None = None) -> str:
@@ -557,7 +573,7 @@ class Renderer:
         """
         env = self._html if source.part == "html" else self._text
         budget = budget or RenderBudget()
-        token = _BUDGET.set(budget)
+        token = BUDGET.set(budget)
         try:
             if source.file is None and is_literal(source.inline or ""):
                 budget.output(len(source.inline or ""))
@@ -598,7 +614,7 @@ class Renderer:
                 source, f"template failed: {type(exc).__name__}: {_short(exc)}", *_template_line(exc)
             ) from None
         finally:
-            _BUDGET.reset(token)
+            BUDGET.reset(token)
 
     def _template(self, env: SandboxedEnvironment, source: Source) -> jinja2.Template:
         if source.file is None:
