@@ -150,18 +150,21 @@ class SandboxApp:
     def _seed(self, db_path: Path | None, seed: Path | Mapping[str, Any] | None, reload_seed: bool) -> None:
         """Seed a new database; check that an existing one was seeded from ``seed``."""
         current = seed_digest(seed)
-        if self.store.is_seeded():
-            stored = self.store.meta("seed_digest")
-            if stored is None:
-                # A database seeded before digests were kept: adopt the seed, nothing to compare.
-                self.store.set_meta("seed_digest", current)
-            elif stored != current:
-                if not reload_seed or db_path is None:
-                    raise SeedChanged(db_path, seed)
-                self.store.close()
-                remove_database(db_path)
-                self.store = Store(db_path)
-        if not self.store.is_seeded():
+        # Several commands may open a new database at once (three `apply`s started together):
+        # load_seed re-checks inside its write transaction, and answers False when another
+        # process seeded it first, whose seed is then compared like any existing one's.
+        if not self.store.is_seeded() and self.store.load_seed(load_seed(seed), self.now(), seed_digest=current):
+            return
+        stored = self.store.meta("seed_digest")
+        if stored is None:
+            # A database seeded before digests were kept: adopt the seed, nothing to compare.
+            self.store.set_meta("seed_digest", current)
+        elif stored != current:
+            if not reload_seed or db_path is None:
+                raise SeedChanged(db_path, seed)
+            self.store.close()
+            remove_database(db_path)
+            self.store = Store(db_path)
             self.store.load_seed(load_seed(seed), self.now(), seed_digest=current)
 
     # -- clock -------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from orchestrator.errors import display_path
 from orchestrator.sandbox.dates import format_wire
 from orchestrator.sandbox.errors import SandboxStorageError
 from orchestrator.sandbox.seed import Prospect, Seed, generate_prospects, prospect_times
+from orchestrator.sqlitefile import create_whole
 
 #: First id handed to a recorded email: far from the seed's ids, so a client that mixes ids up
 #: gets "not found" instead of a plausible answer.
@@ -97,12 +98,19 @@ class Store:
         self.lock = threading.RLock()
         target = ":memory:" if db_path is None else str(db_path)
         try:
+            if db_path is not None and not db_path.exists():
+                # Made whole elsewhere and linked into place: a process opening the file at the
+                # same moment never meets it half-made (mid-way to WAL: "database is locked").
+                create_whole(db_path, _create_tables)
             self._conn = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
             self._conn.execute("PRAGMA busy_timeout = 10000")
             if db_path is not None:
                 self._conn.execute("PRAGMA journal_mode = WAL")
-            self._conn.executescript(SCHEMA)
-        except sqlite3.Error as exc:
+            # Also adds tables a database made by an older version lacks. In a write transaction
+            # from the start: a read that later upgrades to a write fails at once in WAL mode if
+            # another process wrote meanwhile, whatever the busy timeout.
+            self._conn.executescript(f"BEGIN IMMEDIATE;\n{SCHEMA}\nCOMMIT;")
+        except (sqlite3.Error, OSError) as exc:
             where = display_path(db_path) if db_path else "memory"
             raise SandboxStorageError(f"cannot open the sandbox database ({where}): {exc}") from exc
         self._conn.row_factory = sqlite3.Row
@@ -148,13 +156,17 @@ class Store:
         """True once a seed was loaded: a file database is seeded only when it is new."""
         return self.meta("seeded_at") is not None
 
-    def load_seed(self, seed: Seed, now: datetime, *, seed_digest: str | None = None) -> None:
+    def load_seed(self, seed: Seed, now: datetime, *, seed_digest: str | None = None) -> bool:
         """Fill the empty tables from ``seed`` in one transaction; prospects are streamed.
 
         ``seed_digest`` is kept in ``meta`` so a later start can tell that the seed changed.
+        False (and nothing written) when the database is already seeded: checked inside the
+        write transaction, so of several processes opening a new file at once exactly one seeds.
         """
         reference = seed.reference_time or now
         with self.transaction() as conn:
+            if conn.execute("SELECT 1 FROM meta WHERE key = 'seeded_at'").fetchone() is not None:
+                return False
             conn.executemany(
                 "INSERT INTO meta (key, value) VALUES (?, ?)",
                 [
@@ -187,6 +199,11 @@ class Store:
             _insert_prospects(conn, seed.prospects, reference)
             if seed.generate is not None:
                 _insert_prospects(conn, generate_prospects(seed.generate), reference)
+        return True
+
+
+def _create_tables(conn: sqlite3.Connection) -> None:
+    conn.executescript(SCHEMA)
 
 
 def _insert_prospects(
