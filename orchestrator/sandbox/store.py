@@ -56,7 +56,7 @@ CREATE TABLE IF NOT EXISTS emails (
     subject TEXT NOT NULL, text TEXT, html TEXT, campaign_id INTEGER NOT NULL,
     template_id INTEGER, list_ids TEXT NOT NULL, suppression_list_ids TEXT NOT NULL,
     tags TEXT NOT NULL, operational INTEGER NOT NULL, scheduled_time TEXT,
-    created_at TEXT NOT NULL, sender TEXT NOT NULL, stats TEXT);
+    created_at TEXT NOT NULL, sender TEXT NOT NULL, stats TEXT, deleted_at TEXT);
 CREATE TABLE IF NOT EXISTS email_recipients (
     id INTEGER PRIMARY KEY, email_id INTEGER NOT NULL, prospect_id INTEGER NOT NULL,
     UNIQUE (email_id, prospect_id));
@@ -106,10 +106,7 @@ class Store:
             self._conn.execute("PRAGMA busy_timeout = 10000")
             if db_path is not None:
                 self._conn.execute("PRAGMA journal_mode = WAL")
-            # Also adds tables a database made by an older version lacks. In a write transaction
-            # from the start: a read that later upgrades to a write fails at once in WAL mode if
-            # another process wrote meanwhile, whatever the busy timeout.
-            self._conn.executescript(f"BEGIN IMMEDIATE;\n{SCHEMA}\nCOMMIT;")
+            _upgrade(self._conn)
         except (sqlite3.Error, OSError) as exc:
             where = display_path(db_path) if db_path else "memory"
             raise SandboxStorageError(f"cannot open the sandbox database ({where}): {exc}") from exc
@@ -200,6 +197,32 @@ class Store:
             if seed.generate is not None:
                 _insert_prospects(conn, generate_prospects(seed.generate), reference)
         return True
+
+
+#: Columns added after a table was first released: (table, column, definition).
+_ADDED_COLUMNS = (("emails", "deleted_at", "TEXT"),)
+
+
+def _upgrade(conn: sqlite3.Connection) -> None:
+    """Give a database made by an older version the tables and columns it lacks.
+
+    In one write transaction taken up front: a read that later turns into a write fails at once
+    in WAL mode if another process wrote meanwhile, whatever the busy timeout, and two processes
+    must not both decide that a column is missing.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in SCHEMA.split(";"):  # no statement of SCHEMA holds a ";" of its own
+            if statement.strip():
+                conn.execute(statement)
+        for table, column, definition in _ADDED_COLUMNS:
+            present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def _create_tables(conn: sqlite3.Connection) -> None:
