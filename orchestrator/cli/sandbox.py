@@ -142,6 +142,7 @@ def serve_command(
     click.echo(f"Pardot sandbox listening on {server.url}")
     click.echo(f"  business unit: {SANDBOX_BUSINESS_UNIT}")
     click.echo("  token: the one given with --token (default: the sandbox's well-known token)")
+    click.echo("  control routes: GET /_sandbox/... from localhost; POST clock and DELETE emails/ID need the token")
     click.echo("Press Ctrl-C to stop.", err=True)
     try:
         threading.Event().wait()
