@@ -75,7 +75,7 @@ _INHERITED: Mapping[str, Callable[[str], str]] = {
 }
 #: Inherited properties that hide an element with its images; the others hide only text.
 _BOX_INHERITED = ("visibility",)
-_TEXT_INHERITED = ("visibility", "font-size", "text-indent")
+_TEXT_ONLY_INHERITED = ("font-size", "text-indent")
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,9 @@ class _Element:
     box_hides: bool
 
 
+_PLAIN = _Element(False, {}, (), False)  # no hiding attribute, no style, no hiding rule
+
+
 class Visibility:
     """Visibility questions about one parsed document (answers are memoized per element)."""
 
@@ -111,6 +114,7 @@ class Visibility:
         self._elements: dict[int, _Element] = {}
         self._hidden: dict[int, bool] = {}
         self._matches: dict[int, frozenset[int]] = {}
+        self._sheet: tuple[_Rule, ...] | None = None
 
     # -- the questions -----------------------------------------------------------------------
 
@@ -119,9 +123,7 @@ class Visibility:
         key = node.mem_id
         known = self._hidden.get(key)
         if known is None:
-            known = self._hidden[key] = self._box_hidden(node) or any(
-                self._inherited_hides(node, prop) for prop in _BOX_INHERITED
-            )
+            known = self._hidden[key] = self._box_hidden(node) or self._inherited_hides(node, _BOX_INHERITED)
         return known
 
     def shows_something(self, link: LexborNode) -> bool:
@@ -149,29 +151,33 @@ class Visibility:
             current = current.parent
         return False
 
-    def _inherited_hides(self, node: LexborNode, prop: str) -> bool:
-        """Whether inherited ``prop`` hides ``node``'s content. Rules that can only show are
-        consulted (a selector query each) only when the hiding ones alone would hide."""
-        return self._walk_inherited(node, prop, every_rule=False) and self._walk_inherited(
-            node, prop, every_rule=True
+    def _inherited_hides(self, node: LexborNode, props: tuple[str, ...]) -> bool:
+        """Whether one of the inherited ``props`` hides ``node``'s content. Rules that can only
+        show are consulted (a selector query each) only when the hiding ones alone would hide."""
+        return self._walk_inherited(node, props, every_rule=False) and self._walk_inherited(
+            node, props, every_rule=True
         )
 
-    def _walk_inherited(self, node: LexborNode, prop: str, *, every_rule: bool) -> bool:
+    def _walk_inherited(self, node: LexborNode, props: tuple[str, ...], *, every_rule: bool) -> bool:
+        """One walk up for all ``props``: each is settled by the nearest element declaring it."""
+        pending = list(props)
         current: LexborNode | None = node
-        while current is not None:
-            value = self._value(current, prop, every_rule=every_rule)
-            if value is not None:
-                verdict = _INHERITED[prop](value)
-                if verdict != DEFER:
-                    return verdict == HIDE
+        while current is not None and pending:
+            element = self._element(current)
+            if element is not _PLAIN or every_rule:
+                for prop in tuple(pending):
+                    value = self._value(current, element, prop, every_rule=every_rule)
+                    verdict = DEFER if value is None else _INHERITED[prop](value)
+                    if verdict == HIDE:
+                        return True
+                    if verdict == SHOW:
+                        pending.remove(prop)
             current = current.parent
         return False
 
     def _text_shown(self, parent: LexborNode) -> bool:
         """Text directly inside ``parent`` is drawn."""
-        return not self.hidden(parent) and not any(
-            self._inherited_hides(parent, prop) for prop in _TEXT_INHERITED if prop not in _BOX_INHERITED
-        )
+        return not self.hidden(parent) and not self._inherited_hides(parent, _TEXT_ONLY_INHERITED)
 
     def _image_shown(self, img: LexborNode) -> bool:
         """An image with alt text, larger than a tracking pixel, not hidden."""
@@ -179,9 +185,8 @@ class Visibility:
 
     # -- what one element says ---------------------------------------------------------------
 
-    def _value(self, node: LexborNode, prop: str, *, every_rule: bool) -> str | None:
+    def _value(self, node: LexborNode, element: _Element, prop: str, *, every_rule: bool) -> str | None:
         """``prop`` as declared on ``node``: its own style first, else the last matching rule."""
-        element = self._element(node)
         if prop in element.inline:
             return element.inline[prop]
         rules = self._every_rule(node) if every_rule else element.hiding_rules
@@ -203,12 +208,13 @@ class Visibility:
             return _Element(True, {}, (), True)
         raw = attributes.get("style")
         inline = csshiding.relevant(csshiding.declarations(raw)) if raw else {}
+        sheet = self._rules()
         rules = tuple(
-            rule.declarations for index, rule in enumerate(self._rules) if rule.can_hide and key in self._matched(index)
-        )
+            rule.declarations for index, rule in enumerate(sheet) if rule.can_hide and key in self._matched(index)
+        ) if sheet else ()
+        if not inline and not rules:
+            return _PLAIN
         blocks = (*rules, inline) if inline else rules
-        if not blocks:
-            return _Element(False, inline, rules, False)
         merged: dict[str, str] = {}
         for block in blocks:  # the element's own style comes last and wins
             merged.update(block)
@@ -218,29 +224,35 @@ class Visibility:
 
     def _every_rule(self, node: LexborNode) -> tuple[Mapping[str, str], ...]:
         key = node.mem_id
-        return tuple(rule.declarations for index, rule in enumerate(self._rules) if key in self._matched(index))
+        return tuple(rule.declarations for index, rule in enumerate(self._rules()) if key in self._matched(index))
 
     # -- the style sheet ---------------------------------------------------------------------
 
-    @functools.cached_property
     def _rules(self) -> tuple[_Rule, ...]:
         """The document's ``<style>`` rules that set a property able to hide or show content."""
-        return tuple(
-            _Rule(rule.selector, rule.declarations, _can_hide(rule.declarations))
-            for style in self._tree.tags("style")
-            for rule in csshiding.stylesheet_rules(style.text(deep=True))
-        )
+        if self._sheet is None:
+            self._sheet = tuple(rule for style in self._tree.tags("style") for rule in _parsed(style.text(deep=True)))
+        return self._sheet
 
     def _matched(self, index: int) -> frozenset[int]:
         """The elements rule ``index`` selects (its selector runs once, when first needed)."""
         matched = self._matches.get(index)
         if matched is None:
             try:
-                matched = frozenset(n.mem_id for n in self._tree.css(self._rules[index].selector))
+                matched = frozenset(n.mem_id for n in self._tree.css(self._rules()[index].selector))
             except SelectolaxError:  # pseudo-elements, vendor syntax: it selects nothing we know
                 matched = frozenset()
             self._matches[index] = matched
         return matched
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(css: str) -> tuple[_Rule, ...]:
+    """One ``<style>`` element's rules, classified; memoized, as campaigns share their layouts."""
+    return tuple(
+        _Rule(rule.selector, rule.declarations, _can_hide(rule.declarations))
+        for rule in csshiding.stylesheet_rules(css)
+    )
 
 
 def _draws(text: str) -> bool:
