@@ -9,6 +9,7 @@ never for the whole download.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -203,13 +204,31 @@ class Store:
 _ADDED_COLUMNS = (("emails", "deleted_at", "TEXT"),)
 
 
+#: Every table, index and view SCHEMA creates.
+_SCHEMA_OBJECTS = frozenset(re.findall(r"CREATE (?:TABLE|INDEX|VIEW) IF NOT EXISTS (\w+)", SCHEMA))
+
+
+def _complete(conn: sqlite3.Connection) -> bool:
+    """True when the database has every object and column of this version (a read only)."""
+    present = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    if not _SCHEMA_OBJECTS.issubset(present):
+        return False
+    return all(
+        column in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        for table, column, _ in _ADDED_COLUMNS
+    )
+
+
 def _upgrade(conn: sqlite3.Connection) -> None:
     """Give a database made by an older version the tables and columns it lacks.
 
-    In one write transaction taken up front: a read that later turns into a write fails at once
-    in WAL mode if another process wrote meanwhile, whatever the busy timeout, and two processes
-    must not both decide that a column is missing.
+    Only then a write: in one transaction taken up front, since a read that later turns into a
+    write fails at once in WAL mode if another process wrote meanwhile, whatever the busy
+    timeout, and two processes must not both decide that a column is missing. A complete
+    database (the usual case) is only read, so opening never waits behind another's seeding.
     """
+    if _complete(conn):
+        return
     conn.execute("BEGIN IMMEDIATE")
     try:
         for statement in SCHEMA.split(";"):  # no statement of SCHEMA holds a ";" of its own
