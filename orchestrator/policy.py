@@ -87,7 +87,8 @@ def strip_hml_blocks(text: str) -> str:
 def _html_has_link(html: str, allow_hml: bool) -> bool:
     if not _has_token_text(html, allow_hml):  # fast path: no token anywhere, nothing to parse
         return False
-    return any(is_opt_out_token(link.href, allow_hml=allow_hml) for link in parse_html(html).links())
+    wanted = functools.partial(is_opt_out_token, allow_hml=allow_hml)
+    return next(parse_html(html).iter_links(wanted), None) is not None
 
 
 @functools.lru_cache(maxsize=1024)
@@ -95,9 +96,12 @@ def opt_out_status(body: str, *, is_html: bool, allow_hml: bool = False) -> str:
     """Whether ``body`` gives every recipient a working opt-out link: ``ok``, ``missing`` or ``conditional``.
 
     HTML counts only an ``<a>`` or ``<area>`` whose ``href`` is the token itself, in the HTML5
-    parse of the rendered markup (so not inside a comment, template, script, style, noscript or
-    ``hidden`` element, nor in any other attribute).  Text counts the token anywhere.  In both,
-    a token only inside an HML ``{{#if}}``/``{{#unless}}`` block is ``conditional``.
+    parse of the rendered markup (so not inside a comment, template, script, style, noscript,
+    svg, math or object element, nor in any other attribute), that a recipient can see and click:
+    not hidden by an attribute or by CSS on it or an ancestor, and for ``<a>`` with visible text
+    or an image with alt text (:mod:`orchestrator.visibility`).  Text counts
+    the token anywhere.  In both, a token only inside an HML ``{{#if}}``/``{{#unless}}`` block is
+    ``conditional``.
 
     The sandbox enforces its error 64 with this same function, so the two cannot disagree.
     Pure, so memoized: every occurrence of a cron campaign usually renders the same body, and
@@ -127,8 +131,11 @@ def opt_out_message(part: str, status: str, *, allow_hml: bool = False) -> str:
     if part == "HTML":
         return (
             "the HTML part has no unsubscribe or preference-center link in its rendered markup "
-            '(only <a href="TOKEN"> or <area href="TOKEN"> counts, not a token in other attributes, '
-            f"comments, scripts, styles, hidden or unclosed elements); {token_help(allow_hml=allow_hml)}"
+            '(only a visible <a href="TOKEN"> with text or an image with alt text, or <area href="TOKEN">, '
+            "counts: not a token in other attributes, comments, scripts, styles, svg, math, object or "
+            "unclosed elements, nor a link hidden by the hidden or aria-hidden attribute or by CSS such as "
+            "display:none, visibility:hidden, font-size:0, opacity:0, zero size with overflow:hidden or an "
+            f"off-screen position, inline or in a <style> rule); {token_help(allow_hml=allow_hml)}"
         )
     return f"the {part} part has no unsubscribe or preference-center link; {token_help(allow_hml=allow_hml)}"
 

@@ -45,9 +45,29 @@ class Occurrence:
         return None if self.at is None else self.at.astimezone(self.zone)
 
 
+#: The ends of the calendar Python represents (years 1 to 9999), as aware UTC instants.
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+LATEST = datetime.max.replace(tzinfo=UTC)
+
+
 def utc_iso(moment: datetime) -> str:
-    """``2027-03-01T14:00:00Z``: the canonical UTC form used in keys and payloads."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """``2027-03-01T14:00:00Z``: the canonical UTC form used in keys and payloads.
+
+    ``isoformat`` rather than ``strftime``: the C library writes year 1 as ``1``, not ``0001``.
+    """
+    return moment.astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat() + "Z"
+
+
+def shifted(moment: datetime, delta: timedelta) -> datetime:
+    """``moment + delta`` for aware UTC ``moment``, held at :data:`EARLIEST` / :data:`LATEST`.
+
+    A window edge past the end of the calendar (``start`` in year 1 less a second, ``--now`` in
+    year 9999 plus the horizon) means "no limit on that side", never an ``OverflowError``.
+    """
+    try:
+        return moment + delta
+    except OverflowError:
+        return LATEST if delta > timedelta(0) else EARLIEST
 
 
 def zone_named(name: str, field: str = "timezone") -> ZoneInfo:
@@ -56,6 +76,14 @@ def zone_named(name: str, field: str = "timezone") -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise ScheduleError(field, f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)") from None
+
+
+#: What to write instead of a time past the end of the calendar, by field.
+_RANGE_HINTS = {
+    "until": " (years 1 to 9999 in UTC); leave `until` out for a schedule without an end",
+    "start": " (years 1 to 9999 in UTC); leave `start` out to begin now",
+    "at": " (years 1 to 9999 in UTC)",
+}
 
 
 def parse_time(text: str, zone: ZoneInfo, field: str = "at") -> datetime:
@@ -71,7 +99,8 @@ def parse_time(text: str, zone: ZoneInfo, field: str = "at") -> datetime:
             return value.astimezone(UTC)
         return localize(value, zone, field)
     except OverflowError:
-        raise ScheduleError(field, f"{text!r} is out of the supported range of dates") from None
+        hint = _RANGE_HINTS.get(field, "")
+        raise ScheduleError(field, f"{text!r} is out of the supported range of dates{hint}") from None
 
 
 def localize(naive: datetime, zone: ZoneInfo, field: str = "at") -> datetime:
@@ -133,9 +162,8 @@ def cron_times(
         raise ScheduleError("cron", f"{expr!r}: a cron expression has five fields (minute hour day month weekday)")
     if not croniter.is_valid(expr):
         raise ScheduleError("cron", f"{expr!r} is not a valid cron expression{_cron_hint(expr)}")
-    local_start = window_start.astimezone(zone).replace(tzinfo=None) - timedelta(hours=3)
     try:
-        walker = croniter(expr, local_start)
+        walker = croniter(expr, _local_walk_start(window_start, zone))
     except (CroniterBadCronError, CroniterBadDateError) as exc:
         raise ScheduleError("cron", f"{expr!r}: {exc}") from None
     out: list[datetime] = []
@@ -143,12 +171,14 @@ def cron_times(
     while True:
         try:
             naive = walker.get_next(datetime)
+            # fold=0: inside an overlap, the first instance; inside a gap, the shifted wall time.
+            moment = naive.replace(tzinfo=zone, fold=0).astimezone(UTC)
         except CroniterBadDateError:
             if out:
                 break
             raise ScheduleError("cron", f"{expr!r} never matches a date (e.g. 31 April)") from None
-        # fold=0: inside an overlap, the first instance; inside a gap, the shifted wall time.
-        moment = naive.replace(tzinfo=zone, fold=0).astimezone(UTC)
+        except OverflowError:
+            break  # walked past year 9999: nothing later exists to send at
         if moment > window_end:
             break
         if moment <= window_start or moment in seen:
@@ -162,6 +192,22 @@ def cron_times(
                 "each occurrence is an email: use a coarser schedule or a shorter horizon",
             )
     return out
+
+
+def _local_walk_start(window_start: datetime, zone: ZoneInfo) -> datetime:
+    """Where to start walking the expression: three hours of wall clock before the window.
+
+    The margin catches an occurrence that a DST change moves into the window; at the start of
+    the calendar there is nothing earlier to catch.
+    """
+    try:
+        local = window_start.astimezone(zone).replace(tzinfo=None)
+    except OverflowError:  # year 1 in a zone west of UTC
+        return datetime.min
+    try:
+        return local - timedelta(hours=3)
+    except OverflowError:
+        return datetime.min
 
 
 def expand(
@@ -190,10 +236,10 @@ def expand(
     )
     if horizon > MAX_HORIZON:
         raise ScheduleError("horizon", f"the horizon may be at most {MAX_HORIZON.days} days")
-    start = now - lookback
-    end = now + horizon
+    start = shifted(now, -lookback)
+    end = shifted(now, horizon)
     if "start" in schedule:
-        start = max(start, parse_time(str(schedule["start"]), zone, "start") - timedelta(seconds=1))
+        start = max(start, shifted(parse_time(str(schedule["start"]), zone, "start"), -timedelta(seconds=1)))
     if "until" in schedule:
         end = min(end, parse_time(str(schedule["until"]), zone, "until"))
     if end <= start:

@@ -183,3 +183,17 @@ def test_mailable_one_to_one_recipients_plan_as_before(tmp_path: Path) -> None:
     root = one_to_one_project(tmp_path / "p", "[1234, jane.prospect@example.com]")
     code, out, err = run(root, "plan", "--now", NOW, "--detailed-exitcode")
     assert code == 2 and "Plan: 2 to send now." in out, out + err
+
+
+def test_the_runbook_delete_in_pardot_then_skip(project: Path) -> None:
+    """A scheduled send that must not go out: delete it in Pardot, `state skip`, then change the file."""
+    email_id = json.loads(run(project, "state", "show", SCHEDULED_KEY)[1])["email_id"]
+    code, out, err = run(project, "sandbox", "emails", "delete", str(email_id))
+    assert code == 0, out + err
+    code, out, err = run(project, "state", "skip", SCHEDULED_KEY, "--reason", "sale cancelled", "--now", NOW)
+    assert code == 0 and f"email {email_id} deleted in Pardot" in out, out + err
+    code, out, _ = run(project, "plan", "--now", NOW, "--detailed-exitcode")
+    assert code == 0 and f"/ skipped   {SCHEDULED_KEY}" in out, out
+    assert run(project, "apply", "--auto-approve", "--now", NOW)[0] == 0
+    names = [e["name"] for e in sandbox_emails(project)]
+    assert names.count(SCHEDULED_KEY) == 1  # the deleted one only: never scheduled again

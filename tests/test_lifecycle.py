@@ -180,9 +180,12 @@ def test_changed_cron_is_held_until_old_occurrences_are_forgotten(project: Path)
     code, out, _ = run(project, "plan", "--now", NOW)
     assert "- orphaned  weekly-newsletter@2026-12-07T08:00:00Z" in out and "WILL STILL GO OUT" in out
     assert "! blocked   weekly-newsletter@2026-12-07T09:00:00Z" in out and "state skip" in out
-    code, out, err = run(  # TODO(sandbox delete): delete it in the sandbox instead of forcing
-        project, "state", "skip", "weekly-newsletter@2026-12-07T08:00:00Z", "--force", "--reason", "cron moved"
-    )
+    old_key = "weekly-newsletter@2026-12-07T08:00:00Z"
+    code, out, err = run(project, "state", "skip", old_key, "--reason", "cron moved")
+    assert code == 1 and "Pardot still has list email" in err  # not before it is deleted in Pardot
+    email_id = json.loads(run(project, "state", "show", old_key)[1])["email_id"]
+    assert run(project, "sandbox", "emails", "delete", str(email_id))[0] == 0  # the operator deletes it
+    code, out, err = run(project, "state", "skip", old_key, "--reason", "cron moved")
     assert code == 0, out + err
     code, out, _ = run(project, "plan", "--now", NOW)
     assert "> schedule  weekly-newsletter@2026-12-07T09:00:00Z" in out

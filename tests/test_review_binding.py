@@ -209,8 +209,9 @@ def test_renaming_a_scheduled_campaign_holds_until_forgotten_or_kept(project: Pa
 def test_forget_then_plan_schedules_the_new_version(project: Path) -> None:
     assert run(project, "apply", "--auto-approve", "--now", NOW)[0] == 0
     edit(project, "spring-sale.yaml", "name: spring-sale", "name: spring-sale-v2")
-    # TODO(sandbox delete): delete it in the sandbox instead of forcing
-    assert run(project, "state", "forget", SALE, "--force", "--reason", "deleted in Pardot's UI")[0] == 0
+    email_id = json.loads(run(project, "state", "show", SALE)[1])["email_id"]
+    assert run(project, "sandbox", "emails", "delete", str(email_id))[0] == 0  # deleted in Pardot's UI
+    assert run(project, "state", "forget", SALE)[0] == 0  # Pardot confirms it is gone
     code, out, _ = run(project, "plan", "--now", NOW, "--detailed-exitcode")
     assert code == 2 and "spring-sale-v2@2027-03-01T14:00:00Z" in out
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from orchestrator.cli.main import cli
 from orchestrator.schedule import ScheduleError, cron_times, expand, localize, parse_time, utc_iso
 
 NY = ZoneInfo("America/New_York")
@@ -142,3 +146,74 @@ def test_an_invalid_cron_expression_says_why(expr: str, says: str) -> None:
     with pytest.raises(ScheduleError) as caught:
         cron_times(expr, ZoneInfo("UTC"), start, start + timedelta(days=7))
     assert says in caught.value.message
+
+
+# -- the ends of the calendar (issue 17: OverflowError tracebacks in validate and plan) ---------
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+LA = ZoneInfo("America/Los_Angeles")
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        {"cron": "0 9 * * *", "timezone": "UTC", "start": "0001-01-01T00:00:00"},
+        {"cron": "0 9 * * *", "timezone": "America/Los_Angeles", "start": "0001-01-01T00:00:00"},
+        {"cron": "0 9 * * *", "timezone": "Asia/Tokyo", "until": "9999-12-31T23:59:59"},
+        {"cron": "0 9 * * *", "until": "9999-12-31T23:59:59+14:00"},
+    ],
+)
+def test_a_window_edge_at_the_end_of_the_calendar_is_no_limit(schedule: dict[str, object]) -> None:
+    now = datetime(2027, 1, 1, tzinfo=UTC)
+    occurrences = expand(schedule, NY, now, lookback=timedelta(days=1), horizon_override=timedelta(days=2))
+    assert len(occurrences) in (2, 3)  # the two (or three, with the lookback) daily sends around now
+    assert all(o.at is not None and now - timedelta(days=1) < o.at <= now + timedelta(days=2) for o in occurrences)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "fragment"),
+    [
+        ("until", "9999-12-31T23:59:59", "leave `until` out for a schedule without an end"),
+        ("start", "9999-12-31T23:59:59-12:00", "leave `start` out to begin now"),
+        ("start", "0001-01-01T00:00:00+05:00", "years 1 to 9999 in UTC"),
+    ],
+)
+def test_a_time_outside_the_calendar_in_utc_is_a_located_error(field: str, value: str, fragment: str) -> None:
+    with pytest.raises(ScheduleError) as caught:
+        expand({"cron": "0 9 * * *", field: value}, NY, datetime(2027, 1, 1, tzinfo=UTC))
+    assert caught.value.field == field
+    assert "out of the supported range of dates" in caught.value.message
+    assert fragment in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("now", "zone"),
+    [
+        (datetime(1, 1, 1, tzinfo=UTC), LA),  # lookback and the DST margin reach before year 1
+        (datetime(1, 1, 1, 5, tzinfo=UTC), TOKYO),
+        (datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC), LA),  # the horizon reaches past 9999
+        (datetime(9999, 12, 25, tzinfo=UTC), TOKYO),
+    ],
+)
+def test_now_at_either_end_of_the_calendar_expands_without_overflow(now: datetime, zone: ZoneInfo) -> None:
+    schedule: dict[str, object] = {"cron": "0 9 * * *", "timezone": zone.key}
+    occurrences = expand(schedule, NY, now, lookback=timedelta(days=3), horizon_override=timedelta(days=30))
+    assert all(o.at is not None and o.at.astimezone(zone).hour == 9 for o in occurrences)
+
+
+def test_keys_write_four_digit_years() -> None:
+    assert utc_iso(datetime(1, 1, 1, tzinfo=UTC)) == "0001-01-01T00:00:00Z"  # strftime gave "1-01-01..."
+    assert utc_iso(datetime(2027, 3, 1, 9, 0, 0, 999_999, tzinfo=NY)) == "2027-03-01T14:00:00Z"
+
+
+def test_plan_of_a_cron_starting_in_year_one_shows_the_sends(tmp_path: Path) -> None:
+    """Through the CLI, as reported: `plan` ended in an OverflowError traceback."""
+    root = tmp_path / "project"
+    assert CliRunner().invoke(cli, ["init", str(root)]).exit_code == 0
+    campaign = root / "campaigns" / "welcome.yaml"
+    schedule = 'schedule: {cron: "0 9 * * *", start: "0001-01-01T00:00:00"}'
+    campaign.write_text(re.sub(r"(?m)^schedule: .*$", schedule, campaign.read_text()))
+    result = CliRunner().invoke(cli, ["--project", str(root), "plan", "--now", "2027-01-01T00:00:00Z"])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == 0, result.output
+    assert "welcome@2027-01-01T09:00:00Z" in result.output

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,7 @@ from orchestrator.sandbox import (
 )
 from orchestrator.sandbox.errors import SandboxSetupError
 from orchestrator.sandbox.inspection import list_emails
+from orchestrator.sandbox.sends import delete_email
 from orchestrator.sandbox.store import Store
 
 if TYPE_CHECKING:  # click >= 8.2 makes ParamType generic; older releases are not subscriptable
@@ -140,6 +142,7 @@ def serve_command(
     click.echo(f"Pardot sandbox listening on {server.url}")
     click.echo(f"  business unit: {SANDBOX_BUSINESS_UNIT}")
     click.echo("  token: the one given with --token (default: the sandbox's well-known token)")
+    click.echo("  control routes: GET /_sandbox/... from localhost; POST clock and DELETE emails/ID need the token")
     click.echo("Press Ctrl-C to stop.", err=True)
     try:
         threading.Event().wait()
@@ -150,35 +153,82 @@ def serve_command(
         app.close()
 
 
-@sandbox_group.command("emails")
-@click.option(
+_DB_OPTION = click.option(
     "--db",
     "db_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Sandbox SQLite file to read (default: the project's in-process sandbox).",
+    help="Sandbox SQLite file (default: the project's in-process sandbox).",
 )
-@click.option("--url", help="Base URL of a running sandbox server.")
+_URL_OPTION = click.option("--url", help="Base URL of a running sandbox server.")
+
+
+@sandbox_group.group("emails", invoke_without_command=True)
+@_DB_OPTION
+@_URL_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table (machine output, unmasked).")
 @click.pass_context
 def emails_command(ctx: click.Context, db_path: Path | None, url: str | None, as_json: bool) -> None:
-    """List the emails the sandbox has received.
+    """List the emails the sandbox has received (`emails delete ID` deletes one).
 
     Without --db or --url, reads the in-process sandbox of the selected environment
     (`api: {kind: sandbox}` in orchestrator.yaml). Prospect addresses in email names (one-to-one
     sends) are masked like in every other command; the root option --reveal-emails shows them.
+    Deleted emails are listed too, marked as such.
     """
-    if db_path is not None and url is not None:
-        raise click.UsageError("give --db FILE or --url URL, not both")
-    if db_path is None and url is None:
-        db_path = _project_sandbox_db(ctx)
+    if ctx.invoked_subcommand is not None:
+        return
+    source = _source(ctx, db_path, url)
     try:
-        emails = _emails_from_db(db_path) if db_path is not None else _emails_from_url(str(url))
+        emails = _emails_from_db(source) if isinstance(source, Path) else _emails_from_url(source)
     except (OrchestratorError, SandboxSetupError) as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
         click.echo(json.dumps({"emails": emails}, indent=2))
     else:
         _print_table(emails, _app(ctx))
+
+
+@emails_command.command("delete")
+@click.argument("email_id", type=click.IntRange(min=1))
+@_DB_OPTION
+@_URL_OPTION
+@click.option(
+    "--token",
+    envvar="ORCHESTRATOR_SANDBOX_TOKEN",
+    default=SANDBOX_TOKEN,
+    show_default="the sandbox's well-known token",
+    help="With --url: the token the server was started with (or ORCHESTRATOR_SANDBOX_TOKEN).",
+)
+@click.pass_context
+def delete_command(ctx: click.Context, email_id: int, db_path: Path | None, url: str | None, token: str) -> None:
+    """Delete email EMAIL_ID in the sandbox, as an operator deletes one in Pardot's UI.
+
+    It goes to the recycle bin: the v3/v4 email read answers "not found" (error 109), the v5
+    list-email read 404, and the v5 query shows it only with `deleted`, as `isDeleted: true`.
+    Rehearses the runbook "delete it in Pardot, then record it in the state"
+    (`orchestrator state forget KEY`, or `state skip KEY`).
+    """
+    parent = ctx.parent.params if ctx.parent is not None else {}
+    source = _source(ctx, db_path or parent.get("db_path"), url or parent.get("url"))
+    try:
+        if isinstance(source, Path):
+            deleted = _delete_in_db(source, email_id)
+        else:
+            deleted = _delete_at_url(source, email_id, token)
+    except (OrchestratorError, SandboxSetupError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    name = deleted["name"] if _app(ctx).reveal_emails else mask_emails(str(deleted["name"]))
+    click.echo(f"deleted {deleted['kind']} email {email_id} ({name}) in the sandbox at {deleted['deleted_at']}")
+    click.echo(f"Record it in the state: orchestrator state forget {name}  (or `state skip` to keep it from going out)")
+
+
+def _source(ctx: click.Context, db_path: Path | None, url: str | None) -> Path | str:
+    """The database file or server URL a sandbox command works on."""
+    if db_path is not None and url is not None:
+        raise click.UsageError("give --db FILE or --url URL, not both")
+    if url is not None:
+        return url
+    return db_path if db_path is not None else _project_sandbox_db(ctx)
 
 
 @sandbox_group.command("reset")
@@ -242,6 +292,42 @@ def _emails_from_db(db_path: Path) -> list[dict[str, Any]]:
         store.close()
 
 
+def _delete_in_db(db_path: Path, email_id: int) -> dict[str, Any]:
+    if not db_path.is_file():
+        raise StateError(f"no sandbox database at {display_path(db_path)}")
+    store = Store(db_path)
+    try:
+        deleted = delete_email(store, email_id, datetime.now(UTC))
+    finally:
+        store.close()
+    if deleted is None:
+        raise StateError(
+            f"the sandbox at {display_path(db_path)} has no email {email_id}, or it is deleted already",
+            hint="`orchestrator sandbox emails` lists the emails and marks the deleted ones",
+        )
+    return deleted
+
+
+def _delete_at_url(url: str, email_id: int, token: str) -> dict[str, Any]:
+    try:
+        response = httpx.delete(
+            f"{url.rstrip('/')}/_sandbox/emails/{email_id}",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10.0,
+        )
+    except httpx.HTTPError as exc:
+        raise OrchestratorError(f"cannot reach the sandbox at {url}: {exc}") from exc
+    if response.status_code != 200:
+        try:
+            why = str(response.json()["error"])
+        except (ValueError, KeyError, TypeError):
+            why = f"HTTP {response.status_code}"
+        hint = "pass the server's token with --token" if response.status_code == 401 else None
+        raise OrchestratorError(f"the sandbox at {url} did not delete email {email_id}: {why}", hint=hint)
+    deleted: dict[str, Any] = response.json()["deleted"]
+    return deleted
+
+
 def _emails_from_url(url: str) -> list[dict[str, Any]]:
     try:
         response = httpx.get(url.rstrip("/") + "/_sandbox/emails", timeout=10.0)
@@ -264,7 +350,7 @@ def _print_table(emails: list[dict[str, Any]], app: Any) -> None:
     table.add_column("created (UTC)", no_wrap=True)
     for e in emails:
         table.add_row(
-            str(e["id"]),
+            f"{e['id']} (deleted)" if e.get("deleted_at") else str(e["id"]),
             e["kind"],
             Text(show(e["name"])),
             str(e["campaign_id"]),

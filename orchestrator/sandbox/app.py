@@ -3,7 +3,9 @@
 Every ``/api/`` request passes the same gates, in Pardot's order as far as it is known:
 concurrency (66, refused at once), injected latency and faults, method (60), credentials
 (184, 181, 182, 201), the daily call limit (122), then the handler. ``/_sandbox/`` routes are
-for inspection and clock control: no auth, no faults, not counted.
+for inspection and control (clock, deleting an email): no faults, not counted; the ones that
+change something need the token. Before any of that, every request passes the Host check and
+the body-size cap of :mod:`orchestrator.sandbox.control`.
 """
 
 from __future__ import annotations
@@ -20,12 +22,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from orchestrator.errors import display_path
-from orchestrator.sandbox import exports, objects
+from orchestrator.sandbox import control, exports, objects
 from orchestrator.sandbox.config import (
     MAX_IN_FLIGHT,
     SANDBOX_BUSINESS_UNIT,
@@ -46,6 +48,7 @@ from orchestrator.sandbox.params import Params, read_params, response_format
 from orchestrator.sandbox.seed import load_seed, seed_digest
 from orchestrator.sandbox.sends import (
     Target,
+    delete_email,
     email_body,
     read_email_row,
     send_list_email,
@@ -96,6 +99,7 @@ _SANDBOX_RULES = Map(
         Rule("/_sandbox/emails/<int:email_id>/recipients", endpoint="recipients", methods=["GET"]),
         Rule("/_sandbox/requests", endpoint="requests", methods=["GET"]),
         Rule("/_sandbox/stats", endpoint="stats", methods=["GET"]),
+        Rule("/_sandbox/emails/<int:email_id>", endpoint="delete_email", methods=["DELETE"]),
         Rule("/_sandbox/clock", endpoint="clock", methods=["GET", "POST"]),
     ]
 )
@@ -152,18 +156,21 @@ class SandboxApp:
     def _seed(self, db_path: Path | None, seed: Path | Mapping[str, Any] | None, reload_seed: bool) -> None:
         """Seed a new database; check that an existing one was seeded from ``seed``."""
         current = seed_digest(seed)
-        if self.store.is_seeded():
-            stored = self.store.meta("seed_digest")
-            if stored is None:
-                # A database seeded before digests were kept: adopt the seed, nothing to compare.
-                self.store.set_meta("seed_digest", current)
-            elif stored != current:
-                if not reload_seed or db_path is None:
-                    raise SeedChanged(db_path, seed)
-                self.store.close()
-                remove_database(db_path)
-                self.store = Store(db_path)
-        if not self.store.is_seeded():
+        # Several commands may open a new database at once (three `apply`s started together):
+        # load_seed re-checks inside its write transaction, and answers False when another
+        # process seeded it first, whose seed is then compared like any existing one's.
+        if not self.store.is_seeded() and self.store.load_seed(load_seed(seed), self.now(), seed_digest=current):
+            return
+        stored = self.store.meta("seed_digest")
+        if stored is None:
+            # A database seeded before digests were kept: adopt the seed, nothing to compare.
+            self.store.set_meta("seed_digest", current)
+        elif stored != current:
+            if not reload_seed or db_path is None:
+                raise SeedChanged(db_path, seed)
+            self.store.close()
+            remove_database(db_path)
+            self.store = Store(db_path)
             self.store.load_seed(load_seed(seed), self.now(), seed_digest=current)
 
     # -- clock -------------------------------------------------------------------------------
@@ -194,10 +201,14 @@ class SandboxApp:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)
-        if request.path.startswith("/_sandbox/"):
-            return self._inspect(request)(environ, start_response)
+        is_control = request.path.startswith("/_sandbox/")
+        refusal = self._refusal(request, is_control)
+        if refusal is not None:
+            return refusal(environ, start_response)
         try:
-            response = self._api(request)
+            response = self._inspect(request) if is_control else self._api(request)
+        except RequestEntityTooLarge:
+            response = _too_large(request)
         except DropConnection:
             sock = environ.get("werkzeug.socket")
             if sock is None:
@@ -205,6 +216,31 @@ class SandboxApp:
             sock.shutdown(socket.SHUT_RDWR)
             raise ConnectionResetError("sandbox fault: connection dropped") from None
         return response(environ, start_response)
+
+    def _refusal(self, request: Request, is_control: bool) -> Response | None:
+        """The answer for a request no route may see: oversized body, foreign Host, missing token."""
+        if control.too_large(request):
+            return _too_large(request)  # by its Content-Length: nothing read
+        if request.content_length is None and request.environ.get("wsgi.input_terminated"):
+            # A chunked body: read (and keep, for the form parser) at most one byte over the
+            # limit; werkzeug alone would cut the body at the limit without a word.
+            limit = control.body_limit(request.path)
+            request.max_content_length = limit + 1
+            if len(request.get_data(cache=True)) > limit:
+                return _too_large(request)
+        why = control.host_refusal(request.environ, control=is_control)
+        if why is not None:
+            return _json({"error": why}, 403)
+        if is_control and request.method in ("POST", "DELETE"):
+            why = control.token_refusal(request, self._token)
+            if why is not None:
+                response = _json({"error": why}, 401)
+                response.headers["WWW-Authenticate"] = 'Bearer realm="sandbox"'
+                return response
+            why = control.content_type_refusal(request)
+            if why is not None:
+                return _json({"error": why}, 415)
+        return None
 
     # -- the API gates -----------------------------------------------------------------------
 
@@ -510,7 +546,16 @@ class SandboxApp:
             with self._gate:
                 stats = {"max_in_flight": self._max_in_flight, "requests": self._api_requests}
             return _json(stats)
+        if endpoint == "delete_email":
+            return self._delete_route(int(args["email_id"]))
         return self._clock_route(request)
+
+    def _delete_route(self, email_id: int) -> Response:
+        """Delete an email as an operator does in Pardot's UI (it goes to the recycle bin)."""
+        deleted = delete_email(self.store, email_id, self.now())
+        if deleted is None:
+            return _json({"error": f"the sandbox has no email {email_id} (or it is deleted already)"}, 404)
+        return _json({"deleted": deleted})
 
     def _clock_route(self, request: Request) -> Response:
         if request.method == "POST":
@@ -587,7 +632,16 @@ def _base_url(request: Request) -> str:
 def _v5_fail(error: SandboxRefusal) -> Response:
     """A v5 error answer: ``{"code": N, "message": ...}`` with a 4xx status (version5overview)."""
     status = error.http_status if error.http_status >= 400 else 400
-    return _json({"code": error.code, "message": error.message}, status)
+    response = _json({"code": error.code, "message": error.message}, status)
+    if error.warning is not None:
+        response.headers["Pardot-Warning"] = error.warning
+    return response
+
+
+def _too_large(request: Request) -> Response:
+    """413, before (or instead of) reading the rest of the body."""
+    limit = control.body_limit(request.path)
+    return _json({"error": f"request body over {limit} bytes"}, 413)
 
 
 def _json(body: Mapping[str, Any], status: int = 200) -> Response:

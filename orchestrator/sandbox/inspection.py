@@ -1,8 +1,9 @@
 """What the sandbox has received, for people and tests: emails, recipients, request log.
 
-Read-only views over the store; used by ``GET /_sandbox/...`` and by ``orchestrator sandbox
-emails --db``. Secrets never reach the request log: :func:`redact_headers` and
-:func:`redact_params` blank them before an entry is stored.
+Read-only views over the store (deleted emails included, with their deletion time); used by
+``GET /_sandbox/...`` and by ``orchestrator sandbox emails --db``. Secrets never reach the
+request log: :func:`redact_headers` and :func:`redact_params` blank them before an entry is
+stored.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def list_emails(store: Store) -> list[dict[str, Any]]:
             "operational": bool(row["operational"]),
             "scheduled_time": row["scheduled_time"],
             "created_at": row["created_at"],
+            "deleted_at": row["deleted_at"],  # in the recycle bin since (sandbox emails delete)
         }
         for row in rows
     ]

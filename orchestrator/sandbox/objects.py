@@ -10,6 +10,12 @@ The v5 list-email query implements what docs/wire-format.md says the client reli
 ``fields``, ``orderBy`` (``id asc`` / ``id desc``), ``limit`` (max 1000), ``deleted``, and
 ``nextPageToken``; every other parameter is refused with v5's 400 answer, so the client cannot
 come to depend on a filter Pardot does not document.
+
+A deleted list email (``orchestrator sandbox emails delete``) is in the recycle bin, as
+version5overview describes (pardot/api-docs, ``kb/api-version-5/version5overview``): a query
+leaves it out unless ``deleted`` is ``true`` (only the recycle bin) or ``all``, with
+``isDeleted: true``; a read answers 404 with ``Pardot-Warning: 201;Record In Recycle Bin``
+unless ``deleted=true``.
 """
 
 from __future__ import annotations
@@ -151,7 +157,7 @@ def _v5_email(row: sqlite3.Row, fields: tuple[str, ...], now: datetime) -> dict[
         "campaignId": row["campaign_id"],
         "createdAt": created.isoformat(),
         "isSent": sent,
-        "isDeleted": False,
+        "isDeleted": row["deleted_at"] is not None,
         "scheduledTime": scheduled,
     }
     return {name: full[name] for name in fields}
@@ -167,6 +173,21 @@ def _fields(raw: str | None) -> tuple[str, ...]:
     return fields
 
 
+#: ``deleted`` on a v5 query: which emails it selects (version5overview: defaults to false).
+_DELETED_FILTERS = {
+    "false": "deleted_at IS NULL",
+    "true": "deleted_at IS NOT NULL",
+    "all": "1 = 1",
+}
+
+
+def _deleted_filter(raw: str | None) -> str:
+    value = (raw or "false").lower()
+    if value not in _DELETED_FILTERS:
+        raise v5_refuse(400, 58, "deleted must be true, false or all")
+    return value
+
+
 def query_list_emails_v5(store: Store, params: Params, now: datetime) -> dict[str, Any]:
     """``GET /api/v5/objects/list-emails``: list emails only, in id order, paged by token."""
     unknown = sorted(set(params.scalars) - _V5_PARAMS)
@@ -178,6 +199,9 @@ def query_list_emails_v5(store: Store, params: Params, now: datetime) -> dict[st
         try:
             state = json.loads(base64.urlsafe_b64decode(token.encode()))
             order, limit, after = str(state["o"]), int(state["l"]), int(state["a"])
+            deleted = str(state.get("d", "false"))
+            if order not in _V5_ORDERS.values() or deleted not in _DELETED_FILTERS:
+                raise ValueError(order)
         except (ValueError, KeyError, TypeError):
             raise v5_refuse(400, 211, "Invalid page token") from None
     else:
@@ -186,27 +210,36 @@ def query_list_emails_v5(store: Store, params: Params, now: datetime) -> dict[st
             raise v5_refuse(400, 59, "orderBy must be 'id asc' or 'id desc' in the sandbox")
         limit = min(params.integer("limit") or 200, 1000)
         after = 0 if order == "ASC" else 2**62
+        deleted = _deleted_filter(params.get("deleted"))
     compare = ">" if order == "ASC" else "<"
     with store.reading() as conn:
         rows = conn.execute(
-            f"SELECT * FROM emails WHERE kind = 'list' AND id {compare} ? ORDER BY id {order} LIMIT ?",  # noqa: S608
+            f"SELECT * FROM emails WHERE kind = 'list' AND {_DELETED_FILTERS[deleted]}"  # noqa: S608
+            f" AND id {compare} ? ORDER BY id {order} LIMIT ?",
             (after, limit + 1),
         ).fetchall()
     page, more = rows[:limit], len(rows) > limit
     body: dict[str, Any] = {"values": [_v5_email(row, fields, now) for row in page]}
     if more:
-        state = {"o": order, "l": limit, "a": page[-1]["id"]}
+        state = {"o": order, "l": limit, "a": page[-1]["id"], "d": deleted}
         body["nextPageToken"] = base64.urlsafe_b64encode(json.dumps(state).encode()).decode()
     return body
 
 
 def read_list_email_v5(store: Store, raw_id: str, params: Params, now: datetime) -> dict[str, Any]:
-    """``GET /api/v5/objects/list-emails/<id>``: one list email, or v5's 404."""
+    """``GET /api/v5/objects/list-emails/<id>``: one list email, or v5's 404.
+
+    ``deleted=true`` returns it whether or not it is in the recycle bin; by default one there is
+    404 like an unknown id, with the ``Pardot-Warning`` header saying why (version5overview).
+    """
     fields = _fields(params.get("fields"))
+    include_deleted = (params.get("deleted") or "false").lower() == "true"
     row = None
     if raw_id.isdigit():
         with store.reading() as conn:
             row = conn.execute("SELECT * FROM emails WHERE id = ? AND kind = 'list'", (int(raw_id),)).fetchone()
     if row is None:
         raise v5_refuse(404, 192, "Object does not exist")
+    if row["deleted_at"] is not None and not include_deleted:
+        raise SandboxRefusal(192, "Object does not exist", http_status=404, warning="201;Record In Recycle Bin")
     return _v5_email(row, fields, now)

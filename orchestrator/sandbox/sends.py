@@ -313,11 +313,29 @@ def read_email_row(conn: sqlite3.Connection, raw_id: str) -> sqlite3.Row:
     except ValueError:
         raise refuse(109, raw_id) from None
     row: sqlite3.Row | None = conn.execute(
-        "SELECT * FROM emails WHERE id = ?", (email_id,)
+        "SELECT * FROM emails WHERE id = ? AND deleted_at IS NULL", (email_id,)
     ).fetchone()
-    if row is None:
+    if row is None:  # a deleted email is in the recycle bin: not found, like one never sent
         raise refuse(109, f"email {email_id}")
     return row
+
+
+def delete_email(store: Store, email_id: int, now: datetime) -> dict[str, Any] | None:
+    """Move email ``email_id`` to the recycle bin, as an operator does in Pardot's UI.
+
+    Afterwards v3/v4 reads answer 109 "not found" and v5 shows it only with ``deleted``
+    (``isDeleted: true``). Its recipients and statistics stay. ``None`` when there is no such
+    email, or it is deleted already. Returns ``{id, name, kind, deleted_at}``.
+    """
+    stamp = format_wire(now)
+    with store.transaction() as conn:
+        row = conn.execute(
+            "SELECT id, name, kind FROM emails WHERE id = ? AND deleted_at IS NULL", (email_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        conn.execute("UPDATE emails SET deleted_at = ? WHERE id = ?", (stamp, email_id))
+    return {"id": row["id"], "name": row["name"], "kind": row["kind"], "deleted_at": stamp}
 
 
 def email_body(row: sqlite3.Row, *, include_message: bool) -> dict[str, Any]:

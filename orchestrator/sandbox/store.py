@@ -9,6 +9,7 @@ never for the whole download.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -21,6 +22,7 @@ from orchestrator.errors import display_path
 from orchestrator.sandbox.dates import format_wire
 from orchestrator.sandbox.errors import SandboxStorageError
 from orchestrator.sandbox.seed import Prospect, Seed, generate_prospects, prospect_times
+from orchestrator.sqlitefile import create_whole
 
 #: First id handed to a recorded email: far from the seed's ids, so a client that mixes ids up
 #: gets "not found" instead of a plausible answer.
@@ -55,7 +57,7 @@ CREATE TABLE IF NOT EXISTS emails (
     subject TEXT NOT NULL, text TEXT, html TEXT, campaign_id INTEGER NOT NULL,
     template_id INTEGER, list_ids TEXT NOT NULL, suppression_list_ids TEXT NOT NULL,
     tags TEXT NOT NULL, operational INTEGER NOT NULL, scheduled_time TEXT,
-    created_at TEXT NOT NULL, sender TEXT NOT NULL, stats TEXT);
+    created_at TEXT NOT NULL, sender TEXT NOT NULL, stats TEXT, deleted_at TEXT);
 CREATE TABLE IF NOT EXISTS email_recipients (
     id INTEGER PRIMARY KEY, email_id INTEGER NOT NULL, prospect_id INTEGER NOT NULL,
     UNIQUE (email_id, prospect_id));
@@ -97,12 +99,16 @@ class Store:
         self.lock = threading.RLock()
         target = ":memory:" if db_path is None else str(db_path)
         try:
+            if db_path is not None and not db_path.exists():
+                # Made whole elsewhere and linked into place: a process opening the file at the
+                # same moment never meets it half-made (mid-way to WAL: "database is locked").
+                create_whole(db_path, _create_tables)
             self._conn = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
             self._conn.execute("PRAGMA busy_timeout = 10000")
             if db_path is not None:
                 self._conn.execute("PRAGMA journal_mode = WAL")
-            self._conn.executescript(SCHEMA)
-        except sqlite3.Error as exc:
+            _upgrade(self._conn)
+        except (sqlite3.Error, OSError) as exc:
             where = display_path(db_path) if db_path else "memory"
             raise SandboxStorageError(f"cannot open the sandbox database ({where}): {exc}") from exc
         self._conn.row_factory = sqlite3.Row
@@ -148,13 +154,17 @@ class Store:
         """True once a seed was loaded: a file database is seeded only when it is new."""
         return self.meta("seeded_at") is not None
 
-    def load_seed(self, seed: Seed, now: datetime, *, seed_digest: str | None = None) -> None:
+    def load_seed(self, seed: Seed, now: datetime, *, seed_digest: str | None = None) -> bool:
         """Fill the empty tables from ``seed`` in one transaction; prospects are streamed.
 
         ``seed_digest`` is kept in ``meta`` so a later start can tell that the seed changed.
+        False (and nothing written) when the database is already seeded: checked inside the
+        write transaction, so of several processes opening a new file at once exactly one seeds.
         """
         reference = seed.reference_time or now
         with self.transaction() as conn:
+            if conn.execute("SELECT 1 FROM meta WHERE key = 'seeded_at'").fetchone() is not None:
+                return False
             conn.executemany(
                 "INSERT INTO meta (key, value) VALUES (?, ?)",
                 [
@@ -187,6 +197,55 @@ class Store:
             _insert_prospects(conn, seed.prospects, reference)
             if seed.generate is not None:
                 _insert_prospects(conn, generate_prospects(seed.generate), reference)
+        return True
+
+
+#: Columns added after a table was first released: (table, column, definition).
+_ADDED_COLUMNS = (("emails", "deleted_at", "TEXT"),)
+
+
+#: Every table, index and view SCHEMA creates.
+_SCHEMA_OBJECTS = frozenset(re.findall(r"CREATE (?:TABLE|INDEX|VIEW) IF NOT EXISTS (\w+)", SCHEMA))
+
+
+def _complete(conn: sqlite3.Connection) -> bool:
+    """True when the database has every object and column of this version (a read only)."""
+    present = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    if not _SCHEMA_OBJECTS.issubset(present):
+        return False
+    return all(
+        column in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        for table, column, _ in _ADDED_COLUMNS
+    )
+
+
+def _upgrade(conn: sqlite3.Connection) -> None:
+    """Give a database made by an older version the tables and columns it lacks.
+
+    Only then a write: in one transaction taken up front, since a read that later turns into a
+    write fails at once in WAL mode if another process wrote meanwhile, whatever the busy
+    timeout, and two processes must not both decide that a column is missing. A complete
+    database (the usual case) is only read, so opening never waits behind another's seeding.
+    """
+    if _complete(conn):
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in SCHEMA.split(";"):  # no statement of SCHEMA holds a ";" of its own
+            if statement.strip():
+                conn.execute(statement)
+        for table, column, definition in _ADDED_COLUMNS:
+            present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _create_tables(conn: sqlite3.Connection) -> None:
+    conn.executescript(SCHEMA)
 
 
 def _insert_prospects(

@@ -66,11 +66,12 @@ class SandboxRefusal(Exception):
     from the product it serves, and the client classifies the code it receives.
     """
 
-    def __init__(self, code: int, message: str, *, http_status: int = 400) -> None:
+    def __init__(self, code: int, message: str, *, http_status: int = 400, warning: str | None = None) -> None:
         super().__init__(f"Pardot error {code}: {message}")
         self.code = code
         self.message = message
         self.http_status = http_status
+        self.warning = warning  # v5's Pardot-Warning header value, e.g. "201;Record In Recycle Bin"
 
 
 def refuse(code: int, detail: str | None = None) -> SandboxRefusal:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import StateError, display_path
+from orchestrator.sqlitefile import create_whole
 from orchestrator.state.codec import dump_actor, dump_json, dump_time, load_actor, load_json, load_time
 from orchestrator.state.models import Actor, JournalEntry, LockInfo, SendRecord, StateSnapshot
 from orchestrator.state.skeleton import StoreSkeleton, no_lineage_error
@@ -214,8 +215,12 @@ class SqliteStateStore(StoreSkeleton[sqlite3.Connection]):
             self._was_empty = existed and self._path.is_file() and self._path.stat().st_size == 0
             if read_only and not existed:
                 raise StateError(f"{self._shown} does not exist")
+            made = None
             if not read_only:
                 self._path.parent.mkdir(parents=True, exist_ok=True)
+                made = None if existed else create_whole(self._path, _write_new_state)
+                if made is not None:  # a finished state is there now, ours or a concurrent creator's
+                    existed = True
             self._conn = conn = self._open_connection()
             try:
                 if read_only:
@@ -225,7 +230,7 @@ class SqliteStateStore(StoreSkeleton[sqlite3.Connection]):
                     if str(mode).lower() != "wal":
                         raise StateError(f"{self._shown}: SQLite refused WAL mode (got {mode!r})")
                     conn.execute("PRAGMA synchronous=FULL")
-                    self.created = self._create_schema(allow_new=create or not existed)
+                    self.created = self._create_schema(allow_new=create or not existed) or bool(made)
             except BaseException:
                 self.close()
                 raise
@@ -345,12 +350,7 @@ class SqliteStateStore(StoreSkeleton[sqlite3.Connection]):
             if row is None:
                 if not allow_new:
                     raise no_lineage_error(self._shown, "a file of 0 bytes" if self._was_empty else "no lineage")
-                for statement in _split_statements(_SCHEMA):
-                    conn.execute(statement)
-                conn.execute(
-                    "INSERT INTO meta (id, lineage, serial, schema_version) VALUES (1, ?, 0, ?)",
-                    (str(uuid.uuid4()), SCHEMA_VERSION),
-                )
+                _write_new_state(conn)
                 row, created = (SCHEMA_VERSION,), True
             version = row[0]
         self._check_version(version)
@@ -496,6 +496,16 @@ class SqliteStateStore(StoreSkeleton[sqlite3.Connection]):
                 reader.close()
             self._all_readers.clear()
             self._idle_readers.clear()
+
+
+def _write_new_state(conn: sqlite3.Connection) -> None:
+    """The tables and the meta row (a new lineage, serial 0) of a new, empty state."""
+    for statement in _split_statements(_SCHEMA):
+        conn.execute(statement)
+    conn.execute(
+        "INSERT INTO meta (id, lineage, serial, schema_version) VALUES (1, ?, 0, ?)",
+        (str(uuid.uuid4()), SCHEMA_VERSION),
+    )
 
 
 def _split_statements(script: str) -> list[str]:

@@ -136,8 +136,9 @@ def resolve_unknowns(project: Project, *, patience_s: float = 60) -> int:
             code, out = project.cli("state", "resolve", key, *args)
             if code == 0:
                 break
-            # refused while a request may still land, or when Pardot could not be asked (a fault): again
-            assert ("may still land" in out or "could not ask Pardot" in out) and time.monotonic() < give_up, out
+            # Not yet settled, or the read of Pardot met an injected fault: try again, as the hint says.
+            transient = "may still land" in out or "could not ask Pardot" in out
+            assert transient and time.monotonic() < give_up, out
             time.sleep(0.1)
         resolved += 1
     return resolved
