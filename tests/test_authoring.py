@@ -105,3 +105,10 @@ def test_the_documented_preview_example_runs_on_the_example_project(tmp_path: Pa
                          "--no-screenshots", "--now", NOW)
     assert code == 0, out + err
     assert "Merge tags filled from vip." in out
+
+
+def test_now_at_the_ends_of_the_calendar_is_a_usage_error(tmp_path: Path) -> None:
+    project = copy_example(tmp_path / "example")
+    for moment in ("9999-12-31T23:59:59Z", "0001-01-01T00:00:00+05:00"):
+        code, out, err = run(project, "plan", "--now", moment)
+        assert code == 64 and "ends of the calendar" in err, out + err

@@ -268,7 +268,14 @@ def parse_now(value: str | None) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not an ISO-8601 time such as 2027-03-01T09:00:00Z") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    try:
+        moment = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except OverflowError:
+        moment = None
+    # A plan looks days ahead (horizons, expiry, lookback): keep clear of the calendar's ends.
+    if moment is None or not 1 < moment.year < 9999:
+        raise click.BadParameter(f"{value!r} is too close to the ends of the calendar; use a year from 2 to 9998")
+    return moment
 
 
 def now_option(func: F) -> F:
