@@ -910,3 +910,82 @@ def test_a_cancelled_deploy_stops_in_order_and_leaves_no_intent(tmp_path: Path) 
         assert sorted(emails(url)) == sorted(s["key"] for s in json.loads(listed.stdout)["sends"]
                                              if s["status"] == "sent")
         assert time.monotonic() - started < 20
+
+
+# --- the install step: what was reviewed, and nothing from the checkout ----------------------------
+
+
+def tiny_wheel(folder: Path) -> Path:
+    """A one-module wheel, built by hand (a wheel is a zip with its metadata and RECORD)."""
+    import base64
+    import hashlib
+    import zipfile
+
+    files = {
+        "tinydemo/__init__.py": "VALUE = 42\n",
+        "tinydemo-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: tinydemo\nVersion: 1.0\n",
+        "tinydemo-1.0.dist-info/WHEEL": (
+            "Wheel-Version: 1.0\nGenerator: hand\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
+    }
+    record = []
+    for name, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+        record.append(f"{name},sha256={digest},{len(text.encode())}")
+    record.append("tinydemo-1.0.dist-info/RECORD,,")
+    path = folder / "tinydemo-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, text in {**files, "tinydemo-1.0.dist-info/RECORD": "\n".join(record) + "\n"}.items():
+            archive.writestr(name, text)
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_the_install_step_installs_only_the_hash_locked_requirements_and_runs_nothing_from_the_checkout(
+    tmp_path: Path,
+) -> None:
+    import hashlib
+
+    wheels = tmp_path / "index"
+    wheels.mkdir()
+    wheel = tiny_wheel(wheels)
+    checkout = tmp_path / "checkout"
+    canary = tmp_path / "canary"
+    # What a pull request can commit: modules that `python -m pip` / `python -m venv` run from here.
+    for module in ("pip", "venv", "ensurepip"):
+        (checkout / module).mkdir(parents=True)
+        (checkout / module / "__main__.py").write_text(f"open({str(canary)!r}, 'a').write('{module}')\n")
+        (checkout / module / "__init__.py").write_text(f"open({str(canary)!r}, 'a').write('{module}')\n")
+    (checkout / ".github").mkdir()
+    requirements = checkout / ".github" / "orchestrator-requirements.txt"
+    (step,) = [s for s in load(EXAMPLES / DEPLOY_WORKFLOW)["jobs"]["deploy"]["steps"] if s.get("id") == "install"]
+
+    def install(label: str) -> tuple[subprocess.CompletedProcess[str], Path]:
+        temp = tmp_path / f"runner-temp-{label}"
+        temp.mkdir()
+        env = {"PATH": f"{BIN}{os.pathsep}/usr/bin:/bin", "HOME": str(temp), "RUNNER_TEMP": str(temp),
+               "GITHUB_WORKSPACE": str(checkout), "GITHUB_PATH": str(temp / "github-path"),
+               "ORCHESTRATOR_REQUIREMENTS": ".github/orchestrator-requirements.txt",
+               "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheels), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+        assert _RUNNER_TEMP.sub(str(temp), step["working-directory"]) == str(temp)
+        done = subprocess.run(bash(step["run"], temp.parent / f"install-{label}.sh"), cwd=temp, env=env,
+                              capture_output=True, text=True, timeout=150)
+        return done, temp
+
+    missing, _ = install("missing")
+    assert missing.returncode == 1 and "orchestrator-requirements.txt is missing" in missing.stdout
+    sha = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    requirements.write_text(f"tinydemo==1.0 --hash=sha256:{'0' * 64}\n")
+    tampered, _ = install("tampered")
+    assert tampered.returncode != 0 and "HASHES" in tampered.stdout + tampered.stderr
+    requirements.write_text(f"tinydemo==1.0 --hash=sha256:{sha}\n")
+    done, temp = install("good")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (temp / "github-path").read_text().strip() == str(temp / "venv" / "bin")
+    check = subprocess.run(
+        [str(temp / "venv" / "bin" / "python"), "-I", "-c", "import tinydemo; print(tinydemo.VALUE)"],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert check.stdout.strip() == "42"
+    assert not canary.exists()  # nothing committed to the checkout ran
