@@ -989,3 +989,41 @@ def test_the_install_step_installs_only_the_hash_locked_requirements_and_runs_no
     )
     assert check.stdout.strip() == "42"
     assert not canary.exists()  # nothing committed to the checkout ran
+
+
+# --- (e) an occurrence between review and merge ----------------------------------------------------
+
+WEEKLY = (
+    "name: weekly\ncampaign: example\nlists: [newsletter]\nsuppression_lists: [competitors]\n"
+    "sender: {name: Example News, email: news@example.com}\nsubject: This week\n"
+    'text: "Hi. Unsubscribe: %%unsubscribe%%"\n'
+    'schedule: {cron: "0 9 * * MON", timezone: UTC, start: "2026-11-01T00:00:00", horizon: 10d}\n'
+)
+
+
+def test_an_occurrence_that_appears_between_review_and_merge_is_shown_as_not_reviewed(tmp_path: Path) -> None:
+    """Reviewed on Wednesday (one occurrence in the horizon), merged on Saturday (two): the new
+    one is labelled "not reviewed in any pull request", first; the reviewed one keeps its label."""
+    origin = sandbox_repository(tmp_path / "origin")
+    (origin / "campaigns" / "welcome.yaml").unlink()
+    (origin / "campaigns" / "weekly.yaml").write_text(WEEKLY)
+    (tmp_path / "artifacts-pr").mkdir()
+    pr_state = {"comments": {"1": []},
+                "context": {"payload": {"pull_request": {"head": {"sha": "head1"}}}, "issue": {"number": 1}}}
+    pr = run_job(origin / ".github" / "workflows" / PLAN_WORKFLOW, "plan", checkout(origin, tmp_path / "pr"),
+                 SECRETS, tmp_path / "artifacts-pr", pr_state, extra_env={"ORCHESTRATOR_NOW": "2026-12-02T12:00:00Z"})
+    assert not pr.failed, [(s.name, s.code, s.output) for s in pr.steps]
+    assert "weekly@2026-12-07T09:00:00Z" in pr.posted[0] and "weekly@2026-12-14" not in pr.posted[0]
+    (tmp_path / "artifacts-main").mkdir()
+    main_state = {"pulls": [{"number": 1, "merged_at": "2026-12-05T11:00:00Z", "base": {"ref": "main"}}],
+                  "comments": {"1": [bot(11, body) for body in pr.posted]}, "context": {"sha": "merge1"}}
+    main = run_job(origin / ".github" / "workflows" / DEPLOY_WORKFLOW, "plan", checkout(origin, tmp_path / "main"),
+                   SECRETS, tmp_path / "artifacts-main", main_state,
+                   extra_env={"ORCHESTRATOR_NOW": "2026-12-05T12:00:00Z"})
+    assert not main.failed, [(s.name, s.code, s.output) for s in main.steps]
+    assert shown_keys(main.summary) == {
+        "weekly@2026-12-14T09:00:00Z": "not reviewed in any pull request",
+        "weekly@2026-12-07T09:00:00Z": "reviewed in #1",
+    }
+    assert main.summary.index("weekly@2026-12-14") < main.summary.index("weekly@2026-12-07")
+    assert main.job_outputs["changes"] == "true" and (tmp_path / "artifacts-main" / "orchestrator-plan").is_file()
