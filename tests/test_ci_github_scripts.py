@@ -8,8 +8,10 @@ offline.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -19,6 +21,7 @@ import pytest
 import yaml
 
 from orchestrator.outdir import claim
+from orchestrator.redact import mask_emails
 from tests.report.helpers import NOW, copy_example, run
 
 REPO = Path(__file__).resolve().parent.parent
@@ -30,33 +33,50 @@ const fs = require('fs');
 const state = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
 const script = fs.readFileSync(process.argv[3], 'utf8');
 const calls = [];
+// Comments: one list for every issue, or a map from issue number to its list.
+const commentsOf = (n) => (Array.isArray(state.comments) ? state.comments : (state.comments || {})[String(n)] || []);
 const github = {
   // Octokit's paginate returns the items of every page (for workflow runs: the runs).
   paginate: async (method, params) => (await method(params)).data,
   rest: {
     issues: {
-      listComments: async (p) => { calls.push(['list', p.issue_number]); return { data: state.comments }; },
+      listComments: async (p) => { calls.push(['list', p.issue_number]); return { data: commentsOf(p.issue_number) }; },
       updateComment: async (p) => { calls.push(['update', p.comment_id, p.body]); },
       createComment: async (p) => { calls.push(['create', p.issue_number, p.body]); },
       deleteComment: async (p) => { calls.push(['delete', p.comment_id]); },
     },
+    pulls: {
+      list: async (p) => { calls.push(['pulls', p]); return { data: state.pulls || [] }; },
+    },
     repos: {
       listPullRequestsAssociatedWithCommit: async (p) => {
         calls.push(['prs', p.commit_sha]);
-        return { data: state.prs };
+        return { data: (state.prs_by_commit || {})[p.commit_sha] || state.prs || [] };
       },
     },
     actions: {
       listWorkflowRuns: async (p) => { calls.push(['runs', p]); return { data: state.runs }; },
+      getReviewsForRun: async (p) => { calls.push(['reviews', p.run_id]); return { data: state.reviews || [] }; },
     },
   },
 };
-const context = { repo: { owner: 'o', repo: 'r' }, issue: { number: 7 }, ...state.context };
+const context = {
+  repo: { owner: 'o', repo: 'r' }, issue: { number: 7 }, sha: 'sha0', runId: 4242, serverUrl: 'https://github.com',
+  ...state.context,
+};
 const outputs = {};
 let failed = null;
-const core = { setOutput: (k, v) => { outputs[k] = v; }, setFailed: (m) => { failed = m; }, info: () => {} };
+const core = {
+  setOutput: (k, v) => { outputs[k] = String(v); },
+  setFailed: (m) => { failed = m; },
+  info: () => {},
+  warning: () => {},
+};
+// actions/github-script v9 passes getOctokit too: a script redeclaring it fails, as it would there.
+const getOctokit = () => github;
 const AsyncFunction = Object.getPrototypeOf(async function () {}).constructor;
-new AsyncFunction('require', 'github', 'context', 'core', script)(require, github, context, core)
+const run = new AsyncFunction('require', 'github', 'context', 'core', 'getOctokit', script);
+run(require, github, context, core, getOctokit)
   .then(() => console.log(JSON.stringify({ calls, outputs, failed })))
   .catch((e) => { console.error(e); process.exit(1); });
 """
@@ -64,8 +84,7 @@ new AsyncFunction('require', 'github', 'context', 'core', script)(require, githu
 
 def script_of(workflow: str, step_name: str) -> str:
     document = yaml.safe_load((WORKFLOWS / workflow).read_text())
-    (job,) = document["jobs"].values()
-    (step,) = [s for s in job["steps"] if s.get("name") == step_name]
+    (step,) = [s for job in document["jobs"].values() for s in job["steps"] if s.get("name") == step_name]
     assert step["uses"].startswith("actions/github-script@")
     return str(step["with"]["script"])
 
@@ -128,7 +147,11 @@ def write_parts(folder: Path, bodies: dict[int, str]) -> None:
 
 
 def post(tmp_path: Path, comments: list[dict[str, Any]], previews_url: str | None = None) -> dict[str, Any]:
-    env = {"PLAN_COMMENT": str(comment_folder(tmp_path))}
+    plan_file = tmp_path / "runner-temp" / "plan.json"
+    if not plan_file.exists():  # a plan that sends nothing: no review record
+        plan_file.parent.mkdir(parents=True, exist_ok=True)
+        plan_file.write_text('{"changes": []}')
+    env = {"PLAN_COMMENT": str(comment_folder(tmp_path)), "PLAN_FILE": str(plan_file)}
     if previews_url:
         env["PREVIEWS_URL"] = previews_url
     return run_script(tmp_path, comment_script(), {"comments": comments, "context": PR_CONTEXT}, env=env)
@@ -233,40 +256,136 @@ def test_a_part_that_is_not_what_the_tool_wrote_stops_the_post(tmp_path: Path, t
     assert result["failed"] and "the plan comment is not posted" in result["failed"]
 
 
-FIND = "Find the reviewed plan of the merged pull request"
-PUSH_CONTEXT = {"sha": "merge999", "ref": "refs/heads/main"}
+# --- the review record and the deploy's labels (issue 18) ---------------------------------------
 
 
-def test_the_apply_finds_the_latest_finished_plan_run_of_the_merged_pull_request(tmp_path: Path) -> None:
-    prs = [
-        {"number": 3, "merged_at": None, "base": {"ref": "main"}, "head": {"sha": "open3"}},
-        {"number": 5, "merged_at": "2026-12-01T09:00:00Z", "base": {"ref": "main"}, "head": {"sha": "head5"}},
-    ]
-    runs = [
-        {"id": 100, "run_number": 8, "status": "completed", "html_url": "u100"},
-        {"id": 101, "run_number": 9, "status": "completed", "html_url": "u101"},
-        {"id": 102, "run_number": 10, "status": "in_progress", "html_url": "u102"},
-    ]
-    state = {"prs": prs, "runs": runs, "context": PUSH_CONTEXT}
-    result = run_script(tmp_path, script_of("orchestrator-apply.yml", FIND), state)
-    assert result["failed"] is None and result["outputs"] == {"run-id": "101"}
-    (query,) = [c[1] for c in result["calls"] if c[0] == "runs"]
-    assert query["workflow_id"] == "orchestrator-plan.yml" and query["head_sha"] == "head5"
-    assert query["event"] == "pull_request"
+def digest(key: str, fingerprint: str) -> str:
+    """What a review record holds for one change: its key and payload fingerprint, hashed together."""
+    return hashlib.sha256(f"{key}\n{fingerprint}".encode()).hexdigest()
+
+
+def planned(project: Path, tmp_path: Path) -> tuple[Path, dict[str, Any]]:
+    """``plan --out`` and the comment parts, written by the real CLI where the workflows write them."""
+    temp = tmp_path / "runner-temp"
+    temp.mkdir(exist_ok=True)
+    code, out, err = run(project, "plan", "--out", str(temp / "plan.json"), "--format", "markdown",
+                         "--out-dir", str(temp / "plan-comment"), "--now", NOW)
+    assert code == 0, out + err
+    return temp, json.loads((temp / "plan.json").read_text())
+
+
+def sent(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    return [c for c in plan["changes"] if c["action"] in ("send", "schedule")]
+
+
+RECORD = re.compile(r"<!-- orchestrator-reviewed (\{.*?\}) -->")
+
+
+def test_the_plan_comment_carries_a_hidden_record_of_every_change_it_shows(project: Path, tmp_path: Path) -> None:
+    _, plan = planned(project, tmp_path)
+    bodies = posted(post(tmp_path, []))
+    (found,) = [m for body in bodies for m in RECORD.findall(body)]
+    record = json.loads(found)
+    assert record["version"] == 1 and record["head"] == "abc123"
+    assert record["changes"] == [digest(c["key"], c["fingerprint"]) for c in sent(plan)]
+    assert len(record["changes"]) == 5
+    assert "jane.prospect" not in found  # a key can name a prospect: only digests are published
+
+
+def test_a_long_record_goes_into_parts_of_its_own_each_under_githubs_limit(tmp_path: Path) -> None:
+    write_parts(comment_folder(tmp_path), {1: part(1, 1, "x" * 60_000)})
+    changes = [{"action": "send", "key": f"k{i}", "fingerprint": f"f{i}"} for i in range(2000)]
+    (tmp_path / "runner-temp" / "plan.json").write_text(json.dumps({"changes": changes}))
+    bodies = posted(post(tmp_path, []))
+    assert len(bodies) == 4 and all(len(b) <= 65536 for b in bodies)
+    assert bodies[0].startswith(part(1, 1, "x" * 60_000)) and "orchestrator-reviewed" not in bodies[0]
+    digests = [d for body in bodies for found in RECORD.findall(body) for d in json.loads(found)["changes"]]
+    assert digests == [digest(c["key"], c["fingerprint"]) for c in changes]
+
+
+SUMMARY = "Summarize the plan for the approver"
+
+
+def summarize(tmp_path: Path, temp: Path, state: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    summary = tmp_path / "step-summary.md"
+    summary.write_text("")
+    env = {"PLAN_COMMENT": str(temp / "plan-comment"), "PLAN_FILE": str(temp / "plan.json"),
+           "GITHUB_STEP_SUMMARY": str(summary)}
+    result = run_script(tmp_path, script_of("orchestrator-deploy.yml", SUMMARY), state, env=env)
+    return result, summary.read_text()
+
+
+def merged_pr(number: int) -> dict[str, Any]:
+    return {"number": number, "merged_at": "2026-11-27T10:00:00Z", "base": {"ref": "main"}}
+
+
+def test_the_deploy_summary_labels_each_change_with_the_pull_request_that_showed_it(
+    project: Path, tmp_path: Path
+) -> None:
+    temp, plan = planned(project, tmp_path)
+    changes = sent(plan)
+
+    def record(digests: list[str]) -> str:
+        return f"<!-- orchestrator-reviewed {json.dumps({'version': 1, 'changes': digests})} -->"
+
+    comments = {
+        "5": [bot(51, part(1, 1, "plan") + record([digest(c["key"], c["fingerprint"]) for c in changes[:3]]))],
+        # #6 showed the fourth change with another payload: not the same change.
+        "6": [bot(61, record([digest(changes[3]["key"], "another-fingerprint")]))],
+        # A person quoting a record proves nothing; neither does an open pull request.
+        "7": [{"id": 71, "body": record([digest(changes[3]["key"], changes[3]["fingerprint"])]),
+               "user": {"login": "mallory", "type": "User"}}],
+        "8": [bot(81, record([digest(changes[4]["key"], changes[4]["fingerprint"])]))],
+    }
+    pulls = [merged_pr(5), merged_pr(6), merged_pr(7), {**merged_pr(8), "merged_at": None}]
+    state = {"pulls": pulls, "comments": comments, "prs": [merged_pr(5)],
+             "context": {"sha": "merge5", "runId": 99}}
+    result, summary = summarize(tmp_path, temp, state)
+    assert result["failed"] is None
+    assert result["outputs"] == {"checksum": plan["checksum"], "changes": "true"}
+    assert f"**Plan checksum: `{plan['checksum']}`**" in summary
+    not_reviewed, reviewed = summary.index("Not reviewed in any pull request (2)"), summary.index("Reviewed in a")
+    assert not_reviewed < reviewed  # what needs a human comes first
+    for change in changes[:3]:
+        shown = mask_emails(change["key"])
+        assert f"- `{shown}` ({change['action']}): reviewed in #5\n" in summary
+    for change in changes[3:]:
+        assert f"- `{change['key']}` ({change['action']}): not reviewed in any pull request\n" in summary
+    assert "jane.prospect" not in summary and "j***@example.com#7c86" in summary  # masked as orchestrator masks
+    assert summary.count("<!-- orchestrator-plan part 1/1 -->") == 1  # the plan's own Markdown follows
+    (comment,) = [c for c in result["calls"] if c[0] == "create"]
+    assert comment[1] == 5 and comment[2].startswith("<!-- orchestrator-deploy-plan -->")
+    assert "orchestrator-reviewed" not in comment[2] and plan["checksum"] in comment[2]
+    assert "https://github.com/o/r/actions/runs/99" in comment[2]
+
+
+def test_a_deploy_plan_with_nothing_to_send_skips_the_deploy_and_comments_nowhere_without_a_pull_request(
+    project: Path, tmp_path: Path
+) -> None:
+    temp, plan = planned(project, tmp_path)
+    plan["changes"] = [c for c in plan["changes"] if c["action"] not in ("send", "schedule")]
+    (temp / "plan.json").write_text(json.dumps(plan))
+    result, summary = summarize(tmp_path, temp, {"pulls": [], "prs": []})
+    assert result["outputs"]["changes"] == "false" and "Nothing to send" in summary
+    assert not [c for c in result["calls"] if c[0] == "create"]  # a schedule or a direct push: no pull request
+
+
+APPROVAL = "Who approved"
 
 
 @pytest.mark.parametrize(
-    ("prs", "runs", "why"),
+    ("reviews", "expected"),
     [
-        ([], [], "is not the merge of a pull request"),
-        ([{"number": 5, "merged_at": "x", "base": {"ref": "release"}, "head": {"sha": "h"}}], [], "not the merge"),
-        ([{"number": 5, "merged_at": "x", "base": {"ref": "main"}, "head": {"sha": "h"}}], [], "no finished"),
+        ([], ""),
+        ([{"state": "approved", "environments": [{"name": "production"}], "user": {"login": "alice"}},
+          {"state": "rejected", "environments": [{"name": "production"}], "user": {"login": "bob"}},
+          {"state": "approved", "environments": [{"name": "staging"}], "user": {"login": "carol"}},
+          {"state": "approved", "environments": [{"name": "production"}], "user": {"login": "alice"}}], "alice"),
     ],
 )
-def test_a_push_without_a_reviewed_plan_sends_nothing(
-    tmp_path: Path, prs: list[dict[str, Any]], runs: list[dict[str, Any]], why: str
+def test_the_approver_comes_from_the_runs_review_history(
+    tmp_path: Path, reviews: list[dict[str, Any]], expected: str
 ) -> None:
-    state = {"prs": prs, "runs": runs, "context": PUSH_CONTEXT}
-    result = run_script(tmp_path, script_of("orchestrator-apply.yml", FIND), state)
-    assert result["failed"] and why in result["failed"] and "nothing" in result["failed"]
-    assert result["outputs"] == {}
+    result = run_script(tmp_path, script_of("orchestrator-deploy.yml", APPROVAL), {"reviews": reviews})
+    assert result["outputs"] == {"approved-by": expected}
+    assert ["reviews", 4242] in result["calls"]  # GET .../actions/runs/{this run}/approvals

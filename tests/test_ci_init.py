@@ -17,7 +17,7 @@ from orchestrator.cli.main import cli
 from tests.report.helpers import NOW, run
 
 REPO = Path(__file__).resolve().parent.parent
-WORKFLOWS = ("orchestrator-plan.yml", "orchestrator-apply.yml")
+WORKFLOWS = ("orchestrator-plan.yml", "orchestrator-deploy.yml")
 
 
 def init(*args: str) -> tuple[int, str, str]:
@@ -71,6 +71,41 @@ def test_init_ci_github_writes_the_example_workflows(tmp_path: Path) -> None:
         written = tmp_path / ".github" / "workflows" / name
         assert written.read_bytes() == (REPO / "examples" / "github-actions" / name).read_bytes()
         assert f"created .github/workflows/{name}" in out
+    requirements = tmp_path / ".github" / "orchestrator-requirements.in"
+    assert requirements.read_bytes() == (REPO / "examples" / "github-actions" / requirements.name).read_bytes()
+    assert requirements.read_text().splitlines()[-1] == "pardot-orchestrator[preview]==0.1.0"
+    # The pin is this build's version: init says it must exist where pip looks, and how to lock it.
+    assert "must resolve where pip looks" in out
+    assert "pip download --no-deps 'pardot-orchestrator[preview]==0.1.0'" in out
+    assert "is this build's own version; if it is not published" in out and "--pip-spec" in out
+    assert "pip-compile --generate-hashes --allow-unsafe --output-file .github/orchestrator-requirements.txt" in out
+
+
+def test_init_pip_spec_pins_a_fork_or_an_unpublished_build(tmp_path: Path) -> None:
+    wheel = "pardot-orchestrator @ https://example.com/releases/pardot_orchestrator-0.1.1-py3-none-any.whl"
+    code, out, err = init(str(tmp_path), "--ci", "github", "--pip-spec", wheel)
+    assert code == 0, err
+    assert (tmp_path / ".github" / "orchestrator-requirements.in").read_text().splitlines()[-1] == wheel
+    assert f"install {wheel} from the hash-locked" in out and "this build's own version" not in out
+
+
+@pytest.mark.parametrize(
+    ("spec", "why"),
+    [
+        ("git+https://github.com/me/orchestrator@main", "version-control URL, which pip cannot check against a hash"),
+        ("pardot-orchestrator\n--index-url https://evil.example", "is not one requirement"),
+        ("--extra-index-url=https://evil.example", "is not one requirement"),
+    ],
+)
+def test_init_refuses_a_pip_spec_the_workflows_could_not_install_by_hash(tmp_path: Path, spec: str, why: str) -> None:
+    code, _, err = init(str(tmp_path), "--ci", "github", "--pip-spec", spec)
+    assert code == 64 and "--pip-spec" in err and why in " ".join(err.split())
+    assert not (tmp_path / ".github").exists()
+
+
+def test_init_pip_spec_needs_ci(tmp_path: Path) -> None:
+    code, _, err = init(str(tmp_path), "--pip-spec", "pardot-orchestrator==0.1.0")
+    assert code == 64 and "use it with --ci github" in err
 
 
 def test_init_refuses_to_overwrite_and_writes_nothing(tmp_path: Path) -> None:
@@ -133,7 +168,7 @@ def test_the_wheel_ships_the_scaffold_and_init_works_from_it(tmp_path: Path) -> 
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert (project / ".github" / "workflows" / "orchestrator-apply.yml").is_file()
+    assert (project / ".github" / "workflows" / "orchestrator-deploy.yml").is_file()
     assert (project / "campaigns" / "welcome.yaml").is_file()
 
 
@@ -146,4 +181,4 @@ def test_init_ci_github_adds_only_the_workflows_to_an_existing_project(tmp_path:
     assert "created .github/workflows/orchestrator-plan.yml" in out and "orchestrator.yaml" not in out
     assert (tmp_path / "orchestrator.yaml").read_text() == config  # untouched
     code, _, err = init(str(tmp_path), "--ci", "github")  # never overwrites a workflow
-    assert code == 1 and "already has .github/workflows/orchestrator-apply.yml" in err and "nothing was written" in err
+    assert code == 1 and "already has .github/workflows/orchestrator-deploy.yml" in err and "nothing was written" in err

@@ -5,6 +5,11 @@ Everything written comes from :mod:`orchestrator.scaffold` (shipped inside the p
 exists, nothing is written at all. The one exception is ``.gitignore``, which commonly exists
 already: the entries it lacks are appended (plans hold prospect addresses and must stay out of
 git), and nothing else in it is touched.
+
+``--ci github`` also writes ``.github/orchestrator-requirements.in``, what the workflows install
+(``--pip-spec``, by default this version from PyPI). The workflows install only from its
+hash-locked form, ``orchestrator-requirements.txt``, which needs the network to make: ``init``
+stays offline and says how to make it, and that the pinned version must exist where pip looks.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from pathlib import Path
 
 import click
 
+from orchestrator import __version__
 from orchestrator.atomic import write_text
 from orchestrator.errors import OrchestratorError
 
@@ -22,6 +28,15 @@ from orchestrator.errors import OrchestratorError
 _TREES = {"project": Path("."), "github": Path(".github") / "workflows"}
 #: Scaffold files whose names cannot be shipped as they are.
 _RENAMES = {"gitignore": ".gitignore"}
+#: What the workflows install unless --pip-spec says otherwise: this very version, from PyPI.
+DEFAULT_PIP_SPEC = f"pardot-orchestrator[preview]=={__version__}"
+#: The requirements the workflows install, before and after locking (ORCHESTRATOR_REQUIREMENTS).
+REQUIREMENTS_IN = Path(".github") / "orchestrator-requirements.in"
+REQUIREMENTS_TXT = REQUIREMENTS_IN.with_suffix(".txt")
+_LOCK = (
+    f"pip-compile --generate-hashes --allow-unsafe --output-file {REQUIREMENTS_TXT.as_posix()} "
+    f"{REQUIREMENTS_IN.as_posix()}"
+)
 
 
 def _walk(node: Traversable, prefix: Path) -> list[tuple[Path, str]]:
@@ -46,6 +61,37 @@ def scaffold_files(ci: str | None) -> list[tuple[Path, str]]:
     return files
 
 
+def requirements_in(pip_spec: str) -> str:
+    """The text of ``.github/orchestrator-requirements.in`` for ``pip_spec``."""
+    return (
+        "# What the orchestrator workflows install (docs/ci.md, \"Installing what was reviewed\").\n"
+        "# The workflows install only the hash-locked orchestrator-requirements.txt next to this file\n"
+        "# (pip install --require-hashes). Make it, and again after every change here, with pip-tools:\n"
+        f"#   {_LOCK}\n"
+        "# then review and commit both files.\n"
+        f"{pip_spec}\n"
+    )
+
+
+def _check_pip_spec(pip_spec: str) -> str:
+    """``pip_spec`` as one requirement line, or a located error saying what to give instead."""
+    spec = pip_spec.strip()
+    if not spec or spec.startswith("-") or "\n" in spec or "\r" in spec:
+        raise click.BadParameter(
+            f"{pip_spec!r} is not one requirement: give a name and version (pardot-orchestrator==0.1.0) "
+            "or a wheel URL (pardot-orchestrator @ https://.../pardot_orchestrator-0.1.0-py3-none-any.whl)",
+            param_hint="'--pip-spec'",
+        )
+    if "git+" in spec or spec.startswith(("hg+", "svn+", "bzr+")):
+        raise click.BadParameter(
+            f"{spec!r} is a version-control URL, which pip cannot check against a hash "
+            "(the workflows install with --require-hashes): build a wheel of your fork "
+            "(python -m build --wheel), publish it (a release asset, a private index) and give its URL",
+            param_hint="'--pip-spec'",
+        )
+    return spec
+
+
 def _merge_gitignore(path: Path, wanted: str) -> list[str]:
     """Append the lines of ``wanted`` that ``path`` lacks; return the entries added."""
     current = path.read_text(encoding="utf-8")
@@ -62,9 +108,16 @@ def _merge_gitignore(path: Path, wanted: str) -> list[str]:
 @click.option(
     "--ci",
     type=click.Choice(["github"]),
-    help="Also write CI workflows: github writes .github/workflows/orchestrator-{plan,apply}.yml.",
+    help="Also write CI workflows: github writes .github/workflows/orchestrator-{plan,deploy}.yml "
+    "and .github/orchestrator-requirements.in.",
 )
-def init_cmd(directory: Path, ci: str | None) -> None:
+@click.option(
+    "--pip-spec",
+    metavar="SPEC",
+    help="With --ci github: what the workflows install, as one pip requirement (a version, or a wheel "
+    f"URL for a fork or an unpublished build). Default: {DEFAULT_PIP_SPEC}.",
+)
+def init_cmd(directory: Path, ci: str | None, pip_spec: str | None) -> None:
     """Create a starter project in DIR (default: here) that validates, plans and applies at once.
 
     Writes orchestrator.yaml (the built-in sandbox, and a commented production environment),
@@ -72,7 +125,12 @@ def init_cmd(directory: Path, ci: str | None) -> None:
     saved plans (which hold prospect addresses) out of git. Never overwrites a file. In a folder
     that already has orchestrator.yaml, --ci github adds only the workflows.
     """
+    if pip_spec is not None and ci is None:
+        raise click.UsageError("--pip-spec sets what the CI workflows install: use it with --ci github")
+    spec = _check_pip_spec(pip_spec) if pip_spec is not None else DEFAULT_PIP_SPEC
     files = scaffold_files(ci)
+    if ci == "github":
+        files.append((REQUIREMENTS_IN, requirements_in(spec)))
     adding_ci = ci is not None and (directory / "orchestrator.yaml").exists()
     if adding_ci:  # an existing project: only the workflows (and .gitignore entries) are added
         files = [(rel, text) for rel, text in files if rel.parts[0] == ".github" or rel.name == ".gitignore"]
@@ -105,4 +163,16 @@ def init_cmd(directory: Path, ci: str | None) -> None:
     if not adding_ci:
         click.echo(f"\nNext: {where}orchestrator validate && orchestrator plan && orchestrator apply")
     if ci == "github":
-        click.echo("CI: add the secrets and the production environment described in docs/ci.md.")
+        click.echo(
+            f"\nCI: the workflows install {spec} from the hash-locked {REQUIREMENTS_TXT.as_posix()}, "
+            "which you make (it needs the network) with:\n"
+            f"  {where}{_LOCK}\n"
+            "That requirement must resolve where pip looks (PyPI, your index, or its URL): check with "
+            f"`pip download --no-deps '{spec}'`."
+        )
+        if pip_spec is None:
+            click.echo(
+                f"Note: {spec} is this build's own version; if it is not published (a fork, a development build), "
+                "pass --pip-spec with the URL of a wheel you publish."
+            )
+        click.echo("Then add the secrets, the production environment and its reviewers described in docs/ci.md.")

@@ -87,6 +87,11 @@ def sandbox_group() -> None:
 )
 @click.option("--token", default=SANDBOX_TOKEN, show_default=True, help="Bearer token the sandbox accepts.")
 @click.option(
+    "--read-only-token",
+    metavar="TOKEN",
+    help="Also accept TOKEN for a user that may read but not send: its sends get error 46 (for CI's plan jobs).",
+)
+@click.option(
     "--latency-ms", type=click.IntRange(min=0), default=0, show_default=True, help="Delay added to every API call."
 )
 @click.option(
@@ -116,6 +121,7 @@ def serve_command(
     db_path: Path | None,
     seed_path: Path | None,
     token: str,
+    read_only_token: str | None,
     latency_ms: int,
     faults: tuple[tuple[str, float], ...],
     fault_seed: int,
@@ -130,6 +136,7 @@ def serve_command(
             db_path=db_path,
             seed=seed_path,
             token=token,
+            read_only_token=read_only_token,
             faults=config,
             reload_seed=reload_seed,
             allow_hml_unsubscribe=allow_hml_unsubscribe,

@@ -93,6 +93,9 @@ _API_RULES = Map(
     strict_slashes=False,
 )
 
+#: The endpoints a read-only user may not call (the role lacks "Send To List" / "Send One-to-one").
+_SENDS = frozenset({"send", "send_to_id", "send_to_email"})
+
 _SANDBOX_RULES = Map(
     [
         Rule("/_sandbox/emails", endpoint="emails", methods=["GET"]),
@@ -117,6 +120,10 @@ class SandboxApp:
     A file database remembers the digest of the seed it was filled from. Opened with a seed
     whose content differs, it raises :class:`SeedChanged` (never keeps serving stale data
     silently), or, with ``reload_seed=True``, deletes its data and reseeds.
+
+    ``read_only_token`` is a second token, of a user whose role may read but not send (no "Send
+    To List" or "Send One-to-one" ability): its sends are refused with error 46, as CI's
+    pull-request jobs must be (docs/ci.md).
     """
 
     def __init__(
@@ -125,6 +132,7 @@ class SandboxApp:
         db_path: Path | None = None,
         seed: Path | Mapping[str, Any] | None = None,
         token: str = SANDBOX_TOKEN,
+        read_only_token: str | None = None,
         business_unit_id: str = SANDBOX_BUSINESS_UNIT,
         faults: FaultConfig = FaultConfig(),
         clock: Callable[[], datetime] | None = None,
@@ -136,6 +144,7 @@ class SandboxApp:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._offset = timedelta(0)
         self._token = token
+        self._read_only_token = read_only_token
         self._business_unit_id = business_unit_id
         self.faults = faults
         self.export_config = exports
@@ -291,20 +300,24 @@ class SandboxApp:
                 raise refuse(183)
             if request.method not in ("GET", "POST"):
                 raise refuse(60, request.method)
-            self._check_credentials(request)
+            read_only = self._check_credentials(request)
             self._count_call()
-            return self._dispatch(request, fmt)
+            return self._dispatch(request, fmt, read_only=read_only)
         except SandboxRefusal as error:
             entry["err_code"] = error.code
             if request.path.startswith("/api/v5/"):
                 return _v5_fail(error)
             return fail(fmt, error)
 
-    def _check_credentials(self, request: Request) -> None:
+    def _check_credentials(self, request: Request) -> bool:
+        """Check the token and business unit; True when the token is the read-only one."""
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            token.strip().encode(), self._token.encode()
-        ):
+        given = token.strip().encode()
+        bearer = scheme.lower() == "bearer"
+        read_only = bearer and self._read_only_token is not None and hmac.compare_digest(
+            given, self._read_only_token.encode()
+        )
+        if not read_only and (not bearer or not hmac.compare_digest(given, self._token.encode())):
             raise refuse(184)
         unit = request.headers.get("Pardot-Business-Unit-Id", "").strip()
         if not unit:
@@ -313,6 +326,7 @@ class SandboxApp:
             raise refuse(182)
         if unit != self._business_unit_id:
             raise refuse(201)
+        return read_only
 
     def _count_call(self) -> None:
         """Count one call against today's limit; error 122 once the limit is met."""
@@ -329,12 +343,14 @@ class SandboxApp:
                 (day,),
             )
 
-    def _dispatch(self, request: Request, fmt: str) -> Response:
+    def _dispatch(self, request: Request, fmt: str, *, read_only: bool = False) -> Response:
         adapter = _API_RULES.bind_to_environ(request.environ)
         try:
             endpoint, args = adapter.match(method=request.method)
         except HTTPException:
             raise refuse(2, request.path) from None
+        if read_only and endpoint in _SENDS:
+            raise SandboxRefusal(46, "API user lacks permission: this user's role cannot send emails")
         handler: Callable[[Request, str, Mapping[str, Any]], Response] = getattr(
             self, f"_do_{endpoint}"
         )
