@@ -29,7 +29,7 @@ READ_ONLY = "read-only-plan-token"
 def client(app: SandboxApp, token: str) -> httpx.Client:
     return httpx.Client(
         transport=httpx.WSGITransport(app=app),
-        base_url="http://sandbox.local",
+        base_url="http://localhost",  # a served sandbox answers /api/ only for localhost or an IP
         headers={"Authorization": f"Bearer {token}", "Pardot-Business-Unit-Id": SANDBOX_BUSINESS_UNIT},
     )
 

@@ -149,7 +149,8 @@ def test_plan_previews_only_the_sends_it_would_make(tmp_path: Path) -> None:
 
 def test_a_malformed_sample_is_a_located_config_error(project: Path) -> None:
     config = (project / "orchestrator.yaml").read_text()
-    (project / "orchestrator.yaml").write_text(config + "samples:\n  vip: {first: Alan}\n")
+    vip = next(line for line in config.splitlines() if line.startswith("  vip:"))
+    (project / "orchestrator.yaml").write_text(config.replace(vip, "  vip: {first: Alan}"))
     code, stdout, stderr = run(project, "preview", "spring-sale", "--sample", "vip", "--no-screenshots", "--now", NOW)
     assert code == 1 and "Traceback" not in stdout + stderr
     assert "orchestrator.yaml:" in stdout + stderr and "first" in stdout + stderr
