@@ -12,13 +12,13 @@ have sent (or scheduled) exactly once.  Its ``key`` is stable across runs:
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from orchestrator.campaigns import Campaign
+from orchestrator.campaigns import Campaign, Rejected
 from orchestrator.config import Config, Environment, Policy
 from orchestrator.desired import DesiredSend, ScheduleKind, SendKind
 from orchestrator.errors import Diagnostic, RenderError
@@ -62,8 +62,12 @@ def build_sends(
     renderer: Renderer | None = None,
     applied: Collection[str] = (),
     lead_time: str = "error",
+    rejected: Sequence[Rejected] = (),
 ) -> tuple[list[DesiredSend], list[Diagnostic]]:
     """Every desired send of ``campaigns`` in ``env`` at ``now``, and every problem found.
+
+    ``rejected`` files (refused by the schema) give no sends, but their sound parts are still
+    checked (schedule, rendering, content policy), so one run shows every stage's errors.
 
     ``lead_time`` says how a future send inside ``policy.min_lead_time`` is reported: ``error``
     (plan: it will not be scheduled), ``warning`` (validate, which cannot see the state and so
@@ -76,19 +80,54 @@ def build_sends(
     sends: list[DesiredSend] = []
     for campaign in campaigns:
         sends.extend(_campaign_sends(campaign, ctx))
+    for refused in rejected:
+        _check_rejected(refused, ctx)
     return sends, ctx.problems
+
+
+#: The keys a send's content is rendered from: checked in a refused file only if all are sound.
+_CONTENT_KEYS = ("name", "subject", "text", "html", "subject_file", "text_file", "html_file", "vars", "issues")
+
+
+def _check_rejected(refused: Rejected, ctx: _Context) -> None:
+    """The schedule and content problems of a file the schema refused, from its sound keys only."""
+    view = Campaign(refused.doc)  # read below only through keys the schema did not object to
+    occurrences: list[Occurrence] = []
+    if "schedule" in view.data and refused.sound("schedule"):
+        occurrences = _occurrences(view, ctx) or []
+    if refused.sound(*_CONTENT_KEYS):
+        _check_content(view, ctx, occurrences[0] if occurrences else None)
+
+
+def _occurrences(campaign: Campaign, ctx: _Context) -> list[Occurrence] | None:
+    """The campaign's occurrences, or ``None`` after reporting why its schedule is invalid."""
+    try:
+        return expand(campaign.data.get("schedule"), ctx.config.timezone, ctx.now, lookback=ctx.lookback)
+    except ScheduleError as exc:
+        ctx.report(campaign, ("schedule", exc.field), exc.message)
+        return None
+
+
+def _check_content(campaign: Campaign, ctx: _Context, occ: Occurrence | None) -> None:
+    """Render and policy-check the content of a campaign that gives no send (its ids, addresses
+    or schedule are wrong), so those errors and the content's come in one run, not one by one.
+
+    Without a usable occurrence it renders as sent at ``now``; an issue-keyed newsletter whose
+    date has no issue is left alone, as a send would be.
+    """
+    occ = occ or Occurrence(ctx.now, ctx.config.timezone)
+    issue, waiting = _issue(campaign, occ)
+    if waiting is None:
+        _render(campaign, ctx, occ, issue)
 
 
 def _campaign_sends(campaign: Campaign, ctx: _Context) -> list[DesiredSend]:
     data = campaign.data
     base = _base_payload(campaign, ctx)
-    if base is None:
-        return []
     schedule = data.get("schedule")
-    try:
-        occurrences = expand(schedule, ctx.config.timezone, ctx.now, lookback=ctx.lookback)
-    except ScheduleError as exc:
-        ctx.report(campaign, ("schedule", exc.field), exc.message)
+    occurrences = _occurrences(campaign, ctx)
+    if base is None or occurrences is None:
+        _check_content(campaign, ctx, occurrences[0] if occurrences else None)
         return []
     schedule_kind = "now" if not schedule or schedule.get("now") else ("at" if "at" in schedule else "cron")
     policy = ctx.env.policy.merged(data.get("policy"))
@@ -276,7 +315,7 @@ def _render(
         **data.get("vars", {}),
         **(issue or {}),
         "send": {
-            "name": campaign.name,
+            "name": data.get("name"),
             "at": occ.at,
             "local": occ.local,
             "timezone": occ.zone.key,
