@@ -115,7 +115,7 @@ def _check_content(campaign: Campaign, ctx: _Context, occ: Occurrence | None) ->
     Without a usable occurrence it renders as sent at ``now``; an issue-keyed newsletter whose
     date has no issue is left alone, as a send would be.
     """
-    occ = occ or Occurrence(ctx.now, ctx.config.timezone)
+    occ = occ or Occurrence(ctx.now, ctx.config.timezone, ScheduleKind.AT)
     issue, waiting = _issue(campaign, occ)
     if waiting is None:
         _render(campaign, ctx, occ, issue)
@@ -124,12 +124,10 @@ def _check_content(campaign: Campaign, ctx: _Context, occ: Occurrence | None) ->
 def _campaign_sends(campaign: Campaign, ctx: _Context) -> list[DesiredSend]:
     data = campaign.data
     base = _base_payload(campaign, ctx)
-    schedule = data.get("schedule")
     occurrences = _occurrences(campaign, ctx)
     if base is None or occurrences is None:
         _check_content(campaign, ctx, occurrences[0] if occurrences else None)
         return []
-    schedule_kind = "now" if not schedule or schedule.get("now") else ("at" if "at" in schedule else "cron")
     policy = ctx.env.policy.merged(data.get("policy"))
     out = []
     for occ in occurrences:
@@ -139,9 +137,9 @@ def _campaign_sends(campaign: Campaign, ctx: _Context) -> list[DesiredSend]:
                 payload = {**base, **target, "subject": None, "text_content": None, "html_content": None, "name": key}
                 if campaign.kind == "list":
                     payload["scheduled_time"] = None if occ.at is None else occ.at.isoformat()
-                out.append(_desired(campaign, ctx, key, schedule_kind, occ, payload, policy, waiting=waiting))
+                out.append(_desired(campaign, ctx, key, occ, payload, policy, waiting=waiting))
             continue
-        if not _timing_ok(campaign, ctx, occ, schedule_kind, policy):
+        if not _timing_ok(campaign, ctx, occ, policy):
             continue
         rendered = _render(campaign, ctx, occ, issue)
         if rendered is None:
@@ -150,7 +148,7 @@ def _campaign_sends(campaign: Campaign, ctx: _Context) -> list[DesiredSend]:
             payload = {**base, **target, **rendered, "name": key}
             if campaign.kind == "list":
                 payload["scheduled_time"] = None if occ.at is None else occ.at.isoformat()
-            out.append(_desired(campaign, ctx, key, schedule_kind, occ, payload, policy))
+            out.append(_desired(campaign, ctx, key, occ, payload, policy))
     return out
 
 
@@ -175,7 +173,6 @@ def _desired(
     campaign: Campaign,
     ctx: _Context,
     key: str,
-    schedule_kind: str,
     occ: Occurrence,
     payload: dict[str, Any],
     policy: Policy,
@@ -188,7 +185,7 @@ def _desired(
         campaign=campaign.name,
         kind=SendKind(campaign.kind),
         source=campaign.display,
-        schedule_kind=ScheduleKind(schedule_kind),
+        schedule_kind=occ.kind,
         scheduled_time=occ.at,
         timezone=occ.zone.key,
         payload=payload,
@@ -200,7 +197,7 @@ def _desired(
     )
 
 
-def _timing_ok(campaign: Campaign, ctx: _Context, occ: Occurrence, schedule_kind: str, policy: Policy) -> bool:
+def _timing_ok(campaign: Campaign, ctx: _Context, occ: Occurrence, policy: Policy) -> bool:
     """Lead-time policy for future list sends; a past ``at`` is only a warning (the planner calls it missed).
 
     Sends already applied (``ctx.applied``) are exempt: they are no longer being scheduled.
@@ -209,7 +206,7 @@ def _timing_ok(campaign: Campaign, ctx: _Context, occ: Occurrence, schedule_kind
         return True
     if f"{campaign.name}@{utc_iso(occ.at)}" in ctx.applied:
         return True
-    if schedule_kind == "at" and occ.at <= ctx.now:
+    if occ.kind is ScheduleKind.AT and occ.at <= ctx.now:
         diag = campaign.diagnostic(
             ("schedule", "at"), f"{utc_iso(occ.at)} is in the past; `plan` will report this send as missed", "warning"
         )
@@ -219,7 +216,7 @@ def _timing_ok(campaign: Campaign, ctx: _Context, occ: Occurrence, schedule_kind
     problem = lead_time_problem(occ.at, ctx.now, policy.min_lead_time)
     if problem is None:
         return True
-    where = ("schedule", "at" if schedule_kind == "at" else "cron")
+    where = ("schedule", occ.kind.value)
     if ctx.lead_time == "warning":
         diag = campaign.diagnostic(where, f"{utc_iso(occ.at)}: {problem} (unless it is already scheduled)", "warning")
         if diag not in ctx.problems:
