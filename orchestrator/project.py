@@ -14,10 +14,10 @@ from pathlib import Path
 from orchestrator.campaigns import Campaign, Rejected, discover, load_campaigns
 from orchestrator.config import Config, Environment, load_config
 from orchestrator.desired import DesiredSend
+from orchestrator.desired_sends import build_sends
 from orchestrator.errors import Diagnostic, ProjectInvalid
 from orchestrator.lints import lint_problems
 from orchestrator.render import Renderer, template_cache_root
-from orchestrator.sends import build_sends
 
 
 @dataclass(frozen=True)
