@@ -74,10 +74,13 @@ def run(
     return result.exit_code, result.stdout, result.stderr
 
 
-def invoke(*args: str, input: str | None = None) -> tuple[int, str, str]:
+def invoke(
+    *args: str, input: str | None = None, clock: Callable[[], datetime] | None = None
+) -> tuple[int, str, str]:
     """The shipped CLI with ``args`` exactly as typed (no ``--project`` added); any exception but
-    SystemExit is a bug, and so is a traceback in the output."""
-    result = CliRunner().invoke(main_cli, list(args), input=input)
+    SystemExit is a bug, and so is a traceback in the output. ``clock`` pins "today" (:attr:`App.clock`)."""
+    obj = App(clock=clock) if clock is not None else None
+    result = CliRunner().invoke(main_cli, list(args), input=input, obj=obj)
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     assert "Traceback" not in result.output
     return result.exit_code, result.stdout, result.stderr
