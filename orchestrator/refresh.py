@@ -20,12 +20,15 @@ before its recorded time comes.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from orchestrator.desired import SendKind
 from orchestrator.pardot.models import ListEmailSummary
+from orchestrator.plan import Action, Change, Plan, Refresh
 from orchestrator.schedule import utc_iso
 from orchestrator.state.models import SendRecord, SendStatus
 
@@ -41,6 +44,7 @@ __all__ = [
     "compare",
     "page_budget",
     "scope",
+    "with_findings",
 ]
 
 #: The query's page size: v5's default ``limit`` (version5overview).
@@ -125,7 +129,8 @@ def scope(records: Iterable[SendRecord], now: datetime, lookback: timedelta) -> 
             chosen.append(record)
     chosen.sort(key=lambda r: r.key)
     since = min((r.created_at for r in chosen), default=None)
-    return Scope(tuple(chosen), None if since is None else since - CREATED_SKEW, skipped)
+    start = None if since is None else (since - CREATED_SKEW).replace(microsecond=0)
+    return Scope(tuple(chosen), start, skipped)
 
 
 def page_budget(checked: int) -> int:
@@ -254,3 +259,56 @@ def _judge(record: SendRecord, email: ListEmailSummary, now: datetime) -> Drift 
             attention=waiting,
         )
     return None
+
+
+def with_findings(plan: Plan, scope: Scope, drifts: Iterable[Drift], *, pages: int) -> Plan:
+    """``plan`` with each finding that needs a human as a ``drifted`` change and the rest as notes.
+
+    A drifted change replaces the key's unchanged, blocked or orphaned change (keeping its
+    payload and prior, and the old reason after the finding); a record the plan did not show
+    gets a change of its own. A change that calls the API is never replaced: refresh reports, it
+    never decides what is sent.
+    """
+    findings = {d.key: d for d in drifts}
+    changes: list[Change] = []
+    shown: set[str] = set()
+    for change in plan.changes:
+        drift = findings.get(change.key)
+        shown.add(change.key)
+        if drift is None or not drift.attention or change.action.is_change:
+            changes.append(change)
+            continue
+        also = f"; also: {change.reason}" if change.reason and change.action is not Action.NOOP else ""
+        changes.append(dataclasses.replace(change, action=Action.DRIFTED, reason=drift.reason + also, loud=False))
+    records = {r.key: r for r in scope.records}
+    for key, drift in sorted(findings.items()):
+        if key not in shown and drift.attention:
+            changes.append(_change_of(records[key], drift))
+    notes = tuple(f"{d.key}: {d.detail}" for d in findings.values() if not d.attention)
+    report = Refresh(
+        checked=len(scope.records), pages=pages, since=scope.since, not_checked=len(scope.skipped), notes=notes
+    )
+    return dataclasses.replace(plan, changes=tuple(changes), refresh=report)
+
+
+def _change_of(record: SendRecord, drift: Drift) -> Change:
+    """A drifted change for a record the plan did not show (history of a live campaign)."""
+    return Change(
+        action=Action.DRIFTED,
+        key=record.key,
+        campaign=record.campaign,
+        kind=SendKind.LIST,
+        scheduled_time=record.scheduled_time,
+        timezone="UTC",
+        payload=None,
+        fingerprint=record.fingerprint,
+        reason=drift.reason,
+        prior={
+            "status": record.status.value,
+            "email_id": record.email_id,
+            "fingerprint": record.fingerprint,
+            "scheduled_time": record.scheduled_time.isoformat() if record.scheduled_time else None,
+            "applied_at": record.updated_at.isoformat(),
+            "applied_by": record.applied_by.describe(),
+        },
+    )

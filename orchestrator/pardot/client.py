@@ -347,7 +347,8 @@ class PardotClient:
         taken, after checking it points at this API's own list-email query, so the credentials
         never go anywhere else.
         """
-        since = None if created_since is None else created_since.astimezone(UTC).isoformat()
+        # Whole seconds, floored (an earlier start only reads more): the page shows no fractions.
+        since = None if created_since is None else created_since.astimezone(UTC).replace(microsecond=0).isoformat()
         call = endpoints.list_emails_v5_since(since, page_token=page_token)
         envelope = self._execute(call)
         with self._scrubbing(call):
