@@ -19,7 +19,6 @@ import pytest
 
 from orchestrator.config import load_config
 from orchestrator.connect import sandbox_app
-from orchestrator.sandbox.objects import reschedule_list_email
 from tests.report.helpers import REPO, applied_example, sandbox_emails
 from tests.report.helpers import run_at_now as run
 
@@ -48,6 +47,8 @@ def plan_json(project: Path, *args: str) -> tuple[int, dict[str, Any]]:
 
 def move(project: Path, email_id: int, to: str, now: str) -> None:
     """Move a scheduled email to another time, as an operator can in Pardot's UI."""
+    from orchestrator.sandbox.objects import reschedule_list_email  # the sandbox's stand-in for the UI
+
     app = sandbox_app(load_config(project).environment("sandbox"), project)
     try:
         moved = reschedule_list_email(
