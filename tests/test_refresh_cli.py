@@ -14,11 +14,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jsonschema
 import pytest
 
 from orchestrator.config import load_config
 from orchestrator.connect import sandbox_app
+from orchestrator.sandbox import SANDBOX_TOKEN, inprocess_transport
 from tests.report.helpers import REPO, applied_example, sandbox_emails
 from tests.report.helpers import run_at_now as run
 
@@ -32,7 +34,7 @@ def project(tmp_path: Path) -> Path:
     return applied_example(tmp_path / "example")
 
 
-def email_id(project: Path, key: str) -> int:
+def email_id_of(project: Path, key: str) -> int:
     """The id the sandbox gave ``key``'s email (apply sends in parallel: ids follow no file order)."""
     return int(next(e["id"] for e in sandbox_emails(project) if e["name"] == key))
 
@@ -43,6 +45,25 @@ def plan_json(project: Path, *args: str) -> tuple[int, dict[str, Any]]:
     document: dict[str, Any] = json.loads(out)
     jsonschema.validate(document, json.loads((REPO / "schemas" / "plan.schema.json").read_text()))
     return code, document
+
+
+def delete_in_pardot(project: Path, key: str, at: str = AFTER) -> None:
+    """Delete ``key``'s email at ``at`` through the sandbox's control route (what `sandbox emails
+    delete` calls with --url), on a fixed clock: whether it was deleted before its time must not
+    depend on the calendar."""
+    app = sandbox_app(load_config(project).environment("sandbox"), project, clock=lambda: _instant(at))
+    email_id = email_id_of(project, key)
+    try:
+        transport = inprocess_transport(app)
+        with httpx.Client(transport=transport, base_url="http://sandbox.local") as http:
+            answer = http.delete(f"/_sandbox/emails/{email_id}", headers={"Authorization": f"Bearer {SANDBOX_TOKEN}"})
+    finally:
+        app.close()
+    assert answer.status_code == 200, answer.text
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def move(project: Path, email_id: int, to: str, now: str) -> None:
@@ -74,8 +95,7 @@ def test_nothing_changed_in_pardot_reads_one_page_and_needs_no_one(project: Path
 
 
 def test_an_email_deleted_in_pardot_needs_a_human_and_names_the_commands(project: Path) -> None:
-    code, out, _ = run(project, "sandbox", "emails", "delete", str(email_id(project, WEEKLY)))
-    assert code == 0, out
+    delete_in_pardot(project, WEEKLY)
     code, out, _ = run(project, "plan", "--now", AFTER, "--detailed-exitcode")
     assert code == 0 and "Plan: 5 unchanged." in out  # without a refresh the plan cannot know
     code, out, _ = run(project, "plan", "--refresh", "--now", AFTER, "--detailed-exitcode")
@@ -106,7 +126,7 @@ def test_an_emptied_account_is_never_unchanged(project: Path) -> None:
 
 
 def test_a_scheduled_email_moved_later_is_reported_once_its_time_has_passed(project: Path) -> None:
-    move(project, email_id(project, WEEKLY), "2026-12-08T08:00:00Z", AFTER)
+    move(project, email_id_of(project, WEEKLY), "2026-12-08T08:00:00Z", AFTER)
     code, plan = plan_json(project, "--now", AFTER)
     assert code == 0  # its recorded time has not come: scheduledTime is write-only, nothing to see yet
     code, plan = plan_json(project, "--now", "2026-12-07T09:00:00Z")
@@ -116,7 +136,7 @@ def test_a_scheduled_email_moved_later_is_reported_once_its_time_has_passed(proj
 
 
 def test_a_scheduled_email_moved_earlier_is_a_note_once_it_went_out(project: Path) -> None:
-    weekly = email_id(project, WEEKLY)
+    weekly = email_id_of(project, WEEKLY)
     move(project, weekly, "2026-12-05T08:00:00Z", AFTER)
     _, out, _ = run(project, "plan", "--refresh", "--now", "2026-12-06T09:00:00Z", "--detailed-exitcode")
     assert WEEKLY not in [line.split()[-1] for line in out.splitlines() if line.startswith("~")]
@@ -127,7 +147,7 @@ def test_a_scheduled_email_moved_earlier_is_a_note_once_it_went_out(project: Pat
 
 
 def test_a_saved_refreshed_plan_keeps_its_findings(project: Path, tmp_path: Path) -> None:
-    assert run(project, "sandbox", "emails", "delete", str(email_id(project, WEEKLY)))[0] == 0
+    delete_in_pardot(project, WEEKLY)
     saved = tmp_path / "plan.json"
     code, out, err = run(project, "plan", "--refresh", "--out", str(saved), "--now", AFTER, "--detailed-exitcode")
     assert code == 3, out + err
@@ -141,3 +161,11 @@ def test_markdown_says_what_the_refresh_read(project: Path) -> None:
     assert "| refresh |" not in out
     _, out, _ = run(project, "plan", "--refresh", "--format", "markdown", "--now", AFTER)
     assert "| refresh | Refreshed from Pardot: 3 recorded list send(s) checked with 1 query page(s)" in out
+
+
+def test_an_email_deleted_after_it_went_out_is_a_note(project: Path) -> None:
+    delete_in_pardot(project, WEEKLY, at="2026-12-07T09:00:00Z")  # an hour after it went out
+    _, plan = plan_json(project, "--now", "2026-12-08T09:00:00Z")
+    assert WEEKLY not in plan["attention"]
+    (note,) = plan["refresh"]["notes"]
+    assert note.startswith(f"{WEEKLY}: list email ") and "went out at 2026-12-07T08:00:00Z and was deleted" in note

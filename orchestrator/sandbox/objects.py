@@ -182,7 +182,9 @@ def _v5_full(row: sqlite3.Row, now: datetime) -> dict[str, Any]:
     """
     created = _utc_wire(str(row["created_at"]))
     scheduled = datetime.fromisoformat(row["scheduled_time"]) if row["scheduled_time"] else None
-    sent = scheduled is None or scheduled <= now
+    deleted = _utc_wire(str(row["deleted_at"])) if row["deleted_at"] else None
+    # A scheduled email deleted before its time never goes out.
+    sent = (scheduled is None or scheduled <= now) and (deleted is None or (scheduled or created) <= deleted)
     changes = [created]
     for column in ("deleted_at", "updated_at"):
         if row[column]:

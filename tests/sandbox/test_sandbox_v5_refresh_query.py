@@ -21,6 +21,7 @@ from orchestrator.pardot.models import ListEmailSend
 from orchestrator.pardot.settings import ApiSettings, StaticTokenAuth
 from orchestrator.sandbox import SANDBOX_BASE_URL, SANDBOX_BUSINESS_UNIT, SANDBOX_TOKEN, SandboxApp, inprocess_transport
 from orchestrator.sandbox.objects import reschedule_list_email
+from orchestrator.sandbox.sends import delete_email
 
 START = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 AUTH = {"Authorization": f"Bearer {SANDBOX_TOKEN}", "Pardot-Business-Unit-Id": SANDBOX_BUSINESS_UNIT}
@@ -154,3 +155,17 @@ def test_the_client_follows_a_next_page_url_only_to_its_own_query() -> None:
         with pytest.raises(ApiProtocolError, match="next page elsewhere"):
             client.query_list_emails_v5_since(None, page_token=token)
     assert asked == [None, "T2"]  # elsewhere.example was never asked
+
+
+def test_a_scheduled_email_deleted_before_its_time_never_goes_out(demo: SandboxApp, clock: Clock) -> None:
+    with _client(demo) as client:
+        early = _send(client, "cancelled", at=START + timedelta(days=2))
+        late = _send(client, "deleted-afterwards", at=START + timedelta(days=1))
+    assert delete_email(demo.store, early, START + timedelta(days=1, hours=12))
+    assert delete_email(demo.store, late, START + timedelta(days=1, hours=12))
+    clock.now = START + timedelta(days=3)
+    values = _get(demo, fields="id,isSent,sentAt,isDeleted", deleted="all").json()["values"]
+    assert values == [
+        {"id": early, "isSent": False, "sentAt": None, "isDeleted": True},
+        {"id": late, "isSent": True, "sentAt": (START + timedelta(days=1)).isoformat(), "isDeleted": True},
+    ]
