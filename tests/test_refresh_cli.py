@@ -154,6 +154,11 @@ def test_a_saved_refreshed_plan_keeps_its_findings(project: Path, tmp_path: Path
     code, out, err = run(project, "show", str(saved))
     assert code == 0, out + err
     assert f"~ drifted   {WEEKLY}" in out and "Refreshed from Pardot: 3 recorded list send(s)" in out
+    # apply does not refresh (it never sends a recorded key again); it shows the saved findings.
+    code, out, err = run(project, "apply", str(saved), "--auto-approve", "--now", AFTER)
+    assert code == 3, out + err
+    assert f"(blocked, missed, unknown, orphaned or drifted in Pardot: {WEEKLY})" in out + err
+    assert "Run `orchestrator plan --refresh` to see why." in out + err
 
 
 def test_markdown_says_what_the_refresh_read(project: Path) -> None:

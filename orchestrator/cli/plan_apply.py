@@ -27,12 +27,14 @@ from orchestrator.cli.exitcodes import SIGNAL_EXIT, ExitCode
 from orchestrator.cli.planview import print_markdown, print_text
 from orchestrator.errors import OrchestratorError
 from orchestrator.outdir import OutputFolder, claim, trusted_roots
-from orchestrator.plan import Change, Plan
+from orchestrator.plan import Action, Change, Plan
 from orchestrator.planfile import load_plan, plan_to_dict, write_plan
 from orchestrator.provenance import approver
 from orchestrator.redact import mask_emails
 
 FORMATS = click.Choice(["text", "json", "markdown", "github"])
+#: What makes a plan need a human, as apply's last line names it (a refreshed plan adds drifted).
+_ATTENTION_KINDS = "blocked, missed, unknown or orphaned"
 
 
 def _show(app: App, plan: Plan, fmt: str, *, show_unchanged: bool = False, out: OutputFolder | None = None) -> None:
@@ -298,10 +300,11 @@ def _report(app: App, chosen: Plan, result: ApplyResult | None, hooks: _Progress
         if attention:
             shown = ", ".join(c.key if app.reveal_emails else mask_emails(c.key) for c in attention[:_KEYS_SHOWN])
             more = f" and {len(attention) - _KEYS_SHOWN} more" if len(attention) > _KEYS_SHOWN else ""
-            parts.append(
-                f"{len(attention)} in the plan need a human (blocked, missed, unknown or orphaned: {shown}{more})"
-            )
-        say("Needs attention: " + "; ".join(parts) + ". Run `orchestrator plan` to see why.")
+            drifted = any(c.action is Action.DRIFTED for c in attention)
+            kinds = "blocked, missed, unknown, orphaned or drifted in Pardot" if drifted else _ATTENTION_KINDS
+            parts.append(f"{len(attention)} in the plan need a human ({kinds}: {shown}{more})")
+        again = "orchestrator plan --refresh" if chosen.refresh is not None else "orchestrator plan"
+        say("Needs attention: " + "; ".join(parts) + f". Run `{again}` to see why.")
         return ExitCode.ATTENTION
     if not outcomes:
         say("No changes: nothing to send.")
