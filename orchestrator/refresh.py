@@ -193,14 +193,16 @@ def _absent(record: SendRecord, now: datetime, complete: bool) -> Drift:
 
 def _judge(record: SendRecord, email: ListEmailSummary, now: datetime) -> Drift | None:
     key, email_id = record.key, record.email_id
-    if email.name != key:
+    # The name the email was sent with: the key, or the old key of a record moved by `state rename`.
+    name = str(record.payload.get("name") or key)
+    if email.name != name:
         return Drift(
             key,
             email_id,
             "renamed",
-            f"MISSING IN PARDOT: list email {email_id} is named {email.name!r} there, not {key!r} (ids reused "
+            f"MISSING IN PARDOT: list email {email_id} is named {email.name!r} there, not {name!r} (ids reused "
             "after the account was emptied, or another business unit)",
-            f"check the environment's business unit and Pardot's UI for an email named {key!r}; only if it "
+            f"check the environment's business unit and Pardot's UI for an email named {name!r}; only if it "
             f"was never sent: `orchestrator state forget {key}`",
         )
     due = record.scheduled_time

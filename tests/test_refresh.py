@@ -40,7 +40,7 @@ def _record(i: int, offset_hours: int, status: SendStatus) -> SendRecord:
     made = min(due, NOW) - timedelta(days=1)
     return SendRecord(
         key=f"k{i:03d}@{due.isoformat()}", campaign="c", environment="e", fingerprint="f",
-        payload={"name": f"k{i:03d}", "subject": f"Subject {i}", "list_ids": [1]},
+        payload={"name": f"k{i:03d}@{due.isoformat()}", "subject": f"Subject {i}", "list_ids": [1]},
         status=status, email_id=70000 + i, scheduled_time=due, created_at=made, updated_at=made,
         applied_by=Actor("u", "h"),
     )  # fmt: skip
@@ -155,3 +155,11 @@ def test_sent_at_another_time_is_a_note() -> None:
     assert drift.what == "sent-early" and not drift.attention
     on_time = ListEmailSummary(**{**email.__dict__, "sent_at": record.scheduled_time + ON_TIME / 2})
     assert compare([record], [on_time], NOW, complete=True) == ()
+
+
+def test_a_renamed_record_is_matched_by_the_name_it_was_sent_with() -> None:
+    record = _record(1, 24, SendStatus.SCHEDULED)
+    email = _view(record, "as-recorded")
+    assert email is not None
+    moved = SendRecord(**{**record.__dict__, "key": "blast2-1@now"})  # `state rename` keeps the payload
+    assert compare([moved], [email], NOW, complete=True) == ()
