@@ -7,9 +7,11 @@ the item absent for 0, an object for 1, an array for several. An unknown id answ
 code for that kind: 38 campaign, 55 list, 10 user.
 
 The v5 list-email query implements what docs/wire-format.md says the client relies on:
-``fields``, ``orderBy`` (``id asc`` / ``id desc``), ``limit`` (max 1000), ``deleted``, and
-``nextPageToken``; every other parameter is refused with v5's 400 answer, so the client cannot
-come to depend on a filter Pardot does not document.
+``fields`` (required: error 13 without it), ``orderBy`` (``id asc`` / ``id desc``), ``limit``
+(max 1000), ``deleted``, the documented time filters (``createdAtAfterOrEqualTo``,
+``updatedAtAfterOrEqualTo``, ``sentAtAfterOrEqualTo``) and ``nextPageToken``, and answers
+``nextPageUrl`` beside it; every other parameter is refused with v5's 400 answer, so the client
+cannot come to depend on a filter Pardot does not document.
 
 A deleted list email (``orchestrator sandbox emails delete``) is in the recycle bin, as
 version5overview describes (pardot/api-docs, ``kb/api-version-5/version5overview``): a query
