@@ -123,6 +123,14 @@ def test_an_emptied_account_is_never_unchanged(project: Path) -> None:
             assert f"`orchestrator state forget {change['key']}`" in change["reason"]
     assert plan["summary"]["no-op"] == 2  # the one-to-one sends, which the refresh says it did not check
     assert plan["refresh"]["not_checked"] == 2
+    # The step it names works: Pardot has no such email, so `state forget` records that, and the
+    # next apply would schedule it again.
+    spring = "spring-sale@2027-03-01T14:00:00Z"
+    code, out, err = run(project, "state", "forget", spring, "--now", AFTER)
+    assert code == 0, out + err
+    code, plan = plan_json(project, "--now", AFTER)
+    actions = {c["key"]: c["action"] for c in plan["changes"]}
+    assert code == 3 and actions[spring] == "schedule" and plan["summary"]["drifted"] == 2
 
 
 def test_a_scheduled_email_moved_later_is_reported_once_its_time_has_passed(project: Path) -> None:
