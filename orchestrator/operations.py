@@ -176,21 +176,25 @@ def refresh_plan(target: Target, plan: Plan, snapshot: StateSnapshot, now: datet
     from orchestrator.refresh import compare, page_budget, scope, with_findings
 
     chosen = scope(snapshot.records.values(), now, target.env.policy.missed_lookback)
-    budget = page_budget(len(chosen.records))
+    seen, pages, complete = read_list_emails_since(target.client, chosen.since, page_budget(len(chosen.records)))
+    drifts = compare(chosen.records, seen, now, complete=complete)
+    return with_findings(plan, chosen, drifts, pages=pages)
+
+
+def read_list_emails_since(
+    client: PardotClient, since: datetime | None, budget: int
+) -> tuple[list[ListEmailSummary], int, bool]:
+    """The list emails created since ``since``, read page by page up to ``budget`` pages: the
+    emails, the pages read, and whether the query reached its end (True when the budget is 0)."""
     seen: list[ListEmailSummary] = []
-    pages, token, complete = 0, None, True
+    pages, token = 0, None
     while pages < budget:
-        page, token = target.client.query_list_emails_v5_since(
-            chosen.since if token is None else None, page_token=token
-        )
+        page, token = client.query_list_emails_v5_since(since if token is None else None, page_token=token)
         pages += 1
         seen += page
         if token is None:
-            break
-    else:
-        complete = budget == 0
-    drifts = compare(chosen.records, seen, now, complete=complete)
-    return with_findings(plan, chosen, drifts, pages=pages)
+            return seen, pages, True
+    return seen, pages, budget == 0
 
 
 def needs_audience(plan: Plan) -> bool:

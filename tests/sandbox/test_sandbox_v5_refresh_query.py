@@ -169,3 +169,18 @@ def test_a_scheduled_email_deleted_before_its_time_never_goes_out(demo: SandboxA
         {"id": early, "isSent": False, "sentAt": None, "isDeleted": True},
         {"id": late, "isSent": True, "sentAt": (START + timedelta(days=1)).isoformat(), "isDeleted": True},
     ]
+
+
+def test_the_refresh_stops_at_its_page_budget_and_says_so(demo: SandboxApp, clock: Clock) -> None:
+    from orchestrator.operations import read_list_emails_since
+
+    with _client(demo) as client:
+        ids = [_send(client, f"e-{i}") for i in range(450)]  # three pages of 200
+    calls: list[str] = []
+    with _client(demo, calls) as client:
+        seen, pages, complete = read_list_emails_since(client, START, 2)
+        assert (len(seen), pages, complete) == (400, 2, False)  # stopped: the rest is unseen, not absent
+        seen, pages, complete = read_list_emails_since(client, START, 3)
+        assert ([e.id for e in seen], pages, complete) == (ids, 3, True)
+        assert read_list_emails_since(client, START, 0) == ([], 0, True)  # nothing to check: no request
+    assert len(calls) == 5
