@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 from orchestrator.apply import ApplyHooks, ApplyResult, Executor, StopRequest
 from orchestrator.config import Environment
 from orchestrator.diff import changed_fields
-from orchestrator.errors import OrchestratorError, PlanRefused
+from orchestrator.errors import ApiError, OrchestratorError, PlanRefused
 from orchestrator.pipeline import options_for, plan_project
 from orchestrator.plan import Action, Change, Plan, PlanSource
 from orchestrator.planfile import CLOCK_SKEW, check_applicable, held_for_time
@@ -176,7 +176,15 @@ def refresh_plan(target: Target, plan: Plan, snapshot: StateSnapshot, now: datet
     from orchestrator.refresh import compare, page_budget, scope, with_findings
 
     chosen = scope(snapshot.records.values(), now, target.env.policy.missed_lookback)
-    seen, pages, complete = read_list_emails_since(target.client, chosen.since, page_budget(len(chosen.records)))
+    try:
+        seen, pages, complete = read_list_emails_since(target.client, chosen.since, page_budget(len(chosen.records)))
+    except ApiError as exc:
+        raise ApiError(
+            f"plan --refresh could not read Pardot's list emails (GET /api/v5/objects/list-emails): {exc.message}",
+            code=None,
+            http_status=exc.http_status,
+            hint=exc.hint or "try again; `orchestrator plan` without --refresh plans from the state alone",
+        ) from exc
     drifts = compare(chosen.records, seen, now, complete=complete)
     return with_findings(plan, chosen, drifts, pages=pages)
 

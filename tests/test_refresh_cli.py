@@ -182,3 +182,14 @@ def test_an_email_deleted_after_it_went_out_is_a_note(project: Path) -> None:
     assert WEEKLY not in plan["attention"]
     (note,) = plan["refresh"]["notes"]
     assert note.startswith(f"{WEEKLY}: list email ") and "went out at 2026-12-07T08:00:00Z and was deleted" in note
+
+
+def test_a_refresh_that_cannot_read_pardot_fails_the_plan(project: Path) -> None:
+    config = project / "orchestrator.yaml"
+    refusing = "api: {kind: sandbox, faults: {http500: 1.0}}"  # every API call fails
+    config.write_text(config.read_text().replace("api: {kind: sandbox}", refusing))
+    code, out, _ = run(project, "plan", "--now", AFTER, "--detailed-exitcode")
+    assert code == 0 and "Plan: 5 unchanged." in out  # an unchanged plan reads nothing from Pardot
+    code, out, err = run(project, "plan", "--refresh", "--now", AFTER, "--detailed-exitcode")
+    assert code == 1 and "unchanged" not in out, out + err  # never "found nothing" when it read nothing
+    assert "plan --refresh could not read Pardot's list emails" in err and "Traceback" not in err, err
