@@ -35,9 +35,10 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import TypeVar
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import tenacity
@@ -334,6 +335,41 @@ class PardotClient:
         envelope = self._execute(call)
         with self._scrubbing(call):
             return decode.decode_list_emails_v5(envelope.data)
+
+    def query_list_emails_v5_since(
+        self, created_since: datetime | None, *, page_token: str | None = None
+    ) -> tuple[list[ListEmailSummary], str | None]:
+        """One page (200) of the v5 list emails created at or after ``created_since``, oldest id
+        first, the recycle bin included, with ``subject`` and ``sentAt``; the next page's token.
+
+        The next page is named by ``nextPageToken``, or by ``nextPageUrl`` alone (a client that
+        ignored it would stop after page one): that URL is not requested as given, its token is
+        taken, after checking it points at this API's own list-email query, so the credentials
+        never go anywhere else.
+        """
+        # Whole seconds, floored (an earlier start only reads more): the page shows no fractions.
+        since = None if created_since is None else created_since.astimezone(UTC).replace(microsecond=0).isoformat()
+        call = endpoints.list_emails_v5_since(since, page_token=page_token)
+        envelope = self._execute(call)
+        with self._scrubbing(call):
+            emails, token = decode.decode_list_emails_v5(envelope.data)
+            if token is None and isinstance(envelope.data, Mapping):
+                token = self._token_of_next_url(envelope.data.get("nextPageUrl"), call.path)
+            return emails, token
+
+    def _token_of_next_url(self, url: object, path: str) -> str | None:
+        if url in (None, ""):
+            return None
+        text = str(url)
+        root = self._settings.api_root
+        try:
+            same = _origin(text) == _origin(root) and urlsplit(text).path == urlsplit(root).path.rstrip("/") + path
+        except ValueError:
+            same = False
+        tokens = parse_qs(urlsplit(text).query).get("nextPageToken", [])
+        if not same or len(tokens) != 1:
+            raise ApiProtocolError(f"list-emails answer names a next page elsewhere: {text[:200]!r}")
+        return tokens[0]
 
     def read_list_email_v5(self, email_id: int) -> ListEmailSummary:
         """One v5 list email by id; ApiNotFound (HTTP 404) when v5 does not know it."""

@@ -333,6 +333,14 @@ def decode_query(value: Any, item_key: str) -> tuple[int | None, list[Any]]:
     return total, as_list(data.get(item_key))
 
 
+def _aware(value: Any, what: str) -> datetime | None:
+    """A v5 DateTime, which carries an offset (version5overview); None for null."""
+    moment = as_datetime(value, what)
+    if moment is not None and moment.utcoffset() is None:
+        raise ApiProtocolError(f"{what} has no offset: {value!r}")
+    return moment
+
+
 def decode_list_emails_v5(value: Any) -> tuple[list[ListEmailSummary], str | None]:
     """A v5 query answer ``{"values": [...], "nextPageToken": ...}``: the emails and the token."""
     data = _mapping(value, "list-emails answer")
@@ -353,6 +361,8 @@ def decode_list_emails_v5(value: Any) -> tuple[list[ListEmailSummary], str | Non
                 created_at=created,
                 is_sent=as_bool(row.get("isSent"), "listEmail.isSent"),
                 is_deleted=as_bool(row.get("isDeleted"), "listEmail.isDeleted"),
+                subject=_text(row["subject"]) if row.get("subject") is not None else None,
+                sent_at=_aware(row.get("sentAt"), "listEmail.sentAt"),
             )
         )
     token = data.get("nextPageToken")

@@ -489,7 +489,9 @@ class SandboxApp:
     def _do_v5_list_emails(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
         if request.method != "GET":
             raise objects.v5_refuse(405, 60, "the sandbox implements only the list-email query")
-        return _json(objects.query_list_emails_v5(self.store, read_params(request), self.now()))
+        return _json(
+            objects.query_list_emails_v5(self.store, read_params(request), self.now(), base_url=request.host_url)
+        )
 
     def _do_v5_list_email(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
         return _json(objects.read_list_email_v5(self.store, args["id"], read_params(request), self.now()))
