@@ -1,0 +1,183 @@
+"""Issue 18's scenarios, replayed through the CI kit as GitHub would run it.
+
+Each test uses the simulation of ``tests/test_ci_workflows.py``: the workflows' own ``run:``
+scripts and github-script steps, each job in its own git clone, ``orchestrator sandbox serve`` on
+loopback as Pardot (the plan jobs hold its read-only token), and one PostgreSQL state with a
+SELECT-only role (plan jobs) and a writer role (the deploy job). Each test compares what was sent
+(the sandbox's emails) with what the plan comment and the deploy summary showed.
+
+The schedules are set relative to the real clock with margins of hours, never waited on: a saved
+plan (``plan --out``) and an apply against a Pardot API refuse a simulated time (``--now``), so
+the jobs run at the real time, and the scenario's "later" is a send whose time is already near.
+
+Which scenario of issue 18 each test replays is in its name and docstring; (d) is
+``test_a_cancelled_deploy_stops_in_order_and_leaves_no_intent`` and (e)
+``test_an_occurrence_that_appears_between_review_and_merge_is_shown_as_not_reviewed``, both in
+``tests/test_ci_workflows.py``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from orchestrator.sandbox import SANDBOX_TOKEN
+from tests.test_ci_workflows import (  # noqa: F401  (sandbox_url, state_roles: fixtures)
+    BIN,
+    DEPLOY_WORKFLOW,
+    PLAN_WORKFLOW,
+    READ_ONLY_TOKEN,
+    GitHub,
+    JobRun,
+    StateRoles,
+    applied_checksum,
+    bot,
+    campaign,
+    clone,
+    commit_files,
+    git,
+    origin_repository,
+    run_job,
+    sandbox_url,
+    shown_keys,
+    state_roles,
+)
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(300)]
+
+#: Distinct values for every secret, so a test can tell which credentials went where.
+PLAN_SECRET_VALUES = {
+    "PLAN_SF_CLIENT_ID": "plan-client-id",
+    "PLAN_SF_CLIENT_SECRET": "plan-client-secret",
+    "PLAN_SF_REFRESH_TOKEN": READ_ONLY_TOKEN,
+}
+SEND_SECRET_VALUES = {
+    "SF_CLIENT_ID": "send-client-id",
+    "SF_CLIENT_SECRET": "send-client-secret",
+    "SF_REFRESH_TOKEN": SANDBOX_TOKEN,
+}
+
+
+class Hub(GitHub):
+    """The fake GitHub of ``tests/test_ci_workflows.py``, with a pull request's comment kept
+    up to date across runs (a push re-runs the plan job, which edits its sticky comment)."""
+
+    url: str = ""
+
+    def pull_request(self, number: int, branch: str, workflow_from: str | None = None) -> JobRun:
+        before = list(self.comments.get(str(number), []))
+        self.comments[str(number)] = before
+        job = super().pull_request(number, branch, workflow_from)
+        by_id = {c["id"]: c for c in self.comments[str(number)]}
+        for call in job.calls:
+            if call[0] == "update":
+                by_id[call[1]]["body"] = call[2]
+            elif call[0] == "delete":
+                self.comments[str(number)] = [c for c in self.comments[str(number)] if c["id"] != call[1]]
+        return job
+
+    def comment(self, number: int) -> str:
+        """What the pull request's page shows from the bot, all comments together."""
+        return "\n".join(c["body"] for c in self.comments.get(str(number), []))
+
+    def sent(self) -> dict[str, dict[str, Any]]:
+        """The emails Pardot (the sandbox) holds and has not deleted, by name (the send key)."""
+        response = httpx.get(f"{self.url}/_sandbox/emails", timeout=10)
+        response.raise_for_status()
+        return {str(e["name"]): e for e in response.json()["emails"] if not e["deleted_at"]}
+
+
+@pytest.fixture
+def hub(tmp_path: Path, sandbox_url: str, state_roles: StateRoles) -> Hub:  # noqa: F811
+    origin = origin_repository(tmp_path / "origin", sandbox_url)
+    config = origin / "orchestrator.yaml"
+    config.write_text(config.read_text().replace("newsletter: 2001,", "newsletter: 2001, customers: 2002,"))
+    git(origin, "commit", "-q", "-am", "the customers list")
+    found = Hub(
+        origin, tmp_path,
+        secrets_plan={**PLAN_SECRET_VALUES, "PLAN_STATE_DSN": state_roles.reader},
+        secrets_send={**SEND_SECRET_VALUES, "ORCHESTRATOR_STATE_DSN": state_roles.writer},
+    )
+    found.url = sandbox_url
+    return found
+
+
+def failure(job: JobRun) -> list[tuple[str, int, str]]:
+    return [(s.name, s.code, s.output) for s in job.steps]
+
+
+_SHOWN = re.compile(r"<summary><code>\+ (?:send|schedule)</code> <code>([^<]+)</code></summary>\n\n```\n(.*?)```",
+                    flags=re.DOTALL)
+
+
+def shown_sends(markdown: str) -> dict[str, dict[str, Any]]:
+    """The sends a plan's Markdown (comment or summary) shows in detail: subject and list ids."""
+    shown = {}
+    for key, block in _SHOWN.findall(markdown):
+        fields = dict(re.findall(r"^(\w+):\s+(.*)$", block, flags=re.MULTILINE))
+        lists = sorted(int(i) for i in re.findall(r"\((\d+)\)", fields.get("lists", "")))
+        shown[key] = {"subject": fields.get("subject"), "lists": lists}
+    return shown
+
+
+def what_went_out(hub: Hub) -> dict[str, dict[str, Any]]:
+    """The sandbox's emails in the form of :func:`shown_sends`."""
+    return {name: {"subject": e["subject"], "lists": sorted(e["list_ids"])} for name, e in hub.sent().items()}
+
+
+def state_tables(dsn: str) -> list[str]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1"
+        ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+# --- (i) a one-line workflow edit ------------------------------------------------------------------
+
+
+def test_i_a_pull_request_that_applies_from_its_own_workflow_sends_nothing(
+    hub: Hub, state_roles: StateRoles  # noqa: F811
+) -> None:
+    """(i) A pull request adds ``orchestrator apply --auto-approve`` to its own plan step.
+
+    Its job holds only the plan credentials: the SELECT-only role cannot create the state (the
+    first apply of the repository), and when the pull request also moves the state to a file of
+    its own, the Pardot user cannot send (error 46). Its comment shows the send as waiting for
+    a deploy, and that is what happened: nothing was sent.
+    """
+    plan_step = 'orchestrator plan --out "$RUNNER_TEMP/plan.json"'
+    workflow = (hub.origin / ".github" / "workflows" / PLAN_WORKFLOW).read_text()
+    assert plan_step in workflow
+    evil = workflow.replace(plan_step, f"orchestrator apply --auto-approve\n          {plan_step}")
+    commit_files(hub.origin, "pr1", {"campaigns/rogue.yaml": campaign("rogue", "Sent before review"),
+                                     f".github/workflows/{PLAN_WORKFLOW}": evil}, "send from the PR")
+    pr1 = hub.pull_request(1, "pr1")
+    assert "permission denied" in pr1.step("plan").output.lower(), failure(pr1)
+    assert hub.sent() == {} and state_tables(state_roles.writer) == []  # no state tables either
+    # The comment shows a send that waits for a deploy, and nothing went out: what it says is true.
+    assert shown_sends(hub.comment(1)) == {"rogue@now": {"subject": "Sent before review", "lists": [2001]}}
+
+    # The same pull request keeps its own state file, out of the checkout's CI detection: the
+    # apply gets as far as Pardot, and Pardot refuses the planner's sends.
+    validate = "run: orchestrator validate --all-envs --format github"
+    assert validate in workflow
+    local_state = workflow.replace(
+        validate, "run: env -u CI -u GITHUB_ACTIONS -u GITHUB_WORKSPACE orchestrator apply --auto-approve || true"
+    )
+    config = (hub.origin / "orchestrator.yaml").read_text()
+    commit_files(hub.origin, "pr1", {
+        f".github/workflows/{PLAN_WORKFLOW}": local_state,
+        "orchestrator.yaml": config.replace("state: {backend: postgres, dsn_env: ORCHESTRATOR_STATE_DSN}",
+                                            "state: {backend: sqlite, path: .orchestrator/mine.db}"),
+    }, "send from the PR, with a state of its own", base="pr1")
+    again = hub.pull_request(1, "pr1")
+    output = again.step("validate").output
+    assert "failed" in output and "46" in output, failure(again)
+    assert "sent rogue@now" not in output
+    assert hub.sent() == {} and state_tables(state_roles.writer) == []
