@@ -181,3 +181,81 @@ def test_i_a_pull_request_that_applies_from_its_own_workflow_sends_nothing(
     assert "failed" in output and "46" in output, failure(again)
     assert "sent rogue@now" not in output
     assert hub.sent() == {} and state_tables(state_roles.writer) == []
+
+
+def approve(hub: Hub, sha: str, artifacts: Path, approver: str = "alice") -> JobRun:
+    """The deploy job of a run, approved at the ``production`` gate."""
+    return hub.deploy(sha, artifacts, approver=approver)
+
+
+# --- (b) a commit pushed after the review -------------------------------------------------------------
+
+
+def holiday(subject: str, lists: str) -> str:
+    return campaign("holiday", subject).replace("lists: [newsletter]", f"lists: [{lists}]")
+
+
+def test_b_a_commit_pushed_after_the_review_goes_out_only_as_the_deploy_summary_showed_it(hub: Hub) -> None:
+    """(b) Reviewed: v1 "Happy holidays" to the newsletter. Pushed after the approval and merged
+    before any plan ran on it: v2 "LAST CHANCE" to newsletter and customers.
+
+    The deploy plan shows v2, labelled "not reviewed in any pull request" (the review record
+    holds v1's payload), in the summary and on the pull request; the approver sees v2, and what
+    goes out is exactly what that summary showed, never something only the review saw.
+    """
+    v1 = {"subject": "Happy holidays", "lists": [2001]}
+    v2 = {"subject": "LAST CHANCE: 50% off everything", "lists": [2001, 2002]}
+    commit_files(hub.origin, "pr1", {"campaigns/holiday.yaml": holiday(v1["subject"], "newsletter")}, "v1")
+    pr1 = hub.pull_request(1, "pr1")
+    assert not pr1.failed, failure(pr1)
+    assert shown_sends(hub.comment(1)) == {"holiday@now": v1}
+
+    commit_files(hub.origin, "pr1", {"campaigns/holiday.yaml": holiday(v2["subject"], "newsletter, customers")},
+                 "v2, after the approval", base="pr1")
+    merged = hub.merge(1, "pr1")
+    plan, artifacts = hub.deploy_plan(merged)
+    assert shown_keys(plan.summary) == {"holiday@now": "not reviewed in any pull request"}
+    assert shown_sends(plan.summary) == {"holiday@now": v2}
+    (on_pr,) = [c for c in plan.calls if c[0] == "create"]
+    assert on_pr[1] == 1 and "`holiday@now` (send): not reviewed in any pull request" in on_pr[2]
+    assert hub.sent() == {}  # nothing before the gate
+
+    deployed = approve(hub, merged, artifacts)
+    assert deployed.step("apply").code == 0, failure(deployed)
+    assert applied_checksum(deployed.step("apply").output) == plan.job_outputs["checksum"]
+    assert what_went_out(hub) == shown_sends(plan.summary) == {"holiday@now": v2}
+
+
+# --- (h) re-running an old run --------------------------------------------------------------------------
+
+
+def test_h_re_running_an_old_run_never_sends_a_campaign_main_has_since_deleted(hub: Hub) -> None:
+    """(h) Run 1 planned ``doomed`` and waited at the gate; pull request #2 deleted it and added
+    ``kept``; run 2 was approved and sent ``kept``. Re-running run 1 (its deploy job, or the
+    whole run, which checks out the old commit) sends nothing: ``doomed`` never goes out."""
+    commit_files(hub.origin, "pr1", {"campaigns/doomed.yaml": campaign("doomed", "Withdrawn")}, "doomed")
+    assert not hub.pull_request(1, "pr1").failed
+    m1 = hub.merge(1, "pr1")
+    run1_plan, run1 = hub.deploy_plan(m1)
+    assert shown_keys(run1_plan.summary) == {"doomed@now": "reviewed in #1"}
+
+    git(hub.origin, "checkout", "-q", "-B", "pr2", "main")
+    git(hub.origin, "rm", "-q", "campaigns/doomed.yaml")
+    git(hub.origin, "commit", "-q", "-m", "withdraw doomed")
+    commit_files(hub.origin, "pr2", {"campaigns/kept.yaml": campaign("kept", "Still on")}, "kept", base="pr2")
+    assert not hub.pull_request(2, "pr2").failed
+    m2 = hub.merge(2, "pr2")
+    run2_plan, run2 = hub.deploy_plan(m2)
+    assert shown_keys(run2_plan.summary) == {"kept@now": "reviewed in #2"}
+    assert approve(hub, m2, run2).step("apply").code == 0
+    assert what_went_out(hub) == shown_sends(run2_plan.summary)
+
+    rerun_deploy = approve(hub, m1, run1)
+    assert rerun_deploy.step("apply").code == 1, failure(rerun_deploy)
+    assert "Explain a failed apply" in rerun_deploy.ran()
+    rerun_plan, rerun = hub.deploy_plan(m1)  # "Re-run all jobs": the plan job checks out m1 again
+    assert shown_keys(rerun_plan.summary) == {"doomed@now": "reviewed in #1"}
+    rerun_whole = approve(hub, m1, rerun)
+    output = rerun_whole.step("apply").output
+    assert rerun_whole.step("apply").code == 1 and "descend" in output, output
+    assert list(hub.sent()) == ["kept@now"]
