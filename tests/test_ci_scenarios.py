@@ -259,3 +259,23 @@ def test_h_re_running_an_old_run_never_sends_a_campaign_main_has_since_deleted(h
     output = rerun_whole.step("apply").output
     assert rerun_whole.step("apply").code == 1 and "descend" in output, output
     assert list(hub.sent()) == ["kept@now"]
+
+
+@pytest.mark.xfail(strict=True, reason="open: an old run re-run sends when nothing was applied since")
+def test_h_re_running_an_old_run_after_a_deploy_with_nothing_to_send_sends_nothing(hub: Hub) -> None:
+    """(h), the gap: run 1 planned ``doomed`` and its deploy was rejected; main then deleted
+    ``doomed`` in a run with nothing to send (its deploy job skipped, so no apply recorded a
+    newer commit). A re-run of run 1 is approved on the strength of run 1's old summary: its
+    commit still descends from the last applied one, its plan still matches the state, and it
+    sends ``doomed``, which main has deleted."""
+    commit_files(hub.origin, "pr1", {"campaigns/doomed.yaml": campaign("doomed", "Withdrawn")}, "doomed")
+    m1 = hub.merge(1, "pr1")
+    _, run1 = hub.deploy_plan(m1)
+    git(hub.origin, "checkout", "-q", "-B", "pr2", "main")
+    git(hub.origin, "rm", "-q", "campaigns/doomed.yaml")
+    git(hub.origin, "commit", "-q", "-m", "withdraw doomed")
+    m2 = hub.merge(2, "pr2")
+    run2_plan, _ = hub.deploy_plan(m2)
+    assert run2_plan.job_outputs["changes"] == "false"  # the deploy job is skipped
+    rerun = approve(hub, m1, run1)
+    assert rerun.step("apply").code != 0 and hub.sent() == {}, rerun.step("apply").output
