@@ -18,7 +18,9 @@ Which scenario of issue 18 each test replays is in its name and docstring; (d) i
 
 from __future__ import annotations
 
+import json
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ import httpx
 import psycopg
 import pytest
 
+from orchestrator.digest import digest
 from orchestrator.sandbox import SANDBOX_TOKEN
 from tests.test_ci_workflows import (  # noqa: F401  (sandbox_url, state_roles: fixtures)
     BIN,
@@ -279,3 +282,59 @@ def test_h_re_running_an_old_run_after_a_deploy_with_nothing_to_send_sends_nothi
     assert run2_plan.job_outputs["changes"] == "false"  # the deploy job is skipped
     rerun = approve(hub, m1, run1)
     assert rerun.step("apply").code != 0 and hub.sent() == {}, rerun.step("apply").output
+
+
+# --- (k) a decision from a file -------------------------------------------------------------------------
+
+
+def minutes_from_now(minutes: int) -> str:
+    """A schedule time this many minutes from the real clock (negative: in the past), to the minute."""
+    moment = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=minutes)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def at(name: str, subject: str, when: str) -> str:
+    return campaign(name, subject).replace("schedule: {now: true}", f'schedule: {{at: "{when}"}}')
+
+
+def forged(artifacts: Path, into: Path, **changes: Any) -> Path:
+    """A copy of a run's saved plan with ``changes`` made and its checksum recomputed (a plain
+    digest: anyone who can write the file can recompute it)."""
+    document = json.loads((artifacts / "orchestrator-plan").read_text())
+    document.update(changes)
+    document["checksum"] = digest({k: v for k, v in document.items() if k != "checksum"})
+    into.mkdir(parents=True, exist_ok=True)
+    (into / "orchestrator-plan").write_text(json.dumps(document))
+    return into
+
+
+def test_k_a_missed_send_is_never_sent_late_on_a_files_say_so(hub: Hub) -> None:
+    """(k) A send whose time passed 5 minutes ago: the comment and the summary show it as
+    missed. No saved plan can make the deploy send it late (``allow_late`` set in the artifact,
+    or a plan saved with ``--allow-late``): the deploy passes no decision flag. What goes out is
+    the rest of the plan, and the apply names the missed send."""
+    when = minutes_from_now(-5)
+    late_key = f"late@{when}"
+    commit_files(hub.origin, "pr1", {"campaigns/late.yaml": at("late", "Flash sale ends at noon", when),
+                                     "campaigns/ontime.yaml": campaign("ontime", "On time")}, "two sends")
+    pr1 = hub.pull_request(1, "pr1")
+    assert pr1.outputs["plan"]["exitcode"] == "3" and pr1.step("gate").code == 3  # red: needs a human
+    assert f"`{late_key}`" in hub.comment(1) and "missed" in hub.comment(1)
+    assert list(shown_sends(hub.comment(1))) == ["ontime@now"]
+
+    merged = hub.merge(1, "pr1")  # merged anyway
+    plan, artifacts = hub.deploy_plan(merged)
+    assert shown_keys(plan.summary) == {"ontime@now": "reviewed in #1"}
+    assert f"`{late_key}`" in plan.summary and "missed" in plan.summary
+    plan_document = json.loads((artifacts / "orchestrator-plan").read_text())
+    assert plan_document["allow_late"] is False
+
+    flagged = approve(hub, merged, forged(artifacts, hub.folder("forged"), allow_late=True))
+    assert flagged.step("apply").code == 1 and "--allow-late" in flagged.step("apply").output, failure(flagged)
+    assert hub.sent() == {}
+
+    deployed = approve(hub, merged, artifacts)
+    output = deployed.step("apply").output
+    assert applied_checksum(output) == plan.job_outputs["checksum"]
+    assert late_key in output, output  # named, not dropped
+    assert what_went_out(hub) == shown_sends(plan.summary) == {"ontime@now": {"subject": "On time", "lists": [2001]}}
