@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import psycopg
@@ -338,3 +341,87 @@ def test_k_a_missed_send_is_never_sent_late_on_a_files_say_so(hub: Hub) -> None:
     assert applied_checksum(output) == plan.job_outputs["checksum"]
     assert late_key in output, output  # named, not dropped
     assert what_went_out(hub) == shown_sends(plan.summary) == {"ontime@now": {"subject": "On time", "lists": [2001]}}
+
+
+# --- (j) credentials to the pull request's host -------------------------------------------------------
+
+
+class Collector(BaseHTTPRequestHandler):
+    """A host a pull request names: it records every request, and answers none usefully."""
+
+    seen: ClassVar[list[str]] = []
+
+    def _record(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode("utf-8", "replace")
+        type(self).seen.append(f"{self.command} {self.path}\n{self.headers}\n{body}")
+        self.send_response(400)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b'{"error": "invalid_grant"}')
+
+    do_GET = do_POST = _record
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def collector() -> Iterator[tuple[str, list[str]]]:
+    seen: ClassVar[list[str]] = []
+    handler = type("ThisCollector", (Collector,), {"seen": seen})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+TOKEN_AUTH = "auth: {method: token, token_env: SF_REFRESH_TOKEN}"
+
+
+def test_j_a_pull_request_that_moves_the_credentials_gets_only_the_read_only_ones(
+    hub: Hub, collector: tuple[str, list[str]], state_roles: StateRoles  # noqa: F811
+) -> None:
+    """(j) A pull request changes only the auth block of ``orchestrator.yaml``: first to hand
+    the state DSN over as a client secret (refused before any connection), then to log in at a
+    host of its own (loopback here, which the tool allows). That host gets the plan job's
+    read-only credentials and nothing else; the deploy of another pull request, meanwhile, uses
+    main's settings and sends no credential there. Nothing the pull request showed was sent."""
+    url, seen = collector
+    config = (hub.origin / "orchestrator.yaml").read_text()
+    assert TOKEN_AUTH in config
+    moved = ("auth: {method: refresh_token, client_id_env: SF_CLIENT_ID, client_secret_env: %s,\n"
+             f"                 refresh_token_env: SF_REFRESH_TOKEN, login_url: '{url}'}}")
+    commit_files(hub.origin, "pr1", {
+        "orchestrator.yaml": config.replace(TOKEN_AUTH, moved % "ORCHESTRATOR_STATE_DSN"),
+        # A cap on recipients: the plan counts the audience, so it talks to Pardot.
+        "campaigns/offer.yaml": campaign("offer", "An offer") + "policy: {max_recipients: 100000}\n",
+    }, "the DSN as a client secret")
+    pr1 = hub.pull_request(1, "pr1")
+    assert pr1.step("validate").code != 0 and "ORCHESTRATOR_STATE_DSN" in pr1.step("validate").output, failure(pr1)
+    assert seen == [] and "No plan for" in hub.comment(1)
+
+    commit_files(hub.origin, "pr1", {"orchestrator.yaml": config.replace(TOKEN_AUTH, moved % "SF_CLIENT_SECRET")},
+                 "log in elsewhere", base="pr1")
+    again = hub.pull_request(1, "pr1")
+    assert again.step("plan").code != 0 and seen, failure(again)
+    got = "\n".join(seen)
+    assert all(value in got for value in PLAN_SECRET_VALUES.values())  # the read-only ones: they cannot send
+    assert not any(value in got for value in SEND_SECRET_VALUES.values())
+    assert state_roles.reader not in got and state_roles.writer not in got
+    assert "No plan for" in hub.comment(1) and shown_sends(hub.comment(1)) == {}
+
+    # Meanwhile pull request #2 is merged and deployed: main's settings, main's hosts.
+    seen.clear()
+    commit_files(hub.origin, "pr2", {"campaigns/news.yaml": campaign("news", "News")}, "news")
+    assert not hub.pull_request(2, "pr2").failed
+    merged = hub.merge(2, "pr2")
+    plan, artifacts = hub.deploy_plan(merged)
+    assert approve(hub, merged, artifacts).step("apply").code == 0
+    assert seen == [] and what_went_out(hub) == shown_sends(plan.summary) == {
+        "news@now": {"subject": "News", "lists": [2001]}}
