@@ -209,8 +209,8 @@ def test_b_a_commit_pushed_after_the_review_goes_out_only_as_the_deploy_summary_
     holds v1's payload), in the summary and on the pull request; the approver sees v2, and what
     goes out is exactly what that summary showed, never something only the review saw.
     """
-    v1 = {"subject": "Happy holidays", "lists": [2001]}
-    v2 = {"subject": "LAST CHANCE: 50% off everything", "lists": [2001, 2002]}
+    v1: dict[str, Any] = {"subject": "Happy holidays", "lists": [2001]}
+    v2: dict[str, Any] = {"subject": "LAST CHANCE: 50% off everything", "lists": [2001, 2002]}
     commit_files(hub.origin, "pr1", {"campaigns/holiday.yaml": holiday(v1["subject"], "newsletter")}, "v1")
     pr1 = hub.pull_request(1, "pr1")
     assert not pr1.failed, failure(pr1)
@@ -368,7 +368,7 @@ class Collector(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def collector() -> Iterator[tuple[str, list[str]]]:
-    seen: ClassVar[list[str]] = []
+    seen: list[str] = []
     handler = type("ThisCollector", (Collector,), {"seen": seen})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
