@@ -425,3 +425,31 @@ def test_j_a_pull_request_that_moves_the_credentials_gets_only_the_read_only_one
     assert approve(hub, merged, artifacts).step("apply").code == 0
     assert seen == [] and what_went_out(hub) == shown_sends(plan.summary) == {
         "news@now": {"subject": "News", "lists": [2001]}}
+
+
+# --- (g) merges in quick succession --------------------------------------------------------------------
+
+
+def test_g_three_quick_merges_each_deploy_sends_only_what_its_own_summary_showed(hub: Hub) -> None:
+    """(g) Three pull requests merged within a second. GitHub runs one deploy run at a time and
+    keeps one pending: run 1 (the first merge) plans and waits at the gate, run 2 is replaced by
+    run 3 before it starts. Run 1's deploy sends pull request #1's change only, although main
+    already holds all three; run 3 shows and sends #2's and #3's, each labelled with its own
+    pull request. No send goes out under another pull request's approval."""
+    for number in (1, 2, 3):
+        news = {f"campaigns/news-{number}.yaml": campaign(f"news-{number}", f"News {number}")}
+        commit_files(hub.origin, f"pr{number}", news, f"news {number}")
+        assert not hub.pull_request(number, f"pr{number}").failed
+    m1, _m2, m3 = (hub.merge(number, f"pr{number}") for number in (1, 2, 3))
+
+    run1_plan, run1 = hub.deploy_plan(m1)  # started on the first push, before the others landed
+    assert shown_keys(run1_plan.summary) == {"news-1@now": "reviewed in #1"}
+    deployed = approve(hub, m1, run1)
+    assert deployed.step("apply").code == 0, failure(deployed)
+    assert what_went_out(hub) == shown_sends(run1_plan.summary)
+
+    run3_plan, run3 = hub.deploy_plan(m3)  # run 2 was replaced by run 3 while run 1 ran
+    assert shown_keys(run3_plan.summary) == {"news-2@now": "reviewed in #2", "news-3@now": "reviewed in #3"}
+    assert approve(hub, m3, run3, approver="bob").step("apply").code == 0
+    assert what_went_out(hub) == shown_sends(run1_plan.summary) | shown_sends(run3_plan.summary)
+    assert list(hub.sent()) == ["news-1@now", "news-2@now", "news-3@now"]
