@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -96,6 +97,12 @@ class Hub(GitHub):
         response = httpx.get(f"{self.url}/_sandbox/emails", timeout=10)
         response.raise_for_status()
         return {str(e["name"]): e for e in response.json()["emails"] if not e["deleted_at"]}
+
+    def text_of(self, name: str) -> str:
+        """The text part Pardot (the sandbox) received for email ``name``, from its database."""
+        with sqlite3.connect(f"file:{self.work / 'sandbox-api.db'}?mode=ro", uri=True) as conn:
+            (row,) = conn.execute("SELECT text FROM emails WHERE name = ?", (name,)).fetchall()
+        return str(row[0])
 
 
 @pytest.fixture
@@ -453,3 +460,37 @@ def test_g_three_quick_merges_each_deploy_sends_only_what_its_own_summary_showed
     assert approve(hub, m3, run3, approver="bob").step("apply").code == 0
     assert what_went_out(hub) == shown_sends(run1_plan.summary) | shown_sends(run3_plan.summary)
     assert list(hub.sent()) == ["news-1@now", "news-2@now", "news-3@now"]
+
+
+# --- (a) a layout changed by another pull request --------------------------------------------------------
+
+
+def test_a_a_send_whose_layout_another_merge_changed_is_shown_unreviewed_and_goes_out_as_shown(hub: Hub) -> None:
+    """(a) Pull request #1 (``offer``, with the shared footer) was reviewed; #2 changed the
+    footer and merged first. #2's deploy plan holds no send of #1's (nothing is held back for a
+    later merge to release). When #1 merges, its send carries #2's footer: the deploy summary and
+    a comment on #1 label it "not reviewed in any pull request" and show the new footer, and
+    what goes out is that text."""
+    commit_files(hub.origin, "main", {"campaigns/_footer.txt": "Footer reviewed with the offer"}, "a footer")
+    offer = campaign("offer", "Our offer").replace(
+        'text: "Hi {{Recipient.FirstName}}.', "text: \"Hi {{Recipient.FirstName}}. {% include '_footer.txt' %}.")
+    assert "include" in offer
+    commit_files(hub.origin, "pr1", {"campaigns/offer.yaml": offer}, "the offer")
+    commit_files(hub.origin, "pr2", {"campaigns/_footer.txt": "Footer of pull request 2"}, "a new footer")
+    assert not hub.pull_request(1, "pr1").failed
+    assert "+Hi {{Recipient.FirstName}}. Footer reviewed with the offer." in hub.comment(1)
+    assert not hub.pull_request(2, "pr2").failed
+
+    m2 = hub.merge(2, "pr2")
+    run1_plan, _ = hub.deploy_plan(m2)
+    assert run1_plan.job_outputs["changes"] == "false" and shown_keys(run1_plan.summary) == {}
+
+    m1 = hub.merge(1, "pr1")
+    run2_plan, run2 = hub.deploy_plan(m1)
+    assert shown_keys(run2_plan.summary) == {"offer@now": "not reviewed in any pull request"}
+    assert "Footer of pull request 2" in run2_plan.summary and "Footer reviewed" not in run2_plan.summary
+    (on_pr,) = [c for c in run2_plan.calls if c[0] == "create"]
+    assert on_pr[1] == 1 and "`offer@now` (send): not reviewed in any pull request" in on_pr[2]
+    assert approve(hub, m1, run2).step("apply").code == 0
+    assert what_went_out(hub) == shown_sends(run2_plan.summary)
+    assert "Footer of pull request 2" in hub.text_of("offer@now")
