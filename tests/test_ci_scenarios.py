@@ -124,7 +124,7 @@ def failure(job: JobRun) -> list[tuple[str, int, str]]:
     return [(s.name, s.code, s.output) for s in job.steps]
 
 
-_SHOWN = re.compile(r"<summary><code>\+ (?:send|schedule)</code> <code>([^<]+)</code></summary>\n\n```\n(.*?)```",
+_SHOWN = re.compile(r"<summary><code>(?:\+ send|&gt; schedule)</code> <code>([^<]+)</code></summary>\n\n```\n(.*?)```",
                     flags=re.DOTALL)
 
 
@@ -494,3 +494,35 @@ def test_a_a_send_whose_layout_another_merge_changed_is_shown_unreviewed_and_goe
     assert approve(hub, m1, run2).step("apply").code == 0
     assert what_went_out(hub) == shown_sends(run2_plan.summary)
     assert "Footer of pull request 2" in hub.text_of("offer@now")
+
+
+# --- (c) one send inside the lead time ----------------------------------------------------------------
+
+
+def test_c_a_send_that_fell_inside_the_lead_time_is_held_alone_and_named(hub: Hub) -> None:
+    """(c) Pull request #1 was reviewed with ``soon`` (in 30 minutes) and ``rest`` (on apply).
+    Before it merged, #2 raised ``policy.min_lead_time`` to an hour: ``soon`` now falls inside
+    it. The deploy plan holds that send alone, with its reason, in the summary; the deploy sends
+    the rest, which is what the summary listed, and the apply names the held send by key."""
+    when = minutes_from_now(30)
+    soon = f"soon@{when}"
+    commit_files(hub.origin, "pr1", {"campaigns/soon.yaml": at("soon", "Starts soon", when),
+                                     "campaigns/rest.yaml": campaign("rest", "The rest")}, "two sends")
+    config = (hub.origin / "orchestrator.yaml").read_text()
+    assert "min_lead_time: 10m" in config
+    commit_files(hub.origin, "pr2", {"orchestrator.yaml": config.replace("min_lead_time: 10m", "min_lead_time: 1h")},
+                 "a longer lead time")
+    pr1 = hub.pull_request(1, "pr1")
+    assert pr1.outputs["plan"]["exitcode"] == "2", failure(pr1)
+    assert sorted(shown_sends(hub.comment(1))) == ["rest@now", soon]
+
+    hub.merge(2, "pr2")
+    merged = hub.merge(1, "pr1")
+    plan, artifacts = hub.deploy_plan(merged)
+    assert plan.outputs["plan"]["exitcode"] == "3"  # needs a human: the held send
+    assert shown_keys(plan.summary) == {"rest@now": "reviewed in #1"}
+    assert f"`{soon}`" in plan.summary and "min_lead_time" in plan.summary
+    deployed = approve(hub, merged, artifacts)
+    output = deployed.step("apply").output
+    assert soon in output, output
+    assert what_went_out(hub) == shown_sends(plan.summary) == {"rest@now": {"subject": "The rest", "lists": [2001]}}
