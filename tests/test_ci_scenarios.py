@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import subprocess
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -526,3 +527,46 @@ def test_c_a_send_that_fell_inside_the_lead_time_is_held_alone_and_named(hub: Hu
     output = deployed.step("apply").output
     assert soon in output, output
     assert what_went_out(hub) == shown_sends(plan.summary) == {"rest@now": {"subject": "The rest", "lists": [2001]}}
+
+
+# --- (f2) a send cancelled in Pardot ----------------------------------------------------------------------
+
+
+def operator(hub: Hub, *args: str) -> subprocess.CompletedProcess[str]:
+    """An operator's command in a clone of main, with the deployer's credentials (the runbook)."""
+    where = clone(hub.origin, hub.folder("operator") / "checkout", "main")
+    env = {"PATH": str(BIN), "HOME": str(where.parent), "NO_COLOR": "1", **hub.secrets_send}
+    return subprocess.run([str(BIN / "orchestrator"), "--env", "production", *args], cwd=where, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_f2_a_send_cancelled_in_pardot_stays_cancelled_through_an_unrelated_deploy(hub: Hub) -> None:
+    """(f2) ``promo`` was scheduled by a deploy, then cancelled: deleted in Pardot, and marked
+    with ``state skip`` as the runbook says, while its file is still on main. The next, unrelated
+    pull request's comment and deploy summary show it as skipped and never re-schedule it; the
+    deploy sends only the unrelated change, as its summary showed."""
+    when = minutes_from_now(180)
+    promo = f"promo@{when}"
+    commit_files(hub.origin, "pr1", {"campaigns/promo.yaml": at("promo", "Promo", when)}, "promo")
+    assert not hub.pull_request(1, "pr1").failed
+    m1 = hub.merge(1, "pr1")
+    plan1, run1 = hub.deploy_plan(m1)
+    assert shown_keys(plan1.summary) == {promo: "reviewed in #1"}
+    assert approve(hub, m1, run1).step("apply").code == 0
+    assert hub.sent()[promo]["scheduled_time"]
+
+    cancel = f"{hub.url}/_sandbox/emails/{hub.sent()[promo]['id']}"  # deleted in Pardot's UI
+    httpx.delete(cancel, headers={"Authorization": f"Bearer {SANDBOX_TOKEN}"}, timeout=10).raise_for_status()
+    skipped = operator(hub, "state", "skip", promo, "--reason", "cancelled: wrong discount")
+    assert skipped.returncode == 0, skipped.stdout + skipped.stderr
+    assert hub.sent() == {}
+
+    commit_files(hub.origin, "pr2", {"campaigns/news.yaml": campaign("news", "News")}, "unrelated")
+    pr2 = hub.pull_request(2, "pr2")
+    assert not pr2.failed, failure(pr2)
+    assert list(shown_sends(hub.comment(2))) == ["news@now"] and "wrong discount" in hub.comment(2)
+    m2 = hub.merge(2, "pr2")
+    plan2, run2 = hub.deploy_plan(m2)
+    assert shown_keys(plan2.summary) == {"news@now": "reviewed in #2"} and "wrong discount" in plan2.summary
+    assert approve(hub, m2, run2).step("apply").code == 0
+    assert what_went_out(hub) == shown_sends(plan2.summary) == {"news@now": {"subject": "News", "lists": [2001]}}
