@@ -89,6 +89,14 @@ class Hub(GitHub):
                 self.comments[str(number)] = [c for c in self.comments[str(number)] if c["id"] != call[1]]
         return job
 
+    def deploy(self, sha: str, artifacts: Path, approver: str = "alice", attempt: int = 1) -> JobRun:
+        """The deploy job of a run for ``sha``, approved; ``attempt`` 2 or more is a re-run."""
+        runner = clone(self.origin, self.folder("deploy") / "checkout", sha)
+        reviews = [{"state": "approved", "environments": [{"name": "production"}], "user": {"login": approver}}]
+        return run_job(runner / ".github" / "workflows" / DEPLOY_WORKFLOW, "deploy", runner, self.secrets_send,
+                       artifacts, {"reviews": reviews, "context": {"sha": sha}},
+                       extra_env={"GITHUB_SHA": sha, "GITHUB_RUN_ATTEMPT": str(attempt)})
+
     def comment(self, number: int) -> str:
         """What the pull request's page shows from the bot, all comments together."""
         return "\n".join(c["body"] for c in self.comments.get(str(number), []))
@@ -197,9 +205,9 @@ def test_i_a_pull_request_that_applies_from_its_own_workflow_sends_nothing(
     assert hub.sent() == {} and state_tables(state_roles.writer) == []
 
 
-def approve(hub: Hub, sha: str, artifacts: Path, approver: str = "alice") -> JobRun:
-    """The deploy job of a run, approved at the ``production`` gate."""
-    return hub.deploy(sha, artifacts, approver=approver)
+def approve(hub: Hub, sha: str, artifacts: Path, approver: str = "alice", attempt: int = 1) -> JobRun:
+    """The deploy job of a run, approved at the ``production`` gate (``attempt`` > 1: a re-run)."""
+    return hub.deploy(sha, artifacts, approver=approver, attempt=attempt)
 
 
 # --- (b) a commit pushed after the review -------------------------------------------------------------
@@ -264,24 +272,25 @@ def test_h_re_running_an_old_run_never_sends_a_campaign_main_has_since_deleted(h
     assert approve(hub, m2, run2).step("apply").code == 0
     assert what_went_out(hub) == shown_sends(run2_plan.summary)
 
-    rerun_deploy = approve(hub, m1, run1)
-    assert rerun_deploy.step("apply").code == 1, failure(rerun_deploy)
-    assert "Explain a failed apply" in rerun_deploy.ran()
-    rerun_plan, rerun = hub.deploy_plan(m1)  # "Re-run all jobs": the plan job checks out m1 again
+    # As a first attempt (run 1 approved only now), the saved plan no longer matches the state.
+    late_approval = approve(hub, m1, run1)
+    assert late_approval.step("apply").code == 1, failure(late_approval)
+    assert "Explain a failed apply" in late_approval.ran()
+    # "Re-run all jobs" of run 1: the plan job checks out m1 again; the deploy refuses before the apply.
+    rerun_plan, rerun = hub.deploy_plan(m1)
     assert shown_keys(rerun_plan.summary) == {"doomed@now": "reviewed in #1"}
-    rerun_whole = approve(hub, m1, rerun)
-    output = rerun_whole.step("apply").output
-    assert rerun_whole.step("apply").code == 1 and "descend" in output, output
+    rerun_whole = approve(hub, m1, rerun, attempt=2)
+    assert rerun_whole.step("current").code == 1 and f"main is now at {m2}" in rerun_whole.step("current").output
+    assert "apply" not in rerun_whole.ran()
     assert list(hub.sent()) == ["kept@now"]
 
 
-@pytest.mark.xfail(strict=True, reason="open: an old run re-run sends when nothing was applied since")
 def test_h_re_running_an_old_run_after_a_deploy_with_nothing_to_send_sends_nothing(hub: Hub) -> None:
-    """(h), the gap: run 1 planned ``doomed`` and its deploy was rejected; main then deleted
-    ``doomed`` in a run with nothing to send (its deploy job skipped, so no apply recorded a
-    newer commit). A re-run of run 1 is approved on the strength of run 1's old summary: its
-    commit still descends from the last applied one, its plan still matches the state, and it
-    sends ``doomed``, which main has deleted."""
+    """(h), when nothing was applied since: run 1 planned ``doomed`` and its deploy was
+    rejected; main then deleted ``doomed`` in a run with nothing to send (its deploy job
+    skipped, so no apply recorded a newer commit). Run 1's commit still descends from the last
+    applied one and its plan still matches the state, so only the workflow can tell: a re-run
+    (attempt 2) of a commit that is no longer main's head is refused before the apply."""
     commit_files(hub.origin, "pr1", {"campaigns/doomed.yaml": campaign("doomed", "Withdrawn")}, "doomed")
     m1 = hub.merge(1, "pr1")
     _, run1 = hub.deploy_plan(m1)
@@ -291,8 +300,9 @@ def test_h_re_running_an_old_run_after_a_deploy_with_nothing_to_send_sends_nothi
     m2 = hub.merge(2, "pr2")
     run2_plan, _ = hub.deploy_plan(m2)
     assert run2_plan.job_outputs["changes"] == "false"  # the deploy job is skipped
-    rerun = approve(hub, m1, run1)
-    assert rerun.step("apply").code != 0 and hub.sent() == {}, rerun.step("apply").output
+    rerun = approve(hub, m1, run1, attempt=2)
+    assert rerun.step("current").code == 1 and "Run the workflow on main" in rerun.step("current").output
+    assert "apply" not in rerun.ran() and hub.sent() == {}, failure(rerun)
 
 
 # --- (k) a decision from a file -------------------------------------------------------------------------
