@@ -44,7 +44,6 @@ from tests.test_ci_workflows import (  # noqa: F401  (sandbox_url, state_roles: 
     JobRun,
     StateRoles,
     applied_checksum,
-    bot,
     campaign,
     clone,
     commit_files,
@@ -210,6 +209,12 @@ def approve(hub: Hub, sha: str, artifacts: Path, approver: str = "alice", attemp
     return hub.deploy(sha, artifacts, approver=approver, attempt=attempt)
 
 
+def assert_applied(job: JobRun) -> JobRun:
+    """The deploy job applied its plan (exit 0); else the failure shows every step's output."""
+    assert "apply" in job.ran() and job.step("apply").code == 0, failure(job)
+    return job
+
+
 # --- (b) a commit pushed after the review -------------------------------------------------------------
 
 
@@ -269,7 +274,7 @@ def test_h_re_running_an_old_run_never_sends_a_campaign_main_has_since_deleted(h
     m2 = hub.merge(2, "pr2")
     run2_plan, run2 = hub.deploy_plan(m2)
     assert shown_keys(run2_plan.summary) == {"kept@now": "reviewed in #2"}
-    assert approve(hub, m2, run2).step("apply").code == 0
+    assert_applied(approve(hub, m2, run2))
     assert what_went_out(hub) == shown_sends(run2_plan.summary)
 
     # As a first attempt (run 1 approved only now), the saved plan no longer matches the state.
@@ -440,7 +445,7 @@ def test_j_a_pull_request_that_moves_the_credentials_gets_only_the_read_only_one
     assert not hub.pull_request(2, "pr2").failed
     merged = hub.merge(2, "pr2")
     plan, artifacts = hub.deploy_plan(merged)
-    assert approve(hub, merged, artifacts).step("apply").code == 0
+    assert_applied(approve(hub, merged, artifacts))
     assert seen == [] and what_went_out(hub) == shown_sends(plan.summary) == {
         "news@now": {"subject": "News", "lists": [2001]}}
 
@@ -468,7 +473,7 @@ def test_g_three_quick_merges_each_deploy_sends_only_what_its_own_summary_showed
 
     run3_plan, run3 = hub.deploy_plan(m3)  # run 2 was replaced by run 3 while run 1 ran
     assert shown_keys(run3_plan.summary) == {"news-2@now": "reviewed in #2", "news-3@now": "reviewed in #3"}
-    assert approve(hub, m3, run3, approver="bob").step("apply").code == 0
+    assert_applied(approve(hub, m3, run3, approver="bob"))
     assert what_went_out(hub) == shown_sends(run1_plan.summary) | shown_sends(run3_plan.summary)
     assert list(hub.sent()) == ["news-1@now", "news-2@now", "news-3@now"]
 
@@ -502,7 +507,7 @@ def test_a_a_send_whose_layout_another_merge_changed_is_shown_unreviewed_and_goe
     assert "Footer of pull request 2" in run2_plan.summary and "Footer reviewed" not in run2_plan.summary
     (on_pr,) = [c for c in run2_plan.calls if c[0] == "create"]
     assert on_pr[1] == 1 and "`offer@now` (send): not reviewed in any pull request" in on_pr[2]
-    assert approve(hub, m1, run2).step("apply").code == 0
+    assert_applied(approve(hub, m1, run2))
     assert what_went_out(hub) == shown_sends(run2_plan.summary)
     assert "Footer of pull request 2" in hub.text_of("offer@now")
 
@@ -562,7 +567,7 @@ def test_f2_a_send_cancelled_in_pardot_stays_cancelled_through_an_unrelated_depl
     m1 = hub.merge(1, "pr1")
     plan1, run1 = hub.deploy_plan(m1)
     assert shown_keys(plan1.summary) == {promo: "reviewed in #1"}
-    assert approve(hub, m1, run1).step("apply").code == 0
+    assert_applied(approve(hub, m1, run1))
     assert hub.sent()[promo]["scheduled_time"]
 
     cancel = f"{hub.url}/_sandbox/emails/{hub.sent()[promo]['id']}"  # deleted in Pardot's UI
@@ -578,5 +583,5 @@ def test_f2_a_send_cancelled_in_pardot_stays_cancelled_through_an_unrelated_depl
     m2 = hub.merge(2, "pr2")
     plan2, run2 = hub.deploy_plan(m2)
     assert shown_keys(plan2.summary) == {"news@now": "reviewed in #2"} and "wrong discount" in plan2.summary
-    assert approve(hub, m2, run2).step("apply").code == 0
+    assert_applied(approve(hub, m2, run2))
     assert what_went_out(hub) == shown_sends(plan2.summary) == {"news@now": {"subject": "News", "lists": [2001]}}
