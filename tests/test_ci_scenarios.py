@@ -559,7 +559,8 @@ def test_f2_a_send_cancelled_in_pardot_stays_cancelled_through_an_unrelated_depl
     """(f2) ``promo`` was scheduled by a deploy, then cancelled: deleted in Pardot, and marked
     with ``state skip`` as the runbook says, while its file is still on main. The next, unrelated
     pull request's comment and deploy summary show it as skipped and never re-schedule it; the
-    deploy sends only the unrelated change, as its summary showed."""
+    deploy sends only the unrelated change, as its summary showed. A later change of the file
+    ends the skip."""
     when = minutes_from_now(180)
     promo = f"promo@{when}"
     commit_files(hub.origin, "pr1", {"campaigns/promo.yaml": at("promo", "Promo", when)}, "promo")
@@ -585,3 +586,9 @@ def test_f2_a_send_cancelled_in_pardot_stays_cancelled_through_an_unrelated_depl
     assert shown_keys(plan2.summary) == {"news@now": "reviewed in #2"} and "wrong discount" in plan2.summary
     assert_applied(approve(hub, m2, run2))
     assert what_went_out(hub) == shown_sends(plan2.summary) == {"news@now": {"subject": "News", "lists": [2001]}}
+
+    # The skip lasts until the file's content changes: a pull request that changes it shows it again.
+    commit_files(hub.origin, "pr3", {"campaigns/promo.yaml": at("promo", "Promo, the right discount", when)},
+                 "promo again")
+    assert not hub.pull_request(3, "pr3").failed
+    assert shown_sends(hub.comment(3)) == {promo: {"subject": "Promo, the right discount", "lists": [2001]}}
