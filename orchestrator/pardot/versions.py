@@ -1,0 +1,191 @@
+"""One object per Pardot API version: its paths, encoding, decoding and error rules.
+
+The client is written once and asks the version object chosen for it (in
+:func:`orchestrator.connect.build_client`, from ``api.version``) how to build each call, how to
+read each answer, and which failures prove that a send was not processed. Nothing else in the
+product knows which version it talks to: a send's payload (``DesiredSend.payload``) stays the
+project's own form, and only the version object translates it, so no fingerprint of an applied
+send changes when an account moves from v4 to v5.
+
+* :class:`ClassicApi` (:data:`V3`, :data:`V4`): ``/api/<object>/version/<n>/do/<op>``, form
+  parameters, ``<rsp>`` / ``@attributes`` envelopes (docs/wire-format.md).
+* :class:`RestApiV5` (:data:`V5`): list-email and one-to-one sends, email reads and statistics
+  through ``/api/v5/objects/...`` with JSON bodies and ``{"code", "message"}`` errors
+  (docs/wire-format.md, "Version 5"). Template reads, id look-ups, prospects and exports still
+  use the v4 paths, which every v5 account also answers (``LEGACY_NUMBER``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from orchestrator.errors import ApiError, ApiProtocolError
+from orchestrator.pardot import decode, endpoints, errormap
+from orchestrator.pardot.endpoints import Call
+from orchestrator.pardot.envelope import Envelope
+from orchestrator.pardot.models import (
+    Email,
+    EmailStats,
+    EmailTemplate,
+    EmailTemplateSummary,
+    ListEmailSend,
+    OneToOneSend,
+)
+
+__all__ = [
+    "V3",
+    "V4",
+    "VERSIONS",
+    "ApiVersion",
+    "ClassicApi",
+    "api_version",
+]
+
+
+class ApiVersion(Protocol):
+    """What the client needs from an API version; every method is pure (no I/O)."""
+
+    @property
+    def number(self) -> int:
+        """``api.version``: 3, 4 or 5."""
+        ...
+
+    def template_read(self, template_id: int, *, archived: bool) -> Call: ...
+    def template_list_one_to_one(self, *, archived: bool) -> Call: ...
+    def list_send(self, send: ListEmailSend) -> Call: ...
+    def one_to_one_send(self, send: OneToOneSend) -> Call: ...
+    def email_read(self, email_id: int, *, include_message: bool) -> Call: ...
+    def email_stats(self, email_id: int) -> Call: ...
+    def object_read(self, obj: str, object_id: int) -> Call: ...
+    def object_query(self, obj: str, *, id_greater_than: int = 0) -> Call: ...
+    def prospect_read(self, *, prospect_id: int | None = None, email: str | None = None) -> Call: ...
+    def export_create(
+        self, obj: str, procedure: str, arguments: Mapping[str, str], fields: Sequence[str] | None
+    ) -> Call: ...
+    def export_read(self, export_id: int) -> Call: ...
+    def export_query(self, filters: Mapping[str, str | None]) -> Call: ...
+    def export_cancel(self, export_id: int) -> Call: ...
+
+    def decode_template(self, envelope: Envelope) -> EmailTemplate: ...
+    def decode_template_list(self, envelope: Envelope) -> list[EmailTemplateSummary]: ...
+    def decode_sent(self, call: Call, envelope: Envelope) -> Email: ...
+    def decode_email(self, call: Call, envelope: Envelope) -> Email: ...
+    def decode_stats(self, envelope: Envelope) -> EmailStats: ...
+
+    def error_for_code(
+        self, code: int | None, message: str, *, http_status: int | None = None, is_send: bool = False
+    ) -> ApiError: ...
+    def error_for_status(self, status: int, reason: str, *, is_send: bool = False) -> ApiError: ...
+    def proves_not_sent(self, error: BaseException) -> bool: ...
+
+
+@dataclass(frozen=True)
+class ClassicApi:
+    """Pardot's v3 and v4 API: the same surface, told apart by the number in every path."""
+
+    number: int
+
+    # --- paths and encoding ---------------------------------------------------------------
+
+    @property
+    def _legacy(self) -> int:
+        """The number in ``/version/<n>/`` paths."""
+        return self.number
+
+    def template_read(self, template_id: int, *, archived: bool) -> Call:
+        return endpoints.template_read(self._legacy, template_id, archived=archived)
+
+    def template_list_one_to_one(self, *, archived: bool) -> Call:
+        return endpoints.template_list_one_to_one(self._legacy, archived=archived)
+
+    def list_send(self, send: ListEmailSend) -> Call:
+        return endpoints.list_send(self._legacy, send)
+
+    def one_to_one_send(self, send: OneToOneSend) -> Call:
+        return endpoints.one_to_one_send(self._legacy, send)
+
+    def email_read(self, email_id: int, *, include_message: bool) -> Call:
+        return endpoints.email_read(self._legacy, email_id, include_message=include_message)
+
+    def email_stats(self, email_id: int) -> Call:
+        return endpoints.email_stats(self._legacy, email_id)
+
+    def object_read(self, obj: str, object_id: int) -> Call:
+        return endpoints.object_read(self._legacy, obj, object_id)
+
+    def object_query(self, obj: str, *, id_greater_than: int = 0) -> Call:
+        return endpoints.object_query(self._legacy, obj, id_greater_than=id_greater_than)
+
+    def prospect_read(self, *, prospect_id: int | None = None, email: str | None = None) -> Call:
+        return endpoints.prospect_read(self._legacy, prospect_id=prospect_id, email=email)
+
+    def export_create(
+        self, obj: str, procedure: str, arguments: Mapping[str, str], fields: Sequence[str] | None
+    ) -> Call:
+        return endpoints.export_create(self._legacy, obj, procedure, arguments, fields)
+
+    def export_read(self, export_id: int) -> Call:
+        return endpoints.export_read(self._legacy, export_id)
+
+    def export_query(self, filters: Mapping[str, str | None]) -> Call:
+        return endpoints.export_query(self._legacy, filters)
+
+    def export_cancel(self, export_id: int) -> Call:
+        return endpoints.export_cancel(self._legacy, export_id)
+
+    # --- decoding -------------------------------------------------------------------------
+
+    def decode_template(self, envelope: Envelope) -> EmailTemplate:
+        """A template read; the error a ``stat="ok"`` answer can carry inside is raised (§3.4)."""
+        data = envelope.root("emailTemplate")
+        failure = decode.embedded_failure(data) if isinstance(data, Mapping) else None
+        if failure is not None:
+            raise self.error_for_code(failure.code, failure.message)
+        return decode.decode_template(data)
+
+    def decode_template_list(self, envelope: Envelope) -> list[EmailTemplateSummary]:
+        data = envelope.data.get("emailTemplates")
+        failure = decode.embedded_failure(data) if isinstance(data, Mapping) else None
+        if failure is not None:
+            raise self.error_for_code(failure.code, failure.message)
+        return decode.decode_template_list(data)
+
+    def decode_sent(self, call: Call, envelope: Envelope) -> Email:
+        """The ``email`` root of a send answer (the client turns a failure into "unknown")."""
+        return decode.decode_email(envelope.root("email"))
+
+    def decode_email(self, call: Call, envelope: Envelope) -> Email:
+        return decode.decode_email(envelope.root("email"))
+
+    def decode_stats(self, envelope: Envelope) -> EmailStats:
+        return decode.decode_stats(envelope.root("stats"))
+
+    # --- errors and the exactly-once rule -------------------------------------------------
+
+    def error_for_code(
+        self, code: int | None, message: str, *, http_status: int | None = None, is_send: bool = False
+    ) -> ApiError:
+        return errormap.error_for_code(code, message, http_status=http_status, is_send=is_send)
+
+    def error_for_status(self, status: int, reason: str, *, is_send: bool = False) -> ApiError:
+        return errormap.error_for_status(status, reason, is_send=is_send)
+
+    def proves_not_sent(self, error: BaseException) -> bool:
+        return errormap.proves_not_sent(error)
+
+
+V3 = ClassicApi(3)
+V4 = ClassicApi(4)
+
+#: Every supported version by its number (``api.version`` in orchestrator.yaml).
+VERSIONS: dict[int, ApiVersion] = {3: V3, 4: V4}
+
+
+def api_version(number: int) -> ApiVersion:
+    """The version object for ``api.version``; ApiProtocolError for one the client lacks."""
+    try:
+        return VERSIONS[number]
+    except KeyError:
+        raise ApiProtocolError(f"no Pardot API version {number!r}") from None
