@@ -127,6 +127,7 @@ def build_client(
             base_url=SANDBOX_BASE_URL,
             business_unit_id=SANDBOX_BUSINESS_UNIT,
             auth=StaticTokenAuth(SANDBOX_TOKEN),
+            version=int(api.get("version", 4)),
             format=api.get("format", "json"),
             allow_insecure=True,
         )

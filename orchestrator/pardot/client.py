@@ -497,7 +497,10 @@ class PardotClient:
         url = self._settings.api_root + call.path
         fmt = ("format", self._settings.format)
         if call.is_v5:
-            return self._http.build_request(call.method, url, params=httpx.QueryParams(call.params), headers=headers)
+            json_body = dict(call.json) if call.json is not None else None
+            return self._http.build_request(
+                call.method, url, params=httpx.QueryParams(call.params), json=json_body, headers=headers
+            )
         if call.method == "GET":
             return self._http.build_request("GET", url, params=httpx.QueryParams((*call.params, fmt)), headers=headers)
         if call.json is not None:

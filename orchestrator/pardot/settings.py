@@ -108,7 +108,7 @@ AuthSettings = TokenAuth | StaticTokenAuth | RefreshTokenAuth | ClientCredential
 _FORMATS = ("json", "xml")
 #: The API versions the client speaks, one object each in :mod:`.versions` (a test keeps the two
 #: in step; this module stays free of httpx, which the version objects' error rules import).
-SUPPORTED_VERSIONS = (3, 4)
+SUPPORTED_VERSIONS = (3, 4, 5)
 
 
 @dataclass(frozen=True)

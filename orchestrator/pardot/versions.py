@@ -9,19 +9,20 @@ send changes when an account moves from v4 to v5.
 
 * :class:`ClassicApi` (:data:`V3`, :data:`V4`): ``/api/<object>/version/<n>/do/<op>``, form
   parameters, ``<rsp>`` / ``@attributes`` envelopes (docs/wire-format.md).
-* :class:`RestApiV5` (:data:`V5`): list-email and one-to-one sends, email reads and statistics
-  through ``/api/v5/objects/...`` with JSON bodies and ``{"code", "message"}`` errors
-  (docs/wire-format.md, "Version 5"). Template reads, id look-ups, prospects and exports still
-  use the v4 paths, which every v5 account also answers (``LEGACY_NUMBER``).
+* :class:`RestApiV5` (:data:`V5`): list-email and one-to-one sends through
+  ``/api/v5/objects/...`` with JSON bodies and ``{"code", "message"}`` errors
+  (docs/wire-format.md, "Version 5"); a send v5 cannot carry (tags, a prospect by address)
+  keeps the v4 path. Email reads, statistics, template reads, id look-ups,
+  prospects and exports still use the v4 paths (``LEGACY_NUMBER``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, ClassVar, Protocol
 
-from orchestrator.errors import ApiError, ApiProtocolError
+from orchestrator.errors import ApiError, ApiProtocolError, ApiValidationError
 from orchestrator.pardot import decode, endpoints, errormap
 from orchestrator.pardot.endpoints import Call
 from orchestrator.pardot.envelope import Envelope
@@ -37,9 +38,11 @@ from orchestrator.pardot.models import (
 __all__ = [
     "V3",
     "V4",
+    "V5",
     "VERSIONS",
     "ApiVersion",
     "ClassicApi",
+    "RestApiV5",
     "api_version",
 ]
 
@@ -176,11 +179,149 @@ class ClassicApi:
         return errormap.proves_not_sent(error)
 
 
+#: v5 list-email fields a send asks back: readable ones only (write-only ``recipientListIds``,
+#: ``suppressionListIds`` and ``scheduledTime`` are never returned; list-email-v5 page).
+V5_LIST_EMAIL_FIELDS = "id,name,subject,campaignId,emailTemplateId,createdAt,isSent,operationalEmail"
+#: The same for one-to-one emails (email-v5 page).
+V5_EMAIL_FIELDS = "id,name,subject,campaignId,prospectId,createdAt"
+
+
+@dataclass(frozen=True)
+class RestApiV5(ClassicApi):
+    """Pardot's v5 API for list-email and one-to-one sends; v4 paths for everything else.
+
+    Email reads keep the v4 path because it reads both kinds of email by id (v5 splits them into
+    ``list-emails`` and ``emails``); v5 statistics, template reads and id look-ups are not done
+    yet, and v5's export surface is unconfirmed (pardot-api.md §1.7). The same account and
+    token answer the v4 paths.
+    """
+
+    number: int = 5
+    LEGACY_NUMBER: ClassVar[int] = 4
+
+    @property
+    def _legacy(self) -> int:
+        return self.LEGACY_NUMBER
+
+    def list_send(self, send: ListEmailSend) -> Call:
+        """``POST /api/v5/objects/list-emails`` with a JSON body (create = send).
+
+        A send with tags goes through the v4 path: v5's create takes no tags (tagging is a
+        separate ``do/addTag`` call, which would make one send two irreversible calls).
+        """
+        if send.tags:
+            return endpoints.list_send(self._legacy, send)
+        return Call(
+            "listEmail.create(v5)",
+            "POST",
+            "/api/v5/objects/list-emails",
+            (("fields", V5_LIST_EMAIL_FIELDS),),
+            json=list_email_body(send),
+            is_send=True,
+        )
+
+    def one_to_one_send(self, send: OneToOneSend) -> Call:
+        """``POST /api/v5/objects/emails``; by address or with tags, the v4 path.
+
+        v5's create names the prospect by ``prospectId`` only and takes no tags (email-v5 page);
+        resolving an address first could pick another of several prospects sharing it, so such
+        a send keeps the v4 path, which names the prospect exactly as the project does.
+        """
+        if send.tags or send.prospect_id is None:
+            return endpoints.one_to_one_send(self._legacy, send)
+        return Call(
+            "email.create(v5)",
+            "POST",
+            "/api/v5/objects/emails",
+            (("fields", V5_EMAIL_FIELDS),),
+            json=one_to_one_body(send),
+            is_send=True,
+        )
+
+    def decode_sent(self, call: Call, envelope: Envelope) -> Email:
+        if not call.is_v5:
+            return super().decode_sent(call, envelope)
+        return decode.decode_email_v5(envelope.data, one_to_one=call.path.endswith("/emails"))
+
+    def error_for_code(
+        self, code: int | None, message: str, *, http_status: int | None = None, is_send: bool = False
+    ) -> ApiError:
+        return errormap.error_for_code_v5(code, message, http_status=http_status, is_send=is_send)
+
+    def error_for_status(self, status: int, reason: str, *, is_send: bool = False) -> ApiError:
+        return errormap.error_for_status(status, reason, is_send=is_send)
+
+
+def _sender_options(send: ListEmailSend | OneToOneSend) -> list[dict[str, Any]]:
+    """The project's sender fields as v5 ``senderOptions`` (most specific first, as v4 reads them)."""
+    options: list[dict[str, Any]] = []
+    if send.from_assigned_user:
+        options.append({"type": "assigned_user"})
+    if send.from_account_owner:
+        options.append({"type": "account_owner"})
+    if send.from_user_id is not None:
+        options.append({"type": "specific_user", "userId": send.from_user_id})
+    if send.from_email or send.from_name:
+        option: dict[str, Any] = {"type": "general_user"}
+        if send.from_email:
+            option["address"] = send.from_email
+        if send.from_name:
+            option["name"] = send.from_name
+        options.append(option)
+    return options
+
+
+def _content_body(send: ListEmailSend | OneToOneSend) -> dict[str, Any]:
+    body: dict[str, Any] = {"campaignId": send.campaign_id}
+    for key, value in (
+        ("name", send.name),
+        ("subject", send.subject),
+        ("textMessage", send.text_content),
+        ("htmlMessage", send.html_content),
+        ("emailTemplateId", send.email_template_id),
+    ):
+        if value is not None:
+            body[key] = value
+    senders = _sender_options(send)
+    if senders:
+        body["senderOptions"] = senders
+    if send.replyto_email:
+        body["replyToOptions"] = [{"type": "general_address", "address": send.replyto_email}]
+    if send.operational_email:
+        body["isOperational"] = True
+    if send.tags:
+        raise ApiValidationError("v5 list and one-to-one email creation takes no tags (list-email-v5, email-v5 pages)")
+    return body
+
+
+def list_email_body(send: ListEmailSend) -> dict[str, Any]:
+    """The JSON body of a v5 list-email create; validated first (ApiValidationError, code None)."""
+    send.validate()
+    body = _content_body(send)
+    body["recipientListIds"] = list(send.list_ids)
+    if send.suppression_list_ids:
+        body["suppressionListIds"] = list(send.suppression_list_ids)
+    if send.scheduled_time is not None:
+        body["scheduledTime"] = send.scheduled_time.isoformat()
+    return body
+
+
+def one_to_one_body(send: OneToOneSend) -> dict[str, Any]:
+    """The JSON body of a v5 email create (one prospect, by id)."""
+    send.validate()
+    if send.prospect_id is None:
+        raise ApiValidationError("a v5 one-to-one send names its prospect by id (prospectId), not by address")
+    body = _content_body(send)
+    body["prospectId"] = send.prospect_id
+    return body
+
+
 V3 = ClassicApi(3)
 V4 = ClassicApi(4)
+V5 = RestApiV5()
 
 #: Every supported version by its number (``api.version`` in orchestrator.yaml).
-VERSIONS: dict[int, ApiVersion] = {3: V3, 4: V4}
+VERSIONS: dict[int, ApiVersion] = {3: V3, 4: V4, 5: V5}
 
 
 def api_version(number: int) -> ApiVersion:
