@@ -100,3 +100,11 @@ def test_version_5_sends_through_the_v5_endpoints(served: tuple[Path, str]) -> N
     assert not [s for s in sends if s[1] == "/api/email/version/4/do/send"]
     code, out, err = run(project, "--env", "live", "plan", "--detailed-exitcode", clock=fixed_clock(NOW))
     assert code == 0, out + err
+
+
+def test_an_unknown_version_is_a_located_error(tmp_path: Path) -> None:
+    project = copy_example(tmp_path / "example")
+    _set_version(project, 6)
+    code, out, err = run(project, "validate")
+    assert code != 0 and "orchestrator.yaml" in out + err and "api.version must be 3, 4 or 5" in out + err
+    assert "Traceback" not in out + err

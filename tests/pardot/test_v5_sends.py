@@ -16,8 +16,10 @@ from typing import Any
 import httpx
 import pytest
 import tenacity
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from orchestrator.errors import ApiAuthError, ApiOutcomeUnknown, ApiValidationError
+from orchestrator.errors import ApiAuthError, ApiError, ApiOutcomeUnknown, ApiRateLimited, ApiValidationError
 from orchestrator.pardot.client import PardotClient
 from orchestrator.pardot.models import ListEmailSend, OneToOneSend
 from orchestrator.pardot.settings import ApiSettings, StaticTokenAuth
@@ -26,6 +28,7 @@ from orchestrator.sandbox import (
     SANDBOX_BASE_URL,
     SANDBOX_BUSINESS_UNIT,
     SANDBOX_TOKEN,
+    FaultConfig,
     SandboxApp,
     inprocess_transport,
 )
@@ -60,7 +63,7 @@ class Box:
         self.clients: list[PardotClient] = []
 
     def client(self, version: int = 5, token: str = SANDBOX_TOKEN) -> PardotClient:
-        settings = ApiSettings(
+        api_settings = ApiSettings(
             base_url=SANDBOX_BASE_URL,
             business_unit_id=SANDBOX_BUSINESS_UNIT,
             auth=StaticTokenAuth(token),
@@ -69,7 +72,7 @@ class Box:
             format="json",
         )
         client = PardotClient(
-            settings,
+            api_settings,
             transport=inprocess_transport(self.app),
             env={},
             tracer=self.recorder.tracer,
@@ -282,3 +285,75 @@ def test_an_unreadable_v5_created_answer_is_unknown() -> None:
     fake = FakePardot([Answer({"id": 70001, "createdAt": "2026-11-27 10:00:00"}, status=201)])  # no offset
     with _fake_client(fake) as client, pytest.raises(ApiOutcomeUnknown):
         client.send_list_email(_list_send())
+
+
+def test_a_v5_66_answers_429_and_is_retried_without_sending() -> None:
+    """The sandbox's 66 on a v5 path is HTTP 429 with the v5 body; the client retries, sends nothing."""
+    app = SandboxApp(clock=lambda: START, faults=FaultConfig(rates={"error66": 1.0}))
+    try:
+        with httpx.Client(transport=inprocess_transport(app), base_url=SANDBOX_BASE_URL) as h:
+            answer = h.post("/api/v5/objects/list-emails", json={"campaignId": 1001}, headers=AUTH)
+            assert answer.status_code == 429 and answer.json()["code"] == 66
+            recorder = Recorder()
+            api_settings = ApiSettings(
+                base_url=SANDBOX_BASE_URL,
+                business_unit_id=SANDBOX_BUSINESS_UNIT,
+                auth=StaticTokenAuth(SANDBOX_TOKEN),
+                allow_insecure=True,
+                version=5,
+                max_retries=2,
+            )
+            client = PardotClient(
+                api_settings, transport=inprocess_transport(app), env={}, tracer=recorder.tracer,
+                retry_wait=tenacity.wait_none(), sleep=recorder.sleep,
+            )
+            with client, pytest.raises(ApiRateLimited):
+                client.send_list_email(_list_send())
+            assert recorder.exchanges == [("POST /api/v5/objects/list-emails", 429)] * 3
+            assert h.get("/_sandbox/emails").json()["emails"] == []
+    finally:
+        app.close()
+
+
+# --- property: a v5 send is judged exactly like the same v4 send --------------------------
+
+_SENDS = st.builds(
+    ListEmailSend,
+    campaign_id=st.sampled_from([1001, 999999]),
+    list_ids=st.lists(st.sampled_from([2001, 2002, 2003, 999999]), min_size=1, max_size=3, unique=True).map(tuple),
+    suppression_list_ids=st.lists(st.sampled_from([2002, 2003, 999999]), max_size=2, unique=True).map(tuple),
+    name=st.sampled_from([None, "news"]),
+    subject=st.sampled_from([None, "Hello"]),
+    text_content=st.sampled_from([None, UNSUB, "no opt-out link"]),
+    html_content=st.sampled_from([None, '<a href="%%unsubscribe%%">x</a>', "<p>none</p>"]),
+    email_template_id=st.sampled_from([None, 4001, 4002, 999999]),
+    from_email=st.sampled_from([None, "news@example.com", "not-an-address"]),
+    from_name=st.sampled_from([None, "News"]),
+    from_user_id=st.sampled_from([None, 3001, 999999]),
+    replyto_email=st.sampled_from([None, "reply@example.com"]),
+    operational_email=st.booleans(),
+    scheduled_time=st.sampled_from([None, START + timedelta(days=2)]),
+)
+
+
+def _outcome(client: PardotClient, box: Box, send: ListEmailSend) -> tuple[Any, ...]:
+    try:
+        email = client.send_list_email(send)
+    except ApiError as error:
+        return ("refused", type(error).__name__, error.code)
+    with box.http() as h:
+        (row,) = [e for e in h.get("/_sandbox/emails").json()["emails"] if e["id"] == email.id]
+    kept = ("name", "subject", "campaign_id", "list_ids", "suppression_list_ids", "operational", "scheduled_time")
+    return ("sent", box.recipients(email.id), *(row[k] for k in kept))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(send=_SENDS)
+def test_the_sandbox_judges_a_v5_send_exactly_like_the_v4_send(send: ListEmailSend) -> None:
+    box = Box()
+    try:
+        assert _outcome(box.client(5), box, send) == _outcome(box.client(4), box, send)
+    finally:
+        for client in box.clients:
+            client.close()
+        box.app.close()
