@@ -46,6 +46,7 @@ __all__ = [
     "decode_list_emails_v5",
     "decode_query",
     "decode_stats",
+    "decode_stats_v5",
     "decode_template",
     "decode_template_list",
     "decode_user",
@@ -386,3 +387,15 @@ def decode_email_v5(value: Any, *, one_to_one: bool) -> Email:
         campaign_id=_opt_int(data.get("campaignId"), "email.campaignId"),
         scheduled_time=None,
     )
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def decode_stats_v5(value: Any) -> EmailStats:
+    """A v5 ``list-emails/<id>/stats`` answer: the 17 v3/v4 figures, named in camelCase
+    (``totalClicks``, ``uniqueOpens``, ``deliveryRate``...: **UNCONFIRMED**, docs/wire-format.md)."""
+    data = _mapping(value, "v5 stats")
+    return decode_stats({name: data.get(_camel(name)) for name in (*STATS_COUNT_FIELDS, *STATS_RATE_FIELDS)})

@@ -9,11 +9,11 @@ send changes when an account moves from v4 to v5.
 
 * :class:`ClassicApi` (:data:`V3`, :data:`V4`): ``/api/<object>/version/<n>/do/<op>``, form
   parameters, ``<rsp>`` / ``@attributes`` envelopes (docs/wire-format.md).
-* :class:`RestApiV5` (:data:`V5`): list-email and one-to-one sends through
+* :class:`RestApiV5` (:data:`V5`): list-email and one-to-one sends and list-email statistics through
   ``/api/v5/objects/...`` with JSON bodies and ``{"code", "message"}`` errors
   (docs/wire-format.md, "Version 5"); a send v5 cannot carry (tags, a prospect by address)
-  keeps the v4 path. Email reads, statistics, template reads, id look-ups,
-  prospects and exports still use the v4 paths (``LEGACY_NUMBER``).
+  keeps the v4 path. Email reads, template reads, id look-ups, prospects and exports still use
+  the v4 paths (``LEGACY_NUMBER``).
 """
 
 from __future__ import annotations
@@ -188,12 +188,13 @@ V5_EMAIL_FIELDS = "id,name,subject,campaignId,prospectId,createdAt"
 
 @dataclass(frozen=True)
 class RestApiV5(ClassicApi):
-    """Pardot's v5 API for list-email and one-to-one sends; v4 paths for everything else.
+    """Pardot's v5 API for list-email and one-to-one sends and list-email statistics; v4 paths
+    for everything else.
 
     Email reads keep the v4 path because it reads both kinds of email by id (v5 splits them into
-    ``list-emails`` and ``emails``); v5 statistics, template reads and id look-ups are not done
-    yet, and v5's export surface is unconfirmed (pardot-api.md §1.7). The same account and
-    token answer the v4 paths.
+    ``list-emails`` and ``emails``); template reads and id look-ups are not done yet, and v5's
+    export surface is unconfirmed (pardot-api.md §1.7). The same account and token answer the
+    v4 paths.
     """
 
     number: int = 5
@@ -237,6 +238,13 @@ class RestApiV5(ClassicApi):
             json=one_to_one_body(send),
             is_send=True,
         )
+
+    def email_stats(self, email_id: int) -> Call:
+        """``GET /api/v5/objects/list-emails/<id>/stats`` (list-email-v5 page, "Statistics")."""
+        return Call("listEmail.stats(v5)", "GET", f"/api/v5/objects/list-emails/{email_id}/stats")
+
+    def decode_stats(self, envelope: Envelope) -> EmailStats:
+        return decode.decode_stats_v5(envelope.data)
 
     def decode_sent(self, call: Call, envelope: Envelope) -> Email:
         if not call.is_v5:

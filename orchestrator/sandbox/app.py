@@ -14,6 +14,7 @@ import hmac
 import json
 import re
 import socket
+import sqlite3
 import threading
 import time
 from collections import deque
@@ -93,6 +94,7 @@ _API_RULES = Map(
         Rule(f"/api/<any(campaign,list,user):kind>/version/{_V}/do/query", endpoint="object_query"),
         Rule("/api/v5/objects/list-emails", endpoint="v5_list_emails"),
         Rule("/api/v5/objects/emails", endpoint="v5_emails"),
+        Rule("/api/v5/objects/list-emails/<id>/stats", endpoint="v5_list_email_stats"),
         Rule("/api/v5/objects/list-emails/<id>", endpoint="v5_list_email"),
     ],
     strict_slashes=False,
@@ -460,23 +462,36 @@ class SandboxApp:
     def _do_email_stats(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
         with self.store.reading() as conn:
             row = read_email_row(conn, args["id"])
-            scheduled = row["scheduled_time"]
-            if scheduled is not None and parse_instant(scheduled) > self.now():
-                # Not sent yet on the sandbox clock: no statistics. Real v4 JSON gives null for
-                # figures it does not have (docs/wire-format.md); nothing is invented or cached.
-                return ok(fmt, {"stats": unknown_stats_body()})
-            if row["stats"] is not None:
-                counts = Counts(**json.loads(row["stats"]))
-            else:
-                cursor = conn.execute(
-                    "SELECT prospect_id FROM email_recipients WHERE email_id = ?", (row["id"],)
-                )
-                counts = count_outcomes(int(row["id"]), (int(r[0]) for r in cursor))
-                conn.execute(
-                    "UPDATE emails SET stats = ? WHERE id = ?",
-                    (json.dumps(counts.__dict__), row["id"]),
-                )
-        return ok(fmt, {"stats": stats_body(counts)})
+            return ok(fmt, {"stats": self._stats(conn, row)})
+
+    def _stats(self, conn: sqlite3.Connection, row: sqlite3.Row) -> Mapping[str, Any]:
+        """The 17 figures of one email, counted once and kept; all null before it goes out."""
+        scheduled = row["scheduled_time"]
+        if scheduled is not None and parse_instant(scheduled) > self.now():
+            # Not sent yet on the sandbox clock: no statistics. Real v4 JSON gives null for
+            # figures it does not have (docs/wire-format.md); nothing is invented or cached.
+            return unknown_stats_body()
+        if row["stats"] is not None:
+            counts = Counts(**json.loads(row["stats"]))
+        else:
+            cursor = conn.execute("SELECT prospect_id FROM email_recipients WHERE email_id = ?", (row["id"],))
+            counts = count_outcomes(int(row["id"]), (int(r[0]) for r in cursor))
+            conn.execute("UPDATE emails SET stats = ? WHERE id = ?", (json.dumps(counts.__dict__), row["id"]))
+        return stats_body(counts)
+
+    def _do_v5_list_email_stats(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
+        """``GET /api/v5/objects/list-emails/<id>/stats``: list emails only, the v4 figures in
+        camelCase (**UNCONFIRMED** body, docs/wire-format.md "Version 5"); else v5's 404."""
+        with self.store.reading() as conn:
+            row = None
+            if args["id"].isdigit():
+                row = conn.execute(
+                    "SELECT * FROM emails WHERE id = ? AND kind = 'list' AND deleted_at IS NULL", (int(args["id"]),)
+                ).fetchone()
+            if row is None:
+                raise objects.v5_refuse(404, 192, "Object does not exist")
+            figures = self._stats(conn, row)
+        return _json({_camel(name): value for name, value in figures.items()})
 
     # -- campaigns, lists, users; v5 list emails ------------------------------------------
 
@@ -702,6 +717,12 @@ def _v5_fail(error: SandboxRefusal) -> Response:
     if error.warning is not None:
         response.headers["Pardot-Warning"] = error.warning
     return response
+
+
+def _camel(name: str) -> str:
+    """``total_clicks`` → ``totalClicks``: v3/v4 field names as v5 spells them."""
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
 
 
 def _too_large(request: Request) -> Response:

@@ -19,7 +19,14 @@ import tenacity
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orchestrator.errors import ApiAuthError, ApiError, ApiOutcomeUnknown, ApiRateLimited, ApiValidationError
+from orchestrator.errors import (
+    ApiAuthError,
+    ApiError,
+    ApiNotFound,
+    ApiOutcomeUnknown,
+    ApiRateLimited,
+    ApiValidationError,
+)
 from orchestrator.pardot.client import PardotClient
 from orchestrator.pardot.models import ListEmailSend, OneToOneSend
 from orchestrator.pardot.settings import ApiSettings, StaticTokenAuth
@@ -357,3 +364,27 @@ def test_the_sandbox_judges_a_v5_send_exactly_like_the_v4_send(send: ListEmailSe
         for client in box.clients:
             client.close()
         box.app.close()
+
+
+# --- statistics through v5 ----------------------------------------------------------------
+
+
+def test_v5_stats_of_a_list_email_equal_the_v4_figures(box: Box) -> None:
+    email = box.client(4).send_list_email(_list_send())
+    v5 = box.client(5).email_stats(email.id)
+    v4 = box.client(4).email_stats(email.id)
+    assert v5 == v4 and v5.sent > 0
+    assert box.recorder.exchanges[-2:] == [
+        (f"GET /api/v5/objects/list-emails/{email.id}/stats", 200),
+        (f"GET /api/email/version/4/do/stats/id/{email.id}", 200),
+    ]
+    with box.http() as h:
+        body = h.get(f"/api/v5/objects/list-emails/{email.id}/stats", headers=AUTH).json()
+    assert {"totalClicks", "uniqueOpens", "deliveryRate", "clickOpenRatio"} <= set(body)
+
+
+def test_v5_stats_are_for_list_emails_only(box: Box) -> None:
+    email = box.client(4).send_one_to_one(OneToOneSend(campaign_id=1001, prospect_id=1234, email_template_id=4002))
+    with pytest.raises(ApiNotFound) as caught:
+        box.client(5).email_stats(email.id)
+    assert caught.value.code == 192 and caught.value.http_status == 404
