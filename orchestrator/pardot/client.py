@@ -527,7 +527,9 @@ class PardotClient:
         message = "; ".join(f.message for f in envelope.failures)
         if failure.code is None and (response.status_code == 401 or response.status_code >= 500):
             raise self._api.error_for_status(response.status_code, message, is_send=call.is_send)
-        raise self._api.error_for_code(failure.code, message, http_status=response.status_code, is_send=call.is_send)
+        raise self._api.error_for_code(
+            failure.code, message, http_status=response.status_code, is_send=call.is_send, call=call
+        )
 
     def _decode_send(self, call: Call, envelope: Envelope) -> Email:
         """Pardot said ok, so the email exists: an unreadable answer is an unknown outcome."""

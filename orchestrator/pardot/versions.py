@@ -78,7 +78,13 @@ class ApiVersion(Protocol):
     def decode_stats(self, envelope: Envelope) -> EmailStats: ...
 
     def error_for_code(
-        self, code: int | None, message: str, *, http_status: int | None = None, is_send: bool = False
+        self,
+        code: int | None,
+        message: str,
+        *,
+        http_status: int | None = None,
+        is_send: bool = False,
+        call: Call | None = None,
     ) -> ApiError: ...
     def error_for_status(self, status: int, reason: str, *, is_send: bool = False) -> ApiError: ...
     def proves_not_sent(self, error: BaseException) -> bool: ...
@@ -168,8 +174,15 @@ class ClassicApi:
     # --- errors and the exactly-once rule -------------------------------------------------
 
     def error_for_code(
-        self, code: int | None, message: str, *, http_status: int | None = None, is_send: bool = False
+        self,
+        code: int | None,
+        message: str,
+        *,
+        http_status: int | None = None,
+        is_send: bool = False,
+        call: Call | None = None,
     ) -> ApiError:
+        """The error for Pardot's code; ``call`` is the call it answered (None: a decoded answer)."""
         return errormap.error_for_code(code, message, http_status=http_status, is_send=is_send)
 
     def error_for_status(self, status: int, reason: str, *, is_send: bool = False) -> ApiError:
@@ -252,8 +265,17 @@ class RestApiV5(ClassicApi):
         return decode.decode_email_v5(envelope.data, one_to_one=call.path.endswith("/emails"))
 
     def error_for_code(
-        self, code: int | None, message: str, *, http_status: int | None = None, is_send: bool = False
+        self,
+        code: int | None,
+        message: str,
+        *,
+        http_status: int | None = None,
+        is_send: bool = False,
+        call: Call | None = None,
     ) -> ApiError:
+        """v5's rule for a v5 call; a call on a v4 path keeps v4's (refusals come with HTTP 200 there)."""
+        if call is None or not call.is_v5:
+            return super().error_for_code(code, message, http_status=http_status, is_send=is_send)
         return errormap.error_for_code_v5(code, message, http_status=http_status, is_send=is_send)
 
     def error_for_status(self, status: int, reason: str, *, is_send: bool = False) -> ApiError:

@@ -388,3 +388,13 @@ def test_v5_stats_are_for_list_emails_only(box: Box) -> None:
     with pytest.raises(ApiNotFound) as caught:
         box.client(5).email_stats(email.id)
     assert caught.value.code == 192 and caught.value.http_status == 404
+
+
+def test_a_v4_path_refusal_under_version_5_keeps_the_v4_rule() -> None:
+    """v3/v4 refuse with HTTP 200 fail envelopes; a tagged send on the v4 path is still refused."""
+    refusal = {"@attributes": {"stat": "fail", "version": 1, "err_code": 55}, "err": "Invalid list ID"}
+    fake = FakePardot([Answer(refusal, status=200)])
+    with _fake_client(fake) as client, pytest.raises(ApiValidationError) as caught:
+        client.send_list_email(_list_send(tags=("spring",)))
+    assert caught.value.code == 55
+    assert fake.paths() == ["POST /api/email/version/4/do/send"]
