@@ -324,6 +324,16 @@ def _content_body(send: ListEmailSend | OneToOneSend) -> dict[str, Any]:
     return body
 
 
+#: The fields a v5 create requires (the pages' "required editable fields" tables).
+V5_REQUIRED = {"list": ("name", "campaignId", "recipientListIds"), "one-to-one": ("name", "campaignId", "prospectId")}
+
+
+def _require(body: Mapping[str, Any], kind: str) -> None:
+    missing = [name for name in V5_REQUIRED[kind] if body.get(name) in (None, "", [])]
+    if missing:
+        raise ApiValidationError(f"a v5 {kind} email create needs {', '.join(missing)}")
+
+
 def list_email_body(send: ListEmailSend) -> dict[str, Any]:
     """The JSON body of a v5 list-email create; validated first (ApiValidationError, code None)."""
     send.validate()
@@ -333,6 +343,7 @@ def list_email_body(send: ListEmailSend) -> dict[str, Any]:
         body["suppressionListIds"] = list(send.suppression_list_ids)
     if send.scheduled_time is not None:
         body["scheduledTime"] = send.scheduled_time.isoformat()
+    _require(body, "list")
     return body
 
 
@@ -343,6 +354,7 @@ def one_to_one_body(send: OneToOneSend) -> dict[str, Any]:
         raise ApiValidationError("a v5 one-to-one send names its prospect by id (prospectId), not by address")
     body = _content_body(send)
     body["prospectId"] = send.prospect_id
+    _require(body, "one-to-one")
     return body
 
 

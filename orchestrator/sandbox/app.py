@@ -538,8 +538,6 @@ class SandboxApp:
             params = v5_params(body, kind=kind)
             allow = self.allow_hml_unsubscribe
             if kind == "list":
-                if not params.array("list_ids"):
-                    raise refuse(13, "recipientListIds")
                 email_id = send_list_email(self.store, params, self.now(), allow_hml_unsubscribe=allow)
                 prospect = None
             else:

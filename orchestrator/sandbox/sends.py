@@ -414,12 +414,20 @@ def _v5_senders(options: Any, scalars: dict[str, str]) -> None:
             raise refuse(154, f"senderOptions.type {kind!r} is not one the sandbox knows")
 
 
+#: Required on create: the first field table of the list-email-v5 and email-v5 pages.
+_V5_REQUIRED = {"list": ("name", "campaignId", "recipientListIds"), "one-to-one": ("name", "campaignId", "prospectId")}
+
+
 def v5_params(body: Any, *, kind: str) -> Params:
-    """The v3/v4 parameters of a v5 create body; refusals 150-154 for a body that is not one."""
+    """The v3/v4 parameters of a v5 create body; refusals 150-154 for a body that is not one,
+    13 for a missing required field."""
     if not isinstance(body, dict):
         raise refuse(150, "the body must be a JSON object")
     if not body:
         raise refuse(152)
+    missing = [name for name in _V5_REQUIRED[kind] if body.get(name) in (None, "", [])]
+    if missing:
+        raise refuse(13, ", ".join(missing))
     scalars: dict[str, str] = {}
     arrays: dict[str, tuple[str, ...]] = {}
     allowed = set(_V5_SCALARS) | _V5_OTHER | ({"prospectId"} if kind == "one-to-one" else set(_V5_LISTS))

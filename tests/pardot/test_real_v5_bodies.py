@@ -27,7 +27,7 @@ from .fakes import Answer, FakePardot, make_settings
 
 REAL = Path(__file__).parent / "bodies" / "real_v5"
 PROVENANCE: dict[str, dict[str, Any]] = yaml.safe_load((REAL / "PROVENANCE.yaml").read_text())["bodies"]
-SEND = ListEmailSend(campaign_id=1, list_ids=(2,), email_template_id=3)
+SEND = ListEmailSend(campaign_id=1, list_ids=(2,), email_template_id=3, name="n")
 
 
 def test_every_body_is_documented_and_unchanged() -> None:
