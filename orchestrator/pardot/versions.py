@@ -278,9 +278,6 @@ class RestApiV5(ClassicApi):
             return super().error_for_code(code, message, http_status=http_status, is_send=is_send)
         return errormap.error_for_code_v5(code, message, http_status=http_status, is_send=is_send)
 
-    def error_for_status(self, status: int, reason: str, *, is_send: bool = False) -> ApiError:
-        return errormap.error_for_status(status, reason, is_send=is_send)
-
 
 def _sender_options(send: ListEmailSend | OneToOneSend) -> list[dict[str, Any]]:
     """The project's sender fields as v5 ``senderOptions`` (most specific first, as v4 reads them)."""
