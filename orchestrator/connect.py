@@ -117,6 +117,7 @@ def build_client(
     elsewhere, whichever way the environment was made.
     """
     from orchestrator.pardot.client import PardotClient  # httpx loads with the first API call
+    from orchestrator.pardot.versions import api_version  # the one place the API version is chosen
 
     api = env.api
     if api["kind"] == "sandbox":
@@ -126,11 +127,12 @@ def build_client(
             base_url=SANDBOX_BASE_URL,
             business_unit_id=SANDBOX_BUSINESS_UNIT,
             auth=StaticTokenAuth(SANDBOX_TOKEN),
+            version=int(api.get("version", 4)),
             format=api.get("format", "json"),
             allow_insecure=True,
         )
         transport = inprocess_transport(sandbox_app(env, root, clock=sandbox_clock), owns_app=True)
-        return PardotClient(settings, transport=transport, env=environ)
+        return PardotClient(settings, transport=transport, env=environ, api=api_version(settings.version))
     settings = ApiSettings(
         base_url=api["base_url"],
         business_unit_id=api["business_unit_id"],
@@ -142,7 +144,7 @@ def build_client(
         deadline_s=request_deadline_s(env),
     )
     check_credential_hosts(settings, trusted_hosts(os.environ if environ is None else environ), environment=env.name)
-    return PardotClient(settings, env=environ)
+    return PardotClient(settings, env=environ, api=api_version(settings.version))
 
 
 def request_deadline_s(env: Environment) -> float:
