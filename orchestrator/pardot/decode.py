@@ -336,7 +336,7 @@ def decode_query(value: Any, item_key: str) -> tuple[int | None, list[Any]]:
 
 
 def _aware(value: Any, what: str) -> datetime | None:
-    """A v5 DateTime, which carries an offset (version5overview); None for null."""
+    """A v5 DateTime: ISO-8601 with the account's offset (version5overview, "Data Types"); None for null."""
     moment = as_datetime(value, what)
     if moment is not None and moment.utcoffset() is None:
         raise ApiProtocolError(f"{what} has no offset: {value!r}")
@@ -352,9 +352,7 @@ def decode_list_emails_v5(value: Any) -> tuple[list[ListEmailSummary], str | Non
     emails = []
     for item in values:
         row = _mapping(item, "list-emails value")
-        created = as_datetime(row.get("createdAt"), "listEmail.createdAt")
-        if created is not None and created.utcoffset() is None:
-            raise ApiProtocolError(f"listEmail.createdAt has no offset: {row.get('createdAt')!r}")
+        created = _aware(row.get("createdAt"), "listEmail.createdAt")
         emails.append(
             ListEmailSummary(
                 id=as_int(row.get("id"), "listEmail.id"),
@@ -369,14 +367,6 @@ def decode_list_emails_v5(value: Any) -> tuple[list[ListEmailSummary], str | Non
         )
     token = data.get("nextPageToken")
     return emails, (str(token) if token not in (None, "") else None)
-
-
-def _aware(value: Any, field: str) -> datetime | None:
-    """A v5 DateTime: ISO-8601 with the account's offset (version5overview, "Data Types")."""
-    moment = as_datetime(value, field)
-    if moment is not None and moment.utcoffset() is None:
-        raise ApiProtocolError(f"{field} has no offset: {value!r}")
-    return moment
 
 
 def decode_email_v5(value: Any, *, one_to_one: bool) -> Email:
