@@ -120,7 +120,7 @@ def build_client(
     from orchestrator.pardot.versions import api_version  # the one place the API version is chosen
 
     api = env.api
-    if api["kind"] == "sandbox":
+    if env.is_sandbox:
         from orchestrator.sandbox import SANDBOX_BASE_URL, SANDBOX_BUSINESS_UNIT, SANDBOX_TOKEN, inprocess_transport
 
         settings = ApiSettings(
@@ -160,7 +160,7 @@ def in_flight_window(env: Environment) -> timedelta:
     buffers). The margin is the deadline again. The in-process sandbox answers inside the
     process that asked, so nothing of it is left in flight once that process has ended.
     """
-    if env.api.get("kind") == "sandbox":
+    if env.is_sandbox:
         return timedelta(0)
     return timedelta(seconds=2 * request_deadline_s(env))
 

@@ -226,7 +226,7 @@ def _count_audiences(target: Target, plan: Plan, now: datetime, *, reuse: bool =
         target.notes(f"Reusing audience counts from exports made at {index.counted_at.isoformat()}.")
         return with_audience(plan, index)
     target.notes("Counting audiences with list-membership and prospect exports...")
-    sandbox = env.api.get("kind") == "sandbox"
+    sandbox = env.is_sandbox
     poll = PollPolicy(first_s=0.5, factor=1.5, max_interval_s=5.0) if sandbox else PollPolicy()
     index = fetch_index(
         target.client,
