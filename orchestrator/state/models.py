@@ -67,6 +67,8 @@ class SendStatus(enum.StrEnum):
 
 def utc(value: datetime, *, what: str = "datetime") -> datetime:
     """``value`` converted to UTC; naive datetimes are refused, since their instant is a guess."""
+    if type(value) is datetime and value.tzinfo is UTC:  # already UTC (every stored time): as it is
+        return value
     if not isinstance(value, datetime):
         raise TypeError(f"{what} must be a datetime, not {type(value).__name__}")
     if value.tzinfo is None or value.utcoffset() is None:
@@ -144,6 +146,8 @@ class SendRecord:
     error: str | None = None
 
     def __post_init__(self) -> None:
+        if self._canonical():
+            return
         _require_text(self.key, "SendRecord.key")
         _require_text(self.campaign, "SendRecord.campaign")
         _require_text(self.environment, "SendRecord.environment")
@@ -151,7 +155,8 @@ class SendRecord:
         if not isinstance(self.payload, Mapping):
             raise TypeError(f"SendRecord.payload must be a mapping, not {type(self.payload).__name__}")
         # SendStatus("sent") accepts both the enum and its value, so decoders can pass strings.
-        object.__setattr__(self, "status", SendStatus(self.status))
+        if type(self.status) is not SendStatus:
+            object.__setattr__(self, "status", SendStatus(self.status))
         if self.email_id is not None and (
             isinstance(self.email_id, bool) or not isinstance(self.email_id, int)
         ):
@@ -166,6 +171,30 @@ class SendRecord:
             raise TypeError("SendRecord.applied_by must be an Actor")
         if self.error is not None:
             _require_text(self.error, "SendRecord.error", empty_ok=True)
+
+    def _canonical(self) -> bool:
+        """Whether every field is already valid and in its stored form (what a store reads back):
+        one cheap test instead of the checks above, which say what is wrong when it is not."""
+        scheduled = self.scheduled_time
+        return (
+            type(self.key) is str
+            and type(self.campaign) is str
+            and type(self.environment) is str
+            and type(self.fingerprint) is str
+            and self.key != ""
+            and self.campaign != ""
+            and self.environment != ""
+            and type(self.status) is SendStatus
+            and (self.email_id is None or type(self.email_id) is int)
+            and (scheduled is None or (type(scheduled) is datetime and scheduled.tzinfo is UTC))
+            and type(self.created_at) is datetime
+            and self.created_at.tzinfo is UTC
+            and type(self.updated_at) is datetime
+            and self.updated_at.tzinfo is UTC
+            and type(self.applied_by) is Actor
+            and (self.error is None or type(self.error) is str)
+            and isinstance(self.payload, Mapping)
+        )
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ import contextlib
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -34,7 +34,7 @@ import psycopg
 from psycopg.rows import TupleRow
 
 from orchestrator.errors import StateError
-from orchestrator.state.codec import dump_actor, dump_json, load_actor, load_json
+from orchestrator.state.codec import LazyJson, dump_actor, dump_json, load_actor, load_json
 from orchestrator.state.dsn import describe_dsn, dsn_secrets, scrub
 from orchestrator.state.locking import holder_is_dead, locked_error, new_lock
 from orchestrator.state.models import (
@@ -46,6 +46,7 @@ from orchestrator.state.models import (
     PlanningQuery,
     RecordFilter,
     SendRecord,
+    SendStatus,
     StateSnapshot,
     content_digest,
 )
@@ -206,14 +207,19 @@ WHERE locktype = 'advisory' AND granted AND classid = %s::oid AND objid = %s::oi
 """
 
 
-def _record_from_row(row: TupleRow) -> SendRecord:
+def _listed_from_row(row: TupleRow) -> SendRecord:
+    """A record as listed: its payload decoded only if something reads it."""
+    return _record_from_row(row, payload=LazyJson(row[4], what="payload"))
+
+
+def _record_from_row(row: TupleRow, payload: Mapping[str, Any] | None = None) -> SendRecord:
     return SendRecord(
         key=row[0],
         campaign=row[1],
         environment=row[2],
         fingerprint=row[3],
-        payload=load_json(row[4], what="payload"),
-        status=row[5],
+        payload=load_json(row[4], what="payload") if payload is None else payload,
+        status=SendStatus(row[5]),
         email_id=row[6],
         scheduled_time=row[7],
         created_at=row[8],
@@ -557,7 +563,7 @@ class PostgresStateStore(StoreSkeleton[Connection]):
             with conn.cursor(name="orchestrator_browse") as cursor:  # server-side: a batch per round trip
                 cursor.itersize = 500
                 cursor.execute(f"SELECT {_COLUMNS} FROM {table}{clause} ORDER BY created_at DESC, key DESC", params)
-                yield Browse(lineage, serial, (_record_from_row(row) for row in cursor), count)
+                yield Browse(lineage, serial, (_listed_from_row(row) for row in cursor), count)
 
     def get(self, key: str) -> SendRecord | None:
         with self._transaction("read a record") as conn:

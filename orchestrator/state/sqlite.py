@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 
 from orchestrator.errors import StateError, display_path
 from orchestrator.sqlitefile import create_whole
-from orchestrator.state.codec import dump_actor, dump_json, dump_time, load_actor, load_json, load_time
+from orchestrator.state.codec import LazyJson, dump_actor, dump_json, dump_time, load_actor, load_json, load_time
 from orchestrator.state.models import (
     APPLIED_STATUSES,
     UNRESOLVED_STATUSES,
@@ -45,6 +45,7 @@ from orchestrator.state.models import (
     PlanningQuery,
     RecordFilter,
     SendRecord,
+    SendStatus,
     StateSnapshot,
     content_digest,
 )
@@ -201,14 +202,19 @@ def _record_row(record: SendRecord, payload: str) -> tuple[Any, ...]:
     )
 
 
-def _record_from_row(row: tuple[Any, ...]) -> SendRecord:
+def _listed_from_row(row: tuple[Any, ...]) -> SendRecord:
+    """A record as listed: its payload decoded only if something reads it."""
+    return _record_from_row(row, payload=LazyJson(row[4], what="payload"))
+
+
+def _record_from_row(row: tuple[Any, ...], payload: Mapping[str, Any] | None = None) -> SendRecord:
     return SendRecord(
         key=row[0],
         campaign=row[1],
         environment=row[2],
         fingerprint=row[3],
-        payload=load_json(row[4], what="payload"),
-        status=row[5],
+        payload=load_json(row[4], what="payload") if payload is None else payload,
+        status=SendStatus(row[5]),
         email_id=row[6],
         scheduled_time=None if row[7] is None else load_time(row[7]),
         created_at=load_time(row[8]),
@@ -602,7 +608,7 @@ class SqliteStateStore(StoreSkeleton[sqlite3.Connection]):
                 total: int = conn.execute(f"SELECT count(*) FROM {table}{clause}", params).fetchone()[0]
                 return total
 
-            yield Browse(lineage, serial, _streamed(cursor, _record_from_row), count)
+            yield Browse(lineage, serial, _streamed(cursor, _listed_from_row), count)
 
     def get(self, key: str) -> SendRecord | None:
         with self._read("read a record") as conn:
