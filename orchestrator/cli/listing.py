@@ -66,19 +66,17 @@ def record_json(record: SendRecord) -> str:
     if registered_secrets():  # secrets are removed from the values: the general path does that
         return json_text(record_dict(record))
 
-    def text(value: str | None) -> str:
-        return "null" if value is None else encode_basestring(value)
-
-    actor = record.applied_by
-    scheduled = record.scheduled_time
+    quote = encode_basestring
+    actor, error = record.applied_by, record.error
+    scheduled = "null" if record.scheduled_time is None else f'"{record.scheduled_time.isoformat()}"'
     return json_shown(
-        f'{{"key": {text(record.key)}, "campaign": {text(record.campaign)}, '
-        f'"environment": {text(record.environment)}, "status": "{record.status.value}", '
-        f'"email_id": {"null" if record.email_id is None else record.email_id}, '
-        f'"scheduled_time": {"null" if scheduled is None else text(scheduled.isoformat())}, '
-        f'"fingerprint": {text(record.fingerprint)}, "created_at": "{record.created_at.isoformat()}", '
-        f'"updated_at": "{record.updated_at.isoformat()}", "applied_by": {{"user": {text(actor.user)}, '
-        f'"host": {text(actor.host)}, "ci_run_id": {text(actor.ci_run_id)}}}, "error": {text(record.error)}}}'
+        f'{{"key": {quote(record.key)}, "campaign": {quote(record.campaign)}, '
+        f'"environment": {quote(record.environment)}, "status": "{record.status.value}", '
+        f'"email_id": {"null" if record.email_id is None else record.email_id}, "scheduled_time": {scheduled}, '
+        f'"fingerprint": {quote(record.fingerprint)}, "created_at": "{record.created_at.isoformat()}", '
+        f'"updated_at": "{record.updated_at.isoformat()}", "applied_by": {{"user": {quote(actor.user)}, '
+        f'"host": {quote(actor.host)}, "ci_run_id": {"null" if actor.ci_run_id is None else quote(actor.ci_run_id)}}}, '
+        f'"error": {"null" if error is None else quote(error)}}}'
     )
 
 

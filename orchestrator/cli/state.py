@@ -107,7 +107,7 @@ def state_list(
     """
     where = _filter(campaigns, statuses, since, until, prefix, archived)
     size = limit if as_json else page_size(app, limit, show_all)
-    with app.store(read_only=True).browse(where) as listing:
+    with app.store(read_only=True).browse(where, payloads=not as_json) as listing:  # JSON shows none
         records = listing.records if size is None else islice(listing.records, size)
         if as_json:
             head = {"lineage": listing.lineage, "serial": listing.serial}

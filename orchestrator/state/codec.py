@@ -18,7 +18,7 @@ from typing import Any
 from orchestrator.errors import StateError
 from orchestrator.state.models import Actor, utc
 
-__all__ = ["LazyJson", "dump_actor", "dump_json", "dump_time", "load_actor", "load_json", "load_time"]
+__all__ = ["UNREAD", "LazyJson", "dump_actor", "dump_json", "dump_time", "load_actor", "load_json", "load_time"]
 
 
 def _plain(value: object, path: str) -> Any:
@@ -92,6 +92,32 @@ class LazyJson(Mapping[str, Any]):
 
     def __repr__(self) -> str:
         return repr(self._data())
+
+
+class _Unread(Mapping[str, Any]):
+    """The payload of a record listed without payloads (``browse(payloads=False)``): any use of it
+    is a mistake, refused rather than answered as if the payload were empty."""
+
+    __slots__ = ()
+
+    def _refuse(self) -> StateError:
+        return StateError("this record was listed without its payload; read it with `get` or browse(payloads=True)")
+
+    def __getitem__(self, key: str) -> Any:
+        raise self._refuse()
+
+    def __iter__(self) -> Iterator[str]:
+        raise self._refuse()
+
+    def __len__(self) -> int:
+        raise self._refuse()
+
+    def __repr__(self) -> str:
+        return "<payload not read>"
+
+
+#: The one unread payload (see :class:`_Unread`).
+UNREAD: Mapping[str, Any] = _Unread()
 
 
 def dump_actor(actor: Actor) -> str:

@@ -54,7 +54,7 @@ class NoStateYet:
         return StateSnapshot(lineage=None, serial=0, records={}, first_seen={})
 
     @contextlib.contextmanager
-    def browse(self, where: RecordFilter = RecordFilter()) -> Iterator[Browse]:
+    def browse(self, where: RecordFilter = RecordFilter(), *, payloads: bool = True) -> Iterator[Browse]:
         yield Browse(None, 0, iter(()), lambda: 0)
 
     def get(self, key: str) -> SendRecord | None:

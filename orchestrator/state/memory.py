@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from orchestrator.errors import StateError
-from orchestrator.state.codec import load_json
+from orchestrator.state.codec import UNREAD, load_json
 from orchestrator.state.models import (
     APPLIED_STATUSES,
     UNRESOLVED_STATUSES,
@@ -203,10 +203,12 @@ class InMemoryStateStore(StoreSkeleton[_Shared]):
             return planning_view(_Reads(state), query, state.lineage, state.serial)
 
     @contextlib.contextmanager
-    def browse(self, where: RecordFilter = RecordFilter()) -> Iterator[Browse]:
+    def browse(self, where: RecordFilter = RecordFilter(), *, payloads: bool = True) -> Iterator[Browse]:
         with self._state() as state:
             table = state.archive if where.archived else state.live
             chosen = _newest_first(table.records.values(), where)
+            if not payloads:
+                chosen = [dataclasses.replace(r, payload=UNREAD) for r in chosen]
             lineage, serial = state.lineage, state.serial
         yield Browse(lineage, serial, iter(chosen), lambda: len(chosen))
 

@@ -34,7 +34,7 @@ import psycopg
 from psycopg.rows import TupleRow
 
 from orchestrator.errors import StateError
-from orchestrator.state.codec import LazyJson, dump_actor, dump_json, load_actor, load_json
+from orchestrator.state.codec import UNREAD, LazyJson, dump_actor, dump_json, load_actor, load_json
 from orchestrator.state.dsn import describe_dsn, dsn_secrets, scrub
 from orchestrator.state.locking import holder_is_dead, locked_error, new_lock
 from orchestrator.state.models import (
@@ -208,8 +208,8 @@ WHERE locktype = 'advisory' AND granted AND classid = %s::oid AND objid = %s::oi
 
 
 def _listed_from_row(row: TupleRow) -> SendRecord:
-    """A record as listed: its payload decoded only if something reads it."""
-    return _record_from_row(row, payload=LazyJson(row[4], what="payload"))
+    """A record as listed: its payload decoded only if something reads it (not read at all: NULL)."""
+    return _record_from_row(row, payload=UNREAD if row[4] is None else LazyJson(row[4], what="payload"))
 
 
 def _record_from_row(row: TupleRow, payload: Mapping[str, Any] | None = None) -> SendRecord:
@@ -548,7 +548,7 @@ class PostgresStateStore(StoreSkeleton[Connection]):
             return planning_view(reads, query, lineage, serial)
 
     @contextlib.contextmanager
-    def browse(self, where: RecordFilter = RecordFilter()) -> Iterator[Browse]:
+    def browse(self, where: RecordFilter = RecordFilter(), *, payloads: bool = True) -> Iterator[Browse]:
         with self._consistent("list the records") as (conn, lineage, serial, archived):
             if where.archived and not archived:
                 yield Browse(lineage, serial, iter(()), lambda: 0)
@@ -562,7 +562,8 @@ class PostgresStateStore(StoreSkeleton[Connection]):
 
             with conn.cursor(name="orchestrator_browse") as cursor:  # server-side: a batch per round trip
                 cursor.itersize = 500
-                cursor.execute(f"SELECT {_COLUMNS} FROM {table}{clause} ORDER BY created_at DESC, key DESC", params)
+                columns = _COLUMNS if payloads else _COLUMNS.replace("payload::text", "NULL")
+                cursor.execute(f"SELECT {columns} FROM {table}{clause} ORDER BY created_at DESC, key DESC", params)
                 yield Browse(lineage, serial, (_listed_from_row(row) for row in cursor), count)
 
     def get(self, key: str) -> SendRecord | None:

@@ -34,7 +34,16 @@ from typing import Any, TypeVar
 
 from orchestrator.errors import StateError, display_path
 from orchestrator.sqlitefile import create_whole
-from orchestrator.state.codec import LazyJson, dump_actor, dump_json, dump_time, load_actor, load_json, load_time
+from orchestrator.state.codec import (
+    UNREAD,
+    LazyJson,
+    dump_actor,
+    dump_json,
+    dump_time,
+    load_actor,
+    load_json,
+    load_time,
+)
 from orchestrator.state.models import (
     APPLIED_STATUSES,
     UNRESOLVED_STATUSES,
@@ -203,8 +212,8 @@ def _record_row(record: SendRecord, payload: str) -> tuple[Any, ...]:
 
 
 def _listed_from_row(row: tuple[Any, ...]) -> SendRecord:
-    """A record as listed: its payload decoded only if something reads it."""
-    return _record_from_row(row, payload=LazyJson(row[4], what="payload"))
+    """A record as listed: its payload decoded only if something reads it (not read at all: NULL)."""
+    return _record_from_row(row, payload=UNREAD if row[4] is None else LazyJson(row[4], what="payload"))
 
 
 def _record_from_row(row: tuple[Any, ...], payload: Mapping[str, Any] | None = None) -> SendRecord:
@@ -592,7 +601,7 @@ class SqliteStateStore(StoreSkeleton[sqlite3.Connection]):
             return planning_view(reads, query, lineage, serial)
 
     @contextlib.contextmanager
-    def browse(self, where: RecordFilter = RecordFilter()) -> Iterator[Browse]:
+    def browse(self, where: RecordFilter = RecordFilter(), *, payloads: bool = True) -> Iterator[Browse]:
         with self._read("list the records") as conn:
             lineage, serial, archived = self._meta(conn)
             if where.archived and not archived:
@@ -600,9 +609,8 @@ class SqliteStateStore(StoreSkeleton[sqlite3.Connection]):
                 return
             table = "sends_archive" if where.archived else "sends"
             clause, params = _filter_sql(where)
-            cursor = conn.execute(
-                f"SELECT {_COLUMNS} FROM {table}{clause} ORDER BY created_at DESC, key DESC", params
-            )
+            columns = _COLUMNS if payloads else _COLUMNS.replace("payload", "NULL")
+            cursor = conn.execute(f"SELECT {columns} FROM {table}{clause} ORDER BY created_at DESC, key DESC", params)
 
             def count() -> int:
                 total: int = conn.execute(f"SELECT count(*) FROM {table}{clause}", params).fetchone()[0]

@@ -194,6 +194,12 @@ def test_browse_streams_the_filtered_records_newest_first_and_counts_them(
         rest = list(listing.records)
     assert [r.key for r in first + rest] == [r.key for r in expected]
     assert first + rest == expected
+    with store.browse(where, payloads=False) as bare:
+        listed = list(bare.records)
+    assert [dataclasses.replace(r, payload=e.payload) for r, e in zip(listed, expected, strict=True)] == expected
+    if listed:
+        with pytest.raises(StateError, match="without its payload"):
+            listed[0].payload.get("subject")
 
 
 def test_the_journal_streams_in_order_and_its_tail_says_how_many_precede_it(store: StateStore) -> None:
