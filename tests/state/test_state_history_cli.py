@@ -63,7 +63,7 @@ def test_an_archived_send_is_still_known_as_sent_and_never_sent_twice(applied: P
 
     code, out, _ = run(applied, "state", "show", "demo-followup/1234")
     shown = json.loads(out)
-    assert code == 0 and shown["archived"] is True and shown["status"] == "sent" and shown["email_id"] == 70001
+    assert code == 0 and shown["archived"] is True and shown["status"] == "sent" and shown["email_id"] > 70000
     entries = json.loads(run(applied, "state", "journal", "--json")[1])["entries"]
     archived = [e for e in entries if e["action"] == "archive"]
     assert [e["detail"] for e in archived] == [{"before": "2026-11-27T13:00:00+00:00", "records": 2}]
