@@ -22,6 +22,7 @@ fills a state made by the previous orchestrator. Figures go to stdout as Markdow
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -32,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -49,12 +51,12 @@ def default_command() -> str:
     return str(beside) if beside.exists() else shutil.which("orchestrator") or "orchestrator"
 
 
-def write_project(root: Path) -> None:
+def write_project(root: Path, state: str) -> None:
     """150 campaigns: 100 weekly newsletters, 30 one-off list emails, 20 one-to-one campaigns."""
     root.mkdir(parents=True)
     (root / "orchestrator.yaml").write_text(
         "version: 1\ndefault_environment: bench\ntimezone: UTC\n"
-        "environments:\n  bench:\n    api: {kind: sandbox}\n    state: {backend: sqlite, path: state.db}\n"
+        f"environments:\n  bench:\n    api: {{kind: sandbox}}\n    state: {state}\n"
         "    ids: {campaigns: {spring: 1001}, lists: {newsletter: 2001, customers: 2002, competitors: 2003},"
         " users: {jane: 3001}}\n"
         "    vars: {site: https://example.com}\n",
@@ -97,68 +99,99 @@ def write_project(root: Path) -> None:
         )
 
 
-def add_history(db: Path, sends: int, *, seed: int = 1) -> None:
-    """Add ``sends`` older sends (and their journal entries) of the project's campaigns to ``db``.
+#: The columns of a send as the generator writes them (``content_digest`` is added where it exists).
+COLUMNS = ["key", "campaign", "environment", "fingerprint", "payload", "status", "email_id",
+           "scheduled_time", "created_at", "updated_at", "applied_by", "error"]  # fmt: skip
+JOURNAL = ["seq", "at", "key", "action", "detail", "actor"]
+
+
+def history(
+    template: dict[str, dict[str, Any]], sends: int, serial: int, *, digest: bool, seed: int = 1
+) -> Iterator[tuple[tuple[Any, ...], list[tuple[Any, ...]]]]:
+    """``sends`` older sends of the campaigns ``template`` holds a real payload of, each with its
+    two journal entries (numbered from ``serial + 1``), as rows of text.
 
     Half are past newsletter occurrences (hourly, going back from eight days before NOW, so none
     falls inside the plan's lookback), half one-to-one sends to earlier prospects; each payload is
     the campaign's real one with its name (and time, or prospect) changed.
     """
     rng = random.Random(seed)
+    listed = [c for c in template if c.startswith("news")]
+    direct = [c for c in template if c.startswith("followup")]
+    start = NOW_AT - timedelta(days=8)
+    for i in range(sends):
+        if i % 2 == 0:
+            campaign = listed[(i // 2) % len(listed)]
+            when = start - timedelta(hours=(i // 2) // len(listed) + 1, minutes=(i // 2) % len(listed))
+            key = f"{campaign}@{when:%Y-%m-%dT%H:%M:%SZ}"
+            payload = {**template[campaign], "name": key, "scheduled_time": when.isoformat()}
+            created, status, scheduled = when - timedelta(days=3), "scheduled", _time(when)
+        else:
+            campaign = direct[(i // 2) % len(direct)]
+            prospect = 100_000 + i
+            key = f"{campaign}/{prospect}"
+            payload = {k: v for k, v in template[campaign].items() if k != "prospect_email"}
+            payload |= {"name": key, "prospect_id": prospect}
+            created = start - timedelta(minutes=rng.randrange(3 * 365 * 24 * 60))
+            status, scheduled = "sent", None
+        text = json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        row = [key, campaign, "bench", f"sha256:{i:064x}", text, status, 1_000_000 + i, scheduled,
+               _time(created), _time(created + timedelta(seconds=1)), ACTOR, None]  # fmt: skip
+        if digest:
+            row.append(_content_digest(payload))
+        entries = []
+        for action, detail in (("intent", {}), (status, {"status": status, "email_id": 1_000_000 + i})):
+            serial += 1
+            entries.append((serial, _time(created), key, action, json.dumps(detail), ACTOR))
+        yield tuple(row), entries
+
+
+def add_history(db: Path, sends: int) -> None:
+    """Add ``sends`` older sends (and their journal entries) to the SQLite state ``db``."""
     with sqlite3.connect(db) as conn:
         conn.execute("PRAGMA cache_size = -262144")
-        columns = {row[1] for row in conn.execute("PRAGMA table_info(sends)")}
-        digest = "content_digest" in columns
-        rows = conn.execute("SELECT campaign, payload FROM sends ORDER BY key").fetchall()
-        template = {campaign: json.loads(payload) for campaign, payload in rows}
+        digest = "content_digest" in {row[1] for row in conn.execute("PRAGMA table_info(sends)")}
+        template = {c: json.loads(p) for c, p in conn.execute("SELECT campaign, payload FROM sends ORDER BY key")}
         serial = conn.execute("SELECT serial FROM meta").fetchone()[0]
-        listed = [c for c in template if c.startswith("news")]
-        direct = [c for c in template if c.startswith("followup")]
-        start = NOW_AT - timedelta(days=8)
-        names = ["key", "campaign", "environment", "fingerprint", "payload", "status", "email_id",
-                 "scheduled_time", "created_at", "updated_at", "applied_by", "error"]  # fmt: skip
-        if digest:
-            names.append("content_digest")
+        names = [*COLUMNS, "content_digest"] if digest else COLUMNS
         insert = f"INSERT INTO sends ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
-        journal = "INSERT INTO journal (seq, at, key, action, detail, actor) VALUES (?, ?, ?, ?, ?, ?)"
-        batch: list[tuple[Any, ...]] = []
-        entries: list[tuple[Any, ...]] = []
-        for i in range(sends):
-            if i % 2 == 0:
-                campaign = listed[(i // 2) % len(listed)]
-                when = start - timedelta(hours=(i // 2) // len(listed) + 1, minutes=(i // 2) % len(listed))
-                key = f"{campaign}@{when:%Y-%m-%dT%H:%M:%SZ}"
-                payload = {**template[campaign], "name": key, "scheduled_time": when.isoformat()}
-                created, status, scheduled = when - timedelta(days=3), "scheduled", _time(when)
-            else:
-                campaign = direct[(i // 2) % len(direct)]
-                prospect = 100_000 + i
-                key = f"{campaign}/{prospect}"
-                payload = {k: v for k, v in template[campaign].items() if k != "prospect_email"}
-                payload |= {"name": key, "prospect_id": prospect}
-                created = start - timedelta(minutes=rng.randrange(3 * 365 * 24 * 60))
-                status, scheduled = "sent", None
-            text = json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-            row = [key, campaign, "bench", f"sha256:{i:064x}", text, status, 1_000_000 + i, scheduled,
-                   _time(created), _time(created + timedelta(seconds=1)), ACTOR, None]  # fmt: skip
-            if digest:
-                row.append(_content_digest(payload))
-            batch.append(tuple(row))
-            for action, detail in (("intent", {}), (status, {"status": status, "email_id": 1_000_000 + i})):
-                serial += 1
-                entries.append((serial, _time(created), key, action, json.dumps(detail), ACTOR))
-            if len(batch) >= 20_000:
-                conn.executemany(insert, batch)
-                conn.executemany(journal, entries)
-                batch, entries = [], []
-        conn.executemany(insert, batch)
-        conn.executemany(journal, entries)
-        conn.execute("UPDATE meta SET serial = ?", (serial,))
+        journal = f"INSERT INTO journal ({', '.join(JOURNAL)}) VALUES ({', '.join('?' * len(JOURNAL))})"
+        rows = history(template, sends, serial, digest=digest)
+        while chunk := list(itertools.islice(rows, 20_000)):
+            conn.executemany(insert, [row for row, _ in chunk])
+            conn.executemany(journal, [entry for _, entries in chunk for entry in entries])
+        conn.execute("UPDATE meta SET serial = ?", (serial + 2 * sends,))
     conn.close()
     with sqlite3.connect(db) as conn:
         conn.execute("VACUUM")  # as a long-lived state is: its pages in order, its WAL checkpointed
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
+
+
+def add_history_postgres(dsn: str, sends: int) -> None:
+    """Add ``sends`` older sends (and their journal entries) to the PostgreSQL state at ``dsn``: one
+    COPY for the sends and one, on a second connection, for the journal, fed side by side."""
+    import psycopg
+
+    with psycopg.connect(dsn) as conn, psycopg.connect(dsn) as other:
+        template = {c: json.loads(p) for c, p in conn.execute("SELECT campaign, payload::text FROM orchestrator_sends")}
+        row = conn.execute("SELECT serial FROM orchestrator_meta").fetchone()
+        assert row is not None
+        serial = row[0]
+        names = ", ".join([*COLUMNS, "content_digest"])
+        with (
+            conn.cursor() as cursor,
+            cursor.copy(f"COPY orchestrator_sends ({names}) FROM STDIN") as copy,
+            other.cursor() as journal_cursor,
+            journal_cursor.copy(f"COPY orchestrator_journal ({', '.join(JOURNAL)}) FROM STDIN") as journal,
+        ):
+            for record, entries in history(template, sends, serial, digest=True):
+                copy.write_row(record)
+                for entry in entries:
+                    journal.write_row(entry)
+        conn.execute("UPDATE orchestrator_meta SET serial = %s", (serial + 2 * sends,))
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
 
 
 def _time(value: datetime) -> str:
@@ -200,10 +233,86 @@ def medians(samples: list[Sample]) -> Sample:
     )
 
 
-def plan(command: str, root: Path, runs: int) -> Sample:
+def plan(command: str, root: Path, runs: int, env: dict[str, str]) -> Sample:
     argv = [command, "plan", "--now", NOW]
-    measure(argv, cwd=root)  # warm-up: the Jinja cache and the page cache, as on a CI runner's second plan
-    return medians([measure(argv, cwd=root) for _ in range(runs)])
+    measure(argv, cwd=root, env=env)  # warm-up: the Jinja cache and the page cache, as on a CI runner's second plan
+    return medians([measure(argv, cwd=root, env=env) for _ in range(runs)])
+
+
+class Sqlite:
+    """Each project's state in its own SQLite file, ``state.db``."""
+
+    config = "{backend: sqlite, path: state.db}"
+
+    def env(self, root: Path) -> dict[str, str]:
+        return {}
+
+    def exists(self, root: Path) -> bool:
+        return (root / "state.db").exists()
+
+    def prepare(self, root: Path) -> None:
+        """Nothing: a plan finds no file, "no state yet"."""
+
+    def count(self, root: Path) -> int:
+        with sqlite3.connect(root / "state.db") as conn:
+            count: int = conn.execute("SELECT count(*) FROM sends").fetchone()[0]
+        conn.close()
+        return count
+
+    def size(self, root: Path) -> float:
+        return sum(p.stat().st_size for p in root.glob("state.db*")) / 2**20
+
+    def copy(self, base: Path, root: Path) -> None:
+        shutil.copytree(base, root, dirs_exist_ok=True)
+
+    def add(self, root: Path, sends: int) -> None:
+        add_history(root / "state.db", sends)
+
+
+class Postgres:
+    """Each project's state in a database of its own on one throwaway PostgreSQL server (the test
+    suite's: loopback, fsync off)."""
+
+    config = "{backend: postgres, dsn_env: BENCH_STATE_DSN}"
+
+    def __init__(self, dsn_for: Callable[[str], str]) -> None:
+        self._dsn_for = dsn_for
+
+    def _db(self, root: Path) -> str:
+        return "bench_" + root.name.replace("-", "_")
+
+    def env(self, root: Path) -> dict[str, str]:
+        return {"BENCH_STATE_DSN": self._dsn_for(self._db(root))}
+
+    def _admin(self, sql: str) -> Any:
+        import psycopg
+
+        with psycopg.connect(self._dsn_for("postgres"), autocommit=True) as conn:
+            return conn.execute(sql).fetchall() if sql.startswith("SELECT") else None
+
+    def exists(self, root: Path) -> bool:
+        return bool(self._admin(f"SELECT 1 FROM pg_database WHERE datname = '{self._db(root)}'"))
+
+    def prepare(self, root: Path) -> None:
+        self._admin(f'CREATE DATABASE "{self._db(root)}"')
+
+    def count(self, root: Path) -> int:
+        import psycopg
+
+        with psycopg.connect(self._dsn_for(self._db(root))) as conn:
+            row = conn.execute("SELECT count(*) FROM orchestrator_sends").fetchone()
+        return int(row[0]) if row else 0
+
+    def size(self, root: Path) -> float:
+        rows = self._admin(f"SELECT pg_database_size('{self._db(root)}')")
+        return float(rows[0][0]) / 2**20
+
+    def copy(self, base: Path, root: Path) -> None:
+        shutil.copytree(base, root, dirs_exist_ok=True)
+        self._admin(f'CREATE DATABASE "{self._db(root)}" TEMPLATE "{self._db(base)}"')
+
+    def add(self, root: Path, sends: int) -> None:
+        add_history_postgres(self._dsn_for(self._db(root)), sends)
 
 
 def main() -> None:
@@ -213,61 +322,70 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--keep", type=Path, help="keep the projects in this folder (default: a temporary one)")
     parser.add_argument("--plan-only", action="store_true", help="skip the browsing figures (4)")
+    parser.add_argument("--postgres", action="store_true", help="a throwaway PostgreSQL server holds the states")
     args = parser.parse_args()
-    command = args.orchestrator
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="orchestrator-history-"))
     try:
-        base = workdir / "project"
-        if not base.exists():
-            write_project(base)
-        rows: list[tuple[str, int, float, Sample]] = []
-        empty = plan(command, base, args.runs) if not (base / "state.db").exists() else None
-        if empty is not None:
-            rows.append(("no state yet (empty)", 0, 0.0, empty))
-            subprocess.run([command, "apply", "--auto-approve", "--now", NOW], cwd=base, check=True,
-                           stdout=subprocess.DEVNULL)  # fmt: skip
-        state = sqlite3.connect(base / "state.db")
-        applied = state.execute("SELECT count(*) FROM sends").fetchone()[0]
-        state.close()
-        rows.append(("applied once", applied, _size(base / "state.db"), plan(command, base, args.runs)))
-        browse: list[tuple[str, int, Sample]] = []
-        for size in (int(s) for s in args.sends.split(",")):
-            root = workdir / f"history-{size}"
-            if not root.exists():
-                shutil.copytree(base, root)
-                started = time.perf_counter()
-                add_history(root / "state.db", size)
-                print(f"(history of {size:,} sends generated in {time.perf_counter() - started:.0f} s)", flush=True)
-            rows.append((f"applied once + {size:,} older sends", applied + size, _size(root / "state.db"),
-                         plan(command, root, args.runs)))  # fmt: skip
-            if args.plan_only:
-                continue
-            page = [command, "state", "list"]
-            terminal = {"TTY_COMPATIBLE": "1"}  # rich's switch: stdout is taken for a terminal
-            measure(page, cwd=root, env=terminal)
-            pages = [measure(page, cwd=root, env=terminal) for _ in range(args.runs)]
-            browse.append(("`state list`, first page (terminal)", size, medians(pages)))
-            dump = [command, "state", "list", "--json"]
-            browse.append(("`state list --json`, every record", size,
-                           medians([measure(dump, cwd=root) for _ in range(args.runs)])))  # fmt: skip
-        reference = rows[0][3]
-        print("| state | records | state file | plan: wall | CPU | peak RSS | wall vs first row | RSS vs first row |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|")
-        for name, records, mib, (wall, cpu, rss) in rows:
-            print(f"| {name} | {records:,} | {mib:,.0f} MiB | {wall:.2f} s | {cpu:.2f} s | {rss:.1f} MiB "
-                  f"| {wall / reference[0]:.2f} x | {rss - reference[2]:+.1f} MiB |")  # fmt: skip
-        print()
-        print("| command | records | wall | CPU | peak RSS |")
-        print("|---|---:|---:|---:|---:|")
-        for name, records, (wall, cpu, rss) in browse:
-            print(f"| {name} | {records:,} | {wall:.2f} s | {cpu:.2f} s | {rss:.1f} MiB |")
+        if not args.postgres:
+            run(args, workdir, Sqlite())
+            return
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from tests.postgres_server import running_postgres
+
+        with running_postgres() as server:
+            run(args, workdir, Postgres(server.dsn_for))
     finally:
         if args.keep is None:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _size(path: Path) -> float:
-    return sum(p.stat().st_size for p in path.parent.glob(path.name + "*")) / 2**20
+def run(args: argparse.Namespace, workdir: Path, state: Sqlite | Postgres) -> None:
+    """Steps 1 to 4 of the module docstring; the tables on stdout."""
+    command = args.orchestrator
+    base = workdir / "project"
+    if not base.exists():
+        write_project(base, state.config)
+    rows: list[tuple[str, int, float, Sample]] = []
+    if not state.exists(base):
+        state.prepare(base)
+        rows.append(("no state yet (empty)", 0, 0.0, plan(command, base, args.runs, state.env(base))))
+        subprocess.run([command, "apply", "--auto-approve", "--now", NOW], cwd=base, check=True,
+                       env={**os.environ, **state.env(base)}, stdout=subprocess.DEVNULL)  # fmt: skip
+    applied = state.count(base)
+    rows.append(("applied once", applied, state.size(base), plan(command, base, args.runs, state.env(base))))
+    browse: list[tuple[str, int, Sample]] = []
+    for size in (int(s) for s in args.sends.split(",")):
+        root = workdir / f"history-{size}"
+        if not state.exists(root):
+            state.copy(base, root)
+            started = time.perf_counter()
+            state.add(root, size)
+            print(f"(history of {size:,} sends generated in {time.perf_counter() - started:.0f} s)", flush=True)
+        env = state.env(root)
+        rows.append((f"applied once + {size:,} older sends", applied + size, state.size(root),
+                     plan(command, root, args.runs, env)))  # fmt: skip
+        if args.plan_only:
+            continue
+        page = [command, "state", "list"]
+        terminal = {**env, "TTY_COMPATIBLE": "1"}  # rich's switch: stdout is taken for a terminal
+        measure(page, cwd=root, env=terminal)
+        pages = [measure(page, cwd=root, env=terminal) for _ in range(args.runs)]
+        browse.append(("`state list`, first page (terminal)", size, medians(pages)))
+        dump = [command, "state", "list", "--json"]
+        browse.append(("`state list --json`, every record", size,
+                       medians([measure(dump, cwd=root, env=env) for _ in range(args.runs)])))  # fmt: skip
+    reference = rows[0][3]
+    print("| state | records | state size | plan: wall | CPU | peak RSS | wall vs first row | RSS vs first row |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for name, records, mib, (wall, cpu, rss) in rows:
+        print(f"| {name} | {records:,} | {mib:,.0f} MiB | {wall:.2f} s | {cpu:.2f} s | {rss:.1f} MiB "
+              f"| {wall / reference[0]:.2f} x | {rss - reference[2]:+.1f} MiB |")  # fmt: skip
+    if browse:
+        print()
+        print("| command | records | wall | CPU | peak RSS |")
+        print("|---|---:|---:|---:|---:|")
+        for name, records, (wall, cpu, rss) in browse:
+            print(f"| {name} | {records:,} | {wall:.2f} s | {cpu:.2f} s | {rss:.1f} MiB |")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from orchestrator.cli.listing import (
 )
 from orchestrator.errors import StateError
 from orchestrator.redact import mask_emails
-from orchestrator.state.models import JournalEntry, RecordFilter, SendRecord, SendStatus
+from orchestrator.state.models import JournalEntry, PlanningQuery, RecordFilter, SendRecord, SendStatus
 
 if TYPE_CHECKING:
     from orchestrator import corrections
@@ -508,7 +508,7 @@ def state_init(app: App) -> None:
     env = app.environment()
     store = build_store(env, app.config().root, create=True)
     try:
-        snapshot = store.snapshot()
+        snapshot = store.planning_view(PlanningQuery.of_keys(()))  # lineage and serial, not the history
         where = getattr(store, "location", env.name)
         if getattr(store, "created", False):
             click.echo(f"Created a new, empty state at {where} (lineage {snapshot.lineage}).", err=True)

@@ -24,9 +24,10 @@ from orchestrator.state.models import (
     PlanningQuery,
     SendRecord,
     StateSnapshot,
+    content_digest,
 )
 
-__all__ = ["OPEN_STATUSES", "PlanningReads", "planning_view"]
+__all__ = ["OPEN_STATUSES", "PlanningReads", "planning_view", "scanned_view"]
 
 #: Records an orphan or a one-shot campaign's earlier send can be: went out, or may have.
 OPEN_STATUSES = (*APPLIED_STATUSES, *UNRESOLVED_STATUSES)
@@ -129,3 +130,45 @@ def _first_seen(reads: PlanningReads, campaigns: Iterable[str]) -> dict[str, dat
 
 def _keyed(records: Iterable[SendRecord]) -> dict[str, SendRecord]:
     return {record.key: record for record in records}
+
+
+def scanned_view(
+    found: list[SendRecord], every: Iterable[SendRecord], query: PlanningQuery, lineage: str | None, serial: int
+) -> StateSnapshot:
+    """The same view, selected in one pass over ``every`` record: for a state written before the
+    planning indexes and content digests existed (schema 1, opened read-only, so not upgraded).
+
+    ``found`` are the records under ``query.keys`` (read first, by key), which say whose content
+    could be a repeat. Only the records kept are held, however many ``every`` yields; no archive
+    exists before schema 2.
+    """
+    sendable = query.candidate_digests(_keyed(found))
+    since = query.since
+    chosen: dict[str, SendRecord] = {}
+    lowest: dict[str, list[SendRecord]] = {}
+    first: dict[str, datetime] = {}
+    for record in every:
+        campaign, status = record.campaign, record.status
+        if campaign in query.campaigns and (campaign not in first or record.created_at < first[campaign]):
+            first[campaign] = record.created_at
+        if status in OPEN_STATUSES and campaign in query.one_shot:
+            two = sorted([*lowest.get(campaign, []), record], key=lambda r: r.key)[:2]
+            lowest[campaign] = two
+        recent = since is not None and (
+            record.created_at > since or (record.scheduled_time is not None and record.scheduled_time > since)
+        )
+        if (
+            record.key in query.keys
+            or (query.orphans and status in OPEN_STATUSES and (campaign not in query.campaigns or recent))
+            or (sendable and status in APPLIED_STATUSES and content_digest(record.payload) in sendable)
+        ):
+            chosen[record.key] = record
+    for two in lowest.values():
+        chosen.update(_keyed(two))
+    return StateSnapshot(
+        lineage=lineage,
+        serial=serial,
+        records={key: chosen[key] for key in sorted(chosen)},
+        first_seen=first,
+        archived=frozenset(),
+    )

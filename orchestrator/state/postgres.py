@@ -50,7 +50,7 @@ from orchestrator.state.models import (
     StateSnapshot,
     content_digest,
 )
-from orchestrator.state.planning import OPEN_STATUSES, PlanningReads, planning_view
+from orchestrator.state.planning import OPEN_STATUSES, PlanningReads, planning_view, scanned_view
 from orchestrator.state.skeleton import StoreSkeleton, no_lineage_error
 
 __all__ = ["SCHEMA_VERSION", "PostgresStateStore"]
@@ -545,7 +545,14 @@ class PostgresStateStore(StoreSkeleton[Connection]):
     def planning_view(self, query: PlanningQuery) -> StateSnapshot:
         with self._consistent("read the state for a plan") as (conn, lineage, serial, archived):
             reads = _Reads(conn, archived=archived > 0, has_digest=self._has_digest)
-            return planning_view(reads, query, lineage, serial)
+            if self._has_digest:
+                return planning_view(reads, query, lineage, serial)
+            # Schema 1, read-only: no planning index to look anything up by, so one pass over it all.
+            found = reads.by_keys(sorted(query.keys), archive=False)
+            with conn.cursor(name="orchestrator_plan_scan") as cursor:
+                cursor.itersize = 500
+                cursor.execute(_RECORD_SELECT)
+                return scanned_view(found, (_listed_from_row(row) for row in cursor), query, lineage, serial)
 
     @contextlib.contextmanager
     def browse(self, where: RecordFilter = RecordFilter(), *, payloads: bool = True) -> Iterator[Browse]:

@@ -58,7 +58,7 @@ from orchestrator.state.models import (
     StateSnapshot,
     content_digest,
 )
-from orchestrator.state.planning import OPEN_STATUSES, PlanningReads, planning_view
+from orchestrator.state.planning import OPEN_STATUSES, PlanningReads, planning_view, scanned_view
 from orchestrator.state.skeleton import StoreSkeleton, no_lineage_error
 
 __all__ = ["SCHEMA_VERSION", "SqliteStateStore"]
@@ -598,7 +598,12 @@ class SqliteStateStore(StoreSkeleton[sqlite3.Connection]):
         with self._read("read the state for a plan") as conn:
             lineage, serial, archived = self._meta(conn)
             reads = _Reads(conn, archived=archived > 0, has_digest=self._has_digest)
-            return planning_view(reads, query, lineage, serial)
+            if self._has_digest:
+                return planning_view(reads, query, lineage, serial)
+            # Schema 1, read-only: no planning index to look anything up by, so one pass over it all.
+            found = reads.by_keys(sorted(query.keys), archive=False)
+            every = _streamed(conn.execute(_RECORD_SELECT), _listed_from_row)
+            return scanned_view(found, every, query, lineage, serial)
 
     @contextlib.contextmanager
     def browse(self, where: RecordFilter = RecordFilter(), *, payloads: bool = True) -> Iterator[Browse]:
@@ -821,20 +826,16 @@ def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
 
 def _migrate(conn: sqlite3.Connection) -> None:
     """Schema 1 to 2, in place, inside the open write transaction: the archive count, each record's
-    content digest (computed from its payload, a batch at a time), the planning indexes."""
+    content digest (computed from its payload, in one pass over the table), then the indexes."""
     if "archived" not in _columns(conn, "meta"):
         conn.execute("ALTER TABLE meta ADD COLUMN archived INTEGER NOT NULL DEFAULT 0")
     if "content_digest" not in _columns(conn, "sends"):
         conn.execute("ALTER TABLE sends ADD COLUMN content_digest TEXT")
-    after = ""
-    while rows := conn.execute(
-        "SELECT key, payload FROM sends WHERE key > ? ORDER BY key LIMIT 1000", (after,)
-    ).fetchall():
-        conn.executemany(
-            "UPDATE sends SET content_digest = ? WHERE key = ?",
-            [(content_digest(load_json(payload, what="payload")), key) for key, payload in rows],
-        )
-        after = rows[-1][0]
+    conn.create_function(
+        "orchestrator_content_digest", 1, lambda text: content_digest(load_json(text, what="payload")),
+        deterministic=True,
+    )
+    conn.execute("UPDATE sends SET content_digest = orchestrator_content_digest(payload)")  # one pass, in place
     for statement in _split_statements(_INDEXES):
         conn.execute(statement)
     conn.execute("UPDATE meta SET schema_version = ?", (SCHEMA_VERSION,))
