@@ -288,7 +288,8 @@ class Postgres:
         import psycopg
 
         with psycopg.connect(self._dsn_for("postgres"), autocommit=True) as conn:
-            return conn.execute(sql).fetchall() if sql.startswith("SELECT") else None
+            cursor = conn.execute(sql)
+            return cursor.fetchall() if sql.startswith("SELECT") else None
 
     def exists(self, root: Path) -> bool:
         return bool(self._admin(f"SELECT 1 FROM pg_database WHERE datname = '{self._db(root)}'"))
