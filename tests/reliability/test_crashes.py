@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import signal
 import threading
 import time
@@ -91,8 +92,13 @@ def test_sigint_then_sigterm_during_the_drain_loses_no_outcome(tmp_path: Path, s
     project = make_project(tmp_path / "p", server.url, 30, deadline=5)
     process = project.spawn_apply()
     deadline = time.monotonic() + 60
-    while "sent " not in project.log() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)  # wait until the first send completed, so more are in flight
+    # Wait until the first send's outcome line is printed (so more are in flight). Match the outcome
+    # line itself: the plan printed before it also holds "sent" ("why: sent on apply"), and a SIGINT
+    # that lands there stops the apply before it starts.
+    first_outcome = re.compile(r"^sent +s\d{3}@now \(email \d+\)", re.MULTILINE)
+    while not first_outcome.search(project.log()) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert first_outcome.search(project.log()), project.log()
     process.send_signal(signal.SIGINT)
     time.sleep(0.3)
     process.send_signal(signal.SIGTERM)
