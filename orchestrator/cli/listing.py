@@ -8,6 +8,7 @@ cost no more memory than ten.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from json.encoder import encode_basestring  # C-accelerated, as json.dumps(..., ensure_ascii=False) quotes
@@ -16,7 +17,7 @@ from typing import Any
 import click
 
 from orchestrator.cli.common import App, json_shown, json_text
-from orchestrator.redact import mask_emails, registered_secrets
+from orchestrator.redact import mask_emails, registered_spellings
 from orchestrator.state.models import JournalEntry, SendRecord
 from orchestrator.textsafe import escape_control
 
@@ -62,14 +63,30 @@ def record_dict(record: SendRecord) -> dict[str, Any]:
 
 def record_json(record: SendRecord) -> str:
     """``json_text(record_dict(record))``, written field by field: a dump of a million records
-    spends most of its time here, and this is three times quicker than encoding a dict."""
-    if registered_secrets():  # secrets are removed from the values: the general path does that
-        return json_text(record_dict(record))
+    spends most of its time here, and this is three times quicker than encoding a dict.
 
+    With secrets registered (a PostgreSQL DSN always is one), the general path removes them from
+    each string; it is taken only for a record whose text holds one of their spellings, or when a
+    spelling has a character JSON escapes (then the text could hide it). Otherwise removing them
+    would change nothing, and scrubbing each of a record's twenty strings cost 0.1 ms a record.
+    """
+    text = _fields_json(record)
+    spellings = registered_spellings()
+    if spellings and any(_JSON_ESCAPED.search(s) or s in text for s in spellings):
+        return json_text(record_dict(record))
+    return json_shown(text)
+
+
+#: Characters ``json.dumps(..., ensure_ascii=False)`` writes as escapes.
+_JSON_ESCAPED = re.compile(r'["\\\x00-\x1f]')
+
+
+def _fields_json(record: SendRecord) -> str:
+    """The JSON text of :func:`record_dict`, secrets not removed, hidden characters not escaped."""
     quote = encode_basestring
     actor, error = record.applied_by, record.error
     scheduled = "null" if record.scheduled_time is None else f'"{record.scheduled_time.isoformat()}"'
-    return json_shown(
+    return (
         f'{{"key": {quote(record.key)}, "campaign": {quote(record.campaign)}, '
         f'"environment": {quote(record.environment)}, "status": "{record.status.value}", '
         f'"email_id": {"null" if record.email_id is None else record.email_id}, "scheduled_time": {scheduled}, '
@@ -95,7 +112,7 @@ def entry_dict(entry: JournalEntry) -> dict[str, Any]:
 def write_json(head: dict[str, Any], name: str, items: Iterable[str]) -> int:
     """Write ``{**head, name: [item, ...]}`` (items already JSON) a batch at a time; how many there were."""
     opening = json_text(head)[:-1]
-    click.echo(f"{opening}{', ' if head else ''}\"{name}\": [", nl=False)
+    click.echo(f'{opening}{", " if head else ""}"{name}": [', nl=False)
     count = 0
     rows = iter(items)
     while batch := list(islice(rows, _BATCH)):

@@ -51,3 +51,29 @@ def test_registered_secrets_are_removed_as_everywhere_else() -> None:
     register_secrets(["hunter2-secret"])
     record = make_record("spring@hunter2-secret", error="token hunter2-secret refused")
     assert "hunter2-secret" not in record_json(record) and record_json(record) == json_text(record_dict(record))
+
+
+@settings(max_examples=300)
+@given(
+    secret=st.text(min_size=6, max_size=10), key=TEXT, error=st.none() | st.text(max_size=12), user=st.text(max_size=8),
+    where=st.sampled_from(["key", "error", "user", "nowhere"]), before=st.text(max_size=3), after=st.text(max_size=3),
+)  # fmt: skip
+def test_with_secrets_registered_a_record_is_still_written_as_the_general_json_path_writes_it(
+    secret: str, key: str, error: str | None, user: str, where: str, before: str, after: str
+) -> None:
+    """A PostgreSQL DSN is always registered: the quick path must remove a secret wherever it is,
+    URL-encoded or not, and whatever characters it holds (quotes and controls are escaped in JSON)."""
+    register_secrets([secret])
+    planted = before + secret + after
+    record = dataclasses.replace(
+        make_record(planted if where == "key" else key),
+        error=planted if where == "error" else error,
+        applied_by=Actor(planted if where == "user" else user, "host", None),
+    )
+    assert record_json(record) == json_text(record_dict(record))
+
+
+def test_a_url_encoded_secret_is_removed_too() -> None:
+    register_secrets(["p@ss word/secret"])
+    record = make_record("spring@p%40ss%20word%2Fsecret", error="p%40ss+word%2Fsecret refused")
+    assert "p%40ss" not in record_json(record) and record_json(record) == json_text(record_dict(record))
