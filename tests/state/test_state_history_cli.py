@@ -69,6 +69,18 @@ def test_an_archived_send_is_still_known_as_sent_and_never_sent_twice(applied: P
     assert [e["detail"] for e in archived] == [{"before": "2026-11-27T13:00:00+00:00", "records": 2}]
 
 
+def test_an_archived_send_edited_since_is_still_known_by_its_key_and_never_sent_twice(applied: Path) -> None:
+    """The same key, new content: no repeat by content to fall back on, only the archived key says it went out."""
+    assert run(applied, "state", "archive", "--before", "2026-11-27T13:00:00Z", "--now", LATER)[0] == 0
+    followup = applied / "campaigns" / "demo-followup.yaml"
+    followup.write_text(followup.read_text().replace("Thanks for joining", "Thanks again for joining"))
+    code, out, err = run(applied, "plan", "--now", LATER, "--detailed-exitcode")
+    assert code == ExitCode.ATTENTION, out + err
+    assert "Plan: 3 unchanged, 2 blocked." in out and "changed after it was sent" in out
+    run(applied, "apply", "--auto-approve", "--now", LATER)
+    assert len(sandbox_emails(applied)) == 5  # nothing went out twice
+
+
 def test_a_renamed_copy_of_an_archived_send_is_still_held_as_a_repeat(applied: Path) -> None:
     assert run(applied, "state", "archive", "--before", "2026-11-27T13:00:00Z", "--now", LATER)[0] == 0
     followup = applied / "campaigns" / "demo-followup.yaml"
