@@ -40,6 +40,10 @@ def desired_sends(draw: st.DrawFn) -> DesiredSend:
     kind = draw(st.sampled_from([SendKind.LIST, SendKind.ONE_TO_ONE]))
     schedule = draw(st.sampled_from([ScheduleKind.NOW, ScheduleKind.AT, ScheduleKind.CRON]))
     at = None if schedule is ScheduleKind.NOW else draw(HOURS)
+    if schedule is ScheduleKind.CRON and at is not None and at <= NOW - OPTIONS.lookback:
+        # A cron schedule yields occurrences in (now - lookback, now + horizon] only (schedule.expand);
+        # an older one never reaches the planner, whose first-seen rule would drop it.
+        at = NOW - OPTIONS.lookback + timedelta(hours=12)
     payload: dict[str, Any] = {"campaign_id": 1, "subject": draw(st.sampled_from(SUBJECTS))}
     if kind is SendKind.LIST:
         key = f"{campaign}@{'now' if at is None else at.strftime('%Y-%m-%dT%H:%M:%SZ')}"
