@@ -106,9 +106,10 @@ def make_plan(
     records = dict(state.records)
     first_seen = dict(state.first_seen) if state.first_seen is not None else _first_applied(records.values())
     desired = [s for s in desired if s.key in records or not _before_first_seen(s, first_seen, now)]
-    changes = [_change_for(send, records, now, options, skipped) for send in desired]
+    holders = _holders(records)
+    changes = [_change_for(send, records, holders, now, options, skipped) for send in desired]
     changes = _hold_repeats(changes, records, frozenset(repeats_ok))
-    orphans = _orphans(desired, records, now, options, frozenset(kept), state.archived)
+    orphans = _orphans(desired, records, holders, now, options, frozenset(kept), state.archived)
     changes = _hold_while_orphans_pending(changes, orphans)
     changes.extend(orphans)
     source = dataclasses.replace(source or PlanSource(), desired_digest=desired_digest(desired))
@@ -211,6 +212,7 @@ def _prior(record: SendRecord) -> dict[str, Any]:
 def _change_for(
     send: DesiredSend,
     records: Mapping[str, SendRecord],
+    holders: Mapping[str, list[SendRecord]],
     now: datetime,
     options: PlanOptions,
     skipped: Mapping[str, str],
@@ -243,7 +245,7 @@ def _change_for(
             prior=_prior(record),
             diff=payload_diff(record.payload, send.payload),
         )
-    moved = _applied_under_other_key(send, records)
+    moved = _applied_under_other_key(send, holders)
     if moved is not None:
         return _change(
             send,
@@ -343,14 +345,22 @@ def _ago(delta: timedelta) -> str:
     return f"{hours} h" if hours < 48 else f"{hours // 24} days"
 
 
-def _applied_under_other_key(send: DesiredSend, records: Mapping[str, SendRecord]) -> SendRecord | None:
+def _holders(records: Mapping[str, SendRecord]) -> dict[str, list[SendRecord]]:
+    """Each campaign's applied or unresolved records, in the state's order: what
+    :func:`_applied_under_other_key` looks through. Built in one pass: looking through every
+    record for each send made a plan of 2,000 campaigns quadratic (0.25 s of it)."""
+    holders: dict[str, list[SendRecord]] = {}
+    for record in records.values():
+        if record.status in (*_APPLIED, *_UNRESOLVED):
+            holders.setdefault(record.campaign, []).append(record)
+    return holders
+
+
+def _applied_under_other_key(send: DesiredSend, holders: Mapping[str, list[SendRecord]]) -> SendRecord | None:
     """For one-shot list campaigns: an applied (or unresolved) record of the same campaign, other key."""
     if send.kind != "list" or send.schedule_kind == "cron":
         return None
-    for record in records.values():
-        if record.campaign == send.campaign and record.key != send.key and record.status in (*_APPLIED, *_UNRESOLVED):
-            return record
-    return None
+    return next((record for record in holders.get(send.campaign, ()) if record.key != send.key), None)
 
 
 def _hold_repeats(changes: list[Change], records: Mapping[str, SendRecord], accepted: frozenset[str]) -> list[Change]:
@@ -417,6 +427,7 @@ def _record_labels(record: SendRecord) -> dict[str, Any]:
 def _orphans(
     desired: list[DesiredSend],
     records: Mapping[str, SendRecord],
+    holders: Mapping[str, list[SendRecord]],
     now: datetime,
     options: PlanOptions,
     kept: frozenset[str],
@@ -425,7 +436,7 @@ def _orphans(
     keys = {s.key for s in desired}
     campaigns = {s.campaign for s in desired}
     zones = {s.campaign: s.timezone for s in desired}
-    moved = {c.key for s in desired if (c := _applied_under_other_key(s, records)) is not None}
+    moved = {c.key for s in desired if (c := _applied_under_other_key(s, holders)) is not None}
     out = []
     for record in sorted(records.values(), key=lambda r: r.key):
         if record.key in keys or record.key in moved or record.key in archived:
