@@ -49,8 +49,10 @@ def neutralise_commands(text: str, *, line_start: bool = True) -> str:
     ``line_start`` says whether ``text`` begins a line (it does not when it continues a line
     written earlier).
     """
-    pattern = _COMMAND_AT_START if line_start else _COMMAND_AFTER_BREAK
-    return pattern.sub(r"\1\\::", text).replace(OLD_PREFIX, OLD_PREFIX_ESCAPED)
+    if "::" in text:  # without one there is no command to neutralise (and the lookbehind scan is slow)
+        pattern = _COMMAND_AT_START if line_start else _COMMAND_AFTER_BREAK
+        text = pattern.sub(r"\1\\::", text)
+    return text.replace(OLD_PREFIX, OLD_PREFIX_ESCAPED)
 
 
 class SafeStream:

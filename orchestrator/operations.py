@@ -3,9 +3,10 @@
 The CLI (or any other front end) only parses options, shows plans and maps the results to exit
 codes; every rule about *when* something may be sent lives here:
 
-* **plan** reads a consistent snapshot of the state without taking the lock (two pull-request
+* **plan** reads a consistent view of the state without taking the lock (two pull-request
   plans, or a plan while main applies, never wait for each other); the lineage/serial check at
-  apply catches any race.
+  apply catches any race. The view holds only the records the plan's rules can look at, read by
+  index (``StateStore.planning_view``), so a plan costs the same after years of sends.
 * every **apply** takes the lock, then refuses a checkout that does not descend from the last
   applied commit (:mod:`orchestrator.provenance`); flags that change what is sent
   (``--allow-late``, ``--approve-large``) come from its own command line, never from a file; a
@@ -36,14 +37,15 @@ from orchestrator.apply import ApplyHooks, ApplyResult, Executor, StopRequest
 from orchestrator.config import Environment
 from orchestrator.diff import changed_fields
 from orchestrator.errors import ApiError, OrchestratorError, PlanRefused
-from orchestrator.pipeline import options_for, plan_project
+from orchestrator.pipeline import desired_for, options_for, plan_project
 from orchestrator.plan import Action, Change, Plan, PlanSource
 from orchestrator.planfile import CLOCK_SKEW, check_applicable, held_for_time
+from orchestrator.planner import planning_query
 from orchestrator.project import Project
 from orchestrator.provenance import APPLY_COMMIT, Audit, check_descends, git_source
 from orchestrator.schedule import utc_iso
 from orchestrator.state.base import StateStore
-from orchestrator.state.models import SendStatus, StateSnapshot
+from orchestrator.state.models import PlanningQuery, SendStatus, StateSnapshot
 
 if TYPE_CHECKING:
     from orchestrator.pardot.client import PardotClient
@@ -96,15 +98,16 @@ class JournalMarks:
     repeats_ok: frozenset[str]
 
 
-def journal_marks(store: StateStore, snapshot: StateSnapshot) -> JournalMarks:
-    """Read the last journal entry of each ``not-sent`` record (a later write ends a mark).
+def journal_marks(store: StateStore, snapshot: StateSnapshot, keys: Collection[str] | None = None) -> JournalMarks:
+    """Read the last journal entry of each ``not-sent`` record (a later write ends a mark), of
+    those under ``keys`` when given (the desired keys: no other key's mark changes a plan).
 
     Only the journals of ``not-sent`` records are read: never one per sent or scheduled send.
     """
     skipped: dict[str, str] = {}
     repeats: set[str] = set()
     for key, record in snapshot.records.items():
-        if record.status is not SendStatus.NOT_SENT:
+        if record.status is not SendStatus.NOT_SENT or (keys is not None and key not in keys):
             continue
         journal = store.journal(key)
         entry = journal[-1] if journal else None
@@ -128,15 +131,17 @@ def compute_plan(
     count_audiences: bool = True,
     refresh: bool = False,
 ) -> Plan:
-    """The plan at ``now``: files against a snapshot of the state (read without the lock) and
-    Pardot's templates, with audiences counted when asked or when a ``max_recipients`` cap needs it
-    (never with ``count_audiences=False``: re-checking a saved plan keeps its own counts), and
-    with ``refresh``, against what Pardot holds of the recorded sends (:func:`refresh_plan`)."""
-    snapshot = snapshot if snapshot is not None else target.store.snapshot()
+    """The plan at ``now``: files against the state (read without the lock: the records the
+    plan's rules can look at, or ``snapshot`` when given) and Pardot's templates, with audiences
+    counted when asked or when a ``max_recipients`` cap needs it (never with
+    ``count_audiences=False``: re-checking a saved plan keeps its own counts), and with ``refresh``,
+    against what Pardot holds of the recorded sends (:func:`refresh_plan`)."""
     source = git_source(target.project.config.root)
     options = options_for(target.env, allow_late=allow_late)
-
-    marks = journal_marks(target.store, snapshot)
+    desired = desired_for(target.project, target.env, now, options)
+    if snapshot is None:
+        snapshot = target.store.planning_view(planning_query(desired[0], now, options))
+    marks = journal_marks(target.store, snapshot, {send.key for send in desired[0]})
 
     def plan_with(kept: frozenset[str]) -> Plan:
         return plan_project(
@@ -150,6 +155,7 @@ def compute_plan(
             skipped=marks.skipped,
             repeats_ok=marks.repeats_ok,
             source=source,
+            desired=desired,
         )
 
     # A loud orphan holds every new send, so this first plan calls the API for no template
@@ -378,6 +384,17 @@ def execute(target: Target, plan: Plan, options: ApplyOptions, source: PlanSourc
     return executor.run(plan)
 
 
+def _same_state(checked: StateSnapshot, fresh: Plan) -> None:
+    """Refuse when the state moved between the two reads an apply makes under the lock (only a
+    broken lock lets that happen): what was checked must be what was planned against."""
+    if (fresh.state_lineage, fresh.state_serial) != (checked.lineage, checked.serial):
+        raise PlanRefused(
+            f"the state changed while this apply held the lock (serial {checked.serial}, then "
+            f"{fresh.state_serial}): someone broke the lock; nothing was sent",
+            hint="check `orchestrator state journal`, then plan and apply again",
+        )
+
+
 def check_allow_late(plan: Plan, allow_late: bool) -> None:
     """Refuse a plan made with --allow-late unless this apply's own command line says it too.
 
@@ -401,7 +418,7 @@ def apply_saved(
     """
     check_allow_late(saved, allow_late)
     with locked_apply(target, options) as source:
-        snapshot = target.store.snapshot()
+        snapshot = target.store.planning_view(PlanningQuery.of_keys(change.key for change in saved.pending))
         check_applicable(
             saved,
             now=options.now(),
@@ -412,7 +429,8 @@ def apply_saved(
             allow_hml=target.env.policy.allow_hml_unsubscribe,
             plan_expiry=target.env.policy.plan_expiry,
         )
-        fresh = compute_plan(target, saved.created_at, allow_late=allow_late, snapshot=snapshot, count_audiences=False)
+        fresh = compute_plan(target, saved.created_at, allow_late=allow_late, count_audiences=False)
+        _same_state(snapshot, fresh)
         if fresh.errored:
             raise PlanRefused(
                 "the files in this checkout have errors now, so the saved plan cannot be checked against them; "
@@ -523,9 +541,10 @@ def apply_reviewed(
     reviewed send that can no longer go out."""
     check_allow_late(reviewed, allow_late)
     with locked_apply(target, options) as source:
-        snapshot = target.store.snapshot()
-        check_reviewed(reviewed, target, snapshot.lineage, options.now())
-        fresh = compute_plan(target, options.now(), allow_late=allow_late, audience=audience, snapshot=snapshot)
+        head = target.store.planning_view(PlanningQuery.of_keys(()))
+        check_reviewed(reviewed, target, head.lineage, options.now())
+        fresh = compute_plan(target, options.now(), allow_late=allow_late, audience=audience)
+        _same_state(head, fresh)
         fresh = dataclasses.replace(fresh, changes=fresh.changes + reviewed_but_gone(reviewed, fresh, fresh.created_at))
         chosen = held_for_time(only_reviewed(fresh, reviewed), options.now())
         options.show(chosen)

@@ -10,6 +10,7 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 
 from orchestrator.config import Environment
+from orchestrator.desired import DesiredSend
 from orchestrator.errors import Diagnostic
 from orchestrator.plan import Change, Plan, PlanSource
 from orchestrator.planfile import held_for_time
@@ -24,7 +25,10 @@ from orchestrator.remote_checks import (
     template_problems,
     with_template_previews,
 )
-from orchestrator.state.models import SendStatus, StateSnapshot
+from orchestrator.state.models import StateSnapshot
+
+#: What the files ask for at a time: the desired sends, and the problems found building them.
+Desired = tuple[list[DesiredSend], list[Diagnostic]]
 
 
 def options_for(env: Environment, *, allow_late: bool = False) -> PlanOptions:
@@ -36,6 +40,15 @@ def options_for(env: Environment, *, allow_late: bool = False) -> PlanOptions:
         lookback=policy.missed_lookback,
         allow_late=allow_late,
     )
+
+
+def desired_for(project: Project, env: Environment, now: datetime, options: PlanOptions) -> Desired:
+    """The desired sends of ``project`` in ``env`` at ``now``, which need nothing of the state.
+
+    A list send inside policy.min_lead_time is held alone by :func:`plan_project`, not an error
+    of the whole plan.
+    """
+    return desired_sends(project, env, now, lookback=options.lookback, lead_time="off")
 
 
 def plan_project(
@@ -50,17 +63,17 @@ def plan_project(
     skipped: Mapping[str, str] | None = None,
     repeats_ok: Collection[str] = (),
     source: PlanSource | None = None,
+    desired: Desired | None = None,
 ) -> Plan:
-    """The plan for ``project`` in ``env`` at ``now`` against ``snapshot``.
+    """The plan for ``project`` in ``env`` at ``now`` against ``snapshot`` (the whole state, or
+    a planning view read for ``desired``, which :func:`desired_for` gives).
 
     ``kept``, ``skipped``, ``repeats_ok`` and ``source`` pass through to :func:`make_plan`
     (scheduled orphans let go with ``state keep``; keys skipped with ``state skip``; repeats
     confirmed with ``state accept``; the git commit the files came from).
     """
     options = options or options_for(env)
-    applied = {k for k, r in snapshot.records.items() if r.status in (SendStatus.SENT, SendStatus.SCHEDULED)}
-    # A list send inside policy.min_lead_time is held alone below, not an error of the whole plan.
-    sends, problems = desired_sends(project, env, now, lookback=options.lookback, applied=applied, lead_time="off")
+    sends, problems = desired if desired is not None else desired_for(project, env, now, options)
     plan = make_plan(
         sends,
         snapshot,

@@ -16,7 +16,11 @@ rules lean towards refusing:
 * a one-shot campaign (``at:``/``now``) that was already applied under another key (its time
   changed) is blocked, not sent a second time;
 * state keys no longer in the files are *orphaned*; a scheduled one is flagged loudly, since
-  it will still go out.
+  it will still go out. An archived record (``state archive``) is never an orphan, but still a
+  send that happened for every other rule.
+
+:func:`planning_query` says which records these rules can look at, so the state store reads
+those (``StateStore.planning_view``) instead of the whole history; the plan is the same either way.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from orchestrator.digest import digest
 from orchestrator.errors import Diagnostic
 from orchestrator.plan import Action, Change, Plan, PlanSource
 from orchestrator.schedule import utc_iso
-from orchestrator.state.models import SendRecord, SendStatus, StateSnapshot
+from orchestrator.state.models import PlanningQuery, SendRecord, SendStatus, StateSnapshot, content_digest
 
 _APPLIED = (SendStatus.SENT, SendStatus.SCHEDULED)
 _UNRESOLVED = (SendStatus.INTENT, SendStatus.UNKNOWN)
@@ -100,11 +104,12 @@ def make_plan(
             problems.append(Diagnostic(send.source, 0, 0, f"two sends share the key {send.key!r}"))
         seen.add(send.key)
     records = dict(state.records)
-    first_seen = _first_applied(records.values())
+    first_seen = dict(state.first_seen) if state.first_seen is not None else _first_applied(records.values())
     desired = [s for s in desired if s.key in records or not _before_first_seen(s, first_seen, now)]
-    changes = [_change_for(send, records, now, options, skipped) for send in desired]
+    holders = _holders(records)
+    changes = [_change_for(send, records, holders, now, options, skipped) for send in desired]
     changes = _hold_repeats(changes, records, frozenset(repeats_ok))
-    orphans = _orphans(desired, records, now, options, frozenset(kept))
+    orphans = _orphans(desired, records, holders, now, options, frozenset(kept), state.archived)
     changes = _hold_while_orphans_pending(changes, orphans)
     changes.extend(orphans)
     source = dataclasses.replace(source or PlanSource(), desired_digest=desired_digest(desired))
@@ -119,6 +124,24 @@ def make_plan(
         problems=tuple(sorted(set(problems))),
         allow_late=options.allow_late,
         source=source,
+    )
+
+
+def planning_query(desired: Iterable[DesiredSend], now: datetime, options: PlanOptions) -> PlanningQuery:
+    """What :func:`make_plan` can look at in the state to plan ``desired`` at ``now``.
+
+    Each field mirrors a rule: the desired keys (their records), the campaigns (first seen,
+    and which records of other campaigns may be orphans, recent from ``now - lookback``), the
+    one-shot list campaigns (sent already under another key?), and each send's content digest
+    (a repeat of another key's email?).
+    """
+    sends = list(desired)
+    return PlanningQuery(
+        keys=frozenset(s.key for s in sends),
+        campaigns=frozenset(s.campaign for s in sends),
+        one_shot=frozenset(s.campaign for s in sends if s.kind == "list" and s.schedule_kind != "cron"),
+        digests={s.key: content_digest(s.payload) for s in sends},
+        since=now - options.lookback,
     )
 
 
@@ -189,6 +212,7 @@ def _prior(record: SendRecord) -> dict[str, Any]:
 def _change_for(
     send: DesiredSend,
     records: Mapping[str, SendRecord],
+    holders: Mapping[str, list[SendRecord]],
     now: datetime,
     options: PlanOptions,
     skipped: Mapping[str, str],
@@ -221,7 +245,7 @@ def _change_for(
             prior=_prior(record),
             diff=payload_diff(record.payload, send.payload),
         )
-    moved = _applied_under_other_key(send, records)
+    moved = _applied_under_other_key(send, holders)
     if moved is not None:
         return _change(
             send,
@@ -321,19 +345,22 @@ def _ago(delta: timedelta) -> str:
     return f"{hours} h" if hours < 48 else f"{hours // 24} days"
 
 
-def _applied_under_other_key(send: DesiredSend, records: Mapping[str, SendRecord]) -> SendRecord | None:
+def _holders(records: Mapping[str, SendRecord]) -> dict[str, list[SendRecord]]:
+    """Each campaign's applied or unresolved records, in the state's order: what
+    :func:`_applied_under_other_key` looks through. Built in one pass: looking through every
+    record for each send made a plan of 2,000 campaigns quadratic (0.25 s of it)."""
+    holders: dict[str, list[SendRecord]] = {}
+    for record in records.values():
+        if record.status in (*_APPLIED, *_UNRESOLVED):
+            holders.setdefault(record.campaign, []).append(record)
+    return holders
+
+
+def _applied_under_other_key(send: DesiredSend, holders: Mapping[str, list[SendRecord]]) -> SendRecord | None:
     """For one-shot list campaigns: an applied (or unresolved) record of the same campaign, other key."""
     if send.kind != "list" or send.schedule_kind == "cron":
         return None
-    for record in records.values():
-        if record.campaign == send.campaign and record.key != send.key and record.status in (*_APPLIED, *_UNRESOLVED):
-            return record
-    return None
-
-
-def content_digest(payload: Mapping[str, Any]) -> str:
-    """What a send delivers, whatever its key: the payload without its ``name`` (the key)."""
-    return digest({k: v for k, v in payload.items() if k != "name"})
+    return next((record for record in holders.get(send.campaign, ()) if record.key != send.key), None)
 
 
 def _hold_repeats(changes: list[Change], records: Mapping[str, SendRecord], accepted: frozenset[str]) -> list[Change]:
@@ -400,17 +427,21 @@ def _record_labels(record: SendRecord) -> dict[str, Any]:
 def _orphans(
     desired: list[DesiredSend],
     records: Mapping[str, SendRecord],
+    holders: Mapping[str, list[SendRecord]],
     now: datetime,
     options: PlanOptions,
     kept: frozenset[str],
+    archived: frozenset[str] = frozenset(),
 ) -> list[Change]:
     keys = {s.key for s in desired}
     campaigns = {s.campaign for s in desired}
     zones = {s.campaign: s.timezone for s in desired}
-    moved = {c.key for s in desired if (c := _applied_under_other_key(s, records)) is not None}
+    moved = {c.key for s in desired if (c := _applied_under_other_key(s, holders)) is not None}
     out = []
     for record in sorted(records.values(), key=lambda r: r.key):
-        if record.key in keys or record.key in moved or record.status not in (*_APPLIED, *_UNRESOLVED):
+        if record.key in keys or record.key in moved or record.key in archived:
+            continue
+        if record.status not in (*_APPLIED, *_UNRESOLVED):
             continue
         recent = record.scheduled_time is not None and record.scheduled_time > now - options.lookback
         if record.campaign in campaigns and not recent:

@@ -17,6 +17,7 @@ Two separate jobs with two different rules:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -165,9 +166,24 @@ def forget_secrets() -> None:
     _registered.clear()
 
 
+def registered_spellings() -> tuple[str, ...]:
+    """Every spelling :func:`scrub` looks for (:func:`secret_variants` of the registered secrets)."""
+    return _variants(frozenset(_registered)) if _registered else ()
+
+
 def scrub(text: str) -> str:
     """``text`` without any registered secret."""
-    return redact(text, _registered) if _registered else text
+    for value in registered_spellings():
+        text = text.replace(value, REDACTED)
+    return text
+
+
+@functools.lru_cache(maxsize=4)
+def _variants(secrets: frozenset[str]) -> tuple[str, ...]:
+    """:func:`secret_variants` once per set of secrets: computing the URL-encoded spellings took
+    0.1 ms per string scrubbed, 30 s of a ``state list --json`` of 100,000 records whose state
+    is in PostgreSQL (its DSN is a registered secret)."""
+    return tuple(secret_variants(secrets))
 
 
 def scrub_data(value: Any) -> Any:

@@ -20,6 +20,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
+from jsonschema.validators import extend
 
 from orchestrator.errors import Diagnostic
 from orchestrator.yamlload import Document
@@ -46,12 +47,82 @@ def load_schema(name: str) -> dict[str, Any]:
 
 @functools.cache
 def validator(name: str) -> Draft202012Validator:
-    """A cached validator for schema ``name``.
+    """A cached validator for schema ``name`` (:data:`_Validator`: Draft 2020-12, quicker on valid files).
 
     The shipped schemas are checked against the metaschema by ``tests/test_core_imports.py``,
     not here: checking them on every run cost a tenth of a second of each command's start.
     """
-    return Draft202012Validator(load_schema(name))
+    return _Validator(load_schema(name))
+
+
+#: jsonschema's own keyword functions, which the quicker ones below fall back on.
+_PLAIN = Draft202012Validator.VALIDATORS
+
+
+def _ruled_out(check: Draft202012Validator, branch: Any, instance: Any) -> bool:
+    """Whether ``branch`` certainly fails for ``instance``, seen from its discriminator alone: a
+    ``type`` the instance is not, or a ``required`` key the object lacks. No error is built."""
+    if not isinstance(branch, dict):
+        return False
+    kind = branch.get("type")
+    if isinstance(kind, str) and not check.is_type(instance, kind):
+        return True
+    required = branch.get("required")
+    return (
+        isinstance(required, list)
+        and check.is_type(instance, "object")
+        and any(key not in instance for key in required)
+    )
+
+
+def _holds(check: Draft202012Validator, instance: Any, branch: Any, index: int | str) -> bool:
+    return next(check.descend(instance, branch, schema_path=index), None) is None
+
+
+def _one_of(check: Draft202012Validator, branches: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    """``oneOf``, discriminator first: when every branch but one is ruled out and that one holds,
+    the instance is valid. jsonschema's own ``oneOf`` would build (and drop) an error for each
+    failing branch; a valid campaign file cost 13 of them, 0.5 ms a file. Otherwise, jsonschema's
+    ``oneOf`` runs as it is: an invalid file gets exactly the errors, and so the messages, it did."""
+    if isinstance(branches, list):
+        left = [i for i, branch in enumerate(branches) if not _ruled_out(check, branch, instance)]
+        if len(left) == 1 and _holds(check, instance, branches[left[0]], left[0]):
+            return
+    yield from _PLAIN["oneOf"](check, branches, instance, schema)
+
+
+def _any_of(check: Draft202012Validator, branches: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    """``anyOf``: valid as soon as a branch that is not ruled out holds; else jsonschema's ``anyOf``."""
+    if isinstance(branches, list) and any(
+        not _ruled_out(check, branch, instance) and _holds(check, instance, branch, i)
+        for i, branch in enumerate(branches)
+    ):
+        return
+    yield from _PLAIN["anyOf"](check, branches, instance, schema)
+
+
+def _not(check: Draft202012Validator, negated: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    """``not``: nothing to report when the negated schema is ruled out (``not: {required: [a, b]}``
+    of an object without both); else jsonschema's ``not``."""
+    if _ruled_out(check, negated, instance):
+        return
+    yield from _PLAIN["not"](check, negated, instance, schema)
+
+
+def _if(check: Draft202012Validator, condition: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    """``if``: straight to ``else`` when the condition is ruled out; else jsonschema's ``if``."""
+    if _ruled_out(check, condition, instance):
+        if "else" in schema:
+            yield from check.descend(instance, schema["else"], schema_path="else")
+        return
+    yield from _PLAIN["if"](check, condition, instance, schema)
+
+
+#: Draft 2020-12 with the four keywords above: the same errors for every instance (a property
+#: test compares them with the plain validator's), without building the discarded ones.
+_Validator: type[Draft202012Validator] = extend(  # type: ignore[no-untyped-call]  # the stubs leave it untyped
+    Draft202012Validator, {"oneOf": _one_of, "anyOf": _any_of, "not": _not, "if": _if}
+)
 
 
 def validate_data(name: str, data: Any) -> list[str]:

@@ -45,6 +45,7 @@ __all__ = [
     "bounces",
     "campaign_totals",
     "check_campaigns",
+    "check_known_campaigns",
     "combine",
     "gather_stats",
     "row_to_dict",
@@ -149,8 +150,12 @@ def check_campaigns(records: Iterable[SendRecord], names: Iterable[str]) -> None
 
     A campaign that is in the state but sent nothing yet is fine (it simply has no rows).
     """
-    known = {r.campaign for r in records}
-    unknown = sorted(set(names) - known)
+    check_known_campaigns({r.campaign for r in records}, names)
+
+
+def check_known_campaigns(known: Collection[str], names: Iterable[str]) -> None:
+    """:func:`check_campaigns` given the campaigns the state knows (read while streaming it)."""
+    unknown = sorted(set(names) - set(known))
     if unknown:
         raise StateError(
             f"no send recorded in the state for campaign(s) {', '.join(unknown)}",

@@ -192,10 +192,26 @@ class App:
         Secrets are removed from the data before it is serialised, so the JSON stays valid
         whatever characters a secret holds.
         """
-        text = json.dumps(scrub_data(data), indent=2, sort_keys=False, default=str, ensure_ascii=False)
-        click.echo(_JSON_HIDDEN.sub(_json_escape, text))
+        click.echo(json_text(data, indent=2))
 
 
+def json_text(data: Any, *, indent: int | None = None) -> str:
+    """``data`` as JSON for our output (what :meth:`App.print_json` prints; one line without
+    ``indent``, for output streamed a record at a time): secrets removed, hidden characters escaped."""
+    encoder = _ONE_LINE if indent is None else json.JSONEncoder(indent=indent, default=str, ensure_ascii=False)
+    return json_shown(encoder.encode(scrub_data(data)))
+
+
+def json_shown(text: str) -> str:
+    """JSON ``text`` (secrets already removed) with every character a terminal would act on or hide
+    written as a JSON escape: the same value, seen as it is."""
+    if text.isascii() and "\x7f" not in text:  # nothing to hide (JSON escapes the other controls): skip
+        return text  # the pattern, whose scan of Unicode's format characters costs 20 us a record
+    return _JSON_HIDDEN.sub(_json_escape, text)
+
+
+#: The encoder of one-line JSON (streamed output writes one per record: made once).
+_ONE_LINE = json.JSONEncoder(default=str, ensure_ascii=False)
 #: Characters JSON may carry raw that a terminal would act on or hide (DEL, C1 controls, line
 #: separators, bidi and zero-width characters); they can only occur inside JSON strings.
 _JSON_HIDDEN = re.compile(f"[\x7f-\x9f\u2028\u2029{FORMAT_CHARS}]")

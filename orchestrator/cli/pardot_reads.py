@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +30,7 @@ from orchestrator.cli.ids import TEMPLATES_NOTE
 from orchestrator.errors import ApiNotFound, OrchestratorError
 from orchestrator.pardot.models import Email, EmailStats, EmailTemplate, EmailTemplateSummary
 from orchestrator.redact import mask_emails, scrub
+from orchestrator.state.models import RecordFilter, SendRecord
 from orchestrator.stats import (
     COUNT_FIELDS,
     RATE_FIELDS,
@@ -37,7 +38,7 @@ from orchestrator.stats import (
     ProjectStats,
     bounces,
     campaign_totals,
-    check_campaigns,
+    check_known_campaigns,
     gather_stats,
     row_to_dict,
     sent_emails,
@@ -252,10 +253,21 @@ def parse_selection(names: Sequence[str], all_campaigns: bool, *, allow_email_id
 
 def _gather(app: App, campaigns: tuple[str, ...] | None) -> ProjectStats:
     """The statistics of the selected campaigns' sends, read from state and Pardot."""
-    records = list(app.store().snapshot().records.values())
+    seen: set[str] = set()
+    store = app.store()
+
+    def every(where: RecordFilter) -> Iterator[SendRecord]:
+        """Live then archived records (archived sends went out too), streamed: only the sends'
+        summaries stay in memory, whatever the history holds."""
+        for archived in (False, True):
+            with store.browse(dataclasses.replace(where, archived=archived)) as listing:
+                for record in listing.records:
+                    seen.add(record.campaign)
+                    yield record
+
+    emails = sent_emails(every(RecordFilter(campaigns=frozenset(campaigns or ()))), campaigns)
     if campaigns is not None:
-        check_campaigns(records, campaigns)
-    emails = sent_emails(records, campaigns)
+        check_known_campaigns(seen, campaigns)
     client = app.client()
     return gather_stats(
         emails,

@@ -3,38 +3,40 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from itertools import islice
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.table import Table
 
-from orchestrator import corrections
-from orchestrator.cli.common import App, now_option, pass_app
-from orchestrator.connect import in_flight_window
+from orchestrator.cli.common import App, json_text, now_option, pass_app
+from orchestrator.cli.listing import (
+    PAGE,
+    entry_dict,
+    entry_lines,
+    page_size,
+    plural,
+    record_dict,
+    record_json,
+    record_lines,
+    shower,
+    write_json,
+    write_lines,
+)
 from orchestrator.errors import StateError
-from orchestrator.pipeline import plan_project
 from orchestrator.redact import mask_emails
-from orchestrator.state.models import SendRecord, SendStatus
+from orchestrator.state.models import JournalEntry, PlanningQuery, RecordFilter, SendRecord, SendStatus
+
+if TYPE_CHECKING:
+    from orchestrator import corrections
+
+# The corrections, the plan pipeline and the API client load only in the commands that use them:
+# listing and reading the state start as fast as opening it.
 
 UNRESOLVED = (SendStatus.INTENT, SendStatus.UNKNOWN)
 #: The tag a masked address ends with (``#183e``), for matching masks printed before it existed.
 _UNTAGGED = re.compile(r"#[0-9a-f]{4}\b")
-
-
-def _record_dict(record: SendRecord) -> dict[str, Any]:
-    return {
-        "key": record.key,
-        "campaign": record.campaign,
-        "environment": record.environment,
-        "status": record.status.value,
-        "email_id": record.email_id,
-        "scheduled_time": record.scheduled_time.isoformat() if record.scheduled_time else None,
-        "fingerprint": record.fingerprint,
-        "created_at": record.created_at.isoformat(),
-        "updated_at": record.updated_at.isoformat(),
-        "applied_by": record.applied_by.to_dict(),
-        "error": record.error,
-    }
 
 
 @click.group("state")
@@ -42,34 +44,86 @@ def state_group() -> None:
     """Inspect and correct the state: what was sent, scheduled, failed or is unknown."""
 
 
+def _when(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
+    """A date (``2026-01-31``: midnight UTC) or an ISO-8601 time (without an offset: UTC)."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a date (2026-01-31) or an ISO-8601 time (2026-01-31T09:00:00Z)"
+        ) from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _filter(
+    campaigns: tuple[str, ...], statuses: tuple[str, ...], since: datetime | None, until: datetime | None,
+    prefix: str | None, archived: bool,
+) -> RecordFilter:
+    return RecordFilter(
+        campaigns=frozenset(campaigns),
+        statuses=frozenset(SendStatus(s) for s in statuses),
+        since=since,
+        until=until,
+        prefix=prefix or None,
+        archived=archived,
+    )
+
+
 @state_group.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--campaign", "campaigns", multiple=True, metavar="NAME", help="Only this campaign's sends (repeatable).")
+@click.option(
+    "--status", "statuses", multiple=True, type=click.Choice([s.value for s in SendStatus]),
+    help="Only sends with this status (repeatable).",
+)
+@click.option(
+    "--since", metavar="DATE", callback=_when, help="Only sends recorded at or after DATE (YYYY-MM-DD or ISO; UTC)."
+)
+@click.option("--until", metavar="DATE", callback=_when, help="Only sends recorded before DATE.")
+@click.option("--prefix", metavar="TEXT", help="Only sends whose key starts with TEXT.")
+@click.option("--archived", is_flag=True, help="List the archive (`state archive`) instead of the live records.")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N", help=f"Only the newest N (on a terminal: {PAGE}).")
+@click.option("--all", "show_all", is_flag=True, help="Every matching send, even on a terminal.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output, streamed (every matching send).")
 @pass_app
-def state_list(app: App, as_json: bool) -> None:
-    """List every send in the state with its status and Pardot email id."""
-    snapshot = app.store().snapshot()
-    records = sorted(snapshot.records.values(), key=lambda r: r.key)
-    if as_json:
-        app.print_json(
-            {"lineage": snapshot.lineage, "serial": snapshot.serial, "sends": [_record_dict(r) for r in records]}
+def state_list(
+    app: App,
+    campaigns: tuple[str, ...],
+    statuses: tuple[str, ...],
+    since: datetime | None,
+    until: datetime | None,
+    prefix: str | None,
+    archived: bool,
+    limit: int | None,
+    show_all: bool,
+    as_json: bool,
+) -> None:
+    """List the sends in the state, newest first, with status and Pardot email id.
+
+    On a terminal the newest 50 are shown, with how many more match; --limit N or --all shows
+    more, and off a terminal (a pipe, a CI log) every one is written. --json streams one JSON
+    document, every matching send (or --limit N), whatever the history holds.
+    """
+    where = _filter(campaigns, statuses, since, until, prefix, archived)
+    size = limit if as_json else page_size(app, limit, show_all)
+    with app.store(read_only=True).browse(where, payloads=not as_json) as listing:  # JSON shows none
+        records = listing.records if size is None else islice(listing.records, size)
+        if as_json:
+            head = {"lineage": listing.lineage, "serial": listing.serial}
+            write_json(head, "sends", (record_json(r) for r in records))
+            return
+        title = "Archive" if archived else "State"
+        click.echo(f"{title} (lineage {listing.lineage}, serial {listing.serial}), newest first:")
+        shown = write_lines(*record_lines(iter(records), shower(app)))
+        rest = listing.count() - shown if size is not None and shown == size else 0
+    if rest:
+        click.echo(
+            f"{plural(shown, 'send', 'sends')}, the newest. {rest:,} more: `--limit N` or `--all` shows more, "
+            "`--json` writes every one."
         )
-        return
-    show = (lambda s: s) if app.reveal_emails else mask_emails
-    table = Table(title=f"State (lineage {snapshot.lineage}, serial {snapshot.serial})")
-    for column in ("key", "status", "email id", "scheduled (UTC)", "updated (UTC)", "by", "flags"):
-        table.add_column(column, overflow="fold")
-    for r in records:
-        table.add_row(
-            show(r.key),
-            r.status.value,
-            str(r.email_id or ""),
-            r.scheduled_time.strftime("%Y-%m-%d %H:%M") if r.scheduled_time else "",
-            r.updated_at.strftime("%Y-%m-%d %H:%M"),
-            r.applied_by.describe(),
-            "OPERATIONAL" if r.payload.get("operational_email") else "",
-        )
-    app.console.print(table)
-    app.console.print(f"{len(records)} send(s).", markup=False)
+    else:
+        click.echo(f"{shown} send(s).")
 
 
 def force_options(func: Any) -> Any:
@@ -81,6 +135,8 @@ def force_options(func: Any) -> Any:
 
 
 def _force(force: bool, reason: str | None, *, allowed: bool = True) -> corrections.Force | None:
+    from orchestrator import corrections
+
     if not force:
         if reason is not None:
             raise click.UsageError("--reason goes with --force")
@@ -98,7 +154,9 @@ def _key(app: App, key: str) -> str:
     exactly one send masks to it."""
     if "***" not in key or app.store().get(key) is not None:
         return key
-    keys = app.store().snapshot().records
+    # A mask keeps the address's first letter: the keys it can stand for share what precedes "***".
+    with app.store().browse(RecordFilter(prefix=key[: key.index("***")])) as listing:
+        keys = [record.key for record in listing.records]
     matches = sorted(k for k in keys if mask_emails(k) == key)
     if not matches and "#" not in key:
         matches = sorted(k for k in keys if _UNTAGGED.sub("", mask_emails(k)) == key)
@@ -108,6 +166,16 @@ def _key(app: App, key: str) -> str:
             hint="`orchestrator --reveal-emails state list` shows their full keys",
         )
     return matches[0] if matches else key
+
+
+def _get_or_archived(app: App, key: str) -> tuple[SendRecord, bool]:
+    """The record under ``key``, live or archived (``state archive``), and whether it is archived."""
+    record = app.store().get(key)
+    if record is not None:
+        return record, False
+    with app.store().browse(RecordFilter(prefix=key, archived=True)) as listing:
+        found = next((r for r in listing.records if r.key == key), None)
+    return (found, True) if found is not None else (_get(app, key), False)
 
 
 def _get(app: App, key: str) -> SendRecord:
@@ -124,9 +192,10 @@ def state_show(app: App, key: str) -> None:
     """Show one send's record, its exact payload and its journal (KEY may be masked as listed)."""
     app.store(read_only=True)  # only reads: a role granted SELECT suffices
     key = _key(app, key)
-    record = _get(app, key)
+    record, archived = _get_or_archived(app, key)
     journal = app.store().journal(key)
-    data = _record_dict(record)
+    data = record_dict(record)
+    data["archived"] = archived
     data["payload"] = dict(record.payload)
     data["journal"] = [
         {"seq": e.seq, "at": e.at.isoformat(), "action": e.action, "detail": dict(e.detail), "by": e.actor.describe()}
@@ -142,48 +211,36 @@ def state_show(app: App, key: str) -> None:
 
 @state_group.command("journal")
 @click.argument("key", required=False)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.option("--last", type=click.IntRange(min=1), metavar="N", help="Only the last N entries.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output, streamed.")
+@click.option(
+    "--last", type=click.IntRange(min=1), metavar="N", help=f"Only the last N entries (on a terminal: {PAGE})."
+)
+@click.option("--all", "show_all", is_flag=True, help="Every entry, even on a terminal.")
 @pass_app
-def state_journal(app: App, key: str | None, as_json: bool, last: int | None) -> None:
-    """Show the journal: every write to the state, in order (for KEY only, when given)."""
+def state_journal(app: App, key: str | None, as_json: bool, last: int | None, show_all: bool) -> None:
+    """Show the journal: every write to the state, in order (for KEY only, when given).
+
+    On a terminal the last 50 entries are shown, with how many came before; --last N or --all
+    shows more, and off a terminal (or with --json, streamed) every one is written.
+    """
+    store = app.store(read_only=True)
     key = _key(app, key) if key is not None else None
-    entries = app.store().journal(key)
-    if last is not None:
-        entries = entries[-last:]
+    size = last if as_json else page_size(app, last, show_all)
+    earlier = 0
+    if size is None:
+        entries: Iterable[JournalEntry] = store.iter_journal(key)  # streamed, read to its end below
+    else:
+        entries, earlier = store.journal_tail(key, size)
     if as_json:
-        app.print_json(
-            {
-                "entries": [
-                    {
-                        "seq": e.seq,
-                        "at": e.at.isoformat(),
-                        "key": e.key,
-                        "action": e.action,
-                        "detail": dict(e.detail),
-                        "by": e.actor.to_dict(),
-                    }
-                    for e in entries
-                ]
-            }
-        )
+        write_json({}, "entries", (json_text(entry_dict(e)) for e in entries))
         return
-    show = (lambda s: s) if app.reveal_emails else mask_emails
-    table = Table(title="Journal" + (f" of {show(key)}" if key else ""))
-    for column in ("seq", "at (UTC)", "key", "action", "detail", "by"):
-        table.add_column(column, overflow="fold")
-    for e in entries:
-        detail = ", ".join(f"{k}={v}" for k, v in e.detail.items())
-        table.add_row(
-            str(e.seq),
-            e.at.strftime("%Y-%m-%d %H:%M:%S"),
-            show(e.key or ""),
-            e.action,
-            show(detail),
-            e.actor.describe(),
-        )
-    app.console.print(table)
-    app.console.print(f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}.", markup=False)
+    show = shower(app)
+    click.echo("Journal" + (f" of {show(key)}" if key else "") + ":")
+    shown = write_lines(*entry_lines(entries, show))
+    if earlier:
+        click.echo(f"{plural(shown, 'entry', 'entries')}. {earlier:,} earlier: `--last N` or `--all` shows more.")
+    else:
+        click.echo(f"{plural(shown, 'entry', 'entries')}.")
 
 
 @state_group.command("resolve")
@@ -209,6 +266,9 @@ def state_resolve(
     after it was recorded), and while Pardot shows an email of that name; --force --reason TEXT
     overrides the second check only, and is journaled.
     """
+    from orchestrator import corrections
+    from orchestrator.connect import in_flight_window
+
     key = _key(app, key)
     if (email_id is None) == (not not_sent):
         raise click.UsageError("give exactly one of --sent EMAIL_ID or --not-sent")
@@ -242,6 +302,9 @@ def state_accept(app: App, key: str) -> None:
     of another key's email ("looks like ..."), it confirms the repeat: the next apply sends it.
     Journaled.
     """
+    from orchestrator import corrections
+    from orchestrator.pipeline import plan_project
+
     key = _key(app, key)
     project, env, now = app.project(), app.environment(), app.now()
     done = corrections.accept(
@@ -264,6 +327,9 @@ def state_rename(app: App, old: str, new: str) -> None:
     NEW takes OLD's status and email id (journaled on both keys); OLD no longer counts as an
     orphan. Use it when the plan says NEW "looks like" OLD.
     """
+    from orchestrator import corrections
+    from orchestrator.pipeline import plan_project
+
     old, new = _key(app, old), _key(app, new)
     project, env, now = app.project(), app.environment(), app.now()
     done = corrections.rename(
@@ -285,6 +351,8 @@ def state_forget(app: App, key: str, force: bool, reason: str | None) -> None:
     to confirm that it is gone; --force --reason TEXT skips that check (journaled). To cancel a
     send for good rather than replace it, use `state skip`.
     """
+    from orchestrator import corrections
+
     key = _key(app, key)
     overridden = _force(force, reason)
     corrections.forget(
@@ -309,6 +377,9 @@ def state_skip(app: App, key: str, reason: str, force: bool) -> None:
     scheduled email must be deleted in Pardot's UI first (Pardot is read to confirm it). When the
     file's content for KEY changes, the skip ends and the key is planned again.
     """
+    from orchestrator import corrections
+    from orchestrator.pipeline import plan_project
+
     key = _key(app, key)
     project, env, now = app.project(), app.environment(), app.now()
     done = corrections.skip(
@@ -334,11 +405,45 @@ def state_keep(app: App, key: str) -> None:
     Until it is kept (or forgotten after deleting it in Pardot's UI), such an email holds every
     new send, since a renamed or re-timed copy in the files would mail the same people twice.
     """
+    from orchestrator import corrections
+
     key = _key(app, key)
     done = corrections.keep(app.store(), key, now=app.send_now())
     app.console.print(
         f"{key}: kept; email {done.email_id} goes out as scheduled. New sends are no longer held for it: "
         "if the files still hold a renamed or re-timed copy of it, that copy will go out too.",
+        markup=False,
+    )
+
+
+@state_group.command("archive")
+@click.option(
+    "--before", required=True, metavar="DATE", callback=_when,
+    help="Archive the sends that went out before DATE (YYYY-MM-DD: midnight UTC, or an ISO time).",
+)
+@now_option
+@pass_app
+def state_archive(app: App, before: datetime) -> None:
+    """Move the sends that went out before DATE out of every plan's way (journaled).
+
+    A send went out when it is sent, or scheduled for a time before DATE; DATE may not be later
+    than now. Archived sends are still known by their keys: a plan that asks for one again
+    shows it unchanged and never sends it twice, and a renamed copy of one is still held as a
+    repeat. They are no longer orphans or listed (`state list --archived` lists them). Refused
+    while a send from before DATE is unresolved (intent or unknown). Failed and not-sent records
+    stay where they are.
+    """
+    store = app.store()
+    now = app.send_now()
+    with store.lock("state archive"):
+        done = store.archive(before, now=now)
+    when = before.isoformat().replace("+00:00", "Z")
+    if not done.records:
+        app.console.print(f"Nothing to archive: no send went out before {when}.", markup=False)
+        return
+    app.console.print(
+        f"Archived {plural(done.records, 'send', 'sends')} that went out before {when} (serial {done.serial}); "
+        "plans no longer read them, and still never send them again.",
         markup=False,
     )
 
@@ -366,6 +471,7 @@ def state_reconcile(app: App, dry_run: bool) -> None:
     the reason (exit 3: a person must decide, e.g. with `state resolve`).
     """
     from orchestrator.cli.exitcodes import ExitCode
+    from orchestrator.connect import in_flight_window
     from orchestrator.reconcile import reconcile, summary
 
     outcomes = reconcile(
@@ -402,7 +508,7 @@ def state_init(app: App) -> None:
     env = app.environment()
     store = build_store(env, app.config().root, create=True)
     try:
-        snapshot = store.snapshot()
+        snapshot = store.planning_view(PlanningQuery.of_keys(()))  # lineage and serial, not the history
         where = getattr(store, "location", env.name)
         if getattr(store, "created", False):
             click.echo(f"Created a new, empty state at {where} (lineage {snapshot.lineage}).", err=True)

@@ -14,6 +14,13 @@ parts every backend does alike are written once, in :mod:`orchestrator.state.ske
   crash must never lose it. So ``serial`` always equals the number of journal entries, and each
   entry's ``seq`` is the serial its write produced.
 * The journal is append-only.
+* :meth:`StateStore.planning_view` reads, in one read transaction and by index only, the records
+  a :class:`~orchestrator.state.models.PlanningQuery` names: a plan's cost follows what the files
+  ask for and the recent past, never the length of the history. For the same query it selects
+  exactly the records a scan of :meth:`StateStore.snapshot` would (``tests/state`` checks it).
+* :meth:`StateStore.archive` moves the records that went out before a date into an archive, in
+  one write with one journal entry: they stay sends that happened (a plan still finds them under
+  their keys) but are no longer listed, browsed by default or taken for orphans.
 * Reads return private copies: mutating them never changes the store.
 * One store object may be used from many threads; many store objects (and processes, for the
   database backends) may use the same state.
@@ -27,10 +34,21 @@ parts every backend does alike are written once, in :mod:`orchestrator.state.ske
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from orchestrator.state.models import Actor, JournalEntry, LockInfo, SendRecord, StateSnapshot
+from orchestrator.state.models import (
+    Actor,
+    Archived,
+    Browse,
+    JournalEntry,
+    LockInfo,
+    PlanningQuery,
+    RecordFilter,
+    SendRecord,
+    StateSnapshot,
+)
 
 __all__ = ["StateStore"]
 
@@ -40,7 +58,21 @@ class StateStore(Protocol):
     """The orchestrator's memory of what was sent (see the module docstring for the contract)."""
 
     def snapshot(self) -> StateSnapshot:
-        """Lineage, serial and every record, read consistently at one serial."""
+        """Lineage, serial and every record (archived ones too, named in ``archived``), read
+        consistently at one serial. It reads the whole history: plans use :meth:`planning_view`."""
+        ...
+
+    def planning_view(self, query: PlanningQuery) -> StateSnapshot:
+        """Lineage, serial and only the records ``query`` names, with first-seen times, read by
+        index in one read transaction (see :class:`~orchestrator.state.models.PlanningQuery`)."""
+        ...
+
+    def browse(
+        self, where: RecordFilter = RecordFilter(), *, payloads: bool = True
+    ) -> contextlib.AbstractContextManager[Browse]:
+        """The records ``where`` selects, streamed newest first from one read transaction; without
+        ``payloads`` their payloads are not read (a listing that shows none is twice as quick),
+        and reading one raises StateError."""
         ...
 
     def get(self, key: str) -> SendRecord | None:
@@ -71,6 +103,20 @@ class StateStore(Protocol):
 
     def journal(self, key: str | None = None) -> list[JournalEntry]:
         """Journal entries in ``seq`` order: all of them, or only those about ``key``."""
+        ...
+
+    def iter_journal(self, key: str | None = None) -> Iterator[JournalEntry]:
+        """Like :meth:`journal`, streamed from one read transaction (close it to end early)."""
+        ...
+
+    def journal_tail(self, key: str | None, count: int) -> tuple[list[JournalEntry], int]:
+        """The last ``count`` entries (of ``key``, or all) in ``seq`` order, and how many precede them."""
+        ...
+
+    def archive(self, before: datetime, *, now: datetime, actor: Actor | None = None) -> Archived:
+        """Move every record that went out before ``before`` into the archive (journaled as
+        ``archive``). Refused (StateError) when ``before`` is after ``now``, or while a record from
+        before it is unresolved: nobody knows yet whether that one went out."""
         ...
 
     def last_entry(self, action: str) -> JournalEntry | None:

@@ -8,16 +8,17 @@ checked first and anything that would not round-trip is refused with the path to
 
 from __future__ import annotations
 
+import functools
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from orchestrator.errors import StateError
 from orchestrator.state.models import Actor, utc
 
-__all__ = ["dump_actor", "dump_json", "dump_time", "load_actor", "load_json", "load_time"]
+__all__ = ["UNREAD", "LazyJson", "dump_actor", "dump_json", "dump_time", "load_actor", "load_json", "load_time"]
 
 
 def _plain(value: object, path: str) -> Any:
@@ -62,13 +63,71 @@ def load_json(text: str, *, what: str) -> dict[str, Any]:
     return value
 
 
+class LazyJson(Mapping[str, Any]):
+    """A stored JSON object decoded on first use: listing records never decodes their payloads.
+
+    Each instance decodes its own text, so it is as private a copy as :func:`load_json`'s.
+    """
+
+    __slots__ = ("_text", "_value", "_what")
+
+    def __init__(self, text: str, *, what: str) -> None:
+        self._text = text
+        self._what = what
+        self._value: dict[str, Any] | None = None
+
+    def _data(self) -> dict[str, Any]:
+        if self._value is None:
+            self._value = load_json(self._text, what=self._what)
+        return self._value
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data())
+
+    def __len__(self) -> int:
+        return len(self._data())
+
+    def __repr__(self) -> str:
+        return repr(self._data())
+
+
+class _Unread(Mapping[str, Any]):
+    """The payload of a record listed without payloads (``browse(payloads=False)``): any use of it
+    is a mistake, refused rather than answered as if the payload were empty."""
+
+    __slots__ = ()
+
+    def _refuse(self) -> StateError:
+        return StateError("this record was listed without its payload; read it with `get` or browse(payloads=True)")
+
+    def __getitem__(self, key: str) -> Any:
+        raise self._refuse()
+
+    def __iter__(self) -> Iterator[str]:
+        raise self._refuse()
+
+    def __len__(self) -> int:
+        raise self._refuse()
+
+    def __repr__(self) -> str:
+        return "<payload not read>"
+
+
+#: The one unread payload (see :class:`_Unread`).
+UNREAD: Mapping[str, Any] = _Unread()
+
+
 def dump_actor(actor: Actor) -> str:
     """Encode an :class:`Actor` for a text column."""
     return dump_json(actor.to_dict(), what="actor")
 
 
+@functools.lru_cache(maxsize=256)
 def load_actor(text: str) -> Actor:
-    """Inverse of :func:`dump_actor`."""
+    """Inverse of :func:`dump_actor` (an Actor is immutable, and a history has few: cached)."""
     return Actor.from_dict(load_json(text, what="actor"))
 
 
@@ -79,4 +138,5 @@ def dump_time(value: datetime) -> str:
 
 def load_time(text: str) -> datetime:
     """Inverse of :func:`dump_time`."""
-    return datetime.fromisoformat(text).astimezone(UTC)
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo is UTC else value.astimezone(UTC)

@@ -10,10 +10,21 @@ is new. It refuses every write; the first ``apply`` creates the real state.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
-from orchestrator.state.models import Actor, JournalEntry, LockInfo, SendRecord, StateSnapshot
+from orchestrator.state.models import (
+    Actor,
+    Archived,
+    Browse,
+    JournalEntry,
+    LockInfo,
+    PlanningQuery,
+    RecordFilter,
+    SendRecord,
+    StateSnapshot,
+)
 from orchestrator.state.skeleton import read_only_error
 
 __all__ = ["NoStateYet"]
@@ -39,11 +50,24 @@ class NoStateYet:
     def snapshot(self) -> StateSnapshot:
         return StateSnapshot(lineage=None, serial=0, records={})
 
+    def planning_view(self, query: PlanningQuery) -> StateSnapshot:
+        return StateSnapshot(lineage=None, serial=0, records={}, first_seen={})
+
+    @contextlib.contextmanager
+    def browse(self, where: RecordFilter = RecordFilter(), *, payloads: bool = True) -> Iterator[Browse]:
+        yield Browse(None, 0, iter(()), lambda: 0)
+
     def get(self, key: str) -> SendRecord | None:
         return None
 
     def journal(self, key: str | None = None) -> list[JournalEntry]:
         return []
+
+    def iter_journal(self, key: str | None = None) -> Iterator[JournalEntry]:
+        return iter(())
+
+    def journal_tail(self, key: str | None, count: int) -> tuple[list[JournalEntry], int]:
+        return [], 0
 
     def last_entry(self, action: str) -> JournalEntry | None:
         return None
@@ -70,6 +94,9 @@ class NoStateYet:
         actor: Actor | None = None,
     ) -> int:
         raise read_only_error(f"the state at {self._location} (not created yet)", "append to the journal")
+
+    def archive(self, before: datetime, *, now: datetime, actor: Actor | None = None) -> Archived:
+        raise read_only_error(f"the state at {self._location} (not created yet)", "archive records")
 
     def lock(self, operation: str, *, timeout: float = 0.0) -> contextlib.AbstractContextManager[LockInfo]:
         raise read_only_error(f"the state at {self._location} (not created yet)", "take the state lock")

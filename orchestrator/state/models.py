@@ -11,19 +11,28 @@ import enum
 import getpass
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from orchestrator.digest import digest
+
 __all__ = [
+    "APPLIED_STATUSES",
     "CI_RUN_ID_VARIABLES",
+    "UNRESOLVED_STATUSES",
     "Actor",
+    "Archived",
+    "Browse",
     "JournalEntry",
     "LockInfo",
+    "PlanningQuery",
+    "RecordFilter",
     "SendRecord",
     "SendStatus",
     "StateSnapshot",
+    "content_digest",
     "utc",
 ]
 
@@ -58,6 +67,8 @@ class SendStatus(enum.StrEnum):
 
 def utc(value: datetime, *, what: str = "datetime") -> datetime:
     """``value`` converted to UTC; naive datetimes are refused, since their instant is a guess."""
+    if type(value) is datetime and value.tzinfo is UTC:  # already UTC (every stored time): as it is
+        return value
     if not isinstance(value, datetime):
         raise TypeError(f"{what} must be a datetime, not {type(value).__name__}")
     if value.tzinfo is None or value.utcoffset() is None:
@@ -135,6 +146,8 @@ class SendRecord:
     error: str | None = None
 
     def __post_init__(self) -> None:
+        if self._canonical():
+            return
         _require_text(self.key, "SendRecord.key")
         _require_text(self.campaign, "SendRecord.campaign")
         _require_text(self.environment, "SendRecord.environment")
@@ -142,7 +155,8 @@ class SendRecord:
         if not isinstance(self.payload, Mapping):
             raise TypeError(f"SendRecord.payload must be a mapping, not {type(self.payload).__name__}")
         # SendStatus("sent") accepts both the enum and its value, so decoders can pass strings.
-        object.__setattr__(self, "status", SendStatus(self.status))
+        if type(self.status) is not SendStatus:
+            object.__setattr__(self, "status", SendStatus(self.status))
         if self.email_id is not None and (
             isinstance(self.email_id, bool) or not isinstance(self.email_id, int)
         ):
@@ -157,6 +171,30 @@ class SendRecord:
             raise TypeError("SendRecord.applied_by must be an Actor")
         if self.error is not None:
             _require_text(self.error, "SendRecord.error", empty_ok=True)
+
+    def _canonical(self) -> bool:
+        """Whether every field is already valid and in its stored form (what a store reads back):
+        one cheap test instead of the checks above, which say what is wrong when it is not."""
+        scheduled = self.scheduled_time
+        return (
+            type(self.key) is str
+            and type(self.campaign) is str
+            and type(self.environment) is str
+            and type(self.fingerprint) is str
+            and self.key != ""
+            and self.campaign != ""
+            and self.environment != ""
+            and type(self.status) is SendStatus
+            and (self.email_id is None or type(self.email_id) is int)
+            and (scheduled is None or (type(scheduled) is datetime and scheduled.tzinfo is UTC))
+            and type(self.created_at) is datetime
+            and self.created_at.tzinfo is UTC
+            and type(self.updated_at) is datetime
+            and self.updated_at.tzinfo is UTC
+            and type(self.applied_by) is Actor
+            and (self.error is None or type(self.error) is str)
+            and isinstance(self.payload, Mapping)
+        )
 
 
 @dataclass(frozen=True)
@@ -202,14 +240,134 @@ class LockInfo:
         }
 
 
+def content_digest(payload: Mapping[str, Any]) -> str:
+    """What a send delivers, whatever its key: the digest of its payload without ``name`` (the key).
+
+    Two sends with equal content digests mail the same email to the same people (a renamed
+    campaign); the stores keep it beside each record, so the planner finds such a repeat by
+    looking the digest up instead of reading every record.
+    """
+    return digest({k: v for k, v in payload.items() if k != "name"})
+
+
 @dataclass(frozen=True)
 class StateSnapshot:
-    """A consistent view of the whole state at one serial; a private copy, safe to mutate.
+    """A consistent view of the state at one serial; a private copy, safe to mutate.
 
     ``lineage`` is None when there is no state yet (a read-only command found none): every
     send is new, and a plan made from it records that instead of a lineage.
+
+    :meth:`StateStore.snapshot` gives every record (``first_seen`` None: the planner computes it
+    from them). :meth:`StateStore.planning_view` gives only the records a plan can be decided
+    from (see :class:`PlanningQuery`), with ``first_seen``, each asked campaign's earliest
+    ``created_at`` (archive included), computed by the store. ``archived`` names the records
+    read from the archive (``state archive``): still sends that happened, never orphans.
     """
 
     lineage: str | None
     serial: int
     records: Mapping[str, SendRecord] = field(default_factory=dict)
+    first_seen: Mapping[str, datetime] | None = None
+    archived: frozenset[str] = frozenset()
+
+
+#: Statuses of a send that went out, or may yet go out (the planner's "applied").
+APPLIED_STATUSES = (SendStatus.SENT, SendStatus.SCHEDULED)
+#: Statuses whose outcome nobody knows yet.
+UNRESOLVED_STATUSES = (SendStatus.INTENT, SendStatus.UNKNOWN)
+
+
+@dataclass(frozen=True)
+class PlanningQuery:
+    """What a plan needs of the state, so a store can read exactly that (never the whole history).
+
+    Built by :func:`orchestrator.planner.planning_query` from the desired sends; a store answers
+    it with :meth:`StateStore.planning_view`, in one read transaction, the records:
+
+    * under ``keys`` (the desired keys), live or archived;
+    * that could be orphans (``orphans``): applied or unresolved records of any campaign not in
+      ``campaigns``, and those of ``campaigns`` scheduled or created after ``since``;
+    * of each campaign in ``one_shot``: its two applied or unresolved records lowest by key,
+      live and archived (a one-shot campaign already sent under another key);
+    * applied (live or archived) whose content digest is in ``digests`` for a key that could
+      be sent (no record, or failed or not sent): a repeat under another name;
+
+    and, for each of ``campaigns``, the earliest ``created_at`` of its records, archive included.
+    """
+
+    keys: frozenset[str] = frozenset()
+    campaigns: frozenset[str] = frozenset()
+    one_shot: frozenset[str] = frozenset()
+    digests: Mapping[str, str] = field(default_factory=dict)
+    since: datetime | None = None
+    orphans: bool = True
+
+    @classmethod
+    def of_keys(cls, keys: Iterable[str]) -> PlanningQuery:
+        """Only the records under ``keys`` (and the lineage and serial): no orphans, no history."""
+        return cls(keys=frozenset(keys), orphans=False)
+
+    def candidate_digests(self, found: Mapping[str, SendRecord]) -> frozenset[str]:
+        """The digests of the keys that could be sent, given the records ``found`` under ``keys``."""
+        return frozenset(
+            value
+            for key, value in self.digests.items()
+            if (record := found.get(key)) is None or record.status in (SendStatus.FAILED, SendStatus.NOT_SENT)
+        )
+
+
+@dataclass(frozen=True)
+class RecordFilter:
+    """Which records ``state list`` browses (every field narrows; empty ones do not).
+
+    ``since``/``until`` bound ``created_at`` (since inclusive, until exclusive); ``prefix`` is a
+    key prefix; ``archived`` browses the archive instead of the live records.
+    """
+
+    campaigns: frozenset[str] = frozenset()
+    statuses: frozenset[SendStatus] = frozenset()
+    since: datetime | None = None
+    until: datetime | None = None
+    prefix: str | None = None
+    archived: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "statuses", frozenset(SendStatus(s) for s in self.statuses))
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, utc(value, what=f"RecordFilter.{name}"))
+
+    def matches(self, record: SendRecord) -> bool:
+        """Whether ``record`` passes the filter (the in-memory store's test, and the tests' model)."""
+        return (
+            (not self.campaigns or record.campaign in self.campaigns)
+            and (not self.statuses or record.status in self.statuses)
+            and (self.since is None or record.created_at >= self.since)
+            and (self.until is None or record.created_at < self.until)
+            and (self.prefix is None or record.key.startswith(self.prefix))
+        )
+
+
+@dataclass(frozen=True)
+class Browse:
+    """Records streamed from one read transaction, newest first (``created_at``, then key, descending).
+
+    ``records`` yields them one by one (a database backend fetches a batch at a time, so memory
+    stays flat however many there are); ``count()`` is how many match the filter, read in the
+    same transaction. Valid only inside the ``with`` block of :meth:`StateStore.browse`.
+    """
+
+    lineage: str | None
+    serial: int
+    records: Iterator[SendRecord]
+    count: Callable[[], int]
+
+
+@dataclass(frozen=True)
+class Archived:
+    """What ``state archive`` moved: how many records, and the serial its journal entry made
+    (the serial is unchanged when there was nothing to move)."""
+
+    records: int
+    serial: int

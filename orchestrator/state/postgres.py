@@ -12,6 +12,12 @@ Choices, and why:
   ``lock()`` finds the row left behind, takes over and journals ``lock-takeover``.
 * The DSN is a secret: it is never shown, and every error is scrubbed of its password
   (see :mod:`orchestrator.state.dsn`).
+* A plan reads through indexes only (:mod:`orchestrator.state.planning`), in one REPEATABLE
+  READ transaction. Schema 2 (each record's content digest, the planning indexes, the archive
+  count) is made in place by the first write-capable open of a schema-1 database (the role must
+  own the tables, as the one that created them does); a read-only role still plans on an older
+  one, scanning where a column is missing. ``orchestrator_sends_archive`` is created by the first
+  ``state archive``: a read-only role needs SELECT on it from then on.
 """
 
 from __future__ import annotations
@@ -20,23 +26,39 @@ import contextlib
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
 
 import psycopg
 from psycopg.rows import TupleRow
 
 from orchestrator.errors import StateError
-from orchestrator.state.codec import dump_actor, dump_json, load_actor, load_json
+from orchestrator.state.codec import UNREAD, LazyJson, dump_actor, dump_json, load_actor, load_json
 from orchestrator.state.dsn import describe_dsn, dsn_secrets, scrub
 from orchestrator.state.locking import holder_is_dead, locked_error, new_lock
-from orchestrator.state.models import JournalEntry, LockInfo, SendRecord, StateSnapshot
+from orchestrator.state.models import (
+    APPLIED_STATUSES,
+    UNRESOLVED_STATUSES,
+    Browse,
+    JournalEntry,
+    LockInfo,
+    PlanningQuery,
+    RecordFilter,
+    SendRecord,
+    SendStatus,
+    StateSnapshot,
+    content_digest,
+)
+from orchestrator.state.planning import OPEN_STATUSES, PlanningReads, planning_view, scanned_view
 from orchestrator.state.skeleton import StoreSkeleton, no_lineage_error
 
 __all__ = ["SCHEMA_VERSION", "PostgresStateStore"]
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+#: 2: ``content_digest``, the planning indexes, ``orchestrator_meta.archived`` (and the archive).
+SCHEMA_VERSION = 2
 
 Connection = psycopg.Connection[TupleRow]
 
@@ -49,7 +71,8 @@ CREATE TABLE IF NOT EXISTS orchestrator_meta (
     id integer PRIMARY KEY CHECK (id = 1),
     lineage text NOT NULL,
     serial bigint NOT NULL,
-    schema_version integer NOT NULL
+    schema_version integer NOT NULL,
+    archived bigint NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS orchestrator_sends (
     key text PRIMARY KEY,
@@ -64,7 +87,8 @@ CREATE TABLE IF NOT EXISTS orchestrator_sends (
     created_at timestamptz NOT NULL,
     updated_at timestamptz NOT NULL,
     applied_by json NOT NULL,
-    error text
+    error text,
+    content_digest text
 );
 CREATE TABLE IF NOT EXISTS orchestrator_journal (
     seq bigint PRIMARY KEY,
@@ -90,21 +114,83 @@ CREATE TABLE IF NOT EXISTS orchestrator_lock (
 );
 """
 
-_RECORD_SELECT = (
-    "SELECT key, campaign, environment, fingerprint, payload::text, status, email_id, "
-    "scheduled_time, created_at, updated_at, applied_by::text, error FROM orchestrator_sends"
+#: Schema 2's indexes: each read of a planning view is a lookup or a short range in one of them.
+_INDEXES = """
+CREATE INDEX IF NOT EXISTS orchestrator_sends_by_campaign_status ON orchestrator_sends (campaign, status, key);
+CREATE INDEX IF NOT EXISTS orchestrator_sends_by_campaign_created
+    ON orchestrator_sends (campaign, created_at, key);
+CREATE INDEX IF NOT EXISTS orchestrator_sends_by_campaign_time ON orchestrator_sends (campaign, scheduled_time);
+CREATE INDEX IF NOT EXISTS orchestrator_sends_by_content ON orchestrator_sends (content_digest);
+CREATE INDEX IF NOT EXISTS orchestrator_sends_by_created ON orchestrator_sends (created_at, key);
+"""
+#: Made by the first ``state archive``: records that went out long ago, out of every plan's way.
+_ARCHIVE = """
+CREATE TABLE IF NOT EXISTS orchestrator_sends_archive (
+    key text PRIMARY KEY,
+    campaign text NOT NULL,
+    environment text NOT NULL,
+    fingerprint text NOT NULL,
+    payload json NOT NULL,
+    status text NOT NULL CHECK (status IN ('sent', 'scheduled')),
+    email_id bigint,
+    scheduled_time timestamptz,
+    created_at timestamptz NOT NULL,
+    updated_at timestamptz NOT NULL,
+    applied_by json NOT NULL,
+    error text,
+    content_digest text NOT NULL,
+    archived_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS orchestrator_sends_archive_by_campaign_created
+    ON orchestrator_sends_archive (campaign, created_at);
+CREATE INDEX IF NOT EXISTS orchestrator_sends_archive_by_campaign_key ON orchestrator_sends_archive (campaign, key);
+CREATE INDEX IF NOT EXISTS orchestrator_sends_archive_by_content ON orchestrator_sends_archive (content_digest);
+CREATE INDEX IF NOT EXISTS orchestrator_sends_archive_by_created ON orchestrator_sends_archive (created_at, key);
+"""
+_STORED = (
+    "key, campaign, environment, fingerprint, payload, status, email_id, scheduled_time, "
+    "created_at, updated_at, applied_by, error"
 )
+_COLUMNS = (
+    "key, campaign, environment, fingerprint, payload::text, status, email_id, "
+    "scheduled_time, created_at, updated_at, applied_by::text, error"
+)
+_RECORD_SELECT = f"SELECT {_COLUMNS} FROM orchestrator_sends"
 _UPSERT = """
 INSERT INTO orchestrator_sends (key, campaign, environment, fingerprint, payload, status,
-    email_id, scheduled_time, created_at, updated_at, applied_by, error)
-VALUES (%s, %s, %s, %s, %s::json, %s, %s, %s, %s, %s, %s::json, %s)
+    email_id, scheduled_time, created_at, updated_at, applied_by, error, content_digest)
+VALUES (%s, %s, %s, %s, %s::json, %s, %s, %s, %s, %s, %s::json, %s, %s)
 ON CONFLICT (key) DO UPDATE SET
     campaign = excluded.campaign, environment = excluded.environment,
     fingerprint = excluded.fingerprint, payload = excluded.payload, status = excluded.status,
     email_id = excluded.email_id, scheduled_time = excluded.scheduled_time,
     created_at = excluded.created_at, updated_at = excluded.updated_at,
-    applied_by = excluded.applied_by, error = excluded.error
+    applied_by = excluded.applied_by, error = excluded.error, content_digest = excluded.content_digest
 """
+#: A record went out before %(before)s: sent (at its scheduled time, else when it was recorded),
+#: or scheduled for a time before it (``before`` is never after now).
+_WENT_OUT = (
+    "((status = 'sent' AND coalesce(scheduled_time, created_at) < %(before)s) "
+    "OR (status = 'scheduled' AND scheduled_time < %(before)s))"
+)
+#: Every campaign with a record, one index step each.
+_CAMPAIGNS = """
+WITH RECURSIVE seen(campaign) AS (
+    SELECT MIN(campaign) FROM orchestrator_sends
+    UNION ALL
+    SELECT (SELECT MIN(campaign) FROM orchestrator_sends WHERE campaign > seen.campaign) FROM seen
+    WHERE seen.campaign IS NOT NULL
+)
+SELECT campaign FROM seen WHERE campaign IS NOT NULL
+"""
+#: The columns of ours a table has (pg_attribute needs no grant, unlike information_schema).
+_HAS_COLUMN = """
+SELECT count(*) FROM pg_attribute
+WHERE attrelid = to_regclass(%s) AND attname = %s AND attnum > 0 AND NOT attisdropped
+"""
+_OPEN = [s.value for s in OPEN_STATUSES]
+_APPLIED = [s.value for s in APPLIED_STATUSES]
+_UNRESOLVED = [s.value for s in UNRESOLVED_STATUSES]
 _JOURNAL_SELECT = "SELECT seq, at, key, action, detail::text, actor::text FROM orchestrator_journal"
 _LOCK_SELECT = (
     "SELECT lock_id, operation, actor::text, pid, acquired_at FROM orchestrator_lock WHERE id = 1"
@@ -121,14 +207,19 @@ WHERE locktype = 'advisory' AND granted AND classid = %s::oid AND objid = %s::oi
 """
 
 
-def _record_from_row(row: TupleRow) -> SendRecord:
+def _listed_from_row(row: TupleRow) -> SendRecord:
+    """A record as listed: its payload decoded only if something reads it (not read at all: NULL)."""
+    return _record_from_row(row, payload=UNREAD if row[4] is None else LazyJson(row[4], what="payload"))
+
+
+def _record_from_row(row: TupleRow, payload: Mapping[str, Any] | None = None) -> SendRecord:
     return SendRecord(
         key=row[0],
         campaign=row[1],
         environment=row[2],
         fingerprint=row[3],
-        payload=load_json(row[4], what="payload"),
-        status=row[5],
+        payload=load_json(row[4], what="payload") if payload is None else payload,
+        status=SendStatus(row[5]),
         email_id=row[6],
         scheduled_time=row[7],
         created_at=row[8],
@@ -155,6 +246,115 @@ def _lock_from_row(row: TupleRow | None) -> LockInfo | None:
     return LockInfo(
         lock_id=row[0], operation=row[1], actor=load_actor(row[2]), pid=row[3], acquired_at=row[4]
     )
+
+
+def _filter_sql(where: RecordFilter) -> tuple[str, list[Any]]:
+    """The WHERE clause (empty, or starting with a space) and parameters selecting ``where``."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if where.campaigns:
+        clauses.append("campaign = ANY(%s)")
+        params.append(sorted(where.campaigns))
+    if where.statuses:
+        clauses.append("status = ANY(%s)")
+        params.append(sorted(s.value for s in where.statuses))
+    if where.since is not None:
+        clauses.append("created_at >= %s")
+        params.append(where.since)
+    if where.until is not None:
+        clauses.append("created_at < %s")
+        params.append(where.until)
+    if where.prefix:
+        clauses.append("starts_with(key, %s)")
+        params.append(where.prefix)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+class _Reads(PlanningReads):
+    """A planning view's reads on one REPEATABLE READ transaction."""
+
+    def __init__(self, conn: Connection, *, archived: bool, has_digest: bool) -> None:
+        self._conn = conn
+        self.archived = archived
+        self._has_digest = has_digest
+
+    def _records(self, sql: str, params: Sequence[Any]) -> list[SendRecord]:
+        return [_record_from_row(row) for row in self._conn.execute(sql, params).fetchall()]
+
+    @staticmethod
+    def _table(archive: bool) -> str:
+        return "orchestrator_sends_archive" if archive else "orchestrator_sends"
+
+    def by_keys(self, keys: list[str], *, archive: bool) -> list[SendRecord]:
+        if not keys:
+            return []
+        return self._records(f"SELECT {_COLUMNS} FROM {self._table(archive)} WHERE key = ANY(%s)", (keys,))
+
+    def first_created(self, campaign: str, *, archive: bool) -> datetime | None:
+        row = self._conn.execute(
+            f"SELECT MIN(created_at) FROM {self._table(archive)} WHERE campaign = %s", (campaign,)
+        ).fetchone()
+        return None if row is None else row[0]
+
+    def recent(self, campaigns: list[str], since: datetime) -> list[SendRecord]:
+        out: list[SendRecord] = []
+        for column in ("scheduled_time", "created_at"):  # two ranges, each on its own index
+            out += self._records(
+                f"SELECT {_COLUMNS} FROM orchestrator_sends WHERE campaign = ANY(%s) AND {column} > %s "
+                "AND status = ANY(%s)",
+                (campaigns, since, _OPEN),
+            )
+        return out
+
+    def campaigns(self) -> list[str]:
+        return [row[0] for row in self._conn.execute(_CAMPAIGNS).fetchall()]
+
+    def open_of(self, campaign: str) -> list[SendRecord]:
+        return self._records(
+            f"SELECT {_COLUMNS} FROM orchestrator_sends WHERE campaign = %s AND status = ANY(%s)", (campaign, _OPEN)
+        )
+
+    def lowest_open(self, campaign: str, count: int, *, archive: bool) -> list[SendRecord]:
+        if archive:  # the archive holds applied records only
+            sql = f"SELECT {_COLUMNS} FROM orchestrator_sends_archive WHERE campaign = %s ORDER BY key LIMIT %s"
+            return self._records(sql, (campaign, count))
+        found: list[SendRecord] = []
+        for status in _OPEN:  # one short range of (campaign, status, key) each
+            sql = (
+                f"SELECT {_COLUMNS} FROM orchestrator_sends WHERE campaign = %s AND status = %s "
+                "ORDER BY key LIMIT %s"
+            )
+            found += self._records(sql, (campaign, status, count))
+        return sorted(found, key=lambda r: r.key)[:count]
+
+    def applied_by_digests(self, digests: list[str], *, archive: bool) -> list[SendRecord]:
+        table = self._table(archive)
+        if not self._has_digest:  # a schema-1 database read by a read-only role: scan
+            wanted = set(digests)
+            every = self._records(f"SELECT {_COLUMNS} FROM {table} WHERE status = ANY(%s)", (_APPLIED,))
+            return [r for r in every if content_digest(r.payload) in wanted]
+        return self._records(
+            f"SELECT {_COLUMNS} FROM {table} WHERE content_digest = ANY(%s) AND status = ANY(%s)", (digests, _APPLIED)
+        )
+
+
+def _migrate(conn: Connection) -> None:
+    """Schema 1 to 2, in place, inside the open transaction (which holds the schema lock): the
+    archive count, each record's content digest (from its payload, a batch at a time), the indexes."""
+    conn.execute("ALTER TABLE orchestrator_meta ADD COLUMN IF NOT EXISTS archived bigint NOT NULL DEFAULT 0")
+    conn.execute("ALTER TABLE orchestrator_sends ADD COLUMN IF NOT EXISTS content_digest text")
+    after = ""
+    while rows := conn.execute(
+        "SELECT key, payload::text FROM orchestrator_sends WHERE key > %s ORDER BY key LIMIT 1000", (after,)
+    ).fetchall():
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                "UPDATE orchestrator_sends SET content_digest = %s WHERE key = %s",
+                [(content_digest(load_json(payload, what="payload")), key) for key, payload in rows],
+            )
+        after = rows[-1][0]
+    conn.execute(_INDEXES)
+    conn.execute("UPDATE orchestrator_meta SET schema_version = %s", (SCHEMA_VERSION,))
 
 
 def _one(row: TupleRow | None) -> TupleRow:
@@ -204,6 +404,8 @@ class PostgresStateStore(StoreSkeleton[Connection]):
         self._connect_timeout = connect_timeout
         self._mutex = threading.RLock()
         self._closed = False
+        # Schema 2's columns; a read-only open of a schema-1 database finds them missing.
+        self._has_digest = self._has_archive_count = not read_only
         self._conn: Connection | None = None
         self._conn = self._connect()
         try:
@@ -269,6 +471,11 @@ class PostgresStateStore(StoreSkeleton[Connection]):
                 return False
             has_meta = _one(conn.execute("SELECT to_regclass('orchestrator_meta') IS NOT NULL").fetchone())[0]
             row = conn.execute("SELECT schema_version FROM orchestrator_meta").fetchone() if has_meta else None
+            for table, column, attribute in (
+                ("orchestrator_sends", "content_digest", "_has_digest"),
+                ("orchestrator_meta", "archived", "_has_archive_count"),
+            ):
+                setattr(self, attribute, bool(_one(conn.execute(_HAS_COLUMN, (table, column)).fetchone())[0]))
         if row is None:
             raise no_lineage_error(f"PostgreSQL state ({self._where})", "its tables hold no lineage row")
         self._check_version(row[0])
@@ -296,6 +503,7 @@ class PostgresStateStore(StoreSkeleton[Connection]):
                         f"PostgreSQL state ({self._where})", "its tables hold no lineage row"
                     )
                 conn.execute(_SCHEMA)
+                conn.execute(_INDEXES)
                 conn.execute(
                     "INSERT INTO orchestrator_meta (id, lineage, serial, schema_version) "
                     "VALUES (1, %s, 0, %s)",
@@ -303,20 +511,67 @@ class PostgresStateStore(StoreSkeleton[Connection]):
                 )
                 row, created = (SCHEMA_VERSION,), True
             version = row[0]
+            if version < SCHEMA_VERSION:
+                _migrate(conn)
         self._check_version(version)
         return bool(created)
 
     # -- reads ---------------------------------------------------------------------------
 
-    def snapshot(self) -> StateSnapshot:
-        with self._transaction("read the state") as conn:
+    @contextlib.contextmanager
+    def _consistent(self, doing: str) -> Iterator[tuple[Connection, str, int, int]]:
+        """One REPEATABLE READ, READ ONLY transaction, with the lineage, serial and archive count."""
+        with self._transaction(doing) as conn:
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            lineage, serial = _one(
-                conn.execute("SELECT lineage, serial FROM orchestrator_meta").fetchone()
-            )
+            archived = ", archived" if self._has_archive_count else ", 0"
+            meta = conn.execute(f"SELECT lineage, serial{archived} FROM orchestrator_meta").fetchone()
+            lineage, serial, count = _one(meta)
+            yield conn, lineage, serial, count
+
+    def snapshot(self) -> StateSnapshot:
+        with self._consistent("read the state") as (conn, lineage, serial, archived):
             rows = conn.execute(f"{_RECORD_SELECT} ORDER BY key").fetchall()
+            old = conn.execute(f"SELECT {_COLUMNS} FROM orchestrator_sends_archive").fetchall() if archived else []
         records = {row[0]: _record_from_row(row) for row in rows}
-        return StateSnapshot(lineage=lineage, serial=serial, records=records)
+        gone = {row[0]: _record_from_row(row) for row in old if row[0] not in records}
+        everything = {**records, **gone}
+        return StateSnapshot(
+            lineage=lineage,
+            serial=serial,
+            records={key: everything[key] for key in sorted(everything)},
+            archived=frozenset(gone),
+        )
+
+    def planning_view(self, query: PlanningQuery) -> StateSnapshot:
+        with self._consistent("read the state for a plan") as (conn, lineage, serial, archived):
+            reads = _Reads(conn, archived=archived > 0, has_digest=self._has_digest)
+            if self._has_digest:
+                return planning_view(reads, query, lineage, serial)
+            # Schema 1, read-only: no planning index to look anything up by, so one pass over it all.
+            found = reads.by_keys(sorted(query.keys), archive=False)
+            with conn.cursor(name="orchestrator_plan_scan") as cursor:
+                cursor.itersize = 500
+                cursor.execute(_RECORD_SELECT)
+                return scanned_view(found, (_listed_from_row(row) for row in cursor), query, lineage, serial)
+
+    @contextlib.contextmanager
+    def browse(self, where: RecordFilter = RecordFilter(), *, payloads: bool = True) -> Iterator[Browse]:
+        with self._consistent("list the records") as (conn, lineage, serial, archived):
+            if where.archived and not archived:
+                yield Browse(lineage, serial, iter(()), lambda: 0)
+                return
+            table = "orchestrator_sends_archive" if where.archived else "orchestrator_sends"
+            clause, params = _filter_sql(where)
+
+            def count() -> int:
+                total: int = _one(conn.execute(f"SELECT count(*) FROM {table}{clause}", params).fetchone())[0]
+                return total
+
+            with conn.cursor(name="orchestrator_browse") as cursor:  # server-side: a batch per round trip
+                cursor.itersize = 500
+                columns = _COLUMNS if payloads else _COLUMNS.replace("payload::text", "NULL")
+                cursor.execute(f"SELECT {columns} FROM {table}{clause} ORDER BY created_at DESC, key DESC", params)
+                yield Browse(lineage, serial, (_listed_from_row(row) for row in cursor), count)
 
     def get(self, key: str) -> SendRecord | None:
         with self._transaction("read a record") as conn:
@@ -330,6 +585,33 @@ class PostgresStateStore(StoreSkeleton[Connection]):
             else:
                 rows = conn.execute(f"{_JOURNAL_SELECT} WHERE key = %s ORDER BY seq", (key,)).fetchall()
         return [_entry_from_row(row) for row in rows]
+
+    def iter_journal(self, key: str | None = None) -> Iterator[JournalEntry]:
+        with (
+            self._consistent("read the journal") as (conn, _lineage, _serial, _archived),
+            conn.cursor(name="orchestrator_journal_read") as cursor,
+        ):
+            cursor.itersize = 500
+            if key is None:
+                cursor.execute(f"{_JOURNAL_SELECT} ORDER BY seq")
+            else:
+                cursor.execute(f"{_JOURNAL_SELECT} WHERE key = %s ORDER BY seq", (key,))
+            for row in cursor:
+                yield _entry_from_row(row)
+
+    def journal_tail(self, key: str | None, count: int) -> tuple[list[JournalEntry], int]:
+        with self._consistent("read the journal") as (conn, _lineage, serial, _archived):
+            if key is None:
+                rows = conn.execute(f"{_JOURNAL_SELECT} ORDER BY seq DESC LIMIT %s", (count,)).fetchall()
+                total = serial  # every write is one entry
+            else:
+                rows = conn.execute(
+                    f"{_JOURNAL_SELECT} WHERE key = %s ORDER BY seq DESC LIMIT %s", (key, count)
+                ).fetchall()
+                found = conn.execute("SELECT count(*) FROM orchestrator_journal WHERE key = %s", (key,)).fetchone()
+                total = _one(found)[0]
+        entries = [_entry_from_row(row) for row in reversed(rows)]
+        return entries, total - len(entries)
 
     def last_entry(self, action: str) -> JournalEntry | None:
         with self._transaction("read the journal") as conn:
@@ -370,8 +652,35 @@ class PostgresStateStore(StoreSkeleton[Connection]):
                 record.updated_at,
                 dump_actor(record.applied_by),
                 record.error,
+                content_digest(record.payload),
             ),
         )
+        if _one(txn.execute("SELECT archived FROM orchestrator_meta").fetchone())[0]:  # one key, one place
+            txn.execute("DELETE FROM orchestrator_sends_archive WHERE key = %s", (record.key,))
+
+    def _unresolved_before(self, txn: Connection, before: datetime) -> list[str]:
+        rows = txn.execute(
+            "SELECT key FROM orchestrator_sends WHERE status = ANY(%s) "
+            "AND coalesce(scheduled_time, created_at) < %s ORDER BY key",
+            (_UNRESOLVED, before),
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def _move_to_archive(self, txn: Connection, before: datetime, at: datetime) -> int:
+        txn.execute(_ARCHIVE)
+        txn.execute(
+            "DELETE FROM orchestrator_sends_archive WHERE key IN "
+            f"(SELECT key FROM orchestrator_sends WHERE {_WENT_OUT})",
+            {"before": before},
+        )
+        txn.execute(
+            f"INSERT INTO orchestrator_sends_archive ({_STORED}, content_digest, archived_at) "
+            f"SELECT {_STORED}, content_digest, %(at)s FROM orchestrator_sends WHERE {_WENT_OUT}",
+            {"before": before, "at": at},
+        )
+        moved = txn.execute(f"DELETE FROM orchestrator_sends WHERE {_WENT_OUT}", {"before": before}).rowcount
+        txn.execute("UPDATE orchestrator_meta SET archived = archived + %s", (moved,))
+        return moved
 
     def _serial(self, txn: Connection) -> int:
         serial: int = _one(txn.execute("SELECT serial FROM orchestrator_meta").fetchone())[0]

@@ -26,7 +26,7 @@ from orchestrator.state.locking import (
     new_lock,
     wrong_lock_error,
 )
-from orchestrator.state.models import Actor, JournalEntry, LockInfo, SendRecord
+from orchestrator.state.models import Actor, Archived, JournalEntry, LockInfo, SendRecord, utc
 from orchestrator.state.validation import check_action, check_key
 
 __all__ = ["NO_LINEAGE_HINT", "StoreSkeleton", "no_lineage_error", "read_only_error"]
@@ -104,6 +104,15 @@ class StoreSkeleton(ABC, Generic[Txn]):
         """Store journal ``entry`` (its ``detail`` given encoded) and set the serial to its seq."""
 
     @abstractmethod
+    def _unresolved_before(self, txn: Txn, before: datetime) -> list[str]:
+        """Keys of intent or unknown records whose time (scheduled, else created) is before ``before``."""
+
+    @abstractmethod
+    def _move_to_archive(self, txn: Txn, before: datetime, at: datetime) -> int:
+        """Move the records that went out before ``before`` (sent, or scheduled for a time before
+        it) into the archive, stamped ``at``; how many moved."""
+
+    @abstractmethod
     def _insert_lock(self, txn: Txn, info: LockInfo) -> None:
         """Write the lock row for ``info`` (there is none when this is called)."""
 
@@ -162,6 +171,32 @@ class StoreSkeleton(ABC, Generic[Txn]):
             if record is not None:
                 self._upsert(txn, *record)
             return self._journal(txn, key, action, encoded, who)
+
+    def archive(self, before: datetime, *, now: datetime, actor: Actor | None = None) -> Archived:
+        before, now = utc(before, what="before"), utc(now, what="now")
+        self._refuse_if_read_only("archive records")
+        if before > now:
+            raise StateError(
+                f"cannot archive the sends before {before:%Y-%m-%d %H:%M} UTC: that is after now, and a send "
+                "scheduled after now has not gone out yet",
+                hint="give a date in the past with --before",
+            )
+        who = actor or Actor.current()
+        with self._write_txn("archive records") as txn:
+            self._check_fence(txn)
+            unresolved = self._unresolved_before(txn, before)
+            if unresolved:
+                shown = ", ".join(unresolved[:5]) + (f" and {len(unresolved) - 5} more" if len(unresolved) > 5 else "")
+                raise StateError(
+                    f"cannot archive the sends before {before:%Y-%m-%d %H:%M} UTC: {len(unresolved)} of them "
+                    f"may or may not have gone out ({shown}); nothing was archived",
+                    hint="settle them first with `orchestrator state reconcile` or `orchestrator state resolve KEY`",
+                )
+            moved = self._move_to_archive(txn, before, now)
+            if not moved:
+                return Archived(0, self._serial(txn))
+            detail = dump_json({"before": before.isoformat(), "records": moved}, what="detail")
+            return Archived(moved, self._journal(txn, None, "archive", detail, who))
 
     def _journal(self, txn: Txn, key: str | None, action: str, detail: str, actor: Actor) -> int:
         """Append one journal entry whose seq is the new serial; return that serial."""

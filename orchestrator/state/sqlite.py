@@ -13,6 +13,11 @@ Choices, and why:
   the SQL. The state lock is a row, taken in a ``BEGIN IMMEDIATE`` transaction. A holder that died on
   this host is detected by its pid and reported, but never broken automatically: pids are
   reused, and a wrongly broken lock could send an email twice.
+* A plan reads through indexes only (:mod:`orchestrator.state.planning`): each record carries
+  its content digest, and ``sends`` is indexed by campaign, status, times and digest.
+* Schema 2 (those columns and indexes, and the archive count in ``meta``) is made in place by the
+  first write-capable open of a schema-1 file; a read-only open of one still works, with a scan
+  where a column is missing. The archive table is created by the first ``state archive``.
 """
 
 from __future__ import annotations
@@ -21,28 +26,54 @@ import contextlib
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from orchestrator.errors import StateError, display_path
 from orchestrator.sqlitefile import create_whole
-from orchestrator.state.codec import dump_actor, dump_json, dump_time, load_actor, load_json, load_time
-from orchestrator.state.models import Actor, JournalEntry, LockInfo, SendRecord, StateSnapshot
+from orchestrator.state.codec import (
+    UNREAD,
+    LazyJson,
+    dump_actor,
+    dump_json,
+    dump_time,
+    load_actor,
+    load_json,
+    load_time,
+)
+from orchestrator.state.models import (
+    APPLIED_STATUSES,
+    UNRESOLVED_STATUSES,
+    Actor,
+    Browse,
+    JournalEntry,
+    LockInfo,
+    PlanningQuery,
+    RecordFilter,
+    SendRecord,
+    SendStatus,
+    StateSnapshot,
+    content_digest,
+)
+from orchestrator.state.planning import OPEN_STATUSES, PlanningReads, planning_view, scanned_view
 from orchestrator.state.skeleton import StoreSkeleton, no_lineage_error
 
 __all__ = ["SCHEMA_VERSION", "SqliteStateStore"]
 
 #: Bumped when the tables change; a state written by a newer orchestrator is refused.
-SCHEMA_VERSION = 1
+#: 2: ``sends.content_digest``, the planning indexes, ``meta.archived`` (and the archive table).
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     lineage TEXT NOT NULL,
     serial INTEGER NOT NULL,
-    schema_version INTEGER NOT NULL
+    schema_version INTEGER NOT NULL,
+    archived INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS sends (
     key TEXT PRIMARY KEY,
@@ -57,7 +88,8 @@ CREATE TABLE IF NOT EXISTS sends (
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
     applied_by TEXT NOT NULL,
-    error TEXT
+    error TEXT,
+    content_digest TEXT
 );
 CREATE TABLE IF NOT EXISTS journal (
     seq INTEGER PRIMARY KEY,
@@ -82,21 +114,76 @@ CREATE TABLE IF NOT EXISTS state_lock (
 );
 """
 
-_RECORD_SELECT = (
-    "SELECT key, campaign, environment, fingerprint, payload, status, email_id, scheduled_time, "
-    "created_at, updated_at, applied_by, error FROM sends"
+#: Schema 2's indexes: each read of a planning view is a lookup or a short range in one of them.
+_INDEXES = """
+CREATE INDEX IF NOT EXISTS sends_by_campaign_status ON sends (campaign, status, key);
+CREATE INDEX IF NOT EXISTS sends_by_campaign_created ON sends (campaign, created_at, key);
+CREATE INDEX IF NOT EXISTS sends_by_campaign_time ON sends (campaign, scheduled_time);
+CREATE INDEX IF NOT EXISTS sends_by_content ON sends (content_digest);
+CREATE INDEX IF NOT EXISTS sends_by_created ON sends (created_at, key);
+"""
+
+#: Made by the first ``state archive``: records that went out long ago, out of every plan's way.
+_ARCHIVE = """
+CREATE TABLE IF NOT EXISTS sends_archive (
+    key TEXT PRIMARY KEY,
+    campaign TEXT NOT NULL,
+    environment TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('sent', 'scheduled')),
+    email_id INTEGER,
+    scheduled_time TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    applied_by TEXT NOT NULL,
+    error TEXT,
+    content_digest TEXT NOT NULL,
+    archived_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sends_archive_by_campaign_created ON sends_archive (campaign, created_at);
+CREATE INDEX IF NOT EXISTS sends_archive_by_campaign_key ON sends_archive (campaign, key);
+CREATE INDEX IF NOT EXISTS sends_archive_by_content ON sends_archive (content_digest);
+CREATE INDEX IF NOT EXISTS sends_archive_by_created ON sends_archive (created_at, key);
+"""
+
+_COLUMNS = (
+    "key, campaign, environment, fingerprint, payload, status, email_id, scheduled_time, "
+    "created_at, updated_at, applied_by, error"
 )
+_RECORD_SELECT = f"SELECT {_COLUMNS} FROM sends"
 _UPSERT = """
 INSERT INTO sends (key, campaign, environment, fingerprint, payload, status, email_id,
-    scheduled_time, created_at, updated_at, applied_by, error)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    scheduled_time, created_at, updated_at, applied_by, error, content_digest)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (key) DO UPDATE SET
     campaign = excluded.campaign, environment = excluded.environment,
     fingerprint = excluded.fingerprint, payload = excluded.payload, status = excluded.status,
     email_id = excluded.email_id, scheduled_time = excluded.scheduled_time,
     created_at = excluded.created_at, updated_at = excluded.updated_at,
-    applied_by = excluded.applied_by, error = excluded.error
+    applied_by = excluded.applied_by, error = excluded.error, content_digest = excluded.content_digest
 """
+#: A record went out before :before: sent (at its scheduled time, else when it was recorded), or
+#: scheduled for a time before it (``before`` is never after now).
+_WENT_OUT = (
+    "((status = 'sent' AND coalesce(scheduled_time, created_at) < :before) "
+    "OR (status = 'scheduled' AND scheduled_time < :before))"
+)
+#: Every campaign with a record, one index step each (SQLite has no skip scan without ANALYZE).
+_CAMPAIGNS = """
+WITH RECURSIVE seen(campaign) AS (
+    SELECT MIN(campaign) FROM sends
+    UNION ALL
+    SELECT (SELECT MIN(campaign) FROM sends WHERE campaign > seen.campaign) FROM seen
+    WHERE seen.campaign IS NOT NULL
+)
+SELECT campaign FROM seen WHERE campaign IS NOT NULL
+"""
+#: SQLite allows 32,766 parameters; lists are sent in chunks well under that.
+_CHUNK = 500
+_OPEN = tuple(s.value for s in OPEN_STATUSES)
+_APPLIED = tuple(s.value for s in APPLIED_STATUSES)
+_UNRESOLVED = tuple(s.value for s in UNRESOLVED_STATUSES)
 _LOCK_SELECT = "SELECT lock_id, operation, actor, pid, acquired_at FROM state_lock"
 _LOCK_INSERT = (
     "INSERT INTO state_lock (id, lock_id, operation, actor, pid, acquired_at) "
@@ -120,17 +207,23 @@ def _record_row(record: SendRecord, payload: str) -> tuple[Any, ...]:
         dump_time(record.updated_at),
         dump_actor(record.applied_by),
         record.error,
+        content_digest(record.payload),
     )
 
 
-def _record_from_row(row: tuple[Any, ...]) -> SendRecord:
+def _listed_from_row(row: tuple[Any, ...]) -> SendRecord:
+    """A record as listed: its payload decoded only if something reads it (not read at all: NULL)."""
+    return _record_from_row(row, payload=UNREAD if row[4] is None else LazyJson(row[4], what="payload"))
+
+
+def _record_from_row(row: tuple[Any, ...], payload: Mapping[str, Any] | None = None) -> SendRecord:
     return SendRecord(
         key=row[0],
         campaign=row[1],
         environment=row[2],
         fingerprint=row[3],
-        payload=load_json(row[4], what="payload"),
-        status=row[5],
+        payload=load_json(row[4], what="payload") if payload is None else payload,
+        status=SendStatus(row[5]),
         email_id=row[6],
         scheduled_time=None if row[7] is None else load_time(row[7]),
         created_at=load_time(row[8]),
@@ -138,6 +231,120 @@ def _record_from_row(row: tuple[Any, ...]) -> SendRecord:
         applied_by=load_actor(row[10]),
         error=row[11],
     )
+
+
+def _marks(count: int) -> str:
+    return ", ".join("?" * count)
+
+
+def _chunks(items: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+def _after_prefix(prefix: str) -> str | None:
+    """The least string above every string starting with ``prefix`` (None: there is none)."""
+    while prefix:
+        last = ord(prefix[-1])
+        if last < 0x10FFFF:
+            return prefix[:-1] + chr(last + 1)
+        prefix = prefix[:-1]
+    return None
+
+
+def _filter_sql(where: RecordFilter) -> tuple[str, list[Any]]:
+    """The WHERE clause (empty, or starting with a space) and parameters selecting ``where``."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if where.campaigns:
+        clauses.append(f"campaign IN ({_marks(len(where.campaigns))})")
+        params.extend(sorted(where.campaigns))
+    if where.statuses:
+        clauses.append(f"status IN ({_marks(len(where.statuses))})")
+        params.extend(sorted(s.value for s in where.statuses))
+    if where.since is not None:
+        clauses.append("created_at >= ?")
+        params.append(dump_time(where.since))
+    if where.until is not None:
+        clauses.append("created_at < ?")
+        params.append(dump_time(where.until))
+    if where.prefix:
+        clauses.append("key >= ? AND substr(key, 1, ?) = ?")
+        params.extend([where.prefix, len(where.prefix), where.prefix])
+        upper = _after_prefix(where.prefix)
+        if upper is not None:
+            clauses.append("key < ?")
+            params.append(upper)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+class _Reads(PlanningReads):
+    """A planning view's reads on one SQLite read transaction."""
+
+    def __init__(self, conn: sqlite3.Connection, *, archived: bool, has_digest: bool) -> None:
+        self._conn = conn
+        self.archived = archived
+        self._has_digest = has_digest
+
+    def _records(self, sql: str, params: Sequence[Any]) -> list[SendRecord]:
+        return [_record_from_row(row) for row in self._conn.execute(sql, params).fetchall()]
+
+    def by_keys(self, keys: list[str], *, archive: bool) -> list[SendRecord]:
+        table = "sends_archive" if archive else "sends"
+        out: list[SendRecord] = []
+        for chunk in _chunks(keys):
+            out += self._records(f"SELECT {_COLUMNS} FROM {table} WHERE key IN ({_marks(len(chunk))})", chunk)
+        return out
+
+    def first_created(self, campaign: str, *, archive: bool) -> datetime | None:
+        table = "sends_archive" if archive else "sends"
+        row = self._conn.execute(f"SELECT MIN(created_at) FROM {table} WHERE campaign = ?", (campaign,)).fetchone()
+        return None if row is None or row[0] is None else load_time(row[0])
+
+    def recent(self, campaigns: list[str], since: datetime) -> list[SendRecord]:
+        out: list[SendRecord] = []
+        for chunk in _chunks(campaigns):
+            for column in ("scheduled_time", "created_at"):  # two ranges, each on its own index
+                out += self._records(
+                    f"SELECT {_COLUMNS} FROM sends WHERE campaign IN ({_marks(len(chunk))}) AND {column} > ? "
+                    f"AND status IN ({_marks(len(_OPEN))})",
+                    [*chunk, dump_time(since), *_OPEN],
+                )
+        return out
+
+    def campaigns(self) -> list[str]:
+        return [row[0] for row in self._conn.execute(_CAMPAIGNS).fetchall()]
+
+    def open_of(self, campaign: str) -> list[SendRecord]:
+        return self._records(
+            f"SELECT {_COLUMNS} FROM sends WHERE campaign = ? AND status IN ({_marks(len(_OPEN))})",
+            [campaign, *_OPEN],
+        )
+
+    def lowest_open(self, campaign: str, count: int, *, archive: bool) -> list[SendRecord]:
+        if archive:  # the archive holds applied records only
+            sql = f"SELECT {_COLUMNS} FROM sends_archive WHERE campaign = ? ORDER BY key LIMIT ?"
+            return self._records(sql, (campaign, count))
+        found: list[SendRecord] = []
+        for status in _OPEN:  # one short range of (campaign, status, key) each
+            sql = f"SELECT {_COLUMNS} FROM sends WHERE campaign = ? AND status = ? ORDER BY key LIMIT ?"
+            found += self._records(sql, (campaign, status, count))
+        return sorted(found, key=lambda r: r.key)[:count]
+
+    def applied_by_digests(self, digests: list[str], *, archive: bool) -> list[SendRecord]:
+        table = "sends_archive" if archive else "sends"
+        applied = f"status IN ({_marks(len(_APPLIED))})"
+        if not self._has_digest:  # a schema-1 file opened read-only: no column to look up, so scan
+            wanted = set(digests)
+            every = self._records(f"SELECT {_COLUMNS} FROM {table} WHERE {applied}", _APPLIED)
+            return [r for r in every if content_digest(r.payload) in wanted]
+        out: list[SendRecord] = []
+        for chunk in _chunks(digests):
+            out += self._records(
+                f"SELECT {_COLUMNS} FROM {table} WHERE content_digest IN ({_marks(len(chunk))}) AND {applied}",
+                [*chunk, *_APPLIED],
+            )
+        return out
 
 
 def _entry_from_row(row: tuple[Any, ...]) -> JournalEntry:
@@ -210,6 +417,8 @@ class SqliteStateStore(StoreSkeleton[sqlite3.Connection]):
         self._readers_lock = threading.Lock()
         self._idle_readers: list[sqlite3.Connection] = []
         self._all_readers: list[sqlite3.Connection] = []
+        # Schema 2's columns; a read-only open of a schema-1 file finds them missing.
+        self._has_digest = self._has_archive_count = not read_only
         with self._errors("open"):
             existed = self._path.exists()
             self._was_empty = existed and self._path.is_file() and self._path.stat().st_size == 0
@@ -321,12 +530,16 @@ class SqliteStateStore(StoreSkeleton[sqlite3.Connection]):
             return conn
 
     def _check_schema(self) -> None:
-        """Read-only: refuse a file that holds no state, or one of a newer orchestrator."""
+        """Read-only: refuse a file that holds no state, or one of a newer orchestrator; note which
+        of schema 2's columns an older file lacks (the reads then fall back to scanning)."""
         with self._read("read the state") as conn:
             has_meta = conn.execute(
                 "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
             ).fetchone()
             row = conn.execute("SELECT schema_version FROM meta").fetchone() if has_meta else None
+            if row is not None:
+                self._has_digest = "content_digest" in _columns(conn, "sends")
+                self._has_archive_count = "archived" in _columns(conn, "meta")
         if row is None:
             raise no_lineage_error(self._shown, "a file of 0 bytes" if self._was_empty else "no lineage")
         self._check_version(row[0])
@@ -353,17 +566,62 @@ class SqliteStateStore(StoreSkeleton[sqlite3.Connection]):
                 _write_new_state(conn)
                 row, created = (SCHEMA_VERSION,), True
             version = row[0]
+            if version < SCHEMA_VERSION:
+                _migrate(conn)
         self._check_version(version)
         return created
 
     # -- reads ---------------------------------------------------------------------------
 
+    def _meta(self, conn: sqlite3.Connection) -> tuple[str, int, int]:
+        """Lineage, serial, and how many records were ever archived (0 before schema 2)."""
+        archived = ", archived" if self._has_archive_count else ", 0"
+        lineage, serial, count = conn.execute(f"SELECT lineage, serial{archived} FROM meta").fetchone()
+        return lineage, serial, count
+
     def snapshot(self) -> StateSnapshot:
         with self._read("read the state") as conn:
-            lineage, serial = conn.execute("SELECT lineage, serial FROM meta").fetchone()
+            lineage, serial, archived = self._meta(conn)
             rows = conn.execute(f"{_RECORD_SELECT} ORDER BY key").fetchall()
+            old = conn.execute(f"SELECT {_COLUMNS} FROM sends_archive").fetchall() if archived else []
         records = {row[0]: _record_from_row(row) for row in rows}
-        return StateSnapshot(lineage=lineage, serial=serial, records=records)
+        gone = {row[0]: _record_from_row(row) for row in old if row[0] not in records}
+        everything = {**records, **gone}
+        return StateSnapshot(
+            lineage=lineage,
+            serial=serial,
+            records={key: everything[key] for key in sorted(everything)},
+            archived=frozenset(gone),
+        )
+
+    def planning_view(self, query: PlanningQuery) -> StateSnapshot:
+        with self._read("read the state for a plan") as conn:
+            lineage, serial, archived = self._meta(conn)
+            reads = _Reads(conn, archived=archived > 0, has_digest=self._has_digest)
+            if self._has_digest:
+                return planning_view(reads, query, lineage, serial)
+            # Schema 1, read-only: no planning index to look anything up by, so one pass over it all.
+            found = reads.by_keys(sorted(query.keys), archive=False)
+            every = _streamed(conn.execute(_RECORD_SELECT), _listed_from_row)
+            return scanned_view(found, every, query, lineage, serial)
+
+    @contextlib.contextmanager
+    def browse(self, where: RecordFilter = RecordFilter(), *, payloads: bool = True) -> Iterator[Browse]:
+        with self._read("list the records") as conn:
+            lineage, serial, archived = self._meta(conn)
+            if where.archived and not archived:
+                yield Browse(lineage, serial, iter(()), lambda: 0)
+                return
+            table = "sends_archive" if where.archived else "sends"
+            clause, params = _filter_sql(where)
+            columns = _COLUMNS if payloads else _COLUMNS.replace("payload", "NULL")
+            cursor = conn.execute(f"SELECT {columns} FROM {table}{clause} ORDER BY created_at DESC, key DESC", params)
+
+            def count() -> int:
+                total: int = conn.execute(f"SELECT count(*) FROM {table}{clause}", params).fetchone()[0]
+                return total
+
+            yield Browse(lineage, serial, _streamed(cursor, _listed_from_row), count)
 
     def get(self, key: str) -> SendRecord | None:
         with self._read("read a record") as conn:
@@ -380,6 +638,27 @@ class SqliteStateStore(StoreSkeleton[sqlite3.Connection]):
             else:
                 rows = conn.execute(f"{query} WHERE key = ? ORDER BY seq", (key,)).fetchall()
         return [_entry_from_row(row) for row in rows]
+
+    def iter_journal(self, key: str | None = None) -> Iterator[JournalEntry]:
+        with self._read("read the journal") as conn:
+            if key is None:
+                cursor = conn.execute(f"{_JOURNAL_SELECT} ORDER BY seq")
+            else:
+                cursor = conn.execute(f"{_JOURNAL_SELECT} WHERE key = ? ORDER BY seq", (key,))
+            yield from _streamed(cursor, _entry_from_row)
+
+    def journal_tail(self, key: str | None, count: int) -> tuple[list[JournalEntry], int]:
+        with self._read("read the journal") as conn:
+            if key is None:
+                rows = conn.execute(f"{_JOURNAL_SELECT} ORDER BY seq DESC LIMIT ?", (count,)).fetchall()
+                total = conn.execute("SELECT coalesce(MAX(seq), 0) FROM journal").fetchone()[0]  # seq is 1..serial
+            else:
+                rows = conn.execute(
+                    f"{_JOURNAL_SELECT} WHERE key = ? ORDER BY seq DESC LIMIT ?", (key, count)
+                ).fetchall()
+                total = conn.execute("SELECT count(*) FROM journal WHERE key = ?", (key,)).fetchone()[0]
+        entries = [_entry_from_row(row) for row in reversed(rows)]
+        return entries, total - len(entries)
 
     def last_entry(self, action: str) -> JournalEntry | None:
         with self._read("read the journal") as conn:
@@ -466,6 +745,29 @@ class SqliteStateStore(StoreSkeleton[sqlite3.Connection]):
 
     def _upsert(self, txn: sqlite3.Connection, record: SendRecord, payload: str) -> None:
         txn.execute(_UPSERT, _record_row(record, payload))
+        if txn.execute("SELECT archived FROM meta").fetchone()[0]:  # one key, one place
+            txn.execute("DELETE FROM sends_archive WHERE key = ?", (record.key,))
+
+    def _unresolved_before(self, txn: sqlite3.Connection, before: datetime) -> list[str]:
+        rows = txn.execute(
+            f"SELECT key FROM sends WHERE status IN ({_marks(len(_UNRESOLVED))}) "
+            "AND coalesce(scheduled_time, created_at) < ? ORDER BY key",
+            (*_UNRESOLVED, dump_time(before)),
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def _move_to_archive(self, txn: sqlite3.Connection, before: datetime, at: datetime) -> int:
+        for statement in _split_statements(_ARCHIVE):
+            txn.execute(statement)
+        params = {"before": dump_time(before), "at": dump_time(at)}
+        txn.execute(
+            f"INSERT OR REPLACE INTO sends_archive ({_COLUMNS}, content_digest, archived_at) "
+            f"SELECT {_COLUMNS}, content_digest, :at FROM sends WHERE {_WENT_OUT}",
+            params,
+        )
+        moved: int = txn.execute(f"DELETE FROM sends WHERE {_WENT_OUT}", params).rowcount
+        txn.execute("UPDATE meta SET archived = archived + ?", (moved,))
+        return moved
 
     def _serial(self, txn: sqlite3.Connection) -> int:
         serial: int = txn.execute("SELECT serial FROM meta").fetchone()[0]
@@ -499,13 +801,44 @@ class SqliteStateStore(StoreSkeleton[sqlite3.Connection]):
 
 
 def _write_new_state(conn: sqlite3.Connection) -> None:
-    """The tables and the meta row (a new lineage, serial 0) of a new, empty state."""
-    for statement in _split_statements(_SCHEMA):
+    """The tables, indexes and meta row (a new lineage, serial 0) of a new, empty state."""
+    for statement in _split_statements(_SCHEMA + _INDEXES):
         conn.execute(statement)
     conn.execute(
         "INSERT INTO meta (id, lineage, serial, schema_version) VALUES (1, ?, 0, ?)",
         (str(uuid.uuid4()), SCHEMA_VERSION),
     )
+
+
+_Row = TypeVar("_Row")
+
+
+def _streamed(cursor: sqlite3.Cursor, decode: Callable[[tuple[Any, ...]], _Row]) -> Iterator[_Row]:
+    """Decoded rows, fetched a batch at a time: memory stays flat however many there are."""
+    while batch := cursor.fetchmany(256):
+        for row in batch:
+            yield decode(row)
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in conn.execute(f"PRAGMA table_info({table})").fetchall()}
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Schema 1 to 2, in place, inside the open write transaction: the archive count, each record's
+    content digest (computed from its payload, in one pass over the table), then the indexes."""
+    if "archived" not in _columns(conn, "meta"):
+        conn.execute("ALTER TABLE meta ADD COLUMN archived INTEGER NOT NULL DEFAULT 0")
+    if "content_digest" not in _columns(conn, "sends"):
+        conn.execute("ALTER TABLE sends ADD COLUMN content_digest TEXT")
+    conn.create_function(
+        "orchestrator_content_digest", 1, lambda text: content_digest(load_json(text, what="payload")),
+        deterministic=True,
+    )
+    conn.execute("UPDATE sends SET content_digest = orchestrator_content_digest(payload)")  # one pass, in place
+    for statement in _split_statements(_INDEXES):
+        conn.execute(statement)
+    conn.execute("UPDATE meta SET schema_version = ?", (SCHEMA_VERSION,))
 
 
 def _split_statements(script: str) -> list[str]:
