@@ -28,7 +28,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from orchestrator.errors import display_path
-from orchestrator.sandbox import control, exports, objects
+from orchestrator.sandbox import control, exports, objects, queries
 from orchestrator.sandbox.config import (
     MAX_IN_FLIGHT,
     SANDBOX_BUSINESS_UNIT,
@@ -505,7 +505,7 @@ class SandboxApp:
         return ok(fmt, objects.read_prospects(self.store, email=args["email"]))
 
     def _do_object_query(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
-        return ok(fmt, objects.query_objects(self.store, args["kind"], read_params(request)))
+        return ok(fmt, queries.query_objects(self.store, args["kind"], read_params(request), self.now()))
 
     def _do_v5_list_emails(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
         if request.method == "POST":
