@@ -59,7 +59,7 @@ from orchestrator.sandbox.sends import (
     v5_message,
     v5_params,
 )
-from orchestrator.sandbox.stats import Counts, count_outcomes, stats_body, unknown_stats_body
+from orchestrator.sandbox.stats import Counts, count_outcomes, stats_body, stats_scope_detail, unknown_stats_body
 from orchestrator.sandbox.store import Store
 from orchestrator.sandbox.wire import SandboxRefusal, fail, flag, ok, refuse
 
@@ -367,7 +367,7 @@ class SandboxApp:
     # -- email templates ---------------------------------------------------------------------
 
     def _do_template_read(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
-        archived = _archived(read_params(request))
+        archived = _archived(read_params(request), 145)
         with self.store.reading() as conn:
             row = None
             if args["id"].isdigit():
@@ -398,7 +398,7 @@ class SandboxApp:
         }})
 
     def _do_template_list(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
-        archived = _archived(read_params(request))
+        archived = _archived(read_params(request), 146)
         with self.store.reading() as conn:
             rows = conn.execute(
                 "SELECT * FROM templates WHERE is_one_to_one_email = 1"
@@ -462,6 +462,8 @@ class SandboxApp:
     def _do_email_stats(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
         with self.store.reading() as conn:
             row = read_email_row(conn, args["id"])
+            if row["kind"] != "list":
+                raise refuse(109, stats_scope_detail(row["id"]))
             return ok(fmt, {"stats": self._stats(conn, row)})
 
     def _stats(self, conn: sqlite3.Connection, row: sqlite3.Row) -> Mapping[str, Any]:
@@ -693,12 +695,19 @@ def remove_database(db_path: Path) -> list[Path]:
     return removed
 
 
-def _archived(params: Params) -> bool:
+def _archived(params: Params, code: int) -> bool:
+    """``archived`` of a template read (code 145) or one-to-one list (146), default false.
+
+    Both codes say "Invalid archived parameter specified. Allowed values are true or false."
+    (pardot/api-docs ``docs/kb/error-codes-messages.md``); the page does not say which call
+    answers which, so **CHOICE**: 145 for the read, 146 for ``listOneToOne``, in the order the
+    email-templates page lists them.
+    """
     value = params.get("archived")
     if value is None:
         return False
     if value.lower() not in ("true", "false"):
-        raise refuse(13, "archived must be true or false")
+        raise refuse(code, f"got {value!r}")
     return value.lower() == "true"
 
 
