@@ -9,7 +9,8 @@ click_open_ratio, which is unique clicks / unique opens: Account Engagement defi
 Open Ratio" as "The number of unique clicks divided by unique HTML opens" (Salesforce Object
 Reference, ``EmailContent.ClickToOpenRatio``, developer.salesforce.com
 ``atlas.en-us.object_reference.meta/object_reference/sforce_api_objects_emailcontent.htm``), and a
-real account's export shows it that way (pardot-api.md §10). Each is a string with two decimals and a ``%`` suffix ("98.42%").
+real account's export shows it that way (pardot-api.md §10). Each is a string with two decimals
+and a ``%`` suffix ("98.42%").
 
 Statistics exist for list emails only: the seed and the v4 emails page ("Querying Email Stats":
 "Returns the statistical data for the list email specified by <list_email_id>") document the
