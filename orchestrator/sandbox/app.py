@@ -30,11 +30,13 @@ from werkzeug.wrappers import Request, Response
 from orchestrator.errors import display_path
 from orchestrator.sandbox import control, exports, objects, queries
 from orchestrator.sandbox.config import (
+    DEFAULT_ACCOUNT_TIMEZONE,
     MAX_IN_FLIGHT,
     SANDBOX_BUSINESS_UNIT,
     SANDBOX_TOKEN,
     ExportConfig,
     FaultConfig,
+    account_zone,
 )
 from orchestrator.sandbox.dates import format_wire, parse_instant
 from orchestrator.sandbox.errors import SandboxSeedError
@@ -131,6 +133,10 @@ class SandboxApp:
     ``read_only_token`` is a second token, of a user whose role may read but not send (no "Send
     To List" or "Send One-to-one" ability): its sends are refused with error 46, as CI's
     pull-request jobs must be (docs/ci.md).
+
+    ``account_timezone`` is the account's IANA time zone (default
+    :data:`~orchestrator.sandbox.config.DEFAULT_ACCOUNT_TIMEZONE`): the daily call limit resets at
+    midnight there, as Pardot's does. ValueError for a name that is not a zone.
     """
 
     def __init__(
@@ -146,8 +152,10 @@ class SandboxApp:
         exports: ExportConfig = ExportConfig(),
         reload_seed: bool = False,
         allow_hml_unsubscribe: bool = False,
+        account_timezone: str = DEFAULT_ACCOUNT_TIMEZONE,
     ) -> None:
         self.allow_hml_unsubscribe = allow_hml_unsubscribe
+        self.account_zone = account_zone(account_timezone)
         self._clock = clock or (lambda: datetime.now(UTC))
         self._offset = timedelta(0)
         self._token = token
@@ -337,9 +345,9 @@ class SandboxApp:
         return read_only
 
     def _count_call(self) -> None:
-        """Count one call against today's limit; error 122 once the limit is met."""
+        """Count one call against today's limit (a day of the account's zone); 122 once it is met."""
         limit = self.faults.daily_limit
-        day = self.now().date().isoformat()
+        day = self.now().astimezone(self.account_zone).date().isoformat()
         with self.store.transaction() as conn:
             row = conn.execute("SELECT calls FROM api_usage WHERE day = ?", (day,)).fetchone()
             calls = 0 if row is None else int(row["calls"])
