@@ -102,6 +102,12 @@ _API_RULES = Map(
     strict_slashes=False,
 )
 
+#: The export query's parameters, as the seed's Export API page lists them, and ``format``.
+_EXPORT_QUERY_PARAMS = frozenset({
+    "format", "created_after", "created_before", "updated_after", "updated_before", "status", "object", "sort_by",
+    "sort_order",
+})
+
 #: The endpoints a read-only user may not call (the role lacks "Send To List" / "Send One-to-one").
 _SENDS = frozenset({"send", "send_to_id", "send_to_email", "v5_emails"})
 
@@ -587,6 +593,9 @@ class SandboxApp:
 
     def _do_export_query(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
         params = read_params(request)
+        unknown = sorted(set(params.scalars) - _EXPORT_QUERY_PARAMS) + sorted(f"{k}[]" for k in params.arrays)
+        if unknown:  # never ignored: a client would take an unfiltered answer for a filtered one
+            raise refuse(5, f"not an export query parameter: {', '.join(unknown)}")
         filters = {k: v for k, v in params.scalars.items() if k != "format" and v}
         jobs = exports.query_jobs(self.store, filters, self.now(), self.export_config)
         base = _base_url(request)

@@ -125,3 +125,16 @@ def test_any_high_water_mark_loop_ends_with_every_record_once(
         else:
             pytest.fail(f"{kind} paging did not end")
     assert seen == seeded
+
+
+@pytest.mark.parametrize("params", [{"limit": "1"}, {"offset": "5"}, {"state": "Complete"}, {"procedure": "x"}])
+def test_the_export_query_refuses_what_its_page_does_not_list(client: httpx.Client, params: dict[str, str]) -> None:
+    """The seed's Export API query lists created_/updated_ after/before, status, object, sort_by and
+    sort_order; anything else (paging included: it has none) is error 5, never ignored."""
+    answer = _query_path(client, "/api/export/version/4/do/query", params)
+    assert (answer.stat, answer.code) == ("fail", 5)
+    assert _query_path(client, "/api/export/version/4/do/query", {"status": "Complete"}).stat == "ok"
+
+
+def _query_path(client: httpx.Client, path: str, params: dict[str, str]) -> Any:
+    return parse(client.get(path, params={"format": "json", **params}))
