@@ -29,7 +29,8 @@ Times: "after" and "before" are strict. A value is a relative phrase (``today``,
 ``last_7_days``, ``this_month``, ``last_month``) or an ISO-8601 time, the subset of GNU date
 syntax the sandbox reads; a time without an offset is UTC, the zone the sandbox writes its v3/v4
 times in, so a client that feeds back the ``updated_at`` it was given moves forward.
-**CHOICE**: ties in a time or name sort are broken by id, in the same direction.
+**CHOICE**: ties in a time or name sort are broken by id, in the same direction; ``name`` matches
+regardless of case (the pages say "exactly matching"; the sandbox keeps its earlier behaviour).
 """
 
 from __future__ import annotations

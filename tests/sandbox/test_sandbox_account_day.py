@@ -11,8 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner
 from sandbox_helpers import AUTH, Clock, parse
 
+from orchestrator.cli.main import cli
 from orchestrator.sandbox import SANDBOX_BASE_URL, FaultConfig, SandboxApp, inprocess_transport
 from tests.helpers import copy_example, fixed_clock, run
 
@@ -82,3 +84,9 @@ def test_the_account_zone_in_orchestrator_yaml_is_taken(tmp_path: Path) -> None:
     code, _, err = run(project, "templates", "list", clock=evening)
     assert code != 0 and "122" in err
     assert run(project, "templates", "list", clock=past_midnight)[0] == 0
+
+
+def test_sandbox_serve_refuses_an_unknown_account_zone_before_listening() -> None:
+    result = CliRunner().invoke(cli, ["sandbox", "serve", "--account-timezone", "Mars/Olympus"])
+    assert result.exit_code == 64 and "--account-timezone" in result.output and "IANA" in result.output
+    assert "listening" not in result.output
