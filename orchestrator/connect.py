@@ -73,6 +73,7 @@ def sandbox_app(env: Environment, root: Path, *, clock: Callable[[], datetime] |
     error, a :class:`ConfigError`; each keeps the sandbox's message and hint.
     """
     from orchestrator.sandbox import FaultConfig, SandboxApp
+    from orchestrator.sandbox.config import DEFAULT_ACCOUNT_TIMEZONE, account_zone
     from orchestrator.sandbox.errors import SandboxSetupError, SandboxStorageError
 
     api = env.api
@@ -88,9 +89,18 @@ def sandbox_app(env: Environment, root: Path, *, clock: Callable[[], datetime] |
         daily_limit=api.get("daily_limit"),
     )
     seed = root / api["seed"] if "seed" in api else None
+    zone = str(api.get("account_timezone", DEFAULT_ACCOUNT_TIMEZONE))
+    try:
+        account_zone(zone)
+    except ValueError:
+        raise ConfigError(
+            f"{CONFIG_FILE}: environments.{env.name}.api.account_timezone: unknown time zone {zone!r}",
+            hint="give an IANA name such as UTC or America/New_York (the sandbox's daily limit resets there)",
+        ) from None
     try:
         return SandboxApp(
-            db_path=db, seed=seed, faults=faults, clock=clock, allow_hml_unsubscribe=env.policy.allow_hml_unsubscribe
+            db_path=db, seed=seed, faults=faults, clock=clock, allow_hml_unsubscribe=env.policy.allow_hml_unsubscribe,
+            account_timezone=zone,
         )
     except SandboxStorageError as exc:
         raise StateError(exc.message, hint=exc.hint) from exc

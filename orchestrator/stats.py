@@ -215,7 +215,7 @@ _RATE_PARTS: dict[str, tuple[str, str]] = {
     "opens_rate": ("unique_opens", "delivered"),
     "click_through_rate": ("total_clicks", "delivered"),
     "unique_click_through_rate": ("unique_clicks", "delivered"),
-    "click_open_ratio": ("total_clicks", "opens"),
+    "click_open_ratio": ("unique_clicks", "unique_opens"),
     "opt_out_rate": ("opt_outs", "delivered"),
     "spam_complaint_rate": ("spam_complaints", "delivered"),
 }
@@ -225,8 +225,8 @@ def combine(stats: Iterable[EmailStats]) -> EmailStats:
     """Counts added up, rates recomputed from them with the seed's definitions.
 
     Averaging rates would weigh a 10-recipient send like a 10,000-recipient one; summing
-    counts first does not. delivery_rate is against sent, click_open_ratio is clicks over
-    opens, every other rate is against delivered (as the sandbox and the seed define them).
+    counts first does not. delivery_rate is against sent, click_open_ratio is unique clicks over
+    unique opens (Account Engagement's ClickToOpenRatio), every other rate is against delivered.
     A count stays unknown only when no input knew it (an unknown figure adds nothing); a rate
     is unknown when either of its counts is.
     """

@@ -26,6 +26,7 @@ from orchestrator.sandbox import (
     SandboxApp,
     serve,
 )
+from orchestrator.sandbox.config import DEFAULT_ACCOUNT_TIMEZONE, account_zone
 from orchestrator.sandbox.errors import SandboxSetupError
 from orchestrator.sandbox.inspection import list_emails
 from orchestrator.sandbox.sends import delete_email
@@ -106,6 +107,13 @@ def sandbox_group() -> None:
     "--daily-limit", type=click.IntRange(min=0), default=None, help="API calls allowed per day before error 122."
 )
 @click.option(
+    "--account-timezone",
+    default=DEFAULT_ACCOUNT_TIMEZONE,
+    show_default=True,
+    metavar="ZONE",
+    help="The account's IANA time zone: the daily limit resets at midnight there, as Pardot's does.",
+)
+@click.option(
     "--reload-seed",
     is_flag=True,
     help="With --db: if the seed changed since the file was seeded, delete its data and reseed.",
@@ -126,11 +134,16 @@ def serve_command(
     faults: tuple[tuple[str, float], ...],
     fault_seed: int,
     daily_limit: int | None,
+    account_timezone: str,
     reload_seed: bool,
     allow_hml_unsubscribe: bool,
 ) -> None:
     """Serve the sandbox over HTTP until Ctrl-C."""
     config = FaultConfig(rates=dict(faults), seed=fault_seed, latency_ms=latency_ms, daily_limit=daily_limit)
+    try:
+        account_zone(account_timezone)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--account-timezone") from None
     try:
         app = SandboxApp(
             db_path=db_path,
@@ -140,6 +153,7 @@ def serve_command(
             faults=config,
             reload_seed=reload_seed,
             allow_hml_unsubscribe=allow_hml_unsubscribe,
+            account_timezone=account_timezone,
         )
         server = serve(app, host=host, port=port)
     except (OrchestratorError, SandboxSetupError) as exc:

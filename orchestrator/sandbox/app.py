@@ -28,13 +28,15 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from orchestrator.errors import display_path
-from orchestrator.sandbox import control, exports, objects
+from orchestrator.sandbox import control, exports, objects, queries
 from orchestrator.sandbox.config import (
+    DEFAULT_ACCOUNT_TIMEZONE,
     MAX_IN_FLIGHT,
     SANDBOX_BUSINESS_UNIT,
     SANDBOX_TOKEN,
     ExportConfig,
     FaultConfig,
+    account_zone,
 )
 from orchestrator.sandbox.dates import format_wire, parse_instant
 from orchestrator.sandbox.errors import SandboxSeedError
@@ -59,7 +61,7 @@ from orchestrator.sandbox.sends import (
     v5_message,
     v5_params,
 )
-from orchestrator.sandbox.stats import Counts, count_outcomes, stats_body, unknown_stats_body
+from orchestrator.sandbox.stats import Counts, count_outcomes, stats_body, stats_scope_detail, unknown_stats_body
 from orchestrator.sandbox.store import Store
 from orchestrator.sandbox.wire import SandboxRefusal, fail, flag, ok, refuse
 
@@ -100,6 +102,12 @@ _API_RULES = Map(
     strict_slashes=False,
 )
 
+#: The export query's parameters, as the seed's Export API page lists them, and ``format``.
+_EXPORT_QUERY_PARAMS = frozenset({
+    "format", "created_after", "created_before", "updated_after", "updated_before", "status", "object", "sort_by",
+    "sort_order",
+})
+
 #: The endpoints a read-only user may not call (the role lacks "Send To List" / "Send One-to-one").
 _SENDS = frozenset({"send", "send_to_id", "send_to_email", "v5_emails"})
 
@@ -131,6 +139,10 @@ class SandboxApp:
     ``read_only_token`` is a second token, of a user whose role may read but not send (no "Send
     To List" or "Send One-to-one" ability): its sends are refused with error 46, as CI's
     pull-request jobs must be (docs/ci.md).
+
+    ``account_timezone`` is the account's IANA time zone (default
+    :data:`~orchestrator.sandbox.config.DEFAULT_ACCOUNT_TIMEZONE`): the daily call limit resets at
+    midnight there, as Pardot's does. ValueError for a name that is not a zone.
     """
 
     def __init__(
@@ -146,8 +158,10 @@ class SandboxApp:
         exports: ExportConfig = ExportConfig(),
         reload_seed: bool = False,
         allow_hml_unsubscribe: bool = False,
+        account_timezone: str = DEFAULT_ACCOUNT_TIMEZONE,
     ) -> None:
         self.allow_hml_unsubscribe = allow_hml_unsubscribe
+        self.account_zone = account_zone(account_timezone)
         self._clock = clock or (lambda: datetime.now(UTC))
         self._offset = timedelta(0)
         self._token = token
@@ -337,9 +351,9 @@ class SandboxApp:
         return read_only
 
     def _count_call(self) -> None:
-        """Count one call against today's limit; error 122 once the limit is met."""
+        """Count one call against today's limit (a day of the account's zone); 122 once it is met."""
         limit = self.faults.daily_limit
-        day = self.now().date().isoformat()
+        day = self.now().astimezone(self.account_zone).date().isoformat()
         with self.store.transaction() as conn:
             row = conn.execute("SELECT calls FROM api_usage WHERE day = ?", (day,)).fetchone()
             calls = 0 if row is None else int(row["calls"])
@@ -367,7 +381,7 @@ class SandboxApp:
     # -- email templates ---------------------------------------------------------------------
 
     def _do_template_read(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
-        archived = _archived(read_params(request))
+        archived = _archived(read_params(request), 145)
         with self.store.reading() as conn:
             row = None
             if args["id"].isdigit():
@@ -398,7 +412,7 @@ class SandboxApp:
         }})
 
     def _do_template_list(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
-        archived = _archived(read_params(request))
+        archived = _archived(read_params(request), 146)
         with self.store.reading() as conn:
             rows = conn.execute(
                 "SELECT * FROM templates WHERE is_one_to_one_email = 1"
@@ -462,6 +476,8 @@ class SandboxApp:
     def _do_email_stats(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
         with self.store.reading() as conn:
             row = read_email_row(conn, args["id"])
+            if row["kind"] != "list":
+                raise refuse(109, stats_scope_detail(row["id"]))
             return ok(fmt, {"stats": self._stats(conn, row)})
 
     def _stats(self, conn: sqlite3.Connection, row: sqlite3.Row) -> Mapping[str, Any]:
@@ -505,7 +521,7 @@ class SandboxApp:
         return ok(fmt, objects.read_prospects(self.store, email=args["email"]))
 
     def _do_object_query(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
-        return ok(fmt, objects.query_objects(self.store, args["kind"], read_params(request)))
+        return ok(fmt, queries.query_objects(self.store, args["kind"], read_params(request), self.now()))
 
     def _do_v5_list_emails(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
         if request.method == "POST":
@@ -577,6 +593,9 @@ class SandboxApp:
 
     def _do_export_query(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
         params = read_params(request)
+        unknown = sorted(set(params.scalars) - _EXPORT_QUERY_PARAMS) + sorted(f"{k}[]" for k in params.arrays)
+        if unknown:  # never ignored: a client would take an unfiltered answer for a filtered one
+            raise refuse(5, f"not an export query parameter: {', '.join(unknown)}")
         filters = {k: v for k, v in params.scalars.items() if k != "format" and v}
         jobs = exports.query_jobs(self.store, filters, self.now(), self.export_config)
         base = _base_url(request)
@@ -693,12 +712,19 @@ def remove_database(db_path: Path) -> list[Path]:
     return removed
 
 
-def _archived(params: Params) -> bool:
+def _archived(params: Params, code: int) -> bool:
+    """``archived`` of a template read (code 145) or one-to-one list (146), default false.
+
+    Both codes say "Invalid archived parameter specified. Allowed values are true or false."
+    (pardot/api-docs ``docs/kb/error-codes-messages.md``); the page does not say which call
+    answers which, so **CHOICE**: 145 for the read, 146 for ``listOneToOne``, in the order the
+    email-templates page lists them.
+    """
     value = params.get("archived")
     if value is None:
         return False
     if value.lower() not in ("true", "false"):
-        raise refuse(13, "archived must be true or false")
+        raise refuse(code, f"got {value!r}")
     return value.lower() == "true"
 
 

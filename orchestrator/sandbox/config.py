@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 SANDBOX_TOKEN = "sandbox-token"  # noqa: S105 - a well-known, non-secret sandbox token
 SANDBOX_BUSINESS_UNIT = "0Uv000000SANDBOXAA"
@@ -20,6 +21,22 @@ FAULT_KINDS: tuple[str, ...] = ("error66", "error183", "http500", "drop-before",
 #: Pardot's documented concurrency limit: the 6th request in flight is refused with error 66.
 MAX_IN_FLIGHT = 5
 
+#: The sandbox account's time zone unless one is given (``sandbox serve --account-timezone``,
+#: ``api: {kind: sandbox, account_timezone: ...}``). Pardot resets the daily API limit "at the
+#: start of the day in the account's time zone" (pardot/api-docs ``docs/index.md``; pardot-api.md
+#: §5), so the sandbox counts calls per day of this zone. UTC unless told otherwise.
+DEFAULT_ACCOUNT_TIMEZONE = "UTC"
+
+
+def account_zone(name: str) -> ZoneInfo:
+    """The IANA zone ``name`` (``Europe/Paris``); ValueError saying what to give instead."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown account time zone {name!r}; give an IANA name such as UTC or America/New_York"
+        ) from None
+
 
 @dataclass(frozen=True)
 class FaultConfig:
@@ -28,7 +45,7 @@ class FaultConfig:
     ``rates`` maps a kind from :data:`FAULT_KINDS` to a probability in [0, 1]; draws are
     deterministic for a given ``seed`` and request sequence number, so a failing run can be
     replayed. ``daily_limit`` makes the sandbox answer error 122 once that many API calls were
-    made on the same (sandbox clock) day.
+    made on the same day of the account's time zone (on the sandbox clock).
     """
 
     rates: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))

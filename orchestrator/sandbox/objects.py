@@ -1,10 +1,11 @@
-"""Campaign, list and user read/query, and the v5 list-email query, in Pardot's real shapes.
+"""Campaign, list and user reads, and the v5 list-email query, in Pardot's real shapes.
 
 Shapes follow recorded answers (tests/pardot/bodies/real/): a list is ``{id, name, is_public,
 is_dynamic, title, description, is_crm_visible, created_at, updated_at}`` with JSON booleans and
 ``null`` for unset text; a query answers ``{"result": {"total_results": N, <item>: ...}}`` with
 the item absent for 0, an object for 1, an array for several. An unknown id answers Pardot's
-code for that kind: 38 campaign, 55 list, 10 user.
+code for that kind: 38 campaign, 55 list, 10 user. The v3/v4 queries are in
+:mod:`orchestrator.sandbox.queries`.
 
 The v5 list-email query implements what docs/wire-format.md says the client relies on:
 ``fields`` (required: error 13 without it), ``orderBy`` (``id asc`` / ``id desc``), ``limit``
@@ -37,13 +38,13 @@ from orchestrator.sandbox.wire import SandboxRefusal, refuse
 
 #: Pardot's code for an unknown id of each kind (error-codes page), and the item key of a query.
 _INVALID: Mapping[str, int] = {"campaign": 38, "list": 55, "user": 10}
-_TABLES: Mapping[str, str] = {"campaign": "campaigns", "list": "lists", "user": "users"}
-MAX_QUERY_LIMIT = 200
+TABLES: Mapping[str, str] = {"campaign": "campaigns", "list": "lists", "user": "users"}
 #: The seed has no creation times for these objects: one fixed instant, like Pardot's wire form.
-_SEEDED_AT = "2026-01-05 09:00:00"
+SEEDED_AT = "2026-01-05 09:00:00"
 
 
-def _body(kind: str, row: sqlite3.Row) -> dict[str, Any]:
+def object_body(kind: str, row: sqlite3.Row) -> dict[str, Any]:
+    """The wire body of one campaign, list or user (a read's root, a query's item)."""
     if kind == "campaign":
         return {"id": row["id"], "name": row["name"], "cost": None}
     if kind == "list":
@@ -55,8 +56,8 @@ def _body(kind: str, row: sqlite3.Row) -> dict[str, Any]:
             "title": None,
             "description": None,
             "is_crm_visible": False,
-            "created_at": _SEEDED_AT,
-            "updated_at": _SEEDED_AT,
+            "created_at": SEEDED_AT,
+            "updated_at": SEEDED_AT,
         }
     return {
         "id": row["id"],
@@ -65,8 +66,8 @@ def _body(kind: str, row: sqlite3.Row) -> dict[str, Any]:
         "last_name": row["last_name"],
         "job_title": None,
         "role": "Administrator",
-        "created_at": _SEEDED_AT,
-        "updated_at": _SEEDED_AT,
+        "created_at": SEEDED_AT,
+        "updated_at": SEEDED_AT,
     }
 
 
@@ -75,10 +76,10 @@ def read_object(store: Store, kind: str, raw_id: str) -> dict[str, Any]:
     row = None
     if raw_id.isdigit():
         with store.reading() as conn:
-            row = conn.execute(f"SELECT * FROM {_TABLES[kind]} WHERE id = ?", (int(raw_id),)).fetchone()  # noqa: S608
+            row = conn.execute(f"SELECT * FROM {TABLES[kind]} WHERE id = ?", (int(raw_id),)).fetchone()  # noqa: S608
     if row is None:
         raise refuse(_INVALID[kind], raw_id)
-    return {kind: _body(kind, row)}
+    return {kind: object_body(kind, row)}
 
 
 def read_prospects(store: Store, *, raw_id: str | None = None, email: str | None = None) -> dict[str, Any]:
@@ -111,32 +112,6 @@ def read_prospects(store: Store, *, raw_id: str | None = None, email: str | None
         for row in rows
     ]
     return {"prospect": bodies[0] if len(bodies) == 1 else bodies}
-
-
-def query_objects(store: Store, kind: str, params: Params) -> dict[str, Any]:
-    """``{"result": ...}`` for a campaign, list or user query (id order, ``id_greater_than``, ``name``)."""
-    after = params.integer("id_greater_than") or 0
-    limit = min(params.integer("limit") or MAX_QUERY_LIMIT, MAX_QUERY_LIMIT)
-    descending = (params.get("sort_order") or "ascending").lower() == "descending"
-    where = "id > ?"
-    args: list[Any] = [after]
-    name = params.get("name")
-    if name is not None:
-        where += " AND lower(name) = lower(?)"
-        args.append(name)
-    order = "DESC" if descending else "ASC"
-    with store.reading() as conn:
-        table = _TABLES[kind]
-        total = int(conn.execute(f"SELECT count(*) FROM {table} WHERE {where}", args).fetchone()[0])  # noqa: S608
-        rows = conn.execute(
-            f"SELECT * FROM {table} WHERE {where} ORDER BY id {order} LIMIT ?",  # noqa: S608
-            (*args, limit),
-        ).fetchall()
-    items = [_body(kind, row) for row in rows]
-    result: dict[str, Any] = {"total_results": total}
-    if items:
-        result[kind] = items[0] if len(items) == 1 else items
-    return {"result": result}
 
 
 # --- v5 list emails ------------------------------------------------------------------------

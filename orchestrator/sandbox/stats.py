@@ -4,8 +4,17 @@ Each (email id, prospect id) pair is hashed; slices of the digest decide whether
 bounced (soft or hard), opened (how often), clicked (how often), opted out or complained. The
 same recipients therefore always give the same statistics, and the counts are consistent by
 construction: delivered <= sent, unique <= total, clicks only after an open. Rates follow the
-seed's definitions: delivery_rate against sent, click_open_ratio as clicks / opens, every other
-rate against delivered; each is a string with two decimals and a ``%`` suffix ("98.42%").
+seed's definitions: delivery_rate against sent, every other rate against delivered, except
+click_open_ratio, which is unique clicks / unique opens: Account Engagement defines its "Click to
+Open Ratio" as "The number of unique clicks divided by unique HTML opens" (Salesforce Object
+Reference, ``EmailContent.ClickToOpenRatio``, developer.salesforce.com
+``atlas.en-us.object_reference.meta/object_reference/sforce_api_objects_emailcontent.htm``), and a
+real account's export shows it that way (pardot-api.md §10). Each is a string with two decimals
+and a ``%`` suffix ("98.42%").
+
+Statistics exist for list emails only: the seed and the v4 emails page ("Querying Email Stats":
+"Returns the statistical data for the list email specified by <list_email_id>") document the
+call for list emails, so a one-to-one email id is answered like an id that is not a list email's.
 """
 
 from __future__ import annotations
@@ -123,10 +132,19 @@ def stats_body(counts: Counts) -> dict[str, int | str]:
         "opens_rate": percent(c.unique_opens, c.delivered),
         "click_through_rate": percent(c.total_clicks, c.delivered),
         "unique_click_through_rate": percent(c.unique_clicks, c.delivered),
-        "click_open_ratio": percent(c.total_clicks, c.opens),
+        "click_open_ratio": percent(c.unique_clicks, c.unique_opens),
         "opt_out_rate": percent(c.opt_outs, c.delivered),
         "spam_complaint_rate": percent(c.spam_complaints, c.delivered),
     }
+
+
+def stats_scope_detail(email_id: int) -> str:
+    """The detail of the stats call's refusal for an email that is not a list email.
+
+    **CHOICE**: error 109 "The requested record was not found" (error-codes page), the code an
+    unknown id gets: no list email has this id. Pardot documents no code of its own for it.
+    """
+    return f"email {email_id} is not a list email; statistics exist for list emails only"
 
 
 def unknown_stats_body() -> dict[str, None]:

@@ -422,7 +422,7 @@ def test_credentials_refused(sandbox: Sandbox, fmt: str, overrides: dict[str, An
             "/api/emailTemplate/version/4/do/read/id/4001",
             {"params": {"archived": "maybe"}},
             ApiValidationError,
-            13,
+            145,
         ),
         (
             "POST",
@@ -446,7 +446,7 @@ def test_credentials_refused(sandbox: Sandbox, fmt: str, overrides: dict[str, An
             152,
         ),
     ],
-    ids=["60", "13-send", "13-archived", "150", "151", "152"],
+    ids=["60", "13-send", "145-archived", "150", "151", "152"],
 )
 def test_codes_the_client_never_provokes_still_parse_and_map(
     sandbox: Sandbox,

@@ -93,6 +93,7 @@ def test_chromium_screenshot_shows_the_charts_in_colour(report_file: Path, tmp_p
     colours = {s.color for chart in CHARTS for s in chart.series} - {"#000000"}
     seen = {colour: _pixels_near(image, colour) for colour in colours}
     assert min(seen.values()) > 25, seen
-    assert sum(seen.values()) > 5000, seen
+    # (3000: the example's one-to-one sends have no statistics, so fewer points are drawn.)
+    assert sum(seen.values()) > 3000, seen
     if os.environ.get("ORCHESTRATOR_UPDATE_REPORT_PNG") == "1":
         shutil.copy(png, REPO / "docs" / "report.png")

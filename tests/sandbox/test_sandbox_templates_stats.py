@@ -103,7 +103,7 @@ def test_stats_are_consistent(email_id: int, prospects: list[int]) -> None:
     assert c.opt_outs <= c.delivered and c.spam_complaints <= c.delivered
     body = stats_body(c)
     assert body["delivery_rate"] == percent(c.delivered, c.sent)
-    assert body["click_open_ratio"] == percent(c.total_clicks, c.opens)
+    assert body["click_open_ratio"] == percent(c.unique_clicks, c.unique_opens)
     assert body["opens_rate"] == percent(c.unique_opens, c.delivered)
 
 
