@@ -1,4 +1,5 @@
-"""Campaign, list and user read/query, and the v5 list-email query, in Pardot's real shapes.
+"""Campaign, list and user read/query (v3/v4), and the v5 collections (list emails, one-to-one
+emails, email templates, campaigns, lists, users), in Pardot's real shapes.
 
 Shapes follow recorded answers (tests/pardot/bodies/real/): a list is ``{id, name, is_public,
 is_dynamic, title, description, is_crm_visible, created_at, updated_at}`` with JSON booleans and
