@@ -8,13 +8,16 @@ business-unit header). A tracer records every request, so each test sees the pat
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 
 import httpx
 import pytest
 
 from orchestrator.errors import ApiNotFound
+from orchestrator.pardot import decode
 from orchestrator.pardot.client import PardotClient
 from orchestrator.pardot.models import ListEmailSend, OneToOneSend
 from orchestrator.pardot.settings import ApiSettings, StaticTokenAuth
@@ -173,3 +176,15 @@ def test_write_only_fields_are_never_returned(app: SandboxApp) -> None:
         ).json()
     assert row["id"] == sent.id and row["prospectId"] == 1234
     assert datetime.fromisoformat(row["sentAt"]).utcoffset() is not None
+
+
+def test_a_recorded_email_query_page_decodes_as_reconcile_reads_it() -> None:
+    """amp-labs/connectors' recorded ``/api/v5/objects/emails`` page (tests/pardot/bodies/real_v5,
+    with its provenance): ``prospectId`` is a field of the query, null for these emails."""
+    body = (Path(__file__).parent / "bodies" / "real_v5" / "amp_emails_first_page.json").read_bytes()
+    emails, token = decode.decode_one_to_one_emails_v5(json.loads(body))
+    assert [(e.id, e.name, e.prospect_id, e.sent_at) for e in emails] == [
+        (34277860, "Sending first email ever", None, None),
+        (34277863, "Second email, on the roll", None, None),
+    ]
+    assert token is not None and token.startswith("eyJ")
