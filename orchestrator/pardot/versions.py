@@ -223,8 +223,9 @@ class ClassicApi:
 #: v5 list-email fields a send asks back: readable ones only (write-only ``recipientListIds``,
 #: ``suppressionListIds`` and ``scheduledTime`` are never returned; list-email-v5 page).
 V5_LIST_EMAIL_FIELDS = "id,name,subject,campaignId,emailTemplateId,createdAt,isSent,operationalEmail"
-#: The same for one-to-one emails (email-v5 page).
-V5_EMAIL_FIELDS = "id,name,subject,campaignId,prospectId,createdAt"
+#: The same for one-to-one emails: fields of the email-v5 page (``createdAt`` is not among those
+#: it shows, so it is not asked: a field Pardot does not know would make it refuse the create).
+V5_EMAIL_FIELDS = "id,name,subject,campaignId,prospectId,sentAt"
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from orchestrator.errors import ApiNotFound
-from orchestrator.pardot import decode
+from orchestrator.pardot import decode, endpoints
 from orchestrator.pardot.client import PardotClient
 from orchestrator.pardot.models import ListEmailSend, OneToOneSend
 from orchestrator.pardot.settings import ApiSettings, StaticTokenAuth
@@ -188,3 +188,22 @@ def test_a_recorded_email_query_page_decodes_as_reconcile_reads_it() -> None:
         (34277863, "Second email, on the roll", None, None),
     ]
     assert token is not None and token.startswith("eyJ")
+
+
+#: The fields the email-v5 page shows for one-to-one emails (docs/wire-format.md, "Version 5 reads").
+EMAIL_PAGE_FIELDS = {
+    "id", "name", "subject", "campaignId", "prospectId", "sentAt", "textMessage", "htmlMessage",
+    "clientType", "createdById", "listEmailId", "emailTemplateId", "trackerDomainId", "folderId",
+}  # fmt: skip
+
+
+def test_every_email_call_asks_only_fields_the_email_page_shows() -> None:
+    send = OneToOneSend(campaign_id=1001, prospect_id=42, email_template_id=4001, name="hi")
+    calls = [
+        V5.one_to_one_send(send),
+        V5.email_read_fallback(7, include_message=True),
+        endpoints.emails_v5_sent_since("2026-11-27T00:00:00+00:00"),
+    ]
+    for call in calls:
+        assert call is not None
+        assert set(dict(call.params)["fields"].split(",")) <= EMAIL_PAGE_FIELDS, call.path
