@@ -1,19 +1,25 @@
-"""Settle unknown list sends from what Pardot's v5 list-email query shows (``state reconcile``).
+"""Settle unknown sends from what Pardot's v5 queries show (``state reconcile``).
 
 An unknown outcome (the send left, no answer came back) used to need a person to look the email
-up by name in Pardot's UI. Every list send carries its state key as its name, so the API can do
-the looking: ``GET /api/v5/objects/list-emails`` lists list emails with ``name``, ``createdAt``,
-``isSent`` and ``isDeleted`` (Pardot's list-email-v5 page).
+up by name in Pardot's UI. Every send carries its state key as its name, so the API can do the
+looking, under any configured ``api.version`` (v5 serves every account: docs/wire-format.md,
+"Reconciling unknown sends"):
 
-* **Found** (exactly one list email with the send's name, created since its intent): recorded as
-  sent, or scheduled when its time is still ahead, with the email's id.
-* **Absent**: recorded as not sent only when absence is proven. The v5 page documents no filter
-  by name or creation time, so the query reads everything newest-first until it is past the
-  intent; a scan that did not get that far proves nothing. The rest of what absence needs, and
-  the safe choice where a fact is unconfirmed, is in the constants below (one place), and in
-  docs/wire-format.md ("Reconciling unknown sends").
-* Anything else (several matches, one in the recycle bin that never went out, one-to-one sends,
-  a failed query) stays unknown, with the reason.
+* list sends: ``GET /api/v5/objects/list-emails`` with ``createdAtAfterOrEqualTo`` (the list-email
+  page's creation-time filter), reading ``name``, ``createdAt``, ``isSent``, ``isDeleted``;
+* one-to-one sends: ``GET /api/v5/objects/emails`` with ``sentAtAfterOrEqualTo`` (the email page's
+  filter), reading ``name``, ``campaignId``, ``prospectId``, ``sentAt``. No filter by name or
+  prospect is confirmed, so both are matched here.
+
+* **Found** (exactly one email with the send's name, since its intent): recorded as sent, or
+  scheduled when its time is still ahead, with the email's id.
+* **Absent**: recorded as not sent only when absence is proven: the filtered query was read to
+  its end, the intent has settled (:data:`ABSENCE_SETTLE`, the request's in-flight window), and
+  one of the project's known emails of that kind shows that v5 sees what v3/v4 sent. A
+  one-to-one email waiting for its time has no ``sentAt`` yet, so a scheduled one-to-one send
+  is proven absent only once its time has passed and settled.
+* Anything else (several matches, one in the recycle bin that never went out, a failed or
+  unfinished query) stays unknown, with the reason.
 
 Reading, checking and writing happen under the state lock, so no apply runs meanwhile; each
 resolution is one journaled write (action ``reconcile``).
@@ -22,13 +28,13 @@ resolution is one journaled write (action ``reconcile``).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from orchestrator.errors import ApiError, ApiNotFound
-from orchestrator.pardot.models import ListEmailSummary
+from orchestrator.pardot.models import Email, ListEmailSummary, OneToOneEmailSummary
 from orchestrator.state.base import StateStore
 from orchestrator.state.models import Actor, SendRecord, SendStatus, StateSnapshot
 
@@ -36,10 +42,10 @@ __all__ = [
     "ABSENCE_SETTLE",
     "CLOCK_SKEW",
     "MAX_PAGES",
-    "SCAN_MARGIN",
     "V5_CACHE_LAG",
     "Outcome",
     "ReadsListEmails",
+    "ReadsSends",
     "reconcile",
     "summary",
 ]
@@ -48,22 +54,34 @@ __all__ = [
 V5_CACHE_LAG = timedelta(seconds=60)
 #: CHOICE: absence is trusted only for an intent older than this (the cache lag, with margin).
 ABSENCE_SETTLE = timedelta(minutes=5)
-#: CHOICE: our clock and Pardot's may disagree; a match may be this much older than the intent.
+#: CHOICE: our clock and Pardot's may disagree; a match may be this much older than the intent,
+#: and each query's time filter starts this much before the earliest intent.
 CLOCK_SKEW = timedelta(minutes=10)
-#: CHOICE: the scan goes on until it sees emails created this long before the earliest intent,
-#: so ids need to follow creation order only at the scale of a day (not confirmed in the docs).
-SCAN_MARGIN = timedelta(hours=24)
-#: At most this many pages (200 emails each) are read; a longer scan is reported incomplete.
+#: At most this many pages (200 emails each) of one query are read; a longer one is incomplete.
 MAX_PAGES = 50
 
 UNRESOLVED = (SendStatus.INTENT, SendStatus.UNKNOWN)
+LIST_SOURCE = "GET /api/v5/objects/list-emails"
+ONE_TO_ONE_SOURCE = "GET /api/v5/objects/emails"
+
+E = TypeVar("E")
 
 
-class ReadsListEmails(Protocol):
-    """The two v5 reads reconciling needs (:class:`~orchestrator.pardot.client.PardotClient`)."""
+class ReadsSends(Protocol):
+    """The v5 reads reconciling needs (:class:`~orchestrator.pardot.client.PardotClient`)."""
 
-    def query_list_emails_v5(self, *, page_token: str | None = None) -> tuple[list[ListEmailSummary], str | None]: ...
+    def query_list_emails_v5_since(
+        self, created_since: datetime | None, *, page_token: str | None = None
+    ) -> tuple[list[ListEmailSummary], str | None]: ...
     def read_list_email_v5(self, email_id: int) -> ListEmailSummary: ...
+    def query_emails_v5_since(
+        self, sent_since: datetime, *, page_token: str | None = None
+    ) -> tuple[list[OneToOneEmailSummary], str | None]: ...
+    def read_one_to_one_email_v5(self, email_id: int) -> Email: ...
+
+
+#: The earlier name of :class:`ReadsSends`.
+ReadsListEmails = ReadsSends
 
 
 @dataclass(frozen=True)
@@ -81,15 +99,15 @@ class Outcome:
 
 
 @dataclass(frozen=True)
-class _Scan:
-    emails: tuple[ListEmailSummary, ...]
+class _Scan(Generic[E]):
+    emails: tuple[E, ...]
     complete: bool
     why_incomplete: str = ""
 
 
 def reconcile(
     store: StateStore,
-    client: ReadsListEmails,
+    client: ReadsSends,
     now: datetime,
     *,
     dry_run: bool = False,
@@ -104,63 +122,70 @@ def reconcile(
     with store.lock("state reconcile"):
         snapshot = store.snapshot()
         pending = sorted((r for r in snapshot.records.values() if r.status in UNRESOLVED), key=lambda r: r.key)
-        list_sends = [r for r in pending if "list_ids" in r.payload]
-        outcomes = [
-            Outcome(
-                r.key,
-                "unknown",
-                None,
-                "a one-to-one send is not a list email: the v5 list-email query does not show it; "
-                "look it up in Pardot by its name (the send key) and use `state resolve`",
-            )
-            for r in pending
-            if "list_ids" not in r.payload
-        ]
+        list_sends = [r for r in pending if _is_list(r)]
+        one_to_one = [r for r in pending if not _is_list(r)]
+        decided: list[tuple[SendRecord, Outcome, str]] = []
         if list_sends:
-            earliest = min(r.created_at for r in list_sends) - CLOCK_SKEW - SCAN_MARGIN
-            scan = _scan(client, earliest)
+            since = min(r.created_at for r in list_sends) - CLOCK_SKEW
+            scan = _scan(lambda token: client.query_list_emails_v5_since(since, page_token=token), "list-email")
             visible, why_not = _v5_sees_v4_sends(client, snapshot, scan)
-            for record in list_sends:
-                outcome = _decide(record, scan, visible, why_not, now, settle)
-                outcomes.append(outcome)
-                if outcome.resolved and not dry_run:
-                    _write(store, record, outcome, now)
-    return sorted(outcomes, key=lambda o: o.key)
+            decided += [(r, _decide(r, scan, visible, why_not, now, settle), LIST_SOURCE) for r in list_sends]
+        if one_to_one:
+            sent_since = min(r.created_at for r in one_to_one) - CLOCK_SKEW
+            o_scan = _scan(lambda token: client.query_emails_v5_since(sent_since, page_token=token), "email")
+            visible, why_not = _v5_sees_one_to_one(client, snapshot, o_scan)
+            decided += [
+                (r, _decide_one_to_one(r, o_scan, visible, why_not, now, settle), ONE_TO_ONE_SOURCE)
+                for r in one_to_one
+            ]
+        for record, outcome, source in decided:
+            if outcome.resolved and not dry_run:
+                _write(store, record, outcome, now, source)
+    return sorted((outcome for _, outcome, _ in decided), key=lambda o: o.key)
 
 
-def _scan(client: ReadsListEmails, earliest: datetime) -> _Scan:
-    """List emails newest id first, until one created before ``earliest`` (or the end) is seen."""
-    found: list[ListEmailSummary] = []
+def _is_list(record: SendRecord) -> bool:
+    return "list_ids" in record.payload
+
+
+def _scan(page: Callable[[str | None], tuple[list[E], str | None]], what: str) -> _Scan[E]:
+    """Every email the filtered query answers, page by page, to its end (at most MAX_PAGES)."""
+    found: list[E] = []
     token: str | None = None
     try:
         for _ in range(MAX_PAGES):
-            page, token = client.query_list_emails_v5(page_token=token)
-            found.extend(page)
-            if any(e.created_at is not None and e.created_at < earliest for e in page):
-                return _Scan(tuple(found), True)
+            emails, token = page(token)
+            found.extend(emails)
             if token is None:
                 return _Scan(tuple(found), True)
     except ApiError as exc:
-        return _Scan(tuple(found), False, f"the v5 list-email query failed: {exc.message}")
-    return _Scan(tuple(found), False, f"the v5 list-email query did not reach the intent within {MAX_PAGES} pages")
+        return _Scan(tuple(found), False, f"the v5 {what} query failed: {exc.message}")
+    return _Scan(tuple(found), False, f"the v5 {what} query did not end within {MAX_PAGES} pages")
 
 
-def _v5_sees_v4_sends(client: ReadsListEmails, snapshot: StateSnapshot, scan: _Scan) -> tuple[bool, str]:
+def _known(snapshot: StateSnapshot, *, is_list: bool) -> list[SendRecord]:
+    """The project's sends of one kind that Pardot took, with their email ids, oldest first."""
+    return sorted(
+        (
+            r
+            for r in snapshot.records.values()
+            if r.email_id is not None
+            and _is_list(r) == is_list
+            and r.status in (SendStatus.SENT, SendStatus.SCHEDULED)
+        ),
+        key=lambda r: r.created_at,
+    )
+
+
+def _v5_sees_v4_sends(
+    client: ReadsSends, snapshot: StateSnapshot, scan: _Scan[ListEmailSummary]
+) -> tuple[bool, str]:
     """Does the v5 API show list emails this project sent through v3/v4? (needed to trust absence)
 
     Not stated in Pardot's docs, so it is checked: one of our known emails in the scan, or else
     a v5 read of the latest one, confirms it; with no known email it stays unconfirmed.
     """
-    known = sorted(
-        (
-            r
-            for r in snapshot.records.values()
-            if r.email_id is not None
-            and "list_ids" in r.payload
-            and r.status in (SendStatus.SENT, SendStatus.SCHEDULED)
-        ),
-        key=lambda r: r.created_at,
-    )
+    known = _known(snapshot, is_list=True)
     if not known:
         return False, (
             "no list email of this project is known yet to confirm that Pardot's v5 query shows emails sent "
@@ -180,8 +205,36 @@ def _v5_sees_v4_sends(client: ReadsListEmails, snapshot: StateSnapshot, scan: _S
     return True, ""
 
 
+def _v5_sees_one_to_one(
+    client: ReadsSends, snapshot: StateSnapshot, scan: _Scan[OneToOneEmailSummary]
+) -> tuple[bool, str]:
+    """Does v5's email query show the one-to-one emails this project sent (through v3/v4 or v5)?
+
+    The same check as for list emails: one known one-to-one email in the scan, or readable at
+    ``/api/v5/objects/emails/<id>``; with none known, absence proves nothing.
+    """
+    known = _known(snapshot, is_list=False)
+    if not known:
+        return False, (
+            "no one-to-one email of this project is known yet to confirm that Pardot's v5 email query shows "
+            "the emails it sends, so absence proves nothing"
+        )
+    scanned = {e.id for e in scan.emails}
+    if any(r.email_id in scanned for r in known):
+        return True, ""
+    latest = known[-1]
+    assert latest.email_id is not None
+    try:
+        client.read_one_to_one_email_v5(latest.email_id)
+    except ApiNotFound:
+        return False, f"Pardot's v5 API does not show one-to-one email {latest.email_id} (sent as {latest.key})"
+    except ApiError as exc:
+        return False, f"could not confirm that the v5 API shows this project's one-to-one emails: {exc.message}"
+    return True, ""
+
+
 def _decide(
-    record: SendRecord, scan: _Scan, visible: bool, why_not: str, now: datetime, settle: timedelta
+    record: SendRecord, scan: _Scan[ListEmailSummary], visible: bool, why_not: str, now: datetime, settle: timedelta
 ) -> Outcome:
     name = str(record.payload.get("name") or record.key)
     campaign_id = record.payload.get("campaign_id")
@@ -205,6 +258,22 @@ def _decide(
         scheduled = record.scheduled_time is not None and record.scheduled_time > now
         status = SendStatus.SCHEDULED if scheduled and not email.is_sent else SendStatus.SENT
         return Outcome(record.key, status.value, email.id, f"Pardot has list email {email.id} named {name!r}")
+    absent = _absence(record, scan, visible, why_not, now, settle)
+    if absent is not None:
+        return absent
+    return Outcome(
+        record.key,
+        "not-sent",
+        None,
+        f"no list email named {name!r} was created since the intent ({len(scan.emails)} created since then "
+        "examined, all of them)",
+    )
+
+
+def _absence(
+    record: SendRecord, scan: _Scan[E], visible: bool, why_not: str, now: datetime, settle: timedelta
+) -> Outcome | None:
+    """Why absence proves nothing yet (an unknown Outcome), or None when it is proven."""
     if not scan.complete:
         return Outcome(record.key, "unknown", None, scan.why_incomplete)
     # the latest write (the intent, or the unknown outcome) dates the request; created_at may be
@@ -216,16 +285,55 @@ def _decide(
                        f"run reconcile again after {ready}")  # fmt: skip
     if not visible:
         return Outcome(record.key, "unknown", None, why_not)
+    return None
+
+
+def _decide_one_to_one(
+    record: SendRecord,
+    scan: _Scan[OneToOneEmailSummary],
+    visible: bool,
+    why_not: str,
+    now: datetime,
+    settle: timedelta,
+) -> Outcome:
+    name = str(record.payload.get("name") or record.key)
+    campaign_id = record.payload.get("campaign_id")
+    prospect_id = record.payload.get("prospect_id")
+    since = record.created_at - CLOCK_SKEW
+    matches = [
+        e
+        for e in scan.emails
+        if e.name == name
+        and (e.sent_at is None or e.sent_at >= since)
+        and (e.campaign_id is None or campaign_id is None or e.campaign_id == campaign_id)
+        and (e.prospect_id is None or prospect_id is None or e.prospect_id == prospect_id)
+    ]
+    if len(matches) > 1:
+        ids = ", ".join(str(e.id) for e in matches)
+        return Outcome(record.key, "unknown", None, f"{len(matches)} one-to-one emails named {name!r} since the "
+                       f"intent (ids {ids}); check them in Pardot and use `state resolve`")  # fmt: skip
+    if matches:
+        email = matches[0]
+        waiting = email.sent_at is None and record.scheduled_time is not None and record.scheduled_time > now
+        status = SendStatus.SCHEDULED if waiting else SendStatus.SENT
+        return Outcome(record.key, status.value, email.id, f"Pardot has one-to-one email {email.id} named {name!r}")
+    if record.scheduled_time is not None and now - record.scheduled_time < settle:
+        return Outcome(record.key, "unknown", None, "a one-to-one email waiting for its time has no sentAt, so the "
+                       "v5 email query (filtered by sentAt) cannot show it; run reconcile again after "
+                       f"{(record.scheduled_time + settle).isoformat(timespec='seconds')}")  # fmt: skip
+    absent = _absence(record, scan, visible, why_not, now, settle)
+    if absent is not None:
+        return absent
     return Outcome(
         record.key,
         "not-sent",
         None,
-        f"no list email named {name!r} was created since the intent ({len(scan.emails)} examined, newest first, "
-        "past the intent's time)",
+        f"no one-to-one email named {name!r} was sent since the intent ({len(scan.emails)} sent since then "
+        "examined, all of them)",
     )
 
 
-def _write(store: StateStore, record: SendRecord, outcome: Outcome, now: datetime) -> None:
+def _write(store: StateStore, record: SendRecord, outcome: Outcome, now: datetime, source: str) -> None:
     status = SendStatus(outcome.resolution)
     email_id = outcome.email_id if status is not SendStatus.NOT_SENT else record.email_id
     store.put(
@@ -236,7 +344,7 @@ def _write(store: StateStore, record: SendRecord, outcome: Outcome, now: datetim
             "email_id": outcome.email_id,
             "previous": record.status.value,
             "reason": outcome.reason,
-            "source": "GET /api/v5/objects/list-emails",
+            "source": source,
         },
         actor=Actor.current(),
     )

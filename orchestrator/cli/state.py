@@ -464,7 +464,7 @@ def state_unlock(app: App, lock_id: str) -> None:
 @click.option("--dry-run", is_flag=True, help="Show what would be recorded; write nothing.")
 @pass_app
 def state_reconcile(app: App, dry_run: bool) -> None:
-    """Settle unknown list sends from Pardot's v5 list-email query (journaled).
+    """Settle unknown list and one-to-one sends from Pardot's v5 email queries (journaled).
 
     Found by name since its intent: recorded as sent (or scheduled), with its email id. Proven
     absent: recorded as not sent, so the next plan sends it. Otherwise it stays unknown, with

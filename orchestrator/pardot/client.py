@@ -1,4 +1,5 @@
-"""The Pardot v3/v4 API client: every email, template and export call the orchestrator makes.
+"""The Pardot API client: every email, template and export call the orchestrator makes (v3/v4, and
+v5 through the version object, :mod:`.versions`).
 
 How one call runs (:meth:`PardotClient._execute`)::
 
@@ -46,6 +47,7 @@ import tenacity
 from orchestrator.errors import (
     ApiAuthError,
     ApiError,
+    ApiNotFound,
     ApiOutcomeUnknown,
     ApiProtocolError,
     ApiRateLimited,
@@ -67,6 +69,7 @@ from orchestrator.pardot.models import (
     ExportQueryResult,
     ListEmailSend,
     ListEmailSummary,
+    OneToOneEmailSummary,
     OneToOneSend,
     PardotList,
     Prospect,
@@ -88,6 +91,10 @@ T = TypeVar("T")
 DEFAULT_RETRY_WAIT: tenacity.wait.wait_base = tenacity.wait_random_exponential(multiplier=0.5, max=20)
 
 _ENVELOPE_TYPES = ("json", "xml")
+
+#: At most this many pages of one v5 query (templates, id look-ups): a server that keeps handing
+#: out tokens cannot keep a read going for ever.
+MAX_V5_PAGES = 1000
 
 Origin = tuple[str, str, int]
 
@@ -229,11 +236,18 @@ class PardotClient:
             return self._api.decode_template(envelope)
 
     def list_one_to_one_templates(self, *, archived: bool = False) -> list[EmailTemplateSummary]:
-        """Templates enabled for one-to-one emails (all of them: the list is not paged)."""
-        call = self._api.template_list_one_to_one(archived=archived)
-        envelope = self._execute(call)
-        with self._scrubbing(call):
-            return self._api.decode_template_list(envelope)
+        """Templates enabled for one-to-one emails (all of them: v3/v4 in one call, v5 paged)."""
+        templates: list[EmailTemplateSummary] = []
+        token: str | None = None
+        for _ in range(MAX_V5_PAGES):
+            call = self._api.template_list_one_to_one(archived=archived, page_token=token)
+            envelope = self._execute(call)
+            with self._scrubbing(call):
+                templates.extend(self._api.decode_template_list(envelope))
+                token = self._next_token(call, envelope)
+            if token is None:
+                return templates
+        raise ApiProtocolError(f"the template query did not end after {MAX_V5_PAGES} pages")
 
     # --- emails ---------------------------------------------------------------------------
 
@@ -248,9 +262,20 @@ class PardotClient:
         return self._decode_send(call, self._execute(call))
 
     def read_email(self, email_id: int, *, include_message: bool = True) -> Email:
-        """One email record; ApiNotFound (109) when the id names nothing."""
+        """One email record; ApiNotFound (109, or v5's 192) when the id names nothing.
+
+        v5 splits emails by kind: a list-email read that answers "not found" is followed by a
+        one-to-one email read (:meth:`ApiVersion.email_read_fallback`).
+        """
         call = self._api.email_read(email_id, include_message=include_message)
-        envelope = self._execute(call)
+        try:
+            envelope = self._execute(call)
+        except ApiNotFound:
+            fallback = self._api.email_read_fallback(email_id, include_message=include_message)
+            if fallback is None:
+                raise
+            call = fallback
+            envelope = self._execute(call)
         with self._scrubbing(call):
             return self._api.decode_email(call, envelope)
 
@@ -301,9 +326,29 @@ class PardotClient:
         call = self._api.object_read(obj, object_id)
         envelope = self._execute(call)
         with self._scrubbing(call):
-            return envelope.root(obj)
+            return self._api.decode_object(obj, envelope)
 
     def _query_all(self, obj: str, *, max_pages: int = 1000) -> list[object]:
+        """Every campaign, list or user: by token under v5, by id under v3/v4."""
+        if self._api.pages_by_token:
+            return self._query_all_by_token(obj, max_pages=max_pages)
+        return self._query_all_by_id(obj, max_pages=max_pages)
+
+    def _query_all_by_token(self, obj: str, *, max_pages: int) -> list[object]:
+        items: list[object] = []
+        token: str | None = None
+        for _ in range(max_pages):
+            call = self._api.object_query(obj, page_token=token)
+            envelope = self._execute(call)
+            with self._scrubbing(call):
+                page, _ = self._api.decode_query_page(obj, envelope)
+                token = self._next_token(call, envelope)
+            items.extend(page)
+            if token is None:
+                return items
+        raise ApiProtocolError(f"{obj} query did not end after {max_pages} pages")
+
+    def _query_all_by_id(self, obj: str, *, max_pages: int) -> list[object]:
         """Page through a v3/v4 query by id; stops on a short page, refuses ids that go backwards."""
         items: list[object] = []
         after = 0
@@ -311,7 +356,7 @@ class PardotClient:
             call = self._api.object_query(obj, id_greater_than=after)
             envelope = self._execute(call)
             with self._scrubbing(call):
-                _total, page = decode.decode_query(envelope.root("result"), decode.QUERY_ROOTS[obj])
+                page, _ = self._api.decode_query_page(obj, envelope)
                 ids = [
                     decode.as_int(dict(item).get("id") if isinstance(item, Mapping) else None, f"{obj}.id")
                     for item in page
@@ -333,7 +378,8 @@ class PardotClient:
         call = endpoints.list_emails_v5_query(page_token=page_token)
         envelope = self._execute(call)
         with self._scrubbing(call):
-            return decode.decode_list_emails_v5(envelope.data)
+            emails, _ = decode.decode_list_emails_v5(envelope.data)
+            return emails, self._next_token(call, envelope)
 
     def query_list_emails_v5_since(
         self, created_since: datetime | None, *, page_token: str | None = None
@@ -351,10 +397,20 @@ class PardotClient:
         call = endpoints.list_emails_v5_since(since, page_token=page_token)
         envelope = self._execute(call)
         with self._scrubbing(call):
-            emails, token = decode.decode_list_emails_v5(envelope.data)
-            if token is None and isinstance(envelope.data, Mapping):
-                token = self._token_of_next_url(envelope.data.get("nextPageUrl"), call.path)
-            return emails, token
+            emails, _ = decode.decode_list_emails_v5(envelope.data)
+            return emails, self._next_token(call, envelope)
+
+    def _next_token(self, call: Call, envelope: Envelope) -> str | None:
+        """The next page of a v5 query: ``nextPageToken``, or the token inside ``nextPageUrl``
+        alone (a client that ignored it would stop after page one). That URL is not requested as
+        given: its token is taken, after checking it points at this same query, so the
+        credentials never go anywhere else. None for a v3/v4 call."""
+        if not call.is_v5 or not isinstance(envelope.data, Mapping):
+            return None
+        token = envelope.data.get("nextPageToken")
+        if token not in (None, ""):
+            return str(token)
+        return self._token_of_next_url(envelope.data.get("nextPageUrl"), call.path)
 
     def _token_of_next_url(self, url: object, path: str) -> str | None:
         if url in (None, ""):
@@ -367,7 +423,7 @@ class PardotClient:
             same = False
         tokens = parse_qs(urlsplit(text).query).get("nextPageToken", [])
         if not same or len(tokens) != 1:
-            raise ApiProtocolError(f"list-emails answer names a next page elsewhere: {text[:200]!r}")
+            raise ApiProtocolError(f"the {path} answer names a next page elsewhere: {text[:200]!r}")
         return tokens[0]
 
     def read_list_email_v5(self, email_id: int) -> ListEmailSummary:
@@ -377,6 +433,29 @@ class PardotClient:
         with self._scrubbing(call):
             emails, _ = decode.decode_list_emails_v5({"values": [dict(envelope.data)]})
             return emails[0]
+
+    def query_emails_v5_since(
+        self, sent_since: datetime, *, page_token: str | None = None
+    ) -> tuple[list[OneToOneEmailSummary], str | None]:
+        """One page (200) of the v5 one-to-one emails sent at or after ``sent_since``, oldest id
+        first, the recycle bin included; the next page's token (or nextPageUrl's), or None.
+
+        Available under any configured version: v5 serves every account (docs/wire-format.md,
+        "Reconciling unknown sends").
+        """
+        since = sent_since.astimezone(UTC).replace(microsecond=0).isoformat()
+        call = endpoints.emails_v5_sent_since(since, page_token=page_token)
+        envelope = self._execute(call)
+        with self._scrubbing(call):
+            emails, _ = decode.decode_one_to_one_emails_v5(envelope.data)
+            return emails, self._next_token(call, envelope)
+
+    def read_one_to_one_email_v5(self, email_id: int) -> Email:
+        """One v5 one-to-one email by id; ApiNotFound (HTTP 404) when v5 does not know it."""
+        call = endpoints.email_v5_read(email_id, one_to_one=True, include_message=False)
+        envelope = self._execute(call)
+        with self._scrubbing(call):
+            return decode.decode_email_v5(envelope.data, one_to_one=True)
 
     # --- exports --------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Every v3/v4 resource the client uses, as a pure description of one HTTP call.
+"""Every v3/v4 and v5 resource the client uses, as a pure description of one HTTP call.
 
 A :class:`Call` says what to send and how careful to be about it (``is_send``); building one
 does no I/O, so the paths, parameters and retry classes of every endpoint can be tested
@@ -19,6 +19,8 @@ __all__ = [
     "Call",
     "email_read",
     "email_stats",
+    "email_v5_read",
+    "emails_v5_sent_since",
     "export_cancel",
     "export_create",
     "export_query",
@@ -28,9 +30,13 @@ __all__ = [
     "list_send",
     "object_query",
     "object_read",
+    "object_v5_query",
+    "object_v5_read",
     "one_to_one_send",
     "template_list_one_to_one",
     "template_read",
+    "template_v5_read",
+    "templates_v5_query",
 ]
 
 MAX_EXPORT_FIELDS = 150
@@ -231,9 +237,10 @@ def list_emails_v5_query(*, page_token: str | None = None, limit: int = 200) -> 
     """GET one page of v5 list emails, newest id first, the recycle bin included.
 
     Only parameters version5overview documents for every object are used (``fields``,
-    ``orderBy``, ``limit``, ``deleted``); the list-email page documents no filter by name or
-    creation time, so matching happens client-side (:mod:`orchestrator.reconcile`). A page
-    token may only travel with ``fields``.
+    ``orderBy``, ``limit``, ``deleted``). The list-email page documents no filter by name, so
+    matching by name happens client-side; ``state reconcile`` uses the creation-time filter
+    instead (:func:`list_emails_v5_since`), and this newest-first scan stays for
+    ``state resolve``'s look-up by name. A page token may only travel with ``fields``.
     """
     if page_token is not None:
         params: tuple[tuple[str, str], ...] = (("fields", LIST_EMAIL_V5_FIELDS), ("nextPageToken", page_token))
@@ -283,3 +290,100 @@ def list_email_v5_read(email_id: int) -> Call:
         f"/api/v5/objects/list-emails/{email_id}",
         (("fields", LIST_EMAIL_V5_FIELDS),),
     )
+
+
+# --- v5 reads: emails, templates, id look-ups (docs/wire-format.md, "Version 5 reads") ---------
+
+
+def _v5_page(
+    name: str, path: str, fields: str, page_token: str | None, first: tuple[tuple[str, str], ...]
+) -> Call:
+    """A v5 query page: ``first`` on page one; with a token, ``fields`` and the token only
+    (version5overview: only ``fields`` may accompany ``nextPageToken``)."""
+    if page_token is not None:
+        return Call(name, "GET", path, (("fields", fields), ("nextPageToken", page_token)))
+    return Call(name, "GET", path, (("fields", fields), *first))
+
+
+#: v5 collection of each object the id look-ups read, and the fields asked: each named on the
+#: object's v5 page (campaign-v5, list-v5, user-v5). The user page lists no last name.
+V5_COLLECTIONS = {"campaign": "campaigns", "list": "lists", "user": "users"}
+V5_OBJECT_FIELDS = {"campaign": "id,name", "list": "id,name,isDynamic,isPublic", "user": "id,email,firstName"}
+
+
+def object_v5_read(obj: str, object_id: int) -> Call:
+    """GET one campaign, list or user: ``/api/v5/objects/<collection>/<id>?fields=...``."""
+    if obj not in V5_COLLECTIONS:
+        raise ApiValidationError(f"cannot read a {obj!r}")
+    path = f"/api/v5/objects/{V5_COLLECTIONS[obj]}/{object_id}"
+    return Call(f"{obj}.read(v5)", "GET", path, (("fields", V5_OBJECT_FIELDS[obj]),))
+
+
+def object_v5_query(obj: str, *, page_token: str | None = None, limit: int = QUERY_PAGE) -> Call:
+    """GET one page of campaigns, lists or users in id order (``orderBy=id asc``), by token."""
+    if obj not in V5_COLLECTIONS:
+        raise ApiValidationError(f"cannot query {obj!r}")
+    path = f"/api/v5/objects/{V5_COLLECTIONS[obj]}"
+    first = (("orderBy", "id asc"), ("limit", str(limit)))
+    return _v5_page(f"{obj}.query(v5)", path, V5_OBJECT_FIELDS[obj], page_token, first)
+
+
+#: email-template-v5 page fields: the flags, subject and content (``textMessage`` and
+#: ``htmlMessage`` are not queryable, so the query leaves them out), and ``senderOptions``.
+TEMPLATE_V5_QUERY_FIELDS = "id,name,subject,isOneToOneEmail,isListEmail,isDripEmail,isAutoResponderEmail"
+TEMPLATE_V5_FIELDS = TEMPLATE_V5_QUERY_FIELDS + ",textMessage,htmlMessage,senderOptions"
+
+
+def template_v5_read(template_id: int) -> Call:
+    """GET one email template: ``/api/v5/objects/email-templates/<id>``.
+
+    Without ``deleted=true``, one in the recycle bin answers 404 like an unknown id
+    (version5overview), which is what an archived template is to a send.
+    """
+    path = f"/api/v5/objects/email-templates/{template_id}"
+    return Call("emailTemplate.read(v5)", "GET", path, (("fields", TEMPLATE_V5_FIELDS),))
+
+
+def templates_v5_query(*, page_token: str | None = None, limit: int = QUERY_PAGE) -> Call:
+    """GET one page of email templates (not those in the recycle bin), id order.
+
+    No filter by ``isOneToOneEmail`` is documented on the page, so the client keeps the
+    one-to-one templates itself; no ``isDeleted`` field is confirmed for templates either, so
+    the recycle bin (v3/v4's "archived") is never listed under v5.
+    """
+    first: tuple[tuple[str, str], ...] = (("orderBy", "id asc"), ("limit", str(limit)))
+    path = "/api/v5/objects/email-templates"
+    return _v5_page("emailTemplate.query(v5)", path, TEMPLATE_V5_QUERY_FIELDS, page_token, first)
+
+
+#: What an email read asks (list-email-v5 and email-v5 pages): ``textMessage`` and
+#: ``htmlMessage`` are readable (not queryable) and asked only when the message is wanted.
+LIST_EMAIL_V5_READ_FIELDS = "id,name,subject,campaignId,createdAt,sentAt"
+EMAIL_V5_READ_FIELDS = "id,name,subject,campaignId,sentAt"
+_MESSAGE_FIELDS = ",textMessage,htmlMessage"
+
+
+def email_v5_read(email_id: int, *, one_to_one: bool, include_message: bool) -> Call:
+    """GET one list email (``/list-emails/<id>``) or one-to-one email (``/emails/<id>``)."""
+    collection, fields = ("emails", EMAIL_V5_READ_FIELDS) if one_to_one else ("list-emails", LIST_EMAIL_V5_READ_FIELDS)
+    if include_message:
+        fields += _MESSAGE_FIELDS
+    name = "email.read(v5)" if one_to_one else "listEmail.read(v5)"
+    return Call(name, "GET", f"/api/v5/objects/{collection}/{email_id}", (("fields", fields),))
+
+
+#: What reconciling a one-to-one send reads of each email (email-v5 page): ``prospectId`` is a
+#: create field of the page's first table, read back; ``sentAt`` is read-only.
+EMAIL_V5_RECONCILE_FIELDS = "id,name,campaignId,prospectId,sentAt"
+
+
+def emails_v5_sent_since(sent_since: str, *, page_token: str | None = None, limit: int = QUERY_PAGE) -> Call:
+    """GET one page of the v5 one-to-one emails sent at or after ``sent_since`` (ISO 8601 with
+    an offset), oldest id first, the recycle bin included.
+
+    ``sentAtAfterOrEqualTo`` is the email query's documented time filter (docs/wire-format.md,
+    "Reconciling unknown sends"); no filter by ``name`` or ``prospectId`` is confirmed, so both
+    are matched client-side.
+    """
+    first = (("orderBy", "id asc"), ("limit", str(limit)), ("deleted", "all"), ("sentAtAfterOrEqualTo", sent_since))
+    return _v5_page("email.query(v5)", "/api/v5/objects/emails", EMAIL_V5_RECONCILE_FIELDS, page_token, first)

@@ -25,6 +25,7 @@ __all__ = [
     "ExportQueryResult",
     "ListEmailSend",
     "ListEmailSummary",
+    "OneToOneEmailSummary",
     "OneToOneSend",
     "PardotList",
     "User",
@@ -403,3 +404,17 @@ class ListEmailSummary:
     is_deleted: bool
     subject: str | None = None  # asked for by the refresh query only
     sent_at: datetime | None = None  # aware; None while unsent (or not asked for)
+
+
+@dataclass(frozen=True)
+class OneToOneEmailSummary:
+    """One v5 one-to-one email as the reconcile query sees it (``/api/v5/objects/emails``).
+
+    ``sent_at`` is aware, None while the email waits; ``prospect_id`` None when not asked for.
+    """
+
+    id: int
+    name: str
+    campaign_id: int | None
+    prospect_id: int | None
+    sent_at: datetime | None

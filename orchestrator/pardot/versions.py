@@ -9,11 +9,12 @@ send changes when an account moves from v4 to v5.
 
 * :class:`ClassicApi` (:data:`V3`, :data:`V4`): ``/api/<object>/version/<n>/do/<op>``, form
   parameters, ``<rsp>`` / ``@attributes`` envelopes (docs/wire-format.md).
-* :class:`RestApiV5` (:data:`V5`): list-email and one-to-one sends and list-email statistics through
-  ``/api/v5/objects/...`` with JSON bodies and ``{"code", "message"}`` errors
-  (docs/wire-format.md, "Version 5"); a send v5 cannot carry (tags, a prospect by address)
-  keeps the v4 path. Email reads, template reads, id look-ups, prospects and exports still use
-  the v4 paths (``LEGACY_NUMBER``).
+* :class:`RestApiV5` (:data:`V5`): list-email and one-to-one sends, list-email statistics, email
+  and template reads and the campaign, list and user look-ups through ``/api/v5/objects/...``
+  with JSON bodies, ``fields``, token paging and ``{"code", "message"}`` errors
+  (docs/wire-format.md, "Version 5" and "Version 5 reads"); a send v5 cannot carry (tags, a
+  prospect by address) keeps the v4 path. Prospects and exports still use the v4 paths
+  (``LEGACY_NUMBER``).
 """
 
 from __future__ import annotations
@@ -55,14 +56,20 @@ class ApiVersion(Protocol):
         """``api.version``: 3, 4 or 5."""
         ...
 
+    @property
+    def pages_by_token(self) -> bool:
+        """Queries page by ``nextPageToken`` (v5), not by ``id_greater_than`` (v3/v4)."""
+        ...
+
     def template_read(self, template_id: int, *, archived: bool) -> Call: ...
-    def template_list_one_to_one(self, *, archived: bool) -> Call: ...
+    def template_list_one_to_one(self, *, archived: bool, page_token: str | None = None) -> Call: ...
     def list_send(self, send: ListEmailSend) -> Call: ...
     def one_to_one_send(self, send: OneToOneSend) -> Call: ...
     def email_read(self, email_id: int, *, include_message: bool) -> Call: ...
+    def email_read_fallback(self, email_id: int, *, include_message: bool) -> Call | None: ...
     def email_stats(self, email_id: int) -> Call: ...
     def object_read(self, obj: str, object_id: int) -> Call: ...
-    def object_query(self, obj: str, *, id_greater_than: int = 0) -> Call: ...
+    def object_query(self, obj: str, *, id_greater_than: int = 0, page_token: str | None = None) -> Call: ...
     def prospect_read(self, *, prospect_id: int | None = None, email: str | None = None) -> Call: ...
     def export_create(
         self, obj: str, procedure: str, arguments: Mapping[str, str], fields: Sequence[str] | None
@@ -76,6 +83,8 @@ class ApiVersion(Protocol):
     def decode_sent(self, call: Call, envelope: Envelope) -> Email: ...
     def decode_email(self, call: Call, envelope: Envelope) -> Email: ...
     def decode_stats(self, envelope: Envelope) -> EmailStats: ...
+    def decode_object(self, obj: str, envelope: Envelope) -> object: ...
+    def decode_query_page(self, obj: str, envelope: Envelope) -> tuple[list[object], str | None]: ...
 
     def error_for_code(
         self,
@@ -106,7 +115,12 @@ class ClassicApi:
     def template_read(self, template_id: int, *, archived: bool) -> Call:
         return endpoints.template_read(self._legacy, template_id, archived=archived)
 
-    def template_list_one_to_one(self, *, archived: bool) -> Call:
+    @property
+    def pages_by_token(self) -> bool:
+        return False
+
+    def template_list_one_to_one(self, *, archived: bool, page_token: str | None = None) -> Call:
+        """The one call of the unpaged v3/v4 list (``page_token`` is v5's)."""
         return endpoints.template_list_one_to_one(self._legacy, archived=archived)
 
     def list_send(self, send: ListEmailSend) -> Call:
@@ -118,13 +132,18 @@ class ClassicApi:
     def email_read(self, email_id: int, *, include_message: bool) -> Call:
         return endpoints.email_read(self._legacy, email_id, include_message=include_message)
 
+    def email_read_fallback(self, email_id: int, *, include_message: bool) -> Call | None:
+        """Where else to look when the email read answers "not found": nowhere (v3/v4 reads both kinds)."""
+        return None
+
     def email_stats(self, email_id: int) -> Call:
         return endpoints.email_stats(self._legacy, email_id)
 
     def object_read(self, obj: str, object_id: int) -> Call:
         return endpoints.object_read(self._legacy, obj, object_id)
 
-    def object_query(self, obj: str, *, id_greater_than: int = 0) -> Call:
+    def object_query(self, obj: str, *, id_greater_than: int = 0, page_token: str | None = None) -> Call:
+        """A v3/v4 query page by ``id_greater_than`` (``page_token`` is v5's)."""
         return endpoints.object_query(self._legacy, obj, id_greater_than=id_greater_than)
 
     def prospect_read(self, *, prospect_id: int | None = None, email: str | None = None) -> Call:
@@ -171,6 +190,15 @@ class ClassicApi:
     def decode_stats(self, envelope: Envelope) -> EmailStats:
         return decode.decode_stats(envelope.root("stats"))
 
+    def decode_object(self, obj: str, envelope: Envelope) -> object:
+        """The ``<obj>`` root of a read: the item :mod:`.decode`'s ``decode_<obj>`` reads."""
+        return envelope.root(obj)
+
+    def decode_query_page(self, obj: str, envelope: Envelope) -> tuple[list[object], str | None]:
+        """A v3/v4 query ``result``'s items; no token (the client pages by id)."""
+        _total, page = decode.decode_query(envelope.root("result"), decode.QUERY_ROOTS[obj])
+        return list(page), None
+
     # --- errors and the exactly-once rule -------------------------------------------------
 
     def error_for_code(
@@ -195,19 +223,20 @@ class ClassicApi:
 #: v5 list-email fields a send asks back: readable ones only (write-only ``recipientListIds``,
 #: ``suppressionListIds`` and ``scheduledTime`` are never returned; list-email-v5 page).
 V5_LIST_EMAIL_FIELDS = "id,name,subject,campaignId,emailTemplateId,createdAt,isSent,operationalEmail"
-#: The same for one-to-one emails (email-v5 page).
-V5_EMAIL_FIELDS = "id,name,subject,campaignId,prospectId,createdAt"
+#: The same for one-to-one emails: fields of the email-v5 page (``createdAt`` is not among those
+#: it shows, so it is not asked: a field Pardot does not know would make it refuse the create).
+V5_EMAIL_FIELDS = "id,name,subject,campaignId,prospectId,sentAt"
 
 
 @dataclass(frozen=True)
 class RestApiV5(ClassicApi):
-    """Pardot's v5 API for list-email and one-to-one sends and list-email statistics; v4 paths
-    for everything else.
+    """Pardot's v5 API for sends, statistics, email and template reads and id look-ups; v4
+    paths for prospects and exports.
 
-    Email reads keep the v4 path because it reads both kinds of email by id (v5 splits them into
-    ``list-emails`` and ``emails``); template reads and id look-ups are not done yet, and v5's
-    export surface is unconfirmed (pardot-api.md §1.7). The same account and token answer the
-    v4 paths.
+    v5 splits emails into ``list-emails`` and ``emails``, so an email read by id asks the list
+    emails first and the one-to-one emails when that answers "not found". Prospects keep the v4
+    path (an address may name several prospects there, as the project expects), and v5's export
+    surface is unconfirmed (pardot-api.md §1.7). The same account and token answer the v4 paths.
     """
 
     number: int = 5
@@ -251,6 +280,53 @@ class RestApiV5(ClassicApi):
             json=one_to_one_body(send),
             is_send=True,
         )
+
+    @property
+    def pages_by_token(self) -> bool:
+        return True
+
+    def template_read(self, template_id: int, *, archived: bool) -> Call:
+        """``GET /api/v5/objects/email-templates/<id>``; ``archived`` has no v5 counterpart that
+        reads back (no ``isDeleted`` is confirmed for templates), so one in the recycle bin is
+        "not found", the safe reading for a send."""
+        return endpoints.template_v5_read(template_id)
+
+    def template_list_one_to_one(self, *, archived: bool, page_token: str | None = None) -> Call:
+        return endpoints.templates_v5_query(page_token=page_token)
+
+    def email_read(self, email_id: int, *, include_message: bool) -> Call:
+        return endpoints.email_v5_read(email_id, one_to_one=False, include_message=include_message)
+
+    def email_read_fallback(self, email_id: int, *, include_message: bool) -> Call | None:
+        """A list-email 404: the id may be a one-to-one email's (``/api/v5/objects/emails/<id>``)."""
+        return endpoints.email_v5_read(email_id, one_to_one=True, include_message=include_message)
+
+    def object_read(self, obj: str, object_id: int) -> Call:
+        return endpoints.object_v5_read(obj, object_id)
+
+    def object_query(self, obj: str, *, id_greater_than: int = 0, page_token: str | None = None) -> Call:
+        """A v5 query page by token (``id_greater_than`` is v3/v4's)."""
+        return endpoints.object_v5_query(obj, page_token=page_token)
+
+    def decode_template(self, envelope: Envelope) -> EmailTemplate:
+        return decode.decode_template_v5(envelope.data)
+
+    def decode_template_list(self, envelope: Envelope) -> list[EmailTemplateSummary]:
+        """One page of the template query, the one-to-one templates kept (no documented filter)."""
+        summaries, _ = decode.decode_template_summaries_v5(envelope.data)
+        return [s for s in summaries if s.is_one_to_one_email]
+
+    def decode_email(self, call: Call, envelope: Envelope) -> Email:
+        if not call.is_v5:
+            return super().decode_email(call, envelope)
+        return decode.decode_email_v5(envelope.data, one_to_one="/objects/emails/" in call.path)
+
+    def decode_object(self, obj: str, envelope: Envelope) -> object:
+        return decode.v5_as_classic(obj, envelope.data)
+
+    def decode_query_page(self, obj: str, envelope: Envelope) -> tuple[list[object], str | None]:
+        rows, token = decode.v5_values(envelope.data, obj)
+        return [decode.v5_as_classic(obj, row) for row in rows], token
 
     def email_stats(self, email_id: int) -> Call:
         """``GET /api/v5/objects/list-emails/<id>/stats`` (list-email-v5 page, "Statistics")."""

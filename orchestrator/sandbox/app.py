@@ -98,6 +98,11 @@ _API_RULES = Map(
         Rule("/api/v5/objects/emails", endpoint="v5_emails"),
         Rule("/api/v5/objects/list-emails/<id>/stats", endpoint="v5_list_email_stats"),
         Rule("/api/v5/objects/list-emails/<id>", endpoint="v5_list_email"),
+        Rule("/api/v5/objects/<any(campaigns,lists,users,'email-templates'):collection>", endpoint="v5_query"),
+        Rule(
+            "/api/v5/objects/<any(campaigns,lists,users,'email-templates',emails):collection>/<id>",
+            endpoint="v5_read",
+        ),
     ],
     strict_slashes=False,
 )
@@ -536,9 +541,22 @@ class SandboxApp:
         return _json(objects.read_list_email_v5(self.store, args["id"], read_params(request), self.now()))
 
     def _do_v5_emails(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
-        if request.method != "POST":
-            raise objects.v5_refuse(405, 60, "the sandbox implements only the one-to-one email create")
-        return self._v5_create(request, "one-to-one")
+        if request.method == "POST":
+            return self._v5_create(request, "one-to-one")
+        return self._do_v5_query(request, fmt, {"collection": "emails"})
+
+    def _do_v5_query(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
+        """A v5 query of campaigns, lists, users, email templates or one-to-one emails (GET only)."""
+        if request.method != "GET":
+            raise objects.v5_refuse(405, 60, "the sandbox implements only the query of this collection")
+        params = read_params(request)
+        return _json(objects.query_v5(self.store, args["collection"], params, self.now(), base_url=request.host_url))
+
+    def _do_v5_read(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
+        if request.method != "GET":
+            raise objects.v5_refuse(405, 60, "the sandbox implements only the read of this object")
+        params = read_params(request)
+        return _json(objects.read_v5(self.store, args["collection"], args["id"], params, self.now()))
 
     def _v5_create(self, request: Request, kind: str) -> Response:
         """A v5 create (= send): the JSON body becomes v3/v4 parameters and passes the same
@@ -732,6 +750,11 @@ def _base_url(request: Request) -> str:
     return request.host_url.rstrip("/")
 
 
+#: v5 wordings recorded from a real account (amp-labs/connectors fixture ``err-missing-header.json``,
+#: pardot-api.md §10), where they differ from v3/v4's.
+_V5_MESSAGES = {181: "A required header is missing: Pardot-Business-Unit-Id header not found on request."}
+
+
 def _v5_fail(error: SandboxRefusal) -> Response:
     """A v5 error answer: ``{"code": N, "message": ...}`` with a 4xx status (version5overview).
 
@@ -739,7 +762,8 @@ def _v5_fail(error: SandboxRefusal) -> Response:
     on v5 (pardot-api.md §10: unattributed, so a **CHOICE**); the body still says 66.
     """
     status = 429 if error.code == 66 else error.http_status if error.http_status >= 400 else 400
-    response = _json({"code": error.code, "message": error.message}, status)
+    message = _V5_MESSAGES.get(error.code, error.message)
+    response = _json({"code": error.code, "message": message}, status)
     if error.warning is not None:
         response.headers["Pardot-Warning"] = error.warning
     return response

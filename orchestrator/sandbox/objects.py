@@ -1,4 +1,6 @@
-"""Campaign, list and user reads, and the v5 list-email query, in Pardot's real shapes.
+"""Campaign, list and user reads (their v3/v4 queries: :mod:`orchestrator.sandbox.queries`), and
+the v5 collections (list emails, one-to-one emails, email templates, campaigns, lists, users),
+in Pardot's real shapes.
 
 Shapes follow recorded answers (tests/pardot/bodies/real/): a list is ``{id, name, is_public,
 is_dynamic, title, description, is_crm_visible, created_at, updated_at}`` with JSON booleans and
@@ -14,6 +16,13 @@ The v5 list-email query implements what docs/wire-format.md says the client reli
 ``nextPageUrl`` beside it; every other parameter is refused with v5's 400 answer, so the client
 cannot come to depend on a filter Pardot does not document.
 
+The other v5 collections the client reads (campaigns, lists, users, email templates, one-to-one
+emails: :data:`V5_COLLECTIONS`) share one engine: ``fields`` required (13 without it, 57 for a
+field the object's page does not list or marks write-only or not queryable), ``orderBy`` by id,
+``limit``, ``deleted``, each collection's documented filters, ``nextPageToken`` with
+``nextPageUrl`` beside it; anything else is refused (58). A read of an unknown id answers 404
+with 192.
+
 A deleted list email (``orchestrator sandbox emails delete``) is in the recycle bin, as
 version5overview describes (pardot/api-docs, ``kb/api-version-5/version5overview``): a query
 leaves it out unless ``deleted`` is ``true`` (only the recycle bin) or ``all``, with
@@ -26,7 +35,8 @@ from __future__ import annotations
 import base64
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -176,6 +186,8 @@ def _v5_full(row: sqlite3.Row, now: datetime) -> dict[str, Any]:
         "sentAt": (scheduled or created) if sent else None,
         "isSent": sent,
         "isDeleted": row["deleted_at"] is not None,
+        "textMessage": row["text"],
+        "htmlMessage": row["html"],
     }
 
 
@@ -184,13 +196,18 @@ def _v5_email(row: sqlite3.Row, fields: tuple[str, ...], now: datetime) -> dict[
     return {name: (full[name].isoformat() if isinstance(full[name], datetime) else full[name]) for name in fields}
 
 
-def _fields(raw: str | None) -> tuple[str, ...]:
+#: Readable on a read but not queryable (list-email-v5 page).
+_V5_READ_ONLY_ON_READ = ("textMessage", "htmlMessage")
+
+
+def _fields(raw: str | None, *, read: bool = False) -> tuple[str, ...]:
     if not raw:
         # Pardot's answer, as recorded (docs/wire-format.md): code 13, the v3/v4 code for a
         # missing required parameter on the error-codes page.
         raise v5_refuse(400, 13, "One or more required parameters are missing: fields")
     fields = tuple(f.strip() for f in raw.split(",") if f.strip())
-    unknown = [f for f in fields if f not in _V5_FIELDS]
+    allowed = (*_V5_FIELDS, *_V5_READ_ONLY_ON_READ) if read else _V5_FIELDS
+    unknown = [f for f in fields if f not in allowed]
     if unknown:
         raise v5_refuse(400, 57, f"Invalid fields: {', '.join(unknown)}")
     return fields
@@ -328,7 +345,7 @@ def read_list_email_v5(store: Store, raw_id: str, params: Params, now: datetime)
     ``deleted=true`` returns it whether or not it is in the recycle bin; by default one there is
     404 like an unknown id, with the ``Pardot-Warning`` header saying why (version5overview).
     """
-    fields = _fields(params.get("fields"))
+    fields = _fields(params.get("fields"), read=True)
     include_deleted = (params.get("deleted") or "false").lower() == "true"
     row = None
     if raw_id.isdigit():
@@ -339,3 +356,275 @@ def read_list_email_v5(store: Store, raw_id: str, params: Params, now: datetime)
     if row["deleted_at"] is not None and not include_deleted:
         raise SandboxRefusal(192, "Object does not exist", http_status=404, warning="201;Record In Recycle Bin")
     return _v5_email(row, fields, now)
+
+
+# --- the other v5 collections: campaigns, lists, users, email templates, one-to-one emails -------
+
+
+def _iso(text: str | None) -> str | None:
+    return None if text is None else _utc_wire(text).isoformat()
+
+
+def _campaign_v5(row: sqlite3.Row, now: datetime) -> dict[str, Any]:
+    return {"id": row["id"], "name": row["name"], "isDeleted": False, "folderId": None}
+
+
+def _list_v5(row: sqlite3.Row, now: datetime) -> dict[str, Any]:
+    seeded = _iso(SEEDED_AT)
+    return {
+        "id": row["id"], "name": row["name"], "title": None, "description": None, "isPublic": False,
+        "isDynamic": False, "isDeleted": False, "folderId": None, "campaignId": None,
+        "createdAt": seeded, "updatedAt": seeded,
+    }  # fmt: skip
+
+
+def _user_v5(row: sqlite3.Row, now: datetime) -> dict[str, Any]:
+    seeded = _iso(SEEDED_AT)
+    return {
+        "id": row["id"], "email": row["email"], "firstName": row["first_name"], "username": row["email"],
+        "jobTitle": None, "isDeleted": False, "createdAt": seeded, "updatedAt": seeded,
+    }  # fmt: skip
+
+
+def _sender_options(send_from: str | None) -> list[dict[str, Any]]:
+    """The seed's v3/v4 ``sendFromData`` entries as v5 ``senderOptions`` (``user_id`` → ``userId``)."""
+    options = []
+    for entry in json.loads(send_from or "[]"):
+        option = {("userId" if key == "user_id" else key): value for key, value in dict(entry).items()}
+        options.append(option)
+    return options
+
+
+def _template_v5(row: sqlite3.Row, now: datetime) -> dict[str, Any]:
+    return {
+        "id": row["id"], "name": row["name"], "subject": row["subject"], "textMessage": row["text"],
+        "htmlMessage": row["html"], "isOneToOneEmail": bool(row["is_one_to_one_email"]),
+        "isListEmail": bool(row["is_list_email"]), "isDripEmail": bool(row["is_drip_email"]),
+        "isAutoResponderEmail": bool(row["is_autoresponder_email"]),
+        "senderOptions": _sender_options(row["send_from"]), "trackerDomainId": None, "folderId": None,
+        "campaignId": None, "isDeleted": bool(row["archived"]),
+    }  # fmt: skip
+
+
+def _one_to_one_v5(row: sqlite3.Row, now: datetime) -> dict[str, Any]:
+    """One one-to-one email. ``sentAt`` is null while it waits for its ``scheduledTime`` (which
+    is write-only, never returned); the recipient is ``prospectId``."""
+    created = _utc_wire(str(row["created_at"]))
+    scheduled = datetime.fromisoformat(row["scheduled_time"]) if row["scheduled_time"] else None
+    sent = scheduled is None or scheduled <= now
+    return {
+        "id": row["id"], "name": row["name"], "subject": row["subject"], "campaignId": row["campaign_id"],
+        "prospectId": row["prospect_id"], "emailTemplateId": row["template_id"], "listEmailId": None,
+        "textMessage": row["text"], "htmlMessage": row["html"], "createdAt": created.isoformat(),
+        "sentAt": (scheduled or created).isoformat() if sent else None, "isDeleted": row["deleted_at"] is not None,
+    }  # fmt: skip
+
+
+#: A filter on one field: the field, and how a row's value compares with the parameter's.
+_ID_FILTERS: Mapping[str, tuple[str, str]] = {
+    "id": ("id", "=="),
+    "idGreaterThan": ("id", ">"),
+    "idGreaterThanOrEqualTo": ("id", ">="),
+    "idLessThan": ("id", "<"),
+    "idLessThanOrEqualTo": ("id", "<="),
+}
+_COMPARE: Mapping[str, Callable[[Any, Any], bool]] = {
+    "==": lambda a, b: a == b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+}
+
+
+@dataclass(frozen=True)
+class V5Collection:
+    """One v5 collection the sandbox serves: its rows, their v5 bodies, fields and filters.
+
+    ``readable`` are the fields a read may ask; a query may ask those less ``not_queryable``.
+    ``filters`` map each accepted query parameter to (field, comparison); DateTime filters take
+    a value with an offset.
+    """
+
+    path: str
+    select: str
+    body: Callable[[sqlite3.Row, datetime], dict[str, Any]]
+    readable: frozenset[str]
+    filters: Mapping[str, tuple[str, str]]
+    not_queryable: frozenset[str] = frozenset()
+    dates: frozenset[str] = frozenset()
+    id_column: str = "id"
+
+
+_MESSAGES = frozenset({"textMessage", "htmlMessage"})
+#: Each collection's fields and filters, from its v5 page (docs/wire-format.md, "Version 5 reads").
+V5_COLLECTIONS: Mapping[str, V5Collection] = {
+    "campaigns": V5Collection(
+        "/api/v5/objects/campaigns", "SELECT * FROM campaigns", _campaign_v5,
+        frozenset({"id", "name", "isDeleted", "folderId"}), _ID_FILTERS,
+    ),
+    "lists": V5Collection(
+        "/api/v5/objects/lists", "SELECT * FROM lists", _list_v5,
+        frozenset({"id", "name", "title", "description", "isPublic", "isDynamic", "isDeleted", "folderId",
+                   "campaignId", "createdAt", "updatedAt"}),
+        _ID_FILTERS,
+    ),
+    "users": V5Collection(
+        "/api/v5/objects/users", "SELECT * FROM users", _user_v5,
+        frozenset({"id", "email", "firstName", "username", "jobTitle", "isDeleted", "createdAt", "updatedAt"}),
+        _ID_FILTERS,
+    ),
+    "email-templates": V5Collection(
+        "/api/v5/objects/email-templates", "SELECT * FROM templates", _template_v5,
+        frozenset({"id", "name", "subject", "textMessage", "htmlMessage", "isOneToOneEmail", "isListEmail",
+                   "isDripEmail", "isAutoResponderEmail", "senderOptions", "trackerDomainId", "folderId",
+                   "campaignId", "isDeleted"}),
+        _ID_FILTERS, not_queryable=_MESSAGES,
+    ),
+    "emails": V5Collection(
+        "/api/v5/objects/emails",
+        "SELECT e.*, r.prospect_id AS prospect_id FROM emails e LEFT JOIN email_recipients r ON r.email_id = e.id"
+        " WHERE e.kind = 'one-to-one'",
+        _one_to_one_v5,
+        frozenset({"id", "name", "subject", "campaignId", "prospectId", "emailTemplateId", "listEmailId",
+                   "textMessage", "htmlMessage", "createdAt", "sentAt", "isDeleted"}),
+        {**_ID_FILTERS, "sentAtAfterOrEqualTo": ("sentAt", ">="), "sentAtBeforeOrEqualTo": ("sentAt", "<=")},
+        not_queryable=_MESSAGES, dates=frozenset({"sentAtAfterOrEqualTo", "sentAtBeforeOrEqualTo"}),
+        id_column="e.id",
+    ),
+}  # fmt: skip
+
+
+def _collection_fields(collection: V5Collection, raw: str | None, *, query: bool) -> tuple[str, ...]:
+    if not raw:
+        raise v5_refuse(400, 13, "One or more required parameters are missing: fields")
+    fields = tuple(f.strip() for f in raw.split(",") if f.strip())
+    allowed = collection.readable - (collection.not_queryable if query else frozenset())
+    unknown = [f for f in fields if f not in allowed]
+    if unknown:
+        raise v5_refuse(400, 57, f"Invalid fields: {', '.join(unknown)}")
+    return fields
+
+
+def _filter_values(collection: V5Collection, params: Params) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name in collection.filters:
+        value = params.get(name)
+        if value is None:
+            continue
+        if name in collection.dates:
+            try:
+                moment = datetime.fromisoformat(value)
+            except ValueError:
+                raise v5_refuse(400, 58, f"Invalid date time value for {name}: {value}") from None
+            if moment.utcoffset() is None:
+                raise v5_refuse(400, 58, f"Invalid date time value for {name} (no offset): {value}")
+            out[name] = moment.isoformat()
+        elif not value.isdigit():
+            raise v5_refuse(400, 58, f"Invalid integer value for {name}: {value}")
+        else:
+            out[name] = value
+    return out
+
+
+def _matches(collection: V5Collection, body: Mapping[str, Any], filters: Mapping[str, str]) -> bool:
+    for name, value in filters.items():
+        field, op = collection.filters[name]
+        seen = body[field]
+        if seen is None:
+            return False
+        if name in collection.dates:
+            if not _COMPARE[op](datetime.fromisoformat(seen), datetime.fromisoformat(value)):
+                return False
+        elif not _COMPARE[op](int(seen), int(value)):
+            return False
+    return True
+
+
+def _collection_token(token: str, collection: V5Collection) -> tuple[str, int, int, str, dict[str, str]]:
+    try:
+        state = json.loads(base64.urlsafe_b64decode(token.encode()))
+        order, limit, after, deleted = str(state["o"]), int(state["l"]), int(state["a"]), str(state["d"])
+        filters = {str(k): str(v) for k, v in dict(state["f"]).items()}
+        if order not in _V5_ORDERS.values() or deleted not in _DELETED_FILTERS or not set(filters) <= set(
+            collection.filters
+        ):
+            raise ValueError(order)
+    except (ValueError, KeyError, TypeError):
+        raise v5_refuse(400, 211, "Invalid page token") from None
+    return order, limit, after, deleted, filters
+
+
+def _in_bin(collection: V5Collection, body: Mapping[str, Any], deleted: str) -> bool:
+    """Does ``deleted`` (false / true / all) select this row?"""
+    if deleted == "all":
+        return True
+    return bool(body.get("isDeleted")) == (deleted == "true")
+
+
+def query_v5(
+    store: Store, name: str, params: Params, now: datetime, *, base_url: str = ""
+) -> dict[str, Any]:
+    """``GET /api/v5/objects/<name>``: one page of ``values``, with ``nextPageToken`` and
+    ``nextPageUrl`` while more follow (the token carries order, limit, ``deleted`` and filters,
+    since only ``fields`` may travel with it)."""
+    collection = V5_COLLECTIONS[name]
+    allowed = {"fields", "orderBy", "limit", "deleted", "nextPageToken", *collection.filters}
+    unknown = sorted(set(params.scalars) - allowed)
+    if unknown:
+        raise v5_refuse(400, 58, f"Unsupported parameter(s): {', '.join(unknown)}")
+    fields = _collection_fields(collection, params.get("fields"), query=True)
+    token = params.get("nextPageToken")
+    if token is not None:
+        order, limit, after, deleted, filters = _collection_token(token, collection)
+    else:
+        order = _V5_ORDERS.get((params.get("orderBy") or "id asc").lower(), "")
+        if not order:
+            raise v5_refuse(400, 59, "orderBy must be 'id asc' or 'id desc' in the sandbox")
+        limit = min(params.integer("limit") or 200, 1000)
+        after = 0 if order == "ASC" else 2**62
+        deleted = _deleted_filter(params.get("deleted"))
+        filters = _filter_values(collection, params)
+    with store.reading() as conn:
+        rows = conn.execute(f"{collection.select} ORDER BY {collection.id_column} {order}").fetchall()
+    page: list[dict[str, Any]] = []
+    more = False
+    for row in rows:
+        if (row["id"] <= after) if order == "ASC" else (row["id"] >= after):
+            continue
+        body = collection.body(row, now)
+        if not _in_bin(collection, body, deleted) or not _matches(collection, body, filters):
+            continue
+        if len(page) == limit:
+            more = True
+            break
+        page.append(body)
+    answer: dict[str, Any] = {"values": [{f: body[f] for f in fields} for body in page]}
+    if more:
+        state = {"o": order, "l": limit, "a": page[-1]["id"], "d": deleted, "f": filters}
+        next_token = base64.urlsafe_b64encode(json.dumps(state).encode()).decode()
+        answer["nextPageToken"] = next_token
+        query = urlencode({"fields": ",".join(fields), "nextPageToken": next_token})
+        answer["nextPageUrl"] = f"{base_url.rstrip('/')}{collection.path}?{query}"
+    return answer
+
+
+def read_v5(store: Store, name: str, raw_id: str, params: Params, now: datetime) -> dict[str, Any]:
+    """``GET /api/v5/objects/<name>/<id>``: the asked fields, or v5's 404 (192); one in the recycle
+    bin is 404 with ``Pardot-Warning: 201`` unless ``deleted=true``."""
+    collection = V5_COLLECTIONS[name]
+    unknown = sorted(set(params.scalars) - {"fields", "deleted"})
+    if unknown:
+        raise v5_refuse(400, 58, f"Unsupported parameter(s): {', '.join(unknown)}")
+    fields = _collection_fields(collection, params.get("fields"), query=False)
+    row = None
+    if raw_id.isdigit():
+        with store.reading() as conn:
+            where = " AND " if " WHERE " in collection.select else " WHERE "
+            row = conn.execute(f"{collection.select}{where}{collection.id_column} = ?", (int(raw_id),)).fetchone()
+    if row is None:
+        raise v5_refuse(404, 192, "Object does not exist")
+    body = collection.body(row, now)
+    if body.get("isDeleted") and (params.get("deleted") or "false").lower() != "true":
+        raise SandboxRefusal(192, "Object does not exist", http_status=404, warning="201;Record In Recycle Bin")
+    return {f: body[f] for f in fields}
