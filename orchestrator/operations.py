@@ -181,7 +181,8 @@ def refresh_plan(target: Target, plan: Plan, snapshot: StateSnapshot, now: datet
     """
     from orchestrator.refresh import compare, page_budget, scope, with_findings
 
-    chosen = scope(snapshot.records.values(), now, target.env.policy.missed_lookback)
+    live = (r for key, r in snapshot.records.items() if key not in snapshot.archived)  # archived: history
+    chosen = scope(live, now, target.env.policy.missed_lookback)
     try:
         seen, pages, complete = read_list_emails_since(target.client, chosen.since, page_budget(len(chosen.records)))
     except ApiError as exc:

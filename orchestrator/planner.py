@@ -105,11 +105,12 @@ def make_plan(
         seen.add(send.key)
     records = dict(state.records)
     first_seen = dict(state.first_seen) if state.first_seen is not None else _first_applied(records.values())
+    in_files = frozenset(s.campaign for s in desired)  # before the filter: a campaign there is live
     desired = [s for s in desired if s.key in records or not _before_first_seen(s, first_seen, now)]
     holders = _holders(records)
     changes = [_change_for(send, records, holders, now, options, skipped) for send in desired]
     changes = _hold_repeats(changes, records, frozenset(repeats_ok))
-    orphans = _orphans(desired, records, holders, now, options, frozenset(kept), state.archived)
+    orphans = _orphans(desired, records, holders, now, options, frozenset(kept), state.archived, in_files)
     changes = _hold_while_orphans_pending(changes, orphans)
     changes.extend(orphans)
     source = dataclasses.replace(source or PlanSource(), desired_digest=desired_digest(desired))
@@ -432,9 +433,16 @@ def _orphans(
     options: PlanOptions,
     kept: frozenset[str],
     archived: frozenset[str] = frozenset(),
+    in_files: frozenset[str] | None = None,
 ) -> list[Change]:
+    """Records no desired send accounts for, as changes: held, kept or forgotten.
+
+    ``in_files`` names every campaign the files hold, including one whose only occurrences fell
+    before it was first applied (dropped from ``desired``): that campaign is live, and its past
+    records are history, not orphans of a deleted file.
+    """
     keys = {s.key for s in desired}
-    campaigns = {s.campaign for s in desired}
+    campaigns = in_files if in_files is not None else {s.campaign for s in desired}
     zones = {s.campaign: s.timezone for s in desired}
     moved = {c.key for s in desired if (c := _applied_under_other_key(s, holders)) is not None}
     out = []

@@ -121,7 +121,7 @@ def scope(records: Iterable[SendRecord], now: datetime, lookback: timedelta) -> 
             skipped[record.key] = "a one-to-one email, which the list-email query does not show"
         elif record.email_id is None:
             skipped[record.key] = "recorded without an email id"
-        elif when < now - lookback:
+        elif when <= now - lookback:
             skipped[record.key] = f"its time is more than the lookback ({lookback}) ago"
         elif record.updated_at > now - V5_SETTLE:
             skipped[record.key] = "recorded less than 5 minutes ago: v5 answers may lag behind"

@@ -174,6 +174,20 @@ def test_history_of_a_live_cron_campaign_is_not_orphaned() -> None:
     assert actions(p) == {current.key: Action.SCHEDULE}
 
 
+def test_a_live_campaign_whose_only_occurrence_predates_its_first_record_keeps_its_history() -> None:
+    """Its files are still there: its records are history, never "no longer in the files".
+
+    The first-seen rule drops the occurrence from the desired sends; the orphan check used to
+    read the campaign's absence from what was left, and called its sent email an orphan.
+    """
+    monday = send("weekly", NOW - timedelta(days=3), schedule_kind=ScheduleKind.CRON)
+    earlier = send("weekly", NOW - timedelta(days=20), schedule_kind=ScheduleKind.CRON)
+    applied = dataclasses.replace(
+        record(earlier, SendStatus.SENT), created_at=NOW - timedelta(days=2), updated_at=NOW - timedelta(days=2)
+    )
+    assert actions(plan([monday], snap(applied))) == {}
+
+
 def test_errors_make_the_plan_errored() -> None:
     from orchestrator.errors import Diagnostic
 
