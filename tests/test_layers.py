@@ -112,3 +112,20 @@ def test_the_config_and_the_sandbox_agree_on_the_sandbox_business_unit() -> None
     from orchestrator.sandbox.config import SANDBOX_BUSINESS_UNIT as SANDBOXS_OWN
 
     assert SANDBOX_BUSINESS_UNIT == SANDBOXS_OWN
+
+
+def test_whether_an_environment_is_the_sandbox_is_decided_in_config_only() -> None:
+    """``Environment.is_sandbox`` is the one reading of ``api.kind``; no module re-reads the raw dict.
+
+    Six modules used to test ``api.get("kind") == "sandbox"`` each on their own (issue 21).
+    """
+    readers = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.relative_to(PACKAGE).parts[0] in ("config.py", "sandbox"):
+            continue  # config parses the raw document; the sandbox stands apart
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Compare) and any(
+                isinstance(side, ast.Constant) and side.value == "sandbox" for side in [node.left, *node.comparators]
+            ):
+                readers.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    assert readers == [], f"read Environment.is_sandbox instead of api['kind'] at {readers}"

@@ -137,7 +137,7 @@ class App:
         or applied in a time that is not the real one (an expired plan, a missed send, a
         one-to-one send weeks early), so it is refused there.
         """
-        if self.now_override is not None and self.environment().api.get("kind") != "sandbox":
+        if self.now_override is not None and not self.environment().is_sandbox:
             raise ConfigError(
                 "--now (or ORCHESTRATOR_NOW) only simulates time against the sandbox",
                 hint=f"environment {self.environment().name!r} sends through Pardot; run without --now",

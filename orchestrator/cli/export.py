@@ -215,7 +215,7 @@ def create(
     )
     requests = split_request(request, now=now, tz=tz) if split else [request]
     if poll_interval is None:  # start short and back off: a small export is ready in seconds
-        poll_interval = 0.5 if app.environment().api.get("kind") == "sandbox" else 5.0
+        poll_interval = 0.5 if app.environment().is_sandbox else 5.0
     policy = PollPolicy(first_s=poll_interval, max_interval_s=max(poll_interval, max_poll_interval), timeout_s=timeout)
     with LiveStatus(app.err_console) as status:
         runner = ExportRunner(app.client(), policy=policy, sleep=status.sleep, on_progress=status.update)

@@ -112,7 +112,7 @@ def _own_recipients(app: App, sends: list[DesiredSend]) -> dict[str, Recipient]:
     """Each one-to-one send's own prospect, as the sandbox has it (a real Pardot's prospects are
     never read into preview files: there the run's sample fills every send)."""
     env = app.environment()
-    if env.api.get("kind") != "sandbox":
+    if not env.is_sandbox:
         return {}
     own: dict[str, Recipient] = {}
     for send in sends:

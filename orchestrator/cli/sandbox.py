@@ -282,7 +282,7 @@ def _project_sandbox_db(ctx: click.Context) -> Path:
 
     app = ctx.ensure_object(App)
     env = app.environment()
-    if env.api.get("kind") != "sandbox":
+    if not env.is_sandbox:
         raise click.UsageError(
             f"environment {env.name!r} does not use the in-process sandbox; pass --db FILE or --url URL"
         )

@@ -61,7 +61,7 @@ def sandbox_prospect(env: Environment, root: Path, ident: str) -> Recipient:
     Read through the sandbox's API (the prospect read a real client makes), and only from the
     sandbox, so a preview never reads real prospects' data into files on a reviewer's disk.
     """
-    if env.api.get("kind") != "sandbox":
+    if not env.is_sandbox:
         raise ConfigError(
             f"--prospect reads the sandbox's prospects, and environment {env.name!r} is not the sandbox",
             hint="use --sample NAME (a sample under `samples:` in orchestrator.yaml) or --env with the sandbox",
