@@ -15,19 +15,23 @@ by content digest.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Any
 
 from orchestrator.state.models import (
     APPLIED_STATUSES,
+    RECENT_OCCURRENCES,
     UNRESOLVED_STATUSES,
+    Approval,
+    JournalEntry,
     PlanningQuery,
     SendRecord,
     StateSnapshot,
     content_digest,
 )
 
-__all__ = ["OPEN_STATUSES", "PlanningReads", "planning_view", "scanned_view"]
+__all__ = ["OPEN_STATUSES", "PlanningReads", "approvals_from", "planning_view", "scanned_view"]
 
 #: Records an orphan or a one-shot campaign's earlier send can be: went out, or may have.
 OPEN_STATUSES = (*APPLIED_STATUSES, *UNRESOLVED_STATUSES)
@@ -67,6 +71,14 @@ class PlanningReads(ABC):
         """The ``count`` open records of ``campaign`` lowest by key (live, or in the archive)."""
 
     @abstractmethod
+    def highest_applied(self, campaign: str, count: int, *, archive: bool) -> list[SendRecord]:
+        """The ``count`` applied records of ``campaign`` highest by key (live, or in the archive)."""
+
+    @abstractmethod
+    def journal_of(self, keys: list[str]) -> list[JournalEntry]:
+        """Every journal entry of ``keys``, in journal order (a few per key, read by key)."""
+
+    @abstractmethod
     def applied_by_digests(self, digests: list[str], *, archive: bool) -> list[SendRecord]:
         """Applied records whose content digest is one of ``digests`` (live, or in the archive)."""
 
@@ -94,15 +106,60 @@ def planning_view(reads: PlanningReads, query: PlanningQuery, lineage: str | Non
         live.update(_keyed(reads.applied_by_digests(digests, archive=False)))
         if reads.archived:
             archived.update(_keyed(reads.applied_by_digests(digests, archive=True)))
+    recurring = query.candidate_campaigns(found)
+    for campaign in sorted(recurring):
+        live.update(_keyed(reads.highest_applied(campaign, RECENT_OCCURRENCES, archive=False)))
+        if reads.archived:
+            archived.update(_keyed(reads.highest_applied(campaign, RECENT_OCCURRENCES, archive=True)))
     archived = {key: record for key, record in archived.items() if key not in live}
     records = {**archived, **live}
+    earlier = sorted(k for k, r in records.items() if r.campaign in recurring and r.status in APPLIED_STATUSES)
     return StateSnapshot(
         lineage=lineage,
         serial=serial,
         records={key: records[key] for key in sorted(records)},
         first_seen=_first_seen(reads, query.campaigns),
         archived=frozenset(archived),
+        approvals=approvals_from(reads.journal_of(earlier)) if earlier else {},
     )
+
+
+def approvals_from(entries: Iterable[JournalEntry]) -> dict[str, Approval]:
+    """The person's approval each key's content carries, from its journal.
+
+    The last entry written by an apply (its ``apply`` detail, see :class:`orchestrator.provenance.Audit`)
+    says it: an ``approved_by`` (a person approved that deploy), or a ``pre_approved`` one (it was
+    applied without a person as the same content as an earlier approved occurrence, whose approval
+    it carries on). An apply with neither, or a later write by no apply, carries none.
+    """
+    last: dict[str, Mapping[str, Any]] = {}
+    when: dict[str, datetime] = {}
+    for entry in entries:
+        applied = entry.detail.get("apply")
+        if entry.key is not None and isinstance(applied, Mapping):
+            last[entry.key], when[entry.key] = applied, entry.at
+    out: dict[str, Approval] = {}
+    for key, applied in last.items():
+        approval = _approval(key, applied, when[key])
+        if approval is not None:
+            out[key] = approval
+    return out
+
+
+def _approval(key: str, applied: Mapping[str, Any], at: datetime) -> Approval | None:
+    person = applied.get("approved_by")
+    if isinstance(person, str) and person:
+        return Approval(key, person, at)
+    inherited = applied.get("pre_approved")
+    if not isinstance(inherited, Mapping):
+        return None
+    original, person, then = inherited.get("key"), inherited.get("approved_by"), inherited.get("approved_at")
+    if not (isinstance(original, str) and isinstance(person, str) and person and isinstance(then, str)):
+        return None
+    try:
+        return Approval(original, person, datetime.fromisoformat(then))
+    except (ValueError, TypeError):
+        return None
 
 
 def _orphan_candidates(reads: PlanningReads, query: PlanningQuery) -> Iterable[SendRecord]:
