@@ -120,29 +120,31 @@ def planning_view(reads: PlanningReads, query: PlanningQuery, lineage: str | Non
         records={key: records[key] for key in sorted(records)},
         first_seen=_first_seen(reads, query.campaigns),
         archived=frozenset(archived),
-        approvals=approvals_from(reads.journal_of(earlier)) if earlier else {},
+        approvals=approvals_from(reads.journal_of(earlier), records) if earlier else {},
     )
 
 
-def approvals_from(entries: Iterable[JournalEntry]) -> dict[str, Approval]:
-    """The person's approval each key's content carries, from its journal.
+def approvals_from(entries: Iterable[JournalEntry], records: Mapping[str, SendRecord]) -> dict[str, Approval]:
+    """The person's approval each record's content carries, from its journal.
 
-    The last entry written by an apply (its ``apply`` detail, see :class:`orchestrator.provenance.Audit`)
-    says it: an ``approved_by`` (a person approved that deploy), or a ``pre_approved`` one (it was
-    applied without a person as the same content as an earlier approved occurrence, whose approval
-    it carries on). An apply with neither, or a later write by no apply, carries none.
+    The record's last journal entry must be an apply's (its ``apply`` detail, see
+    :class:`orchestrator.provenance.Audit`): with an ``approved_by``, a person approved that deploy
+    (on the record's ``updated_at``, the apply's own clock); with a ``pre_approved``, it was applied
+    as the same content as an earlier approved occurrence, whose approval it carries on. Any other
+    last write (a correction by hand, ``state accept``) carries none: a person re-approves.
     """
-    last: dict[str, Mapping[str, Any]] = {}
-    when: dict[str, datetime] = {}
+    last: dict[str, JournalEntry] = {}
     for entry in entries:
-        applied = entry.detail.get("apply")
-        if entry.key is not None and isinstance(applied, Mapping):
-            last[entry.key], when[entry.key] = applied, entry.at
+        if entry.key is not None:
+            last[entry.key] = entry
     out: dict[str, Approval] = {}
-    for key, applied in last.items():
-        approval = _approval(key, applied, when[key])
-        if approval is not None:
-            out[key] = approval
+    for key, entry in last.items():
+        applied = entry.detail.get("apply")
+        record = records.get(key)
+        if isinstance(applied, Mapping) and record is not None:
+            approval = _approval(key, applied, record.updated_at)
+            if approval is not None:
+                out[key] = approval
     return out
 
 
@@ -197,9 +199,12 @@ def scanned_view(
 
     ``found`` are the records under ``query.keys`` (read first, by key), which say whose content
     could be a repeat. Only the records kept are held, however many ``every`` yields; no archive
-    exists before schema 2.
+    exists before schema 2. No journal is read here, so no approval is known: no occurrence is
+    pre-approved until the state is upgraded (a person approves it, as before).
     """
     sendable = query.candidate_digests(_keyed(found))
+    recurring = query.candidate_campaigns(_keyed(found))
+    latest: dict[str, list[SendRecord]] = {}
     since = query.since
     chosen: dict[str, SendRecord] = {}
     lowest: dict[str, list[SendRecord]] = {}
@@ -211,6 +216,9 @@ def scanned_view(
         if status in OPEN_STATUSES and campaign in query.one_shot:
             two = sorted([*lowest.get(campaign, []), record], key=lambda r: r.key)[:2]
             lowest[campaign] = two
+        if status in APPLIED_STATUSES and campaign in recurring:
+            top = sorted([*latest.get(campaign, []), record], key=lambda r: r.key, reverse=True)
+            latest[campaign] = top[:RECENT_OCCURRENCES]
         recent = since is not None and (
             record.created_at > since or (record.scheduled_time is not None and record.scheduled_time > since)
         )
@@ -220,8 +228,8 @@ def scanned_view(
             or (sendable and status in APPLIED_STATUSES and content_digest(record.payload) in sendable)
         ):
             chosen[record.key] = record
-    for two in lowest.values():
-        chosen.update(_keyed(two))
+    for kept in (*lowest.values(), *latest.values()):
+        chosen.update(_keyed(kept))
     return StateSnapshot(
         lineage=lineage,
         serial=serial,
