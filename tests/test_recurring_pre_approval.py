@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.digest import digest
 from tests.helpers import REPO, fixed_clock, run, sandbox_emails
 
 WEEK1 = "2026-11-30T12:00:00Z"  # Mondays: one new occurrence enters the 7-day horizon each week
@@ -183,3 +184,22 @@ def _replace(path: Path, old: str, new: str) -> None:
     text = path.read_text(encoding="utf-8")
     assert old in text
     path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def test_a_saved_plan_s_own_pre_approved_label_decides_nothing(project: Path) -> None:
+    """No decision comes from a file: a label written into the saved plan (checksum recomputed, as
+    anyone who can write the file can) does not let --pre-approved-only send a changed occurrence."""
+    approve_first_week(project)
+    _replace(project / "campaigns" / "weekly.yaml", "This week at Acme", "Last chance at Acme")
+    path, _ = plan(project, WEEK2, "week2")
+    document = json.loads(path.read_text(encoding="utf-8"))
+    (forged,) = [c for c in document["changes"] if c["key"] == SECOND]
+    forged["pre_approved"] = {"key": FIRST, "approved_by": "Alice (ORCHESTRATOR_APPROVED_BY)", "approved_at": WEEK1}
+    body = {k: v for k, v in document.items() if k != "checksum"}
+    path.write_text(json.dumps({**body, "checksum": digest(body)}), encoding="utf-8")
+    assert "pre-approved: same content as" in cli(project, WEEK2, "show", str(path))[1]  # the file's word
+
+    sent = len(sandbox_emails(project))
+    code, out, err = cli(project, WEEK2, "apply", str(path), "--pre-approved-only", env=SCHEDULED)
+    assert code == 1 and "need a person" in err and SECOND in err, out + err
+    assert len(sandbox_emails(project)) == sent
