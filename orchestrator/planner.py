@@ -120,9 +120,9 @@ def make_plan(
     desired = [s for s in desired if s.key in records or not _before_first_seen(s, first_seen, now)]
     changes = [_change_for(send, records, now, options, skipped) for send in desired]
     changes = _hold_repeats(changes, records, frozenset(repeats_ok))
-    changes = _pre_approved(changes, _recurring(desired), records, state.approvals)
     orphans = _orphans(desired, records, now, options, frozenset(kept), state.archived)
     changes = _hold_while_orphans_pending(changes, orphans)
+    changes = _pre_approved(changes, _recurring(desired), records, state.approvals)  # what is still sent
     changes.extend(orphans)
     source = dataclasses.replace(source or PlanSource(), desired_digest=desired_digest(desired))
     return Plan(
