@@ -319,8 +319,15 @@ class Executor:
             detail["email_id"] = email_id
         if error is not None:
             detail["error"] = error
-        detail.update(self._audit())
+        detail.update(self._audit(change))
         self.store.put(record, action=action, detail=detail, actor=self.actor)
 
-    def _audit(self) -> dict[str, Any]:
-        return {"apply": dict(self.audit)} if self.audit else {}
+    def _audit(self, change: Change | None = None) -> dict[str, Any]:
+        """This run's audit, with the approval a pre-approved change carries on (see the planner):
+        the next occurrence with the same content is pre-approved by it too."""
+        if not self.audit:
+            return {}
+        audit = dict(self.audit)
+        if change is not None and change.pre_approved:
+            audit["pre_approved"] = dict(change.pre_approved)
+        return {"apply": audit}

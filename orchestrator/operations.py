@@ -165,7 +165,7 @@ def compute_plan(
     if kept:
         result = plan_with(kept)
     if refresh and not result.errored:
-        result = refresh_plan(target, result, snapshot, now)
+        result = refresh_plan(target, result, snapshot, now)  # the view holds every send it checks
     if result.errored or not count_audiences or not (audience or needs_audience(result)):
         return result
     return _count_audiences(target, result, now)
@@ -352,6 +352,8 @@ class ApplyOptions:
     lock_timeout: float = 0.0
     plan_checksum: str | None = None  # of the saved (or reviewed) plan applied, for the journal
     approved_by: str | None = None  # who approved this apply (see provenance.approver)
+    #: apply --pre-approved-only: send only if every change is pre-approved, with no person.
+    pre_approved_only: bool = False
 
 
 @contextlib.contextmanager
@@ -369,7 +371,10 @@ def execute(target: Target, plan: Plan, options: ApplyOptions, source: PlanSourc
     journal entry of every send carries the commit, the plan's checksum and the approver.
     """
     source = source or PlanSource()
-    audit = Audit(source.git_commit, source.git_dirty, options.plan_checksum, options.approved_by)
+    # With --pre-approved-only no person approved this run, whoever started it: each send carries
+    # on the approval of the content it repeats instead (see Executor._audit).
+    approved_by = None if options.pre_approved_only else options.approved_by
+    audit = Audit(source.git_commit, source.git_dirty, options.plan_checksum, approved_by)
     if plan.pending and audit.commit is not None:
         target.store.append_journal(key=None, action=APPLY_COMMIT, detail=audit.detail())
     executor = Executor(
@@ -409,6 +414,22 @@ def check_allow_late(plan: Plan, allow_late: bool) -> None:
         )
 
 
+def check_pre_approved(plan: Plan) -> None:
+    """Refuse (sending nothing) a plan with a change no person approved the content of.
+
+    ``plan`` carries the labels of the plan made afresh from the state (:func:`bound_to_files`),
+    never a saved file's own ``pre_approved`` claims: no decision comes from a file.
+    """
+    needing = [change.key for change in plan.pending if not change.pre_approved]
+    if needing:
+        shown = ", ".join(needing[:10]) + (f" and {len(needing) - 10} more" if len(needing) > 10 else "")
+        raise PlanRefused(
+            f"--pre-approved-only: {len(needing)} change(s) in the plan need a person, their content was never "
+            f"approved in an earlier occurrence of the same campaign ({shown}); nothing was sent",
+            hint="apply the plan through the approved deploy (a person approves it), without --pre-approved-only",
+        )
+
+
 def apply_saved(
     target: Target, saved: Plan, options: ApplyOptions, *, allow_late: bool = False
 ) -> tuple[Plan, ApplyResult]:
@@ -445,6 +466,8 @@ def apply_saved(
                 hint="plan again with `orchestrator plan --out FILE`, review it, and apply the new file",
             )
         chosen = bound_to_files(saved, fresh)
+        if options.pre_approved_only:
+            check_pre_approved(chosen)
         if needs_audience(chosen):  # counted afresh: a saved plan's counts are only the file's word
             chosen = held_on_either_count(chosen, _count_audiences(target, chosen, options.now(), reuse=False))
         chosen = held_for_time(chosen, options.now())

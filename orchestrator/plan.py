@@ -88,6 +88,10 @@ class Change:
     late: bool = False  # a missed list send applied now because of --allow-late (no scheduled_time)
     over_cap: bool = False  # audience above max_recipients: sent only with apply --approve-large CAMPAIGN
     send_before: datetime | None = None  # a due one-to-one send: too late after this (policy.late_grace)
+    #: A recurring occurrence whose content a person already approved (see planner): the approved
+    #: send's ``key``, ``approved_by`` and ``approved_at`` (UTC ISO). Applied by
+    #: ``apply --pre-approved-only`` without a person.
+    pre_approved: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", SendKind(self.kind))  # plan files carry the plain string
@@ -106,6 +110,17 @@ class PlanSource:
     git_commit: str | None = None
     git_dirty: bool | None = None
     note: str | None = None
+
+
+def pre_approval_text(change: Change) -> str | None:
+    """How every view labels a pre-approved change (None: it is not)."""
+    pre = change.pre_approved
+    if not pre:
+        return None
+    return (
+        f"pre-approved: same content as {pre.get('key')}, approved by {pre.get('approved_by')} "
+        f"on {str(pre.get('approved_at', ''))[:10]}"
+    )
 
 
 def needs_attention(change: Change) -> bool:

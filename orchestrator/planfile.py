@@ -92,6 +92,7 @@ def _change_to_dict(change: Change) -> dict[str, Any]:
         "late": change.late,
         "over_cap": change.over_cap,
         "send_before": change.send_before.isoformat() if change.send_before else None,
+        "pre_approved": change.pre_approved,
     }
 
 
@@ -158,6 +159,7 @@ def _change_from_dict(data: dict[str, Any]) -> Change:
         late=data["late"],
         over_cap=data["over_cap"],
         send_before=datetime.fromisoformat(data["send_before"]) if data["send_before"] else None,
+        pre_approved=data.get("pre_approved"),
     )
 
 

@@ -15,6 +15,10 @@ rules lean towards refusing:
   key (a renamed campaign) is a *repeat*: blocked until a person confirms it (``state accept``);
 * a one-shot campaign (``at:``/``now``) that was already applied under another key (its time
   changed) is blocked, not sent a second time;
+* a new occurrence of a recurring (cron) list campaign whose content, but for its name and time,
+  equals an earlier applied occurrence of the same campaign that a person approved (or that
+  carries such an approval on) is *pre-approved*: ``apply --pre-approved-only`` sends it without
+  a person. Content rendered from changed data (issues, variables) differs, so it is not;
 * state keys no longer in the files are *orphaned*; a scheduled one is flagged loudly, since
   it will still go out. An archived record (``state archive``) is never an orphan, but still a
   send that happened for every other rule.
@@ -38,7 +42,15 @@ from orchestrator.digest import digest
 from orchestrator.errors import Diagnostic
 from orchestrator.plan import Action, Change, Plan, PlanSource
 from orchestrator.schedule import utc_iso
-from orchestrator.state.models import PlanningQuery, SendRecord, SendStatus, StateSnapshot, content_digest
+from orchestrator.state.models import (
+    Approval,
+    PlanningQuery,
+    SendRecord,
+    SendStatus,
+    StateSnapshot,
+    content_digest,
+    occurrence_digest,
+)
 
 _APPLIED = (SendStatus.SENT, SendStatus.SCHEDULED)
 _UNRESOLVED = (SendStatus.INTENT, SendStatus.UNKNOWN)
@@ -112,6 +124,7 @@ def make_plan(
     changes = _hold_repeats(changes, records, frozenset(repeats_ok))
     orphans = _orphans(desired, records, holders, now, options, frozenset(kept), state.archived, in_files)
     changes = _hold_while_orphans_pending(changes, orphans)
+    changes = _pre_approved(changes, _recurring(desired), records, state.approvals)  # what is still sent
     changes.extend(orphans)
     source = dataclasses.replace(source or PlanSource(), desired_digest=desired_digest(desired))
     return Plan(
@@ -143,7 +156,44 @@ def planning_query(desired: Iterable[DesiredSend], now: datetime, options: PlanO
         one_shot=frozenset(s.campaign for s in sends if s.kind == "list" and s.schedule_kind != "cron"),
         digests={s.key: content_digest(s.payload) for s in sends},
         since=now - options.lookback,
+        recurring=_recurring(sends),
     )
+
+
+def _recurring(desired: Iterable[DesiredSend]) -> dict[str, str]:
+    """Key -> campaign of the occurrences of recurring list campaigns: those that can be pre-approved."""
+    return {s.key: s.campaign for s in desired if s.kind == "list" and s.schedule_kind == "cron"}
+
+
+def _pre_approved(
+    changes: list[Change],
+    recurring: Mapping[str, str],
+    records: Mapping[str, SendRecord],
+    approvals: Mapping[str, Approval],
+) -> list[Change]:
+    """Label each new recurring occurrence whose content a person already approved.
+
+    The approval is the latest (by key) applied occurrence of the same campaign with the same
+    :func:`occurrence_digest` that carries a person's approval (``approvals``, read from the
+    journal by the planning view). The label names the send the person approved.
+    """
+    approved: dict[tuple[str, str], Approval] = {}
+    for key in sorted(records):
+        record = records[key]
+        approval = approvals.get(key)
+        if approval is not None and record.status in _APPLIED:
+            approved[(record.campaign, occurrence_digest(record.payload))] = approval
+
+    def label(change: Change) -> Change:
+        if not change.action.is_change or change.key not in recurring or change.payload is None:
+            return change
+        approval = approved.get((change.campaign, occurrence_digest(change.payload)))
+        if approval is None or approval.key == change.key:
+            return change
+        pre = {"key": approval.key, "approved_by": approval.approved_by, "approved_at": utc_iso(approval.at)}
+        return dataclasses.replace(change, pre_approved=pre)
+
+    return [label(change) for change in changes] if approved else changes
 
 
 def desired_digest(desired: Iterable[DesiredSend]) -> str:

@@ -342,7 +342,7 @@ def test_the_deploy_summary_labels_each_change_with_the_pull_request_that_showed
              "context": {"sha": "merge5", "runId": 99}}
     result, summary = summarize(tmp_path, temp, state)
     assert result["failed"] is None
-    assert result["outputs"] == {"checksum": plan["checksum"], "changes": "true"}
+    assert result["outputs"] == {"checksum": plan["checksum"], "changes": "true", "route": "approval"}
     assert f"**Plan checksum: `{plan['checksum']}`**" in summary
     not_reviewed, reviewed = summary.index("Not reviewed in any pull request (2)"), summary.index("Reviewed in a")
     assert not_reviewed < reviewed  # what needs a human comes first
@@ -389,3 +389,36 @@ def test_the_approver_comes_from_the_runs_review_history(
     result = run_script(tmp_path, script_of("orchestrator-deploy.yml", APPROVAL), {"reviews": reviews})
     assert result["outputs"] == {"approved-by": expected}
     assert ["reviews", 4242] in result["calls"]  # GET .../actions/runs/{this run}/approvals
+
+
+def test_a_scheduled_run_whose_every_change_is_pre_approved_is_routed_to_the_pre_approved_deploy(
+    project: Path, tmp_path: Path
+) -> None:
+    """Recurring sends without routine red: the summary lists pre-approved changes with the send a
+    person approved, and routes a run to ``deploy-pre-approved`` only when it is a schedule on main
+    and every change is pre-approved (the apply's --pre-approved-only decides from the state)."""
+    temp, plan = planned(project, tmp_path)
+    approved = {"key": "weekly@2026-11-30T08:00:00Z", "approved_by": "alice (ORCHESTRATOR_APPROVED_BY)",
+                "approved_at": "2026-11-23T09:00:00Z"}
+    for change in sent(plan):
+        change["pre_approved"] = approved
+    (temp / "plan.json").write_text(json.dumps(plan))
+    schedule = {"sha": "m", "runId": 7, "eventName": "schedule", "ref": "refs/heads/main"}
+
+    def route(context: dict[str, Any]) -> tuple[str, str]:
+        result, summary = summarize(tmp_path, temp, {"pulls": [], "prs": [], "context": context})
+        assert result["failed"] is None
+        return result["outputs"]["route"], summary
+
+    chosen, summary = route(schedule)
+    assert chosen == "pre-approved"
+    assert f"Pre-approved ({len(sent(plan))})" in summary and "without a person" in summary
+    who = f"{approved['key']}, approved by {approved['approved_by']} on 2026-11-23"
+    assert f": pre-approved: same content as {who}\n" in summary
+    assert "Not reviewed in any pull request" not in summary
+    assert route({**schedule, "eventName": "push"})[0] == "approval"
+    assert route({**schedule, "ref": "refs/heads/other"})[0] == "approval"
+    sent(plan)[0]["pre_approved"] = None  # one change that needs a person: the whole run waits for one
+    (temp / "plan.json").write_text(json.dumps(plan))
+    chosen, summary = route(schedule)
+    assert chosen == "approval" and "Not reviewed in any pull request (1)" in summary

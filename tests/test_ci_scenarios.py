@@ -592,3 +592,75 @@ def test_f2_a_send_cancelled_in_pardot_stays_cancelled_through_an_unrelated_depl
                  "promo again")
     assert not hub.pull_request(3, "pr3").failed
     assert shown_sends(hub.comment(3)) == {promo: {"subject": "Promo, the right discount", "lists": [2001]}}
+
+
+# --- issue 18, item 5: recurring sends without routine red ------------------------------------------
+
+
+def test_a_scheduled_run_deploys_a_pre_approved_occurrence_without_a_person_and_nothing_else(hub: Hub) -> None:
+    """An hourly campaign's first occurrence is deployed with alice's approval. A later scheduled
+    run, with one more occurrence of unchanged content, routes its plan to ``deploy-pre-approved``,
+    which applies it with ``--pre-approved-only`` and no reviewer; its summary names the send alice
+    approved. Once the subject changes, a scheduled run's plan waits for the approved deploy, and
+    the pre-approved job, run anyway, refuses it and sends nothing."""
+    from tests.test_ci_workflows import load
+
+    first = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=3)
+    occurrences = [(first + timedelta(hours=n)).strftime("%Y-%m-%dT%H:%M:%SZ") for n in range(3)]
+    keys = [f"hourly@{when}" for when in occurrences]
+
+    def hourly(subject: str, count: int) -> str:
+        start = (first - timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%S")
+        until = (first + timedelta(hours=count - 1, minutes=30)).strftime("%Y-%m-%dT%H:%M:%S")
+        schedule = f'schedule: {{cron: "0 * * * *", timezone: UTC, start: "{start}", until: "{until}", horizon: 1d}}'
+        return campaign("hourly", subject).replace("schedule: {now: true}", schedule)
+
+    def scheduled_plan(sha: str) -> tuple[JobRun, Path]:
+        """The deploy workflow's plan job in a run started by ``on: schedule`` on main."""
+        hub.runs += 1
+        artifacts = hub.folder(f"run{hub.runs}-artifacts")
+        runner = clone(hub.origin, hub.folder(f"run{hub.runs}-plan") / "checkout", sha)
+        context = {"sha": sha, "runId": 3000 + hub.runs, "eventName": "schedule", "ref": "refs/heads/main"}
+        state = {"pulls": hub.merged, "comments": hub.comments, "prs_by_commit": {sha: []}, "context": context}
+        job = run_job(runner / ".github" / "workflows" / DEPLOY_WORKFLOW, "plan", runner, hub.secrets_plan,
+                      artifacts, state)
+        assert not job.failed, failure(job)
+        return job, artifacts
+
+    def pre_approved_deploy(sha: str, artifacts: Path) -> JobRun:
+        runner = clone(hub.origin, hub.folder("deploy-pre-approved") / "checkout", sha)
+        return run_job(runner / ".github" / "workflows" / DEPLOY_WORKFLOW, "deploy-pre-approved", runner,
+                       hub.secrets_send, artifacts, {"context": {"sha": sha}}, extra_env={"GITHUB_SHA": sha})
+
+    job = load(hub.origin / ".github" / "workflows" / DEPLOY_WORKFLOW)["jobs"]["deploy-pre-approved"]
+    assert job["environment"] == "production-scheduled" and "github.event_name == 'schedule'" in job["if"]
+
+    # The first occurrence: a push to main, a person approves, it is scheduled.
+    m1 = commit_files(hub.origin, "main", {"campaigns/hourly.yaml": hourly("Hourly news", 1)}, "hourly")
+    plan1, run1 = hub.deploy_plan(m1)
+    assert plan1.job_outputs["route"] == "approval"
+    assert shown_keys(plan1.summary) == {keys[0]: "not reviewed in any pull request"}
+    assert_applied(approve(hub, m1, run1, approver="alice"))
+    assert set(hub.sent()) == {keys[0]}
+
+    # One more occurrence, same content: a scheduled run deploys it with nobody waiting.
+    m2 = commit_files(hub.origin, "main", {"campaigns/hourly.yaml": hourly("Hourly news", 2)}, "one more hour")
+    plan2, run2 = scheduled_plan(m2)
+    assert plan2.job_outputs["route"] == "pre-approved"
+    label = f"pre-approved: same content as {keys[0]}, approved by alice (ORCHESTRATOR_APPROVED_BY) on "
+    assert shown_keys(plan2.summary)[keys[1]].startswith(label)
+    deployed = pre_approved_deploy(m2, run2)
+    assert deployed.step("apply").code == 0, failure(deployed)
+    assert applied_checksum(deployed.step("apply").output) == plan2.job_outputs["checksum"]
+    assert set(hub.sent()) == {keys[0], keys[1]}
+
+    # A changed subject is not pre-approved: the run waits for a person, and the pre-approved job,
+    # run anyway (a forged route), refuses the plan and sends nothing.
+    m3 = commit_files(hub.origin, "main", {"campaigns/hourly.yaml": hourly("Hourly: LAST CHANCE", 3)}, "louder")
+    plan3, run3 = scheduled_plan(m3)
+    assert plan3.job_outputs["route"] == "approval"
+    assert shown_keys(plan3.summary) == {keys[2]: "not reviewed in any pull request"}
+    refused = pre_approved_deploy(m3, run3)
+    assert refused.step("apply").code == 1, failure(refused)
+    assert "need a person" in refused.step("apply").output and keys[2] in refused.step("apply").output
+    assert set(hub.sent()) == {keys[0], keys[1]}

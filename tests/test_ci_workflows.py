@@ -151,7 +151,9 @@ def test_two_trust_zones_read_only_plans_and_sends_only_in_the_protected_environ
         assert ("environment" in job) == (name == "deploy"), name
     assert deploy["jobs"]["deploy"]["environment"] == "production"
     assert deploy["jobs"]["deploy"]["needs"] == "plan"
-    assert deploy["jobs"]["deploy"]["if"] == "needs.plan.outputs.changes == 'true'"
+    assert deploy["jobs"]["deploy"]["if"] == (
+        "needs.plan.outputs.changes == 'true' && needs.plan.outputs.route != 'pre-approved'"
+    )
 
 
 def test_the_deploy_applies_the_approved_saved_plan_and_nothing_else() -> None:

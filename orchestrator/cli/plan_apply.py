@@ -352,6 +352,13 @@ def _confirm(app: App, auto_approve: bool) -> Callable[[Plan], bool]:
     help="Send missed occurrences now instead of reporting them as missed. Never taken from a plan file: "
     "a plan saved with --allow-late is applied only with --allow-late.",
 )
+@click.option(
+    "--pre-approved-only",
+    is_flag=True,
+    help="Apply PLAN_FILE only if every change in it is pre-approved (a recurring occurrence with the content "
+    "a person approved before); otherwise send nothing and name the changes that need a person. Never taken "
+    "from a plan file.",
+)
 @audience_option
 @lock_timeout_option
 @now_option
@@ -364,6 +371,7 @@ def apply(
     approve_large: tuple[str, ...],
     allow_late: bool,
     audience: bool,
+    pre_approved_only: bool,
     lock_timeout: float,
 ) -> None:
     """Send the planned emails, each exactly once.
@@ -374,13 +382,16 @@ def apply(
     too close (or past) is held alone and reported. Any apply refuses a checkout that does not
     descend from the last applied git commit. With --reviewed,
     plan afresh and send only what the reviewed plan showed, identical. Without either, plan now,
-    show the plan and ask for `yes` (or --auto-approve).
+    show the plan and ask for `yes` (or --auto-approve). With --pre-approved-only (PLAN_FILE only),
+    nothing is sent unless every change is pre-approved; no person is recorded as its approver.
 
     Exit codes: 0 done, 1 error (nothing more sent), 3 something needs a human, 130/143
     interrupted by SIGINT/SIGTERM (sends in flight were recorded).
     """
     if plan_file is not None and reviewed_file is not None:
         raise click.UsageError("give either PLAN_FILE or --reviewed PLAN_FILE, not both")
+    if pre_approved_only and plan_file is None:
+        raise click.UsageError("--pre-approved-only applies a saved plan: give PLAN_FILE (from `plan --out`)")
     target = _target(app)
     hooks = _ProgressHooks(app)
     stop = StopRequest()
@@ -400,6 +411,7 @@ def apply(
         lock_timeout=lock_timeout,
         plan_checksum=given.checksum if given is not None else None,
         approved_by=approver(os.environ),
+        pre_approved_only=pre_approved_only,
     )
     result: ApplyResult | None
     try:

@@ -20,7 +20,7 @@ from rich.text import Text
 from orchestrator.atomic import PRIVATE
 from orchestrator.errors import Diagnostic
 from orchestrator.outdir import MANIFEST, OutputFolder
-from orchestrator.plan import Action, Change, Plan
+from orchestrator.plan import Action, Change, Plan, pre_approval_text
 from orchestrator.redact import mask_emails, scrub
 from orchestrator.schedule import utc_iso
 from orchestrator.textsafe import FORMAT_CHARS, escape_char, escape_control
@@ -125,6 +125,9 @@ def detail_lines(change: Change, reveal: bool) -> list[str]:
             lines.append(f"text:        {labels['template_text']} (from the template)")
     if change.over_cap:
         lines.append(f"HELD:        above max_recipients; sent only with `apply --approve-large {change.campaign}`")
+    pre_approved = pre_approval_text(change)
+    if pre_approved is not None:
+        lines.append(f"approval:    {show(pre_approved)}")
     if change.operational_reason or payload.get("operational_email"):
         reason = change.operational_reason or "(no reason given)"
         lines.append(f"OPERATIONAL: {reason} (sent even to opted-out prospects)")
@@ -165,6 +168,8 @@ def _flags(change: Change) -> str:
         flags.append("**OPERATIONAL**")
     if change.over_cap:
         flags.append("**HELD: over max_recipients**")
+    if change.pre_approved:
+        flags.append("pre-approved")
     if change.loud:
         flags.append(
             "**WILL STILL GO OUT**"

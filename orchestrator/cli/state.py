@@ -206,6 +206,9 @@ def state_show(app: App, key: str) -> None:
     data["applied_from"] = None if applied is None else {
         name: applied.get(name) for name in ("commit", "dirty", "plan_checksum", "approved_by")
     }
+    if applied is not None and applied.get("pre_approved") is not None:
+        # Applied as a pre-approved occurrence: the send a person approved, who, and when.
+        data["applied_from"]["pre_approved"] = applied["pre_approved"]
     app.print_json(data)
 
 

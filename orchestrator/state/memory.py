@@ -140,6 +140,18 @@ class _Reads(PlanningReads):
         )
         return [s.thaw() for s in found[:count]]
 
+    def highest_applied(self, campaign: str, count: int, *, archive: bool) -> list[SendRecord]:
+        found = sorted(
+            (s for s in self._table(archive).of_campaign(campaign) if s.record.status in APPLIED_STATUSES),
+            key=lambda s: s.record.key,
+            reverse=True,
+        )
+        return [s.thaw() for s in found[:count]]
+
+    def journal_of(self, keys: list[str]) -> list[JournalEntry]:
+        wanted = set(keys)
+        return [e.thaw() for e in self._state.journal if e.entry.key in wanted]
+
     def applied_by_digests(self, digests: list[str], *, archive: bool) -> list[SendRecord]:
         table = self._table(archive)
         keys = (key for digest in digests for key in table.by_digest.get(digest, ()))

@@ -21,8 +21,10 @@ from orchestrator.digest import digest
 __all__ = [
     "APPLIED_STATUSES",
     "CI_RUN_ID_VARIABLES",
+    "RECENT_OCCURRENCES",
     "UNRESOLVED_STATUSES",
     "Actor",
+    "Approval",
     "Archived",
     "Browse",
     "JournalEntry",
@@ -33,6 +35,7 @@ __all__ = [
     "SendStatus",
     "StateSnapshot",
     "content_digest",
+    "occurrence_digest",
     "utc",
 ]
 
@@ -250,6 +253,32 @@ def content_digest(payload: Mapping[str, Any]) -> str:
     return digest({k: v for k, v in payload.items() if k != "name"})
 
 
+def occurrence_digest(payload: Mapping[str, Any]) -> str:
+    """What one occurrence of a recurring campaign delivers, whatever its key and its time: the
+    digest of its payload without ``name`` and ``scheduled_time``.
+
+    Two occurrences of one campaign with equal occurrence digests mail the same email to the same
+    people, a week apart: the second is the content a person already approved (pre-approved).
+    Content that depends on changed data (an issue, a variable, the date rendered into it) gives
+    another digest.
+    """
+    return digest({k: v for k, v in payload.items() if k not in ("name", "scheduled_time")})
+
+
+@dataclass(frozen=True)
+class Approval:
+    """A person's approval of a recorded send's content: the send they approved (``key``: this
+    one, or the earlier occurrence it was pre-approved as), who (``approved_by``, as recorded by
+    the apply, see :func:`orchestrator.provenance.approver`) and when the approved apply wrote it."""
+
+    key: str
+    approved_by: str
+    at: datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "at", utc(self.at, what="Approval.at"))
+
+
 @dataclass(frozen=True)
 class StateSnapshot:
     """A consistent view of the state at one serial; a private copy, safe to mutate.
@@ -262,6 +291,8 @@ class StateSnapshot:
     from (see :class:`PlanningQuery`), with ``first_seen``, each asked campaign's earliest
     ``created_at`` (archive included), computed by the store. ``archived`` names the records
     read from the archive (``state archive``): still sends that happened, never orphans.
+    ``approvals`` holds, for the recent applied occurrences of the recurring campaigns a planning
+    view was asked about, the person's approval their content carries (none: nobody approved it).
     """
 
     lineage: str | None
@@ -269,6 +300,7 @@ class StateSnapshot:
     records: Mapping[str, SendRecord] = field(default_factory=dict)
     first_seen: Mapping[str, datetime] | None = None
     archived: frozenset[str] = frozenset()
+    approvals: Mapping[str, Approval] = field(default_factory=dict)
 
 
 #: Statuses of a send that went out, or may yet go out (the planner's "applied").
@@ -291,6 +323,10 @@ class PlanningQuery:
       live and archived (a one-shot campaign already sent under another key);
     * applied (live or archived) whose content digest is in ``digests`` for a key that could
       be sent (no record, or failed or not sent): a repeat under another name;
+    * of each campaign of ``recurring`` (key -> campaign, the cron list sends) with a key that
+      could be sent: its :data:`RECENT_OCCURRENCES` applied records highest by key, live and
+      archived, with the approval each carries (``StateSnapshot.approvals``): a pre-approved
+      occurrence?
 
     and, for each of ``campaigns``, the earliest ``created_at`` of its records, archive included.
     """
@@ -301,6 +337,7 @@ class PlanningQuery:
     digests: Mapping[str, str] = field(default_factory=dict)
     since: datetime | None = None
     orphans: bool = True
+    recurring: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def of_keys(cls, keys: Iterable[str]) -> PlanningQuery:
@@ -312,8 +349,21 @@ class PlanningQuery:
         return frozenset(
             value
             for key, value in self.digests.items()
-            if (record := found.get(key)) is None or record.status in (SendStatus.FAILED, SendStatus.NOT_SENT)
+            if _could_send(found.get(key))
         )
+
+    def candidate_campaigns(self, found: Mapping[str, SendRecord]) -> frozenset[str]:
+        """The recurring campaigns with a key that could be sent, given the records ``found``."""
+        return frozenset(campaign for key, campaign in self.recurring.items() if _could_send(found.get(key)))
+
+
+def _could_send(record: SendRecord | None) -> bool:
+    """Whether a desired key with this record (None: none) could be sent by a plan."""
+    return record is None or record.status in (SendStatus.FAILED, SendStatus.NOT_SENT)
+
+
+#: How many of a recurring campaign's latest applied occurrences a plan compares a new one with.
+RECENT_OCCURRENCES = 8
 
 
 @dataclass(frozen=True)

@@ -15,19 +15,23 @@ by content digest.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Any
 
 from orchestrator.state.models import (
     APPLIED_STATUSES,
+    RECENT_OCCURRENCES,
     UNRESOLVED_STATUSES,
+    Approval,
+    JournalEntry,
     PlanningQuery,
     SendRecord,
     StateSnapshot,
     content_digest,
 )
 
-__all__ = ["OPEN_STATUSES", "PlanningReads", "planning_view", "scanned_view"]
+__all__ = ["OPEN_STATUSES", "PlanningReads", "approvals_from", "planning_view", "scanned_view"]
 
 #: Records an orphan or a one-shot campaign's earlier send can be: went out, or may have.
 OPEN_STATUSES = (*APPLIED_STATUSES, *UNRESOLVED_STATUSES)
@@ -67,6 +71,14 @@ class PlanningReads(ABC):
         """The ``count`` open records of ``campaign`` lowest by key (live, or in the archive)."""
 
     @abstractmethod
+    def highest_applied(self, campaign: str, count: int, *, archive: bool) -> list[SendRecord]:
+        """The ``count`` applied records of ``campaign`` highest by key (live, or in the archive)."""
+
+    @abstractmethod
+    def journal_of(self, keys: list[str]) -> list[JournalEntry]:
+        """Every journal entry of ``keys``, in journal order (a few per key, read by key)."""
+
+    @abstractmethod
     def applied_by_digests(self, digests: list[str], *, archive: bool) -> list[SendRecord]:
         """Applied records whose content digest is one of ``digests`` (live, or in the archive)."""
 
@@ -94,15 +106,62 @@ def planning_view(reads: PlanningReads, query: PlanningQuery, lineage: str | Non
         live.update(_keyed(reads.applied_by_digests(digests, archive=False)))
         if reads.archived:
             archived.update(_keyed(reads.applied_by_digests(digests, archive=True)))
+    recurring = query.candidate_campaigns(found)
+    for campaign in sorted(recurring):
+        live.update(_keyed(reads.highest_applied(campaign, RECENT_OCCURRENCES, archive=False)))
+        if reads.archived:
+            archived.update(_keyed(reads.highest_applied(campaign, RECENT_OCCURRENCES, archive=True)))
     archived = {key: record for key, record in archived.items() if key not in live}
     records = {**archived, **live}
+    earlier = sorted(k for k, r in records.items() if r.campaign in recurring and r.status in APPLIED_STATUSES)
     return StateSnapshot(
         lineage=lineage,
         serial=serial,
         records={key: records[key] for key in sorted(records)},
         first_seen=_first_seen(reads, query.campaigns),
         archived=frozenset(archived),
+        approvals=approvals_from(reads.journal_of(earlier), records) if earlier else {},
     )
+
+
+def approvals_from(entries: Iterable[JournalEntry], records: Mapping[str, SendRecord]) -> dict[str, Approval]:
+    """The person's approval each record's content carries, from its journal.
+
+    The record's last journal entry must be an apply's (its ``apply`` detail, see
+    :class:`orchestrator.provenance.Audit`): with an ``approved_by``, a person approved that deploy
+    (on the record's ``updated_at``, the apply's own clock); with a ``pre_approved``, it was applied
+    as the same content as an earlier approved occurrence, whose approval it carries on. Any other
+    last write (a correction by hand, ``state accept``) carries none: a person re-approves.
+    """
+    last: dict[str, JournalEntry] = {}
+    for entry in entries:
+        if entry.key is not None:
+            last[entry.key] = entry
+    out: dict[str, Approval] = {}
+    for key, entry in last.items():
+        applied = entry.detail.get("apply")
+        record = records.get(key)
+        if isinstance(applied, Mapping) and record is not None:
+            approval = _approval(key, applied, record.updated_at)
+            if approval is not None:
+                out[key] = approval
+    return out
+
+
+def _approval(key: str, applied: Mapping[str, Any], at: datetime) -> Approval | None:
+    person = applied.get("approved_by")
+    if isinstance(person, str) and person:
+        return Approval(key, person, at)
+    inherited = applied.get("pre_approved")
+    if not isinstance(inherited, Mapping):
+        return None
+    original, person, then = inherited.get("key"), inherited.get("approved_by"), inherited.get("approved_at")
+    if not (isinstance(original, str) and isinstance(person, str) and person and isinstance(then, str)):
+        return None
+    try:
+        return Approval(original, person, datetime.fromisoformat(then))
+    except (ValueError, TypeError):
+        return None
 
 
 def _orphan_candidates(reads: PlanningReads, query: PlanningQuery) -> Iterable[SendRecord]:
@@ -140,9 +199,12 @@ def scanned_view(
 
     ``found`` are the records under ``query.keys`` (read first, by key), which say whose content
     could be a repeat. Only the records kept are held, however many ``every`` yields; no archive
-    exists before schema 2.
+    exists before schema 2. No journal is read here, so no approval is known: no occurrence is
+    pre-approved until the state is upgraded (a person approves it, as before).
     """
     sendable = query.candidate_digests(_keyed(found))
+    recurring = query.candidate_campaigns(_keyed(found))
+    latest: dict[str, list[SendRecord]] = {}
     since = query.since
     chosen: dict[str, SendRecord] = {}
     lowest: dict[str, list[SendRecord]] = {}
@@ -154,6 +216,9 @@ def scanned_view(
         if status in OPEN_STATUSES and campaign in query.one_shot:
             two = sorted([*lowest.get(campaign, []), record], key=lambda r: r.key)[:2]
             lowest[campaign] = two
+        if status in APPLIED_STATUSES and campaign in recurring:
+            top = sorted([*latest.get(campaign, []), record], key=lambda r: r.key, reverse=True)
+            latest[campaign] = top[:RECENT_OCCURRENCES]
         recent = since is not None and (
             record.created_at > since or (record.scheduled_time is not None and record.scheduled_time > since)
         )
@@ -163,8 +228,8 @@ def scanned_view(
             or (sendable and status in APPLIED_STATUSES and content_digest(record.payload) in sendable)
         ):
             chosen[record.key] = record
-    for two in lowest.values():
-        chosen.update(_keyed(two))
+    for kept in (*lowest.values(), *latest.values()):
+        chosen.update(_keyed(kept))
     return StateSnapshot(
         lineage=lineage,
         serial=serial,

@@ -327,6 +327,23 @@ class _Reads(PlanningReads):
             found += self._records(sql, (campaign, status, count))
         return sorted(found, key=lambda r: r.key)[:count]
 
+    def highest_applied(self, campaign: str, count: int, *, archive: bool) -> list[SendRecord]:
+        if archive:  # the archive holds applied records only
+            sql = f"SELECT {_COLUMNS} FROM orchestrator_sends_archive WHERE campaign = %s ORDER BY key DESC LIMIT %s"
+            return self._records(sql, (campaign, count))
+        found: list[SendRecord] = []
+        for status in _APPLIED:  # one short range of (campaign, status, key) each
+            sql = (
+                f"SELECT {_COLUMNS} FROM orchestrator_sends WHERE campaign = %s AND status = %s "
+                "ORDER BY key DESC LIMIT %s"
+            )
+            found += self._records(sql, (campaign, status, count))
+        return sorted(found, key=lambda r: r.key, reverse=True)[:count]
+
+    def journal_of(self, keys: list[str]) -> list[JournalEntry]:
+        rows = self._conn.execute(f"{_JOURNAL_SELECT} WHERE key = ANY(%s) ORDER BY seq", (keys,)).fetchall()
+        return [_entry_from_row(row) for row in rows]
+
     def applied_by_digests(self, digests: list[str], *, archive: bool) -> list[SendRecord]:
         table = self._table(archive)
         if not self._has_digest:  # a schema-1 database read by a read-only role: scan

@@ -331,6 +331,22 @@ class _Reads(PlanningReads):
             found += self._records(sql, (campaign, status, count))
         return sorted(found, key=lambda r: r.key)[:count]
 
+    def highest_applied(self, campaign: str, count: int, *, archive: bool) -> list[SendRecord]:
+        if archive:  # the archive holds applied records only
+            sql = f"SELECT {_COLUMNS} FROM sends_archive WHERE campaign = ? ORDER BY key DESC LIMIT ?"
+            return self._records(sql, (campaign, count))
+        found: list[SendRecord] = []
+        for status in _APPLIED:  # one short range of (campaign, status, key) each
+            sql = f"SELECT {_COLUMNS} FROM sends WHERE campaign = ? AND status = ? ORDER BY key DESC LIMIT ?"
+            found += self._records(sql, (campaign, status, count))
+        return sorted(found, key=lambda r: r.key, reverse=True)[:count]
+
+    def journal_of(self, keys: list[str]) -> list[JournalEntry]:
+        rows: list[Any] = []
+        for chunk in _chunks(keys):
+            rows += self._conn.execute(f"{_JOURNAL_SELECT} WHERE key IN ({_marks(len(chunk))})", chunk).fetchall()
+        return sorted((_entry_from_row(row) for row in rows), key=lambda e: e.seq)
+
     def applied_by_digests(self, digests: list[str], *, archive: bool) -> list[SendRecord]:
         table = "sends_archive" if archive else "sends"
         applied = f"status IN ({_marks(len(_APPLIED))})"

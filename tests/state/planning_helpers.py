@@ -19,7 +19,7 @@ import psycopg
 
 from orchestrator.state import InMemoryStateStore, SendRecord, SendStatus, StateSnapshot, StateStore
 from orchestrator.state.codec import dump_actor, dump_json, dump_time
-from orchestrator.state.models import PlanningQuery, content_digest
+from orchestrator.state.models import RECENT_OCCURRENCES, PlanningQuery, content_digest
 from tests.state.conftest import Backend
 from tests.state.state_helpers import ALICE, T0
 
@@ -117,6 +117,11 @@ def bulk_load(backend: Backend, store: StateStore, records: Sequence[SendRecord]
                 copy.write_row(_row(record, times=True))
 
 
+def _highest_applied(records: Iterable[SendRecord], campaign: str) -> set[str]:
+    keys = sorted((r.key for r in records if r.campaign == campaign and r.status in APPLIED), reverse=True)
+    return set(keys[:RECENT_OCCURRENCES])
+
+
 def _lowest_open(records: Iterable[SendRecord], campaign: str) -> set[str]:
     return set(sorted(r.key for r in records if r.campaign == campaign and r.status in OPEN)[:2])
 
@@ -140,6 +145,8 @@ def full_scan(
         if key not in records or records[key].status in (SendStatus.FAILED, SendStatus.NOT_SENT)
     }
     firsts = {key for c in query.one_shot for group in (live, old) for key in _lowest_open(group, c)}
+    recurring = query.candidate_campaigns(records)
+    latest = {key for c in recurring for group in (live, old) for key in _highest_applied(group, c)}
 
     def wanted(r: SendRecord) -> bool:
         archived = r.key in snapshot.archived
@@ -150,6 +157,7 @@ def full_scan(
             r.key in query.keys
             or (query.orphans and not archived and r.status in OPEN and (r.campaign not in query.campaigns or recent))
             or r.key in firsts
+            or r.key in latest
             or (r.status in APPLIED and digests[r.key] in sendable)
         )
 

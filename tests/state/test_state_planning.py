@@ -11,14 +11,14 @@ import dataclasses
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from orchestrator.errors import StateError
 from orchestrator.state import SendStatus, StateSnapshot, StateStore
-from orchestrator.state.models import PlanningQuery, RecordFilter, SendRecord, content_digest
+from orchestrator.state.models import Approval, PlanningQuery, RecordFilter, SendRecord, content_digest
 from tests.state.conftest import Backend
 from tests.state.planning_helpers import bulk_load, digests_of, full_scan, history
 from tests.state.state_helpers import ALICE, T0, make_record
@@ -30,7 +30,8 @@ END = T0 + timedelta(days=3 * 365)
 
 def query_for(records: Sequence[SendRecord], *, seed: int = 1, campaigns: int = 195) -> PlanningQuery:
     """What a plan of ``campaigns`` of the history's campaigns might ask: some keys recorded, some
-    new (a few of them repeating recorded content), a few one-shot campaigns, a week of lookback."""
+    new (a few of them repeating recorded content), a few one-shot campaigns, a few recurring
+    ones with a new occurrence, a week of lookback."""
     rng = random.Random(seed)
     keys = {r.key for r in rng.sample(records, 300)} | {f"c{i % 200:03d}@new-{i}" for i in range(50)}
     digests = {key: f"sha256:new-{key}" for key in keys}
@@ -42,6 +43,7 @@ def query_for(records: Sequence[SendRecord], *, seed: int = 1, campaigns: int = 
         one_shot=frozenset(f"c{i:03d}" for i in range(0, 200, 17)),
         digests=digests,
         since=END - timedelta(days=7),
+        recurring={key: key.split("@")[0] for key in sorted(keys) if "@new-" in key and key < "c010"},
     )
 
 
@@ -211,3 +213,49 @@ def test_the_journal_streams_in_order_and_its_tail_says_how_many_precede_it(stor
     assert store.journal_tail(None, 5) == (everything[-5:], 7)
     assert store.journal_tail("k1", 2) == (store.journal("k1")[-2:], 2)
     assert store.journal_tail(None, 50) == (everything, 0)
+
+
+def test_a_recurring_campaign_s_latest_applied_occurrences_come_with_the_approval_they_carry(
+    store: StateStore,
+) -> None:
+    """Pre-approved occurrences: the view reads the recurring campaign's highest applied keys (only
+    when one of its keys could be sent) and each one's approval from the journal of its last write."""
+
+    def weekly(week: int, status: SendStatus = SendStatus.SCHEDULED) -> SendRecord:
+        return sent(f"weekly@{week:02d}", "weekly", 7 * week, status=status, payload={"subject": "Hi", "name": ""})
+
+    def audit(approved_by: str | None = None, **more: Any) -> dict[str, Any]:
+        return {
+            "status": "scheduled",
+            "apply": {"commit": None, "plan_checksum": None, "approved_by": approved_by, **more},
+        }
+
+    carried = {
+        "key": "weekly@03",
+        "approved_by": "Alice (ORCHESTRATOR_APPROVED_BY)",
+        "approved_at": "2024-01-01T00:00:00Z",
+    }
+    for week in range(12):
+        detail = audit("Bob" if week % 3 == 0 else None)
+        if week == 10:
+            detail = audit(pre_approved=carried)
+        store.put(weekly(week), action="scheduled", detail=detail, actor=ALICE)
+    store.append_journal(key="weekly@09", action="keep", detail={"reason": "by hand"}, actor=ALICE)  # last: no apply
+    store.put(weekly(12, SendStatus.INTENT), action="intent", detail=audit("Bob"), actor=ALICE)  # not applied
+    store.put(sent("other@01", "other", 80), action="sent", detail=audit("Bob"), actor=ALICE)
+
+    query = PlanningQuery(keys=frozenset({"weekly@new"}), recurring={"weekly@new": "weekly"}, orphans=False)
+    view = store.planning_view(query)
+    latest = [f"weekly@{week:02d}" for week in range(4, 12)]  # RECENT_OCCURRENCES of them, by key
+    assert sorted(view.records) == latest
+    at = {key: record.updated_at for key, record in view.records.items()}
+    assert dict(view.approvals) == {
+        "weekly@06": Approval("weekly@06", "Bob", at["weekly@06"]),
+        "weekly@10": Approval("weekly@03", "Alice (ORCHESTRATOR_APPROVED_BY)", datetime(2024, 1, 1, tzinfo=UTC)),
+    }
+    # Nothing to pre-approve when the recurring key is recorded already: no history, no journal read.
+    store.put(weekly(12), action="scheduled", detail=audit("Bob"), actor=ALICE)
+    again = store.planning_view(
+        dataclasses.replace(query, keys=frozenset({"weekly@12"}), recurring={"weekly@12": "weekly"})
+    )
+    assert sorted(again.records) == ["weekly@12"] and not again.approvals
