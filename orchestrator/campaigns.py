@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import Diagnostic, display_path
-from orchestrator.schemas import validate_document
+from orchestrator.schemas import faulty_keys, validate_document
 from orchestrator.textsafe import first_control
 from orchestrator.yamlload import Document, load_yaml
 
@@ -48,6 +48,22 @@ class Campaign:
     def diagnostic(self, json_path: tuple[str | int, ...], message: str, severity: str = "error") -> Diagnostic:
         """A problem located at ``json_path`` in this campaign's file."""
         return self.doc.diagnostic(json_path, message, severity)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A campaign file the schema refused, kept so that later stages still check its sound parts.
+
+    Without it, a file with a typo, a bad cron and no unsubscribe link showed one error per run.
+    ``faulty`` names the top-level keys the schema objects to; the others are as the schema says.
+    """
+
+    doc: Document
+    faulty: frozenset[str]
+
+    def sound(self, *keys: str) -> bool:
+        """Whether none of ``keys`` has a schema problem (an absent key is sound)."""
+        return self.faulty.isdisjoint(keys)
 
 
 def discover(campaigns_dir: Path) -> list[Path]:
@@ -112,8 +128,9 @@ def _shown(path: Path, root: Path) -> str:
 
 def load_campaigns(
     paths: Iterable[Path], root: Path, *, confine: Path | None = None
-) -> tuple[list[Campaign], list[Diagnostic]]:
-    """Load and schema-check ``paths``; return the valid campaigns and every problem found.
+) -> tuple[list[Campaign], list[Diagnostic], list[Rejected]]:
+    """Load and schema-check ``paths``; return the valid campaigns, every problem found, and the
+    files the schema refused (whose sound parts the later stages still check).
 
     With ``confine`` (the campaigns folder), a file whose resolved path lies outside it (a
     symbolic link to ``/proc/self/environ``, say) is refused before it is read: its content
@@ -121,6 +138,7 @@ def load_campaigns(
     """
     campaigns: list[Campaign] = []
     problems: list[Diagnostic] = []
+    rejected: list[Rejected] = []
     first_seen: dict[str, Campaign] = {}
     inside = confine.resolve() if confine is not None else None
     for path in paths:
@@ -143,9 +161,14 @@ def load_campaigns(
         if not isinstance(loaded.data, dict):
             problems.append(loaded.diagnostic((), "a campaign file must be a mapping (name: ..., campaign: ...)"))
             continue
-        schema_problems = validate_document("campaign", loaded) or _control_problems(loaded)
+        schema_problems = validate_document("campaign", loaded)
         if schema_problems:
             problems.extend(schema_problems)
+            rejected.append(Rejected(loaded, faulty_keys("campaign", loaded.data)))
+            continue
+        control_problems = _control_problems(loaded)
+        if control_problems:
+            problems.extend(control_problems)
             continue
         campaign = Campaign(loaded)
         earlier = first_seen.get(campaign.name)
@@ -159,4 +182,4 @@ def load_campaigns(
             continue
         first_seen[campaign.name] = campaign
         campaigns.append(campaign)
-    return campaigns, problems
+    return campaigns, problems, rejected

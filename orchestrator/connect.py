@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.config import DEFAULT_STATE_DB, Environment
+from orchestrator.config import CONFIG_FILE, DEFAULT_STATE_DB, Environment
 from orchestrator.errors import ConfigError, StateError
 from orchestrator.pardot.settings import (
     REQUEST_DEADLINE_S,
@@ -27,7 +27,7 @@ from orchestrator.pardot.settings import (
     check_credential_hosts,
     trusted_hosts,
 )
-from orchestrator.state import StateStore, open_store
+from orchestrator.state import BACKENDS, StateStore, open_store
 from orchestrator.state.dsn import dsn_problem
 
 if TYPE_CHECKING:
@@ -117,6 +117,7 @@ def build_client(
     elsewhere, whichever way the environment was made.
     """
     from orchestrator.pardot.client import PardotClient  # httpx loads with the first API call
+    from orchestrator.pardot.versions import api_version  # the one place the API version is chosen
 
     api = env.api
     if api["kind"] == "sandbox":
@@ -126,11 +127,12 @@ def build_client(
             base_url=SANDBOX_BASE_URL,
             business_unit_id=SANDBOX_BUSINESS_UNIT,
             auth=StaticTokenAuth(SANDBOX_TOKEN),
+            version=int(api.get("version", 4)),
             format=api.get("format", "json"),
             allow_insecure=True,
         )
         transport = inprocess_transport(sandbox_app(env, root, clock=sandbox_clock), owns_app=True)
-        return PardotClient(settings, transport=transport, env=environ)
+        return PardotClient(settings, transport=transport, env=environ, api=api_version(settings.version))
     settings = ApiSettings(
         base_url=api["base_url"],
         business_unit_id=api["business_unit_id"],
@@ -142,7 +144,7 @@ def build_client(
         deadline_s=request_deadline_s(env),
     )
     check_credential_hosts(settings, trusted_hosts(os.environ if environ is None else environ), environment=env.name)
-    return PardotClient(settings, env=environ)
+    return PardotClient(settings, env=environ, api=api_version(settings.version))
 
 
 def request_deadline_s(env: Environment) -> float:
@@ -163,6 +165,25 @@ def in_flight_window(env: Environment) -> timedelta:
     return timedelta(seconds=2 * request_deadline_s(env))
 
 
+def _state_dsn(env: Environment, environ: Mapping[str, str] | None) -> str:
+    """The PostgreSQL DSN from the variable ``state.dsn_env`` names; never shown, even when wrong."""
+    variables = os.environ if environ is None else environ
+    name = env.state["dsn_env"]
+    dsn = variables.get(name, "").strip()
+    if not dsn:
+        raise ConfigError(
+            f"environment variable {name} is not set",
+            hint=f"state.dsn_env of environment {env.name!r} names it; export the PostgreSQL DSN there",
+        )
+    problem = dsn_problem(dsn)
+    if problem:  # never the value: it holds the database password
+        raise ConfigError(
+            f"environment variable {name} {problem}",
+            hint=f"set {name} again to the PostgreSQL DSN, on one line, special characters %-encoded",
+        )
+    return dsn
+
+
 def build_store(
     env: Environment,
     root: Path,
@@ -181,26 +202,16 @@ def build_store(
     does not exist yet reads as "no state yet", and a PostgreSQL role granted ``SELECT`` suffices.
     """
     state = env.state
-    if state["backend"] == "postgres":
-        variables = os.environ if environ is None else environ
-        name = state["dsn_env"]
-        dsn = variables.get(name, "").strip()
-        if not dsn:
-            raise ConfigError(
-                f"environment variable {name} is not set",
-                hint=f"state.dsn_env of environment {env.name!r} names it; export the PostgreSQL DSN there",
-            )
-        problem = dsn_problem(dsn)
-        if problem:  # never the value: it holds the database password
-            raise ConfigError(
-                f"environment variable {name} {problem}",
-                hint=f"set {name} again to the PostgreSQL DSN, on one line, special characters %-encoded",
-            )
-        store = open_store("postgres", dsn=dsn, create=create, read_only=read_only)
-    else:
-        store = open_store(
-            "sqlite", path=root / state.get("path", DEFAULT_STATE_DB), create=create, read_only=read_only
+    backend = str(state.get("backend"))
+    if backend not in BACKENDS:  # the config schema refuses it first; never silently SQLite
+        raise ConfigError(
+            f"{CONFIG_FILE}: environments.{env.name}.state.backend: unknown state backend {backend!r}",
+            hint="choose sqlite (state: {backend: sqlite, path: FILE}) or postgres (state: {backend: postgres, "
+            "dsn_env: VAR})",
         )
+    dsn = _state_dsn(env, environ) if backend == "postgres" else None
+    path = root / state.get("path", DEFAULT_STATE_DB) if backend == "sqlite" else None
+    store = open_store(backend, path=path, dsn=dsn, create=create, read_only=read_only)
     if announce is not None and getattr(store, "created", False):
         announce(f"Created a new, empty state at {getattr(store, 'location', '?')}")
     return store

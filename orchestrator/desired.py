@@ -1,7 +1,7 @@
 """The desired send: the value the planner reconciles with state, and its payload fingerprint.
 
 A leaf module on purpose: the planner, plan files and apply need these values without the
-machinery that produces them (YAML, JSON Schema, Jinja, cron in :mod:`orchestrator.sends`).
+machinery that produces them (YAML, JSON Schema, Jinja, cron in :mod:`orchestrator.desired_sends`).
 
 A desired send is one email that Pardot should have sent (or scheduled) exactly once.  Its
 ``key`` is stable across runs:

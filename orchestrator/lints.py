@@ -1,10 +1,12 @@
 """Email lints: the checks email teams run by hand before a send, on the rendered parts.
 
 :func:`lint_email` is a pure function over one send's subject, text and HTML; it returns
-:class:`Finding` values, never raises for odd content. :func:`lint_problems` turns findings into
-located :class:`Diagnostic` values with the level the policy gives each lint (``warning`` by
-default; ``policy.lints: {image-alt: error}`` at project, environment or campaign level makes
-it block ``validate`` and ``plan``; ``off`` silences it).
+:class:`Finding` values, never raises for odd content. Each lint is one function registered
+with ``@lint(name, description)``; :data:`REGISTRY` and :data:`LINTS` are derived from them, so
+adding a lint is adding a function (and its name to the schemas' ``lints`` enum).
+:func:`lint_problems` turns findings into located :class:`Diagnostic` values with the level the
+policy gives each lint (``warning`` by default; ``policy.lints: {image-alt: error}`` at project,
+environment or campaign level makes it block ``validate`` and ``plan``; ``off`` silences it).
 
 HTML is parsed with an HTML5 parser (selectolax's Lexbor backend) rather than patterns, so an
 ``<img>`` written in any legal way is found and a link inside a comment is not. The parser is
@@ -24,9 +26,10 @@ Limits and their sources (also in docs/policy.md):
 
 from __future__ import annotations
 
+import functools
 import html as htmlmod
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -40,19 +43,6 @@ if TYPE_CHECKING:
     from orchestrator.config import Policy
     from orchestrator.desired import DesiredSend
 
-#: Every lint, with what it checks (names are what ``policy.lints`` takes; the schemas list them too).
-LINTS: dict[str, str] = {
-    "html-size": "HTML part larger than 102 KB (Gmail clips it, hiding the footer and unsubscribe link)",
-    "image-alt": "an image without an alt attribute",
-    "insecure-url": "an image or link over plain http://",
-    "javascript-link": "a javascript: link",
-    "link-scheme": "a link without a scheme (relative links do not work in email)",
-    "subject-empty": "a subject that is empty for a recipient missing the merge fields it uses",
-    "subject-length": "a subject longer than 60 characters",
-    "preheader": "a list email without preheader text",
-    "text-link": "a link in the HTML part missing from the text part",
-    "broken-link": "a link that answers 4xx/5xx or times out (validate --check-links)",
-}
 HTML_LIMIT_BYTES = 102 * 1024
 SUBJECT_LIMIT = 60
 _EMPTY = Recipient(label="a recipient with no fields")
@@ -86,103 +76,186 @@ def parse_html(html: str) -> LexborHTMLParser:
     return LexborHTMLParser(html)
 
 
+class Email:
+    """One send's rendered parts, parsed at most once whatever the number of lints reading them.
+
+    ``None`` parts come from a template (Pardot fills them); ``kind`` is ``list`` or ``one-to-one``.
+    """
+
+    def __init__(self, subject: str | None, text: str | None, html: str | None, kind: str = "list") -> None:
+        self.subject = subject
+        self.text = text
+        self.html = html
+        self.kind = kind
+
+    @functools.cached_property
+    def tree(self) -> LexborHTMLParser:
+        return parse_html(self.html or "")
+
+    @functools.cached_property
+    def links(self) -> list[str]:
+        """Every ``href`` of an ``<a>`` or ``<area>``, in document order."""
+        if self.html is None:
+            return []
+        return [anchor.attributes.get("href") or "" for anchor in self.tree.css("a[href], area[href]")]
+
+    @functools.cached_property
+    def images(self) -> list[tuple[str, dict[str, str | None]]]:
+        """``(src, attributes)`` of every ``<img>``."""
+        if self.html is None:
+            return []
+        return [((img.attributes.get("src") or "").strip(), dict(img.attributes)) for img in self.tree.css("img")]
+
+
+#: What a lint is: a name (what ``policy.lints`` takes), what it checks, and the check itself.
+Check = Callable[[Email], Iterable[Finding]]
+
+
+@dataclass(frozen=True)
+class Lint:
+    """One lint. ``check`` is ``None`` for a lint run elsewhere (``broken-link`` needs the network:
+    :mod:`orchestrator.linkcheck`, under ``validate --check-links``)."""
+
+    name: str
+    description: str
+    check: Check | None
+
+
+#: Every lint in the order the schemas list them; :data:`LINTS` is derived from it.
+REGISTRY: list[Lint] = []
+
+
+def lint(name: str, description: str) -> Callable[[Check], Check]:
+    """Register the decorated function as the check of lint ``name`` (the one place a lint is added)."""
+
+    def register(check: Check) -> Check:
+        REGISTRY.append(Lint(name, description, check))
+        return check
+
+    return register
+
+
 def lint_email(subject: str | None, text: str | None, html: str | None, *, kind: str = "list") -> list[Finding]:
     """Every lint finding for one send's rendered parts; ``None`` parts come from a template."""
-    findings: list[Finding] = []
-    if subject is not None:
-        findings += _subject(subject)
-    if html is not None:
-        findings += _html(html, text, kind)
-    return sorted(set(findings))
+    email = Email(subject, text, html, kind)
+    return sorted({f for entry in REGISTRY if entry.check is not None for f in entry.check(email)})
 
 
-def _subject(subject: str) -> list[Finding]:
-    out = []
-    if _MERGE.search(subject) and not fill(subject, _EMPTY, is_html=False, year=2000).strip():
-        out.append(
-            Finding(
-                "subject-empty",
-                "subject",
-                "the subject is empty for a prospect without the merge fields it uses; "
-                "add a fallback, e.g. {{#if Recipient.FirstName}}…{{else}}…{{/if}}",
-            )
+@lint("html-size", "HTML part larger than 102 KB (Gmail clips it, hiding the footer and unsubscribe link)")
+def html_size(email: Email) -> list[Finding]:
+    size = len(email.html.encode("utf-8")) if email.html is not None else 0
+    if size <= HTML_LIMIT_BYTES:
+        return []
+    message = (
+        f"the HTML part is {size / 1024:.1f} KB; Gmail clips messages over 102 KB and hides the rest, "
+        "the unsubscribe link included: shorten it or move content to a web page"
+    )
+    return [Finding("html-size", "html", message)]
+
+
+@lint("image-alt", "an image without an alt attribute")
+def image_alt(email: Email) -> list[Finding]:
+    return [
+        Finding(
+            "image-alt",
+            "html",
+            f'image {show_value(src)} has no alt attribute: add a description, or alt="" if it is decorative',
+            rendered_line(email.html or "", src),
         )
-    shown = fill(subject, DEFAULT_SAMPLE, is_html=False, year=2000)
-    if len(shown) > SUBJECT_LIMIT:
-        out.append(
-            Finding(
-                "subject-length",
-                "subject",
-                f"the subject is {len(shown)} characters (with the sample's merge fields); inboxes cut it "
-                f"after about {SUBJECT_LIMIT}, phones after 30 to 40: put the point first or shorten it",
-            )
+        for src, attributes in email.images
+        if "alt" not in attributes
+    ]
+
+
+@lint("insecure-url", "an image or link over plain http://")
+def insecure_url(email: Email) -> list[Finding]:
+    html = email.html or ""
+    out = [
+        Finding(
+            "insecure-url",
+            "html",
+            f"image {show_value(src)} is loaded over plain http://: use https://",
+            rendered_line(html, src),
         )
+        for src, _ in email.images
+        if src.lower().startswith("http://")
+    ]
+    for href in _filled_by_pardot_excluded(email.links):
+        if _URL_NOISE.sub("", href).lower().startswith("http://"):
+            message = f"link {show_value(href)} uses plain http://: use https://"
+            out.append(Finding("insecure-url", "html", message, rendered_line(html, href)))
     return out
 
 
-def _html(html: str, text: str | None, kind: str) -> list[Finding]:
+@lint("javascript-link", "a javascript: link")
+def javascript_link(email: Email) -> list[Finding]:
+    return [
+        Finding(
+            "javascript-link",
+            "html",
+            f"javascript: link {show_value(href)}: mail clients block scripts",
+            rendered_line(email.html or "", href),
+        )
+        for href in _filled_by_pardot_excluded(email.links)
+        if _URL_NOISE.sub("", href).lower().startswith("javascript:")
+    ]
+
+
+@lint("link-scheme", "a link without a scheme (relative links do not work in email)")
+def link_scheme(email: Email) -> list[Finding]:
     out = []
-    size = len(html.encode("utf-8"))
-    if size > HTML_LIMIT_BYTES:
-        out.append(
-            Finding(
-                "html-size",
-                "html",
-                f"the HTML part is {size / 1024:.1f} KB; Gmail clips messages over 102 KB and hides the rest, "
-                "the unsubscribe link included: shorten it or move content to a web page",
+    for href in _filled_by_pardot_excluded(email.links):
+        bare = _URL_NOISE.sub("", href)
+        if not bare:
+            out.append(Finding("link-scheme", "html", "a link has an empty href"))
+        elif not bare.startswith("#") and not _SCHEME.match(bare):
+            message = (
+                f"link {show_value(href)} has no scheme: an email has no base address, write the full https:// URL"
             )
-        )
-    tree = parse_html(html)
-    for img in tree.css("img"):
-        src = (img.attributes.get("src") or "").strip()
-        if "alt" not in img.attributes:
-            message = f'image {show_value(src)} has no alt attribute: add a description, or alt="" if it is decorative'
-            out.append(Finding("image-alt", "html", message, rendered_line(html, src)))
-        if src.lower().startswith("http://"):
-            message = f"image {show_value(src)} is loaded over plain http://: use https://"
-            out.append(Finding("insecure-url", "html", message, rendered_line(html, src)))
-    links = []
-    for anchor in tree.css("a[href], area[href]"):
-        href = anchor.attributes.get("href") or ""
-        links.append(href)
-        out += _link(href, html)
-    if kind == "list" and not _has_preheader(tree):
-        out.append(
-            Finding(
-                "preheader",
-                "html",
-                "no preheader text: inboxes show the first text of the email next to the subject; add a hidden "
-                'preheader first in the body, e.g. <div style="display:none">…</div>',
-            )
-        )
-    if text is not None:
-        out += _missing_in_text(links, text, html)
+            out.append(Finding("link-scheme", "html", message, rendered_line(email.html or "", href)))
     return out
 
 
-def _link(href: str, html: str) -> list[Finding]:
-    """Findings for one link target (its line is looked up only when something is found)."""
-    found = _link_problem(href)
-    return [] if found is None else [Finding(found[0], "html", found[1], rendered_line(html, href))]
+def _filled_by_pardot_excluded(links: list[str]) -> list[str]:
+    """``links`` without ``%%unsubscribe%%``, ``{{EmailPreferenceCenter}}`` and the like: Pardot fills them."""
+    return [href for href in links if not (_MERGE.search(href) and not _SCHEME.match(_URL_NOISE.sub("", href)))]
 
 
-def _link_problem(href: str) -> tuple[str, str] | None:
-    bare = _URL_NOISE.sub("", href)
-    if _MERGE.search(href) and not _SCHEME.match(bare):
-        return None  # %%unsubscribe%%, {{EmailPreferenceCenter}}: Pardot fills them
-    lowered = bare.lower()
-    if lowered.startswith("javascript:"):
-        return "javascript-link", f"javascript: link {show_value(href)}: mail clients block scripts"
-    if lowered.startswith("http://"):
-        return "insecure-url", f"link {show_value(href)} uses plain http://: use https://"
-    if not bare:
-        return "link-scheme", "a link has an empty href"
-    if not bare.startswith("#") and not _SCHEME.match(bare):
-        return (
-            "link-scheme",
-            f"link {show_value(href)} has no scheme: an email has no base address, write the full https:// URL",
-        )
-    return None
+@lint("subject-empty", "a subject that is empty for a recipient missing the merge fields it uses")
+def subject_empty(email: Email) -> list[Finding]:
+    subject = email.subject
+    if subject is None or not _MERGE.search(subject) or fill(subject, _EMPTY, is_html=False, year=2000).strip():
+        return []
+    message = (
+        "the subject is empty for a prospect without the merge fields it uses; "
+        "add a fallback, e.g. {{#if Recipient.FirstName}}…{{else}}…{{/if}}"
+    )
+    return [Finding("subject-empty", "subject", message)]
+
+
+@lint("subject-length", "a subject longer than 60 characters")
+def subject_length(email: Email) -> list[Finding]:
+    if email.subject is None:
+        return []
+    shown = fill(email.subject, DEFAULT_SAMPLE, is_html=False, year=2000)
+    if len(shown) <= SUBJECT_LIMIT:
+        return []
+    message = (
+        f"the subject is {len(shown)} characters (with the sample's merge fields); inboxes cut it "
+        f"after about {SUBJECT_LIMIT}, phones after 30 to 40: put the point first or shorten it"
+    )
+    return [Finding("subject-length", "subject", message)]
+
+
+@lint("preheader", "a list email without preheader text")
+def preheader(email: Email) -> list[Finding]:
+    if email.html is None or email.kind != "list" or _has_preheader(email.tree):
+        return []
+    message = (
+        "no preheader text: inboxes show the first text of the email next to the subject; add a hidden "
+        'preheader first in the body, e.g. <div style="display:none">…</div>'
+    )
+    return [Finding("preheader", "html", message)]
 
 
 def _has_preheader(tree: LexborHTMLParser) -> bool:
@@ -199,12 +272,15 @@ def _has_preheader(tree: LexborHTMLParser) -> bool:
     return False
 
 
-def _missing_in_text(links: list[str], text: str, html: str) -> list[Finding]:
-    in_text = {u.rstrip(".,;:!?") for u in _TEXT_URL.findall(text)}
+@lint("text-link", "a link in the HTML part missing from the text part")
+def text_link(email: Email) -> list[Finding]:
+    if email.text is None or email.html is None:
+        return []
+    in_text = {u.rstrip(".,;:!?") for u in _TEXT_URL.findall(email.text)}
     in_text |= {u.rstrip("/") for u in in_text}
     out = []
     seen = set()
-    for href in links:
+    for href in email.links:
         url = href.strip()
         if not re.match(r"^https?://", url, re.IGNORECASE) or _MERGE.search(url) or url in seen:
             continue
@@ -216,10 +292,16 @@ def _missing_in_text(links: list[str], text: str, html: str) -> list[Finding]:
                     "html",
                     f"link {show_value(url)} is in the HTML part but not in the text part: "
                     "text-only readers cannot follow it",
-                    rendered_line(html, href),
+                    rendered_line(email.html, href),
                 )
             )
     return out
+
+
+REGISTRY.append(Lint("broken-link", "a link that answers 4xx/5xx or times out (validate --check-links)", None))
+
+#: Every lint, with what it checks (names are what ``policy.lints`` takes; the schemas list them too).
+LINTS: dict[str, str] = {entry.name: entry.description for entry in REGISTRY}
 
 
 def rendered_line(html: str, value: str) -> int:

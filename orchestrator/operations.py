@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 from orchestrator.apply import ApplyHooks, ApplyResult, Executor, StopRequest
 from orchestrator.config import Environment
 from orchestrator.diff import changed_fields
-from orchestrator.errors import OrchestratorError, PlanRefused
+from orchestrator.errors import ApiError, OrchestratorError, PlanRefused
 from orchestrator.pipeline import desired_for, options_for, plan_project
 from orchestrator.plan import Action, Change, Plan, PlanSource
 from orchestrator.planfile import CLOCK_SKEW, check_applicable, held_for_time
@@ -49,6 +49,7 @@ from orchestrator.state.models import PlanningQuery, SendStatus, StateSnapshot
 
 if TYPE_CHECKING:
     from orchestrator.pardot.client import PardotClient
+    from orchestrator.pardot.models import ListEmailSummary
 
 #: The reason given to a change that is held because no reviewer saw it.
 NOT_REVIEWED = (
@@ -128,16 +129,23 @@ def compute_plan(
     audience: bool = False,
     snapshot: StateSnapshot | None = None,
     count_audiences: bool = True,
+    refresh: bool = False,
 ) -> Plan:
     """The plan at ``now``: files against the state (read without the lock: the records the
     plan's rules can look at, or ``snapshot`` when given) and Pardot's templates, with audiences
     counted when asked or when a ``max_recipients`` cap needs it (never with
-    ``count_audiences=False``: re-checking a saved plan keeps its own counts)."""
+    ``count_audiences=False``: re-checking a saved plan keeps its own counts), and with
+    ``refresh``, against what Pardot holds of the recorded sends (:func:`refresh_plan`, which
+    needs every record in its lookback, so a refreshed plan reads the whole state)."""
     source = git_source(target.project.config.root)
     options = options_for(target.env, allow_late=allow_late)
     desired = desired_for(target.project, target.env, now, options)
     if snapshot is None:
-        snapshot = target.store.planning_view(planning_query(desired[0], now, options))
+        snapshot = (
+            target.store.snapshot()
+            if refresh
+            else target.store.planning_view(planning_query(desired[0], now, options))
+        )
     marks = journal_marks(target.store, snapshot, {send.key for send in desired[0]})
 
     def plan_with(kept: frozenset[str]) -> Plan:
@@ -161,9 +169,51 @@ def compute_plan(
     kept = kept_orphans(target.store, result)
     if kept:
         result = plan_with(kept)
+    if refresh and not result.errored:
+        result = refresh_plan(target, result, snapshot, now)
     if result.errored or not count_audiences or not (audience or needs_audience(result)):
         return result
     return _count_audiences(target, result, now)
+
+
+def refresh_plan(target: Target, plan: Plan, snapshot: StateSnapshot, now: datetime) -> Plan:
+    """``plan`` with what Pardot holds of the recorded list sends (``plan --refresh``).
+
+    One v5 list-email query from the oldest record checked (:mod:`orchestrator.refresh`), read
+    page by page up to :func:`orchestrator.refresh.page_budget`; a query that stops there leaves
+    the records it did not reach "unseen", never unchanged. A failed query fails the plan: a
+    refresh that could not read Pardot must not look like one that found nothing.
+    """
+    from orchestrator.refresh import compare, page_budget, scope, with_findings
+
+    chosen = scope(snapshot.records.values(), now, target.env.policy.missed_lookback)
+    try:
+        seen, pages, complete = read_list_emails_since(target.client, chosen.since, page_budget(len(chosen.records)))
+    except ApiError as exc:
+        raise ApiError(
+            f"plan --refresh could not read Pardot's list emails (GET /api/v5/objects/list-emails): {exc.message}",
+            code=None,
+            http_status=exc.http_status,
+            hint=exc.hint or "try again; `orchestrator plan` without --refresh plans from the state alone",
+        ) from exc
+    drifts = compare(chosen.records, seen, now, complete=complete)
+    return with_findings(plan, chosen, drifts, pages=pages)
+
+
+def read_list_emails_since(
+    client: PardotClient, since: datetime | None, budget: int
+) -> tuple[list[ListEmailSummary], int, bool]:
+    """The list emails created since ``since``, read page by page up to ``budget`` pages: the
+    emails, the pages read, and whether the query reached its end (True when the budget is 0)."""
+    seen: list[ListEmailSummary] = []
+    pages, token = 0, None
+    while pages < budget:
+        page, token = client.query_list_emails_v5_since(since if token is None else None, page_token=token)
+        pages += 1
+        seen += page
+        if token is None:
+            return seen, pages, True
+    return seen, pages, budget == 0
 
 
 def needs_audience(plan: Plan) -> bool:

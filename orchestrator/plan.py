@@ -31,6 +31,7 @@ class Action(enum.Enum):
     UNKNOWN = ("unknown", "?")  # an earlier apply could not learn the outcome; resolve first
     ORPHANED = ("orphaned", "-")  # in state, no longer in the files
     SKIPPED = ("skipped", "/")  # deliberately not sent (`state skip`) until its content changes
+    DRIFTED = ("drifted", "~")  # recorded, but Pardot does not hold it as recorded (plan --refresh)
 
     def __init__(self, label: str, symbol: str) -> None:
         self.label = label
@@ -110,12 +111,30 @@ class PlanSource:
 def needs_attention(change: Change) -> bool:
     """True for a change a human must look at before the plan is fully carried out.
 
-    Blocked, missed and unknown sends, orphans that will still go out or whose outcome is unknown,
-    and sends held over ``max_recipients``: CI must not go green on any of these.
+    Blocked, missed, unknown and drifted sends, orphans that will still go out or whose outcome is
+    unknown, and sends held over ``max_recipients``: CI must not go green on any of these.
     """
-    if change.action in (Action.BLOCKED, Action.MISSED, Action.UNKNOWN):
+    if change.action in (Action.BLOCKED, Action.MISSED, Action.UNKNOWN, Action.DRIFTED):
         return True
     return (change.action is Action.ORPHANED and change.loud) or change.over_cap
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """What ``plan --refresh`` read of Pardot (:mod:`orchestrator.refresh`).
+
+    ``checked`` records were looked up with ``pages`` query pages (one request each), for list
+    emails created since ``since``; ``not_checked`` sent or scheduled records were left out (one-
+    to-one sends, history older than the lookback, records younger than the v5 cache); ``notes``
+    are findings that need no one ("KEY: what was found"), such as an email deleted after it went
+    out. Findings that need a human are ``drifted`` changes.
+    """
+
+    checked: int
+    pages: int
+    since: datetime | None
+    not_checked: int = 0
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -137,6 +156,7 @@ class Plan:
     allow_late: bool = False
     source: PlanSource = field(default_factory=PlanSource)
     format_version: str = FORMAT_VERSION
+    refresh: Refresh | None = None  # None: Pardot was not read (plan without --refresh)
 
     @property
     def errored(self) -> bool:

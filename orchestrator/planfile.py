@@ -19,15 +19,15 @@ from orchestrator.atomic import PRIVATE, write_text
 from orchestrator.desired import fingerprint
 from orchestrator.digest import digest
 from orchestrator.errors import Diagnostic, OrchestratorError, PlanRefused
-from orchestrator.plan import FORMAT_VERSION, Action, Audience, Change, Plan, PlanSource
+from orchestrator.plan import FORMAT_VERSION, Action, Audience, Change, Plan, PlanSource, Refresh
 from orchestrator.policy import content_problems
 from orchestrator.redact import scrub_data
 from orchestrator.schedule import utc_iso
 
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
-    """The versioned JSON form of ``plan`` (without checksum)."""
-    return {
+    """The versioned JSON form of ``plan`` (without checksum); ``refresh`` only for a refreshed plan."""
+    out: dict[str, Any] = {
         "format_version": plan.format_version,
         "environment": plan.environment,
         "business_unit_id": plan.business_unit_id,
@@ -52,6 +52,15 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
             "note": plan.source.note,
         },
     }
+    if plan.refresh is not None:
+        out["refresh"] = {
+            "checked": plan.refresh.checked,
+            "pages": plan.refresh.pages,
+            "since": plan.refresh.since.isoformat() if plan.refresh.since else None,
+            "not_checked": plan.refresh.not_checked,
+            "notes": list(plan.refresh.notes),
+        }
+    return out
 
 
 def _change_to_dict(change: Change) -> dict[str, Any]:
@@ -107,6 +116,19 @@ def plan_from_dict(data: dict[str, Any]) -> Plan:
             note=data["source"]["note"],
         ),
         format_version=data["format_version"],
+        refresh=_refresh_from_dict(data.get("refresh")),
+    )
+
+
+def _refresh_from_dict(data: dict[str, Any] | None) -> Refresh | None:
+    if data is None:
+        return None
+    return Refresh(
+        checked=data["checked"],
+        pages=data["pages"],
+        since=datetime.fromisoformat(data["since"]) if data["since"] else None,
+        not_checked=data["not_checked"],
+        notes=tuple(data["notes"]),
     )
 
 

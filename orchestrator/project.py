@@ -7,26 +7,27 @@ sends); the CLI's ``validate``, ``render`` and ``plan`` all start here.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from orchestrator.campaigns import Campaign, discover, load_campaigns
+from orchestrator.campaigns import Campaign, Rejected, discover, load_campaigns
 from orchestrator.config import Config, Environment, load_config
 from orchestrator.desired import DesiredSend
+from orchestrator.desired_sends import build_sends
 from orchestrator.errors import Diagnostic, ProjectInvalid
 from orchestrator.lints import lint_problems
 from orchestrator.render import Renderer, template_cache_root
-from orchestrator.sends import build_sends
 
 
 @dataclass(frozen=True)
 class Project:
-    """A loaded project: config and the campaigns that passed the schema."""
+    """A loaded project: config, the campaigns that passed the schema, and the files it refused."""
 
     config: Config
     campaigns: list[Campaign]
     problems: list[Diagnostic]
+    rejected: list[Rejected] = field(default_factory=list)
 
     def campaign(self, name: str) -> Campaign:
         """The campaign called ``name``; a clear error listing the known names otherwise."""
@@ -67,8 +68,8 @@ def load_project(root: Path, paths: list[Path] | None = None) -> Project:
             ]
         )
     files = discover(config.campaigns_dir) if not paths else _expand(paths)
-    campaigns, problems = load_campaigns(files, config.root, confine=config.campaigns_dir)
-    return Project(config, campaigns, problems)
+    campaigns, problems, rejected = load_campaigns(files, config.root, confine=config.campaigns_dir)
+    return Project(config, campaigns, problems, rejected)
 
 
 def _expand(paths: list[Path]) -> list[Path]:
@@ -92,6 +93,7 @@ def desired_sends(
     """Every desired send in ``env`` at ``now``, with loading problems and send problems together.
 
     ``lints`` adds the email lints (``orchestrator.lints``) of the sends built, at their policy level.
+    The whole project (no ``campaigns``) also checks the sound parts of the files the schema refused.
     """
     renderer = Renderer(project.config.campaigns_dir, cache_dir=template_cache_root(project.config.root))
     sends, problems = build_sends(
@@ -103,6 +105,7 @@ def desired_sends(
         renderer=renderer,
         applied=applied,
         lead_time=lead_time,
+        rejected=project.rejected if campaigns is None else (),
     )
     if lints:
         problems += lint_problems(sends, campaigns if campaigns is not None else project.campaigns, env.policy)

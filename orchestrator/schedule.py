@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from orchestrator.desired import ScheduleKind
+
 #: Most occurrences one cron schedule may produce inside its horizon.
 MAX_OCCURRENCES = 500
 DEFAULT_HORIZON = timedelta(days=7)
@@ -33,10 +35,14 @@ class ScheduleError(ValueError):
 
 @dataclass(frozen=True)
 class Occurrence:
-    """One send time. ``at`` is aware UTC, or ``None`` for "send on apply" (``now: true``)."""
+    """One send time. ``at`` is aware UTC, or ``None`` for "send on apply" (``now: true``).
+
+    ``kind`` is the kind of schedule it came from, so no later stage reads the schedule again.
+    """
 
     at: datetime | None
     zone: ZoneInfo
+    kind: ScheduleKind
     index: int = 0
 
     @property
@@ -218,7 +224,7 @@ def expand(
     lookback: timedelta = timedelta(0),
     horizon_override: timedelta | None = None,
 ) -> list[Occurrence]:
-    """All occurrences of ``schedule`` relevant at ``now``.
+    """All occurrences of ``schedule`` relevant at ``now``, each with its kind (:class:`ScheduleKind`).
 
     ``at`` gives one occurrence whatever its time (the planner decides whether it is due, future
     or missed). ``cron`` gives the occurrences in ``(now - lookback, now + horizon]``, clipped to
@@ -227,10 +233,10 @@ def expand(
     from orchestrator.config import parse_duration
 
     if not schedule or schedule.get("now"):
-        return [Occurrence(None, default_zone)]
+        return [Occurrence(None, default_zone, ScheduleKind.NOW)]
     zone = zone_named(str(schedule["timezone"])) if "timezone" in schedule else default_zone
     if "at" in schedule:
-        return [Occurrence(parse_time(str(schedule["at"]), zone, "at"), zone)]
+        return [Occurrence(parse_time(str(schedule["at"]), zone, "at"), zone, ScheduleKind.AT)]
     horizon = horizon_override or (
         parse_duration(str(schedule["horizon"])) if "horizon" in schedule else DEFAULT_HORIZON
     )
@@ -245,4 +251,4 @@ def expand(
     if end <= start:
         return []
     times = cron_times(str(schedule["cron"]), zone, start, end)
-    return [Occurrence(t, zone, i) for i, t in enumerate(times)]
+    return [Occurrence(t, zone, ScheduleKind.CRON, i) for i, t in enumerate(times)]

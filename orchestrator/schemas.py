@@ -133,6 +133,22 @@ def validate_data(name: str, data: Any) -> list[str]:
     ]
 
 
+def faulty_keys(name: str, data: Any) -> frozenset[str]:
+    """The top-level keys of ``data`` that schema ``name`` objects to, at or below them.
+
+    Any error counts, including those inside the alternatives of a ``oneOf``: a key is sound
+    only if no branch complains about it, so a later stage may read it as the schema promises.
+    """
+
+    def walk(errors: Iterator[ValidationError] | list[ValidationError]) -> Iterator[str]:
+        for err in errors:
+            if err.absolute_path:
+                yield str(err.absolute_path[0])
+            yield from walk(err.context or [])
+
+    return frozenset(walk(validator(name).iter_errors(data)))
+
+
 def validate_document(name: str, doc: Document) -> list[Diagnostic]:
     """Validate a loaded YAML document; every error is located at its YAML node."""
     out: list[Diagnostic] = []

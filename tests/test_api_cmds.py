@@ -17,7 +17,7 @@ import yaml
 
 from orchestrator.sandbox import SANDBOX_BUSINESS_UNIT, SANDBOX_TOKEN, SandboxApp, serve
 from orchestrator.stats import COUNT_FIELDS, RATE_FIELDS, ROW_FIELDS
-from tests.report.helpers import (
+from tests.helpers import (
     EXAMPLE_KEYS,
     HIDDEN_ADDRESS,
     MASKED_ADDRESS,

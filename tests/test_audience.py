@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 import yaml
-from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orchestrator.audience import AudienceIndex
-from orchestrator.cli.main import cli
+from tests.helpers import REPO, copy_example, run
 
-REPO = Path(__file__).resolve().parent.parent
 NOW = "2026-11-27T12:00:00Z"
 
 
@@ -67,19 +64,7 @@ def test_overlap_suppression_and_opt_out_by_hand() -> None:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    root = tmp_path / "example"
-    root.mkdir()
-    shutil.copy(REPO / "orchestrator.yaml", root)
-    shutil.copytree(REPO / "campaigns", root / "campaigns")
-    return root
-
-
-def run(project: Path, *args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, ["--project", str(project), *args])
-    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), repr(
-        result.exception
-    )
-    return result.exit_code, result.stdout, result.stderr
+    return copy_example(tmp_path / "example")
 
 
 def seed_count(list_ids: list[int], suppression: list[int], operational: bool) -> int:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.report.helpers import NOW, copy_example
-from tests.report.helpers import run_at_now as run
+from tests.helpers import NOW, copy_example
+from tests.helpers import run_at_now as run
 
 
 def test_an_unquoted_off_lint_level_is_off(tmp_path: Path) -> None:
@@ -27,7 +27,7 @@ def test_validate_all_envs_fails_when_the_environment_ci_plans_in_does_not_exist
 
     from orchestrator.cli.common import App
     from orchestrator.cli.main import cli
-    from tests.report.helpers import fixed_clock
+    from tests.helpers import fixed_clock
 
     project = copy_example(tmp_path / "example")
     result = CliRunner().invoke(

@@ -14,7 +14,7 @@ import pytest
 
 from orchestrator.cli.annotations import command, escape_data, escape_property
 from orchestrator.linkcheck import _allow_loopback_for_tests
-from tests.report.helpers import NOW, applied_example, copy_example, run
+from tests.helpers import NOW, applied_example, copy_example, run
 
 
 def git_repo(root: Path) -> Path:

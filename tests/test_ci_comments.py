@@ -154,14 +154,14 @@ def test_no_subject_or_key_text_changes_the_comment_structure(subject: str) -> N
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    from tests.report.helpers import copy_example
+    from tests.helpers import copy_example
 
     return copy_example(tmp_path / "example")
 
 
 def test_out_dir_writes_owner_only_parts_and_a_manifest_of_them(project: Path, tmp_path: Path) -> None:
-    from tests.report.helpers import NOW as CLI_NOW
-    from tests.report.helpers import run
+    from tests.helpers import NOW as CLI_NOW
+    from tests.helpers import run
 
     out = tmp_path / "comment"
     code, stdout, stderr = run(project, "plan", "--format", "markdown", "--out-dir", str(out), "--now", CLI_NOW)
@@ -178,7 +178,7 @@ def test_out_dir_writes_owner_only_parts_and_a_manifest_of_them(project: Path, t
 
 
 def test_out_dir_needs_markdown(project: Path, tmp_path: Path) -> None:
-    from tests.report.helpers import run
+    from tests.helpers import run
 
     code, _, err = run(project, "plan", "--out-dir", str(tmp_path / "x"))
     assert code not in (0, 1) and "--format markdown" in err
@@ -258,8 +258,8 @@ def assert_fits(parts: list[str]) -> None:
 
 def test_ten_deep_zero_width_paths_fit_through_the_cli(project: Path, tmp_path: Path) -> None:
     """The reproduction: one warning naming ten deep paths of zero-width characters."""
-    from tests.report.helpers import NOW as CLI_NOW
-    from tests.report.helpers import run
+    from tests.helpers import NOW as CLI_NOW
+    from tests.helpers import run
 
     spring = (project / "campaigns" / "spring-sale.yaml").read_text()
     preheader = "{% block preheader %}Everything is {{ discount }}% off until {{ ends }}.{% endblock %}"

@@ -22,7 +22,7 @@ import yaml
 
 from orchestrator.outdir import claim
 from orchestrator.redact import mask_emails
-from tests.report.helpers import NOW, copy_example, run
+from tests.helpers import NOW, copy_example, run
 
 REPO = Path(__file__).resolve().parent.parent
 WORKFLOWS = REPO / "examples" / "github-actions"

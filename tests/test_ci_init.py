@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from orchestrator.cli.main import cli
-from tests.report.helpers import NOW, run
+from tests.helpers import NOW, run
 
 REPO = Path(__file__).resolve().parent.parent
 WORKFLOWS = ("orchestrator-plan.yml", "orchestrator-deploy.yml")

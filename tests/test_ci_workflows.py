@@ -174,6 +174,17 @@ def test_the_deploy_applies_the_approved_saved_plan_and_nothing_else() -> None:
     assert deploy["jobs"]["plan"]["timeout-minutes"] <= 15
 
 
+def test_every_artifact_is_kept_at_most_seven_days() -> None:
+    """Plans hold prospect addresses and previews rendered emails, readable by everyone who can
+    read the repository's Actions (issue 18: artifact retention at most 7 days)."""
+    for path in WORKFLOW_FILES:
+        uploads = [s for job in load(path)["jobs"].values() for s in job["steps"]
+                   if s.get("uses", "").startswith("actions/upload-artifact")]
+        assert uploads, path.name
+        for step in uploads:
+            assert 1 <= int(step["with"]["retention-days"]) <= 7, (path.name, step["with"])
+
+
 def test_no_python_runs_from_the_checkout_and_the_install_is_hash_locked() -> None:
     for path in WORKFLOW_FILES:
         workflow = load(path)

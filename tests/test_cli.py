@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import click
@@ -11,9 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from orchestrator.cli.main import cli
-
-REPO = Path(__file__).resolve().parent.parent
-NOW = "2026-11-27T12:00:00Z"
+from tests.helpers import NOW, copy_example
+from tests.helpers import invoke as run
 
 
 def _all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -40,20 +38,7 @@ def test_every_command_has_help(path: tuple[str, ...]) -> None:
 
 @pytest.fixture
 def example(tmp_path: Path) -> Path:
-    root = tmp_path / "example"
-    root.mkdir()
-    shutil.copy(REPO / "orchestrator.yaml", root)
-    shutil.copytree(REPO / "campaigns", root / "campaigns")
-    return root
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args))
-    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), repr(
-        result.exception
-    )
-    assert "Traceback" not in result.output
-    return result.exit_code, result.stdout, result.stderr
+    return copy_example(tmp_path / "example")
 
 
 def test_example_project_validates(example: Path) -> None:
@@ -170,10 +155,7 @@ def test_a_command_closes_the_in_process_sandbox(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    root = tmp_path / "p"
-    root.mkdir()
-    shutil.copy(REPO / "orchestrator.yaml", root)
-    shutil.copytree(REPO / "campaigns", root / "campaigns")
+    root = copy_example(tmp_path / "p")
     done = subprocess.run(
         [sys.executable, "-m", "orchestrator", "apply", "--auto-approve", "--now", NOW],
         cwd=root,

@@ -51,7 +51,7 @@ def _problems(tmp_path: Path, api: str) -> list[str]:
 @pytest.mark.parametrize(
     ("api", "fragment"),
     [
-        (f"{PARDOT}, version: 5, auth: {{method: token, token_env: T}}", "version 5 is not supported"),
+        (f"{PARDOT}, version: 6, auth: {{method: token, token_env: T}}", "api.version must be 3, 4 or 5"),
         (
             f"{PARDOT}, auth: {{method: client_credentials, client_id_env: A, client_secret_env: B}}",
             "client_credentials needs login_url: your org's My Domain login URL",

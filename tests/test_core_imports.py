@@ -54,7 +54,7 @@ def test_the_apply_path_loads_only_what_it_uses(module: str) -> None:
 
 def test_the_check_sees_a_loaded_library() -> None:
     """The probe itself works: the campaign compiler does load them."""
-    assert set(_loaded_after_import("orchestrator.sends")) >= {"jinja2", "jsonschema"}
+    assert set(_loaded_after_import("orchestrator.desired_sends")) >= {"jinja2", "jsonschema"}
 
 
 @pytest.mark.parametrize(

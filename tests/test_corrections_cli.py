@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.report.helpers import NOW, applied_example, sandbox_emails
-from tests.report.helpers import run_at_now as run
+from tests.helpers import NOW, applied_example, sandbox_emails
+from tests.helpers import run_at_now as run
 
 MISSED_AT = "2026-12-15T09:00:00Z"  # the 2026-12-14 issue (08:00Z) was never applied: missed
 MISSED_KEY = "weekly-newsletter@2026-12-14T08:00:00Z"

@@ -26,7 +26,7 @@ from orchestrator.cli.common import App
 from orchestrator.cli.main import cli
 from orchestrator.sandbox import SANDBOX_BUSINESS_UNIT, SANDBOX_TOKEN, SandboxApp, serve
 from orchestrator.state import open_store
-from tests.report.helpers import fixed_clock
+from tests.helpers import fixed_clock
 
 NOW = "2027-03-01T12:00:00Z"
 CANARY = {

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from orchestrator.digest import digest
-from tests.report.helpers import copy_example, sandbox_emails
-from tests.report.helpers import run_at_now as run
+from tests.helpers import copy_example, sandbox_emails
+from tests.helpers import run_at_now as run
 
 WELCOME = "welcome-back@2027-01-12T15:30:00Z"
 WEEKLY = "weekly-newsletter@2026-12-07T08:00:00Z"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.report.helpers import NOW, copy_example, fixed_clock, run, sandbox_emails
+from tests.helpers import NOW, copy_example, fixed_clock, run, sandbox_emails
 
 SALE = "spring-sale@2027-03-01T14:00:00Z"
 GIT = ["git", "-c", "user.name=Tess Ter", "-c", "user.email=tess@example.com", "-c", "commit.gpgsign=false"]

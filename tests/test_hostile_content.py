@@ -14,15 +14,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchestrator.cli.main import cli
 from orchestrator.errors import RenderError
 from orchestrator.policy import OK, opt_out_status
 from orchestrator.render import RenderBudget, Renderer, Source
 from orchestrator.sandbox import SANDBOX_BASE_URL, SANDBOX_BUSINESS_UNIT, SANDBOX_TOKEN, SandboxApp, inprocess_transport
+from tests.helpers import output as _run
 
 CASES = Path(__file__).parent / "cases"
 AUTH = {"Authorization": f"Bearer {SANDBOX_TOKEN}", "Pardot-Business-Unit-Id": SANDBOX_BUSINESS_UNIT}
@@ -44,13 +43,6 @@ def _project(tmp_path: Path, campaign: str = CAMPAIGN) -> Path:
     shutil.copy(CASES / "base.orchestrator.yaml", root / "orchestrator.yaml")
     (root / "campaigns" / "a.yaml").write_text(campaign)
     return root
-
-
-def _run(root: Path, *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, ["--project", str(root), *args])
-    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), result.exception
-    assert "Traceback" not in result.output
-    return result.exit_code, result.output
 
 
 def test_a_partial_linked_to_proc_environ_never_leaks_the_token(

@@ -26,7 +26,7 @@ from orchestrator.sandbox import (
     inprocess_transport,
 )
 from orchestrator.state.models import StateSnapshot
-from tests.report.helpers import NOW, copy_example, fixed_clock, run
+from tests.helpers import NOW, copy_example, fixed_clock, run
 
 
 def _break_ids(project: Path) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from orchestrator.schemas import validate_data
-from tests.report.helpers import NOW, copy_example, sandbox_emails
-from tests.report.helpers import run_at_now as run
+from tests.helpers import NOW, copy_example, sandbox_emails
+from tests.helpers import run_at_now as run
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ import json
 import re
 from pathlib import Path
 
-from tests.report.helpers import NOW, copy_example
-from tests.report.helpers import run_at_now as run
+from tests.helpers import NOW, copy_example
+from tests.helpers import run_at_now as run
 
 ADDRESSES = ("p5001@example.com", "p5002@example.com")  # sandbox prospects: same first letter and domain
 MASKED = re.compile(r"demo-followup/p\*\*\*@example\.com#[0-9a-f]{4}")

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.outdir import MANIFEST, claim
-from tests.report.helpers import NOW, copy_example, run
+from tests.helpers import NOW, copy_example, run
 
 #: Each command that writes a folder, given the project and the folder.
 Command = Callable[[Path, Path], tuple[int, str, str]]

@@ -18,7 +18,7 @@ from orchestrator.reconcile import ABSENCE_SETTLE, reconcile
 from orchestrator.sandbox import SANDBOX_BASE_URL, SANDBOX_BUSINESS_UNIT, SANDBOX_TOKEN, SandboxApp, inprocess_transport
 from orchestrator.state import open_store
 from orchestrator.state.models import SendStatus
-from tests.report.helpers import NOW, run
+from tests.helpers import NOW, run
 
 CONFIG = (
     "version: 1\ntimezone: UTC\nenvironments:\n  sandbox:\n"

@@ -16,8 +16,8 @@ import pytest
 from orchestrator.config import load_config
 from orchestrator.connect import build_store
 from orchestrator.digest import digest
-from tests.report.helpers import NOW, copy_example, sandbox_emails
-from tests.report.helpers import run_at_now as run
+from tests.helpers import NOW, copy_example, sandbox_emails
+from tests.helpers import run_at_now as run
 
 SALE = "spring-sale@2027-03-01T14:00:00Z"
 

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orchestrator.cli.main import cli
+from orchestrator.desired import ScheduleKind
 from orchestrator.schedule import ScheduleError, cron_times, expand, localize, parse_time, utc_iso
 
 NY = ZoneInfo("America/New_York")
@@ -98,6 +99,15 @@ def test_expand_window_start_until_and_horizon() -> None:
     assert [o.index for o in occ] == [0, 1, 2]
     assert expand({"now": True}, NY, now)[0].at is None
     assert expand(None, NY, now)[0].at is None
+
+
+def test_expand_says_which_kind_of_schedule_each_occurrence_comes_from() -> None:
+    """The one reader of a schedule is ``expand``: later stages take the kind from it."""
+    now = datetime(2027, 1, 1, tzinfo=UTC)
+    assert {o.kind for o in expand({"cron": "0 9 * * *"}, NY, now)} == {ScheduleKind.CRON}
+    assert [o.kind for o in expand({"at": "2027-02-01T09:00:00"}, NY, now)] == [ScheduleKind.AT]
+    assert [o.kind for o in expand({"now": True}, NY, now)] == [ScheduleKind.NOW]
+    assert [o.kind for o in expand(None, NY, now)] == [ScheduleKind.NOW]
 
 
 def test_lookback_includes_recent_past_occurrences() -> None:

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from orchestrator.cli.common import App
 from orchestrator.cli.main import cli
 from orchestrator.sandbox import SANDBOX_BUSINESS_UNIT, SandboxApp, serve
-from tests.report.helpers import fixed_clock
+from tests.helpers import fixed_clock
 
 REPO = Path(__file__).resolve().parent.parent
 NOW = "2026-11-27T12:00:00Z"

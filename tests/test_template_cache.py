@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import shutil
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,13 +20,12 @@ from pathlib import Path
 import jinja2
 import pytest
 import yaml
-from click.testing import CliRunner
 from jinja2.bccache import bc_magic
 
 from orchestrator import __version__
-from orchestrator.cli.main import cli
 from orchestrator.render import Renderer, Source, template_cache_root
 from orchestrator.usercache import private_folder
+from tests.helpers import copy_example, output
 
 REPO = Path(__file__).resolve().parents[1]
 NOW = "2027-01-01T00:00:00Z"
@@ -46,11 +44,7 @@ class _Payload:
 
 
 def _example_project(tmp_path: Path) -> Path:
-    root = tmp_path / "project"
-    root.mkdir()
-    shutil.copy(REPO / "orchestrator.yaml", root / "orchestrator.yaml")
-    shutil.copytree(REPO / "campaigns", root / "campaigns")
-    return root
+    return copy_example(tmp_path / "project")
 
 
 def _strings(value: object) -> Iterator[str]:
@@ -96,10 +90,7 @@ def _plant(folder: Path, names: set[str], marker: Path) -> int:
 
 
 def _run(root: Path, *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, ["--project", str(root), *args, "--now", NOW])
-    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), result.exception
-    assert "Traceback" not in result.output
-    return result.exit_code, result.output
+    return output(root, *args, "--now", NOW)
 
 
 def _files(folder: Path) -> set[Path]:

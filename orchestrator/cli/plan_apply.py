@@ -27,12 +27,14 @@ from orchestrator.cli.exitcodes import SIGNAL_EXIT, ExitCode
 from orchestrator.cli.planview import print_markdown, print_text
 from orchestrator.errors import OrchestratorError
 from orchestrator.outdir import OutputFolder, claim, trusted_roots
-from orchestrator.plan import Change, Plan
+from orchestrator.plan import Action, Change, Plan
 from orchestrator.planfile import load_plan, plan_to_dict, write_plan
 from orchestrator.provenance import approver
 from orchestrator.redact import mask_emails
 
 FORMATS = click.Choice(["text", "json", "markdown", "github"])
+#: What makes a plan need a human, as apply's last line names it (a refreshed plan adds drifted).
+_ATTENTION_KINDS = "blocked, missed, unknown or orphaned"
 
 
 def _show(app: App, plan: Plan, fmt: str, *, show_unchanged: bool = False, out: OutputFolder | None = None) -> None:
@@ -112,6 +114,12 @@ allow_late_option = click.option(
     metavar="DIR",
     help="Write previews (HTML, text, screenshots) of every send the plan would make into DIR (new or empty).",
 )
+@click.option(
+    "--refresh",
+    is_flag=True,
+    help="Also read what Pardot holds of the recorded list sends (one v5 query page per 200 sends of the "
+    "lookback and ahead) and report any missing, deleted, unsent or edited as needing a human.",
+)
 @allow_late_option
 @audience_option
 @now_option
@@ -123,6 +131,7 @@ def plan(
     out_dir: Path | None,
     detailed_exitcode: bool,
     show_unchanged: bool,
+    refresh: bool,
     allow_late: bool,
     audience: bool,
     previews: Path | None,
@@ -132,7 +141,9 @@ def plan(
     Compares the campaign files with the state of what was already sent, and with Pardot's
     templates. Sends already made are never repeated; changes to sent or scheduled emails are
     shown as blocked, since Pardot cannot change them. Planning reads the state without locking
-    it, so plans never wait for each other or for an apply.
+    it, so plans never wait for each other or for an apply. With --refresh it also reads Pardot's
+    list emails, like Terraform's refresh: a recorded send Pardot no longer holds as recorded is
+    shown as drifted, with the command that settles it.
     """
     if out_dir is not None and fmt != "markdown":
         raise click.UsageError("--out-dir writes Markdown comments: use it with --format markdown")
@@ -142,7 +153,9 @@ def plan(
         comment = folders.enter_context(_output_folder(app, out_dir, "--out-dir")) if out_dir else None
         shots = folders.enter_context(_output_folder(app, previews, "--previews")) if previews else None
         now = app.send_now() if out is not None else app.now()
-        result = operations.compute_plan(_target(app, read_only=True), now, allow_late=allow_late, audience=audience)
+        result = operations.compute_plan(
+            _target(app, read_only=True), now, allow_late=allow_late, audience=audience, refresh=refresh
+        )
         checksum = write_plan(result, out) if out is not None else None
         _show(app, result, fmt, show_unchanged=show_unchanged, out=comment)
         if shots is not None:
@@ -287,10 +300,11 @@ def _report(app: App, chosen: Plan, result: ApplyResult | None, hooks: _Progress
         if attention:
             shown = ", ".join(c.key if app.reveal_emails else mask_emails(c.key) for c in attention[:_KEYS_SHOWN])
             more = f" and {len(attention) - _KEYS_SHOWN} more" if len(attention) > _KEYS_SHOWN else ""
-            parts.append(
-                f"{len(attention)} in the plan need a human (blocked, missed, unknown or orphaned: {shown}{more})"
-            )
-        say("Needs attention: " + "; ".join(parts) + ". Run `orchestrator plan` to see why.")
+            drifted = any(c.action is Action.DRIFTED for c in attention)
+            kinds = "blocked, missed, unknown, orphaned or drifted in Pardot" if drifted else _ATTENTION_KINDS
+            parts.append(f"{len(attention)} in the plan need a human ({kinds}: {shown}{more})")
+        again = "orchestrator plan --refresh" if chosen.refresh is not None else "orchestrator plan"
+        say("Needs attention: " + "; ".join(parts) + f". Run `{again}` to see why.")
         return ExitCode.ATTENTION
     if not outcomes:
         say("No changes: nothing to send.")

@@ -35,6 +35,7 @@ _STYLE = {
     Action.UNKNOWN: "bold magenta",
     Action.ORPHANED: "yellow",
     Action.SKIPPED: "dim",
+    Action.DRIFTED: "bold red",
 }
 
 _SUMMARY = [
@@ -47,6 +48,7 @@ _SUMMARY = [
     (Action.UNKNOWN, "unknown"),
     (Action.ORPHANED, "orphaned"),
     (Action.SKIPPED, "skipped"),
+    (Action.DRIFTED, "drifted in Pardot"),
 ]
 
 
@@ -56,6 +58,24 @@ def when(change: Change) -> str:
         return "on apply"
     local = change.scheduled_time.astimezone(ZoneInfo(change.timezone))
     return f"{utc_iso(change.scheduled_time)} ({local.strftime('%Y-%m-%d %H:%M %Z')}, {change.timezone})"
+
+
+def refresh_line(plan: Plan) -> str:
+    """What ``plan --refresh`` read of Pardot, or that it did not read it (never "all seen" silently)."""
+    refresh = plan.refresh
+    if refresh is None:
+        return "Not refreshed: Pardot's list emails were not read (`orchestrator plan --refresh` reads them)."
+    since = f" created since {utc_iso(refresh.since)}" if refresh.since else ""
+    line = (
+        f"Refreshed from Pardot: {refresh.checked} recorded list send(s) checked with {refresh.pages} "
+        f"query page(s) of list emails{since}"
+    )
+    if refresh.not_checked:
+        line += (
+            f"; {refresh.not_checked} recorded send(s) not checked (one-to-one, older than the lookback, "
+            "or recorded in the last 5 minutes)"
+        )
+    return line + "."
 
 
 def summary_line(plan: Plan) -> str:
@@ -227,6 +247,10 @@ def print_text(plan: Plan, console: Console, *, reveal: bool = False, show_noop:
     hidden = sum(1 for c in plan.changes if c.action in (Action.NOOP, Action.DEFER))
     if hidden and not show_noop:
         add(f"({hidden} unchanged or deferred send(s) not shown; --show-unchanged lists them)\n")
+    if plan.refresh is not None:
+        add(refresh_line(plan) + "\n")
+        for note in plan.refresh.notes:
+            add(f"  note: {show(note)}\n")
     add(summary_line(plan), style="bold")
     if plan.errored:
         add("\nThe plan has errors: it can be shown but not applied.", style="bold red")
@@ -366,6 +390,7 @@ def _header(plan: Plan, needing: int) -> str:
         ("state serial", NO_STATE_YET if plan.state_lineage is None
          else f"{plan.state_serial} (lineage {code_span(_name(plan.state_lineage), in_table=True)})"),
         ("counts", _counts_line(plan)),
+        *([("refresh", html_text(refresh_line(plan)))] if plan.refresh is not None else []),
     ]
     return "\n".join(
         [

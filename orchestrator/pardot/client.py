@@ -35,9 +35,10 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import TypeVar
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import tenacity
@@ -55,13 +56,7 @@ from orchestrator.pardot import decode, endpoints
 from orchestrator.pardot.auth import TokenSource, Tracer, token_source_for
 from orchestrator.pardot.endpoints import Call
 from orchestrator.pardot.envelope import Envelope, as_list, parse_envelope
-from orchestrator.pardot.errormap import (
-    REFRESH_CODES,
-    error_for_code,
-    error_for_status,
-    map_transport_errors,
-    proves_not_sent,
-)
+from orchestrator.pardot.errormap import REFRESH_CODES, map_transport_errors
 from orchestrator.pardot.models import (
     Campaign,
     Email,
@@ -79,6 +74,7 @@ from orchestrator.pardot.models import (
 )
 from orchestrator.pardot.settings import ApiSettings, check_transport_security
 from orchestrator.pardot.transport import BodyTooLarge, check_deadline, deadline, install_deadlines, read_capped
+from orchestrator.pardot.versions import ApiVersion, api_version
 from orchestrator.redact import mask_emails, redact
 
 __all__ = ["DEFAULT_RETRY_WAIT", "PardotClient"]
@@ -113,12 +109,16 @@ def _show_origin(origin: Origin) -> str:
     return f"{scheme}://{shown}" if _DEFAULT_PORTS.get(scheme) == port else f"{scheme}://{shown}:{port}"
 
 
-def _retryable(call: Call, error: BaseException) -> bool:
-    """May ``call`` be tried again after ``error``? The whole exactly-once policy is here."""
+def _retryable(api: ApiVersion, call: Call, error: BaseException) -> bool:
+    """May ``call`` be tried again after ``error``? The whole exactly-once policy is here.
+
+    A send is retried only when ``api`` (the version's own rule) says the failure proves the
+    request was not processed.
+    """
     if isinstance(error, ApiRateLimited):
         return True
     if call.is_send:
-        return proves_not_sent(error)
+        return api.proves_not_sent(error)
     return isinstance(error, ApiTransientError)
 
 
@@ -143,7 +143,8 @@ class PardotClient:
     ``httpx.MockTransport`` in tests); ``env`` is where ``*_env`` settings are looked up
     (default ``os.environ``, read on first use); ``tracer(request, response)`` sees every
     exchange (its body not read yet), ``response`` None when the transport failed.
-    ``retry_wait`` and ``sleep`` let tests keep backoff instant.
+    ``retry_wait`` and ``sleep`` let tests keep backoff instant. ``api`` is the API version
+    object (:mod:`.versions`); by default the one ``settings.version`` names.
     """
 
     def __init__(
@@ -155,8 +156,10 @@ class PardotClient:
         tracer: Tracer | None = None,
         retry_wait: tenacity.wait.wait_base | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        api: ApiVersion | None = None,
     ) -> None:
         self._settings = settings
+        self._api: ApiVersion = api_version(settings.version) if api is None else api
         self._tracer = tracer
         self._http = httpx.Client(
             transport=transport,
@@ -190,6 +193,11 @@ class PardotClient:
             return self._calls
 
     @property
+    def api(self) -> ApiVersion:
+        """The API version this client speaks (paths, encoding, decoding, error rules)."""
+        return self._api
+
+    @property
     def settings(self) -> ApiSettings:
         """The settings this client was built with."""
         return self._settings
@@ -215,51 +223,43 @@ class PardotClient:
 
     def read_template(self, template_id: int, *, archived: bool = False) -> EmailTemplate:
         """One template; ApiNotFound (68) when it does not exist or is archived and not asked for."""
-        call = endpoints.template_read(self._settings.version, template_id, archived=archived)
+        call = self._api.template_read(template_id, archived=archived)
         envelope = self._execute(call)
         with self._scrubbing(call):
-            data = envelope.root("emailTemplate")
-            failure = decode.embedded_failure(data) if isinstance(data, Mapping) else None
-            if failure is not None:
-                raise error_for_code(failure.code, failure.message)
-            return decode.decode_template(data)
+            return self._api.decode_template(envelope)
 
     def list_one_to_one_templates(self, *, archived: bool = False) -> list[EmailTemplateSummary]:
         """Templates enabled for one-to-one emails (all of them: the list is not paged)."""
-        call = endpoints.template_list_one_to_one(self._settings.version, archived=archived)
+        call = self._api.template_list_one_to_one(archived=archived)
         envelope = self._execute(call)
         with self._scrubbing(call):
-            data = envelope.data.get("emailTemplates")
-            failure = decode.embedded_failure(data) if isinstance(data, Mapping) else None
-            if failure is not None:
-                raise error_for_code(failure.code, failure.message)
-            return decode.decode_template_list(data)
+            return self._api.decode_template_list(envelope)
 
     # --- emails ---------------------------------------------------------------------------
 
     def send_list_email(self, send: ListEmailSend) -> Email:
         """Send or schedule a list email. Raises ApiOutcomeUnknown when the outcome is unknown."""
-        call = endpoints.list_send(self._settings.version, send)
+        call = self._api.list_send(send)
         return self._decode_send(call, self._execute(call))
 
     def send_one_to_one(self, send: OneToOneSend) -> Email:
         """Send one email to one prospect. Raises ApiOutcomeUnknown when the outcome is unknown."""
-        call = endpoints.one_to_one_send(self._settings.version, send)
+        call = self._api.one_to_one_send(send)
         return self._decode_send(call, self._execute(call))
 
     def read_email(self, email_id: int, *, include_message: bool = True) -> Email:
         """One email record; ApiNotFound (109) when the id names nothing."""
-        call = endpoints.email_read(self._settings.version, email_id, include_message=include_message)
+        call = self._api.email_read(email_id, include_message=include_message)
         envelope = self._execute(call)
         with self._scrubbing(call):
-            return decode.decode_email(envelope.root("email"))
+            return self._api.decode_email(call, envelope)
 
     def email_stats(self, email_id: int) -> EmailStats:
         """Statistics of a list email (rates as percentages)."""
-        call = endpoints.email_stats(self._settings.version, email_id)
+        call = self._api.email_stats(email_id)
         envelope = self._execute(call)
         with self._scrubbing(call):
-            return decode.decode_stats(envelope.root("stats"))
+            return self._api.decode_stats(envelope)
 
     # --- campaigns, lists, users (ids) -----------------------------------------------------
 
@@ -292,13 +292,13 @@ class PardotClient:
 
         ApiNotFound (error 3 "Invalid prospect ID", 4 "Invalid prospect email address") when none.
         """
-        call = endpoints.prospect_read(self._settings.version, prospect_id=prospect_id, email=email)
+        call = self._api.prospect_read(prospect_id=prospect_id, email=email)
         envelope = self._execute(call)
         with self._scrubbing(call):
             return [decode.decode_prospect(item) for item in as_list(envelope.root("prospect"))]
 
     def _read_object(self, obj: str, object_id: int) -> object:
-        call = endpoints.object_read(self._settings.version, obj, object_id)
+        call = self._api.object_read(obj, object_id)
         envelope = self._execute(call)
         with self._scrubbing(call):
             return envelope.root(obj)
@@ -308,7 +308,7 @@ class PardotClient:
         items: list[object] = []
         after = 0
         for _ in range(max_pages):
-            call = endpoints.object_query(self._settings.version, obj, id_greater_than=after)
+            call = self._api.object_query(obj, id_greater_than=after)
             envelope = self._execute(call)
             with self._scrubbing(call):
                 _total, page = decode.decode_query(envelope.root("result"), decode.QUERY_ROOTS[obj])
@@ -335,6 +335,41 @@ class PardotClient:
         with self._scrubbing(call):
             return decode.decode_list_emails_v5(envelope.data)
 
+    def query_list_emails_v5_since(
+        self, created_since: datetime | None, *, page_token: str | None = None
+    ) -> tuple[list[ListEmailSummary], str | None]:
+        """One page (200) of the v5 list emails created at or after ``created_since``, oldest id
+        first, the recycle bin included, with ``subject`` and ``sentAt``; the next page's token.
+
+        The next page is named by ``nextPageToken``, or by ``nextPageUrl`` alone (a client that
+        ignored it would stop after page one): that URL is not requested as given, its token is
+        taken, after checking it points at this API's own list-email query, so the credentials
+        never go anywhere else.
+        """
+        # Whole seconds, floored (an earlier start only reads more): the page shows no fractions.
+        since = None if created_since is None else created_since.astimezone(UTC).replace(microsecond=0).isoformat()
+        call = endpoints.list_emails_v5_since(since, page_token=page_token)
+        envelope = self._execute(call)
+        with self._scrubbing(call):
+            emails, token = decode.decode_list_emails_v5(envelope.data)
+            if token is None and isinstance(envelope.data, Mapping):
+                token = self._token_of_next_url(envelope.data.get("nextPageUrl"), call.path)
+            return emails, token
+
+    def _token_of_next_url(self, url: object, path: str) -> str | None:
+        if url in (None, ""):
+            return None
+        text = str(url)
+        root = self._settings.api_root
+        try:
+            same = _origin(text) == _origin(root) and urlsplit(text).path == urlsplit(root).path.rstrip("/") + path
+        except ValueError:
+            same = False
+        tokens = parse_qs(urlsplit(text).query).get("nextPageToken", [])
+        if not same or len(tokens) != 1:
+            raise ApiProtocolError(f"list-emails answer names a next page elsewhere: {text[:200]!r}")
+        return tokens[0]
+
     def read_list_email_v5(self, email_id: int) -> ListEmailSummary:
         """One v5 list email by id; ApiNotFound (HTTP 404) when v5 does not know it."""
         call = endpoints.list_email_v5_read(email_id)
@@ -353,12 +388,12 @@ class PardotClient:
         fields: Sequence[str] | None = None,
     ) -> ExportJob:
         """Start an export job. Retried like a read: a duplicate export sends nothing."""
-        call = endpoints.export_create(self._settings.version, object, procedure, arguments, fields)
+        call = self._api.export_create(object, procedure, arguments, fields)
         return self._decode_export(call, self._execute(call))
 
     def export_read(self, export_id: int) -> ExportJob:
         """An export job's state, and its result URLs once complete."""
-        call = endpoints.export_read(self._settings.version, export_id)
+        call = self._api.export_read(export_id)
         return self._decode_export(call, self._execute(call))
 
     def export_query(
@@ -384,14 +419,14 @@ class PardotClient:
             "sort_by": sort_by,
             "sort_order": sort_order,
         }
-        call = endpoints.export_query(self._settings.version, filters)
+        call = self._api.export_query(filters)
         envelope = self._execute(call)
         with self._scrubbing(call):
             return decode.decode_export_query(envelope.root("result"))
 
     def export_cancel(self, export_id: int) -> ExportJob:
         """Cancel an export that is not finished yet (178 when its state does not allow it)."""
-        call = endpoints.export_cancel(self._settings.version, export_id)
+        call = self._api.export_cancel(export_id)
         return self._decode_export(call, self._execute(call))
 
     def export_download(self, url: str) -> contextlib.AbstractContextManager[Iterator[bytes]]:
@@ -421,7 +456,7 @@ class PardotClient:
             )
 
         return tenacity.Retrying(
-            retry=tenacity.retry_if_exception(lambda error: _retryable(call, error)),
+            retry=tenacity.retry_if_exception(lambda error: _retryable(self._api, call, error)),
             stop=tenacity.stop_any(tenacity.stop_after_attempt(self._settings.max_retries + 1), _StopAt(until)),
             wait=self._retry_wait,
             sleep=self._sleep,
@@ -498,7 +533,10 @@ class PardotClient:
         url = self._settings.api_root + call.path
         fmt = ("format", self._settings.format)
         if call.is_v5:
-            return self._http.build_request(call.method, url, params=httpx.QueryParams(call.params), headers=headers)
+            json_body = dict(call.json) if call.json is not None else None
+            return self._http.build_request(
+                call.method, url, params=httpx.QueryParams(call.params), json=json_body, headers=headers
+            )
         if call.method == "GET":
             return self._http.build_request("GET", url, params=httpx.QueryParams((*call.params, fmt)), headers=headers)
         if call.json is not None:
@@ -518,20 +556,22 @@ class PardotClient:
         try:
             envelope = parse_envelope(body)
         except ApiProtocolError as exc:
-            raise error_for_status(response.status_code, exc.api_message, is_send=call.is_send) from exc
+            raise self._api.error_for_status(response.status_code, exc.api_message, is_send=call.is_send) from exc
         if envelope.ok:
             return envelope
         failure = envelope.failures[0]
         message = "; ".join(f.message for f in envelope.failures)
         if failure.code is None and (response.status_code == 401 or response.status_code >= 500):
-            raise error_for_status(response.status_code, message, is_send=call.is_send)
-        raise error_for_code(failure.code, message, http_status=response.status_code, is_send=call.is_send)
+            raise self._api.error_for_status(response.status_code, message, is_send=call.is_send)
+        raise self._api.error_for_code(
+            failure.code, message, http_status=response.status_code, is_send=call.is_send, call=call
+        )
 
     def _decode_send(self, call: Call, envelope: Envelope) -> Email:
         """Pardot said ok, so the email exists: an unreadable answer is an unknown outcome."""
         with self._scrubbing(call):
             try:
-                return decode.decode_email(envelope.root("email"))
+                return self._api.decode_sent(call, envelope)
             except ApiProtocolError as exc:
                 raise ApiOutcomeUnknown(
                     f"{call.name}: Pardot accepted the send but its answer could not be read ({exc.api_message})"

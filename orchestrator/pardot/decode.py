@@ -39,12 +39,14 @@ __all__ = [
     "as_rate",
     "decode_campaign",
     "decode_email",
+    "decode_email_v5",
     "decode_export",
     "decode_export_query",
     "decode_list",
     "decode_list_emails_v5",
     "decode_query",
     "decode_stats",
+    "decode_stats_v5",
     "decode_template",
     "decode_template_list",
     "decode_user",
@@ -333,6 +335,14 @@ def decode_query(value: Any, item_key: str) -> tuple[int | None, list[Any]]:
     return total, as_list(data.get(item_key))
 
 
+def _aware(value: Any, what: str) -> datetime | None:
+    """A v5 DateTime: ISO-8601 with the account's offset (version5overview, "Data Types"); None for null."""
+    moment = as_datetime(value, what)
+    if moment is not None and moment.utcoffset() is None:
+        raise ApiProtocolError(f"{what} has no offset: {value!r}")
+    return moment
+
+
 def decode_list_emails_v5(value: Any) -> tuple[list[ListEmailSummary], str | None]:
     """A v5 query answer ``{"values": [...], "nextPageToken": ...}``: the emails and the token."""
     data = _mapping(value, "list-emails answer")
@@ -342,9 +352,7 @@ def decode_list_emails_v5(value: Any) -> tuple[list[ListEmailSummary], str | Non
     emails = []
     for item in values:
         row = _mapping(item, "list-emails value")
-        created = as_datetime(row.get("createdAt"), "listEmail.createdAt")
-        if created is not None and created.utcoffset() is None:
-            raise ApiProtocolError(f"listEmail.createdAt has no offset: {row.get('createdAt')!r}")
+        created = _aware(row.get("createdAt"), "listEmail.createdAt")
         emails.append(
             ListEmailSummary(
                 id=as_int(row.get("id"), "listEmail.id"),
@@ -353,7 +361,41 @@ def decode_list_emails_v5(value: Any) -> tuple[list[ListEmailSummary], str | Non
                 created_at=created,
                 is_sent=as_bool(row.get("isSent"), "listEmail.isSent"),
                 is_deleted=as_bool(row.get("isDeleted"), "listEmail.isDeleted"),
+                subject=_text(row["subject"]) if row.get("subject") is not None else None,
+                sent_at=_aware(row.get("sentAt"), "listEmail.sentAt"),
             )
         )
     token = data.get("nextPageToken")
     return emails, (str(token) if token not in (None, "") else None)
+
+
+def decode_email_v5(value: Any, *, one_to_one: bool) -> Email:
+    """A v5 list email or email object (create or read answer): a flat object of the asked fields.
+
+    ``scheduledTime`` is write-only on create (list-email-v5 page), so it is never read back:
+    the record keeps the time the project asked for.
+    """
+    data = _mapping(value, "v5 email")
+    return Email(
+        id=as_int(data.get("id"), "email.id"),
+        name=_text(data.get("name")),
+        subject=_text(data.get("subject")),
+        text=_opt_text(data.get("textMessage")),
+        html=_opt_text(data.get("htmlMessage")),
+        created_at=_aware(data.get("createdAt"), "email.createdAt"),
+        is_one_to_one=one_to_one,
+        campaign_id=_opt_int(data.get("campaignId"), "email.campaignId"),
+        scheduled_time=None,
+    )
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def decode_stats_v5(value: Any) -> EmailStats:
+    """A v5 ``list-emails/<id>/stats`` answer: the 17 v3/v4 figures, named in camelCase
+    (``totalClicks``, ``uniqueOpens``, ``deliveryRate``...: **UNCONFIRMED**, docs/wire-format.md)."""
+    data = _mapping(value, "v5 stats")
+    return decode_stats({name: data.get(_camel(name)) for name in (*STATS_COUNT_FIELDS, *STATS_RATE_FIELDS)})

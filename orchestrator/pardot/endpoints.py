@@ -247,6 +247,34 @@ def list_emails_v5_query(*, page_token: str | None = None, limit: int = 200) -> 
     return Call("listEmail.query(v5)", "GET", "/api/v5/objects/list-emails", params)
 
 
+#: What a refresh reads of each list email (``plan --refresh``): the reconcile fields, plus the
+#: readable ``subject`` and ``sentAt`` (list-email-v5 page; ``scheduledTime`` is write-only).
+LIST_EMAIL_V5_REFRESH_FIELDS = "id,name,campaignId,subject,createdAt,sentAt,isSent,isDeleted"
+
+
+def list_emails_v5_since(
+    created_since: str | None, *, page_token: str | None = None, limit: int = 200
+) -> Call:
+    """GET one page of the v5 list emails created at or after ``created_since`` (ISO 8601 with an
+    offset), oldest id first, the recycle bin included: the refresh's query.
+
+    ``createdAtAfterOrEqualTo`` is one of the list-email query's documented time filters
+    (docs/wire-format.md, "Refresh"); a page token travels with ``fields`` only.
+    """
+    if page_token is not None:
+        params: tuple[tuple[str, str], ...] = (("fields", LIST_EMAIL_V5_REFRESH_FIELDS), ("nextPageToken", page_token))
+    else:
+        params = (
+            ("fields", LIST_EMAIL_V5_REFRESH_FIELDS),
+            ("orderBy", "id asc"),
+            ("limit", str(limit)),
+            ("deleted", "all"),
+        )
+        if created_since is not None:
+            params += (("createdAtAfterOrEqualTo", created_since),)
+    return Call("listEmail.query(v5)", "GET", "/api/v5/objects/list-emails", params)
+
+
 def list_email_v5_read(email_id: int) -> Call:
     """GET one v5 list email by id (used to confirm v5 sees emails sent through v3/v4)."""
     return Call(

@@ -42,6 +42,7 @@ __all__ = [
     "UNKNOWN_IF_SEND_CODES",
     "VERSION_HINTS",
     "error_for_code",
+    "error_for_code_v5",
     "error_for_status",
     "map_transport_errors",
     "proves_not_sent",
@@ -178,3 +179,23 @@ def map_transport_errors(*, is_send: bool, what: str) -> Iterator[None]:
         if is_send:
             raise ApiOutcomeUnknown(f"{what}: {_describe(exc)}; the send may or may not have been processed") from exc
         raise ApiProtocolError(f"{what}: {_describe(exc)}") from exc
+
+
+def error_for_code_v5(
+    code: int | None, message: str, *, http_status: int | None = None, is_send: bool = False
+) -> ApiError:
+    """The v5 reading of a ``{"code": N, "message": ...}`` answer (docs/wire-format.md, "Version 5").
+
+    version5overview documents failures as 4xx answers: 400 (a bad or missing parameter), 404
+    (no such object, or in the recycle bin), 405 (not allowed). A 4xx with a code is Pardot's
+    refusal, which proves a send was not processed, exactly as a v3/v4 fail envelope does. A
+    send's code that arrives with any other status (a 5xx, or a 2xx where a create answers 201
+    with the object) is not such a refusal, and nothing then proves the email was not created.
+    """
+    if is_send and http_status is not None and not 400 <= http_status < 500:
+        return ApiOutcomeUnknown(
+            f"{message} (HTTP {http_status}; the send may or may not have been processed)",
+            code=code,
+            http_status=http_status,
+        )
+    return error_for_code(code, message, http_status=http_status, is_send=is_send)

@@ -401,3 +401,5 @@ class ListEmailSummary:
     created_at: datetime | None
     is_sent: bool
     is_deleted: bool
+    subject: str | None = None  # asked for by the refresh query only
+    sent_at: datetime | None = None  # aware; None while unsent (or not asked for)

@@ -35,6 +35,7 @@ __all__ = [
     "PARDOT_API_HOSTS",
     "REQUEST_DEADLINE_S",
     "SALESFORCE_LOGIN_HOSTS",
+    "SUPPORTED_VERSIONS",
     "TRUSTED_HOSTS_ENV",
     "ApiSettings",
     "AuthSettings",
@@ -105,7 +106,9 @@ class ClientCredentialsAuth:
 AuthSettings = TokenAuth | StaticTokenAuth | RefreshTokenAuth | ClientCredentialsAuth
 
 _FORMATS = ("json", "xml")
-_VERSIONS = (3, 4)
+#: The API versions the client speaks, one object each in :mod:`.versions` (a test keeps the two
+#: in step; this module stays free of httpx, which the version objects' error rules import).
+SUPPORTED_VERSIONS = (3, 4, 5)
 
 
 @dataclass(frozen=True)
@@ -127,8 +130,9 @@ class ApiSettings:
     download_deadline_s: float = DOWNLOAD_DEADLINE_S
 
     def __post_init__(self) -> None:
-        if self.version not in _VERSIONS:
-            raise ConfigError(f"api.version must be 3 or 4, not {self.version!r}")
+        if self.version not in SUPPORTED_VERSIONS:
+            choices = ", ".join(str(v) for v in SUPPORTED_VERSIONS[:-1]) + f" or {SUPPORTED_VERSIONS[-1]}"
+            raise ConfigError(f"api.version must be {choices}, not {self.version!r}")
         if self.format not in _FORMATS:
             raise ConfigError(f"api.format must be 'json' or 'xml', not {self.format!r}")
         if self.max_in_flight < 1:

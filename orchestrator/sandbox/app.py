@@ -14,6 +14,7 @@ import hmac
 import json
 import re
 import socket
+import sqlite3
 import threading
 import time
 from collections import deque
@@ -53,6 +54,10 @@ from orchestrator.sandbox.sends import (
     read_email_row,
     send_list_email,
     send_one_to_one,
+    v5_email_body,
+    v5_fields,
+    v5_message,
+    v5_params,
 )
 from orchestrator.sandbox.stats import Counts, count_outcomes, stats_body, unknown_stats_body
 from orchestrator.sandbox.store import Store
@@ -88,13 +93,15 @@ _API_RULES = Map(
         Rule(f"/api/prospect/version/{_V}/do/read/email/<path:email>", endpoint="prospect_read_email"),
         Rule(f"/api/<any(campaign,list,user):kind>/version/{_V}/do/query", endpoint="object_query"),
         Rule("/api/v5/objects/list-emails", endpoint="v5_list_emails"),
+        Rule("/api/v5/objects/emails", endpoint="v5_emails"),
+        Rule("/api/v5/objects/list-emails/<id>/stats", endpoint="v5_list_email_stats"),
         Rule("/api/v5/objects/list-emails/<id>", endpoint="v5_list_email"),
     ],
     strict_slashes=False,
 )
 
 #: The endpoints a read-only user may not call (the role lacks "Send To List" / "Send One-to-one").
-_SENDS = frozenset({"send", "send_to_id", "send_to_email"})
+_SENDS = frozenset({"send", "send_to_id", "send_to_email", "v5_emails"})
 
 _SANDBOX_RULES = Map(
     [
@@ -257,8 +264,9 @@ class SandboxApp:
         fmt = response_format(request)
         entry = self._log_entry(request)
         if not self._enter():
-            entry.update(status=400, err_code=66)
-            return fail(fmt, refuse(66))
+            refusal = _v5_fail(refuse(66)) if request.path.startswith("/api/v5/") else fail(fmt, refuse(66))
+            entry.update(status=refusal.status_code, err_code=66)
+            return refusal
         try:
             if self.faults.latency_ms:
                 time.sleep(self.faults.latency_ms / 1000)
@@ -349,7 +357,7 @@ class SandboxApp:
             endpoint, args = adapter.match(method=request.method)
         except HTTPException:
             raise refuse(2, request.path) from None
-        if read_only and endpoint in _SENDS:
+        if read_only and (endpoint in _SENDS or (endpoint == "v5_list_emails" and request.method == "POST")):
             raise SandboxRefusal(46, "API user lacks permission: this user's role cannot send emails")
         handler: Callable[[Request, str, Mapping[str, Any]], Response] = getattr(
             self, f"_do_{endpoint}"
@@ -454,23 +462,36 @@ class SandboxApp:
     def _do_email_stats(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
         with self.store.reading() as conn:
             row = read_email_row(conn, args["id"])
-            scheduled = row["scheduled_time"]
-            if scheduled is not None and parse_instant(scheduled) > self.now():
-                # Not sent yet on the sandbox clock: no statistics. Real v4 JSON gives null for
-                # figures it does not have (docs/wire-format.md); nothing is invented or cached.
-                return ok(fmt, {"stats": unknown_stats_body()})
-            if row["stats"] is not None:
-                counts = Counts(**json.loads(row["stats"]))
-            else:
-                cursor = conn.execute(
-                    "SELECT prospect_id FROM email_recipients WHERE email_id = ?", (row["id"],)
-                )
-                counts = count_outcomes(int(row["id"]), (int(r[0]) for r in cursor))
-                conn.execute(
-                    "UPDATE emails SET stats = ? WHERE id = ?",
-                    (json.dumps(counts.__dict__), row["id"]),
-                )
-        return ok(fmt, {"stats": stats_body(counts)})
+            return ok(fmt, {"stats": self._stats(conn, row)})
+
+    def _stats(self, conn: sqlite3.Connection, row: sqlite3.Row) -> Mapping[str, Any]:
+        """The 17 figures of one email, counted once and kept; all null before it goes out."""
+        scheduled = row["scheduled_time"]
+        if scheduled is not None and parse_instant(scheduled) > self.now():
+            # Not sent yet on the sandbox clock: no statistics. Real v4 JSON gives null for
+            # figures it does not have (docs/wire-format.md); nothing is invented or cached.
+            return unknown_stats_body()
+        if row["stats"] is not None:
+            counts = Counts(**json.loads(row["stats"]))
+        else:
+            cursor = conn.execute("SELECT prospect_id FROM email_recipients WHERE email_id = ?", (row["id"],))
+            counts = count_outcomes(int(row["id"]), (int(r[0]) for r in cursor))
+            conn.execute("UPDATE emails SET stats = ? WHERE id = ?", (json.dumps(counts.__dict__), row["id"]))
+        return stats_body(counts)
+
+    def _do_v5_list_email_stats(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
+        """``GET /api/v5/objects/list-emails/<id>/stats``: list emails only, the v4 figures in
+        camelCase (**UNCONFIRMED** body, docs/wire-format.md "Version 5"); else v5's 404."""
+        with self.store.reading() as conn:
+            row = None
+            if args["id"].isdigit():
+                row = conn.execute(
+                    "SELECT * FROM emails WHERE id = ? AND kind = 'list' AND deleted_at IS NULL", (int(args["id"]),)
+                ).fetchone()
+            if row is None:
+                raise objects.v5_refuse(404, 192, "Object does not exist")
+            figures = self._stats(conn, row)
+        return _json({_camel(name): value for name, value in figures.items()})
 
     # -- campaigns, lists, users; v5 list emails ------------------------------------------
 
@@ -487,12 +508,52 @@ class SandboxApp:
         return ok(fmt, objects.query_objects(self.store, args["kind"], read_params(request)))
 
     def _do_v5_list_emails(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
+        if request.method == "POST":
+            return self._v5_create(request, "list")
         if request.method != "GET":
             raise objects.v5_refuse(405, 60, "the sandbox implements only the list-email query")
-        return _json(objects.query_list_emails_v5(self.store, read_params(request), self.now()))
+        return _json(
+            objects.query_list_emails_v5(self.store, read_params(request), self.now(), base_url=request.host_url)
+        )
 
     def _do_v5_list_email(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
         return _json(objects.read_list_email_v5(self.store, args["id"], read_params(request), self.now()))
+
+    def _do_v5_emails(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
+        if request.method != "POST":
+            raise objects.v5_refuse(405, 60, "the sandbox implements only the one-to-one email create")
+        return self._v5_create(request, "one-to-one")
+
+    def _v5_create(self, request: Request, kind: str) -> Response:
+        """A v5 create (= send): the JSON body becomes v3/v4 parameters and passes the same
+        validation; 201 with the asked readable fields, or ``{"code", "message"}`` with 400."""
+        try:
+            fields = v5_fields(request.args.get("fields"))
+            if not request.get_data():
+                raise refuse(152)
+            if request.mimetype != "application/json":
+                raise refuse(151)
+            try:
+                body = json.loads(request.get_data())
+            except (ValueError, RecursionError):
+                raise refuse(150) from None
+            params = v5_params(body, kind=kind)
+            allow = self.allow_hml_unsubscribe
+            if kind == "list":
+                email_id = send_list_email(self.store, params, self.now(), allow_hml_unsubscribe=allow)
+                prospect = None
+            else:
+                target = Target(prospect_id=params.get("prospect_id"))
+                email_id = send_one_to_one(self.store, params, target, self.now(), allow_hml_unsubscribe=allow)
+                prospect = int(params.get("prospect_id") or 0)
+        except SandboxRefusal as error:
+            raise SandboxRefusal(error.code, v5_message(error.message), http_status=error.http_status) from None
+        with self.store.reading() as conn:
+            row = read_email_row(conn, str(email_id))
+        response = _json(v5_email_body(row, fields, self.now(), prospect), 201)
+        collection = "list-emails" if kind == "list" else "emails"
+        response.headers["Location"] = f"{_base_url(request)}/api/v5/objects/{collection}/{email_id}"
+        return response
 
     # -- exports -----------------------------------------------------------------------------
 
@@ -646,12 +707,22 @@ def _base_url(request: Request) -> str:
 
 
 def _v5_fail(error: SandboxRefusal) -> Response:
-    """A v5 error answer: ``{"code": N, "message": ...}`` with a 4xx status (version5overview)."""
-    status = error.http_status if error.http_status >= 400 else 400
+    """A v5 error answer: ``{"code": N, "message": ...}`` with a 4xx status (version5overview).
+
+    66 (a sixth request in flight) comes with HTTP 429, as a public log of a real account shows
+    on v5 (pardot-api.md §10: unattributed, so a **CHOICE**); the body still says 66.
+    """
+    status = 429 if error.code == 66 else error.http_status if error.http_status >= 400 else 400
     response = _json({"code": error.code, "message": error.message}, status)
     if error.warning is not None:
         response.headers["Pardot-Warning"] = error.warning
     return response
+
+
+def _camel(name: str) -> str:
+    """``total_clicks`` → ``totalClicks``: v3/v4 field names as v5 spells them."""
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
 
 
 def _too_large(request: Request) -> Response:

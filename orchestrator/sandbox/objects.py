@@ -7,9 +7,11 @@ the item absent for 0, an object for 1, an array for several. An unknown id answ
 code for that kind: 38 campaign, 55 list, 10 user.
 
 The v5 list-email query implements what docs/wire-format.md says the client relies on:
-``fields``, ``orderBy`` (``id asc`` / ``id desc``), ``limit`` (max 1000), ``deleted``, and
-``nextPageToken``; every other parameter is refused with v5's 400 answer, so the client cannot
-come to depend on a filter Pardot does not document.
+``fields`` (required: error 13 without it), ``orderBy`` (``id asc`` / ``id desc``), ``limit``
+(max 1000), ``deleted``, the documented time filters (``createdAtAfterOrEqualTo``,
+``updatedAtAfterOrEqualTo``, ``sentAtAfterOrEqualTo``) and ``nextPageToken``, and answers
+``nextPageUrl`` beside it; every other parameter is refused with v5's 400 answer, so the client
+cannot come to depend on a filter Pardot does not document.
 
 A deleted list email (``orchestrator sandbox emails delete``) is in the recycle bin, as
 version5overview describes (pardot/api-docs, ``kb/api-version-5/version5overview``): a query
@@ -26,7 +28,9 @@ import sqlite3
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
+from orchestrator.sandbox.dates import format_wire
 from orchestrator.sandbox.params import Params
 from orchestrator.sandbox.store import Store
 from orchestrator.sandbox.wire import SandboxRefusal, refuse
@@ -137,9 +141,29 @@ def query_objects(store: Store, kind: str, params: Params) -> dict[str, Any]:
 
 # --- v5 list emails ------------------------------------------------------------------------
 
-_V5_FIELDS = ("id", "name", "campaignId", "createdAt", "isSent", "isDeleted", "scheduledTime")
-_V5_PARAMS = frozenset({"fields", "orderBy", "limit", "deleted", "nextPageToken"})
+#: The readable fields the list-email page documents that the sandbox answers. ``scheduledTime``
+#: is not among them: the page marks it write-only (create only), so a query never returns it.
+_V5_FIELDS = (
+    "id",
+    "name",
+    "campaignId",
+    "subject",
+    "createdAt",
+    "updatedAt",
+    "sentAt",
+    "isSent",
+    "isDeleted",
+)
+#: The list-email query's documented time filters (inclusive: "after or equal to"), by the field
+#: each compares (list-email-v5 page, Query; docs/wire-format.md cites it).
+TIME_FILTERS: Mapping[str, str] = {
+    "createdAtAfterOrEqualTo": "createdAt",
+    "updatedAtAfterOrEqualTo": "updatedAt",
+    "sentAtAfterOrEqualTo": "sentAt",
+}
+_V5_PARAMS = frozenset({"fields", "orderBy", "limit", "deleted", "nextPageToken", *TIME_FILTERS})
 _V5_ORDERS = {"id asc": "ASC", "id desc": "DESC"}
+V5_QUERY_PATH = "/api/v5/objects/list-emails"
 
 
 def v5_refuse(status: int, code: int, message: str) -> SandboxRefusal:
@@ -147,25 +171,49 @@ def v5_refuse(status: int, code: int, message: str) -> SandboxRefusal:
     return SandboxRefusal(code, message, http_status=status)
 
 
-def _v5_email(row: sqlite3.Row, fields: tuple[str, ...], now: datetime) -> dict[str, Any]:
-    created = datetime.fromisoformat(str(row["created_at"]).replace(" ", "T")).replace(tzinfo=UTC)
-    scheduled = row["scheduled_time"]
-    sent = scheduled is None or datetime.fromisoformat(scheduled) <= now
-    full = {
+def _utc_wire(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace(" ", "T")).replace(tzinfo=UTC)
+
+
+def _v5_full(row: sqlite3.Row, now: datetime) -> dict[str, Any]:
+    """Every readable field of one list email, with aware datetimes for the time fields.
+
+    ``sentAt`` is the scheduled time once it has passed (the creation time for a send "now"),
+    and null while the email waits: an assumption (the page does not say what a scheduled email
+    answers), kept on the safe side, since a refresh then reports a wait, never a send.
+    """
+    created = _utc_wire(str(row["created_at"]))
+    scheduled = datetime.fromisoformat(row["scheduled_time"]) if row["scheduled_time"] else None
+    deleted = _utc_wire(str(row["deleted_at"])) if row["deleted_at"] else None
+    # A scheduled email deleted before its time never goes out.
+    sent = (scheduled is None or scheduled <= now) and (deleted is None or (scheduled or created) <= deleted)
+    changes = [created]
+    for column in ("deleted_at", "updated_at"):
+        if row[column]:
+            changes.append(_utc_wire(str(row[column])))
+    return {
         "id": row["id"],
         "name": row["name"],
         "campaignId": row["campaign_id"],
-        "createdAt": created.isoformat(),
+        "subject": row["subject"],
+        "createdAt": created,
+        "updatedAt": max(changes),
+        "sentAt": (scheduled or created) if sent else None,
         "isSent": sent,
         "isDeleted": row["deleted_at"] is not None,
-        "scheduledTime": scheduled,
     }
-    return {name: full[name] for name in fields}
+
+
+def _v5_email(row: sqlite3.Row, fields: tuple[str, ...], now: datetime) -> dict[str, Any]:
+    full = _v5_full(row, now)
+    return {name: (full[name].isoformat() if isinstance(full[name], datetime) else full[name]) for name in fields}
 
 
 def _fields(raw: str | None) -> tuple[str, ...]:
     if not raw:
-        raise v5_refuse(400, 56, "Missing required parameter: fields")
+        # Pardot's answer, as recorded (docs/wire-format.md): code 13, the v3/v4 code for a
+        # missing required parameter on the error-codes page.
+        raise v5_refuse(400, 13, "One or more required parameters are missing: fields")
     fields = tuple(f.strip() for f in raw.split(",") if f.strip())
     unknown = [f for f in fields if f not in _V5_FIELDS]
     if unknown:
@@ -188,22 +236,58 @@ def _deleted_filter(raw: str | None) -> str:
     return value
 
 
-def query_list_emails_v5(store: Store, params: Params, now: datetime) -> dict[str, Any]:
-    """``GET /api/v5/objects/list-emails``: list emails only, in id order, paged by token."""
+def _time_filters(params: Params) -> dict[str, str]:
+    """The time filters of a first page, checked: v5 DateTimes carry an offset (version5overview)."""
+    out: dict[str, str] = {}
+    for name in TIME_FILTERS:
+        value = params.get(name)
+        if value is None:
+            continue
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise v5_refuse(400, 58, f"Invalid date time value for {name}: {value}") from None
+        if moment.utcoffset() is None:
+            raise v5_refuse(400, 58, f"Invalid date time value for {name} (no offset): {value}")
+        out[name] = moment.isoformat()
+    return out
+
+
+def _passes(full: Mapping[str, Any], filters: Mapping[str, str]) -> bool:
+    for name, value in filters.items():
+        seen = full[TIME_FILTERS[name]]
+        if seen is None or seen < datetime.fromisoformat(value):
+            return False
+    return True
+
+
+def _decode_token(token: str) -> tuple[str, int, int, str, dict[str, str]]:
+    try:
+        state = json.loads(base64.urlsafe_b64decode(token.encode()))
+        order, limit, after = str(state["o"]), int(state["l"]), int(state["a"])
+        deleted = str(state.get("d", "false"))
+        filters = {str(k): str(v) for k, v in dict(state.get("f", {})).items()}
+        if order not in _V5_ORDERS.values() or deleted not in _DELETED_FILTERS or not set(filters) <= set(TIME_FILTERS):
+            raise ValueError(order)
+    except (ValueError, KeyError, TypeError):
+        raise v5_refuse(400, 211, "Invalid page token") from None
+    return order, limit, after, deleted, filters
+
+
+def query_list_emails_v5(store: Store, params: Params, now: datetime, *, base_url: str = "") -> dict[str, Any]:
+    """``GET /api/v5/objects/list-emails``: list emails only, in id order, filtered by time, paged.
+
+    The answer carries ``nextPageToken`` and ``nextPageUrl`` (``base_url`` + the query path with
+    ``fields`` and the token) while more pages follow; the token carries the order, the limit,
+    ``deleted`` and the time filters, since only ``fields`` may travel with it.
+    """
     unknown = sorted(set(params.scalars) - _V5_PARAMS)
     if unknown:
         raise v5_refuse(400, 58, f"Unsupported parameter(s): {', '.join(unknown)}")
     fields = _fields(params.get("fields"))
     token = params.get("nextPageToken")
     if token is not None:
-        try:
-            state = json.loads(base64.urlsafe_b64decode(token.encode()))
-            order, limit, after = str(state["o"]), int(state["l"]), int(state["a"])
-            deleted = str(state.get("d", "false"))
-            if order not in _V5_ORDERS.values() or deleted not in _DELETED_FILTERS:
-                raise ValueError(order)
-        except (ValueError, KeyError, TypeError):
-            raise v5_refuse(400, 211, "Invalid page token") from None
+        order, limit, after, deleted, filters = _decode_token(token)
     else:
         order = _V5_ORDERS.get((params.get("orderBy") or "id asc").lower(), "")
         if not order:
@@ -211,19 +295,56 @@ def query_list_emails_v5(store: Store, params: Params, now: datetime) -> dict[st
         limit = min(params.integer("limit") or 200, 1000)
         after = 0 if order == "ASC" else 2**62
         deleted = _deleted_filter(params.get("deleted"))
+        filters = _time_filters(params)
     compare = ">" if order == "ASC" else "<"
+    page: list[dict[str, Any]] = []
+    more = False
     with store.reading() as conn:
         rows = conn.execute(
             f"SELECT * FROM emails WHERE kind = 'list' AND {_DELETED_FILTERS[deleted]}"  # noqa: S608
-            f" AND id {compare} ? ORDER BY id {order} LIMIT ?",
-            (after, limit + 1),
-        ).fetchall()
-    page, more = rows[:limit], len(rows) > limit
-    body: dict[str, Any] = {"values": [_v5_email(row, fields, now) for row in page]}
+            f" AND id {compare} ? ORDER BY id {order}",
+            (after,),
+        )
+        for row in rows:
+            full = _v5_full(row, now)
+            if not _passes(full, filters):
+                continue
+            if len(page) == limit:
+                more = True
+                break
+            page.append(full)
+    body: dict[str, Any] = {
+        "values": [
+            {name: (full[name].isoformat() if isinstance(full[name], datetime) else full[name]) for name in fields}
+            for full in page
+        ]
+    }
     if more:
-        state = {"o": order, "l": limit, "a": page[-1]["id"], "d": deleted}
-        body["nextPageToken"] = base64.urlsafe_b64encode(json.dumps(state).encode()).decode()
+        state = {"o": order, "l": limit, "a": page[-1]["id"], "d": deleted, "f": filters}
+        next_token = base64.urlsafe_b64encode(json.dumps(state).encode()).decode()
+        body["nextPageToken"] = next_token
+        query = urlencode({"fields": ",".join(fields), "nextPageToken": next_token})
+        body["nextPageUrl"] = f"{base_url.rstrip('/')}{V5_QUERY_PATH}?{query}"
     return body
+
+
+def reschedule_list_email(store: Store, email_id: int, moment: datetime, now: datetime) -> bool:
+    """Move a list email that has not gone out to ``moment``, as an operator can in Pardot's UI.
+
+    What a refresh must notice (``plan --refresh``). False when there is no such list email, or
+    it is deleted or sent already.
+    """
+    with store.transaction() as conn:
+        row = conn.execute(
+            "SELECT scheduled_time FROM emails WHERE id = ? AND kind = 'list' AND deleted_at IS NULL", (email_id,)
+        ).fetchone()
+        if row is None or row["scheduled_time"] is None or datetime.fromisoformat(row["scheduled_time"]) <= now:
+            return False
+        conn.execute(
+            "UPDATE emails SET scheduled_time = ?, updated_at = ? WHERE id = ?",
+            (moment.astimezone(UTC).isoformat(), format_wire(now), email_id),
+        )
+    return True
 
 
 def read_list_email_v5(store: Store, raw_id: str, params: Params, now: datetime) -> dict[str, Any]:

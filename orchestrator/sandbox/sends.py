@@ -348,3 +348,156 @@ def email_body(row: sqlite3.Row, *, include_message: bool) -> dict[str, Any]:
     body["campaign_id"] = row["campaign_id"]
     body["scheduled_time"] = row["scheduled_time"]  # null when not scheduled, as real v4 JSON
     return body
+
+
+# --- v5 creates: POST /api/v5/objects/list-emails and /api/v5/objects/emails ----------------
+
+#: The v5 JSON fields a create accepts, with the v3/v4 parameter each becomes, so that v5 sends
+#: pass exactly the validation v3/v4 sends pass (list-email-v5 and email-v5 pages).
+_V5_SCALARS = {
+    "campaignId": ("campaign_id", int),
+    "name": ("name", str),
+    "subject": ("subject", str),
+    "textMessage": ("text_content", str),
+    "htmlMessage": ("html_content", str),
+    "emailTemplateId": ("email_template_id", int),
+    "scheduledTime": ("scheduled_time", str),
+    "trackerDomainId": ("tracker_domain_id", int),
+}
+_V5_LISTS = {"recipientListIds": "list_ids", "suppressionListIds": "suppression_list_ids"}
+_V5_OTHER = frozenset({"isOperational", "senderOptions", "replyToOptions"})
+#: v3/v4 names in refusal messages, as v5 spells them.
+_V5_NAMES = (
+    ("list_ids[]", "recipientListIds"),
+    ("email_template_id", "emailTemplateId"),
+    ("text_content", "textMessage"),
+    ("html_content", "htmlMessage"),
+    ("campaign_id", "campaignId"),
+    ("scheduled_time", "scheduledTime"),
+    ("(from_email and from_name, or from_user_id)", "senderOptions"),
+    ("from_email", "senderOptions.address"),
+    ("replyto_email", "replyToOptions.address"),
+    ("prospect_id or prospect_email", "prospectId"),
+)
+#: What a create answer may return: readable fields only. ``recipientListIds``,
+#: ``suppressionListIds``, ``scheduledTime`` and ``isOperational`` are write-only (list-email-v5).
+_V5_READABLE = frozenset(
+    {"id", "name", "subject", "campaignId", "emailTemplateId", "createdAt", "updatedAt", "sentAt",
+     "isSent", "isPaused", "isDeleted", "operationalEmail", "textMessage", "htmlMessage", "prospectId"}
+)
+
+
+def _v5_property(name: str, value: Any, kind: type) -> str:
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise refuse(154, f"{name} must be an integer")
+    if kind is str and not isinstance(value, str):
+        raise refuse(154, f"{name} must be a string")
+    return str(value)
+
+
+def _v5_senders(options: Any, scalars: dict[str, str]) -> None:
+    """``senderOptions``: ``general_user`` (address, name), ``specific_user`` (userId),
+    ``assigned_user``, ``account_owner`` → the v3/v4 sender parameters."""
+    if not isinstance(options, list) or not all(isinstance(o, dict) for o in options):
+        raise refuse(154, "senderOptions must be an array of objects")
+    for option in options:
+        kind = option.get("type")
+        if kind == "general_user":
+            for key, param in (("address", "from_email"), ("name", "from_name")):
+                if key in option:
+                    scalars[param] = _v5_property(f"senderOptions.{key}", option[key], str)
+        elif kind == "specific_user":
+            scalars["from_user_id"] = _v5_property("senderOptions.userId", option.get("userId"), int)
+        elif kind in ("assigned_user", "account_owner"):
+            scalars[f"from_{kind}"] = "true"
+        else:
+            raise refuse(154, f"senderOptions.type {kind!r} is not one the sandbox knows")
+
+
+#: Required on create: the first field table of the list-email-v5 and email-v5 pages.
+_V5_REQUIRED = {"list": ("name", "campaignId", "recipientListIds"), "one-to-one": ("name", "campaignId", "prospectId")}
+
+
+def v5_params(body: Any, *, kind: str) -> Params:
+    """The v3/v4 parameters of a v5 create body; refusals 150-154 for a body that is not one,
+    13 for a missing required field."""
+    if not isinstance(body, dict):
+        raise refuse(150, "the body must be a JSON object")
+    if not body:
+        raise refuse(152)
+    missing = [name for name in _V5_REQUIRED[kind] if body.get(name) in (None, "", [])]
+    if missing:
+        raise refuse(13, ", ".join(missing))
+    scalars: dict[str, str] = {}
+    arrays: dict[str, tuple[str, ...]] = {}
+    allowed = set(_V5_SCALARS) | _V5_OTHER | ({"prospectId"} if kind == "one-to-one" else set(_V5_LISTS))
+    for name, value in body.items():
+        if name not in allowed:
+            raise refuse(154, f"{name} is not a writable field of this object")
+        if value is None:
+            continue
+        if name in _V5_SCALARS:
+            param, typ = _V5_SCALARS[name]
+            scalars[param] = _v5_property(name, value, typ)
+        elif name in _V5_LISTS:
+            if not isinstance(value, list):
+                raise refuse(154, f"{name} must be an array of list ids")
+            arrays[_V5_LISTS[name]] = tuple(_v5_property(name, item, int) for item in value)
+        elif name == "prospectId":
+            scalars["prospect_id"] = _v5_property(name, value, int)
+        elif name == "isOperational":
+            if not isinstance(value, bool):
+                raise refuse(154, "isOperational must be true or false")
+            scalars["operational_email"] = "true" if value else "false"
+        elif name == "senderOptions":
+            _v5_senders(value, scalars)
+        else:  # replyToOptions
+            if not isinstance(value, list) or not all(isinstance(o, dict) for o in value):
+                raise refuse(154, "replyToOptions must be an array of objects")
+            for option in value:
+                if option.get("type") != "general_address":
+                    raise refuse(154, f"replyToOptions.type {option.get('type')!r} is not one the sandbox knows")
+                scalars["replyto_email"] = _v5_property("replyToOptions.address", option.get("address"), str)
+    return Params(scalars=scalars, arrays=arrays)
+
+
+def v5_message(message: str) -> str:
+    """A refusal message with the v3/v4 parameter names replaced by v5's field names."""
+    for old, new in _V5_NAMES:
+        message = message.replace(old, new)
+    return message
+
+
+def v5_fields(raw: str | None) -> tuple[str, ...]:
+    """The ``fields`` a create answer returns (``id`` when none are asked: **CHOICE**)."""
+    fields = tuple(f.strip() for f in (raw or "id").split(",") if f.strip())
+    unknown = [f for f in fields if f not in _V5_READABLE]
+    if unknown:
+        raise refuse(180, ", ".join(unknown))
+    return fields
+
+
+def v5_email_body(row: sqlite3.Row, fields: Sequence[str], now: datetime, prospect_id: int | None) -> dict[str, Any]:
+    """A created list email or email as v5 returns it: the asked readable fields, DateTimes
+    with the account's offset (the sandbox's account is on UTC: ``+00:00``)."""
+    created = parse_instant(str(row["created_at"]))
+    scheduled = parse_instant(row["scheduled_time"]) if row["scheduled_time"] else None
+    sent = scheduled is None or scheduled <= now
+    full: dict[str, Any] = {
+        "id": row["id"],
+        "name": row["name"],
+        "subject": row["subject"],
+        "campaignId": row["campaign_id"],
+        "emailTemplateId": row["template_id"],
+        "createdAt": created.isoformat(),
+        "updatedAt": created.isoformat(),
+        "sentAt": ((scheduled or created).isoformat() if sent else None),
+        "isSent": sent,
+        "isPaused": False,
+        "isDeleted": row["deleted_at"] is not None,
+        "operationalEmail": bool(row["operational"]),
+        "textMessage": row["text"],
+        "htmlMessage": row["html"],
+        "prospectId": prospect_id,
+    }
+    return {name: full[name] for name in fields}

@@ -57,7 +57,7 @@ CREATE TABLE IF NOT EXISTS emails (
     subject TEXT NOT NULL, text TEXT, html TEXT, campaign_id INTEGER NOT NULL,
     template_id INTEGER, list_ids TEXT NOT NULL, suppression_list_ids TEXT NOT NULL,
     tags TEXT NOT NULL, operational INTEGER NOT NULL, scheduled_time TEXT,
-    created_at TEXT NOT NULL, sender TEXT NOT NULL, stats TEXT, deleted_at TEXT);
+    created_at TEXT NOT NULL, sender TEXT NOT NULL, stats TEXT, deleted_at TEXT, updated_at TEXT);
 CREATE TABLE IF NOT EXISTS email_recipients (
     id INTEGER PRIMARY KEY, email_id INTEGER NOT NULL, prospect_id INTEGER NOT NULL,
     UNIQUE (email_id, prospect_id));
@@ -201,7 +201,7 @@ class Store:
 
 
 #: Columns added after a table was first released: (table, column, definition).
-_ADDED_COLUMNS = (("emails", "deleted_at", "TEXT"),)
+_ADDED_COLUMNS = (("emails", "deleted_at", "TEXT"), ("emails", "updated_at", "TEXT"))
 
 
 #: Every table, index and view SCHEMA creates.

@@ -10,6 +10,8 @@ A backend module loads when it is first named or opened.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BACKENDS",
+    "LOADERS",
     "Actor",
     "InMemoryStateStore",
     "JournalEntry",
@@ -46,9 +49,6 @@ __all__ = [
     "StateStore",
     "open_store",
 ]
-
-#: The names ``state.backend`` may take in orchestrator.yaml.
-BACKENDS = ("sqlite", "postgres", "memory")
 
 #: Where each lazily loaded name lives.
 _LAZY = {
@@ -64,6 +64,61 @@ _LAZY = {
     "SendStatus": "orchestrator.state.models",
     "StateSnapshot": "orchestrator.state.models",
 }
+
+
+@dataclass(frozen=True)
+class StoreOptions:
+    """What :func:`open_store` passes to a backend's loader (each reads the fields it needs)."""
+
+    path: Path | None
+    dsn: str | None
+    create: bool
+    read_only: bool
+
+
+def _open_sqlite(options: StoreOptions) -> StateStore:
+    if options.path is None:
+        raise ConfigError("the sqlite state backend needs a path (state.path)")
+    if options.read_only and not Path(options.path).exists():
+        from orchestrator.state.empty import NoStateYet
+
+        return NoStateYet(display_path(Path(options.path)))
+    from orchestrator.state.sqlite import SqliteStateStore
+
+    return SqliteStateStore(Path(options.path), create=options.create, read_only=options.read_only)
+
+
+def _open_postgres(options: StoreOptions) -> StateStore:
+    if not options.dsn:
+        raise ConfigError(
+            "the postgres state backend needs a DSN; set the environment variable that state.dsn_env names"
+        )
+    from orchestrator.state.postgres import PostgresStateStore
+
+    store = PostgresStateStore(options.dsn, create=options.create, read_only=options.read_only)
+    if not store.exists:
+        from orchestrator.state.empty import NoStateYet
+
+        store.close()
+        return NoStateYet(store.location)
+    return store
+
+
+def _open_memory(options: StoreOptions) -> StateStore:
+    from orchestrator.state.memory import InMemoryStateStore
+
+    return InMemoryStateStore()
+
+
+#: Every state backend, by the name ``state.backend`` takes: the one table that :func:`open_store`,
+#: ``connect.build_store`` and the tests' ``BACKENDS`` read. A new backend is one loader here
+#: (``memory`` is for tests: the config schema offers sqlite and postgres).
+LOADERS: dict[str, Callable[[StoreOptions], StateStore]] = {
+    "sqlite": _open_sqlite,
+    "postgres": _open_postgres,
+    "memory": _open_memory,
+}
+BACKENDS = tuple(LOADERS)
 
 
 def open_store(
@@ -92,38 +147,10 @@ def open_store(
     """
     if create and read_only:
         raise ValueError("a state cannot be created read-only")
-    if backend == "sqlite":
-        if path is None:
-            raise ConfigError("the sqlite state backend needs a path (state.path)")
-        if read_only and not Path(path).exists():
-            from orchestrator.state.empty import NoStateYet
-
-            return NoStateYet(display_path(Path(path)))
-        from orchestrator.state.sqlite import SqliteStateStore
-
-        return SqliteStateStore(Path(path), create=create, read_only=read_only)
-    if backend == "postgres":
-        if not dsn:
-            raise ConfigError(
-                "the postgres state backend needs a DSN; set the environment variable that "
-                "state.dsn_env names"
-            )
-        from orchestrator.state.postgres import PostgresStateStore
-
-        store = PostgresStateStore(dsn, create=create, read_only=read_only)
-        if not store.exists:
-            from orchestrator.state.empty import NoStateYet
-
-            store.close()
-            return NoStateYet(store.location)
-        return store
-    if backend == "memory":
-        from orchestrator.state.memory import InMemoryStateStore
-
-        return InMemoryStateStore()
-    raise ConfigError(
-        f"unknown state backend {backend!r}; choose one of: {', '.join(BACKENDS)}"
-    )
+    loader = LOADERS.get(backend)
+    if loader is None:
+        raise ConfigError(f"unknown state backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
+    return loader(StoreOptions(path, dsn, create, read_only))
 
 
 __getattr__ = lazy_getattr(__name__, _LAZY, globals())

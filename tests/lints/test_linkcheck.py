@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from orchestrator.linkcheck import LinkLimits, _allow_loopback_for_tests, check_urls
-from tests.report.helpers import NOW, run
+from tests.helpers import NOW, run
 
 CASES = Path(__file__).resolve().parents[1] / "cases"
 SEEN: Counter[tuple[str, str]] = Counter()

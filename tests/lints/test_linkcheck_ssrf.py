@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from orchestrator.linkcheck import LinkLimits, _allow_loopback_for_tests, check_urls
 from orchestrator.public_http import AddressGuard, RefusedAddress, is_public, literal_address
-from tests.report.helpers import NOW, run
+from tests.helpers import NOW, run
 
 CASES = Path(__file__).resolve().parents[1] / "cases"
 LIMITS = LinkLimits(concurrency=4, timeout_s=5, deadline_s=30)

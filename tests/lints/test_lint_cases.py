@@ -71,3 +71,17 @@ def test_schemas_name_exactly_the_lints() -> None:
     for name in ("config.schema.json", "campaign.schema.json"):
         schema = json.loads((root / name).read_text())
         assert schema["$defs"]["lints"]["propertyNames"]["enum"] == list(LINTS), name
+
+
+def test_each_lint_is_one_registered_function() -> None:
+    """One registry: a lint is a function registered under its name, and it reports only that name."""
+    from orchestrator.lints import REGISTRY, Email
+
+    assert [entry.name for entry in REGISTRY] == list(LINTS)
+    assert [entry.name for entry in REGISTRY if entry.check is None] == ["broken-link"]  # orchestrator/linkcheck.py
+    for case in _cases():
+        doc = _load(case)
+        email = Email(doc.get("subject"), doc.get("text"), doc.get("html"), str(doc.get("kind", "list")))
+        for entry in REGISTRY:
+            if entry.check is not None:
+                assert {f.lint for f in entry.check(email)} <= {entry.name}, (case.name, entry.name)

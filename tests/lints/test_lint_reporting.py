@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from tests.report.helpers import NOW, copy_example, run
+from tests.helpers import NOW, copy_example, run
 
 CASES = Path(__file__).resolve().parents[1] / "cases"
 

@@ -25,7 +25,7 @@ from orchestrator.pardot.settings import (
     TokenAuth,
 )
 from orchestrator.sandbox import SANDBOX_BUSINESS_UNIT, SANDBOX_TOKEN, SandboxApp, serve
-from tests.report.helpers import run
+from tests.helpers import run
 
 from .fakes import Answer, ClientFactory, FakePardot, make_settings
 

@@ -67,7 +67,7 @@ def test_oauth_login_url_must_be_https_too(auth: Any) -> None:
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("version", 5, "version"),
+        ("version", 6, "version"),
         ("format", "yaml", "format"),
         ("max_in_flight", 0, "max_in_flight"),
         ("timeout_s", 0, "timeout_s"),

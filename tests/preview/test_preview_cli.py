@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from orchestrator.preview.browser import Screenshotter
-from tests.report.helpers import NOW, applied_example, copy_example, run
+from tests.helpers import NOW, applied_example, copy_example, run
 
 SPRING = "spring-sale@2027-03-01T140000Z"
 

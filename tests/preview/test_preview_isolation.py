@@ -15,8 +15,8 @@ import yaml
 
 from orchestrator.preview.browser import DEFAULT_CHROMIUM, MAX_HEIGHT, Screenshotter
 from orchestrator.preview.csp import POLICY
+from tests.helpers import NOW, copy_example, run
 from tests.preview.counting_server import CountingServer, counting_servers
-from tests.report.helpers import NOW, copy_example, run
 
 ATTACKS = Path(__file__).resolve().parent / "attacks"
 CASES = sorted(p.stem for p in ATTACKS.glob("*.html"))

@@ -70,7 +70,14 @@ class Project:
 
 
 def make_project(
-    root: Path, url: str, count: int, *, state: str = "sqlite", dsn_env: str = "", deadline: float = 2
+    root: Path,
+    url: str,
+    count: int,
+    *,
+    state: str = "sqlite",
+    dsn_env: str = "",
+    deadline: float = 2,
+    version: int = 4,
 ) -> Project:
     """``count`` list sends ``s000@now``...; each request is given up after ``deadline`` seconds.
 
@@ -85,7 +92,7 @@ def make_project(
         "version: 1\ndefault_environment: live\ntimezone: UTC\n"
         "environments:\n  live:\n"
         f"    api: {{kind: pardot, base_url: '{url}', business_unit_id: {SANDBOX_BUSINESS_UNIT}, timeout: {deadline},\n"
-        f"          deadline: {deadline},\n"
+        f"          deadline: {deadline}, version: {version},\n"
         f"          auth: {{method: token, token_env: {TOKEN_VAR}}}}}\n"
         f"    state: {state_cfg}\n"
         "    ids: {campaigns: {spring: 1001}, lists: {newsletter: 2001, customers: 2002, competitors: 2003}}\n",

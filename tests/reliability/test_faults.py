@@ -1,4 +1,4 @@
-"""200 sends through a real loopback sandbox with 30% mixed faults: never an email twice."""
+"""Sends through a real loopback sandbox with 30% mixed faults, v4 and v5: never an email twice."""
 
 from __future__ import annotations
 
@@ -15,10 +15,12 @@ pytestmark = pytest.mark.slow
 MIXED = {"error66": 0.08, "error183": 0.06, "http500": 0.06, "drop-before": 0.05, "drop-after": 0.05}
 
 
-def test_two_hundred_sends_with_faults_end_exactly_once(tmp_path: Path, server_factory: Any) -> None:
+@pytest.mark.parametrize(("version", "count"), [(4, 200), (5, 100)])
+def test_sends_with_faults_end_exactly_once(tmp_path: Path, server_factory: Any, version: int, count: int) -> None:
+    """200 sends through v4; 100 through v5's list-email create (its own refusal rule)."""
     assert abs(sum(MIXED.values()) - 0.30) < 1e-9
     server = server_factory(FaultConfig(rates=MIXED, seed=7, latency_ms=5))
-    project = make_project(tmp_path / "p", server.url, 200, deadline=1)
+    project = make_project(tmp_path / "p", server.url, count, deadline=1, version=version)
 
     code, out = project.cli("apply", "--auto-approve")
     assert code == 3, out  # some outcomes are unknown (or failed): apply says so (needs a human)

@@ -18,7 +18,7 @@ import pytest
 from matplotlib.image import imread
 
 from orchestrator.report.charts import CHARTS
-from tests.report.helpers import (
+from tests.helpers import (
     EXAMPLE_KEYS,
     HIDDEN_ADDRESS,
     MASKED_ADDRESS,

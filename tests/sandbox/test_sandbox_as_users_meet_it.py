@@ -18,7 +18,7 @@ from orchestrator.pardot.settings import ApiSettings, StaticTokenAuth
 from orchestrator.sandbox import SANDBOX_BASE_URL, SANDBOX_BUSINESS_UNIT, SANDBOX_TOKEN, SandboxApp, inprocess_transport
 from orchestrator.sandbox.app import SeedChanged
 from orchestrator.sandbox.errors import SandboxSeedError
-from tests.report.helpers import HIDDEN_ADDRESS, MASKED_ADDRESS, NOW, applied_example, copy_example, run
+from tests.helpers import HIDDEN_ADDRESS, MASKED_ADDRESS, NOW, applied_example, copy_example, run
 
 SEED_A = "campaigns: [{id: 7001, name: spring}]\nlists: [{id: 8001, name: news}]\n"
 SEED_B = "campaigns: [{id: 7002, name: autumn}]\nlists: [{id: 8001, name: news}]\n"

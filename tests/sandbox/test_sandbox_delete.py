@@ -35,16 +35,11 @@ from orchestrator.sandbox import (
     inprocess_transport,
     serve,
 )
+from tests.helpers import output as run
 
 NOW = "2027-01-01T00:00:00Z"
 KEY = "welcome@2027-03-01T09:00:00Z"
 V5 = "/api/v5/objects/list-emails"
-
-
-def run(root: Path, *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, ["--project", str(root), *args])
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return result.exit_code, result.output
 
 
 @pytest.fixture

@@ -15,10 +15,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from orchestrator.state import InMemoryStateStore, StateStore, open_store
+from orchestrator.state import BACKENDS, InMemoryStateStore, StateStore, open_store
 from tests.postgres_server import PostgresServer
 
-BACKENDS = ["memory", "sqlite", "postgres"]
 DATABASE_BACKENDS = ["sqlite", "postgres"]
 
 

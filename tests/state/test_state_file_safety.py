@@ -16,7 +16,7 @@ import pytest
 
 from orchestrator.errors import StateError
 from orchestrator.state import open_store
-from tests.report.helpers import NOW, copy_example, run, sandbox_emails
+from tests.helpers import NOW, copy_example, run, sandbox_emails
 
 CREATED = "Created a new, empty state at"
 PG_VAR = "ORCHESTRATOR_TEST_STATE_DSN"

@@ -19,7 +19,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from orchestrator.errors import StateError
 from orchestrator.state import NoStateYet, StateStore, open_store
-from tests.report.helpers import NOW, copy_example, fixed_clock, run
+from tests.helpers import NOW, copy_example, fixed_clock, run
 from tests.state.conftest import Backend
 from tests.state.state_helpers import make_record
 

@@ -12,13 +12,13 @@ have sent (or scheduled) exactly once.  Its ``key`` is stable across runs:
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from orchestrator.campaigns import Campaign
+from orchestrator.campaigns import Campaign, Rejected
 from orchestrator.config import Config, Environment, Policy
 from orchestrator.desired import DesiredSend, ScheduleKind, SendKind
 from orchestrator.errors import Diagnostic, RenderError
@@ -62,8 +62,12 @@ def build_sends(
     renderer: Renderer | None = None,
     applied: Collection[str] = (),
     lead_time: str = "error",
+    rejected: Sequence[Rejected] = (),
 ) -> tuple[list[DesiredSend], list[Diagnostic]]:
     """Every desired send of ``campaigns`` in ``env`` at ``now``, and every problem found.
+
+    ``rejected`` files (refused by the schema) give no sends, but their sound parts are still
+    checked (schedule, rendering, content policy), so one run shows every stage's errors.
 
     ``lead_time`` says how a future send inside ``policy.min_lead_time`` is reported: ``error``
     (plan: it will not be scheduled), ``warning`` (validate, which cannot see the state and so
@@ -76,21 +80,54 @@ def build_sends(
     sends: list[DesiredSend] = []
     for campaign in campaigns:
         sends.extend(_campaign_sends(campaign, ctx))
+    for refused in rejected:
+        _check_rejected(refused, ctx)
     return sends, ctx.problems
+
+
+#: The keys a send's content is rendered from: checked in a refused file only if all are sound.
+_CONTENT_KEYS = ("name", "subject", "text", "html", "subject_file", "text_file", "html_file", "vars", "issues")
+
+
+def _check_rejected(refused: Rejected, ctx: _Context) -> None:
+    """The schedule and content problems of a file the schema refused, from its sound keys only."""
+    view = Campaign(refused.doc)  # read below only through keys the schema did not object to
+    occurrences: list[Occurrence] = []
+    if "schedule" in view.data and refused.sound("schedule"):
+        occurrences = _occurrences(view, ctx) or []
+    if refused.sound(*_CONTENT_KEYS):
+        _check_content(view, ctx, occurrences[0] if occurrences else None)
+
+
+def _occurrences(campaign: Campaign, ctx: _Context) -> list[Occurrence] | None:
+    """The campaign's occurrences, or ``None`` after reporting why its schedule is invalid."""
+    try:
+        return expand(campaign.data.get("schedule"), ctx.config.timezone, ctx.now, lookback=ctx.lookback)
+    except ScheduleError as exc:
+        ctx.report(campaign, ("schedule", exc.field), exc.message)
+        return None
+
+
+def _check_content(campaign: Campaign, ctx: _Context, occ: Occurrence | None) -> None:
+    """Render and policy-check the content of a campaign that gives no send (its ids, addresses
+    or schedule are wrong), so those errors and the content's come in one run, not one by one.
+
+    Without a usable occurrence it renders as sent at ``now``; an issue-keyed newsletter whose
+    date has no issue is left alone, as a send would be.
+    """
+    occ = occ or Occurrence(ctx.now, ctx.config.timezone, ScheduleKind.AT)
+    issue, waiting = _issue(campaign, occ)
+    if waiting is None:
+        _render(campaign, ctx, occ, issue)
 
 
 def _campaign_sends(campaign: Campaign, ctx: _Context) -> list[DesiredSend]:
     data = campaign.data
     base = _base_payload(campaign, ctx)
-    if base is None:
+    occurrences = _occurrences(campaign, ctx)
+    if base is None or occurrences is None:
+        _check_content(campaign, ctx, occurrences[0] if occurrences else None)
         return []
-    schedule = data.get("schedule")
-    try:
-        occurrences = expand(schedule, ctx.config.timezone, ctx.now, lookback=ctx.lookback)
-    except ScheduleError as exc:
-        ctx.report(campaign, ("schedule", exc.field), exc.message)
-        return []
-    schedule_kind = "now" if not schedule or schedule.get("now") else ("at" if "at" in schedule else "cron")
     policy = ctx.env.policy.merged(data.get("policy"))
     out = []
     for occ in occurrences:
@@ -100,9 +137,9 @@ def _campaign_sends(campaign: Campaign, ctx: _Context) -> list[DesiredSend]:
                 payload = {**base, **target, "subject": None, "text_content": None, "html_content": None, "name": key}
                 if campaign.kind == "list":
                     payload["scheduled_time"] = None if occ.at is None else occ.at.isoformat()
-                out.append(_desired(campaign, ctx, key, schedule_kind, occ, payload, policy, waiting=waiting))
+                out.append(_desired(campaign, ctx, key, occ, payload, policy, waiting=waiting))
             continue
-        if not _timing_ok(campaign, ctx, occ, schedule_kind, policy):
+        if not _timing_ok(campaign, ctx, occ, policy):
             continue
         rendered = _render(campaign, ctx, occ, issue)
         if rendered is None:
@@ -111,7 +148,7 @@ def _campaign_sends(campaign: Campaign, ctx: _Context) -> list[DesiredSend]:
             payload = {**base, **target, **rendered, "name": key}
             if campaign.kind == "list":
                 payload["scheduled_time"] = None if occ.at is None else occ.at.isoformat()
-            out.append(_desired(campaign, ctx, key, schedule_kind, occ, payload, policy))
+            out.append(_desired(campaign, ctx, key, occ, payload, policy))
     return out
 
 
@@ -136,7 +173,6 @@ def _desired(
     campaign: Campaign,
     ctx: _Context,
     key: str,
-    schedule_kind: str,
     occ: Occurrence,
     payload: dict[str, Any],
     policy: Policy,
@@ -149,7 +185,7 @@ def _desired(
         campaign=campaign.name,
         kind=SendKind(campaign.kind),
         source=campaign.display,
-        schedule_kind=ScheduleKind(schedule_kind),
+        schedule_kind=occ.kind,
         scheduled_time=occ.at,
         timezone=occ.zone.key,
         payload=payload,
@@ -161,7 +197,7 @@ def _desired(
     )
 
 
-def _timing_ok(campaign: Campaign, ctx: _Context, occ: Occurrence, schedule_kind: str, policy: Policy) -> bool:
+def _timing_ok(campaign: Campaign, ctx: _Context, occ: Occurrence, policy: Policy) -> bool:
     """Lead-time policy for future list sends; a past ``at`` is only a warning (the planner calls it missed).
 
     Sends already applied (``ctx.applied``) are exempt: they are no longer being scheduled.
@@ -170,7 +206,7 @@ def _timing_ok(campaign: Campaign, ctx: _Context, occ: Occurrence, schedule_kind
         return True
     if f"{campaign.name}@{utc_iso(occ.at)}" in ctx.applied:
         return True
-    if schedule_kind == "at" and occ.at <= ctx.now:
+    if occ.kind is ScheduleKind.AT and occ.at <= ctx.now:
         diag = campaign.diagnostic(
             ("schedule", "at"), f"{utc_iso(occ.at)} is in the past; `plan` will report this send as missed", "warning"
         )
@@ -180,7 +216,7 @@ def _timing_ok(campaign: Campaign, ctx: _Context, occ: Occurrence, schedule_kind
     problem = lead_time_problem(occ.at, ctx.now, policy.min_lead_time)
     if problem is None:
         return True
-    where = ("schedule", "at" if schedule_kind == "at" else "cron")
+    where = ("schedule", occ.kind.value)
     if ctx.lead_time == "warning":
         diag = campaign.diagnostic(where, f"{utc_iso(occ.at)}: {problem} (unless it is already scheduled)", "warning")
         if diag not in ctx.problems:
@@ -276,7 +312,7 @@ def _render(
         **data.get("vars", {}),
         **(issue or {}),
         "send": {
-            "name": campaign.name,
+            "name": data.get("name"),
             "at": occ.at,
             "local": occ.local,
             "timezone": occ.zone.key,
