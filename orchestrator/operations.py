@@ -50,6 +50,7 @@ from orchestrator.state.models import PlanningQuery, SendStatus, StateSnapshot
 if TYPE_CHECKING:
     from orchestrator.pardot.client import PardotClient
     from orchestrator.pardot.models import ListEmailSummary
+    from orchestrator.template_plan import TemplateChange
 
 #: The reason given to a change that is held because no reviewer saw it.
 NOT_REVIEWED = (
@@ -137,6 +138,7 @@ def compute_plan(
     ``count_audiences=False``: re-checking a saved plan keeps its own counts), and with
     ``refresh``, against what Pardot holds of the recorded sends (:func:`refresh_plan`, which
     needs every record in its lookback, so a refreshed plan reads the whole state)."""
+    target = with_owned_template_ids(target)
     source = git_source(target.project.config.root)
     options = options_for(target.env, allow_late=allow_late)
     desired = desired_for(target.project, target.env, now, options)
@@ -174,6 +176,25 @@ def compute_plan(
     if result.errored or not count_audiences or not (audience or needs_audience(result)):
         return result
     return _count_audiences(target, result, now)
+
+
+def with_owned_template_ids(target: Target) -> Target:
+    """``target`` whose environment knows the recorded id of each owned template (a campaign
+    names an owned template without its id under ``ids.templates``); unchanged without any."""
+    from orchestrator.templates_apply import with_owned_ids
+
+    env = with_owned_ids(target.env, target.store)
+    return target if env is target.env else dataclasses.replace(target, env=env)
+
+
+def plan_templates_for(target: Target) -> list[TemplateChange]:
+    """The owned templates' changes (:mod:`orchestrator.template_plan`); none for a project that
+    has no ``templates/`` and never recorded one."""
+    from orchestrator.templates_apply import owns_templates, plan_owned_templates
+
+    if not owns_templates(target.project, target.store):
+        return []
+    return plan_owned_templates(target.project, target.env, target.store, target.client)
 
 
 def refresh_plan(target: Target, plan: Plan, snapshot: StateSnapshot, now: datetime) -> Plan:
@@ -356,6 +377,7 @@ class ApplyOptions:
     lock_timeout: float = 0.0
     plan_checksum: str | None = None  # of the saved (or reviewed) plan applied, for the journal
     approved_by: str | None = None  # who approved this apply (see provenance.approver)
+    show_templates: Callable[[list[TemplateChange]], None] = lambda _changes: None
 
 
 @contextlib.contextmanager
@@ -461,12 +483,21 @@ def apply_fresh(
 ) -> tuple[Plan, ApplyResult | None]:
     """Plan now under the lock, show it, confirm, and apply it (``None``: nothing was run)."""
     with locked_apply(target, options) as source:
+        templates = plan_templates_for(target)
+        options.show_templates(templates)
         chosen = compute_plan(target, options.now(), allow_late=allow_late, audience=audience)
         options.show(chosen)
-        if chosen.errored or not chosen.has_changes:
+        changing = [change for change in templates if change.is_change]
+        if chosen.errored or not (chosen.has_changes or changing):
             return chosen, None
         if not options.confirm(chosen):
             raise OrchestratorError("apply cancelled; nothing was sent")
+        if changing:  # before any send: a send using a changed template goes out with its new content
+            from orchestrator.templates_apply import apply_template_changes
+
+            apply_template_changes(changing, target.client, target.store, options.now, target.notes)
+        if not chosen.has_changes:
+            return chosen, None
         chosen = held_for_time(chosen, options.now())  # the prompt may have waited: times are checked again
         return chosen, execute(target, chosen, options, source)
 

@@ -93,8 +93,14 @@ class OwnedTemplate:
     def fingerprint(self) -> str:
         """SHA-256 of :meth:`content` as canonical JSON: what the state records per environment,
         so a later plan can tell a changed file from an unchanged one without the API."""
-        canonical = json.dumps(self.content(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        return content_fingerprint(self.content())
+
+
+def content_fingerprint(content: Mapping[str, Any]) -> str:
+    """SHA-256 of a template's content in the project's form, as canonical JSON: the same for a
+    file and for what Pardot holds when the two say the same (``RemoteTemplate.content``)."""
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def templates_dir(config: Config) -> Path:

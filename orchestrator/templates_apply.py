@@ -1,0 +1,103 @@
+"""The I/O edge of owned templates: read the state and Pardot for a plan, and carry out its
+template changes through v5 (create, update), recording each in the state.
+
+The decisions are :func:`orchestrator.template_plan.plan_templates`'s; this module only fetches
+what it needs (one v5 read per recorded template, to see drift) and runs what it chose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from orchestrator.config import Environment
+from orchestrator.errors import ApiNotFound, ProjectInvalid
+from orchestrator.pardot.client import PardotClient
+from orchestrator.pardot.templates_v5 import RemoteTemplate, template_body
+from orchestrator.project import Project
+from orchestrator.state.base import StateStore
+from orchestrator.state.models import TemplateRecord
+from orchestrator.template_plan import TemplateAction, TemplateChange, plan_templates
+from orchestrator.templates_owned import content_fingerprint, owned_templates, templates_dir
+
+
+def api_version_of(env: Environment) -> int:
+    """The environment's API version, as :mod:`orchestrator.connect` chooses it."""
+    return int(env.api.get("version", 4))
+
+
+def owns_templates(project: Project, store: StateStore) -> bool:
+    """Whether there is anything to plan: template files, or templates the state recorded.
+
+    A project without ``templates/`` reads the state's table only when it exists (cheaply), so
+    a plan for a project that never owned a template costs nothing more."""
+    return templates_dir(project.config).is_dir() or bool(store.templates())
+
+
+def plan_owned_templates(
+    project: Project, env: Environment, store: StateStore, client: PardotClient
+) -> list[TemplateChange]:
+    """The template changes for ``env``: files rendered, records read, each recorded template
+    read from Pardot (v5) to see drift. A file with problems fails the plan, located."""
+    owned, problems = owned_templates(project.config, env)
+    errors = [d for d in problems if d.severity == "error"]
+    if errors:
+        raise ProjectInvalid(errors)
+    version = api_version_of(env)
+    records = store.templates() if version >= 5 else {}
+    remote: dict[str, RemoteTemplate | None] = {}
+    for name, record in records.items():
+        try:
+            remote[name] = client.read_template_v5(record.template_id)
+        except ApiNotFound:
+            remote[name] = None
+    return plan_templates(owned, records, remote, version=version)
+
+
+def with_owned_ids(env: Environment, store: StateStore) -> Environment:
+    """``env`` with the recorded id of each owned template under ``ids.templates`` where the
+    file does not give one: a campaign names an owned template without its id being pasted."""
+    records = store.templates()
+    if not records:
+        return env
+    known = dict(env.ids.get("templates", {}))
+    added = {name: record.template_id for name, record in records.items() if name not in known}
+    if not added:
+        return env
+    return replace(env, ids={**env.ids, "templates": {**known, **added}})
+
+
+def apply_template_changes(
+    changes: Sequence[TemplateChange],
+    client: PardotClient,
+    store: StateStore,
+    now: Callable[[], datetime],
+    report: Callable[[str], None] = lambda _line: None,
+) -> list[TemplateRecord]:
+    """Create or update each changed template through v5, recording each as it lands.
+
+    A failure stops here (the caller sends nothing after it): a send must never go out with a
+    template that did not become what the plan showed."""
+    done: list[TemplateRecord] = []
+    for change in changes:
+        if not change.is_change or change.desired is None:
+            continue
+        body = template_body(change.desired.content())
+        if change.action is TemplateAction.CREATE:
+            held = client.create_template_v5(body)
+        else:
+            assert change.template_id is not None  # an update always has its recorded id
+            held = client.update_template_v5(change.template_id, body)
+        record = TemplateRecord(
+            name=change.name,
+            template_id=held.id,
+            fingerprint=change.desired.fingerprint,
+            remote_fingerprint=content_fingerprint(held.content()),
+            applied_at=now(),
+        )
+        store.put_template(record)
+        verb = "created" if change.action is TemplateAction.CREATE else "updated"
+        report(f"{verb:<9} template {change.name} ({held.id})")
+        done.append(record)
+    return done
