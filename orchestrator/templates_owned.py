@@ -13,6 +13,7 @@ inside that folder (the renderer is confined to it, symbolic links included).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Mapping
@@ -101,6 +102,22 @@ def content_fingerprint(content: Mapping[str, Any]) -> str:
     file and for what Pardot holds when the two say the same (``RemoteTemplate.content``)."""
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+#: The id ``validate`` gives an owned template that ``ids.templates`` does not name: validate
+#: reads neither the state nor Pardot, and the real id (recorded by ``apply``) does not matter
+#: to any of its checks. Never sent: ``plan`` and ``apply`` take the id from the state.
+CHECK_ONLY_TEMPLATE_ID = 2**31 - 1
+
+
+def known_for_checks(env: Environment, files: list[TemplateFile]) -> Environment:
+    """``env`` with each owned template's name known under ``ids.templates`` (for ``validate``):
+    a campaign naming an owned template is valid without its id being pasted."""
+    known = dict(env.ids.get("templates", {}))
+    added = {file.name: CHECK_ONLY_TEMPLATE_ID for file in files if file.name not in known}
+    if not added:
+        return env
+    return dataclasses.replace(env, ids={**env.ids, "templates": {**known, **added}})
 
 
 def templates_dir(config: Config) -> Path:

@@ -126,6 +126,8 @@ def test_a_campaign_names_an_owned_template_without_its_id_and_is_sent_after_its
     template_id = _template_id(_apply(project))
     (project / "campaigns" / "onboarding-mail.yaml").write_text(CAMPAIGN, encoding="utf-8")
     _write(project, "Welcome, again")
+    code, out, err = run(project, "validate", "--now", NOW)
+    assert code == 0, out + err  # an owned template's name needs no entry under ids.templates
     code, out, err = run(project, "plan", "--now", NOW)
     assert code == 0, out + err
     assert f"~ update template onboarding ({template_id})" in out and "onboarding-mail@" in out
