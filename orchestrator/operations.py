@@ -197,6 +197,19 @@ def plan_templates_for(target: Target) -> list[TemplateChange]:
     return plan_owned_templates(target.project, target.env, target.store, target.client)
 
 
+def refuse_template_changes(target: Target, what: str) -> None:
+    """Refuse, before any call that changes anything, to apply ``what`` while owned templates
+    have changes pending: a plan file carries no template changes, and a send must not go out
+    with a template the project has changed but nobody applied."""
+    pending = [change.name for change in plan_templates_for(target) if change.is_change]
+    if pending:
+        raise PlanRefused(
+            f"{what} does not carry template changes, and template(s) {', '.join(pending)} have changes pending; "
+            "nothing was sent",
+            hint="run `orchestrator apply` (without a plan file) to apply the templates, then plan again",
+        )
+
+
 def refresh_plan(target: Target, plan: Plan, snapshot: StateSnapshot, now: datetime) -> Plan:
     """``plan`` with what Pardot holds of the recorded list sends (``plan --refresh``).
 
@@ -445,6 +458,7 @@ def apply_saved(
     """
     check_allow_late(saved, allow_late)
     with locked_apply(target, options) as source:
+        refuse_template_changes(target, "a saved plan")
         snapshot = target.store.planning_view(PlanningQuery.of_keys(change.key for change in saved.pending))
         check_applicable(
             saved,
@@ -577,6 +591,7 @@ def apply_reviewed(
     reviewed send that can no longer go out."""
     check_allow_late(reviewed, allow_late)
     with locked_apply(target, options) as source:
+        refuse_template_changes(target, "a reviewed plan")
         head = target.store.planning_view(PlanningQuery.of_keys(()))
         check_reviewed(reviewed, target, head.lineage, options.now())
         fresh = compute_plan(target, options.now(), allow_late=allow_late, audience=audience)

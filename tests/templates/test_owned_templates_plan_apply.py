@@ -145,3 +145,14 @@ def test_on_a_v4_account_plan_says_owning_templates_needs_version_5(tmp_path: Pa
     assert "not owned template onboarding" in out and "needs `version: 5`" in out
     code, out, err = run(project, "validate", "--now", NOW)
     assert code == 0, out + err
+
+
+def test_a_saved_plan_is_refused_while_template_changes_are_pending(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    plan_file = tmp_path / "plan.json"
+    code, out, err = run(project, "plan", "--out", str(plan_file), "--now", NOW)
+    assert code == 0, out + err
+    code, out, err = run(project, "apply", str(plan_file), "--now", NOW)
+    assert code == 1
+    assert "does not carry template changes" in err and "onboarding" in err and "Traceback" not in out + err
+    assert sandbox_emails(project) == []  # nothing was sent
