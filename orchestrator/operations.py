@@ -183,7 +183,7 @@ def with_owned_template_ids(target: Target) -> Target:
     names an owned template without its id under ``ids.templates``); unchanged without any."""
     from orchestrator.templates_apply import with_owned_ids
 
-    env = with_owned_ids(target.env, target.store)
+    env = with_owned_ids(target.env, target.store, target.project)
     return target if env is target.env else dataclasses.replace(target, env=env)
 
 

@@ -13,6 +13,7 @@ rendered template files, the state's records and what Pardot holds (read at the 
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import enum
 from collections.abc import Mapping, Sequence
@@ -20,8 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.pardot.templates_v5 import RemoteTemplate
+from orchestrator.plan import Action, Change, Plan
 from orchestrator.state.models import TemplateRecord
-from orchestrator.templates_owned import OwnedTemplate, content_fingerprint
+from orchestrator.templates_owned import CHECK_ONLY_TEMPLATE_ID, OwnedTemplate, content_fingerprint
 
 
 class TemplateAction(enum.StrEnum):
@@ -177,3 +179,22 @@ def describe(changes: Sequence[TemplateChange], *, show_noop: bool = False) -> l
         summary = ", ".join(f"{n} {a.value}" for a, n in counts.items() if n)
         lines.append(f"Templates: {summary}.")
     return lines
+
+
+def hold_unmade(plan: Plan) -> Plan:
+    """``plan`` with each pending send whose owned template is not created yet held, saying why:
+    its id exists only once this apply has created the template, so the next plan sends it."""
+
+    def hold(change: Change) -> Change:
+        payload = change.payload or {}
+        if not change.action.is_change or payload.get("email_template_id") != CHECK_ONLY_TEMPLATE_ID:
+            return change
+        return dataclasses.replace(
+            change,
+            action=Action.BLOCKED,
+            reason="its owned template is not in Pardot yet: apply creates the template first, "
+            "then the next plan sends this",
+        )
+
+    held = tuple(hold(change) for change in plan.changes)
+    return plan if held == plan.changes else dataclasses.replace(plan, changes=held)

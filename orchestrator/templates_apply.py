@@ -19,7 +19,13 @@ from orchestrator.project import Project
 from orchestrator.state.base import StateStore
 from orchestrator.state.models import TemplateRecord
 from orchestrator.template_plan import TemplateAction, TemplateChange, plan_templates
-from orchestrator.templates_owned import content_fingerprint, owned_templates, templates_dir
+from orchestrator.templates_owned import (
+    CHECK_ONLY_TEMPLATE_ID,
+    content_fingerprint,
+    load_template_files,
+    owned_templates,
+    templates_dir,
+)
 
 
 def api_version_of(env: Environment) -> int:
@@ -55,14 +61,17 @@ def plan_owned_templates(
     return plan_templates(owned, records, remote, version=version)
 
 
-def with_owned_ids(env: Environment, store: StateStore) -> Environment:
+def with_owned_ids(env: Environment, store: StateStore, project: Project) -> Environment:
     """``env`` with the recorded id of each owned template under ``ids.templates`` where the
-    file does not give one: a campaign names an owned template without its id being pasted."""
+    config does not give one: a campaign names an owned template without its id being pasted.
+
+    A template file not applied yet has no id: its name gets :data:`CHECK_ONLY_TEMPLATE_ID`,
+    and :func:`orchestrator.template_plan.hold_unmade` holds every send that would use it."""
     records = store.templates()
-    if not records:
-        return env
+    files = load_template_files(project.config)[0] if templates_dir(project.config).is_dir() else []
     known = dict(env.ids.get("templates", {}))
     added = {name: record.template_id for name, record in records.items() if name not in known}
+    added |= {f.name: CHECK_ONLY_TEMPLATE_ID for f in files if f.name not in known and f.name not in added}
     if not added:
         return env
     return replace(env, ids={**env.ids, "templates": {**known, **added}})

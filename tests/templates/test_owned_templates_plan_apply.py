@@ -156,3 +156,19 @@ def test_a_saved_plan_is_refused_while_template_changes_are_pending(tmp_path: Pa
     assert code == 1
     assert "does not carry template changes" in err and "onboarding" in err and "Traceback" not in out + err
     assert sandbox_emails(project) == []  # nothing was sent
+
+
+def test_a_send_using_a_template_not_created_yet_is_held_until_the_next_plan(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    (project / "campaigns" / "onboarding-mail.yaml").write_text(CAMPAIGN, encoding="utf-8")
+    code, out, err = run(project, "plan", "--now", NOW)
+    assert code == 0, out + err
+    assert "+ create template onboarding" in out and "not in Pardot yet" in out
+    code, out, err = run(project, "apply", "--auto-approve", "--now", NOW)
+    assert code == 3, out + err  # the template was created; the send needs the next plan
+    assert not [e for e in sandbox_emails(project) if e["name"].startswith("onboarding-mail")]
+    template_id = _template_id(out + err)
+    _apply(project)
+    sent = [e for e in sandbox_emails(project) if e["name"].startswith("onboarding-mail")]
+    assert len(sent) == 1 and sent[0]["subject"] == "Welcome aboard"
+    assert _held(project, template_id)["subject"] == "Welcome aboard"
