@@ -155,6 +155,17 @@ def content_diff(before: Mapping[str, Any] | None, after: OwnedTemplate) -> tupl
     return tuple(lines)
 
 
+def template_json(change: TemplateChange) -> dict[str, Any]:
+    """One change as ``plan --format json`` shows it (``templates`` in schemas/plan.schema.json)."""
+    return {
+        "action": change.action.value,
+        "name": change.name,
+        "template_id": change.template_id,
+        "reason": change.reason,
+        "diff": list(change.diff),
+    }
+
+
 def describe(changes: Sequence[TemplateChange], *, show_noop: bool = False) -> list[str]:
     """The plan's lines for ``changes`` (what ``plan`` and ``apply`` print before the sends)."""
     lines: list[str] = []

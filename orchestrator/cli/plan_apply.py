@@ -31,7 +31,7 @@ from orchestrator.plan import Action, Change, Plan
 from orchestrator.planfile import load_plan, plan_to_dict, write_plan
 from orchestrator.provenance import approver
 from orchestrator.redact import mask_emails
-from orchestrator.template_plan import TemplateChange, describe
+from orchestrator.template_plan import TemplateChange, describe, template_json
 
 FORMATS = click.Choice(["text", "json", "markdown", "github"])
 #: What makes a plan need a human, as apply's last line names it (a refreshed plan adds drifted).
@@ -160,7 +160,10 @@ def plan(
         checksum = write_plan(result, out) if out is not None else None
         if fmt == "text":
             _show_templates(app, templates, show_unchanged=show_unchanged)
-        _show(app, result, fmt, show_unchanged=show_unchanged, out=comment)
+        if fmt == "json" and templates:
+            app.print_json({**plan_to_dict(result), "templates": [template_json(c) for c in templates]})
+        else:
+            _show(app, result, fmt, show_unchanged=show_unchanged, out=comment)
         if shots is not None:
             from orchestrator.cli.preview import plan_previews
 

@@ -5,6 +5,7 @@ on a v4 account, plan says owning templates needs version 5."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import yaml
 from orchestrator.config import load_config
 from orchestrator.connect import sandbox_app
 from orchestrator.sandbox import SANDBOX_BUSINESS_UNIT, SANDBOX_TOKEN, inprocess_transport
+from orchestrator.schemas import validate_data
 from tests.helpers import NOW, copy_example, run, sandbox_emails
 
 TEMPLATE = """\
@@ -172,3 +174,14 @@ def test_a_send_using_a_template_not_created_yet_is_held_until_the_next_plan(tmp
     sent = [e for e in sandbox_emails(project) if e["name"].startswith("onboarding-mail")]
     assert len(sent) == 1 and sent[0]["subject"] == "Welcome aboard"
     assert _held(project, template_id)["subject"] == "Welcome aboard"
+
+
+def test_plan_json_lists_the_template_changes_and_validates_against_the_plan_schema(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    code, out, err = run(project, "plan", "--format", "json", "--now", NOW)
+    assert code == 0, out + err
+    document = json.loads(out)
+    assert validate_data("plan", document) == []
+    [change] = document["templates"]
+    assert change["action"] == "create" and change["name"] == "onboarding" and change["template_id"] is None
+    assert "+Welcome aboard" in change["diff"]
