@@ -24,6 +24,7 @@ from orchestrator.pardot.templates_v5 import RemoteTemplate
 from orchestrator.plan import Action, Change, Plan
 from orchestrator.state.models import TemplateRecord
 from orchestrator.templates_owned import CHECK_ONLY_TEMPLATE_ID, OwnedTemplate, content_fingerprint
+from orchestrator.textsafe import escape_control
 
 
 class TemplateAction(enum.StrEnum):
@@ -184,7 +185,8 @@ def describe(changes: Sequence[TemplateChange], *, show_noop: bool = False) -> l
         lines.append(f"{_SYMBOL[change.action]} {verb} template {change.name}{where}")
         if change.reason:
             lines.append(f"    {change.reason}")
-        lines.extend(f"    {line}" for line in change.diff)
+        # What Pardot holds (a drifted template) is not ours: an escape sequence there is shown, never run.
+        lines.extend(f"    {escape_control(line)}" for line in change.diff)
     if changes:
         counts = {action: sum(1 for c in changes if c.action is action) for action in TemplateAction}
         summary = ", ".join(f"{n} {a.value}" for a, n in counts.items() if n)

@@ -102,14 +102,17 @@ def test_a_template_is_created_then_updated_with_a_diff_and_recorded(tmp_path: P
 def test_a_template_changed_in_pardot_is_drift_and_never_overwritten(tmp_path: Path) -> None:
     project = _project(tmp_path)
     template_id = _template_id(_apply(project))
-    changed = _pardot(project, "PATCH", f"/api/v5/objects/email-templates/{template_id}", json={"subject": "By hand"})
+    changed = _pardot(
+        project, "PATCH", f"/api/v5/objects/email-templates/{template_id}", json={"subject": "By hand\x1b[2J"}
+    )
     assert changed.status_code == 200, changed.text
     _write(project, "From the file")
     code, out, _ = run(project, "plan", "--now", NOW, "--detailed-exitcode")
     assert code == 3
     assert f"! drifted template onboarding ({template_id})" in out and "changed in Pardot" in out
+    assert "-By hand\\x1b[2J" in out and "\x1b" not in out  # Pardot's text shown, its escapes never run
     _apply(project)
-    assert _held(project, template_id)["subject"] == "By hand"
+    assert _held(project, template_id)["subject"] == "By hand\x1b[2J"
 
 
 def test_a_deleted_template_file_is_an_orphan_held_in_pardot(tmp_path: Path) -> None:
