@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from orchestrator.config import Environment
-from orchestrator.errors import ApiNotFound, ProjectInvalid
+from orchestrator.errors import ApiNotFound, ProjectInvalid, StateError
 from orchestrator.pardot.client import PardotClient
 from orchestrator.pardot.templates_v5 import RemoteTemplate, template_body
 from orchestrator.project import Project
@@ -33,12 +33,21 @@ def api_version_of(env: Environment) -> int:
     return int(env.api.get("version", 4))
 
 
-def owns_templates(project: Project, store: StateStore) -> bool:
-    """Whether there is anything to plan: template files, or templates the state recorded.
+def recorded_templates(project: Project, store: StateStore) -> dict[str, TemplateRecord]:
+    """The state's owned templates. A project without ``templates/`` whose state cannot be read
+    there (a read-only database role granted the send tables only, before schema 3) owns none:
+    its plans go on as before. With ``templates/``, the failure is the plan's."""
+    try:
+        return store.templates()
+    except StateError:
+        if templates_dir(project.config).is_dir():
+            raise
+        return {}
 
-    A project without ``templates/`` reads the state's table only when it exists (cheaply), so
-    a plan for a project that never owned a template costs nothing more."""
-    return templates_dir(project.config).is_dir() or bool(store.templates())
+
+def owns_templates(project: Project, store: StateStore) -> bool:
+    """Whether there is anything to plan: template files, or templates the state recorded."""
+    return templates_dir(project.config).is_dir() or bool(recorded_templates(project, store))
 
 
 def plan_owned_templates(
@@ -51,7 +60,7 @@ def plan_owned_templates(
     if errors:
         raise ProjectInvalid(errors)
     version = api_version_of(env)
-    records = store.templates() if version >= 5 else {}
+    records = recorded_templates(project, store) if version >= 5 else {}
     remote: dict[str, RemoteTemplate | None] = {}
     for name, record in records.items():
         try:
@@ -67,7 +76,7 @@ def with_owned_ids(env: Environment, store: StateStore, project: Project) -> Env
 
     A template file not applied yet has no id: its name gets :data:`CHECK_ONLY_TEMPLATE_ID`,
     and :func:`orchestrator.template_plan.hold_unmade` holds every send that would use it."""
-    records = store.templates()
+    records = recorded_templates(project, store)
     files = load_template_files(project.config)[0] if templates_dir(project.config).is_dir() else []
     known = dict(env.ids.get("templates", {}))
     added = {name: record.template_id for name, record in records.items() if name not in known}

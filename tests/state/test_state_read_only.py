@@ -168,8 +168,7 @@ def test_plan_and_show_run_with_a_role_granted_select_only(pg_database_dsn: str,
 
         with psycopg.connect(writer, autocommit=True) as conn:
             conn.execute(
-                "GRANT SELECT ON orchestrator_meta, orchestrator_sends, orchestrator_journal, orchestrator_lock, "
-                "orchestrator_templates "
+                "GRANT SELECT ON orchestrator_meta, orchestrator_sends, orchestrator_journal, orchestrator_lock "
                 f"TO {conninfo_to_dict(reader)['user']}"
             )
         code, out, err = cli(project, reader, "plan", "--detailed-exitcode")
