@@ -76,16 +76,20 @@ def plan_templates(
     remote: Mapping[str, RemoteTemplate | None],
     *,
     version: int,
+    existing: Mapping[str, int] | None = None,
 ) -> list[TemplateChange]:
     """The changes for every owned template and every recorded one, by name.
 
     ``remote`` holds, for each recorded name, what Pardot answered (None: Pardot no longer holds
     it); a recorded name missing from ``remote`` was not read, and is taken as unchanged there.
+    ``existing`` maps the names of templates Pardot already holds to an id: a file the state
+    has no record of, whose name Pardot already holds, is not created a second time (an apply
+    that died between the create and its record, or a template made by hand).
     """
     if version < 5:
         reason = f"owning templates needs `version: 5` in the environment's api (this account uses version {version})"
         return [TemplateChange(TemplateAction.NEEDS_V5, t.name, desired=t, reason=reason) for t in owned]
-    changes = [_for_file(template, records.get(template.name), remote) for template in owned]
+    changes = [_for_file(template, records.get(template.name), remote, existing or {}) for template in owned]
     files = {template.name for template in owned}
     for name, record in sorted(records.items()):
         if name not in files:
@@ -102,8 +106,21 @@ def plan_templates(
 
 
 def _for_file(
-    template: OwnedTemplate, record: TemplateRecord | None, remote: Mapping[str, RemoteTemplate | None]
+    template: OwnedTemplate,
+    record: TemplateRecord | None,
+    remote: Mapping[str, RemoteTemplate | None],
+    existing: Mapping[str, int],
 ) -> TemplateChange:
+    if record is None and template.name in existing:
+        found = existing[template.name]
+        return TemplateChange(
+            TemplateAction.DRIFT,
+            template.name,
+            found,
+            template,
+            reason=f"Pardot already holds a template named {template.name!r} ({found}) that the state does not "
+            "record; it is not created twice (rename the file, or rename or delete that template in Pardot)",
+        )
     if record is None:
         return TemplateChange(TemplateAction.CREATE, template.name, desired=template, diff=content_diff(None, template))
     held = remote.get(template.name, ...)

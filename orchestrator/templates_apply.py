@@ -67,7 +67,27 @@ def plan_owned_templates(
             remote[name] = client.read_template_v5(record.template_id)
         except ApiNotFound:
             remote[name] = None
-    return plan_templates(owned, records, remote, version=version)
+    unrecorded = version >= 5 and any(template.name not in records for template in owned)
+    existing = existing_names(client) if unrecorded else {}
+    return plan_templates(owned, records, remote, version=version, existing=existing)
+
+
+#: Pages of the v5 template query read to find existing names (200 templates a page).
+MAX_QUERY_PAGES = 50
+
+
+def existing_names(client: PardotClient) -> dict[str, int]:
+    """The names of the templates Pardot holds, each with its lowest id, read page by page (at
+    most :data:`MAX_QUERY_PAGES`): a create is planned only for a name Pardot does not hold."""
+    names: dict[str, int] = {}
+    token: str | None = None
+    for _ in range(MAX_QUERY_PAGES):
+        page, token = client.query_templates_v5(token)
+        for template in page:
+            names.setdefault(template.name, template.id)
+        if token is None:
+            break
+    return names
 
 
 def with_owned_ids(env: Environment, store: StateStore, project: Project) -> Environment:

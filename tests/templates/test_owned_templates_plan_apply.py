@@ -188,3 +188,24 @@ def test_plan_json_lists_the_template_changes_and_validates_against_the_plan_sch
     [change] = document["templates"]
     assert change["action"] == "create" and change["name"] == "onboarding" and change["template_id"] is None
     assert "+Welcome aboard" in change["diff"]
+
+
+def test_a_template_pardot_already_holds_by_name_is_not_created_twice(tmp_path: Path) -> None:
+    """As after an apply that died between the create and its record: the state knows nothing."""
+    project = _project(tmp_path)
+    made = _pardot(
+        project,
+        "POST",
+        "/api/v5/objects/email-templates",
+        params={"fields": "id"},
+        json={"name": "onboarding", "subject": "Made by hand", "textMessage": "%%unsubscribe%%"},
+    )
+    assert made.status_code == 201, made.text
+    template_id = made.json()["id"]
+    code, out, _ = run(project, "plan", "--now", NOW, "--detailed-exitcode")
+    assert code == 3
+    assert f"! drifted template onboarding ({template_id})" in out and "not created twice" in out
+    code, out, err = run(project, "apply", "--auto-approve", "--now", NOW)
+    assert code == 0 and "not created twice" in out, out + err  # shown again; the sends go ahead
+    held = _pardot(project, "GET", "/api/v5/objects/email-templates", params={"fields": "id,name"}).json()
+    assert [t["id"] for t in held["values"] if t["name"] == "onboarding"] == [template_id]
