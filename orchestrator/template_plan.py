@@ -66,8 +66,9 @@ class TemplateChange:
 
     @property
     def needs_attention(self) -> bool:
-        """True when a human must look: drift, an orphan, or templates the account's version cannot own."""
-        return self.action in (TemplateAction.DRIFT, TemplateAction.ORPHAN, TemplateAction.NEEDS_V5)
+        """True when a human must look: drift or an orphan. A template a v3/v4 account cannot own
+        is said, not escalated: its file is still validated and previewed, which is its use there."""
+        return self.action in (TemplateAction.DRIFT, TemplateAction.ORPHAN)
 
 
 def plan_templates(

@@ -397,6 +397,12 @@ def apply(
     target = _target(app)
     hooks = _ProgressHooks(app)
     stop = StopRequest()
+    templates_seen: list[TemplateChange] = []
+
+    def show_templates(changes: list[TemplateChange]) -> None:
+        templates_seen.extend(changes)
+        _show_templates(app, changes)
+
     given_file = plan_file if plan_file is not None else reviewed_file
     given = load_plan(given_file) if given_file is not None else None
     if plan_file is not None and given is not None:
@@ -406,7 +412,7 @@ def apply(
     options = operations.ApplyOptions(
         now=app.send_now,
         show=lambda chosen: _show(app, chosen, "text"),
-        show_templates=lambda changes: _show_templates(app, changes),
+        show_templates=show_templates,
         confirm=_confirm(app, auto_approve or reviewed_file is not None),
         hooks=hooks,
         stop=stop,
@@ -431,6 +437,11 @@ def apply(
     if chosen.errored:
         raise SystemExit(ExitCode.ERROR)
     code = _report(app, chosen, result, hooks)
+    held = sorted(c.name for c in templates_seen if c.needs_attention)
+    if held:  # shown above with their reasons; the sends went ahead
+        app.console.print(f"Template(s) needing a human: {', '.join(held)}.", markup=False, highlight=False)
+        if code is ExitCode.OK:
+            code = ExitCode.ATTENTION
     if code is not ExitCode.OK:
         raise SystemExit(code)
 

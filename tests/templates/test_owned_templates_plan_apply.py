@@ -111,7 +111,8 @@ def test_a_template_changed_in_pardot_is_drift_and_never_overwritten(tmp_path: P
     assert code == 3
     assert f"! drifted template onboarding ({template_id})" in out and "changed in Pardot" in out
     assert "-By hand\\x1b[2J" in out and "\x1b" not in out  # Pardot's text shown, its escapes never run
-    _apply(project)
+    code, out, err = run(project, "apply", "--auto-approve", "--now", NOW)
+    assert code == 3 and "Template(s) needing a human: onboarding." in out, out + err
     assert _held(project, template_id)["subject"] == "By hand\x1b[2J"
 
 
@@ -122,7 +123,8 @@ def test_a_deleted_template_file_is_an_orphan_held_in_pardot(tmp_path: Path) -> 
     code, out, _ = run(project, "plan", "--now", NOW, "--detailed-exitcode")
     assert code == 3
     assert f"? orphaned template onboarding ({template_id})" in out and "stays in Pardot" in out
-    _apply(project)
+    code, out, err = run(project, "apply", "--auto-approve", "--now", NOW)
+    assert code == 3, out + err
     assert _held(project, template_id)["subject"] == "Welcome aboard"
 
 
@@ -148,6 +150,8 @@ def test_on_a_v4_account_plan_says_owning_templates_needs_version_5(tmp_path: Pa
     code, out, err = run(project, "plan", "--now", NOW)
     assert code == 0, out + err
     assert "not owned template onboarding" in out and "needs `version: 5`" in out
+    code, out, err = run(project, "apply", "--auto-approve", "--now", NOW)
+    assert code == 0 and "needs `version: 5`" in out, out + err  # said, not escalated; the sends go ahead
     code, out, err = run(project, "validate", "--now", NOW)
     assert code == 0, out + err
 
@@ -206,6 +210,7 @@ def test_a_template_pardot_already_holds_by_name_is_not_created_twice(tmp_path: 
     assert code == 3
     assert f"! drifted template onboarding ({template_id})" in out and "not created twice" in out
     code, out, err = run(project, "apply", "--auto-approve", "--now", NOW)
-    assert code == 0 and "not created twice" in out, out + err  # shown again; the sends go ahead
+    assert code == 3 and "not created twice" in out, out + err  # shown again; the sends go ahead
+    assert "Template(s) needing a human: onboarding." in out
     held = _pardot(project, "GET", "/api/v5/objects/email-templates", params={"fields": "id,name"}).json()
     assert [t["id"] for t in held["values"] if t["name"] == "onboarding"] == [template_id]
