@@ -50,6 +50,7 @@ from orchestrator.state.models import PlanningQuery, SendStatus, StateSnapshot
 if TYPE_CHECKING:
     from orchestrator.pardot.client import PardotClient
     from orchestrator.pardot.models import ListEmailSummary
+    from orchestrator.template_plan import TemplateChange
 
 #: The reason given to a change that is held because no reviewer saw it.
 NOT_REVIEWED = (
@@ -136,6 +137,7 @@ def compute_plan(
     counted when asked or when a ``max_recipients`` cap needs it (never with
     ``count_audiences=False``: re-checking a saved plan keeps its own counts), and with ``refresh``,
     against what Pardot holds of the recorded sends (:func:`refresh_plan`)."""
+    target = with_owned_template_ids(target)
     source = git_source(target.project.config.root)
     options = options_for(target.env, allow_late=allow_late)
     desired = desired_for(target.project, target.env, now, options)
@@ -169,6 +171,38 @@ def compute_plan(
     if result.errored or not count_audiences or not (audience or needs_audience(result)):
         return result
     return _count_audiences(target, result, now)
+
+
+def with_owned_template_ids(target: Target) -> Target:
+    """``target`` whose environment knows the recorded id of each owned template (a campaign
+    names an owned template without its id under ``ids.templates``); unchanged without any."""
+    from orchestrator.templates_apply import with_owned_ids
+
+    env = with_owned_ids(target.env, target.store, target.project)
+    return target if env is target.env else dataclasses.replace(target, env=env)
+
+
+def plan_templates_for(target: Target) -> list[TemplateChange]:
+    """The owned templates' changes (:mod:`orchestrator.template_plan`); none for a project that
+    has no ``templates/`` and never recorded one."""
+    from orchestrator.templates_apply import owns_templates, plan_owned_templates
+
+    if not owns_templates(target.project, target.store):
+        return []
+    return plan_owned_templates(target.project, target.env, target.store, target.client)
+
+
+def refuse_template_changes(target: Target, what: str) -> None:
+    """Refuse, before any call that changes anything, to apply ``what`` while owned templates
+    have changes pending: a plan file carries no template changes, and a send must not go out
+    with a template the project has changed but nobody applied."""
+    pending = [change.name for change in plan_templates_for(target) if change.is_change]
+    if pending:
+        raise PlanRefused(
+            f"{what} does not carry template changes, and template(s) {', '.join(pending)} have changes pending; "
+            "nothing was sent",
+            hint="run `orchestrator apply` (without a plan file) to apply the templates, then plan again",
+        )
 
 
 def refresh_plan(target: Target, plan: Plan, snapshot: StateSnapshot, now: datetime) -> Plan:
@@ -354,6 +388,7 @@ class ApplyOptions:
     approved_by: str | None = None  # who approved this apply (see provenance.approver)
     #: apply --pre-approved-only: send only if every change is pre-approved, with no person.
     pre_approved_only: bool = False
+    show_templates: Callable[[list[TemplateChange]], None] = lambda _changes: None
 
 
 @contextlib.contextmanager
@@ -440,6 +475,7 @@ def apply_saved(
     """
     check_allow_late(saved, allow_late)
     with locked_apply(target, options) as source:
+        refuse_template_changes(target, "a saved plan")
         snapshot = target.store.planning_view(PlanningQuery.of_keys(change.key for change in saved.pending))
         check_applicable(
             saved,
@@ -480,12 +516,21 @@ def apply_fresh(
 ) -> tuple[Plan, ApplyResult | None]:
     """Plan now under the lock, show it, confirm, and apply it (``None``: nothing was run)."""
     with locked_apply(target, options) as source:
+        templates = plan_templates_for(target)
+        options.show_templates(templates)
         chosen = compute_plan(target, options.now(), allow_late=allow_late, audience=audience)
         options.show(chosen)
-        if chosen.errored or not chosen.has_changes:
+        changing = [change for change in templates if change.is_change]
+        if chosen.errored or not (chosen.has_changes or changing):
             return chosen, None
         if not options.confirm(chosen):
             raise OrchestratorError("apply cancelled; nothing was sent")
+        if changing:  # before any send: a send using a changed template goes out with its new content
+            from orchestrator.templates_apply import apply_template_changes
+
+            apply_template_changes(changing, target.client, target.store, options.now, target.notes)
+        if not chosen.has_changes:
+            return chosen, None
         chosen = held_for_time(chosen, options.now())  # the prompt may have waited: times are checked again
         return chosen, execute(target, chosen, options, source)
 
@@ -565,6 +610,7 @@ def apply_reviewed(
     reviewed send that can no longer go out."""
     check_allow_late(reviewed, allow_late)
     with locked_apply(target, options) as source:
+        refuse_template_changes(target, "a reviewed plan")
         head = target.store.planning_view(PlanningQuery.of_keys(()))
         check_reviewed(reviewed, target, head.lineage, options.now())
         fresh = compute_plan(target, options.now(), allow_late=allow_late, audience=audience)

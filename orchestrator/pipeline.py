@@ -26,6 +26,7 @@ from orchestrator.remote_checks import (
     with_template_previews,
 )
 from orchestrator.state.models import StateSnapshot
+from orchestrator.template_plan import hold_unmade
 
 #: What the files ask for at a time: the desired sends, and the problems found building them.
 Desired = tuple[list[DesiredSend], list[Diagnostic]]
@@ -87,7 +88,7 @@ def plan_project(
         repeats_ok=repeats_ok,
         source=source,
     )
-    plan = held_for_time(plan, now)
+    plan = hold_unmade(held_for_time(plan, now))  # a send whose owned template is not made yet waits
     if client is None or plan.errored:
         return plan
 

@@ -31,6 +31,7 @@ from orchestrator.plan import Action, Change, Plan
 from orchestrator.planfile import load_plan, plan_to_dict, write_plan
 from orchestrator.provenance import approver
 from orchestrator.redact import mask_emails
+from orchestrator.template_plan import TemplateChange, describe, template_json
 
 FORMATS = click.Choice(["text", "json", "markdown", "github"])
 #: What makes a plan need a human, as apply's last line names it (a refreshed plan adds drifted).
@@ -153,11 +154,16 @@ def plan(
         comment = folders.enter_context(_output_folder(app, out_dir, "--out-dir")) if out_dir else None
         shots = folders.enter_context(_output_folder(app, previews, "--previews")) if previews else None
         now = app.send_now() if out is not None else app.now()
-        result = operations.compute_plan(
-            _target(app, read_only=True), now, allow_late=allow_late, audience=audience, refresh=refresh
-        )
+        target = _target(app, read_only=True)
+        templates = operations.plan_templates_for(target)
+        result = operations.compute_plan(target, now, allow_late=allow_late, audience=audience, refresh=refresh)
         checksum = write_plan(result, out) if out is not None else None
-        _show(app, result, fmt, show_unchanged=show_unchanged, out=comment)
+        if fmt == "text":
+            _show_templates(app, templates, show_unchanged=show_unchanged)
+        if fmt == "json" and templates:
+            app.print_json({**plan_to_dict(result), "templates": [template_json(c) for c in templates]})
+        else:
+            _show(app, result, fmt, show_unchanged=show_unchanged, out=comment)
         if shots is not None:
             from orchestrator.cli.preview import plan_previews
 
@@ -173,10 +179,17 @@ def plan(
         )
     if result.errored:
         raise SystemExit(ExitCode.ERROR)
-    if detailed_exitcode and result.needs_attention:
+    if detailed_exitcode and (result.needs_attention or any(c.needs_attention for c in templates)):
         raise SystemExit(ExitCode.ATTENTION)
-    if detailed_exitcode and result.has_changes:
+    if detailed_exitcode and (result.has_changes or any(c.is_change for c in templates)):
         raise SystemExit(ExitCode.CHANGES)
+
+
+def _show_templates(app: App, changes: list[TemplateChange], *, show_unchanged: bool = False) -> None:
+    """The owned templates' part of a plan, printed before the sends (docs/templates.md)."""
+    lines = describe(changes, show_noop=show_unchanged)
+    if lines:
+        app.console.print("\n".join(lines) + "\n", markup=False, highlight=False)
 
 
 def _outcome_line(app: App, outcome: Outcome, operational: bool) -> str:
@@ -395,6 +408,12 @@ def apply(
     target = _target(app)
     hooks = _ProgressHooks(app)
     stop = StopRequest()
+    templates_seen: list[TemplateChange] = []
+
+    def show_templates(changes: list[TemplateChange]) -> None:
+        templates_seen.extend(changes)
+        _show_templates(app, changes)
+
     given_file = plan_file if plan_file is not None else reviewed_file
     given = load_plan(given_file) if given_file is not None else None
     if plan_file is not None and given is not None:
@@ -404,6 +423,7 @@ def apply(
     options = operations.ApplyOptions(
         now=app.send_now,
         show=lambda chosen: _show(app, chosen, "text"),
+        show_templates=show_templates,
         confirm=_confirm(app, auto_approve or reviewed_file is not None),
         hooks=hooks,
         stop=stop,
@@ -429,6 +449,11 @@ def apply(
     if chosen.errored:
         raise SystemExit(ExitCode.ERROR)
     code = _report(app, chosen, result, hooks)
+    held = sorted(c.name for c in templates_seen if c.needs_attention)
+    if held:  # shown above with their reasons; the sends went ahead
+        app.console.print(f"Template(s) needing a human: {', '.join(held)}.", markup=False, highlight=False)
+        if code is ExitCode.OK:
+            code = ExitCode.ATTENTION
     if code is not ExitCode.OK:
         raise SystemExit(code)
 

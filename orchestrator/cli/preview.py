@@ -11,12 +11,13 @@ import click
 from orchestrator.cli.common import App, now_option, pass_app
 from orchestrator.cli.validate_render import _select
 from orchestrator.desired import DesiredSend
-from orchestrator.errors import ConfigError
+from orchestrator.errors import ConfigError, ProjectInvalid
 from orchestrator.outdir import OutputFolder, claim, claim_new, trusted_roots
 from orchestrator.plan import Plan
 from orchestrator.preview import Recipient, sample_recipient, sandbox_prospect
 from orchestrator.preview.write import PreviewItem, Templates, preview_items, write_previews
 from orchestrator.redact import mask_emails
+from orchestrator.templates_owned import TEMPLATES_DIR, owned_templates
 
 #: Where previews go without ``--out`` (inside the project's own ignored work folder): each run
 #: writes a new folder ``NAME-N`` there, so a run never mixes its files with an earlier one's.
@@ -43,6 +44,9 @@ DEFAULT_DIR = Path(".orchestrator") / "previews"
     "(DIR new or empty; manifest.json lists the files).",
 )
 @click.option("--no-screenshots", is_flag=True, help="Write only preview.html and text.txt (no browser needed).")
+@click.option(
+    "--template", "template", is_flag=True, help="NAME is an owned template (templates/NAME.yaml), not a campaign."
+)
 @now_option
 @pass_app
 def preview(
@@ -54,6 +58,7 @@ def preview(
     sample: str | None,
     out: Path | None,
     no_screenshots: bool,
+    template: bool,
 ) -> None:
     """Preview campaign NAME as a recipient sees it: merge tags filled, screenshots from Chromium.
 
@@ -66,6 +71,11 @@ def preview(
         raise click.UsageError("use --occurrence or --at, not both")
     if prospect is not None and sample is not None:
         raise click.UsageError("use --prospect or --sample, not both")
+    if template:
+        if occurrence is not None or at is not None:
+            raise click.UsageError("--occurrence and --at choose a campaign's send; a template has none")
+        _preview_template(app, name, prospect, sample, out, no_screenshots)
+        return
     sends = _select(app, name, occurrence, at)
     if not sends:
         app.console.print(f"{name}: no send inside the schedule's horizon.", markup=False)
@@ -103,6 +113,48 @@ def preview(
         click.echo(f"wrote {', '.join(files)} to {send.folder}")
     labels = sorted({(own.get(s.key) or recipient).label for s in sends})
     click.echo(f"Merge tags filled from {', '.join(labels)}.")
+    if run.browser_error is not None:
+        click.echo(f"Error: no screenshots: {run.browser_error}", err=True)
+        raise SystemExit(1)
+
+
+def _preview_template(
+    app: App, name: str, prospect: str | None, sample: str | None, out: Path | None, no_screenshots: bool
+) -> None:
+    """``preview --template NAME``: the owned template rendered for the environment, merge tags
+    filled from the sample (nothing is read from Pardot: the file is the template)."""
+    config = app.config()
+    owned, problems = owned_templates(config, app.environment())
+    chosen = next((t for t in owned if t.name == name), None)
+    if chosen is None:
+        broken = [d for d in problems if d.severity == "error"]
+        if broken:  # it may be one of these: show why, located, rather than "no such template"
+            raise ProjectInvalid(broken)
+        known = ", ".join(sorted(t.name for t in owned)) or "none"
+        raise ConfigError(
+            f"no template named {name!r} in {TEMPLATES_DIR}/ (known: {known})",
+            hint="check the name: line of the template file, or drop --template to preview a campaign",
+        )
+    recipient = (
+        sandbox_prospect(app.environment(), config.root, prospect)
+        if prospect is not None
+        else sample_recipient(config, sample)
+    )
+    payload = {"subject": chosen.subject, "text_content": chosen.text, "html_content": chosen.html}
+    item = PreviewItem(f"template-{name}", payload, app.now().astimezone(UTC).year)
+    with _preview_folder(app, out, f"template-{name}") as target:
+        run = preview_items(
+            [item], target, recipient=recipient, templates=Templates(None), screenshots=not no_screenshots
+        )
+        target.finish()
+    for send in run.sends:
+        if out is None:
+            click.echo(f"=== template {name}")
+            click.echo(f"Subject: {send.content.subject}")
+            click.echo(send.content.text, nl=not send.content.text.endswith("\n"))
+        files = ["preview.html", "text.txt", *(p.name for p in send.screenshots)]
+        click.echo(f"wrote {', '.join(files)} to {send.folder}")
+    click.echo(f"Merge tags filled from {recipient.label}.")
     if run.browser_error is not None:
         click.echo(f"Error: no screenshots: {run.browser_error}", err=True)
         raise SystemExit(1)

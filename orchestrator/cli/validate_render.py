@@ -27,6 +27,7 @@ from orchestrator.project import desired_sends
 from orchestrator.redact import mask_emails, scrub
 from orchestrator.schedule import utc_iso
 from orchestrator.selection import select_sends
+from orchestrator.templates_owned import known_for_checks, load_template_files, render_templates
 from orchestrator.textsafe import escape_control
 
 
@@ -73,7 +74,7 @@ def _summary_rows(sends: list[DesiredSend]) -> list[dict[str, Any]]:
 @now_option
 @pass_app
 def validate(app: App, paths: tuple[Path, ...], fmt: str, all_envs: bool, check_links: bool) -> None:
-    """Check campaign files: schema, ids, rendering, unsubscribe policy and schedules.
+    """Check campaign and template files: schema, ids, rendering, unsubscribe policy and schedules.
 
     Without PATHS every campaign of the project is checked. Exit status 0 when everything is
     valid, 1 when anything is wrong. No API call is made (--check-links requests the links).
@@ -91,7 +92,10 @@ def validate(app: App, paths: tuple[Path, ...], fmt: str, all_envs: bool, check_
     first: list[DesiredSend] = []
     per_env: list[tuple[Environment, list[DesiredSend], list[Diagnostic]]] = []
     for env in envs:
-        sends, problems = desired_sends(project, env, app.now(), lead_time="warning")
+        files, template_problems = load_template_files(project.config)
+        sends, problems = desired_sends(project, known_for_checks(env, files), app.now(), lead_time="warning")
+        if not paths:  # the project's template files, rendered for this environment too
+            problems = problems + template_problems + render_templates(project.config, env, files)[1]
         first = first or sends
         per_env.append((env, sends, problems))
     if check_links:  # each URL is requested once, however many environments use it

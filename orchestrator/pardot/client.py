@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
@@ -54,7 +54,7 @@ from orchestrator.errors import (
     ApiTransientError,
     ConfigError,
 )
-from orchestrator.pardot import decode, endpoints
+from orchestrator.pardot import decode, endpoints, templates_v5
 from orchestrator.pardot.auth import TokenSource, Tracer, token_source_for
 from orchestrator.pardot.endpoints import Call
 from orchestrator.pardot.envelope import Envelope, as_list, parse_envelope
@@ -76,6 +76,7 @@ from orchestrator.pardot.models import (
     User,
 )
 from orchestrator.pardot.settings import ApiSettings, check_transport_security
+from orchestrator.pardot.templates_v5 import RemoteTemplate
 from orchestrator.pardot.transport import BodyTooLarge, check_deadline, deadline, install_deadlines, read_capped
 from orchestrator.pardot.versions import ApiVersion, api_version
 from orchestrator.redact import mask_emails, redact
@@ -456,6 +457,36 @@ class PardotClient:
         envelope = self._execute(call)
         with self._scrubbing(call):
             return decode.decode_email_v5(envelope.data, one_to_one=True)
+
+    # --- v5 email templates (orchestrator/pardot/templates_v5.py) ---------------------------
+
+    def create_template_v5(self, body: Mapping[str, Any]) -> RemoteTemplate:
+        """Create an email template through v5; the template as Pardot now holds it."""
+        call = templates_v5.template_create(body)
+        envelope = self._execute(call)
+        with self._scrubbing(call):
+            return templates_v5.decode_template(envelope.data)
+
+    def update_template_v5(self, template_id: int, body: Mapping[str, Any]) -> RemoteTemplate:
+        """Update (PATCH) the fields in ``body`` of a template; ApiNotFound when it is gone."""
+        call = templates_v5.template_update(template_id, body)
+        envelope = self._execute(call)
+        with self._scrubbing(call):
+            return templates_v5.decode_template(envelope.data)
+
+    def read_template_v5(self, template_id: int) -> RemoteTemplate:
+        """One template through v5; ApiNotFound (HTTP 404) when v5 does not know it."""
+        call = templates_v5.template_read_v5(template_id)
+        envelope = self._execute(call)
+        with self._scrubbing(call):
+            return templates_v5.decode_template(envelope.data)
+
+    def query_templates_v5(self, page_token: str | None = None) -> tuple[list[RemoteTemplate], str | None]:
+        """One page of templates, lowest id first, and the next page's token."""
+        call = templates_v5.template_query(page_token)
+        envelope = self._execute(call)
+        with self._scrubbing(call):
+            return templates_v5.decode_template_page(envelope.data)
 
     # --- exports --------------------------------------------------------------------------
 

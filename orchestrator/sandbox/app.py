@@ -28,7 +28,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from orchestrator.errors import display_path
-from orchestrator.sandbox import control, exports, objects, queries
+from orchestrator.sandbox import control, email_templates, exports, objects, queries
 from orchestrator.sandbox.config import (
     DEFAULT_ACCOUNT_TIMEZONE,
     MAX_IN_FLIGHT,
@@ -98,11 +98,11 @@ _API_RULES = Map(
         Rule("/api/v5/objects/emails", endpoint="v5_emails"),
         Rule("/api/v5/objects/list-emails/<id>/stats", endpoint="v5_list_email_stats"),
         Rule("/api/v5/objects/list-emails/<id>", endpoint="v5_list_email"),
-        Rule("/api/v5/objects/<any(campaigns,lists,users,'email-templates'):collection>", endpoint="v5_query"),
-        Rule(
-            "/api/v5/objects/<any(campaigns,lists,users,'email-templates',emails):collection>/<id>",
-            endpoint="v5_read",
-        ),
+        # email templates: create, read, update and query (orchestrator/sandbox/email_templates.py)
+        Rule("/api/v5/objects/email-templates", endpoint="v5_email_templates"),
+        Rule("/api/v5/objects/email-templates/<id>", endpoint="v5_email_template"),
+        Rule("/api/v5/objects/<any(campaigns,lists,users):collection>", endpoint="v5_query"),
+        Rule("/api/v5/objects/<any(campaigns,lists,users,emails):collection>/<id>", endpoint="v5_read"),
     ],
     strict_slashes=False,
 )
@@ -325,7 +325,7 @@ class SandboxApp:
                 raise refuse(66)
             if fault == "error183":
                 raise refuse(183)
-            if request.method not in ("GET", "POST"):
+            if request.method not in ("GET", "POST") and not _patchable(request):
                 raise refuse(60, request.method)
             read_only = self._check_credentials(request)
             self._count_call()
@@ -376,7 +376,8 @@ class SandboxApp:
             endpoint, args = adapter.match(method=request.method)
         except HTTPException:
             raise refuse(2, request.path) from None
-        if read_only and (endpoint in _SENDS or (endpoint == "v5_list_emails" and request.method == "POST")):
+        writes = endpoint in ("v5_list_emails", "v5_email_templates", "v5_email_template") and request.method != "GET"
+        if read_only and (endpoint in _SENDS or writes):
             raise SandboxRefusal(46, "API user lacks permission: this user's role cannot send emails")
         handler: Callable[[Request, str, Mapping[str, Any]], Response] = getattr(
             self, f"_do_{endpoint}"
@@ -589,6 +590,28 @@ class SandboxApp:
         response.headers["Location"] = f"{_base_url(request)}/api/v5/objects/{collection}/{email_id}"
         return response
 
+    # -- v5 email templates (orchestrator/sandbox/email_templates.py) ------------------------
+
+    def _do_v5_email_templates(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
+        if request.method == "GET":  # the query every v5 collection shares (objects.V5_COLLECTIONS)
+            return self._do_v5_query(request, fmt, {"collection": "email-templates"})
+        if request.method != "POST":
+            raise objects.v5_refuse(405, 60, "email templates take GET (query) or POST (create) here")
+        template_id, answer = email_templates.create(
+            self.store, _json_body(request), request.args.get("fields"), self.now()
+        )
+        response = _json(answer, 201)
+        response.headers["Location"] = f"{_base_url(request)}/api/v5/objects/email-templates/{template_id}"
+        return response
+
+    def _do_v5_email_template(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
+        if request.method == "GET":
+            return self._do_v5_read(request, fmt, {"collection": "email-templates", "id": args["id"]})
+        if request.method != "PATCH":
+            raise objects.v5_refuse(405, 60, "an email template takes GET (read) or PATCH (update) here")
+        body = _json_body(request)
+        return _json(email_templates.update(self.store, args["id"], body, request.args.get("fields"), self.now()))
+
     # -- exports -----------------------------------------------------------------------------
 
     def _do_export_create(self, request: Request, fmt: str, args: Mapping[str, Any]) -> Response:
@@ -744,6 +767,23 @@ def _archived(params: Params, code: int) -> bool:
     if value.lower() not in ("true", "false"):
         raise refuse(code, f"got {value!r}")
     return value.lower() == "true"
+
+
+def _patchable(request: Request) -> bool:
+    """A PATCH to one v5 email template, the one update the sandbox serves (email_templates.py)."""
+    return request.method == "PATCH" and request.path.startswith("/api/v5/objects/email-templates/")
+
+
+def _json_body(request: Request) -> Any:
+    """The JSON body of a v5 create or update: 152 when empty, 151 when not JSON, 150 when unreadable."""
+    if not request.get_data():
+        raise refuse(152)
+    if request.mimetype != "application/json":
+        raise refuse(151)
+    try:
+        return json.loads(request.get_data())
+    except (ValueError, RecursionError):
+        raise refuse(150) from None
 
 
 def _base_url(request: Request) -> str:

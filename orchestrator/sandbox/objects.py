@@ -396,13 +396,20 @@ def _sender_options(send_from: str | None) -> list[dict[str, Any]]:
 
 
 def _template_v5(row: sqlite3.Row, now: datetime) -> dict[str, Any]:
-    return {
+    """One template; what v5 adds to a v3/v4 row (times, campaign, reply-to) is in
+    ``template_times`` and the reply-to column, written by a v5 create or update
+    (:mod:`orchestrator.sandbox.email_templates`); a seeded template has none of it."""
+    times = {k: (_utc_wire(str(row[c])).isoformat() if row[c] else None) for k, c in (("createdAt", "t_created"),
+             ("updatedAt", "t_updated"))}
+    reply = row["reply_to_address"] or ""
+    return {**times, "replyToOptions": json.loads(reply) if reply.startswith("[") else [],
+        "campaignId": row["t_campaign"],
         "id": row["id"], "name": row["name"], "subject": row["subject"], "textMessage": row["text"],
         "htmlMessage": row["html"], "isOneToOneEmail": bool(row["is_one_to_one_email"]),
         "isListEmail": bool(row["is_list_email"]), "isDripEmail": bool(row["is_drip_email"]),
         "isAutoResponderEmail": bool(row["is_autoresponder_email"]),
         "senderOptions": _sender_options(row["send_from"]), "trackerDomainId": None, "folderId": None,
-        "campaignId": None, "isDeleted": bool(row["archived"]),
+        "isDeleted": bool(row["archived"]),
     }  # fmt: skip
 
 
@@ -475,10 +482,13 @@ V5_COLLECTIONS: Mapping[str, V5Collection] = {
         _ID_FILTERS,
     ),
     "email-templates": V5Collection(
-        "/api/v5/objects/email-templates", "SELECT * FROM templates", _template_v5,
+        "/api/v5/objects/email-templates",
+        "SELECT t.*, m.campaign_id AS t_campaign, m.created_at AS t_created, m.updated_at AS t_updated"
+        " FROM templates t LEFT JOIN template_times m ON m.template_id = t.id",
+        _template_v5,
         frozenset({"id", "name", "subject", "textMessage", "htmlMessage", "isOneToOneEmail", "isListEmail",
-                   "isDripEmail", "isAutoResponderEmail", "senderOptions", "trackerDomainId", "folderId",
-                   "campaignId", "isDeleted"}),
+                   "isDripEmail", "isAutoResponderEmail", "senderOptions", "replyToOptions", "trackerDomainId",
+                   "folderId", "campaignId", "isDeleted", "createdAt", "updatedAt"}),
         _ID_FILTERS, not_queryable=_MESSAGES,
     ),
     "emails": V5Collection(

@@ -66,6 +66,8 @@ CREATE TABLE IF NOT EXISTS exports (
     arguments TEXT NOT NULL, fields TEXT NOT NULL, version INTEGER NOT NULL,
     created_at TEXT NOT NULL, canceled_at TEXT, row_count INTEGER);
 CREATE TABLE IF NOT EXISTS api_usage (day TEXT PRIMARY KEY, calls INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS template_times (
+    template_id INTEGER PRIMARY KEY, campaign_id INTEGER, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS prospect_accounts (
     id INTEGER PRIMARY KEY, name TEXT, annual_revenue TEXT, industry TEXT,
     number_of_employees TEXT, website TEXT, deleted INTEGER NOT NULL DEFAULT 0,

@@ -48,6 +48,7 @@ from orchestrator.state.models import (
     RecordFilter,
     SendRecord,
     StateSnapshot,
+    TemplateRecord,
 )
 
 __all__ = ["StateStore"]
@@ -77,6 +78,14 @@ class StateStore(Protocol):
 
     def get(self, key: str) -> SendRecord | None:
         """The record stored under ``key``, or None."""
+        ...
+
+    def templates(self) -> dict[str, TemplateRecord]:
+        """The owned email templates the applies recorded, by name (none before schema 3)."""
+        ...
+
+    def put_template(self, record: TemplateRecord, *, actor: Actor | None = None) -> int:
+        """Record an owned template after an apply made or changed it, journalled; the new serial."""
         ...
 
     def put(

@@ -24,6 +24,7 @@ from orchestrator.state.models import (
     RecordFilter,
     SendRecord,
     StateSnapshot,
+    TemplateRecord,
 )
 from orchestrator.state.skeleton import read_only_error
 
@@ -59,6 +60,12 @@ class NoStateYet:
 
     def get(self, key: str) -> SendRecord | None:
         return None
+
+    def templates(self) -> dict[str, TemplateRecord]:
+        return {}
+
+    def put_template(self, record: TemplateRecord, *, actor: Actor | None = None) -> int:
+        raise read_only_error(f"the state at {self._location} (not created yet)", f"record template {record.name}")
 
     def journal(self, key: str | None = None) -> list[JournalEntry]:
         return []

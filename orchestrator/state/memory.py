@@ -32,6 +32,7 @@ from orchestrator.state.models import (
     SendRecord,
     SendStatus,
     StateSnapshot,
+    TemplateRecord,
     content_digest,
 )
 from orchestrator.state.planning import OPEN_STATUSES, PlanningReads, planning_view
@@ -98,6 +99,7 @@ class _Shared:
     archive: _Table = field(default_factory=_Table)
     journal: list[_StoredEntry] = field(default_factory=list)
     lock: LockInfo | None = None
+    templates: dict[str, TemplateRecord] = field(default_factory=dict)
     mutex: threading.RLock = field(default_factory=threading.RLock)
 
 
@@ -250,6 +252,10 @@ class InMemoryStateStore(StoreSkeleton[_Shared]):
         with self._state() as state:
             return state.lock
 
+    def templates(self) -> dict[str, TemplateRecord]:
+        with self._state() as state:
+            return dict(sorted(state.templates.items()))
+
     # -- the skeleton's primitives -------------------------------------------------------
 
     def _write_txn(self, doing: str) -> contextlib.AbstractContextManager[_Shared]:
@@ -261,6 +267,9 @@ class InMemoryStateStore(StoreSkeleton[_Shared]):
     def _upsert(self, txn: _Shared, record: SendRecord, payload: str) -> None:
         txn.live.put(_Stored(record, payload, content_digest(record.payload)))
         txn.archive.remove(record.key)  # one key, one place
+
+    def _upsert_template(self, txn: _Shared, record: TemplateRecord) -> None:
+        txn.templates[record.name] = record
 
     def _unresolved_before(self, txn: _Shared, before: datetime) -> list[str]:
         return sorted(

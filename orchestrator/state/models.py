@@ -421,3 +421,20 @@ class Archived:
 
     records: int
     serial: int
+
+
+@dataclass(frozen=True)
+class TemplateRecord:
+    """An owned email template as the last apply left it, in this environment's state.
+
+    ``fingerprint`` is the rendered template file's (:class:`orchestrator.templates_owned.OwnedTemplate`),
+    so a plan tells a changed file without the API; ``remote_fingerprint`` is of what Pardot
+    answered then, so a plan tells a template changed in Pardot since (drift) from one the
+    project changed.
+    """
+
+    name: str
+    template_id: int
+    fingerprint: str
+    remote_fingerprint: str
+    applied_at: datetime

@@ -27,7 +27,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -48,6 +48,7 @@ from orchestrator.state.models import (
     SendRecord,
     SendStatus,
     StateSnapshot,
+    TemplateRecord,
     content_digest,
 )
 from orchestrator.state.planning import OPEN_STATUSES, PlanningReads, planning_view, scanned_view
@@ -58,7 +59,19 @@ __all__ = ["SCHEMA_VERSION", "PostgresStateStore"]
 logger = logging.getLogger(__name__)
 
 #: 2: ``content_digest``, the planning indexes, ``orchestrator_meta.archived`` (and the archive).
-SCHEMA_VERSION = 2
+#: 3: ``orchestrator_templates``, the email templates the project owns.
+SCHEMA_VERSION = 3
+
+#: Schema 3's table: one row per owned template, what the last apply made of it.
+_TEMPLATES = """
+CREATE TABLE IF NOT EXISTS orchestrator_templates (
+    name text PRIMARY KEY,
+    template_id bigint NOT NULL,
+    fingerprint text NOT NULL,
+    remote_fingerprint text NOT NULL,
+    applied_at timestamptz NOT NULL
+);
+"""
 
 Connection = psycopg.Connection[TupleRow]
 
@@ -356,8 +369,13 @@ class _Reads(PlanningReads):
 
 
 def _migrate(conn: Connection) -> None:
-    """Schema 1 to 2, in place, inside the open transaction (which holds the schema lock): the
-    archive count, each record's content digest (from its payload, a batch at a time), the indexes."""
+    """Schema 1 or 2 to 3, in place, inside the open transaction (which holds the schema lock):
+    the owned templates' table, then, from 1, the archive count, each record's content digest
+    (from its payload, a batch at a time) and the indexes."""
+    conn.execute(_TEMPLATES)
+    if _one(conn.execute("SELECT schema_version FROM orchestrator_meta").fetchone())[0] >= 2:
+        conn.execute("UPDATE orchestrator_meta SET schema_version = %s", (SCHEMA_VERSION,))
+        return
     conn.execute("ALTER TABLE orchestrator_meta ADD COLUMN IF NOT EXISTS archived bigint NOT NULL DEFAULT 0")
     conn.execute("ALTER TABLE orchestrator_sends ADD COLUMN IF NOT EXISTS content_digest text")
     after = ""
@@ -372,6 +390,11 @@ def _migrate(conn: Connection) -> None:
         after = rows[-1][0]
     conn.execute(_INDEXES)
     conn.execute("UPDATE orchestrator_meta SET schema_version = %s", (SCHEMA_VERSION,))
+
+
+_TEMPLATE_SELECT = (
+    "SELECT name, template_id, fingerprint, remote_fingerprint, applied_at FROM orchestrator_templates ORDER BY name"
+)
 
 
 def _one(row: TupleRow | None) -> TupleRow:
@@ -521,6 +544,7 @@ class PostgresStateStore(StoreSkeleton[Connection]):
                     )
                 conn.execute(_SCHEMA)
                 conn.execute(_INDEXES)
+                conn.execute(_TEMPLATES)
                 conn.execute(
                     "INSERT INTO orchestrator_meta (id, lineage, serial, schema_version) "
                     "VALUES (1, %s, 0, %s)",
@@ -637,6 +661,15 @@ class PostgresStateStore(StoreSkeleton[Connection]):
             ).fetchone()
         return None if row is None else _entry_from_row(row)
 
+    def templates(self) -> dict[str, TemplateRecord]:
+        with self._transaction("read the owned templates") as conn:
+            present = _one(conn.execute("SELECT to_regclass('orchestrator_templates') IS NOT NULL").fetchone())[0]
+            rows = conn.execute(_TEMPLATE_SELECT).fetchall() if present else []
+        return {
+            name: TemplateRecord(name, int(template_id), fingerprint, remote, applied_at.astimezone(UTC))
+            for name, template_id, fingerprint, remote, applied_at in rows
+        }
+
     def current_lock(self) -> LockInfo | None:
         with self._transaction("read the lock") as conn:
             return _lock_from_row(conn.execute(_LOCK_SELECT).fetchone())
@@ -674,6 +707,15 @@ class PostgresStateStore(StoreSkeleton[Connection]):
         )
         if _one(txn.execute("SELECT archived FROM orchestrator_meta").fetchone())[0]:  # one key, one place
             txn.execute("DELETE FROM orchestrator_sends_archive WHERE key = %s", (record.key,))
+
+    def _upsert_template(self, txn: Connection, record: TemplateRecord) -> None:
+        txn.execute(
+            "INSERT INTO orchestrator_templates (name, template_id, fingerprint, remote_fingerprint, applied_at)"
+            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (name) DO UPDATE SET template_id = excluded.template_id,"
+            " fingerprint = excluded.fingerprint, remote_fingerprint = excluded.remote_fingerprint,"
+            " applied_at = excluded.applied_at",
+            (record.name, record.template_id, record.fingerprint, record.remote_fingerprint, record.applied_at),
+        )
 
     def _unresolved_before(self, txn: Connection, before: datetime) -> list[str]:
         rows = txn.execute(

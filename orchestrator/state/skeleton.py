@@ -26,7 +26,7 @@ from orchestrator.state.locking import (
     new_lock,
     wrong_lock_error,
 )
-from orchestrator.state.models import Actor, Archived, JournalEntry, LockInfo, SendRecord, utc
+from orchestrator.state.models import Actor, Archived, JournalEntry, LockInfo, SendRecord, TemplateRecord, utc
 from orchestrator.state.validation import check_action, check_key
 
 __all__ = ["NO_LINEAGE_HINT", "StoreSkeleton", "no_lineage_error", "read_only_error"]
@@ -120,6 +120,10 @@ class StoreSkeleton(ABC, Generic[Txn]):
     def _delete_lock(self, txn: Txn, lock_id: str) -> bool:
         """Delete the lock row ``lock_id``; whether there was one."""
 
+    @abstractmethod
+    def _upsert_template(self, txn: Txn, record: TemplateRecord) -> None:
+        """Insert or replace the owned template ``record`` (schema 3's table)."""
+
     def _refuse_if_read_only(self, doing: str) -> None:
         if self.read_only:
             raise read_only_error(self.location, doing)
@@ -140,6 +144,20 @@ class StoreSkeleton(ABC, Generic[Txn]):
         self._refuse_if_read_only(f"record {record.key}")
         payload = dump_json(record.payload, what="payload")
         return self._write(f"record {record.key}", record.key, action, detail, actor, (record, payload))
+
+    def put_template(self, record: TemplateRecord, *, actor: Actor | None = None) -> int:
+        """Record what an apply made of owned template ``record.name`` and journal it
+        (``template``, keyed ``template:NAME``) atomically; the new serial."""
+        if not isinstance(record, TemplateRecord):
+            raise TypeError(f"put_template() takes a TemplateRecord, not {type(record).__name__}")
+        self._refuse_if_read_only(f"record template {record.name}")
+        detail = dump_json(
+            {"template_id": record.template_id, "fingerprint": record.fingerprint}, what="detail"
+        )
+        with self._write_txn(f"record template {record.name}") as txn:
+            self._check_fence(txn)
+            self._upsert_template(txn, record)
+            return self._journal(txn, f"template:{record.name}", "template", detail, actor or Actor.current())
 
     def append_journal(
         self,

@@ -56,6 +56,7 @@ from orchestrator.state.models import (
     SendRecord,
     SendStatus,
     StateSnapshot,
+    TemplateRecord,
     content_digest,
 )
 from orchestrator.state.planning import OPEN_STATUSES, PlanningReads, planning_view, scanned_view
@@ -65,7 +66,19 @@ __all__ = ["SCHEMA_VERSION", "SqliteStateStore"]
 
 #: Bumped when the tables change; a state written by a newer orchestrator is refused.
 #: 2: ``sends.content_digest``, the planning indexes, ``meta.archived`` (and the archive table).
-SCHEMA_VERSION = 2
+#: 3: ``owned_templates``, the email templates the project owns (orchestrator/templates_owned.py).
+SCHEMA_VERSION = 3
+
+#: Schema 3's table: one row per owned template, what the last apply made of it.
+_TEMPLATES = """
+CREATE TABLE IF NOT EXISTS owned_templates (
+    name TEXT PRIMARY KEY,
+    template_id INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL,
+    remote_fingerprint TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+);
+"""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -681,6 +694,14 @@ class SqliteStateStore(StoreSkeleton[sqlite3.Connection]):
             row = conn.execute(f"{_JOURNAL_SELECT} WHERE action = ? ORDER BY seq DESC LIMIT 1", (action,)).fetchone()
         return None if row is None else _entry_from_row(row)
 
+    def templates(self) -> dict[str, TemplateRecord]:
+        with self._read("read the owned templates") as conn:
+            present = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'owned_templates'"
+            ).fetchone()
+            rows = conn.execute(f"{_TEMPLATE_SELECT} ORDER BY name").fetchall() if present else []
+        return {row[0]: _template_from_row(row) for row in rows}
+
     def current_lock(self) -> LockInfo | None:
         with self._read("read the lock") as conn:
             return self._read_lock(conn)
@@ -764,6 +785,19 @@ class SqliteStateStore(StoreSkeleton[sqlite3.Connection]):
         if txn.execute("SELECT archived FROM meta").fetchone()[0]:  # one key, one place
             txn.execute("DELETE FROM sends_archive WHERE key = ?", (record.key,))
 
+    def _upsert_template(self, txn: sqlite3.Connection, record: TemplateRecord) -> None:
+        txn.execute(
+            "INSERT OR REPLACE INTO owned_templates (name, template_id, fingerprint, remote_fingerprint, applied_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (
+                record.name,
+                record.template_id,
+                record.fingerprint,
+                record.remote_fingerprint,
+                dump_time(record.applied_at),
+            ),
+        )
+
     def _unresolved_before(self, txn: sqlite3.Connection, before: datetime) -> list[str]:
         rows = txn.execute(
             f"SELECT key FROM sends WHERE status IN ({_marks(len(_UNRESOLVED))}) "
@@ -816,9 +850,17 @@ class SqliteStateStore(StoreSkeleton[sqlite3.Connection]):
             self._idle_readers.clear()
 
 
+_TEMPLATE_SELECT = "SELECT name, template_id, fingerprint, remote_fingerprint, applied_at FROM owned_templates"
+
+
+def _template_from_row(row: tuple[Any, ...]) -> TemplateRecord:
+    name, template_id, fingerprint, remote, applied_at = row
+    return TemplateRecord(name, int(template_id), fingerprint, remote, load_time(applied_at))
+
+
 def _write_new_state(conn: sqlite3.Connection) -> None:
     """The tables, indexes and meta row (a new lineage, serial 0) of a new, empty state."""
-    for statement in _split_statements(_SCHEMA + _INDEXES):
+    for statement in _split_statements(_SCHEMA + _INDEXES + _TEMPLATES):
         conn.execute(statement)
     conn.execute(
         "INSERT INTO meta (id, lineage, serial, schema_version) VALUES (1, ?, 0, ?)",
@@ -841,8 +883,14 @@ def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
-    """Schema 1 to 2, in place, inside the open write transaction: the archive count, each record's
-    content digest (computed from its payload, in one pass over the table), then the indexes."""
+    """Schema 1 or 2 to 3, in place, inside the open write transaction: the owned templates'
+    table (empty: no template was owned before schema 3), then, from 1, the archive count, each
+    record's content digest (computed from its payload, in one pass over the table), the indexes."""
+    for statement in _split_statements(_TEMPLATES):
+        conn.execute(statement)
+    if "content_digest" in _columns(conn, "sends") and "archived" in _columns(conn, "meta"):
+        conn.execute("UPDATE meta SET schema_version = ?", (SCHEMA_VERSION,))  # 2 to 3: the table alone
+        return
     if "archived" not in _columns(conn, "meta"):
         conn.execute("ALTER TABLE meta ADD COLUMN archived INTEGER NOT NULL DEFAULT 0")
     if "content_digest" not in _columns(conn, "sends"):

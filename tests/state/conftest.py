@@ -34,7 +34,7 @@ _RESET = """
 SELECT pg_terminate_backend(pid) FROM pg_stat_activity
 WHERE datname = current_database() AND pid <> pg_backend_pid();
 DROP TABLE IF EXISTS orchestrator_meta, orchestrator_sends, orchestrator_journal,
-    orchestrator_lock, orchestrator_sends_archive CASCADE;
+    orchestrator_lock, orchestrator_sends_archive, orchestrator_templates CASCADE;
 DROP FUNCTION IF EXISTS orchestrator_journal_append_only() CASCADE;
 DROP FUNCTION IF EXISTS fail_bump() CASCADE;
 """

@@ -14,6 +14,7 @@ import pytest
 from orchestrator.state import SendRecord, StateStore, open_store
 from orchestrator.state.codec import dump_actor, dump_json, dump_time
 from orchestrator.state.models import content_digest
+from orchestrator.state.sqlite import SCHEMA_VERSION as SCHEMA_VERSION_NOW
 from tests.state.conftest import Backend
 from tests.state.planning_helpers import full_scan, history
 from tests.state.state_helpers import make_record
@@ -141,7 +142,7 @@ def test_a_schema_1_state_is_read_as_it_is_then_migrated_in_place_on_the_first_w
 
     writer = db_backend.open()
     version, indexes, digests = schema(db_backend)
-    assert version == 2
+    assert version == SCHEMA_VERSION_NOW
     assert {"sends_by_content", "sends_by_campaign_created"} <= {i.removeprefix("orchestrator_") for i in indexes}
     assert digests == {r.key: content_digest(r.payload) for r in records}
     assert_plans_read_the_same(writer, records)

@@ -160,7 +160,7 @@ def test_plan_and_show_run_with_a_role_granted_select_only(pg_database_dsn: str,
         # The writer applies the plan the reader made, creating the state then.
         code, out, err = cli(project, writer, "apply", str(plan_file))
         assert code == 0, out + err
-        assert table_count(pg_database_dsn) == 4
+        assert table_count(pg_database_dsn) == 5  # schema 3: the owned templates' table too
 
         # The reader cannot read tables it was granted nothing on: a located error, no traceback.
         code, _, err = cli(project, reader, "plan")
