@@ -10,8 +10,9 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from orchestrator.importing import protect
+from orchestrator.importing import Adopted, campaign_yaml, protect
 from orchestrator.render import Renderer, Source
+from orchestrator.yamlload import Document, load_yaml_text
 
 REAL = Path(__file__).parent.parent / "pardot" / "bodies" / "real"
 
@@ -94,3 +95,30 @@ def test_real_bodies_round_trip(renderer: Renderer) -> None:
         for value in (content, html.unescape(content)):
             part = "html" if "<" in value else "text"
             assert _render(renderer, part, protect(value)) == value, name
+
+
+def _adopted(subject: str, text: str, body: str) -> Adopted:
+    return Adopted(
+        name="imported",
+        campaign=1001,
+        lists=[2001],
+        suppression_lists=[],
+        sender={"user": 3001},
+        subject=subject,
+        text=text,
+        html=body,
+        schedule={"now": True},
+        email_id=7,
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(subject=_TEXT, text=_TEXT, body=_TEXT)
+def test_the_written_file_renders_to_pardots_content(renderer: Renderer, subject: str, text: str, body: str) -> None:
+    """The whole way: YAML as written, loaded by the project's loader, rendered by its renderer."""
+    document = load_yaml_text(campaign_yaml(_adopted(subject, text, body)), "imported.yaml")
+    assert isinstance(document, Document), document
+    data = document.data
+    assert _render(renderer, "subject", data["subject"]) == subject
+    assert _render(renderer, "text", data["text"]) == text
+    assert _render(renderer, "html", data["html"]) == body
