@@ -168,3 +168,25 @@ def test_help() -> None:
 
     result = CliRunner().invoke(cli, ["import", "email", "--help"])
     assert result.exit_code == 0 and "never overwritten" in result.output
+
+
+def test_under_version_5_the_email_is_read_through_v5(applied: Path, tmp_path: Path) -> None:
+    """v5 reads give no scheduled time (write-only): the send key in the name gives it."""
+    project = adopter(tmp_path / "adopter", applied)
+    config = yaml.safe_load((project / "orchestrator.yaml").read_text())
+    config["environments"]["sandbox"]["api"]["version"] = 5
+    (project / "orchestrator.yaml").write_text(yaml.safe_dump(config))
+    spring = email_id(applied, SPRING)
+    code, out, err = run(project, "import", "email", str(spring), *LISTS, *SENDER, "--now", NOW)
+    assert code == 0, out + err
+    assert f"{SPRING} recorded as scheduled" in out, out
+    code, out, err = run(project, "plan", "--detailed-exitcode", "--now", NOW)
+    assert code == 0, out + err
+    sent, adopted = payload(applied, SPRING), payload(project, SPRING)
+    for part in ("subject", "text_content", "html_content"):
+        assert adopted[part] == sent[part], part
+    one_to_one = email_id(applied, "demo-followup/1234")
+    code, out, err = run(project, "import", "email", str(one_to_one), *LISTS, *SENDER, "--now", NOW)
+    assert code == 1 and "is a one-to-one email" in err, out + err
+    code, out, err = run(project, "import", "email", "999999", *LISTS, *SENDER, "--now", NOW)
+    assert code == 1 and "Pardot has no email 999999" in err, out + err
