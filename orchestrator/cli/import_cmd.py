@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from orchestrator.pardot.models import Email
     from orchestrator.plan import Change
     from orchestrator.state.base import StateStore
+    from orchestrator.state.models import SendRecord
 
 
 @click.group("import")
@@ -172,14 +173,14 @@ def _adopt(
 
     store = app.store()
     with store.lock("import email"):
-        if store.get(email.name) is not None:  # read again under the lock
-            raise StateError(f"{email.name!r} is already a send in the state", hint="nothing to import")
+        snapshot = store.snapshot()  # read again under the lock
+        _not_recorded(snapshot.records.values(), email)
         _write_new(path, text, app.root())
         try:
             project = app.project([path])
             # planned ahead of its time, so a send already out is still a desired send with a payload
             plan_at = now if at is None or scheduled else at - timedelta(days=1)
-            plan = plan_project(project, app.environment(), store.snapshot(), plan_at)
+            plan = plan_project(project, app.environment(), snapshot, plan_at)
             change = _change_for(plan.changes, project.campaigns[0].name if project.campaigns else "", path)
             if plan.errored or change.payload is None:
                 problems = "; ".join(str(problem) for problem in plan.problems) or "no send planned"
@@ -191,6 +192,18 @@ def _adopt(
             path.unlink(missing_ok=True)
             raise
     return change
+
+
+def _not_recorded(records: Iterable[SendRecord], email: Email) -> None:
+    """Refuse an email the state knows already: by its name (a send key), or by its id (an email
+    imported before under another name), so one email never stands for two sends."""
+    for record in records:
+        if record.key == email.name or record.email_id == email.id:
+            raise StateError(
+                f"email {email.id} ({email.name!r}) is already a send in the state: {record.key} "
+                f"({record.status.value})",
+                hint=f"`orchestrator state show {record.key}` shows it: it is managed already, nothing to import",
+            )
 
 
 def _write_new(path: Path, text: str, root: Path) -> None:

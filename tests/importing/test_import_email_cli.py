@@ -124,9 +124,10 @@ def test_ids_of_lists_named_by_id_are_printed_to_paste(applied: Path, tmp_path: 
     assert run(project, "validate")[0] == 0
 
 
-def test_a_sent_list_email_is_recorded_sent(applied: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("later", ["2027-03-02T12:00:00Z", "2027-06-01T12:00:00Z"])  # inside, past the lookback
+def test_a_sent_list_email_is_recorded_sent(applied: Path, tmp_path: Path, later: str) -> None:
+    """By then the sandbox has sent spring-sale; the next plan is a no-op, even months later."""
     project = adopter(tmp_path / "adopter", applied)
-    later = "2027-03-02T12:00:00Z"  # the sandbox has sent spring-sale by then
     spring = email_id(applied, SPRING)
     code, out, err = run(project, "import", "email", str(spring), *LISTS, *SENDER, "--now", later)
     assert code == 0, out + err
@@ -152,7 +153,14 @@ def test_refusals(applied: Path, tmp_path: Path) -> None:
     code, out, err = run(project, "import", "email", str(spring), *LISTS, *SENDER, "--now", NOW)
     assert code == 1 and "campaigns/spring-sale.yaml exists already" in err, out + err
     assert existing.read_text() == "# mine\n"
+    code, out, err = run(
+        project, "import", "email", str(spring), *LISTS, *SENDER, "--name", "spring-adopted", "--now", NOW
+    )
+    assert code == 0 and "spring-adopted@2027-03-01T14:00:00Z recorded as scheduled" in out, out + err
+    code, out, err = run(project, "import", "email", str(spring), *LISTS, *SENDER, "--name", "again", "--now", NOW)
+    assert code == 1 and "already a send in the state" in err, out + err  # its email is imported already
     existing.unlink()
+    (project / "campaigns" / "spring-adopted.yaml").unlink()
 
     # in the project that applied it, the email's name is already a key of the state
     code, out, err = run(applied, "import", "email", str(spring), *LISTS, *SENDER, "--now", NOW)
@@ -190,3 +198,43 @@ def test_under_version_5_the_email_is_read_through_v5(applied: Path, tmp_path: P
     assert code == 1 and "is a one-to-one email" in err, out + err
     code, out, err = run(project, "import", "email", "999999", *LISTS, *SENDER, "--now", NOW)
     assert code == 1 and "Pardot has no email 999999" in err, out + err
+
+
+def test_an_email_made_outside_the_tool_gets_a_campaign_name_and_ids(tmp_path: Path) -> None:
+    """A list email someone sent from Pardot itself: no send key in its name, ids not in the config."""
+    from orchestrator.config import load_config
+    from orchestrator.connect import build_client
+    from orchestrator.pardot.models import ListEmailSend
+    from tests.helpers import fixed_clock
+
+    project = copy_example(tmp_path / "example")
+    for path in sorted((project / "campaigns").rglob("*.yaml")):
+        path.unlink()
+    config = project / "orchestrator.yaml"
+    config.write_text(config.read_text().replace("campaigns: {spring-2027: 1001}", "campaigns: {}"))
+    env = load_config(project).environment("sandbox")
+    with build_client(env, project, sandbox_clock=fixed_clock(NOW)) as client:
+        sent = client.send_list_email(
+            ListEmailSend(
+                name="Spring Newsletter (March)!",
+                campaign_id=1001,
+                list_ids=(2001,),
+                subject="Spring {{ news }}",
+                text_content="Hi %%first_name%%, {% no jinja here %}\n%%unsubscribe%%\n",
+                html_content="<p>Hi {{Recipient.FirstName}}</p><a href='%%unsubscribe%%'>u</a>",
+                from_user_id=3001,
+            )
+        )
+    code, out, err = run(
+        project, "import", "email", str(sent.id), "--list", "2001", "--sender-user", "jane", "--now", NOW
+    )
+    assert code == 0, out + err
+    written = yaml.safe_load((project / "campaigns" / "spring-newsletter-march.yaml").read_text())
+    assert written["campaign"] == 1001 and written["lists"] == [2001] and written["schedule"] == {"now": True}
+    assert "ids:\n  campaigns:\n    spring-2027: 1001\n" in out, out
+    assert "spring-newsletter-march@now recorded as sent" in out, out
+    assert run(project, "validate")[0] == 0
+    code, out, err = run(project, "plan", "--detailed-exitcode", "--now", NOW)
+    assert code == 0, out + err
+    adopted = payload(project, "spring-newsletter-march@now")
+    assert adopted["subject"] == "Spring {{ news }}" and "{% no jinja here %}" in str(adopted["text_content"])
