@@ -91,7 +91,9 @@ def import_email(
     )
     path = app.config().campaigns_dir / f"{adopted.name}.yaml"
     scheduled = at is not None and at > now
-    change = _adopt(app, path, importing.campaign_yaml(adopted), email, now=now, scheduled=scheduled, at=at)
+    change = _adopt(
+        app, path, importing.campaign_yaml(adopted), email, name=adopted.name, now=now, scheduled=scheduled, at=at
+    )
     app.console.print(
         f"{_shown(path, app.root())}: written; {change.key} recorded as "
         f"{'scheduled' if scheduled else 'sent'} (email {email.id}). The next plan shows it unchanged.",
@@ -165,7 +167,7 @@ def _ref(names: Mapping[str, int], object_id: int | None, what: str, email_id: i
 
 
 def _adopt(
-    app: App, path: Path, text: str, email: Email, *, now: datetime, scheduled: bool, at: datetime | None
+    app: App, path: Path, text: str, email: Email, *, name: str, now: datetime, scheduled: bool, at: datetime | None
 ) -> Change:
     """Write the file and record its send, under the state lock; the file is removed again when
     its send cannot be recorded, so an import either completes or leaves nothing behind."""
@@ -175,6 +177,7 @@ def _adopt(
     with store.lock("import email"):
         snapshot = store.snapshot()  # read again under the lock
         _not_recorded(snapshot.records.values(), email)
+        _name_free(app, name)
         _write_new(path, text, app.root())
         try:
             project = app.project([path])
@@ -204,6 +207,18 @@ def _not_recorded(records: Iterable[SendRecord], email: Email) -> None:
                 f"({record.status.value})",
                 hint=f"`orchestrator state show {record.key}` shows it: it is managed already, nothing to import",
             )
+
+
+def _name_free(app: App, name: str) -> None:
+    """Refuse a campaign name another file of the project uses already (validate would refuse both)."""
+    from orchestrator.project import load_project
+
+    taken = next((c for c in load_project(app.root()).campaigns if c.name == name), None)
+    if taken is not None:
+        raise ConfigError(
+            f"campaign name {name!r} is already used by {taken.display}",
+            hint="pass --name NAME to write the imported campaign under another name",
+        )
 
 
 def _write_new(path: Path, text: str, root: Path) -> None:

@@ -148,6 +148,13 @@ def test_refusals(applied: Path, tmp_path: Path) -> None:
     code, out, err = run(project, "import", "email", str(spring), *LISTS, "--now", NOW)
     assert code == 64 and "--sender-user" in err, out + err
 
+    elsewhere = project / "campaigns" / "newsletter" / "other.yaml"
+    elsewhere.write_text(BRACES_FILE.replace("name: braces", "name: spring-sale"))
+    code, out, err = run(project, "import", "email", str(spring), *LISTS, *SENDER, "--now", NOW)
+    assert code == 1 and "'spring-sale' is already used by campaigns/newsletter/other.yaml" in err, out + err
+    assert not (project / "campaigns" / "spring-sale.yaml").exists()
+    elsewhere.unlink()
+
     existing = project / "campaigns" / "spring-sale.yaml"
     existing.write_text("# mine\n")
     code, out, err = run(project, "import", "email", str(spring), *LISTS, *SENDER, "--now", NOW)
