@@ -82,6 +82,8 @@ def schedule_of(email_name: str, scheduled_time: datetime | None, sent_at: datet
 
     A send key's time is reproduced exactly, so the file gives the same key again. Without one,
     the scheduled time (or the sent time) is written in UTC; an email with neither is ``now``.
+    A naive time (v3/v4 give ``YYYY-MM-DD HH:MM:SS`` in the account's time zone, which the API
+    does not name) is written without a zone, so it is read in the project's ``timezone``.
     """
     keyed = _KEYED_NAME.match(email_name)
     if keyed and keyed.group("at") == "now":
@@ -92,7 +94,7 @@ def schedule_of(email_name: str, scheduled_time: datetime | None, sent_at: datet
     if moment is None:
         return {"now": True}
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+        return {"at": moment.strftime("%Y-%m-%dT%H:%M:%S")}
     return {"at": moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
@@ -116,8 +118,13 @@ class _Dumper(yaml.SafeDumper):
     """Block style (``|``) for text with line breaks, so imported bodies read as they were."""
 
 
+#: Line breaks of YAML other than ``\n``: a block scalar would turn them into ``\n`` (or break
+#: the line there), so text holding one is written double-quoted, where YAML escapes them.
+_OTHER_BREAKS = re.compile("[\r\x85\u2028\u2029]")
+
+
 def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value else None
+    style = '"' if _OTHER_BREAKS.search(value) else "|" if "\n" in value else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 

@@ -13,6 +13,8 @@ from orchestrator.cli.common import App, now_option, pass_app
 from orchestrator.errors import ApiError, ApiNotFound, ConfigError, StateError
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from orchestrator.config import Environment
     from orchestrator.pardot.client import PardotClient
     from orchestrator.pardot.models import Email
@@ -76,7 +78,7 @@ def import_email(
             f"email {email_id} is named {email.name!r}, which is already a send in the state of {env.name!r}",
             hint=f"`orchestrator state show {email.name}` shows it: it is managed already, nothing to import",
         )
-    at = _time_of(email)
+    at = _time_of(email, app.timezone())
     adopted = importing.Adopted(
         name=file_name or importing.campaign_name(email.name, email.id),
         campaign=_ref(env.ids.get("campaigns", {}), email.campaign_id, "campaign", email_id),
@@ -149,14 +151,16 @@ def _read(client: PardotClient, email_id: int) -> Email:
     return email
 
 
-def _time_of(email: Email) -> datetime | None:
-    """When the email went, or goes, out: the send key's time in its name, else Pardot's."""
+def _time_of(email: Email, zone: ZoneInfo) -> datetime | None:
+    """When the email went, or goes, out: the send key's time in its name, else Pardot's (a
+    naive one read in the project's time zone, as the written file's schedule is)."""
     from orchestrator import importing
 
     schedule = importing.schedule_of(email.name, email.scheduled_time, None)
     if "at" not in schedule:
         return None
-    return datetime.fromisoformat(str(schedule["at"]).replace("Z", "+00:00"))
+    moment = datetime.fromisoformat(str(schedule["at"]).replace("Z", "+00:00"))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
 
 
 def _ref(names: Mapping[str, int], object_id: int | None, what: str, email_id: int) -> str | int:

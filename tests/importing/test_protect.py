@@ -114,6 +114,8 @@ def _adopted(subject: str, text: str, body: str) -> Adopted:
 
 @settings(max_examples=200, deadline=None)
 @given(subject=_TEXT, text=_TEXT, body=_TEXT)
+@example(subject="\x85", text="a\u2028b\n", body="\u2029\r\n{{x}}\n ")  # YAML's other line breaks
+@example(subject=" lead", text="trailing  \n\n", body="\ttab\n  indented\n")
 def test_the_written_file_renders_to_pardots_content(renderer: Renderer, subject: str, text: str, body: str) -> None:
     """The whole way: YAML as written, loaded by the project's loader, rendered by its renderer."""
     document = load_yaml_text(campaign_yaml(_adopted(subject, text, body)), "imported.yaml")
