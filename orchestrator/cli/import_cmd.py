@@ -44,7 +44,11 @@ def import_group() -> None:
 @click.option("--sender-email", metavar="EMAIL", help="Sender: an address (with --sender-name).")
 @click.option("--sender-name", metavar="NAME", help="Sender: the display name (with --sender-email).")
 @click.option(
-    "--name", "file_name", metavar="NAME", help="Campaign name for the file (default: from the email's name)."
+    "--name",
+    "file_name",
+    metavar="NAME",
+    callback=lambda _ctx, _param, value: _campaign_name(value),
+    help="Campaign name for the file (default: from the email's name).",
 )
 @now_option
 @pass_app
@@ -88,7 +92,7 @@ def import_email(
         subject=email.subject,
         text=email.text or "",
         html=email.html,
-        schedule=importing.schedule_of(email.name, at, None),
+        schedule=importing.schedule_of(email.name, email.scheduled_time, None),
         email_id=email.id,
     )
     path = app.config().campaigns_dir / f"{adopted.name}.yaml"
@@ -114,6 +118,15 @@ class _HasName(Protocol):
 
     @property
     def name(self) -> str: ...
+
+
+def _campaign_name(value: str | None) -> str | None:
+    """``--name`` as the campaign schema takes it (it also names the file: no path can slip in)."""
+    import re
+
+    if value is not None and (re.fullmatch(r"[a-z0-9][a-z0-9-]*", value) is None or len(value) > 80):
+        raise click.BadParameter("lower-case letters, digits and dashes, starting with a letter or digit")
+    return value
 
 
 def _sender(user: str | None, email: str | None, name: str | None) -> dict[str, Any]:

@@ -147,6 +147,8 @@ def test_refusals(applied: Path, tmp_path: Path) -> None:
     assert code == 1 and "is a one-to-one email" in err, out + err
     code, out, err = run(project, "import", "email", str(spring), *LISTS, "--now", NOW)
     assert code == 64 and "--sender-user" in err, out + err
+    code, out, err = run(project, "import", "email", str(spring), *LISTS, *SENDER, "--name", "../../x", "--now", NOW)
+    assert code == 64 and "--name" in err, out + err
 
     elsewhere = project / "campaigns" / "newsletter" / "other.yaml"
     elsewhere.write_text(BRACES_FILE.replace("name: braces", "name: spring-sale"))
