@@ -86,8 +86,8 @@ def import_email(
     adopted = importing.Adopted(
         name=file_name or importing.campaign_name(email.name, email.id),
         campaign=_ref(env.ids.get("campaigns", {}), email.campaign_id, "campaign", email_id),
-        lists=[_as_ref(ref) for ref in lists],
-        suppression_lists=[_as_ref(ref) for ref in suppression],
+        lists=[_list_ref(env, ref) for ref in lists],
+        suppression_lists=[_list_ref(env, ref) for ref in suppression],
         sender=sender,
         subject=email.subject,
         text=email.text or "",
@@ -143,6 +143,14 @@ def _sender(user: str | None, email: str | None, name: str | None) -> dict[str, 
 def _as_ref(value: str) -> str | int:
     """A reference as a campaign file writes it: an id stays a number, a name text."""
     return int(value) if value.isdigit() else value
+
+
+def _list_ref(env: Environment, value: str) -> str | int:
+    """A list as the file names it: an id this environment's ids.lists names is written by name."""
+    ref = _as_ref(value)
+    if isinstance(ref, int):
+        return next((name for name, list_id in env.ids.get("lists", {}).items() if list_id == ref), ref)
+    return ref
 
 
 def _read(client: PardotClient, email_id: int) -> Email:

@@ -124,6 +124,14 @@ def test_ids_of_lists_named_by_id_are_printed_to_paste(applied: Path, tmp_path: 
     assert run(project, "validate")[0] == 0
 
 
+def test_list_ids_the_environment_names_are_written_by_name(applied: Path, tmp_path: Path) -> None:
+    project = adopter(tmp_path / "adopter", applied)
+    spring = email_id(applied, SPRING)
+    code, out, err = run(project, "import", "email", str(spring), "--list", "2001", *SENDER, "--now", NOW)
+    assert code == 0 and "ids:" not in out, out + err
+    assert yaml.safe_load((project / "campaigns" / "spring-sale.yaml").read_text())["lists"] == ["newsletter"]
+
+
 @pytest.mark.parametrize("later", ["2027-03-02T12:00:00Z", "2027-06-01T12:00:00Z"])  # inside, past the lookback
 def test_a_sent_list_email_is_recorded_sent(applied: Path, tmp_path: Path, later: str) -> None:
     """By then the sandbox has sent spring-sale; the next plan is a no-op, even months later."""
@@ -239,7 +247,7 @@ def test_an_email_made_outside_the_tool_gets_a_campaign_name_and_ids(tmp_path: P
     )
     assert code == 0, out + err
     written = yaml.safe_load((project / "campaigns" / "spring-newsletter-march.yaml").read_text())
-    assert written["campaign"] == 1001 and written["lists"] == [2001] and written["schedule"] == {"now": True}
+    assert written["campaign"] == 1001 and written["lists"] == ["newsletter"] and written["schedule"] == {"now": True}
     assert "ids:\n  campaigns:\n    spring-2027: 1001\n" in out, out
     assert "spring-newsletter-march@now recorded as sent" in out, out
     assert run(project, "validate")[0] == 0
