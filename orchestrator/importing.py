@@ -22,7 +22,7 @@ import yaml
 
 from orchestrator.render import _HML_TAG as HML_TAG
 
-__all__ = ["Adopted", "campaign_name", "campaign_yaml", "ids_block", "protect", "schedule_of"]
+__all__ = ["Adopted", "campaign_files", "campaign_name", "campaign_yaml", "ids_block", "protect", "schedule_of"]
 
 #: What Jinja would read as its own in template data: its three opening delimiters, and a
 #: carriage return (the lexer rewrites line endings to ``\n``); and a ``{`` right before a
@@ -131,8 +131,22 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _str)
 
 
-def campaign_yaml(adopted: Adopted) -> str:
-    """The campaign file's text: content protected, so rendering it gives Pardot's bytes."""
+def campaign_files(adopted: Adopted) -> dict[str, str]:
+    """The files an import writes, by name in the campaigns folder: ``NAME.yaml`` and, for an
+    email with HTML, ``NAME.html.j2`` (HTML reads as HTML there, whatever its whitespace; inline,
+    a line with trailing spaces would force YAML to quote the whole body on one line)."""
+    files: dict[str, str] = {}
+    html_file = None
+    if adopted.html is not None:
+        html_file = f"{adopted.name}.html.j2"
+        files[html_file] = protect(adopted.html)
+    files[f"{adopted.name}.yaml"] = campaign_yaml(adopted, html_file=html_file)
+    return files
+
+
+def campaign_yaml(adopted: Adopted, *, html_file: str | None = None) -> str:
+    """The campaign file's text: content protected, so rendering it gives Pardot's bytes; the
+    HTML inline, or named as ``html_file`` (which then holds ``protect(html)``)."""
     data: dict[str, Any] = {
         "name": adopted.name,
         "campaign": adopted.campaign,
@@ -143,7 +157,9 @@ def campaign_yaml(adopted: Adopted) -> str:
     data["sender"] = dict(adopted.sender)
     data["subject"] = protect(adopted.subject)
     data["text"] = protect(adopted.text)
-    if adopted.html is not None:
+    if html_file is not None:
+        data["html_file"] = html_file
+    elif adopted.html is not None:
         data["html"] = protect(adopted.html)
     data["schedule"] = dict(adopted.schedule)
     head = (

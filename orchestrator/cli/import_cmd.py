@@ -64,8 +64,9 @@ def import_email(
 ) -> None:
     """Write a campaign file from the sent or scheduled list email ID and record it as applied.
 
-    The file (campaigns/NAME.yaml, never overwritten) holds its campaign, lists, sender, subject,
-    text and HTML (Jinja-like text protected, so it renders as Pardot holds it) and schedule.
+    The file (campaigns/NAME.yaml, its HTML beside it as NAME.html.j2; neither ever overwritten)
+    holds its campaign, lists, sender, subject, text and HTML (Jinja-like text protected, so it
+    renders as Pardot holds it) and schedule.
     The state records the email as sent, or scheduled when its time is still ahead, with the
     fingerprint the planner gives the file: the next plan shows it unchanged and apply sends
     nothing. Prints the ids: block to paste into orchestrator.yaml.
@@ -97,9 +98,7 @@ def import_email(
     )
     path = app.config().campaigns_dir / f"{adopted.name}.yaml"
     scheduled = at is not None and at > now
-    change = _adopt(
-        app, path, importing.campaign_yaml(adopted), email, name=adopted.name, now=now, scheduled=scheduled, at=at
-    )
+    change = _adopt(app, path, importing.campaign_files(adopted), email, now=now, scheduled=scheduled, at=at)
     app.console.print(
         f"{_shown(path, app.root())}: written; {change.key} recorded as "
         f"{'scheduled' if scheduled else 'sent'} (email {email.id}). The next plan shows it unchanged.",
@@ -192,32 +191,50 @@ def _ref(names: Mapping[str, int], object_id: int | None, what: str, email_id: i
 
 
 def _adopt(
-    app: App, path: Path, text: str, email: Email, *, name: str, now: datetime, scheduled: bool, at: datetime | None
+    app: App,
+    path: Path,
+    files: Mapping[str, str],
+    email: Email,
+    *,
+    now: datetime,
+    scheduled: bool,
+    at: datetime | None,
 ) -> Change:
-    """Write the file and record its send, under the state lock; the file is removed again when
-    its send cannot be recorded, so an import either completes or leaves nothing behind."""
+    """Write the files and record the send, under the state lock; the files are removed again
+    when the send cannot be recorded, so an import either completes or leaves nothing behind.
+
+    ``path`` is the campaign file, one of ``files`` (names in its folder -> text)."""
     from orchestrator.pipeline import plan_project
 
     store = app.store()
     with store.lock("import email"):
         snapshot = store.snapshot()  # read again under the lock
         _not_recorded(snapshot.records.values(), email)
-        _name_free(app, name)
-        _write_new(path, text, app.root())
+        _name_free(app, path.name.removesuffix(".yaml"))
+        for name in files:
+            _refuse_existing(path.parent / name, app.root())
+        written: list[Path] = []
         try:
+            for name, text in files.items():
+                _write_new(path.parent / name, text, app.root())
+                written.append(path.parent / name)
             project = app.project([path])
             # planned ahead of its time, so a send already out is still a desired send with a payload
             plan_at = now if at is None or scheduled else at - timedelta(days=1)
             plan = plan_project(project, app.environment(), snapshot, plan_at)
+            if plan.errored:
+                problems = "; ".join(str(problem) for problem in plan.problems)
+                raise ConfigError(
+                    f"{_shown(path, app.root())} does not plan as a send: {problems}",
+                    hint="fix what the import was given (lists, sender, --name), then run it again",
+                )
             change = _change_for(plan.changes, project.campaigns[0].name if project.campaigns else "", path)
-            if plan.errored or change.payload is None:
-                problems = "; ".join(str(problem) for problem in plan.problems) or "no send planned"
-                raise ConfigError(f"{_shown(path, app.root())} does not plan as a send: {problems}")
             if store.get(change.key) is not None:
                 raise StateError(f"{change.key} is already a send in the state", hint="nothing to import")
             _record(store, change, app.environment(), email, now=now, scheduled=scheduled)
         except BaseException:
-            path.unlink(missing_ok=True)
+            for created in written:
+                created.unlink(missing_ok=True)
             raise
     return change
 
@@ -243,6 +260,14 @@ def _name_free(app: App, name: str) -> None:
         raise ConfigError(
             f"campaign name {name!r} is already used by {taken.display}",
             hint="pass --name NAME to write the imported campaign under another name",
+        )
+
+
+def _refuse_existing(path: Path, root: Path) -> None:
+    if path.exists() or path.is_symlink():
+        raise ConfigError(
+            f"{_shown(path, root)} exists already: import never overwrites a file",
+            hint="move it away, or pass --name NAME to write the campaign under another name",
         )
 
 

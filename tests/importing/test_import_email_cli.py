@@ -105,6 +105,9 @@ def test_rendering_the_imported_file_gives_pardots_content(applied: Path, tmp_pa
     assert code == 0, out + err
     written = (project / "campaigns" / "braces.yaml").read_text()
     assert "{{Recipient.FirstName}}" in written and "{{ '{{' }} price }}" in written
+    assert "html_file: braces.html.j2" in written
+    html = (project / "campaigns" / "braces.html.j2").read_bytes()
+    assert html.startswith(b"<p>Hi {{{Recipient.Street}}}{{ '\\r' }}\n{{ '{%' }} raw")
     sent, adopted = payload(applied, BRACES), payload(project, BRACES)
     for part in ("subject", "text_content", "html_content"):
         assert adopted[part] == sent[part], part
@@ -178,6 +181,20 @@ def test_refusals(applied: Path, tmp_path: Path) -> None:
     assert code == 1 and "already a send in the state" in err, out + err  # its email is imported already
     existing.unlink()
     (project / "campaigns" / "spring-adopted.yaml").unlink()
+    (project / "campaigns" / "spring-adopted.html.j2").unlink()
+
+    page = project / "campaigns" / "braces.html.j2"  # the HTML file too is never overwritten
+    page.write_text("mine")
+    code, out, err = run(project, "import", "email", str(email_id(applied, BRACES)), *LISTS, *SENDER, "--now", NOW)
+    assert code == 1 and "campaigns/braces.html.j2 exists already" in err, out + err
+    assert page.read_text() == "mine" and not (project / "campaigns" / "braces.yaml").exists()
+    page.unlink()
+
+    # a file that does not plan (an unknown sender) is removed again, and nothing is recorded
+    braces = str(email_id(applied, BRACES))
+    code, out, err = run(project, "import", "email", braces, *LISTS, "--sender-user", "nobody", "--now", NOW)
+    assert code == 1 and "does not plan as a send" in err and "nobody" in err, out + err
+    assert not list((project / "campaigns").glob("braces*"))
 
     # in the project that applied it, the email's name is already a key of the state
     code, out, err = run(applied, "import", "email", str(spring), *LISTS, *SENDER, "--now", NOW)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import itertools
 from pathlib import Path
 
 import defusedxml.ElementTree as ET
@@ -10,7 +11,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from orchestrator.importing import Adopted, campaign_yaml, protect
+from orchestrator.importing import Adopted, campaign_files, campaign_yaml, protect
 from orchestrator.render import Renderer, Source
 from orchestrator.yamlload import Document, load_yaml_text
 
@@ -124,3 +125,20 @@ def test_the_written_file_renders_to_pardots_content(renderer: Renderer, subject
     assert _render(renderer, "subject", data["subject"]) == subject
     assert _render(renderer, "text", data["text"]) == text
     assert _render(renderer, "html", data["html"]) == body
+
+
+_written = itertools.count()
+
+
+@settings(max_examples=200, deadline=None)
+@given(body=_TEXT)
+@example(body="\x85\u2028 trailing  \n\r\n{{{{Recipient.X}}}}")
+def test_the_written_html_file_renders_to_pardots_html(renderer: Renderer, body: str) -> None:
+    """The HTML as ``import email`` writes it (``NAME.html.j2``, UTF-8), read by the project's loader."""
+    adopted = _adopted("s", "t", body)
+    files = campaign_files(adopted)
+    assert "html_file: imported.html.j2" in files["imported.yaml"]
+    path = renderer.root / f"imported-{next(_written)}.html.j2"
+    with path.open("x", encoding="utf-8", newline="") as handle:
+        handle.write(files["imported.html.j2"])
+    assert renderer.render(Source("html", file=path, where=path.name), {}) == body
