@@ -209,7 +209,7 @@ def test_help() -> None:
     from orchestrator.cli.main import cli
 
     result = CliRunner().invoke(cli, ["import", "email", "--help"])
-    assert result.exit_code == 0 and "never overwritten" in " ".join(result.output.split())
+    assert result.exit_code == 0 and "neither ever overwritten" in " ".join(result.output.split())
 
 
 def test_under_version_5_the_email_is_read_through_v5(applied: Path, tmp_path: Path) -> None:
