@@ -159,14 +159,14 @@ def _read(client: PardotClient, email_id: int) -> Email:
     except ApiNotFound:
         raise ConfigError(
             f"Pardot has no email {email_id}",
-            hint="check the id: it is the number in the email's URL in Pardot (Marketing > Emails)",
+            hint="check the id: `orchestrator emails show ID` reads one email as Pardot holds it",
         ) from None
     except ApiError as exc:
         raise ConfigError(f"could not read email {email_id} from Pardot: {exc.message}", hint="try again") from exc
     if email.is_one_to_one:
         raise ConfigError(
             f"email {email_id} ({email.name!r}) is a one-to-one email: only list emails can be imported",
-            hint="one-to-one sends are written by hand (kind: one-to-one, see docs/campaign-format.md)",
+            hint="write a one-to-one send by hand (kind: one-to-one, see docs/campaigns.md)",
         )
     return email
 
