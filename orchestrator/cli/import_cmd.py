@@ -303,7 +303,8 @@ def _record(
         campaign=change.campaign,
         environment=env.name,
         fingerprint=change.fingerprint or "",
-        payload=change.payload,
+        # the name it was sent with, as `state rename` keeps it: `plan --refresh` finds the email by it
+        payload={**change.payload, "name": email.name},
         status=SendStatus.SCHEDULED if scheduled else SendStatus.SENT,
         email_id=email.id,
         scheduled_time=change.scheduled_time,
