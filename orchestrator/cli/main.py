@@ -35,6 +35,7 @@ COMMANDS: Mapping[str, str] = {
     "stats": "orchestrator.cli.pardot_reads:stats_cmd",
     "report": "orchestrator.cli.pardot_reads:report_cmd",
     "ids": "orchestrator.cli.ids:ids_cmd",
+    "import": "orchestrator.cli.import_cmd:import_group",
 }
 
 

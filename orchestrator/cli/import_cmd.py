@@ -1,0 +1,360 @@
+"""``orchestrator import``: adopt what a team already has in Pardot (list emails, for now)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import click
+
+from orchestrator.cli.common import App, now_option, pass_app
+from orchestrator.errors import ApiError, ApiNotFound, ConfigError, StateError
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from orchestrator.config import Environment
+    from orchestrator.pardot.client import PardotClient
+    from orchestrator.pardot.models import Email
+    from orchestrator.plan import Change
+    from orchestrator.state.base import StateStore
+    from orchestrator.state.models import SendRecord
+
+
+@click.group("import")
+def import_group() -> None:
+    """Adopt what already exists in Pardot: write its file and record it in the state."""
+
+
+@import_group.command("email")
+@click.argument("email_id", type=click.IntRange(min=1), metavar="ID")
+@click.option(
+    "--list",
+    "lists",
+    multiple=True,
+    required=True,
+    metavar="REF",
+    help="A list the email went to (name from ids.lists, or id); repeat for several. Pardot's email "
+    "read does not return them.",
+)
+@click.option("--suppression-list", "suppression", multiple=True, metavar="REF", help="A suppression list; repeatable.")
+@click.option("--sender-user", metavar="REF", help="Sender: a Pardot user (name from ids.users, or id).")
+@click.option("--sender-email", metavar="EMAIL", help="Sender: an address (with --sender-name).")
+@click.option("--sender-name", metavar="NAME", help="Sender: the display name (with --sender-email).")
+@click.option(
+    "--name",
+    "file_name",
+    metavar="NAME",
+    callback=lambda _ctx, _param, value: _campaign_name(value),
+    help="Campaign name for the file (default: from the email's name).",
+)
+@now_option
+@pass_app
+def import_email(
+    app: App,
+    email_id: int,
+    lists: tuple[str, ...],
+    suppression: tuple[str, ...],
+    sender_user: str | None,
+    sender_email: str | None,
+    sender_name: str | None,
+    file_name: str | None,
+) -> None:
+    """Write a campaign file from the sent or scheduled list email ID and record it as applied.
+
+    The file (campaigns/NAME.yaml, its HTML beside it as NAME.html.j2; neither ever overwritten)
+    holds its campaign, lists, sender, subject, text and HTML (Jinja-like text protected, so it
+    renders as Pardot holds it) and schedule.
+    The state records the email as sent, or scheduled when its time is still ahead, with the
+    fingerprint the planner gives the file: the next plan shows it unchanged and apply sends
+    nothing. Prints the ids: block to paste into orchestrator.yaml.
+    """
+    from orchestrator import importing
+
+    env, now = app.environment(), app.send_now()
+    sender = _sender(sender_user, sender_email, sender_name)
+    client = app.client()
+    email = _read(client, email_id)
+    store = app.store()
+    if store.get(email.name) is not None:
+        raise StateError(
+            f"email {email_id} is named {email.name!r}, which is already a send in the state of {env.name!r}",
+            hint=f"`orchestrator state show {email.name}` shows it: it is managed already, nothing to import",
+        )
+    at = _time_of(email, app.timezone())
+    adopted = importing.Adopted(
+        name=file_name or importing.campaign_name(email.name, email.id),
+        campaign=_ref(env.ids.get("campaigns", {}), email.campaign_id, "campaign", email_id),
+        lists=[_list_ref(env, ref) for ref in lists],
+        suppression_lists=[_list_ref(env, ref) for ref in suppression],
+        sender=sender,
+        subject=email.subject,
+        text=email.text or "",
+        html=email.html,
+        schedule=importing.schedule_of(email.name, email.scheduled_time, None),
+        email_id=email.id,
+    )
+    path = app.config().campaigns_dir / f"{adopted.name}.yaml"
+    scheduled = at is not None and at > now
+    change = _adopt(app, path, importing.campaign_files(adopted), email, now=now, scheduled=scheduled, at=at)
+    app.console.print(
+        f"{_shown(path, app.root())}: written; {change.key} recorded as "
+        f"{'scheduled' if scheduled else 'sent'} (email {email.id}). The next plan shows it unchanged.",
+        markup=False,
+    )
+    block = _ids_block(client, env, email.campaign_id, adopted.lists, adopted.suppression_lists)
+    if block:
+        app.console.print(
+            f"Paste under environments.{env.name} in orchestrator.yaml (then use the names):", markup=False
+        )
+        app.console.print(block, markup=False, end="")
+
+
+class _HasName(Protocol):
+    """A Pardot campaign or list as read: the ids: block needs only its name."""
+
+    @property
+    def name(self) -> str: ...
+
+
+def _campaign_name(value: str | None) -> str | None:
+    """``--name`` as the campaign schema takes it (it also names the file: no path can slip in)."""
+    import re
+
+    if value is not None and (re.fullmatch(r"[a-z0-9][a-z0-9-]*", value) is None or len(value) > 80):
+        raise click.BadParameter("lower-case letters, digits and dashes, starting with a letter or digit")
+    return value
+
+
+def _sender(user: str | None, email: str | None, name: str | None) -> dict[str, Any]:
+    if user is not None and (email is None and name is None):
+        return {"user": _as_ref(user)}
+    if user is None and email is not None and name is not None:
+        return {"name": name, "email": email}
+    raise click.UsageError(
+        "give the sender: --sender-user REF, or --sender-email EMAIL with --sender-name NAME "
+        "(Pardot's email read does not return it)"
+    )
+
+
+def _as_ref(value: str) -> str | int:
+    """A reference as a campaign file writes it: an id stays a number, a name text."""
+    return int(value) if value.isdigit() else value
+
+
+def _list_ref(env: Environment, value: str) -> str | int:
+    """A list as the file names it: an id this environment's ids.lists names is written by name."""
+    ref = _as_ref(value)
+    if isinstance(ref, int):
+        return next((name for name, list_id in env.ids.get("lists", {}).items() if list_id == ref), ref)
+    return ref
+
+
+def _read(client: PardotClient, email_id: int) -> Email:
+    """The email with its content; refused when it is not a list email."""
+    try:
+        email = client.read_email(email_id, include_message=True)
+    except ApiNotFound:
+        raise ConfigError(
+            f"Pardot has no email {email_id}",
+            hint="check the id: `orchestrator emails show ID` reads one email as Pardot holds it",
+        ) from None
+    except ApiError as exc:
+        raise ConfigError(f"could not read email {email_id} from Pardot: {exc.message}", hint="try again") from exc
+    if email.is_one_to_one:
+        raise ConfigError(
+            f"email {email_id} ({email.name!r}) is a one-to-one email: only list emails can be imported",
+            hint="write a one-to-one send by hand (kind: one-to-one, see docs/campaigns.md)",
+        )
+    return email
+
+
+def _time_of(email: Email, zone: ZoneInfo) -> datetime | None:
+    """When the email went, or goes, out: the send key's time in its name, else Pardot's (a
+    naive one read in the project's time zone, as the written file's schedule is)."""
+    from orchestrator import importing
+
+    schedule = importing.schedule_of(email.name, email.scheduled_time, None)
+    if "at" not in schedule:
+        return None
+    moment = datetime.fromisoformat(str(schedule["at"]).replace("Z", "+00:00"))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
+
+
+def _ref(names: Mapping[str, int], object_id: int | None, what: str, email_id: int) -> str | int:
+    """How the file names ``object_id``: its name in this environment's ids, else the id."""
+    if object_id is None:
+        raise ConfigError(f"email {email_id} has no {what} in Pardot", hint="set one in Pardot, then import again")
+    return next((name for name, value in names.items() if value == object_id), object_id)
+
+
+def _adopt(
+    app: App,
+    path: Path,
+    files: Mapping[str, str],
+    email: Email,
+    *,
+    now: datetime,
+    scheduled: bool,
+    at: datetime | None,
+) -> Change:
+    """Write the files and record the send, under the state lock; the files are removed again
+    when the send cannot be recorded, so an import either completes or leaves nothing behind.
+
+    ``path`` is the campaign file, one of ``files`` (names in its folder -> text)."""
+    from orchestrator.pipeline import plan_project
+
+    store = app.store()
+    with store.lock("import email"):
+        snapshot = store.snapshot()  # read again under the lock
+        _not_recorded(snapshot.records.values(), email)
+        _name_free(app, path.name.removesuffix(".yaml"))
+        for name in files:
+            _refuse_existing(path.parent / name, app.root())
+        written: list[Path] = []
+        try:
+            for name, text in files.items():
+                _write_new(path.parent / name, text, app.root())
+                written.append(path.parent / name)
+            project = app.project([path])
+            # planned ahead of its time, so a send already out is still a desired send with a payload
+            plan_at = now if at is None or scheduled else at - timedelta(days=1)
+            plan = plan_project(project, app.environment(), snapshot, plan_at)
+            if plan.errored:
+                problems = "; ".join(str(problem) for problem in plan.problems)
+                raise ConfigError(
+                    f"{_shown(path, app.root())} does not plan as a send: {problems}",
+                    hint="fix what the import was given (lists, sender, --name), then run it again",
+                )
+            change = _change_for(plan.changes, project.campaigns[0].name if project.campaigns else "", path)
+            if store.get(change.key) is not None:
+                raise StateError(f"{change.key} is already a send in the state", hint="nothing to import")
+            _record(store, change, app.environment(), email, now=now, scheduled=scheduled)
+        except BaseException:
+            for created in written:
+                created.unlink(missing_ok=True)
+            raise
+    return change
+
+
+def _not_recorded(records: Iterable[SendRecord], email: Email) -> None:
+    """Refuse an email the state knows already: by its name (a send key), or by its id (an email
+    imported before under another name), so one email never stands for two sends."""
+    for record in records:
+        if record.key == email.name or record.email_id == email.id:
+            raise StateError(
+                f"email {email.id} ({email.name!r}) is already a send in the state: {record.key} "
+                f"({record.status.value})",
+                hint=f"`orchestrator state show {record.key}` shows it: it is managed already, nothing to import",
+            )
+
+
+def _name_free(app: App, name: str) -> None:
+    """Refuse a campaign name another file of the project uses already (validate would refuse both)."""
+    from orchestrator.project import load_project
+
+    taken = next((c for c in load_project(app.root()).campaigns if c.name == name), None)
+    if taken is not None:
+        raise ConfigError(
+            f"campaign name {name!r} is already used by {taken.display}",
+            hint="pass --name NAME to write the imported campaign under another name",
+        )
+
+
+def _refuse_existing(path: Path, root: Path) -> None:
+    if path.exists() or path.is_symlink():
+        raise ConfigError(
+            f"{_shown(path, root)} exists already: import never overwrites a file",
+            hint="move it away, or pass --name NAME to write the campaign under another name",
+        )
+
+
+def _write_new(path: Path, text: str, root: Path) -> None:
+    """Create ``path``; refuse an existing file (or a link) rather than overwrite it."""
+    try:
+        with path.open("x", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+    except FileExistsError:
+        raise ConfigError(
+            f"{_shown(path, root)} exists already: import never overwrites a file",
+            hint="move it away, or pass --name NAME to write the campaign under another name",
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot write {_shown(path, root)}: {exc.strerror}") from None
+
+
+def _change_for(changes: Sequence[Change], campaign: str, path: Path) -> Change:
+    mine = [change for change in changes if change.campaign == campaign and change.payload is not None]
+    if len(mine) != 1:
+        raise ConfigError(f"{path.name} gives {len(mine)} sends, not one", hint="report this: it is a bug")
+    return mine[0]
+
+
+def _record(
+    store: StateStore, change: Change, env: Environment, email: Email, *, now: datetime, scheduled: bool
+) -> None:
+    from orchestrator.state.models import Actor, SendRecord, SendStatus
+
+    assert change.payload is not None
+    record = SendRecord(
+        key=change.key,
+        campaign=change.campaign,
+        environment=env.name,
+        fingerprint=change.fingerprint or "",
+        # the name it was sent with, as `state rename` keeps it: `plan --refresh` finds the email by it
+        payload={**change.payload, "name": email.name},
+        status=SendStatus.SCHEDULED if scheduled else SendStatus.SENT,
+        email_id=email.id,
+        scheduled_time=change.scheduled_time,
+        created_at=now,
+        updated_at=now,
+        applied_by=Actor.current(),
+    )
+    store.put(
+        record,
+        action="import",
+        detail={"email_id": email.id, "email_name": email.name, "status": record.status.value},
+        actor=Actor.current(),
+    )
+
+
+def _ids_block(
+    client: PardotClient,
+    env: Environment,
+    campaign_id: int | None,
+    lists: Sequence[str | int],
+    suppression: Sequence[str | int],
+) -> str:
+    """The ``ids:`` lines for the campaign and lists the file names by id, named from Pardot."""
+    from orchestrator import importing
+
+    campaigns: dict[str, int] = {}
+    if campaign_id is not None and campaign_id not in env.ids.get("campaigns", {}).values():
+        campaigns[_pardot_name(client.read_campaign, campaign_id, "campaign")] = campaign_id
+    named: dict[str, int] = {}
+    for ref in (*lists, *suppression):
+        if isinstance(ref, int) and ref not in env.ids.get("lists", {}).values():
+            named[_pardot_name(client.read_list, ref, "list")] = ref
+    if not campaigns and not named:
+        return ""
+    return importing.ids_block(campaigns, named)
+
+
+def _pardot_name(read: Callable[[int], _HasName], object_id: int, what: str) -> str:
+    """A name for the ids: block: Pardot's name slugged, or ``<what>-<id>`` when it cannot be read."""
+    from orchestrator import importing
+
+    try:
+        name = read(object_id).name
+    except ApiError:
+        return f"{what}-{object_id}"
+    return importing.campaign_name(name, object_id) if name else f"{what}-{object_id}"
+
+
+def _shown(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root.resolve()))
+    except ValueError:
+        return str(path)
