@@ -1,8 +1,7 @@
 """The CLI and the example project, shared by every test that drives the real command line.
 
 One copy, so that every suite builds the example project, pins "today" and catches tracebacks the
-same way: ``from tests.helpers import copy_example, run, ...``. (tests/report/helpers.py only
-re-exports these names for branches written before they moved here.)
+same way: ``from tests.helpers import copy_example, run, ...``.
 """
 
 from __future__ import annotations

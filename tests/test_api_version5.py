@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from orchestrator.sandbox import SANDBOX_BUSINESS_UNIT, SANDBOX_TOKEN, SandboxApp, serve
-from tests.report.helpers import NOW, applied_example, copy_example, fixed_clock, run, sandbox_emails
+from tests.helpers import NOW, applied_example, copy_example, fixed_clock, run, sandbox_emails
 
 
 def _set_version(project: Path, version: int, *, environment: str = "sandbox") -> None:

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from orchestrator.sandbox import SANDBOX_BUSINESS_UNIT, SANDBOX_TOKEN, SandboxApp, serve
-from tests.report.helpers import NOW, copy_example, fixed_clock, run
+from tests.helpers import NOW, copy_example, fixed_clock, run
 from tests.test_api_version5 import _drop_tags
 
 

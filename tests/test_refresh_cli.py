@@ -21,8 +21,8 @@ import pytest
 from orchestrator.config import load_config
 from orchestrator.connect import sandbox_app
 from orchestrator.sandbox import SANDBOX_TOKEN, inprocess_transport
-from tests.report.helpers import REPO, applied_example, sandbox_emails
-from tests.report.helpers import run_at_now as run
+from tests.helpers import REPO, applied_example, sandbox_emails
+from tests.helpers import run_at_now as run
 
 AFTER = "2026-11-27T12:10:00Z"  # ten minutes after the example was applied (2 sent, 3 scheduled)
 WEEKLY = "weekly-newsletter@2026-12-07T08:00:00Z"  # a scheduled list email

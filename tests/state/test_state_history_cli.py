@@ -15,7 +15,7 @@ import pytest
 
 from orchestrator.cli.exitcodes import ExitCode
 from orchestrator.state import open_store
-from tests.report.helpers import EXAMPLE_KEYS, NOW, copy_example, run, sandbox_emails
+from tests.helpers import EXAMPLE_KEYS, NOW, copy_example, run, sandbox_emails
 from tests.state.conftest import Backend
 from tests.state.planning_helpers import bulk_load, history
 from tests.state.state_helpers import T0, make_record
