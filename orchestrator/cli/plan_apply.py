@@ -10,7 +10,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from types import FrameType
@@ -38,12 +38,22 @@ FORMATS = click.Choice(["text", "json", "markdown", "github"])
 _ATTENTION_KINDS = "blocked, missed, unknown or orphaned"
 
 
-def _show(app: App, plan: Plan, fmt: str, *, show_unchanged: bool = False, out: OutputFolder | None = None) -> None:
+def _show(
+    app: App,
+    plan: Plan,
+    fmt: str,
+    *,
+    show_unchanged: bool = False,
+    out: OutputFolder | None = None,
+    templates: Sequence[TemplateChange] = (),
+) -> None:
     if fmt == "json":
         app.print_json(plan_to_dict(plan))
     elif fmt == "markdown":
         err = app.err_console.print
-        print_markdown(plan, reveal=app.reveal_emails, show_unchanged=show_unchanged, out=out, err=err)
+        print_markdown(
+            plan, reveal=app.reveal_emails, show_unchanged=show_unchanged, out=out, err=err, templates=templates
+        )
     elif fmt == "github":
         print_plan_annotations(app, plan)
     else:
@@ -163,7 +173,7 @@ def plan(
         if fmt == "json" and templates:
             app.print_json({**plan_to_dict(result), "templates": [template_json(c) for c in templates]})
         else:
-            _show(app, result, fmt, show_unchanged=show_unchanged, out=comment)
+            _show(app, result, fmt, show_unchanged=show_unchanged, out=comment, templates=templates)
         if shots is not None:
             from orchestrator.cli.preview import plan_previews
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from orchestrator.outdir import MANIFEST, OutputFolder
 from orchestrator.plan import Action, Change, Plan, pre_approval_text
 from orchestrator.redact import mask_emails, scrub
 from orchestrator.schedule import utc_iso
+from orchestrator.template_plan import TemplateAction, TemplateChange
 from orchestrator.textsafe import FORMAT_CHARS, escape_char, escape_control
 
 _STYLE = {
@@ -378,7 +379,7 @@ def _counts_line(plan: Plan) -> str:
     return ", ".join(f"{counts[a.label]} {a.label}" for a in Action if counts[a.label]) or "none"
 
 
-def _header(plan: Plan, needing: int) -> str:
+def _header(plan: Plan, needing: int, templates: Sequence[TemplateChange] = ()) -> str:
     status = (
         ":x: **The plan has errors and cannot be applied.**"
         if plan.errored
@@ -395,6 +396,7 @@ def _header(plan: Plan, needing: int) -> str:
         ("state serial", NO_STATE_YET if plan.state_lineage is None
          else f"{plan.state_serial} (lineage {code_span(_name(plan.state_lineage), in_table=True)})"),
         ("counts", _counts_line(plan)),
+        *([("templates", _template_counts(templates))] if templates else []),
         *([("refresh", html_text(refresh_line(plan)))] if plan.refresh is not None else []),
     ]
     return "\n".join(
@@ -423,12 +425,21 @@ def _row(change: Change, show: Callable[[str], str]) -> str:
 
 def _details(change: Change, show: Callable[[str], str], reveal: bool, *, open_: bool) -> str:
     """One change's facts and diff, collapsible; cut (with a note) beyond DETAIL_LIMIT."""
-    facts = fenced([_clip(line, NAME_LIMIT) for line in detail_lines(change, reveal)])
+    facts = [_clip(line, NAME_LIMIT) for line in detail_lines(change, reveal)]
     diff_lines = [_clip(show(line)) for line in content_diff(change)]
+    label = f"{change.action.symbol} {change.action.label}"
+    return _collapsible(label, show(change.key), facts, diff_lines, open_=open_)
+
+
+def _collapsible(label: str, name: str, facts: list[str], diff_lines: list[str], *, open_: bool) -> str:
+    """A ``<details>`` block: ``label`` and ``name`` escaped in its summary, ``facts`` and the diff
+    in fences nothing inside can close; the diff cut (with a note) beyond DETAIL_LIMIT.
+
+    Shared by sends and owned templates, so both keep the same rules for hostile text."""
     head = (
         f"<details{' open' if open_ else ''}><summary>"
-        f"<code>{html.escape(change.action.symbol)} {change.action.label}</code> "
-        f"<code>{html_text(_name(show(change.key)))}</code></summary>\n\n{facts}\n"
+        f"<code>{html_text(label)}</code> "
+        f"<code>{html_text(_name(name))}</code></summary>\n\n{fenced(facts)}\n"
     )
     tail = "\n</details>"
     if not diff_lines:
@@ -482,7 +493,9 @@ class _Item:
     section: str = ""  # the section heading, repeated when a part starts inside the section
 
 
-def _items(plan: Plan, *, reveal: bool, show_unchanged: bool) -> list[_Item]:
+def _items(
+    plan: Plan, *, reveal: bool, show_unchanged: bool, templates: Sequence[TemplateChange] = ()
+) -> list[_Item]:
     show: Callable[[str], str] = (lambda s: s) if reveal else mask_emails
     items: list[_Item] = []
     errors = [p for p in plan.problems if p.severity == "error"]
@@ -506,7 +519,9 @@ def _items(plan: Plan, *, reveal: bool, show_unchanged: bool) -> list[_Item]:
     ]
     if show_unchanged:
         sections.append((f"#### Unchanged and deferred ({len(quiet)})", quiet, False, False))
-    for title, group, with_details, open_ in sections:
+    for number, (title, group, with_details, open_) in enumerate(sections):
+        if number == 1:  # the templates' part: what needs a human before any change, as for sends
+            items.extend(_template_items(templates, show, show_unchanged=show_unchanged))
         if not group:
             continue
         items.append(_Item(title))
@@ -522,6 +537,69 @@ def _items(plan: Plan, *, reveal: bool, show_unchanged: bool) -> list[_Item]:
         items.append(_Item(f"_{counted} send(s) not listed (`orchestrator plan --show-unchanged` lists them)._"))
     if not plan.changes and not plan.problems:
         items.append(_Item("_No sends in the files or in the state._"))
+    return items
+
+
+_TEMPLATE_HEAD = "| | action | template | id |\n|---|---|---|---|"
+_TEMPLATE_LABEL = {
+    TemplateAction.CREATE: ("+", "create"),
+    TemplateAction.UPDATE: ("~", "update"),
+    TemplateAction.NOOP: ("=", "unchanged"),
+    TemplateAction.DRIFT: ("!", "drifted"),
+    TemplateAction.ORPHAN: ("?", "orphaned"),
+    TemplateAction.NEEDS_V5: ("!", "not owned"),
+}
+
+
+def _template_counts(templates: Sequence[TemplateChange]) -> str:
+    counts = {action: sum(1 for c in templates if c.action is action) for action in TemplateAction}
+    return ", ".join(f"{n} {_TEMPLATE_LABEL[a][1]}" for a, n in counts.items() if n)
+
+
+def _template_row(change: TemplateChange, show: Callable[[str], str]) -> str:
+    symbol, label = _TEMPLATE_LABEL[change.action]
+    where = str(change.template_id) if change.template_id is not None else ""
+    return f"| `{symbol}` | {label} | {code_span(_name(show(change.name)), in_table=True)} | {where} |"
+
+
+def _template_details(change: TemplateChange, show: Callable[[str], str], *, open_: bool) -> str:
+    """One owned template's reason and subject/text/HTML diff, by the sends' rules for hostile text:
+    a template's text (and a drifted one's, which Pardot holds) is never trusted."""
+    symbol, label = _TEMPLATE_LABEL[change.action]
+    where = f"template id: {change.template_id}" if change.template_id is not None else "template id: (new)"
+    facts = [where, *([_clip(show(change.reason), NAME_LIMIT)] if change.reason else [])]
+    diff_lines = [_clip(show(line)) for line in change.diff]
+    return _collapsible(f"{symbol} {label} template", show(change.name), facts, diff_lines, open_=open_)
+
+
+def _template_items(
+    templates: Sequence[TemplateChange], show: Callable[[str], str], *, show_unchanged: bool
+) -> list[_Item]:
+    """The owned templates' sections (docs/templates.md): held ones first, then the changes."""
+    held = [c for c in templates if c.needs_attention]
+    changes = [c for c in templates if c.is_change]
+    not_owned = [c for c in templates if c.action is TemplateAction.NEEDS_V5]
+    unchanged = [c for c in templates if c.action is TemplateAction.NOOP]
+    sections = [
+        (f"#### :warning: Templates needing a human ({len(held)})", held, True),
+        (f"#### Template changes to apply ({len(changes)})", changes, len(changes) <= 5),
+        (f"#### Templates not owned on this account ({len(not_owned)})", not_owned, False),
+    ]
+    if show_unchanged:
+        sections.append((f"#### Unchanged templates ({len(unchanged)})", unchanged, False))
+    items: list[_Item] = []
+    for title, group, open_ in sections:
+        if not group:
+            continue
+        items.append(_Item(title))
+        items.extend(_Item(_template_row(c, show), _TEMPLATE_HEAD, title) for c in group)
+        items.extend(
+            _Item(_template_details(c, show, open_=open_), None, title)
+            for c in group
+            if c.diff or c.reason
+        )
+    if unchanged and not show_unchanged:
+        items.append(_Item(f"_{len(unchanged)} unchanged template(s) not listed._"))
     return items
 
 
@@ -552,7 +630,12 @@ def _warning_items(warnings: list[Diagnostic], show: Callable[[str], str]) -> li
 
 
 def markdown_parts(
-    plan: Plan, *, reveal: bool = False, show_unchanged: bool = False, limit: int | None = MARKDOWN_LIMIT
+    plan: Plan,
+    *,
+    reveal: bool = False,
+    show_unchanged: bool = False,
+    limit: int | None = MARKDOWN_LIMIT,
+    templates: Sequence[TemplateChange] = (),
 ) -> list[str]:
     """The plan as one or more pull-request comments, each at most ``limit`` :func:`comment_size` units.
 
@@ -562,8 +645,9 @@ def markdown_parts(
     An item too large for a comment of its own (it should not happen: names and lines are cut
     first) is shown cut inside a code block, so the limit holds for any plan.
     """
-    header = _header(plan, len(plan.attention))
-    items = _items(plan, reveal=reveal, show_unchanged=show_unchanged)
+    needing = len(plan.attention) + sum(1 for c in templates if c.needs_attention)
+    header = _header(plan, needing, templates)
+    items = _items(plan, reveal=reveal, show_unchanged=show_unchanged, templates=templates)
     budget = None if limit is None else limit - _PART_FRAME
     parts: list[list[str]] = [[header]]
     size = comment_size(header)  # of the current part
@@ -623,20 +707,27 @@ def _cut_to_fit(text: str, room: int) -> str:
     return block + "\n\n" + note
 
 
-def markdown(plan: Plan, *, reveal: bool = False, show_unchanged: bool = False) -> str:
+def markdown(
+    plan: Plan, *, reveal: bool = False, show_unchanged: bool = False, templates: Sequence[TemplateChange] = ()
+) -> str:
     """The whole plan as one Markdown document (no size limit; see :func:`markdown_parts`)."""
-    return markdown_parts(plan, reveal=reveal, show_unchanged=show_unchanged, limit=None)[0]
+    return markdown_parts(plan, reveal=reveal, show_unchanged=show_unchanged, limit=None, templates=templates)[0]
 
 
 def write_markdown_parts(
-    plan: Plan, out: OutputFolder, *, reveal: bool = False, show_unchanged: bool = False
+    plan: Plan,
+    out: OutputFolder,
+    *,
+    reveal: bool = False,
+    show_unchanged: bool = False,
+    templates: Sequence[TemplateChange] = (),
 ) -> list[Path]:
     """Write ``plan-1.md``, ``plan-2.md``, ... (owner-only) and the manifest into ``out``.
 
     ``out`` is a folder this run owns (new or found empty), so nothing else is in it: the
     manifest lists exactly these parts, in order, and a workflow posts only what it lists.
     """
-    parts = markdown_parts(plan, reveal=reveal, show_unchanged=show_unchanged)
+    parts = markdown_parts(plan, reveal=reveal, show_unchanged=show_unchanged, templates=templates)
     written = [  # no registered secret in a comment
         out.write_text(f"plan-{number}.md", scrub(text), mode=PRIVATE) for number, text in enumerate(parts, start=1)
     ]
@@ -645,15 +736,21 @@ def write_markdown_parts(
 
 
 def print_markdown(
-    plan: Plan, *, reveal: bool, show_unchanged: bool, out: OutputFolder | None, err: Callable[[str], None]
+    plan: Plan,
+    *,
+    reveal: bool,
+    show_unchanged: bool,
+    out: OutputFolder | None,
+    err: Callable[[str], None],
+    templates: Sequence[TemplateChange] = (),
 ) -> None:
     """``--format markdown``: the whole plan on stdout, or numbered comment-sized parts in ``out``."""
     if out is not None:
-        written = write_markdown_parts(plan, out, reveal=reveal, show_unchanged=show_unchanged)
+        written = write_markdown_parts(plan, out, reveal=reveal, show_unchanged=show_unchanged, templates=templates)
         names = ", ".join(p.name for p in written)
         err(f"wrote the plan as {len(written)} comment(s): {names} (listed in {MANIFEST}) in {out.path}")
         return
-    text = markdown(plan, reveal=reveal, show_unchanged=show_unchanged)
+    text = markdown(plan, reveal=reveal, show_unchanged=show_unchanged, templates=templates)
     click.echo(text, nl=False)
     size = comment_size(text)
     if size > GITHUB_COMMENT_LIMIT:
