@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,6 +24,7 @@ from orchestrator.plan import FORMAT_VERSION, Action, Audience, Change, Plan, Pl
 from orchestrator.policy import content_problems
 from orchestrator.redact import scrub_data
 from orchestrator.schedule import utc_iso
+from orchestrator.template_plan import TemplateChange, template_from_json, template_json
 
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
@@ -172,14 +174,18 @@ def plan_checksum(plan: Plan) -> str:
     return _checksum(scrub_data(plan_to_dict(plan)))
 
 
-def write_plan(plan: Plan, path: Path) -> str:
+def write_plan(plan: Plan, path: Path, templates: Sequence[TemplateChange] = ()) -> str:
     """Save ``plan`` atomically (temp file in the same folder, fsync, rename) with its checksum;
     return the checksum, which ``show`` and ``apply`` print again for the approver to compare.
 
     Registered secrets (:func:`orchestrator.redact.scrub_data`) are removed first: the file is
-    attached to the workflow run.
+    attached to the workflow run. ``templates`` (the owned templates' changes) are saved for
+    ``show`` to print, under the checksum; apply never takes them from the file.
     """
-    document: dict[str, Any] = scrub_data(plan_to_dict(plan))
+    document: dict[str, Any] = plan_to_dict(plan)
+    if templates:
+        document["templates"] = [template_json(change) for change in templates]
+    document = scrub_data(document)
     document["checksum"] = _checksum(document)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -196,6 +202,7 @@ class SavedPlan:
 
     plan: Plan
     checksum: str
+    templates: tuple[TemplateChange, ...] = ()
 
 
 def read_plan(path: Path) -> Plan:
@@ -220,7 +227,8 @@ def load_plan(path: Path) -> SavedPlan:
     if _checksum(document) != document["checksum"]:
         raise PlanRefused(f"{path} was altered after it was saved (checksum mismatch); it will not be applied")
     try:
-        return SavedPlan(plan_from_dict(document), str(document["checksum"]))
+        templates = tuple(template_from_json(item) for item in document.get("templates", []))
+        return SavedPlan(plan_from_dict(document), str(document["checksum"]), templates)
     except (KeyError, TypeError, ValueError) as exc:
         raise PlanRefused(f"{path} is not a valid plan: {exc}") from None
 

@@ -185,6 +185,27 @@ def template_json(change: TemplateChange) -> dict[str, Any]:
     }
 
 
+def template_from_json(data: Any) -> TemplateChange:
+    """One change as a saved plan holds it (:func:`template_json`), for ``show PLAN_FILE``.
+
+    Shown only, never applied (a reviewed apply plans the templates again and refuses while any
+    is pending); raises ValueError, TypeError or KeyError on anything else, which the loader reports.
+    """
+    if not isinstance(data, dict):
+        raise TypeError("a template change must be an object")
+    template_id = data["template_id"]
+    diff = data["diff"]
+    if template_id is not None and (not isinstance(template_id, int) or isinstance(template_id, bool)):
+        raise TypeError("a template change's template_id must be an integer or null")
+    if not isinstance(data["name"], str) or not isinstance(data["reason"], str):
+        raise TypeError("a template change's name and reason must be strings")
+    if not isinstance(diff, list) or not all(isinstance(line, str) for line in diff):
+        raise TypeError("a template change's diff must be a list of strings")
+    return TemplateChange(
+        TemplateAction(data["action"]), data["name"], template_id, reason=data["reason"], diff=tuple(diff)
+    )
+
+
 def describe(changes: Sequence[TemplateChange], *, show_noop: bool = False) -> list[str]:
     """The plan's lines for ``changes`` (what ``plan`` and ``apply`` print before the sends)."""
     lines: list[str] = []
@@ -200,9 +221,10 @@ def describe(changes: Sequence[TemplateChange], *, show_noop: bool = False) -> l
             TemplateAction.ORPHAN: "orphaned",
             TemplateAction.NEEDS_V5: "not owned",
         }[change.action]
-        lines.append(f"{_SYMBOL[change.action]} {verb} template {change.name}{where}")
+        # A saved plan's names and reasons are read back from a file: shown, never run.
+        lines.append(f"{_SYMBOL[change.action]} {verb} template {escape_control(change.name)}{where}")
         if change.reason:
-            lines.append(f"    {change.reason}")
+            lines.append(f"    {escape_control(change.reason)}")
         # What Pardot holds (a drifted template) is not ours: an escape sequence there is shown, never run.
         lines.extend(f"    {escape_control(line)}" for line in change.diff)
     if changes:

@@ -167,7 +167,7 @@ def plan(
         target = _target(app, read_only=True)
         templates = operations.plan_templates_for(target)
         result = operations.compute_plan(target, now, allow_late=allow_late, audience=audience, refresh=refresh)
-        checksum = write_plan(result, out) if out is not None else None
+        checksum = write_plan(result, out, templates) if out is not None else None
         if fmt == "text":
             _show_templates(app, templates, show_unchanged=show_unchanged)
         if fmt == "json" and templates:
@@ -488,10 +488,14 @@ def show(app: App, plan_file: Path, fmt: str, previews: Path | None) -> None:
         shots = folders.enter_context(_output_folder(app, previews, "--previews")) if previews else None
         loaded = load_plan(plan_file)
         saved = loaded.plan
+        templates = list(loaded.templates)
+        if fmt == "text":
+            _show_templates(app, templates, show_unchanged=True)
         if fmt == "json":
-            app.print_json({**plan_to_dict(saved), "checksum": loaded.checksum})
+            listed = {"templates": [template_json(c) for c in templates]} if templates else {}
+            app.print_json({**plan_to_dict(saved), **listed, "checksum": loaded.checksum})
         else:
-            _show(app, saved, fmt, show_unchanged=True)
+            _show(app, saved, fmt, show_unchanged=True, templates=templates)
         if fmt == "text":
             app.console.print(f"Checksum: {loaded.checksum}", markup=False, highlight=False)
         if shots is not None:
