@@ -194,12 +194,12 @@ def plan_templates_for(target: Target) -> list[TemplateChange]:
 
 def refuse_template_changes(target: Target, what: str) -> None:
     """Refuse, before any call that changes anything, to apply ``what`` while owned templates
-    have changes pending: a plan file carries no template changes, and a send must not go out
+    have changes pending: a plan file applies no template changes (it shows them), and a send must not go out
     with a template the project has changed but nobody applied."""
     pending = [change.name for change in plan_templates_for(target) if change.is_change]
     if pending:
         raise PlanRefused(
-            f"{what} does not carry template changes, and template(s) {', '.join(pending)} have changes pending; "
+            f"{what} does not apply template changes, and template(s) {', '.join(pending)} have changes pending; "
             "nothing was sent",
             hint="run `orchestrator apply` (without a plan file) to apply the templates, then plan again",
         )

@@ -163,7 +163,7 @@ def test_a_saved_plan_is_refused_while_template_changes_are_pending(tmp_path: Pa
     assert code == 0, out + err
     code, out, err = run(project, "apply", str(plan_file), "--now", NOW)
     assert code == 1
-    assert "does not carry template changes" in err and "onboarding" in err and "Traceback" not in out + err
+    assert "does not apply template changes" in err and "onboarding" in err and "Traceback" not in out + err
     assert sandbox_emails(project) == []  # nothing was sent
 
 

@@ -42,7 +42,7 @@ def test_show_prints_the_saved_template_changes_in_every_format(tmp_path: Path) 
     assert json.loads(out)["templates"] == document["templates"]
 
     code, out, err = run(project, "apply", str(plan_file), "--now", NOW)
-    assert code == 1 and "does not carry template changes" in err, out + err  # still never applied from the file
+    assert code == 1 and "does not apply template changes" in err, out + err  # still never applied from the file
 
 
 def test_a_saved_template_change_edited_in_the_file_is_refused_by_its_checksum(tmp_path: Path) -> None:
