@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.atomic import PRIVATE, write_text
 from orchestrator.desired import fingerprint
@@ -24,7 +24,9 @@ from orchestrator.plan import FORMAT_VERSION, Action, Audience, Change, Plan, Pl
 from orchestrator.policy import content_problems
 from orchestrator.redact import scrub_data
 from orchestrator.schedule import utc_iso
-from orchestrator.template_plan import TemplateChange, template_from_json, template_json
+
+if TYPE_CHECKING:  # template_plan loads Jinja and jsonschema: imported only for a plan with templates
+    from orchestrator.template_plan import TemplateChange
 
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
@@ -184,6 +186,8 @@ def write_plan(plan: Plan, path: Path, templates: Sequence[TemplateChange] = ())
     """
     document: dict[str, Any] = plan_to_dict(plan)
     if templates:
+        from orchestrator.template_plan import template_json
+
         document["templates"] = [template_json(change) for change in templates]
     document = scrub_data(document)
     document["checksum"] = _checksum(document)
@@ -227,7 +231,11 @@ def load_plan(path: Path) -> SavedPlan:
     if _checksum(document) != document["checksum"]:
         raise PlanRefused(f"{path} was altered after it was saved (checksum mismatch); it will not be applied")
     try:
-        templates = tuple(template_from_json(item) for item in document.get("templates", []))
+        templates: tuple[TemplateChange, ...] = ()
+        if document.get("templates"):
+            from orchestrator.template_plan import template_from_json
+
+            templates = tuple(template_from_json(item) for item in document["templates"])
         return SavedPlan(plan_from_dict(document), str(document["checksum"]), templates)
     except (KeyError, TypeError, ValueError) as exc:
         raise PlanRefused(f"{path} is not a valid plan: {exc}") from None
