@@ -128,12 +128,12 @@ def reconcile(
         if list_sends:
             since = min(r.created_at for r in list_sends) - CLOCK_SKEW
             scan = _scan(lambda token: client.query_list_emails_v5_since(since, page_token=token), "list-email")
-            visible, why_not = _v5_sees_v4_sends(client, snapshot, scan)
+            visible, why_not = _v5_sees(client, snapshot, {e.id for e in scan.emails}, is_list=True)
             decided += [(r, _decide(r, scan, visible, why_not, now, settle), LIST_SOURCE) for r in list_sends]
         if one_to_one:
             sent_since = min(r.created_at for r in one_to_one) - CLOCK_SKEW
             o_scan = _scan(lambda token: client.query_emails_v5_since(sent_since, page_token=token), "email")
-            visible, why_not = _v5_sees_one_to_one(client, snapshot, o_scan)
+            visible, why_not = _v5_sees(client, snapshot, {e.id for e in o_scan.emails}, is_list=False)
             decided += [
                 (r, _decide_one_to_one(r, o_scan, visible, why_not, now, settle), ONE_TO_ONE_SOURCE)
                 for r in one_to_one
@@ -177,59 +177,31 @@ def _known(snapshot: StateSnapshot, *, is_list: bool) -> list[SendRecord]:
     )
 
 
-def _v5_sees_v4_sends(
-    client: ReadsSends, snapshot: StateSnapshot, scan: _Scan[ListEmailSummary]
-) -> tuple[bool, str]:
-    """Does the v5 API show list emails this project sent through v3/v4? (needed to trust absence)
-
-    Not stated in Pardot's docs, so it is checked: one of our known emails in the scan, or else
-    a v5 read of the latest one, confirms it; with no known email it stays unconfirmed.
+def _v5_sees(client: ReadsSends, snapshot: StateSnapshot, scanned: set[int], *, is_list: bool) -> tuple[bool, str]:
+    """Does the v5 query show the emails this project sent (through v3/v4 or v5)? Needed to
+    trust absence: not stated in Pardot's docs, so it is checked. One of our known emails in the
+    scan, or else a v5 read of the latest one, confirms it; with none known it stays unconfirmed.
     """
-    known = _known(snapshot, is_list=True)
+    what = "list email" if is_list else "one-to-one email"
+    known = _known(snapshot, is_list=is_list)
     if not known:
         return False, (
-            "no list email of this project is known yet to confirm that Pardot's v5 query shows emails sent "
-            "through the v3/v4 API, so absence proves nothing"
+            f"no {what} of this project is known yet to confirm that Pardot's v5 query shows the emails it "
+            "sent (through v3/v4 or v5), so absence proves nothing"
         )
-    scanned = {e.id for e in scan.emails}
     if any(r.email_id in scanned for r in known):
         return True, ""
     latest = known[-1]
     assert latest.email_id is not None
     try:
-        client.read_list_email_v5(latest.email_id)
+        if is_list:
+            client.read_list_email_v5(latest.email_id)
+        else:
+            client.read_one_to_one_email_v5(latest.email_id)
     except ApiNotFound:
-        return False, f"Pardot's v5 API does not show list email {latest.email_id} (sent as {latest.key})"
+        return False, f"Pardot's v5 API does not show {what} {latest.email_id} (sent as {latest.key})"
     except ApiError as exc:
-        return False, f"could not confirm that the v5 API shows emails sent through v3/v4: {exc.message}"
-    return True, ""
-
-
-def _v5_sees_one_to_one(
-    client: ReadsSends, snapshot: StateSnapshot, scan: _Scan[OneToOneEmailSummary]
-) -> tuple[bool, str]:
-    """Does v5's email query show the one-to-one emails this project sent (through v3/v4 or v5)?
-
-    The same check as for list emails: one known one-to-one email in the scan, or readable at
-    ``/api/v5/objects/emails/<id>``; with none known, absence proves nothing.
-    """
-    known = _known(snapshot, is_list=False)
-    if not known:
-        return False, (
-            "no one-to-one email of this project is known yet to confirm that Pardot's v5 email query shows "
-            "the emails it sends, so absence proves nothing"
-        )
-    scanned = {e.id for e in scan.emails}
-    if any(r.email_id in scanned for r in known):
-        return True, ""
-    latest = known[-1]
-    assert latest.email_id is not None
-    try:
-        client.read_one_to_one_email_v5(latest.email_id)
-    except ApiNotFound:
-        return False, f"Pardot's v5 API does not show one-to-one email {latest.email_id} (sent as {latest.key})"
-    except ApiError as exc:
-        return False, f"could not confirm that the v5 API shows this project's one-to-one emails: {exc.message}"
+        return False, f"could not confirm that the v5 API shows this project's {what}s: {exc.message}"
     return True, ""
 
 
