@@ -28,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -131,12 +131,16 @@ def compute_plan(
     snapshot: StateSnapshot | None = None,
     count_audiences: bool = True,
     refresh: bool = False,
+    templates_created: Collection[str] = (),
 ) -> Plan:
     """The plan at ``now``: files against the state (read without the lock: the records the
     plan's rules can look at, or ``snapshot`` when given) and Pardot's templates, with audiences
     counted when asked or when a ``max_recipients`` cap needs it (never with
     ``count_audiences=False``: re-checking a saved plan keeps its own counts), and with ``refresh``,
-    against what Pardot holds of the recorded sends (:func:`refresh_plan`)."""
+    against what Pardot holds of the recorded sends (:func:`refresh_plan`).
+
+    ``templates_created`` names the owned templates the apply creates before its sends
+    (:func:`created_names`): their sends are planned, not held until the next plan."""
     target = with_owned_template_ids(target)
     source = git_source(target.project.config.root)
     options = options_for(target.env, allow_late=allow_late)
@@ -158,6 +162,7 @@ def compute_plan(
             repeats_ok=marks.repeats_ok,
             source=source,
             desired=desired,
+            templates_created=templates_created,
         )
 
     # A loud orphan holds every new send, so this first plan calls the API for no template
@@ -192,17 +197,48 @@ def plan_templates_for(target: Target) -> list[TemplateChange]:
     return plan_owned_templates(target.project, target.env, target.store, target.client)
 
 
-def refuse_template_changes(target: Target, what: str) -> None:
-    """Refuse, before any call that changes anything, to apply ``what`` while owned templates
-    have changes pending: a plan file applies no template changes (it shows them), and a send must not go out
-    with a template the project has changed but nobody applied."""
-    pending = [change.name for change in plan_templates_for(target) if change.is_change]
-    if pending:
+def created_names(templates: Sequence[TemplateChange]) -> frozenset[str]:
+    """The owned templates an apply of ``templates`` creates (before any send)."""
+    from orchestrator.template_plan import TemplateAction
+
+    return frozenset(change.name for change in templates if change.action is TemplateAction.CREATE)
+
+
+def reviewed_template_changes(target: Target, reviewed: Sequence[TemplateChange], what: str) -> list[TemplateChange]:
+    """The owned templates' changes planned now from the files, when each is exactly one that
+    ``what`` (a saved or reviewed plan) showed: same action, template and content.
+
+    Refuses, before any call that changes anything, when one is not: a send must not go out with
+    template content nobody reviewed, and a plan file's content is never applied, only compared.
+    """
+    from orchestrator.template_plan import unreviewed_templates
+
+    fresh = plan_templates_for(target)
+    unreviewed = unreviewed_templates(fresh, reviewed)
+    if unreviewed:
         raise PlanRefused(
-            f"{what} does not apply template changes, and template(s) {', '.join(pending)} have changes pending; "
-            "nothing was sent",
-            hint="run `orchestrator apply` (without a plan file) to apply the templates, then plan again",
+            f"{what} does not show template change(s) the files now give ({', '.join(unreviewed)}): "
+            "they were changed after it was made, or it was made before they were; nothing was sent",
+            hint="plan again with `orchestrator plan --out FILE`, review the template diff, and apply the new file",
         )
+    return [change for change in fresh if change.is_change]
+
+
+def apply_templates_first(
+    target: Target, changing: Sequence[TemplateChange], plan: Plan, now: Callable[[], datetime]
+) -> Plan:
+    """Create or update ``changing`` (owned templates) before any send, and return ``plan`` with
+    each send that awaited a created template bound to its new id.
+
+    A failure raises before any send: no send goes out with a template that did not become what
+    the plan showed."""
+    if not changing:
+        return plan
+    from orchestrator.template_plan import bind_created
+    from orchestrator.templates_apply import apply_template_changes
+
+    records = apply_template_changes(changing, target.client, target.store, now, target.notes)
+    return bind_created(plan, {record.name: record.template_id for record in records})
 
 
 def refresh_plan(target: Target, plan: Plan, snapshot: StateSnapshot, now: datetime) -> Plan:
@@ -466,16 +502,22 @@ def check_pre_approved(plan: Plan) -> None:
 
 
 def apply_saved(
-    target: Target, saved: Plan, options: ApplyOptions, *, allow_late: bool = False
+    target: Target,
+    saved: Plan,
+    options: ApplyOptions,
+    *,
+    allow_late: bool = False,
+    templates: Sequence[TemplateChange] = (),
 ) -> tuple[Plan, ApplyResult]:
     """Apply a saved plan exactly, or refuse before the first API call (see the module docstring).
 
     ``allow_late`` is this apply's own --allow-late. A send that can no longer go out now (inside
-    the lead time, past its time) is held alone and reported; the rest goes ahead.
+    the lead time, past its time) is held alone and reported; the rest goes ahead. ``templates``
+    are the saved plan's owned-template changes: the ones planned now are applied first when
+    each is one of them (:func:`reviewed_template_changes`).
     """
     check_allow_late(saved, allow_late)
     with locked_apply(target, options) as source:
-        refuse_template_changes(target, "a saved plan")
         snapshot = target.store.planning_view(PlanningQuery.of_keys(change.key for change in saved.pending))
         check_applicable(
             saved,
@@ -487,7 +529,21 @@ def apply_saved(
             allow_hml=target.env.policy.allow_hml_unsubscribe,
             plan_expiry=target.env.policy.plan_expiry,
         )
-        fresh = compute_plan(target, saved.created_at, allow_late=allow_late, count_audiences=False)
+        changing = reviewed_template_changes(target, templates, "the saved plan")
+        if changing and options.pre_approved_only:
+            raise PlanRefused(
+                f"--pre-approved-only: template change(s) {', '.join(c.name for c in changing)} need a person; "
+                "nothing was sent",
+                hint="apply the plan through the approved deploy (a person approves it), without --pre-approved-only",
+            )
+        options.show_templates(changing)
+        fresh = compute_plan(
+            target,
+            saved.created_at,
+            allow_late=allow_late,
+            count_audiences=False,
+            templates_created=created_names(changing),
+        )
         _same_state(snapshot, fresh)
         if fresh.errored:
             raise PlanRefused(
@@ -508,6 +564,7 @@ def apply_saved(
             chosen = held_on_either_count(chosen, _count_audiences(target, chosen, options.now(), reuse=False))
         chosen = held_for_time(chosen, options.now())
         options.show(chosen)
+        chosen = apply_templates_first(target, changing, chosen, options.now)
         return chosen, execute(target, chosen, options, source)
 
 
@@ -518,17 +575,18 @@ def apply_fresh(
     with locked_apply(target, options) as source:
         templates = plan_templates_for(target)
         options.show_templates(templates)
-        chosen = compute_plan(target, options.now(), allow_late=allow_late, audience=audience)
-        options.show(chosen)
         changing = [change for change in templates if change.is_change]
+        chosen = compute_plan(
+            target, options.now(), allow_late=allow_late, audience=audience, templates_created=created_names(changing)
+        )
+        options.show(chosen)
         if chosen.errored or not (chosen.has_changes or changing):
             return chosen, None
         if not options.confirm(chosen):
             raise OrchestratorError("apply cancelled; nothing was sent")
-        if changing:  # before any send: a send using a changed template goes out with its new content
-            from orchestrator.templates_apply import apply_template_changes
-
-            apply_template_changes(changing, target.client, target.store, options.now, target.notes)
+        # Before any send: a send using a changed template goes out with its new content, and one
+        # using a template created here gets its id.
+        chosen = apply_templates_first(target, changing, chosen, options.now)
         if not chosen.has_changes:
             return chosen, None
         chosen = held_for_time(chosen, options.now())  # the prompt may have waited: times are checked again
@@ -604,20 +662,33 @@ def reviewed_but_gone(reviewed: Plan, fresh: Plan, now: datetime) -> tuple[Chang
 
 
 def apply_reviewed(
-    target: Target, reviewed: Plan, options: ApplyOptions, *, allow_late: bool = False, audience: bool = False
+    target: Target,
+    reviewed: Plan,
+    options: ApplyOptions,
+    *,
+    allow_late: bool = False,
+    audience: bool = False,
+    templates: Sequence[TemplateChange] = (),
 ) -> tuple[Plan, ApplyResult | None]:
     """Plan afresh and send only what ``reviewed`` showed, identical; hold the rest, and report each
-    reviewed send that can no longer go out."""
+    reviewed send that can no longer go out. Owned-template changes are applied first when each
+    is one the reviewed plan showed (``templates``), and refused otherwise."""
     check_allow_late(reviewed, allow_late)
     with locked_apply(target, options) as source:
-        refuse_template_changes(target, "a reviewed plan")
+        changing = reviewed_template_changes(target, templates, "the reviewed plan")
+        options.show_templates(changing)
         head = target.store.planning_view(PlanningQuery.of_keys(()))
         check_reviewed(reviewed, target, head.lineage, options.now())
-        fresh = compute_plan(target, options.now(), allow_late=allow_late, audience=audience)
+        fresh = compute_plan(
+            target, options.now(), allow_late=allow_late, audience=audience, templates_created=created_names(changing)
+        )
         _same_state(head, fresh)
         fresh = dataclasses.replace(fresh, changes=fresh.changes + reviewed_but_gone(reviewed, fresh, fresh.created_at))
         chosen = held_for_time(only_reviewed(fresh, reviewed), options.now())
         options.show(chosen)
-        if chosen.errored or not chosen.has_changes:
+        if chosen.errored or not (chosen.has_changes or changing):
+            return chosen, None
+        chosen = apply_templates_first(target, changing, chosen, options.now)
+        if not chosen.has_changes:
             return chosen, None
         return chosen, execute(target, chosen, options, source)

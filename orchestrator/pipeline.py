@@ -26,7 +26,7 @@ from orchestrator.remote_checks import (
     with_template_previews,
 )
 from orchestrator.state.models import StateSnapshot
-from orchestrator.template_plan import hold_unmade
+from orchestrator.template_plan import awaits_template, hold_unmade
 
 #: What the files ask for at a time: the desired sends, and the problems found building them.
 Desired = tuple[list[DesiredSend], list[Diagnostic]]
@@ -65,9 +65,13 @@ def plan_project(
     repeats_ok: Collection[str] = (),
     source: PlanSource | None = None,
     desired: Desired | None = None,
+    templates_created: Collection[str] = (),
 ) -> Plan:
     """The plan for ``project`` in ``env`` at ``now`` against ``snapshot`` (the whole state, or
     a planning view read for ``desired``, which :func:`desired_for` gives).
+
+    ``templates_created`` names the owned templates the same apply creates before any send: a
+    send using one is planned (its id is bound once created), not held.
 
     ``kept``, ``skipped``, ``repeats_ok`` and ``source`` pass through to :func:`make_plan`
     (scheduled orphans let go with ``state keep``; keys skipped with ``state skip``; repeats
@@ -88,7 +92,8 @@ def plan_project(
         repeats_ok=repeats_ok,
         source=source,
     )
-    plan = hold_unmade(held_for_time(plan, now))  # a send whose owned template is not made yet waits
+    template_of = {c.name: c.data["template"] for c in project.campaigns if isinstance(c.data.get("template"), str)}
+    plan = hold_unmade(held_for_time(plan, now), template_of, templates_created)
     if client is None or plan.errored:
         return plan
 
@@ -98,13 +103,26 @@ def plan_project(
                 return campaign.diagnostic(("template",), message)
         return Diagnostic(change.source, 0, 0, message)
 
-    answers = prefetch(client, plan.changes)
+    readable = _without_unmade_templates(plan.changes)
+    answers = prefetch(client, readable)
     remote = template_problems(
-        client, plan.changes, locate, allow_hml=env.policy.allow_hml_unsubscribe, cache=answers.templates
-    ) + id_problems(client, plan.changes, project, cache=answers.ids)
+        client, readable, locate, allow_hml=env.policy.allow_hml_unsubscribe, cache=answers.templates
+    ) + id_problems(client, readable, project, cache=answers.ids)
     if isinstance(client, ReadsProspects):
         remote += prospect_problems(client, plan.changes, project)
     plan = dataclasses.replace(plan, changes=tuple(with_template_previews(plan.changes, answers.templates)))
     if not remote:
         return plan
     return dataclasses.replace(plan, problems=tuple(sorted({*plan.problems, *remote})))
+
+
+def _without_unmade_templates(changes: tuple[Change, ...]) -> list[Change]:
+    """``changes`` as the remote checks read them: a send whose owned template this apply creates
+    first names no template id yet (its file was validated instead); its other ids are checked."""
+
+    def readable(change: Change) -> Change:
+        if not awaits_template(change) or change.payload is None:
+            return change
+        return dataclasses.replace(change, payload={**change.payload, "email_template_id": None})
+
+    return [readable(change) for change in changes]

@@ -16,10 +16,11 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from orchestrator.desired import fingerprint
 from orchestrator.pardot.templates_v5 import RemoteTemplate
 from orchestrator.plan import Action, Change, Plan
 from orchestrator.state.models import TemplateRecord
@@ -58,6 +59,14 @@ class TemplateChange:
     desired: OwnedTemplate | None = None
     diff: tuple[str, ...] = ()
     reason: str = ""
+    #: The content fingerprint a saved plan recorded (``desired`` is not saved): what a later
+    #: apply compares with the files' content before it applies the change.
+    saved_fingerprint: str | None = None
+
+    @property
+    def fingerprint(self) -> str | None:
+        """The content this change would put in Pardot (None for a held or orphaned one)."""
+        return self.desired.fingerprint if self.desired is not None else self.saved_fingerprint
 
     @property
     def is_change(self) -> bool:
@@ -182,14 +191,16 @@ def template_json(change: TemplateChange) -> dict[str, Any]:
         "template_id": change.template_id,
         "reason": change.reason,
         "diff": list(change.diff),
+        "fingerprint": change.fingerprint,
     }
 
 
 def template_from_json(data: Any) -> TemplateChange:
     """One change as a saved plan holds it (:func:`template_json`), for ``show PLAN_FILE``.
 
-    Shown only, never applied (a reviewed apply plans the templates again and refuses while any
-    is pending); raises ValueError, TypeError or KeyError on anything else, which the loader reports.
+    Never applied from the file: an apply plans the templates again from the files and applies
+    them only when each change is the one saved here (:func:`unreviewed_templates`). Raises
+    ValueError, TypeError or KeyError on anything else, which the loader reports.
     """
     if not isinstance(data, dict):
         raise TypeError("a template change must be an object")
@@ -201,9 +212,32 @@ def template_from_json(data: Any) -> TemplateChange:
         raise TypeError("a template change's name and reason must be strings")
     if not isinstance(diff, list) or not all(isinstance(line, str) for line in diff):
         raise TypeError("a template change's diff must be a list of strings")
+    saved = data.get("fingerprint")  # absent from plans saved before it was recorded
+    if saved is not None and not isinstance(saved, str):
+        raise TypeError("a template change's fingerprint must be a string or null")
     return TemplateChange(
-        TemplateAction(data["action"]), data["name"], template_id, reason=data["reason"], diff=tuple(diff)
+        TemplateAction(data["action"]),
+        data["name"],
+        template_id,
+        reason=data["reason"],
+        diff=tuple(diff),
+        saved_fingerprint=saved,
     )
+
+
+def _reviewed_as(change: TemplateChange) -> tuple[str, str, int | None, str | None]:
+    return (change.action.value, change.name, change.template_id, change.fingerprint)
+
+
+def unreviewed_templates(fresh: Sequence[TemplateChange], reviewed: Sequence[TemplateChange]) -> list[str]:
+    """The names of the template changes in ``fresh`` (planned now from the files) that are not
+    exactly one of ``reviewed`` (a saved plan's): same action, template, and content fingerprint.
+
+    A reviewed plan vouches for the template content it showed, as it does for each send's
+    payload: anything else is applied only after a new plan is reviewed.
+    """
+    seen = {_reviewed_as(change) for change in reviewed if change.is_change}
+    return [change.name for change in fresh if change.is_change and _reviewed_as(change) not in seen]
 
 
 def describe(changes: Sequence[TemplateChange], *, show_noop: bool = False) -> list[str]:
@@ -234,20 +268,66 @@ def describe(changes: Sequence[TemplateChange], *, show_noop: bool = False) -> l
     return lines
 
 
-def hold_unmade(plan: Plan) -> Plan:
-    """``plan`` with each pending send whose owned template is not created yet held, saying why:
-    its id exists only once this apply has created the template, so the next plan sends it."""
+def hold_unmade(plan: Plan, template_of: Mapping[str, str], created: Collection[str] = ()) -> Plan:
+    """``plan`` with each pending send whose owned template is not in Pardot yet either held,
+    saying why, or, when this apply creates that template first (its name is in ``created``),
+    labelled so: its id exists only once the template is created, and :func:`bind_created`
+    puts it in the payload before the send.
 
-    def hold(change: Change) -> Change:
+    ``template_of`` maps each campaign to the template name it uses.
+    """
+
+    def settle(change: Change) -> Change:
         payload = change.payload or {}
         if not change.action.is_change or payload.get("email_template_id") != CHECK_ONLY_TEMPLATE_ID:
             return change
+        name = template_of.get(change.campaign)
+        if name is not None and name in created:
+            labels = {**change.labels, "template": f"{name} (created by this apply first)", CREATED_FIRST: name}
+            return dataclasses.replace(change, labels=labels)
         return dataclasses.replace(
             change,
             action=Action.BLOCKED,
-            reason="its owned template is not in Pardot yet: apply creates the template first, "
-            "then the next plan sends this",
+            reason="its owned template is not in Pardot yet and this plan does not create it "
+            "(see the template's line above): the send waits for it",
         )
 
-    held = tuple(hold(change) for change in plan.changes)
+    held = tuple(settle(change) for change in plan.changes)
     return plan if held == plan.changes else dataclasses.replace(plan, changes=held)
+
+
+#: The label of a send whose owned template the same apply creates first: the template's name.
+CREATED_FIRST = "template_created_first"
+
+
+def awaits_template(change: Change) -> bool:
+    """Whether ``change`` uses an owned template that its apply creates first (no id to read yet)."""
+    return CREATED_FIRST in change.labels
+
+
+def bind_created(plan: Plan, created: Mapping[str, int]) -> Plan:
+    """``plan`` with each send that awaited a template created by this apply given the template's
+    id (``created``: name -> id) in its payload and fingerprint, as the next plan computes them
+    from the recorded id, so that the send is recorded as what the files ask for.
+
+    A send whose template was not created keeps no placeholder: it is held, never sent with it.
+    """
+
+    def bind(change: Change) -> Change:
+        name = change.labels.get(CREATED_FIRST)
+        if name is None or not change.action.is_change or change.payload is None:
+            return change
+        labels = {k: v for k, v in change.labels.items() if k != CREATED_FIRST}
+        if name not in created:
+            return dataclasses.replace(
+                change,
+                action=Action.BLOCKED,
+                labels=labels,
+                reason=f"its owned template {name} was not created by this apply: the send waits for it",
+            )
+        template_id = created[name]
+        payload = {**change.payload, "email_template_id": template_id}
+        labels["template"] = f"{name} ({template_id})"
+        return dataclasses.replace(change, payload=payload, fingerprint=fingerprint(payload), labels=labels)
+
+    return dataclasses.replace(plan, changes=tuple(bind(change) for change in plan.changes))

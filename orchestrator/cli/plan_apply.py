@@ -166,7 +166,14 @@ def plan(
         now = app.send_now() if out is not None else app.now()
         target = _target(app, read_only=True)
         templates = operations.plan_templates_for(target)
-        result = operations.compute_plan(target, now, allow_late=allow_late, audience=audience, refresh=refresh)
+        result = operations.compute_plan(
+            target,
+            now,
+            allow_late=allow_late,
+            audience=audience,
+            refresh=refresh,
+            templates_created=operations.created_names(templates),
+        )
         checksum = write_plan(result, out, templates) if out is not None else None
         if fmt == "text":
             _show_templates(app, templates, show_unchanged=show_unchanged)
@@ -447,10 +454,12 @@ def apply(
     try:
         with _signals_stop(stop, hooks):
             if plan_file is not None and given is not None:
-                chosen, result = operations.apply_saved(target, given.plan, options, allow_late=allow_late)
+                chosen, result = operations.apply_saved(
+                    target, given.plan, options, allow_late=allow_late, templates=given.templates
+                )
             elif given is not None:
                 chosen, result = operations.apply_reviewed(
-                    target, given.plan, options, allow_late=allow_late, audience=audience
+                    target, given.plan, options, allow_late=allow_late, audience=audience, templates=given.templates
                 )
             else:
                 chosen, result = operations.apply_fresh(target, options, allow_late=allow_late, audience=audience)

@@ -36,6 +36,7 @@ def list_emails(store: Store) -> list[dict[str, Any]]:
             "suppression_list_ids": json.loads(row["suppression_list_ids"]),
             "recipients": row["recipients"],
             "tags": json.loads(row["tags"]),
+            "email_template_id": row["template_id"],
             "subject": row["subject"],
             "operational": bool(row["operational"]),
             "scheduled_time": row["scheduled_time"],

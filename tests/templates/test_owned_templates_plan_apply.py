@@ -156,31 +156,99 @@ def test_on_a_v4_account_plan_says_owning_templates_needs_version_5(tmp_path: Pa
     assert code == 0, out + err
 
 
-def test_a_saved_plan_is_refused_while_template_changes_are_pending(tmp_path: Path) -> None:
+def _onboarding_mails(project: Path) -> list[dict[str, Any]]:
+    return [e for e in sandbox_emails(project) if e["name"].startswith("onboarding-mail")]
+
+
+def _settled(project: Path) -> None:
+    """The next plan has nothing to do: the send and the template are recorded as the files say."""
+    code, out, err = run(project, "plan", "--detailed-exitcode", "--now", NOW)
+    assert code == 0, out + err
+
+
+def test_a_send_using_a_template_created_in_the_same_apply_goes_out_with_its_id(tmp_path: Path) -> None:
     project = _project(tmp_path)
+    (project / "campaigns" / "onboarding-mail.yaml").write_text(CAMPAIGN, encoding="utf-8")
+    code, out, err = run(project, "plan", "--detailed-exitcode", "--now", NOW)
+    assert code == 2, out + err
+    assert "+ create template onboarding" in out and "onboarding (created by this apply first)" in out
+    assert "> schedule  onboarding-mail@" in out
+    out = _apply(project)
+    template_id = _template_id(out)
+    [sent] = _onboarding_mails(project)
+    assert sent["email_template_id"] == template_id
+    assert _held(project, template_id)["subject"] == "Welcome aboard"
+    _settled(project)
+
+
+def test_a_saved_plan_applies_the_template_changes_it_shows_then_its_sends(tmp_path: Path) -> None:
+    """The CI kit's deploy: `plan --out` at review, `apply plan.json` after the merge."""
+    project = _project(tmp_path)
+    (project / "campaigns" / "onboarding-mail.yaml").write_text(CAMPAIGN, encoding="utf-8")
     plan_file = tmp_path / "plan.json"
     code, out, err = run(project, "plan", "--out", str(plan_file), "--now", NOW)
     assert code == 0, out + err
     code, out, err = run(project, "apply", str(plan_file), "--now", NOW)
-    assert code == 1
-    assert "does not apply template changes" in err and "onboarding" in err and "Traceback" not in out + err
-    assert sandbox_emails(project) == []  # nothing was sent
+    assert code == 0, out + err
+    template_id = _template_id(out + err)
+    [sent] = _onboarding_mails(project)
+    assert sent["email_template_id"] == template_id
+    _settled(project)
+
+    _write(project, "Welcome, again")  # an update, reviewed in a second saved plan
+    code, out, err = run(project, "plan", "--out", str(plan_file), "--now", NOW)
+    assert code == 0 and "~ update template onboarding" in out, out + err
+    code, out, err = run(project, "apply", str(plan_file), "--now", NOW)
+    assert code == 0, out + err
+    assert _held(project, template_id)["subject"] == "Welcome, again"
 
 
-def test_a_send_using_a_template_not_created_yet_is_held_until_the_next_plan(tmp_path: Path) -> None:
+def test_a_saved_plan_is_refused_when_the_template_changed_after_it(tmp_path: Path) -> None:
     project = _project(tmp_path)
     (project / "campaigns" / "onboarding-mail.yaml").write_text(CAMPAIGN, encoding="utf-8")
-    code, out, err = run(project, "plan", "--now", NOW)
+    plan_file = tmp_path / "plan.json"
+    code, out, err = run(project, "plan", "--out", str(plan_file), "--now", NOW)
     assert code == 0, out + err
-    assert "+ create template onboarding" in out and "not in Pardot yet" in out
-    code, out, err = run(project, "apply", "--auto-approve", "--now", NOW)
-    assert code == 3, out + err  # the template was created; the send needs the next plan
-    assert not [e for e in sandbox_emails(project) if e["name"].startswith("onboarding-mail")]
-    template_id = _template_id(out + err)
-    _apply(project)
-    sent = [e for e in sandbox_emails(project) if e["name"].startswith("onboarding-mail")]
-    assert len(sent) == 1 and sent[0]["subject"] == "Welcome aboard"
-    assert _held(project, template_id)["subject"] == "Welcome aboard"
+    _write(project, "Not what was reviewed")
+    for how in ([str(plan_file)], ["--reviewed", str(plan_file)]):
+        code, out, err = run(project, "apply", *how, "--now", NOW)
+        assert code == 1, out + err
+        assert "does not show template change(s) the files now give (onboarding)" in err
+        assert "Traceback" not in out + err
+    assert sandbox_emails(project) == []  # nothing was sent
+    held = _pardot(project, "GET", "/api/v5/objects/email-templates", params={"fields": "id,name"}).json()
+    assert [t for t in held["values"] if t["name"] == "onboarding"] == []  # and no template created
+
+
+def test_a_reviewed_plan_applies_the_template_changes_it_shows(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    (project / "campaigns" / "onboarding-mail.yaml").write_text(CAMPAIGN, encoding="utf-8")
+    plan_file = tmp_path / "plan.json"
+    code, out, err = run(project, "plan", "--out", str(plan_file), "--now", NOW)
+    assert code == 0, out + err
+    code, out, err = run(project, "apply", "--reviewed", str(plan_file), "--now", NOW)
+    assert code == 0, out + err
+    [sent] = _onboarding_mails(project)
+    assert sent["email_template_id"] == _template_id(out + err)
+    _settled(project)
+
+
+def test_pre_approved_only_refuses_a_template_change(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    plan_file = tmp_path / "plan.json"
+    code, out, err = run(project, "plan", "--out", str(plan_file), "--now", NOW)
+    assert code == 0, out + err
+    code, out, err = run(project, "apply", str(plan_file), "--pre-approved-only", "--now", NOW)
+    assert code == 1 and "template change(s) onboarding need a person" in err, out + err
+    assert sandbox_emails(project) == []
+
+
+def test_a_send_using_an_owned_template_on_a_v4_account_is_held(tmp_path: Path) -> None:
+    project = _project(tmp_path, version=4)
+    (project / "campaigns" / "onboarding-mail.yaml").write_text(CAMPAIGN, encoding="utf-8")
+    code, out, err = run(project, "plan", "--detailed-exitcode", "--now", NOW)
+    assert code == 3, out + err
+    assert "not in Pardot yet and this plan does not create it" in out
 
 
 def test_plan_json_lists_the_template_changes_and_validates_against_the_plan_schema(tmp_path: Path) -> None:

@@ -96,3 +96,49 @@ def test_a_v3_or_v4_account_owns_nothing(subject: str, body: str, version: int) 
     template = owned(subject, body, None)
     [change] = plan_templates([template], {"welcome": recorded(template)}, {}, version=version)
     assert change.action is TemplateAction.NEEDS_V5 and "version: 5" in change.reason
+
+
+@given(text, text, text)
+def test_a_saved_change_vouches_only_for_its_own_content(subject: str, body: str, other: str) -> None:
+    """A change read back from a saved plan (no ``desired``, only its fingerprint) vouches for the
+    files' change when the content is the same, and for nothing else."""
+    from orchestrator.template_plan import template_from_json, template_json, unreviewed_templates
+
+    [fresh] = plan_templates([owned(subject, body, None)], {}, {}, version=5)
+    [saved] = [template_from_json(template_json(fresh))]
+    assert unreviewed_templates([fresh], [saved]) == []
+    [edited] = plan_templates([owned(subject, body + other, None)], {}, {}, version=5)
+    assert unreviewed_templates([edited], [saved]) == ["welcome"]
+    legacy = template_from_json({k: v for k, v in template_json(fresh).items() if k != "fingerprint"})
+    assert unreviewed_templates([fresh], [legacy]) == ["welcome"]  # a plan saved before fingerprints
+
+
+def test_bind_created_gives_the_created_id_and_the_fingerprint_the_next_plan_computes() -> None:
+    from orchestrator.desired import SendKind, fingerprint
+    from orchestrator.plan import Action, Change, Plan
+    from orchestrator.template_plan import CREATED_FIRST, bind_created, hold_unmade
+    from orchestrator.templates_owned import CHECK_ONLY_TEMPLATE_ID
+
+    payload = {"list_ids": [1], "email_template_id": CHECK_ONLY_TEMPLATE_ID}
+    change = Change(Action.SEND, "k@now", "mail", SendKind.LIST, None, "UTC", payload, fingerprint(payload))
+    other = Change(Action.SEND, "o@now", "other", SendKind.LIST, None, "UTC", payload, fingerprint(payload))
+    when = datetime(2027, 1, 1, tzinfo=UTC)
+    plan = Plan(
+        environment="e",
+        business_unit_id="b",
+        created_at=when,
+        expires_at=when,
+        state_lineage=None,
+        state_serial=0,
+        changes=(change, other),
+    )
+    settled = hold_unmade(plan, {"mail": "welcome", "other": "gone"}, {"welcome"})
+    assert [c.action for c in settled.changes] == [Action.SEND, Action.BLOCKED]
+    assert settled.changes[0].labels[CREATED_FIRST] == "welcome"
+    bound = bind_created(settled, {"welcome": 4004})
+    sent = bound.changes[0]
+    assert sent.payload == {"list_ids": [1], "email_template_id": 4004}
+    assert sent.fingerprint == fingerprint({"list_ids": [1], "email_template_id": 4004})
+    assert CREATED_FIRST not in sent.labels
+    unbound = bind_created(settled, {})  # the create did not happen: held, never sent with the placeholder
+    assert unbound.changes[0].action is Action.BLOCKED
