@@ -262,10 +262,14 @@ def describe(changes: Sequence[TemplateChange], *, show_noop: bool = False) -> l
         # What Pardot holds (a drifted template) is not ours: an escape sequence there is shown, never run.
         lines.extend(f"    {escape_control(line)}" for line in change.diff)
     if changes:
-        counts = {action: sum(1 for c in changes if c.action is action) for action in TemplateAction}
-        summary = ", ".join(f"{n} {a.value}" for a, n in counts.items() if n)
-        lines.append(f"Templates: {summary}.")
+        lines.append(summary(changes))
     return lines
+
+
+def summary(changes: Sequence[TemplateChange]) -> str:
+    """One line counting ``changes`` by action, e.g. ``Templates: 1 create, 2 no-op.``"""
+    counts = {action: sum(1 for c in changes if c.action is action) for action in TemplateAction}
+    return "Templates: " + ", ".join(f"{n} {a.value}" for a, n in counts.items() if n) + "."
 
 
 def hold_unmade(plan: Plan, template_of: Mapping[str, str], created: Collection[str] = ()) -> Plan:

@@ -20,8 +20,9 @@ the guarded stdout, which otherwise escapes every line that starts with ``::``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -30,6 +31,9 @@ from orchestrator.errors import Diagnostic, OrchestratorError
 from orchestrator.plan import Action, Change, Plan
 from orchestrator.redact import scrub
 from orchestrator.textsafe import escape_control
+
+if TYPE_CHECKING:  # template_plan loads Jinja: imported only for a project that owns templates
+    from orchestrator.template_plan import TemplateChange
 
 
 def escape_data(text: str) -> str:
@@ -156,7 +160,32 @@ def plan_annotations(
     return lines
 
 
-def print_plan_annotations(app: App, plan: Plan) -> None:
+def template_annotations(templates: Sequence[TemplateChange], project_root: Path) -> list[str]:
+    """Annotations for the owned templates' changes, at each template's file: drift and orphans
+    need a human (warning); a create or an update is what the merge will change in Pardot, said
+    as a notice, since a reviewer of the diff should see it as they see the sends."""
+    lines = []
+    for change in templates:
+        if change.needs_attention:
+            severity = "warning"
+        elif change.is_change:
+            severity = "notice"
+        else:
+            continue
+        source = change.desired.source if change.desired is not None else None
+        reason = f": {change.reason}" if change.reason else ""
+        lines.append(
+            command(
+                severity,
+                f"template {change.name}: {change.action.value}{reason}",
+                file=repo_path(source, project_root) if source else None,
+                title=f"orchestrator plan: {change.action.value} template",
+            )
+        )
+    return lines
+
+
+def print_plan_annotations(app: App, plan: Plan, templates: Sequence[TemplateChange] = ()) -> None:
     """``plan --format github``: annotations, then the one-line summary (for the job log)."""
     from orchestrator.cli.planview import summary_line
 
@@ -166,6 +195,10 @@ def print_plan_annotations(app: App, plan: Plan) -> None:
         files = {c.name: c.display for c in project.campaigns}
     except OrchestratorError:  # `show FILE` outside the project: annotate without campaign files
         root, files = Path.cwd(), {}
-    for line in plan_annotations(plan, root, plan.attention, files):
+    for line in template_annotations(templates, root) + plan_annotations(plan, root, plan.attention, files):
         echo_workflow_command(line)
+    if templates:
+        from orchestrator.template_plan import summary
+
+        click.echo(summary(templates))
     click.echo(summary_line(plan))

@@ -55,7 +55,7 @@ def _show(
             plan, reveal=app.reveal_emails, show_unchanged=show_unchanged, out=out, err=err, templates=templates
         )
     elif fmt == "github":
-        print_plan_annotations(app, plan)
+        print_plan_annotations(app, plan, templates)
     else:
         print_text(plan, app.console, reveal=app.reveal_emails, show_noop=show_unchanged)
 

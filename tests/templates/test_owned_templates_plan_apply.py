@@ -282,3 +282,19 @@ def test_a_template_pardot_already_holds_by_name_is_not_created_twice(tmp_path: 
     assert "Template(s) needing a human: onboarding." in out
     held = _pardot(project, "GET", "/api/v5/objects/email-templates", params={"fields": "id,name"}).json()
     assert [t["id"] for t in held["values"] if t["name"] == "onboarding"] == [template_id]
+
+
+def test_plan_format_github_annotates_template_changes_at_their_files(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    code, out, err = run(project, "plan", "--format", "github", "--now", NOW)
+    assert code == 0, out + err
+    [created] = [line for line in out.splitlines() if "template onboarding" in line]
+    assert created.startswith("::notice file=") and "templates/onboarding.yaml" in created
+    assert created.endswith("::template onboarding: create")
+    assert "Templates: 1 create." in out.splitlines()
+    template_id = _template_id(_apply(project))
+    changed = _pardot(project, "PATCH", f"/api/v5/objects/email-templates/{template_id}", json={"subject": "UI"})
+    assert changed.status_code == 200, changed.text
+    code, out, err = run(project, "plan", "--format", "github", "--now", NOW)
+    [drifted] = [line for line in out.splitlines() if "template onboarding" in line]
+    assert drifted.startswith("::warning file=") and "template onboarding: drift: " in drifted
