@@ -23,8 +23,9 @@ from pathlib import Path
 from orchestrator.apply import Executor
 from orchestrator.config import load_config
 from orchestrator.connect import build_client, build_store
-from orchestrator.pipeline import plan_project
-from orchestrator.project import desired_sends, load_project
+from orchestrator.desired_sends import desired_sends_of
+from orchestrator.planning import plan_project
+from orchestrator.project import load_project
 from orchestrator.render import template_cache_root
 from orchestrator.sandbox import SANDBOX_BUSINESS_UNIT, SANDBOX_TOKEN, FaultConfig, SandboxApp, serve
 
@@ -74,7 +75,7 @@ def bench_plan(count: int, workdir: Path) -> dict[str, float | int]:
     if cache is not None:
         shutil.rmtree(cache / "jinja", ignore_errors=True)
     t0 = time.perf_counter()
-    desired_sends(load_project(root), env, NOW)
+    desired_sends_of(load_project(root), env, NOW)
     cold = time.perf_counter() - t0  # compiling every template; later runs reuse the bytecode cache
 
     load_render = []
@@ -83,7 +84,7 @@ def bench_plan(count: int, workdir: Path) -> dict[str, float | int]:
     for _ in range(3):
         t0 = time.perf_counter()
         project = load_project(root)
-        desired_sends(project, env, NOW)
+        desired_sends_of(project, env, NOW)
         load_render.append(time.perf_counter() - t0)
         before = client.calls
         t0 = time.perf_counter()

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from orchestrator.connect import build_client, build_store
 from orchestrator.outdir import claim
-from orchestrator.pipeline import plan_project
+from orchestrator.planning import plan_project
 from orchestrator.preview.write import write_previews
 from orchestrator.project import load_project
 

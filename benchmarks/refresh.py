@@ -26,12 +26,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.plan_apply import TOKEN_VAR, write_project
-from orchestrator import operations
+from orchestrator import planning
 from orchestrator.apply import Executor
 from orchestrator.config import load_config
 from orchestrator.connect import build_client, build_store
 from orchestrator.pardot.models import ListEmailSend
-from orchestrator.pipeline import plan_project
+from orchestrator.planning import plan_project
 from orchestrator.project import load_project
 from orchestrator.refresh import page_budget
 from orchestrator.sandbox import SANDBOX_BUSINESS_UNIT, SANDBOX_TOKEN, FaultConfig, SandboxApp, serve
@@ -51,17 +51,17 @@ def bench(root: Path, sends: int, others: int, api: str) -> dict[str, float | in
         )
     first = plan_project(load_project(root), env, store.snapshot(), APPLIED, client=client)
     Executor(client, store, environment=env.name, clock=lambda: APPLIED).run(first)
-    target = operations.Target(project=load_project(root), env=env, store=store, client=client, clock=lambda: LATER)
-    operations.compute_plan(target, LATER)  # warm-up: compiled templates cached
+    target = planning.Target(project=load_project(root), env=env, store=store, client=client, clock=lambda: LATER)
+    planning.compute_plan(target, LATER)  # warm-up: compiled templates cached
     plain, refreshed, requests, pages = [], [], [], []
     for _ in range(3):
         t0 = time.perf_counter()
-        result = operations.compute_plan(target, LATER)
+        result = planning.compute_plan(target, LATER)
         plain.append(time.perf_counter() - t0)
         snapshot = store.snapshot()
         before = client.calls
         t0 = time.perf_counter()
-        result = operations.refresh_plan(target, result, snapshot, LATER)
+        result = planning.refresh_plan(target, result, snapshot, LATER)
         refreshed.append(time.perf_counter() - t0)
         requests.append(client.calls - before)
         assert result.refresh is not None and result.refresh.checked == sends, result.refresh

@@ -338,7 +338,7 @@ def keep(store: StateStore, key: str, *, now: datetime) -> Corrected:
     """Accept that the scheduled email ``key``, no longer in the files, goes out as scheduled.
 
     It stays ``scheduled``; the journal's ``keep`` stops it from holding new sends (see
-    ``operations.kept_orphans``).
+    ``planning.kept_orphans``).
     """
     with store.lock("state keep"):
         record = _record(store, key)

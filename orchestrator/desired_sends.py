@@ -16,15 +16,19 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.campaigns import Campaign, Rejected
 from orchestrator.config import Config, Environment, Policy
 from orchestrator.desired import DesiredSend, ScheduleKind, SendKind
 from orchestrator.errors import Diagnostic, RenderError
+from orchestrator.lints import lint_problems
 from orchestrator.policy import address_problems, content_problems, lead_time_problem
-from orchestrator.render import RenderBudget, Renderer, Source
+from orchestrator.render import RenderBudget, Renderer, Source, template_cache_root
 from orchestrator.schedule import Occurrence, ScheduleError, expand, utc_iso
+
+if TYPE_CHECKING:
+    from orchestrator.project import Project
 
 _ID_KINDS = {
     "campaign": "campaigns",
@@ -83,6 +87,40 @@ def build_sends(
     for refused in rejected:
         _check_rejected(refused, ctx)
     return sends, ctx.problems
+
+
+
+def desired_sends_of(
+    project: Project,
+    env: Environment,
+    now: datetime,
+    *,
+    lookback: timedelta = timedelta(0),
+    campaigns: list[Campaign] | None = None,
+    applied: Collection[str] = (),
+    lead_time: str = "error",
+    lints: bool = True,
+) -> tuple[list[DesiredSend], list[Diagnostic]]:
+    """Every desired send in ``env`` at ``now``, with loading problems and send problems together.
+
+    ``lints`` adds the email lints (``orchestrator.lints``) of the sends built, at their policy level.
+    The whole project (no ``campaigns``) also checks the sound parts of the files the schema refused.
+    """
+    renderer = Renderer(project.config.campaigns_dir, cache_dir=template_cache_root(project.config.root))
+    sends, problems = build_sends(
+        campaigns if campaigns is not None else project.campaigns,
+        project.config,
+        env,
+        now,
+        lookback=lookback,
+        renderer=renderer,
+        applied=applied,
+        lead_time=lead_time,
+        rejected=project.rejected if campaigns is None else (),
+    )
+    if lints:
+        problems += lint_problems(sends, campaigns if campaigns is not None else project.campaigns, env.policy)
+    return sends, [*project.problems, *problems]
 
 
 #: The keys a send's content is rendered from: checked in a refused file only if all are sound.

@@ -1,23 +1,18 @@
 """A project: its configuration plus its campaign files, loaded and checked in one call.
 
-This is the front of the pipeline (files -> load and validate -> render -> policy -> desired
-sends); the CLI's ``validate``, ``render`` and ``plan`` all start here.
+This is the front of the pipeline (files -> load and validate); the next stage,
+:func:`orchestrator.desired_sends.desired_sends_of`, turns it into the sends the files ask for.
+The CLI's ``validate``, ``render`` and ``plan`` all start here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from pathlib import Path
 
 from orchestrator.campaigns import Campaign, Rejected, discover, load_campaigns
-from orchestrator.config import Config, Environment, load_config
-from orchestrator.desired import DesiredSend
-from orchestrator.desired_sends import build_sends
+from orchestrator.config import Config, load_config
 from orchestrator.errors import Diagnostic, ProjectInvalid
-from orchestrator.lints import lint_problems
-from orchestrator.render import Renderer, template_cache_root
 
 
 @dataclass(frozen=True)
@@ -78,35 +73,3 @@ def _expand(paths: list[Path]) -> list[Path]:
         out.extend(discover(path) if path.is_dir() else [path])
     return out
 
-
-def desired_sends(
-    project: Project,
-    env: Environment,
-    now: datetime,
-    *,
-    lookback: timedelta = timedelta(0),
-    campaigns: list[Campaign] | None = None,
-    applied: Collection[str] = (),
-    lead_time: str = "error",
-    lints: bool = True,
-) -> tuple[list[DesiredSend], list[Diagnostic]]:
-    """Every desired send in ``env`` at ``now``, with loading problems and send problems together.
-
-    ``lints`` adds the email lints (``orchestrator.lints``) of the sends built, at their policy level.
-    The whole project (no ``campaigns``) also checks the sound parts of the files the schema refused.
-    """
-    renderer = Renderer(project.config.campaigns_dir, cache_dir=template_cache_root(project.config.root))
-    sends, problems = build_sends(
-        campaigns if campaigns is not None else project.campaigns,
-        project.config,
-        env,
-        now,
-        lookback=lookback,
-        renderer=renderer,
-        applied=applied,
-        lead_time=lead_time,
-        rejected=project.rejected if campaigns is None else (),
-    )
-    if lints:
-        problems += lint_problems(sends, campaigns if campaigns is not None else project.campaigns, env.policy)
-    return sends, [*project.problems, *problems]

@@ -9,7 +9,7 @@ recorded sends of the window and never the whole account.
 
 This module is pure: which records to check (:func:`scope`), how many pages that may cost
 (:func:`page_budget`) and what the answers mean (:func:`compare`), with the time as a parameter.
-The query itself is made by :func:`orchestrator.operations.refresh_plan`.
+The query itself is made by :func:`orchestrator.planning.refresh_plan`.
 
 What it can and cannot see (the list-email page: ``scheduledTime`` and ``recipientListIds`` are
 write-only): an email that is missing, in the recycle bin, named otherwise, or edited (subject);

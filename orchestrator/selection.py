@@ -11,8 +11,9 @@ from zoneinfo import ZoneInfo
 
 from orchestrator.config import Environment
 from orchestrator.desired import DesiredSend
+from orchestrator.desired_sends import desired_sends_of
 from orchestrator.errors import ProjectInvalid, SelectionError
-from orchestrator.project import Project, desired_sends
+from orchestrator.project import Project
 from orchestrator.schedule import ScheduleError, parse_time, utc_iso
 
 
@@ -39,7 +40,7 @@ def select_sends(
         except ScheduleError as exc:
             raise SelectionError(exc.message, option="--at") from None
         now = min(now, target - timedelta(minutes=1))
-    sends, problems = desired_sends(project, env, now, campaigns=[campaign], lead_time="off", lints=False)
+    sends, problems = desired_sends_of(project, env, now, campaigns=[campaign], lead_time="off", lints=False)
     # Another file's problems do not stop this campaign (the caller may say they exist); its own do.
     own = campaign.diagnostic((), "").path
     others = {d for d in project.problems if d.path != own}

@@ -231,7 +231,7 @@ def test_a_refused_intent_sends_nothing() -> None:
 def test_a_saved_plan_is_held_on_either_count(saved_count: int, count_now: int, held: bool) -> None:
     """Applying a saved plan counts again; a send goes out only if neither count is above the cap,
     and a send held as reviewed keeps the count that held it (its message names that count)."""
-    from orchestrator.operations import held_on_either_count
+    from orchestrator.applying import held_on_either_count
 
     def capped(count: int) -> Change:
         return change("big", max_recipients=10, audience=Audience(count, NOW), over_cap=count > 10)

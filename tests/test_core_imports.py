@@ -46,7 +46,9 @@ def test_core_module_loads_no_io_library(module: str) -> None:
 NOT_FOR_PLAIN_APPLY = ("psycopg", "werkzeug", "orchestrator.export.merge", "orchestrator.audience", "matplotlib")
 
 
-@pytest.mark.parametrize("module", ["orchestrator.operations", "orchestrator.connect", "orchestrator.cli.plan_apply"])
+@pytest.mark.parametrize(
+    "module", ["orchestrator.planning", "orchestrator.applying", "orchestrator.connect", "orchestrator.cli.plan_apply"]
+)
 def test_the_apply_path_loads_only_what_it_uses(module: str) -> None:
     """Each of these costs tens of milliseconds at the start of every ``plan`` and ``apply``."""
     assert _loaded_after_import(module, NOT_FOR_PLAIN_APPLY) == []

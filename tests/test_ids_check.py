@@ -16,7 +16,7 @@ import yaml
 from orchestrator.config import load_config
 from orchestrator.pardot.client import PardotClient
 from orchestrator.pardot.settings import ApiSettings, StaticTokenAuth
-from orchestrator.pipeline import plan_project
+from orchestrator.planning import plan_project
 from orchestrator.project import load_project
 from orchestrator.sandbox import (
     SANDBOX_BASE_URL,

@@ -129,3 +129,37 @@ def test_whether_an_environment_is_the_sandbox_is_decided_in_config_only() -> No
             ):
                 readers.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
     assert readers == [], f"read Environment.is_sandbox instead of api['kind'] at {readers}"
+
+
+#: The plan path's stages in pipeline order (docs/architecture.md): each may use the ones before
+#: it, never one after it, so the files read as the pipeline and a stage can be read alone.
+PLAN_PATH = (
+    "orchestrator.project",
+    "orchestrator.desired_sends",
+    "orchestrator.planner",
+    "orchestrator.planning",
+    "orchestrator.applying",
+)
+
+
+def _reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        for nxt in graph[todo.pop()]:
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def test_each_stage_of_the_plan_path_uses_only_the_stages_before_it() -> None:
+    graph = _graph()
+    backwards = sorted(
+        f"{stage} reaches {later}"
+        for i, stage in enumerate(PLAN_PATH)
+        for later in PLAN_PATH[i + 1 :]
+        if later in _reachable(graph, stage)
+    )
+    assert backwards == []
+    assert all(stage in graph for stage in PLAN_PATH)  # a renamed stage fails here, not silently

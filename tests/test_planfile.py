@@ -1,5 +1,5 @@
 """Saved plans: every refusal of ``planfile`` (one case each), and the binding to the files
-(``operations.binding_problems``) as a property: whatever is edited between plan and apply, a
+(``applying.binding_problems``) as a property: whatever is edited between plan and apply, a
 saved plan that passes the check sends exactly what the files ask for."""
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from orchestrator.applying import binding_problems, bound_to_files
 from orchestrator.desired import DesiredSend, ScheduleKind, SendKind
 from orchestrator.digest import digest
 from orchestrator.errors import Diagnostic, PlanRefused
-from orchestrator.operations import binding_problems, bound_to_files
 from orchestrator.plan import Action, Plan
 from orchestrator.planfile import check_applicable, held_for_time, read_plan, write_plan
 from orchestrator.planner import make_plan

@@ -204,7 +204,7 @@ def _adopt(
     when the send cannot be recorded, so an import either completes or leaves nothing behind.
 
     ``path`` is the campaign file, one of ``files`` (names in its folder -> text)."""
-    from orchestrator.pipeline import plan_project
+    from orchestrator.planning import plan_project
 
     store = app.store()
     with store.lock("import email"):

@@ -1,7 +1,7 @@
 """``orchestrator plan``, ``apply`` and ``show``: Terraform's workflow for email sends.
 
 Only parsing, presenting and exit codes live here; the sequences that decide what may be sent
-are library functions in :mod:`orchestrator.operations`.
+are library functions in :mod:`orchestrator.planning` and :mod:`orchestrator.applying`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from orchestrator import operations
+from orchestrator import applying, planning
 from orchestrator.apply import ApplyHooks, ApplyResult, Outcome, OutcomeStatus, StopRequest
 from orchestrator.cli.annotations import print_plan_annotations
 from orchestrator.cli.common import App, now_option, pass_app
@@ -68,8 +68,8 @@ def _output_folder(app: App, path: Path, option: str) -> OutputFolder:
     return claim(path, option=option, trusted=trusted_roots(app.root()))
 
 
-def _target(app: App, *, read_only: bool = False) -> operations.Target:
-    return operations.Target(
+def _target(app: App, *, read_only: bool = False) -> planning.Target:
+    return planning.Target(
         project=app.project(),
         env=app.environment(),
         store=app.store(read_only=read_only),
@@ -165,14 +165,14 @@ def plan(
         shots = folders.enter_context(_output_folder(app, previews, "--previews")) if previews else None
         now = app.send_now() if out is not None else app.now()
         target = _target(app, read_only=True)
-        templates = operations.plan_templates_for(target)
-        result = operations.compute_plan(
+        templates = planning.plan_templates_for(target)
+        result = planning.compute_plan(
             target,
             now,
             allow_late=allow_late,
             audience=audience,
             refresh=refresh,
-            templates_created=operations.created_names(templates),
+            templates_created=planning.created_names(templates),
         )
         checksum = write_plan(result, out, templates) if out is not None else None
         if fmt == "text":
@@ -437,7 +437,7 @@ def apply(
         # Printed before anything is sent: the approver compares it with the plan they approved.
         say = f"Applying the saved plan {plan_file} (checksum {given.checksum})."
         app.console.print(say, markup=False, highlight=False)
-    options = operations.ApplyOptions(
+    options = applying.ApplyOptions(
         now=app.send_now,
         show=lambda chosen: _show(app, chosen, "text"),
         show_templates=show_templates,
@@ -454,15 +454,15 @@ def apply(
     try:
         with _signals_stop(stop, hooks):
             if plan_file is not None and given is not None:
-                chosen, result = operations.apply_saved(
+                chosen, result = applying.apply_saved(
                     target, given.plan, options, allow_late=allow_late, templates=given.templates
                 )
             elif given is not None:
-                chosen, result = operations.apply_reviewed(
+                chosen, result = applying.apply_reviewed(
                     target, given.plan, options, allow_late=allow_late, audience=audience, templates=given.templates
                 )
             else:
-                chosen, result = operations.apply_fresh(target, options, allow_late=allow_late, audience=audience)
+                chosen, result = applying.apply_fresh(target, options, allow_late=allow_late, audience=audience)
     finally:
         hooks.stop()
     if chosen.errored:

@@ -306,7 +306,7 @@ def state_accept(app: App, key: str) -> None:
     Journaled.
     """
     from orchestrator import corrections
-    from orchestrator.pipeline import plan_project
+    from orchestrator.planning import plan_project
 
     key = _key(app, key)
     project, env, now = app.project(), app.environment(), app.now()
@@ -331,7 +331,7 @@ def state_rename(app: App, old: str, new: str) -> None:
     orphan. Use it when the plan says NEW "looks like" OLD.
     """
     from orchestrator import corrections
-    from orchestrator.pipeline import plan_project
+    from orchestrator.planning import plan_project
 
     old, new = _key(app, old), _key(app, new)
     project, env, now = app.project(), app.environment(), app.now()
@@ -381,7 +381,7 @@ def state_skip(app: App, key: str, reason: str, force: bool) -> None:
     file's content for KEY changes, the skip ends and the key is planned again.
     """
     from orchestrator import corrections
-    from orchestrator.pipeline import plan_project
+    from orchestrator.planning import plan_project
 
     key = _key(app, key)
     project, env, now = app.project(), app.environment(), app.now()

@@ -20,10 +20,10 @@ from orchestrator.cli.annotations import split_by_severity
 from orchestrator.cli.common import App, echo_workflow_command, now_option, pass_app
 from orchestrator.config import Environment
 from orchestrator.desired import DesiredSend
+from orchestrator.desired_sends import desired_sends_of
 from orchestrator.errors import Diagnostic, OrchestratorError, ProjectInvalid, SelectionError
 from orchestrator.outdir import MANIFEST, claim, trusted_roots
 from orchestrator.pardot.models import EmailTemplate
-from orchestrator.project import desired_sends
 from orchestrator.redact import mask_emails, scrub
 from orchestrator.schedule import utc_iso
 from orchestrator.selection import select_sends
@@ -93,7 +93,7 @@ def validate(app: App, paths: tuple[Path, ...], fmt: str, all_envs: bool, check_
     per_env: list[tuple[Environment, list[DesiredSend], list[Diagnostic]]] = []
     for env in envs:
         files, template_problems = load_template_files(project.config)
-        sends, problems = desired_sends(project, known_for_checks(env, files), app.now(), lead_time="warning")
+        sends, problems = desired_sends_of(project, known_for_checks(env, files), app.now(), lead_time="warning")
         if not paths:  # the project's template files, rendered for this environment too
             problems = problems + template_problems + render_templates(project.config, env, files)[1]
         first = first or sends

@@ -173,7 +173,7 @@ def test_a_scheduled_email_deleted_before_its_time_never_goes_out(demo: SandboxA
 
 
 def test_the_refresh_stops_at_its_page_budget_and_says_so(demo: SandboxApp, clock: Clock) -> None:
-    from orchestrator.operations import read_list_emails_since
+    from orchestrator.planning import read_list_emails_since
 
     with _client(demo) as client:
         ids = [_send(client, f"e-{i}") for i in range(450)]  # three pages of 200
