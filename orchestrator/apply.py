@@ -14,6 +14,7 @@ recorders plug into the same seam.
 from __future__ import annotations
 
 import enum
+import signal
 import threading
 from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -87,6 +88,13 @@ class StopRequest:
 
     def is_set(self) -> bool:
         return self._event.is_set()
+
+
+def take_no_stop_signals() -> None:
+    """Block Ctrl-C and SIGTERM in the calling (worker) thread, so that the kernel always hands
+    them to the main thread. A process signal goes to any thread that does not block it; taken by
+    a worker, it would wake nobody until the send the main thread waits for ends."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
 class ApplyHooks:
@@ -192,7 +200,9 @@ class Executor:
         """
         pending = list(plan.pending)
         self.hooks.started(len(pending))
-        with ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="apply") as pool:
+        with ThreadPoolExecutor(
+            max_workers=self.max_workers, thread_name_prefix="apply", initializer=take_no_stop_signals
+        ) as pool:
             futures = [pool.submit(self._one, change) for change in pending]
             while True:
                 try:

@@ -6,9 +6,11 @@ is the real in-memory store, and a recording hooks object sees every outcome.
 
 from __future__ import annotations
 
+import signal
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -241,3 +243,29 @@ def test_a_saved_plan_is_held_on_either_count(saved_count: int, count_now: int, 
     assert result.over_cap is held
     assert result.audience is not None
     assert result.audience.recipients == (saved_count if saved_count > 10 >= count_now else count_now)
+
+
+class _Masks(Recorder):
+    """Records, from each worker thread, the signals it blocks (Linux: SigBlk in /proc)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.masks: list[int] = []
+
+    def finished_one(self, change: Change, outcome: Outcome) -> None:
+        status = Path(f"/proc/self/task/{threading.get_native_id()}/status").read_text(encoding="ascii")
+        self.masks.append(int(next(line.split()[1] for line in status.splitlines() if line.startswith("SigBlk:")), 16))
+        super().finished_one(change, outcome)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads a thread's signal mask from /proc (Linux)")
+def test_the_send_threads_leave_ctrl_c_and_sigterm_to_the_main_thread() -> None:
+    """A signal the kernel gives a send thread would reach the main thread's handler only once the
+    send it waits for ends; blocked there, it always goes to the main thread at once."""
+    hooks = _Masks()
+    store = InMemoryStateStore()
+    executor = Executor(ScriptedClient(), store, environment="test", hooks=hooks, clock=lambda: NOW)
+    with store.lock("apply"):
+        executor.run(plan_of(change("a"), change("b")))
+    stop_signals = (1 << (signal.SIGINT - 1)) | (1 << (signal.SIGTERM - 1))
+    assert len(hooks.masks) == 2 and all(mask & stop_signals == stop_signals for mask in hooks.masks)

@@ -160,12 +160,12 @@ def serve_command(
         raise click.ClickException(str(exc)) from exc
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
-    click.echo(f"Pardot sandbox listening on {server.url}")
-    click.echo(f"  business unit: {SANDBOX_BUSINESS_UNIT}")
-    click.echo("  token: the one given with --token (default: the sandbox's well-known token)")
-    click.echo("  control routes: GET /_sandbox/... from localhost; POST clock and DELETE emails/ID need the token")
-    click.echo("Press Ctrl-C to stop.", err=True)
-    try:
+    try:  # from the first line printed: a Ctrl-C at any point after it stops the server cleanly
+        click.echo(f"Pardot sandbox listening on {server.url}")
+        click.echo(f"  business unit: {SANDBOX_BUSINESS_UNIT}")
+        click.echo("  token: the one given with --token (default: the sandbox's well-known token)")
+        click.echo("  control routes: GET /_sandbox/... from localhost; POST clock and DELETE emails/ID need the token")
+        click.echo("Press Ctrl-C to stop.", err=True)
         threading.Event().wait()
     except KeyboardInterrupt:
         click.echo("stopping", err=True)

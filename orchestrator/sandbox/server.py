@@ -8,6 +8,7 @@ request logging is silenced (it would print query strings) and routed to ``loggi
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 from types import TracebackType
 from typing import Any
@@ -29,6 +30,10 @@ class _QuietHandler(WSGIRequestHandler):
         _log.debug("%s %s -> %s", self.command, self.path.split("?", 1)[0], code)
 
 
+#: The signals that stop a process: only the thread that started the server takes them.
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
 class SandboxServer:
     """A running sandbox server; ``url`` is its base URL. Stop it with :meth:`shutdown`."""
 
@@ -44,7 +49,15 @@ class SandboxServer:
         self._thread = threading.Thread(
             target=self._server.serve_forever, name=f"sandbox-{self.port}", daemon=True
         )
-        self._thread.start()
+        # The serving thread, and every request thread it starts (they inherit its mask), never
+        # take Ctrl-C or SIGTERM: the kernel hands a process signal to any thread that does not
+        # block it, and one taken by a thread other than the main one leaves the main thread
+        # asleep in a lock's wait, so `sandbox serve` ignored Ctrl-C (seen in CI, under load).
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        try:
+            self._thread.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
     def shutdown(self) -> None:
         """Stop accepting requests and wait for the serving thread to end."""

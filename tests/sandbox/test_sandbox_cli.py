@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import httpx
@@ -140,3 +141,25 @@ def test_emails_from_a_file_that_is_no_database_is_one_clean_line(tmp_path: Path
     assert result.exit_code == 1
     assert isinstance(result.exception, SystemExit)  # a ClickException, not an escaped error
     assert "cannot open the sandbox database" in result.output
+
+
+def _blocked_signals(native_id: int) -> set[int]:
+    """The signals a thread of this process blocks (Linux: ``SigBlk`` in its /proc status)."""
+    status = Path(f"/proc/self/task/{native_id}/status").read_text(encoding="ascii")
+    mask = int(next(line.split()[1] for line in status.splitlines() if line.startswith("SigBlk:")), 16)
+    return {number for number in range(1, 65) if mask & (1 << (number - 1))}
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads a thread's signal mask from /proc (Linux)")
+def test_only_the_main_thread_takes_ctrl_c_while_the_sandbox_serves(tmp_path: Path) -> None:
+    """CI once hung in test_serve_runs_until_interrupted: the kernel gave SIGINT to the serving
+    thread, and the main thread slept on in its wait. The serving thread (and the request threads
+    it starts, which inherit its mask) block SIGINT and SIGTERM, so they always reach the main thread."""
+    app = SandboxApp(db_path=tmp_path / "s.db")
+    with serve(app) as server:
+        serving = next(t for t in threading.enumerate() if t.name == f"sandbox-{server.port}")
+        assert serving.native_id is not None
+        assert {signal.SIGINT, signal.SIGTERM} <= _blocked_signals(serving.native_id)
+        assert threading.get_native_id() != serving.native_id
+        assert signal.SIGINT not in _blocked_signals(threading.get_native_id())  # the caller's mask is restored
+    app.close()
