@@ -360,20 +360,22 @@ def _confine_files(root: Path, doc: Document) -> None:
         raise ProjectInvalid(problems)
 
 
-def _credential_host_problems(doc: Document, trusted: frozenset[str]) -> list[Diagnostic]:
+def _credential_host_problems(
+    doc: Document, envs: Mapping[str, Environment], trusted: frozenset[str]
+) -> list[Diagnostic]:
     """Each ``base_url`` / ``login_url`` that would send credentials somewhere other than Salesforce.
 
     Checked when the config is loaded, so ``validate`` (a pull request's first CI step) already
     says so, and ``plan`` stops before any connection is made.
     """
     problems = []
-    for env_name, raw in doc.data["environments"].items():
-        api = raw["api"]
-        if api.get("kind") != "pardot":
+    for env_name, env in envs.items():
+        api = env.api
+        if not isinstance(api, PardotApi):
             continue
-        urls: list[tuple[tuple[str, ...], str, CredentialRole]] = [(("api", "base_url"), api["base_url"], "api")]
-        if "login_url" in api["auth"]:
-            urls.append((("api", "auth", "login_url"), api["auth"]["login_url"], "login"))
+        urls: list[tuple[tuple[str, ...], str, CredentialRole]] = [(("api", "base_url"), api.base_url, "api")]
+        if isinstance(api.auth, RefreshTokenAuth | ClientCredentialsAuth):  # the default login_url passes
+            urls.append((("api", "auth", "login_url"), api.auth.login_url, "login"))
         for where, url, role in urls:
             problem = credential_url_problem(url, role, trusted)
             if problem:
@@ -423,7 +425,9 @@ def _shared_variable_problems(doc: Document) -> list[Diagnostic]:
     return problems
 
 
-def _shared_state_problems(root: Path, doc: Document, environ: Mapping[str, str]) -> list[Diagnostic]:
+def _shared_state_problems(
+    root: Path, doc: Document, envs: Mapping[str, Environment], environ: Mapping[str, str]
+) -> list[Diagnostic]:
     """Each non-sandbox environment whose SQLite state git tracks, or that sits in a CI checkout.
 
     Either way the state is not one record shared by every run: a committed file's lineage is
@@ -431,12 +435,12 @@ def _shared_state_problems(root: Path, doc: Document, environ: Mapping[str, str]
     starts from the committed copy or from nothing. The sandbox keeps whatever state it likes.
     """
     problems = []
-    for env_name, raw in doc.data["environments"].items():
-        state = raw["state"]
-        if raw["api"].get("kind") == "sandbox" or state.get("backend") != "sqlite":
+    for env_name, env in envs.items():
+        if env.is_sandbox or not isinstance(env.state, SqliteState):
             continue
-        written = str(state.get("path", DEFAULT_STATE_DB))
-        where: JsonPath = ("environments", env_name, "state", *(("path",) if "path" in state else ()))
+        written = env.state.path
+        in_file = "path" in doc.data["environments"][env_name]["state"]
+        where: JsonPath = ("environments", env_name, "state", *(("path",) if in_file else ()))
         fix = (
             "keep this environment's state in PostgreSQL, shared by every machine and run "
             "(state: {backend: postgres, dsn_env: VAR})"
@@ -503,8 +507,8 @@ def _build_config(root: Path, path: Path, doc: Document, environ: Mapping[str, s
             ]
         )
     _confine_files(root, doc)
-    problems = _credential_host_problems(doc, trusted_hosts(environ)) + _shared_variable_problems(doc)
-    problems += _shared_state_problems(root, doc, environ)
+    problems = _credential_host_problems(doc, envs, trusted_hosts(environ)) + _shared_variable_problems(doc)
+    problems += _shared_state_problems(root, doc, envs, environ)
     if problems:
         raise ProjectInvalid(problems)
     campaigns_dir = (root / data.get("campaigns_dir", "campaigns")).resolve()
