@@ -12,12 +12,21 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from orchestrator.checkout import git_tracks, inside_ci_checkout
 from orchestrator.errors import ConfigError, Diagnostic, ProjectInvalid
-from orchestrator.pardot.settings import CredentialRole, credential_url_problem, trusted_hosts
+from orchestrator.pardot.settings import (
+    REQUEST_DEADLINE_S,
+    ClientCredentialsAuth,
+    CredentialRole,
+    RefreshTokenAuth,
+    TokenAuth,
+    credential_url_problem,
+    trusted_hosts,
+)
+from orchestrator.sandbox_defaults import DEFAULT_SANDBOX_ACCOUNT_TIMEZONE, DEFAULT_SANDBOX_DB, SANDBOX_BUSINESS_UNIT
 from orchestrator.schemas import validate_document
 from orchestrator.yamlload import Document, JsonPath, load_yaml
 
@@ -86,10 +95,85 @@ class Policy:
         return dict(self.lints).get(lint, "warning")
 
 
-#: The built-in sandbox's business unit, part of what ``api: {kind: sandbox}`` means. The sandbox
-#: stands apart and keeps its own copy (``orchestrator/sandbox/config.py``);
-#: ``tests/test_sandbox_apart.py`` checks that the two agree.
-SANDBOX_BUSINESS_UNIT = "0Uv000000SANDBOXAA"
+#: How ``api.auth`` reaches Pardot: the *names* of the variables that hold the secrets, never a
+#: secret itself (:mod:`orchestrator.pardot.auth` reads them when the first call needs them).
+PardotAuth = TokenAuth | RefreshTokenAuth | ClientCredentialsAuth
+
+
+@dataclass(frozen=True)
+class SandboxApi:
+    """``api: {kind: sandbox}``: the built-in, in-process sandbox, and the faults it injects on purpose."""
+
+    version: int = 4
+    format: str = "json"
+    #: The sandbox's database, relative to the project folder.
+    db: str = DEFAULT_SANDBOX_DB
+    #: A seed file, relative to the project folder.
+    seed: str | None = None
+    latency_ms: int = 0
+    #: Fault rates by kind (``error66``, ``http500``...), as sorted pairs so the value stays hashable.
+    faults: tuple[tuple[str, float], ...] = ()
+    fault_seed: int = 0
+    daily_limit: int | None = None
+    account_timezone: str = DEFAULT_SANDBOX_ACCOUNT_TIMEZONE
+
+    @property
+    def is_sandbox(self) -> bool:
+        """Always: the one answer to "is this the sandbox?" besides :attr:`PardotApi.is_sandbox`."""
+        return True
+
+    @property
+    def business_unit_id(self) -> str:
+        """The sandbox's own business unit, part of what ``kind: sandbox`` means."""
+        return SANDBOX_BUSINESS_UNIT
+
+
+@dataclass(frozen=True)
+class PardotApi:
+    """``api: {kind: pardot, ...}``: a real Pardot business unit over HTTPS.
+
+    Holds no secret: ``auth`` names environment variables, so the value can be printed.
+    """
+
+    base_url: str
+    business_unit_id: str
+    auth: PardotAuth
+    version: int = 4
+    format: str = "json"
+    max_in_flight: int = 5
+    #: Seconds one read of an answer may take.
+    timeout: float = 30.0
+    #: Seconds one request may take, from connecting to the last byte.
+    deadline: float = REQUEST_DEADLINE_S
+
+    @property
+    def is_sandbox(self) -> bool:
+        """Never: Pardot is the real thing."""
+        return False
+
+
+#: An environment's ``api:`` setting, parsed.
+ApiConfig = SandboxApi | PardotApi
+
+
+@dataclass(frozen=True)
+class SqliteState:
+    """``state: {backend: sqlite}``: a file, relative to the project folder."""
+
+    backend: ClassVar[Literal["sqlite"]] = "sqlite"
+    path: str = DEFAULT_STATE_DB
+
+
+@dataclass(frozen=True)
+class PostgresState:
+    """``state: {backend: postgres, dsn_env: VAR}``: the DSN (with its password) stays in ``VAR``."""
+
+    backend: ClassVar[Literal["postgres"]] = "postgres"
+    dsn_env: str
+
+
+#: An environment's ``state:`` setting, parsed; ``backend`` names its loader in ``state.LOADERS``.
+StateConfig = SqliteState | PostgresState
 
 
 @dataclass(frozen=True)
@@ -97,8 +181,8 @@ class Environment:
     """One target: which API, which state store, which ids, which variables."""
 
     name: str
-    api: dict[str, Any]
-    state: dict[str, Any]
+    api: ApiConfig
+    state: StateConfig
     ids: dict[str, dict[str, int]]
     vars: dict[str, Any]
     policy: Policy
@@ -106,12 +190,68 @@ class Environment:
     @property
     def is_sandbox(self) -> bool:
         """True for ``api: {kind: sandbox}``: the built-in, in-process sandbox."""
-        return self.api.get("kind") == "sandbox"
+        return self.api.is_sandbox
 
     @property
     def business_unit_id(self) -> str:
         """The Pardot business unit this environment sends through (the sandbox has its own)."""
-        return SANDBOX_BUSINESS_UNIT if self.is_sandbox else str(self.api["business_unit_id"])
+        return self.api.business_unit_id
+
+
+def _auth(raw: Mapping[str, Any]) -> PardotAuth:
+    """``api.auth`` (schema-checked) as the settings of its method."""
+    method = raw["method"]
+    if method == "token":
+        return TokenAuth(token_env=raw["token_env"])
+    login = {"login_url": raw["login_url"]} if "login_url" in raw else {}
+    if method == "refresh_token":
+        return RefreshTokenAuth(
+            client_id_env=raw["client_id_env"],
+            client_secret_env=raw["client_secret_env"],
+            refresh_token_env=raw["refresh_token_env"],
+            **login,
+        )
+    return ClientCredentialsAuth(
+        client_id_env=raw["client_id_env"], client_secret_env=raw["client_secret_env"], **login
+    )
+
+
+def _fault_rates(raw: Mapping[str, Any]) -> tuple[tuple[str, float], ...]:
+    return tuple(sorted((str(kind), float(rate)) for kind, rate in raw.items()))
+
+
+#: How each key of a schema-checked ``api:`` mapping becomes a field; a key the file leaves out
+#: keeps the field's default, written once, in the dataclass.
+_SANDBOX_KEYS: dict[str, Any] = {
+    "version": int, "format": str, "db": str, "seed": str, "latency_ms": int, "faults": _fault_rates,
+    "fault_seed": int, "daily_limit": int, "account_timezone": str,
+}
+_PARDOT_KEYS: dict[str, Any] = {
+    "base_url": str, "business_unit_id": str, "auth": _auth, "version": int, "format": str,
+    "max_in_flight": int, "timeout": float, "deadline": float,
+}
+
+
+def parse_api(raw: Mapping[str, Any]) -> ApiConfig:
+    """A schema-checked ``api:`` mapping as its typed value: the one reading of ``api.kind``."""
+    if raw["kind"] == "sandbox":
+        return SandboxApi(**{key: _SANDBOX_KEYS[key](value) for key, value in raw.items() if key != "kind"})
+    return PardotApi(**{key: _PARDOT_KEYS[key](value) for key, value in raw.items() if key != "kind"})
+
+
+def parse_state(env_name: str, raw: Mapping[str, Any]) -> StateConfig:
+    """A schema-checked ``state:`` mapping as its typed value; never SQLite for a backend it does not know."""
+    backend = raw.get("backend")
+    settings = {key: str(value) for key, value in raw.items() if key != "backend"}
+    if backend == SqliteState.backend:
+        return SqliteState(**settings)
+    if backend == PostgresState.backend:
+        return PostgresState(**settings)
+    raise ConfigError(  # the config schema refuses it first
+        f"{CONFIG_FILE}: environments.{env_name}.state.backend: unknown state backend {backend!r}",
+        hint="choose sqlite (state: {backend: sqlite, path: FILE}) or postgres (state: {backend: postgres, "
+        "dsn_env: VAR})",
+    )
 
 
 @dataclass(frozen=True)
@@ -220,20 +360,22 @@ def _confine_files(root: Path, doc: Document) -> None:
         raise ProjectInvalid(problems)
 
 
-def _credential_host_problems(doc: Document, trusted: frozenset[str]) -> list[Diagnostic]:
+def _credential_host_problems(
+    doc: Document, envs: Mapping[str, Environment], trusted: frozenset[str]
+) -> list[Diagnostic]:
     """Each ``base_url`` / ``login_url`` that would send credentials somewhere other than Salesforce.
 
     Checked when the config is loaded, so ``validate`` (a pull request's first CI step) already
     says so, and ``plan`` stops before any connection is made.
     """
     problems = []
-    for env_name, raw in doc.data["environments"].items():
-        api = raw["api"]
-        if api.get("kind") != "pardot":
+    for env_name, env in envs.items():
+        api = env.api
+        if not isinstance(api, PardotApi):
             continue
-        urls: list[tuple[tuple[str, ...], str, CredentialRole]] = [(("api", "base_url"), api["base_url"], "api")]
-        if "login_url" in api["auth"]:
-            urls.append((("api", "auth", "login_url"), api["auth"]["login_url"], "login"))
+        urls: list[tuple[tuple[str, ...], str, CredentialRole]] = [(("api", "base_url"), api.base_url, "api")]
+        if isinstance(api.auth, RefreshTokenAuth | ClientCredentialsAuth):  # the default login_url passes
+            urls.append((("api", "auth", "login_url"), api.auth.login_url, "login"))
         for where, url, role in urls:
             problem = credential_url_problem(url, role, trusted)
             if problem:
@@ -283,7 +425,9 @@ def _shared_variable_problems(doc: Document) -> list[Diagnostic]:
     return problems
 
 
-def _shared_state_problems(root: Path, doc: Document, environ: Mapping[str, str]) -> list[Diagnostic]:
+def _shared_state_problems(
+    root: Path, doc: Document, envs: Mapping[str, Environment], environ: Mapping[str, str]
+) -> list[Diagnostic]:
     """Each non-sandbox environment whose SQLite state git tracks, or that sits in a CI checkout.
 
     Either way the state is not one record shared by every run: a committed file's lineage is
@@ -291,12 +435,12 @@ def _shared_state_problems(root: Path, doc: Document, environ: Mapping[str, str]
     starts from the committed copy or from nothing. The sandbox keeps whatever state it likes.
     """
     problems = []
-    for env_name, raw in doc.data["environments"].items():
-        state = raw["state"]
-        if raw["api"].get("kind") == "sandbox" or state.get("backend") != "sqlite":
+    for env_name, env in envs.items():
+        if env.is_sandbox or not isinstance(env.state, SqliteState):
             continue
-        written = str(state.get("path", DEFAULT_STATE_DB))
-        where: JsonPath = ("environments", env_name, "state", *(("path",) if "path" in state else ()))
+        written = env.state.path
+        in_file = "path" in doc.data["environments"][env_name]["state"]
+        where: JsonPath = ("environments", env_name, "state", *(("path",) if in_file else ()))
         fix = (
             "keep this environment's state in PostgreSQL, shared by every machine and run "
             "(state: {backend: postgres, dsn_env: VAR})"
@@ -344,8 +488,8 @@ def _build_config(root: Path, path: Path, doc: Document, environ: Mapping[str, s
     envs = {
         name: Environment(
             name=name,
-            api=dict(raw["api"]),
-            state=dict(raw["state"]),
+            api=parse_api(raw["api"]),
+            state=parse_state(name, raw["state"]),
             ids={k: dict(v) for k, v in raw.get("ids", {}).items()},
             vars=dict(raw.get("vars", {})),
             policy=policy.merged(raw.get("policy")),
@@ -363,8 +507,8 @@ def _build_config(root: Path, path: Path, doc: Document, environ: Mapping[str, s
             ]
         )
     _confine_files(root, doc)
-    problems = _credential_host_problems(doc, trusted_hosts(environ)) + _shared_variable_problems(doc)
-    problems += _shared_state_problems(root, doc, environ)
+    problems = _credential_host_problems(doc, envs, trusted_hosts(environ)) + _shared_variable_problems(doc)
+    problems += _shared_state_problems(root, doc, envs, environ)
     if problems:
         raise ProjectInvalid(problems)
     campaigns_dir = (root / data.get("campaigns_dir", "campaigns")).resolve()

@@ -14,31 +14,22 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.config import CONFIG_FILE, DEFAULT_STATE_DB, Environment
+from orchestrator.config import CONFIG_FILE, Environment, PardotApi, PostgresState, SandboxApi
 from orchestrator.errors import ConfigError, StateError
 from orchestrator.pardot.settings import (
     REQUEST_DEADLINE_S,
     ApiSettings,
-    AuthSettings,
-    ClientCredentialsAuth,
-    RefreshTokenAuth,
     StaticTokenAuth,
-    TokenAuth,
     check_credential_hosts,
     trusted_hosts,
 )
-from orchestrator.state import BACKENDS, StateStore, open_store
+from orchestrator.state import StateStore, open_store
 from orchestrator.state.dsn import dsn_problem
 
 if TYPE_CHECKING:
     from orchestrator.pardot.client import PardotClient
 
-#: Where the in-process sandbox keeps its data unless ``api.db`` says otherwise.
-DEFAULT_SANDBOX_DB = ".orchestrator/sandbox-api.db"
-
 __all__ = [
-    "DEFAULT_SANDBOX_DB",
-    "DEFAULT_STATE_DB",
     "build_client",
     "build_store",
     "business_unit_id",
@@ -46,23 +37,6 @@ __all__ = [
     "request_deadline_s",
     "sandbox_app",
 ]
-
-
-def _auth(raw: Mapping[str, Any]) -> AuthSettings:
-    method = raw["method"]
-    if method == "token":
-        return TokenAuth(token_env=raw["token_env"])
-    login = {"login_url": raw["login_url"]} if "login_url" in raw else {}
-    if method == "refresh_token":
-        return RefreshTokenAuth(
-            client_id_env=raw["client_id_env"],
-            client_secret_env=raw["client_secret_env"],
-            refresh_token_env=raw["refresh_token_env"],
-            **login,
-        )
-    return ClientCredentialsAuth(
-        client_id_env=raw["client_id_env"], client_secret_env=raw["client_secret_env"], **login
-    )
 
 
 def sandbox_app(env: Environment, root: Path, *, clock: Callable[[], datetime] | None = None) -> Any:
@@ -73,23 +47,25 @@ def sandbox_app(env: Environment, root: Path, *, clock: Callable[[], datetime] |
     error, a :class:`ConfigError`; each keeps the sandbox's message and hint.
     """
     from orchestrator.sandbox import FaultConfig, SandboxApp
-    from orchestrator.sandbox.config import DEFAULT_ACCOUNT_TIMEZONE, account_zone
+    from orchestrator.sandbox.config import account_zone
     from orchestrator.sandbox.errors import SandboxSetupError, SandboxStorageError
 
     api = env.api
-    db = root / api.get("db", DEFAULT_SANDBOX_DB)
+    if not isinstance(api, SandboxApi):
+        raise ConfigError(f"environment {env.name!r} does not use the in-process sandbox (api: {{kind: sandbox}})")
+    db = root / api.db
     try:
         db.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"cannot create the sandbox folder {db.parent}: {exc.strerror}") from None
     faults = FaultConfig(
-        rates=dict(api.get("faults", {})),
-        seed=int(api.get("fault_seed", 0)),
-        latency_ms=int(api.get("latency_ms", 0)),
-        daily_limit=api.get("daily_limit"),
+        rates=dict(api.faults),
+        seed=api.fault_seed,
+        latency_ms=api.latency_ms,
+        daily_limit=api.daily_limit,
     )
-    seed = root / api["seed"] if "seed" in api else None
-    zone = str(api.get("account_timezone", DEFAULT_ACCOUNT_TIMEZONE))
+    seed = root / api.seed if api.seed is not None else None
+    zone = api.account_timezone
     try:
         account_zone(zone)
     except ValueError:
@@ -130,28 +106,28 @@ def build_client(
     from orchestrator.pardot.versions import api_version  # the one place the API version is chosen
 
     api = env.api
-    if env.is_sandbox:
-        from orchestrator.sandbox import SANDBOX_BASE_URL, SANDBOX_BUSINESS_UNIT, SANDBOX_TOKEN, inprocess_transport
+    if isinstance(api, SandboxApi):
+        from orchestrator.sandbox import SANDBOX_BASE_URL, SANDBOX_TOKEN, inprocess_transport
 
         settings = ApiSettings(
             base_url=SANDBOX_BASE_URL,
-            business_unit_id=SANDBOX_BUSINESS_UNIT,
+            business_unit_id=api.business_unit_id,
             auth=StaticTokenAuth(SANDBOX_TOKEN),
-            version=int(api.get("version", 4)),
-            format=api.get("format", "json"),
+            version=api.version,
+            format=api.format,
             allow_insecure=True,
         )
         transport = inprocess_transport(sandbox_app(env, root, clock=sandbox_clock), owns_app=True)
         return PardotClient(settings, transport=transport, env=environ, api=api_version(settings.version))
     settings = ApiSettings(
-        base_url=api["base_url"],
-        business_unit_id=api["business_unit_id"],
-        auth=_auth(api["auth"]),
-        version=int(api.get("version", 4)),
-        format=api.get("format", "json"),
-        max_in_flight=int(api.get("max_in_flight", 5)),
-        timeout_s=float(api.get("timeout", 30.0)),
-        deadline_s=request_deadline_s(env),
+        base_url=api.base_url,
+        business_unit_id=api.business_unit_id,
+        auth=api.auth,
+        version=api.version,
+        format=api.format,
+        max_in_flight=api.max_in_flight,
+        timeout_s=api.timeout,
+        deadline_s=api.deadline,
     )
     check_credential_hosts(settings, trusted_hosts(os.environ if environ is None else environ), environment=env.name)
     return PardotClient(settings, env=environ, api=api_version(settings.version))
@@ -159,7 +135,7 @@ def build_client(
 
 def request_deadline_s(env: Environment) -> float:
     """The wall-clock limit of one API request in ``env`` (``api.deadline``, in seconds)."""
-    return float(env.api.get("deadline", REQUEST_DEADLINE_S))
+    return env.api.deadline if isinstance(env.api, PardotApi) else REQUEST_DEADLINE_S
 
 
 def in_flight_window(env: Environment) -> timedelta:
@@ -175,10 +151,10 @@ def in_flight_window(env: Environment) -> timedelta:
     return timedelta(seconds=2 * request_deadline_s(env))
 
 
-def _state_dsn(env: Environment, environ: Mapping[str, str] | None) -> str:
+def _state_dsn(env: Environment, state: PostgresState, environ: Mapping[str, str] | None) -> str:
     """The PostgreSQL DSN from the variable ``state.dsn_env`` names; never shown, even when wrong."""
     variables = os.environ if environ is None else environ
-    name = env.state["dsn_env"]
+    name = state.dsn_env
     dsn = variables.get(name, "").strip()
     if not dsn:
         raise ConfigError(
@@ -212,16 +188,9 @@ def build_store(
     does not exist yet reads as "no state yet", and a PostgreSQL role granted ``SELECT`` suffices.
     """
     state = env.state
-    backend = str(state.get("backend"))
-    if backend not in BACKENDS:  # the config schema refuses it first; never silently SQLite
-        raise ConfigError(
-            f"{CONFIG_FILE}: environments.{env.name}.state.backend: unknown state backend {backend!r}",
-            hint="choose sqlite (state: {backend: sqlite, path: FILE}) or postgres (state: {backend: postgres, "
-            "dsn_env: VAR})",
-        )
-    dsn = _state_dsn(env, environ) if backend == "postgres" else None
-    path = root / state.get("path", DEFAULT_STATE_DB) if backend == "sqlite" else None
-    store = open_store(backend, path=path, dsn=dsn, create=create, read_only=read_only)
+    dsn = _state_dsn(env, state, environ) if isinstance(state, PostgresState) else None
+    path = None if isinstance(state, PostgresState) else root / state.path
+    store = open_store(state.backend, path=path, dsn=dsn, create=create, read_only=read_only)
     if announce is not None and getattr(store, "created", False):
         announce(f"Created a new, empty state at {getattr(store, 'location', '?')}")
     return store

@@ -30,7 +30,7 @@ from orchestrator.templates_owned import (
 
 def api_version_of(env: Environment) -> int:
     """The environment's API version, as :mod:`orchestrator.connect` chooses it."""
-    return int(env.api.get("version", 4))
+    return env.api.version
 
 
 def recorded_templates(project: Project, store: StateStore) -> dict[str, TemplateRecord]:

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchestrator.config import Environment, Policy, load_config
+from orchestrator.config import Environment, PardotApi, Policy, SqliteState, load_config
 from orchestrator.connect import build_client
 from orchestrator.errors import ConfigError, ProjectInvalid
 from orchestrator.pardot.errormap import error_for_code
@@ -29,6 +29,7 @@ from orchestrator.pardot.settings import (
     ClientCredentialsAuth,
     CredentialRole,
     RefreshTokenAuth,
+    TokenAuth,
     check_credential_hosts,
     credential_url_problem,
     trusted_hosts,
@@ -225,9 +226,9 @@ def _loopback_address(host: str) -> bool:
 
 def test_no_client_is_built_for_another_host(tmp_path: Path) -> None:
     """However an Environment was made, ``build_client`` refuses before a client (or socket) exists."""
-    auth = {"method": "token", "token_env": "PARDOT_TOKEN"}
-    api = {"kind": "pardot", "base_url": "https://attacker.example", "business_unit_id": "0Uv000000000000AAA"}
-    env = Environment("prod", api={**api, "auth": auth}, state={"backend": "sqlite"}, ids={}, vars={}, policy=Policy())
+    auth = TokenAuth("PARDOT_TOKEN")
+    api = PardotApi(base_url="https://attacker.example", business_unit_id="0Uv000000000000AAA", auth=auth)
+    env = Environment("prod", api=api, state=SqliteState(), ids={}, vars={}, policy=Policy())
     with pytest.raises(ConfigError, match=r"api\.base_url of environment 'prod' sends credentials to attacker\."):
         build_client(env, tmp_path, environ={"PARDOT_TOKEN": "t"})
     client = build_client(env, tmp_path, environ={"PARDOT_TOKEN": "t", TRUSTED_HOSTS_ENV: "attacker.example"})

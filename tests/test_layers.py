@@ -107,11 +107,17 @@ def test_only_the_cli_and_the_previews_import_the_previews() -> None:
     assert offenders == []
 
 
-def test_the_config_and_the_sandbox_agree_on_the_sandbox_business_unit() -> None:
-    from orchestrator.config import SANDBOX_BUSINESS_UNIT
-    from orchestrator.sandbox.config import SANDBOX_BUSINESS_UNIT as SANDBOXS_OWN
+def test_the_product_and_the_sandbox_agree_on_the_sandbox_defaults() -> None:
+    from orchestrator.sandbox.config import DEFAULT_ACCOUNT_TIMEZONE, SANDBOX_BUSINESS_UNIT
+    from orchestrator.sandbox_defaults import DEFAULT_SANDBOX_ACCOUNT_TIMEZONE
+    from orchestrator.sandbox_defaults import SANDBOX_BUSINESS_UNIT as PRODUCTS_COPY
 
-    assert SANDBOX_BUSINESS_UNIT == SANDBOXS_OWN
+    assert (PRODUCTS_COPY, DEFAULT_SANDBOX_ACCOUNT_TIMEZONE) == (SANDBOX_BUSINESS_UNIT, DEFAULT_ACCOUNT_TIMEZONE)
+
+
+def test_the_sandbox_defaults_are_a_leaf() -> None:
+    """``config`` reads them, and the sandbox's command too: they import nothing of ours."""
+    assert _graph()["orchestrator.sandbox_defaults"] == set()
 
 
 def test_whether_an_environment_is_the_sandbox_is_decided_in_config_only() -> None:
@@ -163,3 +169,43 @@ def test_each_stage_of_the_plan_path_uses_only_the_stages_before_it() -> None:
     )
     assert backwards == []
     assert all(stage in graph for stage in PLAN_PATH)  # a renamed stage fails here, not silently
+
+
+def _dict_reads_of_settings(tree: ast.AST) -> list[int]:
+    """Lines that read ``api`` or ``state`` as a mapping: ``env.api.get(...)``, ``env.state["path"]``,
+    or the same through a local of that name (``api = env.api; api.get(...)``)."""
+
+    def names_settings(node: ast.expr) -> bool:
+        if isinstance(node, ast.Attribute):
+            return node.attr in ("api", "state")
+        return isinstance(node, ast.Name) and node.id in ("api", "state")
+
+    lines = []
+    for node in ast.walk(tree):
+        read: ast.expr | None = None
+        if isinstance(node, ast.Subscript):
+            read = node.value
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            read = node.func.value if node.func.attr in ("get", "items", "keys", "values") else None
+        if read is not None and names_settings(read):
+            lines.append(read.lineno)
+    return lines
+
+
+def test_only_config_reads_the_api_and_state_settings_as_mappings() -> None:
+    """``config`` parses ``api:`` and ``state:`` once into typed values; the rest reads attributes.
+
+    ``env.api.get("version", 4)`` used to repeat a default in every reader (issue 21).
+    """
+    readers = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.relative_to(PACKAGE).parts[0] in ("config.py", "sandbox"):
+            continue  # config parses the raw document; the sandbox stands apart
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        readers += [f"{path.relative_to(PACKAGE)}:{line}" for line in _dict_reads_of_settings(tree)]
+    assert readers == [], f"read the attributes of Environment.api / Environment.state instead, at {readers}"
+
+
+def test_the_settings_check_sees_each_form_of_mapping_read() -> None:
+    code = 'env.api.get("version", 4)\nenv.state["dsn_env"]\napi = env.api\napi.get("db")\nenv.api.version\n'
+    assert _dict_reads_of_settings(ast.parse(code)) == [1, 2, 4]

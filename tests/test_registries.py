@@ -15,8 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from orchestrator.cli.main import cli
-from orchestrator.config import Environment, Policy
-from orchestrator.connect import build_store
+from orchestrator.config import PostgresState, SqliteState, parse_state
 from orchestrator.errors import ConfigError
 from orchestrator.schemas import load_schema
 from orchestrator.state import BACKENDS, LOADERS, open_store
@@ -57,11 +56,14 @@ def test_an_unknown_backend_in_the_config_is_a_located_error(tmp_path: Path) -> 
     assert not (tmp_path / ".orchestrator").exists()  # nothing opened, no SQLite file made instead
 
 
-def test_build_store_never_falls_back_to_sqlite(tmp_path: Path) -> None:
-    env = Environment("prod", api={"kind": "sandbox"}, state={"backend": "mysql"}, ids={}, vars={}, policy=Policy())
+def test_the_state_setting_never_falls_back_to_sqlite() -> None:
+    """An environment's state is a typed value of a known backend, or the config does not load."""
     with pytest.raises(ConfigError, match=r"orchestrator\.yaml: environments\.prod\.state\.backend: .*'mysql'"):
-        build_store(env, tmp_path)
-    assert list(tmp_path.iterdir()) == []
+        parse_state("prod", {"backend": "mysql"})
+
+
+def test_each_typed_state_setting_names_a_registered_backend() -> None:
+    assert {SqliteState.backend, PostgresState.backend} <= set(LOADERS)
 
 
 def test_open_store_refuses_an_unknown_name() -> None:

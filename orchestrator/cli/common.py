@@ -12,7 +12,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar, cast
@@ -234,7 +234,7 @@ def register_config_secrets(config: Config) -> None:
     """
     names: set[str] = set()
     for env in config.environments.values():
-        names |= secret_variable_names([env.api, env.state, env.ids, env.vars])
+        names |= secret_variable_names([asdict(env.api), asdict(env.state), env.ids, env.vars])
     register_secrets(os.environ.get(name) for name in sorted(names))
 
 

@@ -262,7 +262,7 @@ def reset_command(ctx: click.Context, with_state: bool) -> None:
     The state still records those sends unless --state deletes it too; without it, the next
     plan treats them as already sent.
     """
-    from orchestrator.connect import DEFAULT_STATE_DB
+    from orchestrator.config import SqliteState
     from orchestrator.sandbox.app import remove_database
 
     app = _app(ctx)
@@ -270,11 +270,10 @@ def reset_command(ctx: click.Context, with_state: bool) -> None:
     removed = remove_database(db_path)
     env = app.environment()
     if with_state:
-        if env.state.get("backend") != "sqlite":
-            backend = env.state.get("backend")
-            message = f"environment {env.name!r} keeps its state in {backend}; --state removes SQLite only"
+        if not isinstance(env.state, SqliteState):
+            message = f"environment {env.name!r} keeps its state in {env.state.backend}; --state removes SQLite only"
             raise click.UsageError(message)
-        removed += remove_database(app.config().root / str(env.state.get("path", DEFAULT_STATE_DB)))
+        removed += remove_database(app.config().root / env.state.path)
     if not removed:
         click.echo(f"Nothing to reset: {display_path(db_path)} does not exist yet.")
         return
@@ -292,15 +291,15 @@ def _app(ctx: click.Context) -> Any:
 def _project_sandbox_db(ctx: click.Context) -> Path:
     """The in-process sandbox database of the selected environment of the current project."""
     from orchestrator.cli.common import App
-    from orchestrator.connect import DEFAULT_SANDBOX_DB
+    from orchestrator.config import SandboxApi
 
     app = ctx.ensure_object(App)
     env = app.environment()
-    if not env.is_sandbox:
+    if not isinstance(env.api, SandboxApi):
         raise click.UsageError(
             f"environment {env.name!r} does not use the in-process sandbox; pass --db FILE or --url URL"
         )
-    return app.config().root / str(env.api.get("db", DEFAULT_SANDBOX_DB))
+    return app.config().root / env.api.db
 
 
 def _emails_from_db(db_path: Path) -> list[dict[str, Any]]:
