@@ -255,8 +255,12 @@ def list_emails_v5_query(*, page_token: str | None = None, limit: int = 200) -> 
 
 
 #: What a refresh reads of each list email (``plan --refresh``): the reconcile fields, plus the
-#: readable ``subject`` and ``sentAt`` (list-email-v5 page; ``scheduledTime`` is write-only).
-LIST_EMAIL_V5_REFRESH_FIELDS = "id,name,campaignId,subject,createdAt,sentAt,isSent,isDeleted"
+#: readable ``subject``, ``sentAt``, ``recipientLists`` and ``suppressionLists`` (list-email-v5
+#: page, read-only fields; ``scheduledTime``, ``recipientListIds`` and ``suppressionListIds``
+#: are write-only).
+LIST_EMAIL_V5_REFRESH_FIELDS = (
+    "id,name,campaignId,subject,createdAt,sentAt,isSent,isDeleted,recipientLists,suppressionLists"
+)
 
 
 def list_emails_v5_since(

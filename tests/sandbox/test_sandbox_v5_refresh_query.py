@@ -20,6 +20,7 @@ from orchestrator.pardot.client import PardotClient
 from orchestrator.pardot.models import ListEmailSend
 from orchestrator.pardot.settings import ApiSettings, StaticTokenAuth
 from orchestrator.sandbox import SANDBOX_BASE_URL, SANDBOX_BUSINESS_UNIT, SANDBOX_TOKEN, SandboxApp, inprocess_transport
+from orchestrator.sandbox.inspection import recipient_ids
 from orchestrator.sandbox.sends import delete_email
 
 START = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -90,6 +91,49 @@ def test_scheduled_time_is_write_only_and_subject_and_sent_at_are_readable(demo:
     clock.now = START + timedelta(days=3)
     later = _get(demo, fields="id,sentAt,isSent").json()["values"][1]
     assert later == {"id": later_id, "sentAt": (START + timedelta(days=2)).isoformat(), "isSent": True}
+
+
+def test_the_lists_are_readable_and_their_ids_stay_write_only(demo: SandboxApp, clock: Clock) -> None:
+    from orchestrator.sandbox.objects import relist_list_email  # an operator editing it in Pardot's UI
+    from orchestrator.sandbox.wire import SandboxRefusal
+
+    send = ListEmailSend(
+        campaign_id=1001, list_ids=(2001, 2002), suppression_list_ids=(2003,), email_template_id=4001,
+        name="lists", subject="Hello", scheduled_time=START + timedelta(days=2),
+    )  # fmt: skip
+    with _client(demo) as client:
+        email_id = client.send_list_email(send).id
+        now_id = _send(client, "now-1")
+    for write_only in ("recipientListIds", "suppressionListIds"):
+        assert _get(demo, fields=f"id,{write_only}").json()["code"] == 57
+    fields = "id,recipientLists,suppressionLists"
+    values = _get(demo, fields=fields).json()["values"]
+    assert values == [
+        {"id": email_id, "recipientLists": [{"id": 2001}, {"id": 2002}], "suppressionLists": [{"id": 2003}]},
+        {"id": now_id, "recipientLists": [{"id": 2001}], "suppressionLists": []},
+    ]
+    assert relist_list_email(demo.store, email_id, [2002], [], clock.now)
+    with httpx.Client(transport=inprocess_transport(demo), base_url=SANDBOX_BASE_URL, headers=AUTH) as http:
+        read = http.get(f"{QUERY}/{email_id}", params={"fields": fields}).json()
+    assert read == {"id": email_id, "recipientLists": [{"id": 2002}], "suppressionLists": []}
+    # Who it will reach follows the lists, as in Pardot.
+    assert recipient_ids(demo.store, email_id) == recipient_ids(demo.store, _relisted_twin(demo, clock))
+    with _client(demo) as client:
+        seen, _ = client.query_list_emails_v5_since(START)
+    assert (seen[0].recipient_list_ids, seen[0].suppression_list_ids) == (frozenset({2002}), frozenset())
+    assert not relist_list_email(demo.store, now_id, [2002], [], clock.now)  # gone out: too late to change
+    with pytest.raises(SandboxRefusal):
+        relist_list_email(demo.store, email_id, [999999], [], clock.now)  # unknown list: error 55
+
+
+def _relisted_twin(app: SandboxApp, clock: Clock) -> int:
+    """A new scheduled email sent to [2002] alone: whom the relisted one must now reach."""
+    twin = ListEmailSend(
+        campaign_id=1001, list_ids=(2002,), email_template_id=4001, name="twin", subject="Hello",
+        scheduled_time=START + timedelta(days=2),
+    )  # fmt: skip
+    with _client(app) as client:
+        return client.send_list_email(twin).id
 
 
 def test_the_three_time_filters_are_inclusive(demo: SandboxApp, clock: Clock) -> None:
