@@ -11,11 +11,17 @@ This module is pure: which records to check (:func:`scope`), how many pages that
 (:func:`page_budget`) and what the answers mean (:func:`compare`), with the time as a parameter.
 The query itself is made by :func:`orchestrator.operations.refresh_plan`.
 
-What it can and cannot see (the list-email page: ``scheduledTime`` and ``recipientListIds`` are
-write-only): an email that is missing, in the recycle bin, named otherwise, or edited (subject);
-a scheduled email that has not gone out although its time has passed, or went out at another
-time than recorded. A scheduled email moved to another time, or to other lists, is not visible
-before its recorded time comes.
+What it can see: an email that is missing, in the recycle bin, named otherwise, or edited
+(subject); one whose recipient or suppression lists are not the ones applied, before or after it
+went out (the read-only ``recipientLists`` / ``suppressionLists``, list-email-v5 page, whose
+element shape the page does not show: integer ids and objects with an integer ``id`` are both
+read, docs/wire-format.md "Refresh"); a scheduled email that has not gone out although its time
+has passed, or went out at another time than recorded. Lists an answer does not give are "not
+checked" (a note), never "as applied".
+
+What it cannot see: ``scheduledTime`` is write-only (as are ``recipientListIds`` and
+``suppressionListIds``, the create fields), so a scheduled email moved to another time is not
+visible before its recorded time comes.
 """
 
 from __future__ import annotations
