@@ -386,7 +386,8 @@ class PardotClient:
         self, created_since: datetime | None, *, page_token: str | None = None
     ) -> tuple[list[ListEmailSummary], str | None]:
         """One page (200) of the v5 list emails created at or after ``created_since``, oldest id
-        first, the recycle bin included, with ``subject`` and ``sentAt``; the next page's token.
+        first, the recycle bin included, with ``subject``, ``sentAt`` and the list ids of
+        ``recipientLists`` / ``suppressionLists`` (None when not given); the next page's token.
 
         The next page is named by ``nextPageToken``, or by ``nextPageUrl`` alone (a client that
         ignored it would stop after page one): that URL is not requested as given, its token is

@@ -28,6 +28,12 @@ version5overview describes (pardot/api-docs, ``kb/api-version-5/version5overview
 leaves it out unless ``deleted`` is ``true`` (only the recycle bin) or ``all``, with
 ``isDeleted: true``; a read answers 404 with ``Pardot-Warning: 201;Record In Recycle Bin``
 unless ``deleted=true``.
+
+A list email's read-only ``recipientLists`` / ``suppressionLists`` are answered as objects
+``{"id": N}`` (the page does not show an element: docs/wire-format.md "Refresh"), never the
+write-only ``recipientListIds`` / ``suppressionListIds``. :func:`reschedule_list_email` and
+:func:`relist_list_email` change a waiting email's time or lists as an operator in Pardot's UI
+can, for the ``plan --refresh`` tests.
 """
 
 from __future__ import annotations
