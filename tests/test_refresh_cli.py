@@ -226,3 +226,24 @@ def test_a_scheduled_email_given_other_lists_in_pardot_needs_a_human(project: Pa
     relist(project, weekly, [2001], [2003], AFTER)
     code, plan = plan_json(project, "--now", AFTER)
     assert code == 0 and plan["attention"] == [] and plan["refresh"]["notes"] == []
+
+
+def test_an_email_that_went_out_to_other_lists_names_the_archive_that_ends_the_finding(project: Path) -> None:
+    weekly = email_id_of(project, WEEKLY)
+    relist(project, weekly, [2002], [2003], AFTER)  # changed in the UI before it went out; noticed after
+    later = "2026-12-07T09:00:00Z"
+    code, plan = plan_json(project, "--now", later)
+    assert code == 3 and plan["attention"] == [WEEKLY]
+    reason = next(c["reason"] for c in plan["changes"] if c["key"] == WEEKLY)
+    assert reason.startswith(
+        f"SENT TO OTHER LISTS: list email {weekly} went out at 2026-12-07T08:00:00Z to other lists than applied: "
+        "recipient lists [2002] in Pardot, not [2001] as applied; check in Pardot's UI who received it"
+    )
+    step = "`orchestrator state archive --before 2026-12-07T08:00:01Z`"
+    assert step in reason
+    code, out, err = run(project, "state", "archive", "--before", "2026-12-07T08:00:01Z", "--now", later)
+    assert code == 0, out + err
+    code, plan = plan_json(project, "--now", later)
+    assert code != 3 and plan["attention"] == [], plan["attention"]  # 2: the files' later sends are pending
+    actions = {c["key"]: c["action"] for c in plan["changes"]}
+    assert actions[WEEKLY] == "no-op" and plan["refresh"]["checked"] == 2  # archived: history, not refreshed
