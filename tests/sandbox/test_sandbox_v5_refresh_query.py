@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from orchestrator.errors import ApiProtocolError
+from orchestrator.errors import ApiError, ApiProtocolError
 from orchestrator.pardot.client import PardotClient
 from orchestrator.pardot.models import ListEmailSend
 from orchestrator.pardot.settings import ApiSettings, StaticTokenAuth
@@ -200,6 +200,42 @@ def test_the_client_follows_a_next_page_url_only_to_its_own_query() -> None:
         with pytest.raises(ApiProtocolError, match="next page elsewhere"):
             client.query_list_emails_v5_since(None, page_token=token)
     assert asked == [None, "T2"]  # elsewhere.example was never asked
+
+
+def test_a_query_that_refuses_the_list_fields_is_asked_again_without_them() -> None:
+    """The lists' element shape is UNCONFIRMED: if Pardot refused the fields, a refresh still runs
+    and says the lists were not checked, instead of failing every plan --refresh."""
+    asked: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        fields = request.url.params["fields"]
+        asked.append(fields)
+        if "recipientLists" in fields:
+            return httpx.Response(400, json={"code": 57, "message": "Invalid fields: recipientLists, suppressionLists"})
+        token = request.url.params.get("nextPageToken")
+        row = {"id": 2 if token else 1, "name": "n", "isSent": False, "isDeleted": False}
+        return httpx.Response(200, json={"values": [row], "nextPageToken": None if token else "T2"})
+
+    settings = ApiSettings(SANDBOX_BASE_URL, SANDBOX_BUSINESS_UNIT, StaticTokenAuth(SANDBOX_TOKEN), allow_insecure=True)
+    with PardotClient(settings, transport=httpx.MockTransport(handler)) as client:
+        first, token = client.query_list_emails_v5_since(START)
+        second, token = client.query_list_emails_v5_since(None, page_token=token)
+    assert [e.id for e in first + second] == [1, 2] and token is None
+    assert all(e.recipient_list_ids is None and e.suppression_list_ids is None for e in first + second)
+    assert ["recipientLists" in f for f in asked] == [True, False, False]  # asked once; the next page without
+
+
+def test_another_refusal_of_the_refresh_query_is_not_retried() -> None:
+    asked: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.params["fields"])
+        return httpx.Response(400, json={"code": 58, "message": "Invalid date time value for createdAtAfterOrEqualTo"})
+
+    settings = ApiSettings(SANDBOX_BASE_URL, SANDBOX_BUSINESS_UNIT, StaticTokenAuth(SANDBOX_TOKEN), allow_insecure=True)
+    with PardotClient(settings, transport=httpx.MockTransport(handler)) as client, pytest.raises(ApiError):
+        client.query_list_emails_v5_since(START)
+    assert len(asked) == 1
 
 
 def test_a_scheduled_email_deleted_before_its_time_never_goes_out(demo: SandboxApp, clock: Clock) -> None:
