@@ -11,11 +11,17 @@ This module is pure: which records to check (:func:`scope`), how many pages that
 (:func:`page_budget`) and what the answers mean (:func:`compare`), with the time as a parameter.
 The query itself is made by :func:`orchestrator.planning.refresh_plan`.
 
-What it can and cannot see (the list-email page: ``scheduledTime`` and ``recipientListIds`` are
-write-only): an email that is missing, in the recycle bin, named otherwise, or edited (subject);
-a scheduled email that has not gone out although its time has passed, or went out at another
-time than recorded. A scheduled email moved to another time, or to other lists, is not visible
-before its recorded time comes.
+What it can see: an email that is missing, in the recycle bin, named otherwise, or edited
+(subject); one whose recipient or suppression lists are not the ones applied, before or after it
+went out (the read-only ``recipientLists`` / ``suppressionLists``, list-email-v5 page, whose
+element shape the page does not show: integer ids and objects with an integer ``id`` are both
+read, docs/wire-format.md "Refresh"); a scheduled email that has not gone out although its time
+has passed, or went out at another time than recorded. Lists an answer does not give are "not
+checked" (a note), never "as applied".
+
+What it cannot see: ``scheduledTime`` is write-only (as are ``recipientListIds`` and
+``suppressionListIds``, the create fields), so a scheduled email moved to another time is not
+visible before its recorded time comes.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ __all__ = [
     "ON_TIME",
     "PAGE_SIZE",
     "SEND_GRACE",
+    "UNCHECKED_NOTES",
     "V5_SETTLE",
     "Drift",
     "Scope",
@@ -90,7 +97,8 @@ class Drift:
 
     key: str
     email_id: int | None
-    what: str  # missing | renamed | deleted | not-sent | sent-early | sent-late | edited | unseen
+    #: missing | renamed | deleted | not-sent | lists | sent-early | sent-late | edited | lists-unchecked | unseen
+    what: str
     detail: str
     next_step: str
     attention: bool = True
@@ -233,6 +241,9 @@ def _judge(record: SendRecord, email: ListEmailSummary, now: datetime) -> Drift 
             "or moved to a later time in Pardot's UI)",
             f"resume it in Pardot's UI if it should go out; otherwise delete it there and {_forget_or_skip(key)}",
         )
+    lists = _lists(record, email)
+    if lists.differ:
+        return _other_lists(record, email, lists.differ)
     if due is not None and email.is_sent and email.sent_at is not None and abs(email.sent_at - due) > ON_TIME:
         early = email.sent_at < due
         return Drift(
@@ -260,7 +271,94 @@ def _judge(record: SendRecord, email: ListEmailSummary, now: datetime) -> Drift 
             else "",
             attention=waiting,
         )
+    if lists.unchecked:
+        return Drift(
+            key,
+            email_id,
+            "lists-unchecked",
+            f"list email {email_id}'s lists were not checked: Pardot's answer did not give "
+            f"{' or '.join(lists.unchecked)}",
+            "",
+            attention=False,
+        )
     return None
+
+
+#: Each list field a refresh compares: the recorded payload's key, the summary's attribute, its
+#: name in a finding, and the read-only v5 field it comes from (list-email-v5 page).
+_LIST_FIELDS = (
+    ("list_ids", "recipient_list_ids", "recipient lists", "recipientLists"),
+    ("suppression_list_ids", "suppression_list_ids", "suppression lists", "suppressionLists"),
+)
+
+
+@dataclass(frozen=True)
+class _ListCheck:
+    """What the lists Pardot gave say: each difference ("recipient lists [..] in Pardot, not
+    [..] as applied"), and the v5 fields that could not be compared."""
+
+    differ: tuple[str, ...]
+    unchecked: tuple[str, ...]
+
+
+def _applied_ids(value: object, *, optional: bool) -> frozenset[int] | None:
+    """The ids a payload recorded; None when it holds none the refresh can compare. A record
+    without suppression lists may omit them; recipient lists are required of a list send."""
+    if value is None and optional:
+        return frozenset()
+    if not isinstance(value, list | tuple) or not all(isinstance(i, int) and not isinstance(i, bool) for i in value):
+        return None
+    return frozenset(value)
+
+
+def _show(ids: frozenset[int]) -> str:
+    return "[" + ", ".join(str(i) for i in sorted(ids)) + "]"
+
+
+def _lists(record: SendRecord, email: ListEmailSummary) -> _ListCheck:
+    """Compare the recorded lists with those Pardot gave; a field it did not give is unchecked,
+    never "the same" (nor "none")."""
+    differ: list[str] = []
+    unchecked: list[str] = []
+    for payload_key, attr, label, wire in _LIST_FIELDS:
+        applied = _applied_ids(record.payload.get(payload_key), optional=payload_key != "list_ids")
+        seen: frozenset[int] | None = getattr(email, attr)
+        if applied is None or seen is None:
+            unchecked.append(wire)
+        elif seen != applied:
+            differ.append(f"{label} {_show(seen)} in Pardot, not {_show(applied)} as applied")
+    return _ListCheck(tuple(differ), tuple(unchecked))
+
+
+def _other_lists(record: SendRecord, email: ListEmailSummary, differ: tuple[str, ...]) -> Drift:
+    """A list email whose recipient or suppression lists are not the ones applied: before it
+    goes out it will reach other people than the files say; after, it did."""
+    key, email_id = record.key, record.email_id
+    what = "; ".join(differ)
+    subject = record.payload.get("subject")
+    if isinstance(subject, str) and email.subject is not None and email.subject != subject:
+        what += f"; subject {email.subject!r} in Pardot, not {subject!r} as applied"
+    if not email.is_sent:
+        return Drift(
+            key,
+            email_id,
+            "lists",
+            f"EDITED IN PARDOT: list email {email_id} will go to other lists than applied: {what}",
+            f"correct the lists in Pardot's UI, or delete it there and `orchestrator state forget {key}` to "
+            "schedule what the files say",
+        )
+    went = record.scheduled_time or record.created_at
+    when = f" at {utc_iso(email.sent_at)}" if email.sent_at is not None else ""
+    return Drift(
+        key,
+        email_id,
+        "lists",
+        f"SENT TO OTHER LISTS: list email {email_id} went out{when} to other lists than applied: {what}",
+        "check in Pardot's UI who received it (a sent email cannot be called back); this finding stays "
+        "while the send is within policy.missed_lookback, or until "
+        f"`orchestrator state archive --before {utc_iso(went + timedelta(seconds=1))}` archives it "
+        "with every send that went out before it",
+    )
 
 
 def with_findings(plan: Plan, scope: Scope, drifts: Iterable[Drift], *, pages: int) -> Plan:
@@ -286,11 +384,29 @@ def with_findings(plan: Plan, scope: Scope, drifts: Iterable[Drift], *, pages: i
     for key, drift in sorted(findings.items()):
         if key not in shown and drift.attention:
             changes.append(_change_of(records[key], drift))
-    notes = tuple(f"{d.key}: {d.detail}" for d in findings.values() if not d.attention)
+    quiet = [d for d in findings.values() if not d.attention]
+    notes = tuple(f"{d.key}: {d.detail}" for d in quiet if d.what != "lists-unchecked")
+    notes += _unchecked_notes([d for d in quiet if d.what == "lists-unchecked"])
     report = Refresh(
         checked=len(scope.records), pages=pages, since=scope.since, not_checked=len(scope.skipped), notes=notes
     )
     return dataclasses.replace(plan, changes=tuple(changes), refresh=report)
+
+
+#: CHOICE: up to this many "lists not checked" notes are shown one per send; more become one note.
+UNCHECKED_NOTES = 3
+
+
+def _unchecked_notes(drifts: list[Drift]) -> tuple[str, ...]:
+    """The sends whose lists Pardot did not give: one note each, or one for all when many (an
+    answer without the fields would otherwise print a note per recorded send)."""
+    if len(drifts) <= UNCHECKED_NOTES:
+        return tuple(f"{d.key}: {d.detail}" for d in drifts)
+    named = ", ".join(d.key for d in drifts[:UNCHECKED_NOTES])
+    return (
+        f"the lists of {len(drifts)} list emails were not checked (Pardot's answers did not give "
+        f"recipientLists or suppressionLists): {named} and {len(drifts) - UNCHECKED_NOTES} more",
+    )
 
 
 def _change_of(record: SendRecord, drift: Drift) -> Change:

@@ -81,6 +81,18 @@ def move(project: Path, email_id: int, to: str, now: str) -> None:
     assert moved
 
 
+def relist(project: Path, email_id: int, lists: list[int], suppression: list[int], now: str) -> None:
+    """Give a scheduled email other lists, as an operator can in Pardot's UI."""
+    from orchestrator.sandbox.objects import relist_list_email  # the sandbox's stand-in for the UI
+
+    app = sandbox_app(load_config(project).environment("sandbox"), project)
+    try:
+        changed = relist_list_email(app.store, email_id, lists, suppression, _instant(now))
+    finally:
+        app.close()
+    assert changed
+
+
 def test_nothing_changed_in_pardot_reads_one_page_and_needs_no_one(project: Path) -> None:
     code, plan = plan_json(project, "--now", AFTER)
     assert code == 0 and plan["summary"]["no-op"] == 5 and plan["attention"] == []
@@ -193,3 +205,45 @@ def test_a_refresh_that_cannot_read_pardot_fails_the_plan(project: Path) -> None
     code, out, err = run(project, "plan", "--refresh", "--now", AFTER, "--detailed-exitcode")
     assert code == 1 and "unchanged" not in out, out + err  # never "found nothing" when it read nothing
     assert "plan --refresh could not read Pardot's list emails" in err and "Traceback" not in err, err
+
+
+def test_a_scheduled_email_given_other_lists_in_pardot_needs_a_human(project: Path) -> None:
+    weekly = email_id_of(project, WEEKLY)  # applied to lists [newsletter 2001], suppressing [competitors 2003]
+    relist(project, weekly, [2001, 2002], [], AFTER)
+    code, out, _ = run(project, "plan", "--now", AFTER, "--detailed-exitcode")
+    assert code == 0 and "Plan: 5 unchanged." in out  # without a refresh the plan cannot know
+    code, plan = plan_json(project, "--now", AFTER)
+    assert code == 3 and plan["attention"] == [WEEKLY], plan["attention"]
+    change = next(c for c in plan["changes"] if c["key"] == WEEKLY)
+    assert change["action"] == "drifted"
+    assert change["reason"] == (
+        f"EDITED IN PARDOT: list email {weekly} will go to other lists than applied: recipient lists [2001, 2002] "
+        "in Pardot, not [2001] as applied; suppression lists [] in Pardot, not [2003] as applied; correct the lists "
+        f"in Pardot's UI, or delete it there and `orchestrator state forget {WEEKLY}` to schedule what the files say"
+    )
+    assert plan["refresh"]["notes"] == []  # the two other list emails: their lists were read and match
+    # Put back as applied (the order Pardot gives them in does not matter): nothing left to report.
+    relist(project, weekly, [2001], [2003], AFTER)
+    code, plan = plan_json(project, "--now", AFTER)
+    assert code == 0 and plan["attention"] == [] and plan["refresh"]["notes"] == []
+
+
+def test_an_email_that_went_out_to_other_lists_names_the_archive_that_ends_the_finding(project: Path) -> None:
+    weekly = email_id_of(project, WEEKLY)
+    relist(project, weekly, [2002], [2003], AFTER)  # changed in the UI before it went out; noticed after
+    later = "2026-12-07T09:00:00Z"
+    code, plan = plan_json(project, "--now", later)
+    assert code == 3 and plan["attention"] == [WEEKLY]
+    reason = next(c["reason"] for c in plan["changes"] if c["key"] == WEEKLY)
+    assert reason.startswith(
+        f"SENT TO OTHER LISTS: list email {weekly} went out at 2026-12-07T08:00:00Z to other lists than applied: "
+        "recipient lists [2002] in Pardot, not [2001] as applied; check in Pardot's UI who received it"
+    )
+    step = "`orchestrator state archive --before 2026-12-07T08:00:01Z`"
+    assert step in reason
+    code, out, err = run(project, "state", "archive", "--before", "2026-12-07T08:00:01Z", "--now", later)
+    assert code == 0, out + err
+    code, plan = plan_json(project, "--now", later)
+    assert code != 3 and plan["attention"] == [], plan["attention"]  # 2: the files' later sends are pending
+    actions = {c["key"]: c["action"] for c in plan["changes"]}
+    assert actions[WEEKLY] == "no-op" and plan["refresh"]["checked"] == 2  # archived: history, not refreshed

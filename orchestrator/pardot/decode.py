@@ -55,6 +55,7 @@ __all__ = [
     "decode_template_v5",
     "decode_user",
     "embedded_failure",
+    "list_ids_of",
     "v5_as_classic",
     "v5_values",
 ]
@@ -369,10 +370,35 @@ def decode_list_emails_v5(value: Any) -> tuple[list[ListEmailSummary], str | Non
                 is_deleted=as_bool(row.get("isDeleted"), "listEmail.isDeleted"),
                 subject=_text(row["subject"]) if row.get("subject") is not None else None,
                 sent_at=_aware(row.get("sentAt"), "listEmail.sentAt"),
+                recipient_list_ids=list_ids_of(row.get("recipientLists")),
+                suppression_list_ids=list_ids_of(row.get("suppressionLists")),
             )
         )
     token = data.get("nextPageToken")
     return emails, (str(token) if token not in (None, "") else None)
+
+
+def list_ids_of(value: Any) -> frozenset[int] | None:
+    """The list ids of a v5 list email's read-only ``recipientLists`` / ``suppressionLists``.
+
+    The list-email page types them "Recipient Lists[]" / "Suppression Lists[]" ("an array of the
+    lists used for this list email") without showing an element, so both plausible shapes are
+    read: integer ids, or objects with an integer ``id`` (docs/wire-format.md, "Refresh":
+    UNCONFIRMED). None (absent, null, or any other shape) means the lists were not given, so the
+    refresh says "not checked" instead of failing or guessing "no lists".
+    """
+    if not isinstance(value, list):
+        return None
+    ids: set[int] = set()
+    for item in value:
+        raw = item.get("id") if isinstance(item, Mapping) else item
+        if isinstance(raw, bool) or not isinstance(raw, int | str):
+            return None
+        try:
+            ids.add(as_int(raw, "listEmail.recipientLists.id"))
+        except ApiProtocolError:
+            return None
+    return frozenset(ids)
 
 
 def decode_email_v5(value: Any, *, one_to_one: bool) -> Email:

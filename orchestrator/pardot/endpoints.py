@@ -255,24 +255,33 @@ def list_emails_v5_query(*, page_token: str | None = None, limit: int = 200) -> 
 
 
 #: What a refresh reads of each list email (``plan --refresh``): the reconcile fields, plus the
-#: readable ``subject`` and ``sentAt`` (list-email-v5 page; ``scheduledTime`` is write-only).
-LIST_EMAIL_V5_REFRESH_FIELDS = "id,name,campaignId,subject,createdAt,sentAt,isSent,isDeleted"
+#: readable ``subject``, ``sentAt``, ``recipientLists`` and ``suppressionLists`` (list-email-v5
+#: page, read-only fields; ``scheduledTime``, ``recipientListIds`` and ``suppressionListIds``
+#: are write-only).
+LIST_EMAIL_V5_REFRESH_FIELDS = (
+    "id,name,campaignId,subject,createdAt,sentAt,isSent,isDeleted,recipientLists,suppressionLists"
+)
+#: The refresh fields without the lists: asked for when Pardot refused the lists' fields (their
+#: element shape is UNCONFIRMED, docs/wire-format.md "Refresh"), so a refresh can still run.
+LIST_EMAIL_V5_REFRESH_FIELDS_NO_LISTS = "id,name,campaignId,subject,createdAt,sentAt,isSent,isDeleted"
 
 
 def list_emails_v5_since(
-    created_since: str | None, *, page_token: str | None = None, limit: int = 200
+    created_since: str | None, *, page_token: str | None = None, limit: int = 200, lists: bool = True
 ) -> Call:
     """GET one page of the v5 list emails created at or after ``created_since`` (ISO 8601 with an
     offset), oldest id first, the recycle bin included: the refresh's query.
 
     ``createdAtAfterOrEqualTo`` is one of the list-email query's documented time filters
-    (docs/wire-format.md, "Refresh"); a page token travels with ``fields`` only.
+    (docs/wire-format.md, "Refresh"); a page token travels with ``fields`` only. ``lists=False``
+    leaves ``recipientLists`` and ``suppressionLists`` out of ``fields``.
     """
+    fields = LIST_EMAIL_V5_REFRESH_FIELDS if lists else LIST_EMAIL_V5_REFRESH_FIELDS_NO_LISTS
     if page_token is not None:
-        params: tuple[tuple[str, str], ...] = (("fields", LIST_EMAIL_V5_REFRESH_FIELDS), ("nextPageToken", page_token))
+        params: tuple[tuple[str, str], ...] = (("fields", fields), ("nextPageToken", page_token))
     else:
         params = (
-            ("fields", LIST_EMAIL_V5_REFRESH_FIELDS),
+            ("fields", fields),
             ("orderBy", "id asc"),
             ("limit", str(limit)),
             ("deleted", "all"),

@@ -393,7 +393,10 @@ class ListEmailSummary:
     """One v5 list email as the reconcile query sees it (``/api/v5/objects/list-emails``).
 
     ``created_at`` is aware (v5 DateTimes carry an offset); ``is_sent`` / ``is_deleted`` are
-    False when Pardot gives null.
+    False when Pardot gives null. ``recipient_list_ids`` / ``suppression_list_ids`` are the ids
+    read from the read-only ``recipientLists`` / ``suppressionLists`` (asked for by the refresh
+    query only); None when the answer did not give them (absent, null, or a shape the client
+    cannot read), which means "not checked", never "none".
     """
 
     id: int
@@ -404,6 +407,8 @@ class ListEmailSummary:
     is_deleted: bool
     subject: str | None = None  # asked for by the refresh query only
     sent_at: datetime | None = None  # aware; None while unsent (or not asked for)
+    recipient_list_ids: frozenset[int] | None = None
+    suppression_list_ids: frozenset[int] | None = None
 
 
 @dataclass(frozen=True)

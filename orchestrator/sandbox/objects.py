@@ -28,6 +28,12 @@ version5overview describes (pardot/api-docs, ``kb/api-version-5/version5overview
 leaves it out unless ``deleted`` is ``true`` (only the recycle bin) or ``all``, with
 ``isDeleted: true``; a read answers 404 with ``Pardot-Warning: 201;Record In Recycle Bin``
 unless ``deleted=true``.
+
+A list email's read-only ``recipientLists`` / ``suppressionLists`` are answered as objects
+``{"id": N}`` (the page does not show an element: docs/wire-format.md "Refresh"), never the
+write-only ``recipientListIds`` / ``suppressionListIds``. :func:`reschedule_list_email` and
+:func:`relist_list_email` change a waiting email's time or lists as an operator in Pardot's UI
+can, for the ``plan --refresh`` tests.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from __future__ import annotations
 import base64
 import json
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -126,8 +132,10 @@ def read_prospects(store: Store, *, raw_id: str | None = None, email: str | None
 
 # --- v5 list emails ------------------------------------------------------------------------
 
-#: The readable fields the list-email page documents that the sandbox answers. ``scheduledTime``
-#: is not among them: the page marks it write-only (create only), so a query never returns it.
+#: The readable fields the list-email page documents that the sandbox answers. ``scheduledTime``,
+#: ``recipientListIds`` and ``suppressionListIds`` are not among them: the page marks them
+#: write-only (create only), so a query never returns them. The lists are readable as
+#: ``recipientLists`` / ``suppressionLists`` ("Recipient Lists[]", read-only fields).
 _V5_FIELDS = (
     "id",
     "name",
@@ -138,6 +146,8 @@ _V5_FIELDS = (
     "sentAt",
     "isSent",
     "isDeleted",
+    "recipientLists",
+    "suppressionLists",
 )
 #: The list-email query's documented time filters (inclusive: "after or equal to"), by the field
 #: each compares (list-email-v5 page, Query; docs/wire-format.md cites it).
@@ -188,7 +198,16 @@ def _v5_full(row: sqlite3.Row, now: datetime) -> dict[str, Any]:
         "isDeleted": row["deleted_at"] is not None,
         "textMessage": row["text"],
         "htmlMessage": row["html"],
+        "recipientLists": _v5_lists(row["list_ids"]),
+        "suppressionLists": _v5_lists(row["suppression_list_ids"]),
     }
+
+
+def _v5_lists(stored: str) -> list[dict[str, Any]]:
+    """``recipientLists`` / ``suppressionLists``: the page types them "Recipient Lists[]" without
+    showing an element; **CHOICE** (UNCONFIRMED, docs/wire-format.md "Refresh"): objects with
+    the list's ``id``, in the order they were given (the client also reads bare ids)."""
+    return [{"id": int(list_id)} for list_id in json.loads(stored)]
 
 
 def _v5_email(row: sqlite3.Row, fields: tuple[str, ...], now: datetime) -> dict[str, Any]:
@@ -335,6 +354,43 @@ def reschedule_list_email(store: Store, email_id: int, moment: datetime, now: da
         conn.execute(
             "UPDATE emails SET scheduled_time = ?, updated_at = ? WHERE id = ?",
             (moment.astimezone(UTC).isoformat(), format_wire(now), email_id),
+        )
+    return True
+
+
+def relist_list_email(
+    store: Store, email_id: int, list_ids: Sequence[int], suppression_ids: Sequence[int], now: datetime
+) -> bool:
+    """Give a list email that has not gone out other recipient and suppression lists, as an
+    operator can in Pardot's UI; its recipients follow (the sandbox resolves them at creation).
+
+    What a refresh must notice (``plan --refresh``). False when there is no such list email, or
+    it is deleted or sent already; an unknown list is refused with error 55, as a send is.
+    """
+    from orchestrator.sandbox.sends import list_recipients  # sends knows who a list send reaches
+
+    if not list_ids:
+        raise refuse(13, "list_ids[]")
+    with store.transaction() as conn:
+        for list_id in (*list_ids, *suppression_ids):
+            if conn.execute("SELECT 1 FROM lists WHERE id = ?", (list_id,)).fetchone() is None:
+                raise refuse(55, str(list_id))
+        row = conn.execute(
+            "SELECT scheduled_time, operational FROM emails WHERE id = ? AND kind = 'list' AND deleted_at IS NULL",
+            (email_id,),
+        ).fetchone()
+        if row is None or row["scheduled_time"] is None or datetime.fromisoformat(row["scheduled_time"]) <= now:
+            return False
+        conn.execute(
+            "UPDATE emails SET list_ids = ?, suppression_list_ids = ?, updated_at = ? WHERE id = ?",
+            (json.dumps(list(list_ids)), json.dumps(list(suppression_ids)), format_wire(now), email_id),
+        )
+        conn.execute("DELETE FROM email_recipients WHERE email_id = ?", (email_id,))
+        select = list_recipients(list_ids, suppression_ids, bool(row["operational"]))
+        conn.execute(
+            f"INSERT INTO email_recipients (email_id, prospect_id) SELECT ?, prospect_id FROM ({select})"  # noqa: S608
+            " ORDER BY prospect_id",
+            (email_id, *list_ids, *suppression_ids),
         )
     return True
 

@@ -15,11 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
-from orchestrator.errors import ApiProtocolError
+from orchestrator.errors import ApiError, ApiProtocolError
 from orchestrator.pardot.client import PardotClient
 from orchestrator.pardot.models import ListEmailSend
 from orchestrator.pardot.settings import ApiSettings, StaticTokenAuth
 from orchestrator.sandbox import SANDBOX_BASE_URL, SANDBOX_BUSINESS_UNIT, SANDBOX_TOKEN, SandboxApp, inprocess_transport
+from orchestrator.sandbox.inspection import recipient_ids
 from orchestrator.sandbox.sends import delete_email
 
 START = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -92,6 +93,49 @@ def test_scheduled_time_is_write_only_and_subject_and_sent_at_are_readable(demo:
     assert later == {"id": later_id, "sentAt": (START + timedelta(days=2)).isoformat(), "isSent": True}
 
 
+def test_the_lists_are_readable_and_their_ids_stay_write_only(demo: SandboxApp, clock: Clock) -> None:
+    from orchestrator.sandbox.objects import relist_list_email  # an operator editing it in Pardot's UI
+    from orchestrator.sandbox.wire import SandboxRefusal
+
+    send = ListEmailSend(
+        campaign_id=1001, list_ids=(2001, 2002), suppression_list_ids=(2003,), email_template_id=4001,
+        name="lists", subject="Hello", scheduled_time=START + timedelta(days=2),
+    )  # fmt: skip
+    with _client(demo) as client:
+        email_id = client.send_list_email(send).id
+        now_id = _send(client, "now-1")
+    for write_only in ("recipientListIds", "suppressionListIds"):
+        assert _get(demo, fields=f"id,{write_only}").json()["code"] == 57
+    fields = "id,recipientLists,suppressionLists"
+    values = _get(demo, fields=fields).json()["values"]
+    assert values == [
+        {"id": email_id, "recipientLists": [{"id": 2001}, {"id": 2002}], "suppressionLists": [{"id": 2003}]},
+        {"id": now_id, "recipientLists": [{"id": 2001}], "suppressionLists": []},
+    ]
+    assert relist_list_email(demo.store, email_id, [2002], [], clock.now)
+    with httpx.Client(transport=inprocess_transport(demo), base_url=SANDBOX_BASE_URL, headers=AUTH) as http:
+        read = http.get(f"{QUERY}/{email_id}", params={"fields": fields}).json()
+    assert read == {"id": email_id, "recipientLists": [{"id": 2002}], "suppressionLists": []}
+    # Who it will reach follows the lists, as in Pardot.
+    assert recipient_ids(demo.store, email_id) == recipient_ids(demo.store, _relisted_twin(demo, clock))
+    with _client(demo) as client:
+        seen, _ = client.query_list_emails_v5_since(START)
+    assert (seen[0].recipient_list_ids, seen[0].suppression_list_ids) == (frozenset({2002}), frozenset())
+    assert not relist_list_email(demo.store, now_id, [2002], [], clock.now)  # gone out: too late to change
+    with pytest.raises(SandboxRefusal):
+        relist_list_email(demo.store, email_id, [999999], [], clock.now)  # unknown list: error 55
+
+
+def _relisted_twin(app: SandboxApp, clock: Clock) -> int:
+    """A new scheduled email sent to [2002] alone: whom the relisted one must now reach."""
+    twin = ListEmailSend(
+        campaign_id=1001, list_ids=(2002,), email_template_id=4001, name="twin", subject="Hello",
+        scheduled_time=START + timedelta(days=2),
+    )  # fmt: skip
+    with _client(app) as client:
+        return client.send_list_email(twin).id
+
+
 def test_the_three_time_filters_are_inclusive(demo: SandboxApp, clock: Clock) -> None:
     from orchestrator.sandbox.objects import reschedule_list_email  # an operator moving it in Pardot's UI
 
@@ -156,6 +200,42 @@ def test_the_client_follows_a_next_page_url_only_to_its_own_query() -> None:
         with pytest.raises(ApiProtocolError, match="next page elsewhere"):
             client.query_list_emails_v5_since(None, page_token=token)
     assert asked == [None, "T2"]  # elsewhere.example was never asked
+
+
+def test_a_query_that_refuses_the_list_fields_is_asked_again_without_them() -> None:
+    """The lists' element shape is UNCONFIRMED: if Pardot refused the fields, a refresh still runs
+    and says the lists were not checked, instead of failing every plan --refresh."""
+    asked: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        fields = request.url.params["fields"]
+        asked.append(fields)
+        if "recipientLists" in fields:
+            return httpx.Response(400, json={"code": 57, "message": "Invalid fields: recipientLists, suppressionLists"})
+        token = request.url.params.get("nextPageToken")
+        row = {"id": 2 if token else 1, "name": "n", "isSent": False, "isDeleted": False}
+        return httpx.Response(200, json={"values": [row], "nextPageToken": None if token else "T2"})
+
+    settings = ApiSettings(SANDBOX_BASE_URL, SANDBOX_BUSINESS_UNIT, StaticTokenAuth(SANDBOX_TOKEN), allow_insecure=True)
+    with PardotClient(settings, transport=httpx.MockTransport(handler)) as client:
+        first, token = client.query_list_emails_v5_since(START)
+        second, token = client.query_list_emails_v5_since(None, page_token=token)
+    assert [e.id for e in first + second] == [1, 2] and token is None
+    assert all(e.recipient_list_ids is None and e.suppression_list_ids is None for e in first + second)
+    assert ["recipientLists" in f for f in asked] == [True, False, False]  # asked once; the next page without
+
+
+def test_another_refusal_of_the_refresh_query_is_not_retried() -> None:
+    asked: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.params["fields"])
+        return httpx.Response(400, json={"code": 58, "message": "Invalid date time value for createdAtAfterOrEqualTo"})
+
+    settings = ApiSettings(SANDBOX_BASE_URL, SANDBOX_BUSINESS_UNIT, StaticTokenAuth(SANDBOX_TOKEN), allow_insecure=True)
+    with PardotClient(settings, transport=httpx.MockTransport(handler)) as client, pytest.raises(ApiError):
+        client.query_list_emails_v5_since(START)
+    assert len(asked) == 1
 
 
 def test_a_scheduled_email_deleted_before_its_time_never_goes_out(demo: SandboxApp, clock: Clock) -> None:
