@@ -174,7 +174,8 @@ def import_templates(
                 app.err_console.print(f"  {problem.hint}", markup=False)
         raise ConfigError(
             f"{len(outcome.refused)} of {len(ids)} template(s) not imported (see above)",
-            hint="nothing was written for them; the others are imported",
+            hint="nothing was written or recorded for them"
+            + ("; the others are imported" if outcome.imported or outcome.lines else ""),
         )
 
 
@@ -676,8 +677,8 @@ def _notes(imported: ImportedTemplate, remote: RemoteTemplate, problems: Sequenc
         notes.append(f"validate reports: {problem}")
     if problems:
         notes.append(
-            "validate and plan refuse the project until the file is fixed: add the link to the file, and the "
-            "next apply updates the template in Pardot."
+            "validate and plan refuse the project until the file is fixed: fix it in the file (for a missing "
+            "link, add one), and the next apply updates the template in Pardot."
         )
     return notes
 

@@ -201,7 +201,7 @@ def test_a_template_without_an_unsubscribe_link_is_written_as_pardot_holds_it_an
     code, out, err = run(project, "import", "templates", str(bare), "--now", NOW)
     assert code == 0, out + err
     assert "validate reports: templates/bare.yaml" in out and "unsubscribe" in out
-    assert "add the link to the file" in out
+    assert "for a missing link, add one" in out
     assert (project / "templates" / "bare.txt.j2").read_text(encoding="utf-8") == "No link here.\n"
     code, out, err = run(project, "validate")
     assert code == 1
