@@ -37,12 +37,17 @@ def import_group() -> None:
     "--list",
     "lists",
     multiple=True,
-    required=True,
     metavar="REF",
-    help="A list the email went to (name from ids.lists, or id); repeat for several. Pardot's email "
-    "read does not return them.",
+    help="A list the email went to (name from ids.lists, or id); repeat for several. Needed on v3/v4, whose "
+    "email read does not return them; on v5 the lists Pardot's read gives are taken when this is not given.",
 )
-@click.option("--suppression-list", "suppression", multiple=True, metavar="REF", help="A suppression list; repeatable.")
+@click.option(
+    "--suppression-list",
+    "suppression",
+    multiple=True,
+    metavar="REF",
+    help="A suppression list; repeatable (on v5 without --list: Pardot's are taken unless this is given).",
+)
 @click.option("--sender-user", metavar="REF", help="Sender: a Pardot user (name from ids.users, or id).")
 @click.option("--sender-email", metavar="EMAIL", help="Sender: an address (with --sender-name).")
 @click.option("--sender-name", metavar="NAME", help="Sender: the display name (with --sender-email).")
@@ -87,11 +92,12 @@ def import_email(
             hint=f"`orchestrator state show {email.name}` shows it: it is managed already, nothing to import",
         )
     at = _time_of(email, app.timezone())
+    recipients, suppressions = _lists(client, env, email_id, lists, suppression)
     adopted = importing.Adopted(
         name=file_name or importing.campaign_name(email.name, email.id),
         campaign=_ref(env.ids.get("campaigns", {}), email.campaign_id, "campaign", email_id),
-        lists=[_list_ref(env, ref) for ref in lists],
-        suppression_lists=[_list_ref(env, ref) for ref in suppression],
+        lists=recipients,
+        suppression_lists=suppressions,
         sender=sender,
         subject=email.subject,
         text=email.text or "",
@@ -203,6 +209,42 @@ def _sender(user: str | None, email: str | None, name: str | None) -> dict[str, 
     raise click.UsageError(
         "give the sender: --sender-user REF, or --sender-email EMAIL with --sender-name NAME "
         "(Pardot's email read does not return it)"
+    )
+
+
+def _lists(
+    client: PardotClient, env: Environment, email_id: int, lists: Sequence[str], suppression: Sequence[str]
+) -> tuple[list[str | int], list[str | int]]:
+    """The recipient and suppression lists for the file: ``--list`` (and ``--suppression-list``)
+    when given; else, on v5, what the email's read-only ``recipientLists`` / ``suppressionLists``
+    give (``--suppression-list`` still wins for the suppression lists)."""
+    from orchestrator.templates_apply import api_version_of
+
+    given_suppression = [_list_ref(env, ref) for ref in suppression]
+    if lists:
+        return [_list_ref(env, ref) for ref in lists], given_suppression
+    version = api_version_of(env)
+    if version < 5:
+        raise click.UsageError(
+            f"give the lists: --list REF, repeated (Pardot's v{version} email read does not return them)"
+        )
+    try:
+        read = client.read_list_email_lists_v5(email_id)
+        recipients, suppressions, why = read.recipients, read.suppressions, "did not give"
+    except ApiError as exc:
+        recipients, suppressions, why = None, None, f"was refused ({exc.message}) for"
+    if not recipients:
+        raise click.UsageError(
+            f"give the lists: --list REF, repeated (Pardot's v5 read of email {email_id} {why} its recipientLists)"
+        )
+    if suppressions is None and not suppression:
+        raise click.UsageError(
+            f"Pardot's v5 read of email {email_id} gave its recipientLists but not its suppressionLists: "
+            "give --list REF and --suppression-list REF (repeated), as the email went out"
+        )
+    return (
+        [_list_ref(env, str(list_id)) for list_id in recipients],
+        given_suppression or [_list_ref(env, str(list_id)) for list_id in suppressions or ()],
     )
 
 
