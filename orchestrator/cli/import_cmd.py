@@ -12,6 +12,7 @@ import click
 
 from orchestrator.cli.common import App, now_option, pass_app
 from orchestrator.errors import ApiError, ApiNotFound, ConfigError, OrchestratorError, StateError
+from orchestrator.textsafe import escape_control
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -163,8 +164,9 @@ def import_templates(
     ids = list(dict.fromkeys(template_ids)) if template_ids else _all_template_ids(client)
     sender = {"name": sender_name, "email": sender_email} if sender_name and sender_email else None
     outcome = _import_templates(app, client, ids, sender, now=now, skip_owned=everything)
+    # Lines quote what Pardot holds (names, validate's findings): control characters are shown as escapes.
     for line in outcome.lines:
-        app.console.print(line, markup=False)
+        app.console.print(escape_control(line), markup=False)
     if outcome.imported:
         app.console.print(
             "No ids: block to paste: the state holds the ids of owned templates, and a campaign names one "
@@ -172,12 +174,13 @@ def import_templates(
             markup=False,
         )
     elif not outcome.refused:
-        app.console.print("Nothing to import: every template is owned already.", markup=False)
+        nothing = "every template is owned already" if ids else "Pardot holds no email templates"
+        app.console.print(f"Nothing to import: {nothing}.", markup=False)
     if outcome.refused:
         for problem in outcome.refused:
-            app.err_console.print(f"Error: {problem.message}", markup=False)
+            app.err_console.print(f"Error: {escape_control(problem.message, keep_newlines=True)}", markup=False)
             if problem.hint:
-                app.err_console.print(f"  {problem.hint}", markup=False)
+                app.err_console.print(f"  {escape_control(problem.hint)}", markup=False)
         raise ConfigError(
             f"{len(outcome.refused)} of {len(ids)} template(s) not imported (see above)",
             hint="nothing was written or recorded for them"
