@@ -246,3 +246,15 @@ def test_the_state_journal_names_the_template(tmp_path: Path) -> None:
     braces = _make(project, BRACES)
     assert run(project, "import", "templates", str(braces), "--now", NOW)[0] == 0
     assert _journal_keys(project) == ["template:braces"]
+
+
+def test_a_template_the_environment_names_keeps_that_name(tmp_path: Path) -> None:
+    """A campaign may already name the template through ``ids.templates``: the file takes that name."""
+    project = _project(tmp_path)
+    config = project / "orchestrator.yaml"
+    config.write_text(config.read_text(encoding="utf-8").replace("welcome: 4001", "hello: 4001"), encoding="utf-8")
+    code, out, err = run(project, "import", "templates", "4001", *SENDER_OPTIONS, "--now", NOW)
+    assert code == 0, out + err
+    assert "templates/hello.yaml: written from template 4001" in out
+    assert "Pardot names it 'welcome': the next apply that updates it renames it to 'hello'" in out
+    assert yaml.safe_load((project / "templates" / "hello.yaml").read_text(encoding="utf-8"))["name"] == "hello"
