@@ -553,14 +553,15 @@ TEMPLATES_FOLDER = "templates"
 
 
 def _templates_folder(folder: Path, root: Path) -> None:
-    """Create ``templates/`` when missing; refuse one that is a link or leads out of the project."""
+    """Refuse a ``templates/`` that is a link or leads out of the project. A missing one is made
+    by the first template written: an empty folder would make every plan read the state's
+    template records, which a read-only role of an older state cannot."""
     if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
         raise ConfigError(
             f"{TEMPLATES_FOLDER} is not a real folder of the project: import writes only into a real templates/",
             hint="make templates/ a folder inside the project, then import again",
         )
-    folder.mkdir(exist_ok=True)
-    if not folder.resolve().is_relative_to(root.resolve()):
+    if folder.exists() and not folder.resolve().is_relative_to(root.resolve()):
         raise ConfigError(f"{TEMPLATES_FOLDER} resolves outside the project folder", hint="make it a real folder")
 
 
@@ -650,7 +651,9 @@ def _write_and_record(
     for name in files:
         _refuse_existing_template(folder / name, config.root, imported)
     written: list[Path] = []
+    made_folder = not folder.exists()
     try:
+        folder.mkdir(exist_ok=True)
         for name, text in files.items():
             _write_new(folder / name, text, config.root)
             written.append(folder / name)
@@ -666,6 +669,8 @@ def _write_and_record(
     except BaseException:
         for created in written:
             created.unlink(missing_ok=True)
+        if made_folder:
+            folder.rmdir()
         raise
     return record, _notes(imported, remote, problems)
 

@@ -214,7 +214,7 @@ def test_a_sender_pardot_does_not_give_as_an_address_needs_the_command_line(tmp_
     assert code == 1
     assert "template 4001 ('welcome'): Pardot does not give its sender as a name and an address" in err
     assert "--sender-name NAME --sender-email EMAIL" in err
-    assert not (project / "templates" / "welcome.yaml").exists()
+    assert not (project / "templates").exists()
 
 
 def test_refusals_before_anything_is_read(tmp_path: Path) -> None:
@@ -232,7 +232,7 @@ def test_a_template_pardot_does_not_hold_is_named(tmp_path: Path) -> None:
     code, _, err = run(project, "import", "templates", "999999", "--now", NOW)
     assert code == 1
     assert "Pardot has no email template 999999" in err
-    assert not list((project / "templates").glob("*"))
+    assert not (project / "templates").exists()  # not even an empty folder, which would change every plan
 
 
 def _journal_keys(project: Path) -> list[str]:
@@ -258,3 +258,14 @@ def test_a_template_the_environment_names_keeps_that_name(tmp_path: Path) -> Non
     assert "templates/hello.yaml: written from template 4001" in out
     assert "Pardot names it 'welcome': the next apply that updates it renames it to 'hello'" in out
     assert yaml.safe_load((project / "templates" / "hello.yaml").read_text(encoding="utf-8"))["name"] == "hello"
+
+
+def test_a_file_that_would_not_load_is_removed_again_and_nothing_is_recorded(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    odd = [{"type": "general_user", "name": "Jane Doe", "address": "not-an-address"}]
+    template_id = _make(project, {**BRACES, "name": "odd", "senderOptions": odd})
+    code, out, err = run(project, "import", "templates", str(template_id), "--now", NOW)
+    assert code == 1, out + err
+    assert "templates/odd.yaml as written does not load" in err and "not a valid email address" in err
+    assert not (project / "templates").exists()
+    assert _journal_keys(project) == []
