@@ -1,4 +1,5 @@
-"""Adopting what a team already has in Pardot: the pure parts of ``orchestrator import email``.
+"""Adopting what a team already has in Pardot: the pure parts of ``orchestrator import email``
+and ``orchestrator import templates``.
 
 Pardot's content is data to us, not a template: text that Jinja would read as its own (``{{``,
 ``{%``, ``{#``, and a carriage return, which Jinja's lexer turns into ``\\n``) is written so that
@@ -22,7 +23,18 @@ import yaml
 
 from orchestrator.render import _HML_TAG as HML_TAG
 
-__all__ = ["Adopted", "campaign_files", "campaign_name", "campaign_yaml", "ids_block", "protect", "schedule_of"]
+__all__ = [
+    "Adopted",
+    "ImportedTemplate",
+    "campaign_files",
+    "campaign_name",
+    "campaign_yaml",
+    "ids_block",
+    "protect",
+    "schedule_of",
+    "template_files",
+    "template_name",
+]
 
 #: What Jinja would read as its own in template data: its three opening delimiters, and a
 #: carriage return (the lexer rewrites line endings to ``\n``); and a ``{`` right before a
@@ -173,3 +185,52 @@ def ids_block(campaigns: Mapping[str, int], lists: Mapping[str, int]) -> str:
     """The ``ids:`` lines to paste under the environment in orchestrator.yaml (names -> ids)."""
     body = {"ids": {k: dict(v) for k, v in (("campaigns", campaigns), ("lists", lists)) if v}}
     return yaml.dump(body, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False)
+
+
+def template_name(pardot_name: str, template_id: int) -> str:
+    """A template file name (lower-case letters, digits, dashes) for a Pardot template name:
+    ``Spring Newsletter`` -> ``spring-newsletter``; a name with nothing to keep -> ``template-<id>``."""
+    slug = re.sub(r"[^a-z0-9]+", "-", pardot_name.lower()).strip("-")[:80].strip("-")
+    return slug or f"template-{template_id}"
+
+
+@dataclass(frozen=True)
+class ImportedTemplate:
+    """What an imported Pardot email template becomes in ``templates/`` (content as Pardot holds it)."""
+
+    name: str
+    template_id: int
+    pardot_name: str
+    subject: str
+    text: str
+    html: str | None
+    sender: Mapping[str, str]
+    reply_to: str | None
+    flags: Mapping[str, bool]
+
+
+def template_files(template: ImportedTemplate) -> dict[str, str]:
+    """The files an import writes, by name in ``templates/``: ``NAME.yaml``, the text as
+    ``NAME.txt.j2`` and, for a template with HTML, ``NAME.html.j2``; subject, text and HTML
+    protected, so rendering them gives Pardot's bytes. The bodies live in their own files, where
+    they read as written (inline, one line with trailing spaces makes YAML quote the whole body)."""
+    text_file = f"{template.name}.txt.j2"
+    html_file = f"{template.name}.html.j2" if template.html is not None else None
+    data: dict[str, Any] = {"name": template.name, "subject": protect(template.subject)}
+    data["sender"] = dict(template.sender)
+    if template.reply_to is not None:
+        data["reply_to"] = template.reply_to
+    data["flags"] = dict(template.flags)
+    if html_file is not None:
+        data["html_file"] = html_file
+    data["text_file"] = text_file
+    head = (
+        f"# Imported from Pardot email template {template.template_id} by `orchestrator import templates`.\n"
+        "# Jinja-like text of the content is written as {{ '{{' }} and so on: it renders as Pardot holds it.\n"
+    )
+    body = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=10_000)
+    files = {f"{template.name}.yaml": head + body}
+    if html_file is not None and template.html is not None:
+        files[html_file] = protect(template.html)
+    files[text_file] = protect(template.text)
+    return files

@@ -224,8 +224,15 @@ def owned_templates(config: Config, env: Environment) -> tuple[list[OwnedTemplat
     return owned, problems + more
 
 
+def render_unchecked(config: Config, env: Environment, file: TemplateFile) -> OwnedTemplate | list[Diagnostic]:
+    """``file`` rendered for ``env`` without the unsubscribe policy: ``import templates``
+    records an imported template as Pardot holds it, link or not (``validate`` still reports it)."""
+    renderer = Renderer(templates_dir(config), cache_dir=template_cache_root(config.root))
+    return _render_one(file, env, renderer, config.root, policy=False)
+
+
 def _render_one(
-    file: TemplateFile, env: Environment, renderer: Renderer, root: Path
+    file: TemplateFile, env: Environment, renderer: Renderer, root: Path, *, policy: bool = True
 ) -> OwnedTemplate | list[Diagnostic]:
     data = file.data
     variables: Mapping[str, Any] = {
@@ -251,7 +258,8 @@ def _render_one(
     if problems:
         return problems
     allow_hml = env.policy.allow_hml_unsubscribe
-    for field, message in content_problems(parts["subject"], parts["text"], parts["html"], allow_hml=allow_hml):
+    checked = content_problems(parts["subject"], parts["text"], parts["html"], allow_hml=allow_hml) if policy else []
+    for field, message in checked:
         key = field if field in data else f"{field}_file"
         problems.append(file.doc.diagnostic((key if key in data else field,), message))
     if problems:

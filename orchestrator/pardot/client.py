@@ -54,7 +54,7 @@ from orchestrator.errors import (
     ApiTransientError,
     ConfigError,
 )
-from orchestrator.pardot import decode, endpoints, templates_v5
+from orchestrator.pardot import decode, endpoints, list_email_lists_v5, templates_v5
 from orchestrator.pardot.auth import TokenSource, Tracer, token_source_for
 from orchestrator.pardot.endpoints import Call
 from orchestrator.pardot.envelope import Envelope, as_list, parse_envelope
@@ -453,6 +453,13 @@ class PardotClient:
         with self._scrubbing(call):
             emails, _ = decode.decode_list_emails_v5({"values": [dict(envelope.data)]})
             return emails[0]
+
+    def read_list_email_lists_v5(self, email_id: int) -> list_email_lists_v5.EmailLists:
+        """The recipient and suppression lists of a v5 list email, as its read-only fields give
+        them (:mod:`.list_email_lists_v5`); ApiError when the read is refused."""
+        call = list_email_lists_v5.list_email_lists_read(email_id)
+        envelope = self._execute(call)
+        return list_email_lists_v5.decode_email_lists(envelope.data)
 
     def query_emails_v5_since(
         self, sent_since: datetime, *, page_token: str | None = None

@@ -275,3 +275,68 @@ def test_an_email_made_outside_the_tool_gets_a_campaign_name_and_ids(tmp_path: P
     adopted = payload(project, "spring-newsletter-march@now")
     assert adopted["name"] == "Spring Newsletter (March)!"
     assert adopted["subject"] == "Spring {{ news }}" and "{% no jinja here %}" in str(adopted["text_content"])
+
+
+def _on_version(project: Path, version: int) -> None:
+    config = yaml.safe_load((project / "orchestrator.yaml").read_text())
+    config["environments"]["sandbox"]["api"]["version"] = version
+    (project / "orchestrator.yaml").write_text(yaml.safe_dump(config))
+
+
+def _sandbox_gives_lists(project: Path, email: int) -> bool:
+    """Whether the sandbox's v5 list-email read answers ``recipientLists`` (asked as Pardot's
+    clients ask it): the sandbox learns the field in another change, so both cases are tested."""
+    import httpx
+
+    from orchestrator.config import load_config
+    from orchestrator.connect import sandbox_app
+    from orchestrator.sandbox import SANDBOX_BUSINESS_UNIT, SANDBOX_TOKEN, inprocess_transport
+
+    env = load_config(project).environment("sandbox")
+    headers = {"Authorization": f"Bearer {SANDBOX_TOKEN}", "Pardot-Business-Unit-Id": SANDBOX_BUSINESS_UNIT}
+    with httpx.Client(
+        transport=inprocess_transport(sandbox_app(env, project)), base_url="http://sandbox.local", headers=headers
+    ) as client:
+        answer = client.get(
+            f"/api/v5/objects/list-emails/{email}", params={"fields": "id,recipientLists,suppressionLists"}
+        )
+    return answer.status_code == 200 and isinstance(answer.json().get("recipientLists"), list)
+
+
+def test_without_list_a_v4_import_asks_for_the_lists(applied: Path, tmp_path: Path) -> None:
+    project = adopter(tmp_path / "adopter", applied)
+    code, out, err = run(project, "import", "email", str(email_id(applied, SPRING)), *SENDER, "--now", NOW)
+    assert code == 64, out + err
+    assert "give the lists: --list REF, repeated (Pardot's v4 email read does not return them)" in err
+    assert not (project / "campaigns" / "spring-sale.yaml").exists()
+
+
+def test_without_list_a_v5_import_takes_pardots_lists_when_the_read_gives_them(applied: Path, tmp_path: Path) -> None:
+    project = adopter(tmp_path / "adopter", applied)
+    _on_version(project, 5)
+    spring = email_id(applied, SPRING)
+    if not _sandbox_gives_lists(project, spring):
+        pytest.skip("the sandbox's v5 list-email read does not answer recipientLists yet")
+    code, out, err = run(project, "import", "email", str(spring), *SENDER, "--now", NOW)
+    assert code == 0, out + err
+    data = yaml.safe_load((project / "campaigns" / "spring-sale.yaml").read_text())
+    assert data["lists"] == ["newsletter", "customers"] and data["suppression_lists"] == ["competitors"]
+    code, out, err = run(project, "plan", "--detailed-exitcode", "--now", NOW)
+    assert code == 0, out + err
+
+
+def test_without_list_a_v5_import_asks_for_them_when_the_read_does_not_give_them(
+    applied: Path, tmp_path: Path
+) -> None:
+    project = adopter(tmp_path / "adopter", applied)
+    _on_version(project, 5)
+    spring = email_id(applied, SPRING)
+    if _sandbox_gives_lists(project, spring):
+        pytest.skip("the sandbox's v5 list-email read answers recipientLists")
+    code, out, err = run(project, "import", "email", str(spring), *SENDER, "--now", NOW)
+    assert code == 64, out + err
+    assert f"give the lists: --list REF, repeated (Pardot's v5 read of email {spring}" in err
+    assert "its recipientLists" in err
+    assert not (project / "campaigns" / "spring-sale.yaml").exists()
+    code, out, err = run(project, "import", "email", str(spring), *LISTS, *SENDER, "--now", NOW)
+    assert code == 0, out + err  # --list is the way through (and overrides Pardot's when it gives them)
