@@ -795,13 +795,18 @@ def _base_url(request: Request) -> str:
 _V5_MESSAGES = {181: "A required header is missing: Pardot-Business-Unit-Id header not found on request."}
 
 
-def _v5_fail(error: SandboxRefusal) -> Response:
-    """A v5 error answer: ``{"code": N, "message": ...}`` with a 4xx status (version5overview).
+#: The limits a v5 path answers with HTTP 429 (docs/wire-format.md, "Version 5"). 122, the daily
+#: limit: Airbyte's Pardot source treats a v5 429 saying "Daily API rate limit met" as the daily
+#: limit (airbytehq/airbyte source-pardot manifest.yaml @ 1c4ac610). 66, a sixth request in
+#: flight: a public log of a real account shows 429 on v5 (pardot-api.md §10, unattributed, so a
+#: **CHOICE**). The body still carries the code.
+_V5_TOO_MANY = frozenset({66, 122})
 
-    66 (a sixth request in flight) comes with HTTP 429, as a public log of a real account shows
-    on v5 (pardot-api.md §10: unattributed, so a **CHOICE**); the body still says 66.
-    """
-    status = 429 if error.code == 66 else error.http_status if error.http_status >= 400 else 400
+
+def _v5_fail(error: SandboxRefusal) -> Response:
+    """A v5 error answer: ``{"code": N, "message": ...}`` with a 4xx status (version5overview),
+    429 for the limits in :data:`_V5_TOO_MANY`."""
+    status = 429 if error.code in _V5_TOO_MANY else error.http_status if error.http_status >= 400 else 400
     message = _V5_MESSAGES.get(error.code, error.message)
     response = _json({"code": error.code, "message": message}, status)
     if error.warning is not None:
