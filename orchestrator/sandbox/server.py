@@ -52,7 +52,7 @@ class SandboxServer:
         # The serving thread, and every request thread it starts (they inherit its mask), never
         # take Ctrl-C or SIGTERM: the kernel hands a process signal to any thread that does not
         # block it, and one taken by a thread other than the main one leaves the main thread
-        # asleep in a lock's wait, so `sandbox serve` ignored Ctrl-C (seen in CI, under load).
+        # asleep in a lock's wait (CPython runs signal handlers on the main thread only).
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
         try:
             self._thread.start()

@@ -99,7 +99,12 @@ def test_emails_usage_errors(
 
 
 def test_serve_runs_until_interrupted(tmp_path: Path) -> None:
-    script = "from orchestrator.cli.sandbox import sandbox_group; sandbox_group()"
+    # Python keeps SIGINT ignored when it starts ignored, as for every command a non-interactive
+    # shell starts with `&` (a test run launched that way hung here): Ctrl-C is made Ctrl-C again.
+    script = (
+        "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "from orchestrator.cli.sandbox import sandbox_group; sandbox_group()"
+    )
     db = tmp_path / "served.db"
     proc = subprocess.Popen(
         [sys.executable, "-c", script, "serve", "--port", "0", "--db", str(db), "--fault-seed", "3"],
@@ -152,9 +157,10 @@ def _blocked_signals(native_id: int) -> set[int]:
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads a thread's signal mask from /proc (Linux)")
 def test_only_the_main_thread_takes_ctrl_c_while_the_sandbox_serves(tmp_path: Path) -> None:
-    """CI once hung in test_serve_runs_until_interrupted: the kernel gave SIGINT to the serving
-    thread, and the main thread slept on in its wait. The serving thread (and the request threads
-    it starts, which inherit its mask) block SIGINT and SIGTERM, so they always reach the main thread."""
+    """The kernel gives a process signal to any thread that does not block it; one given to the
+    serving thread would leave the main thread asleep in its wait (CPython runs handlers on the main
+    thread only). The serving thread (and the request threads it starts, which inherit its mask)
+    block SIGINT and SIGTERM, so they always reach the main thread."""
     app = SandboxApp(db_path=tmp_path / "s.db")
     with serve(app) as server:
         serving = next(t for t in threading.enumerate() if t.name == f"sandbox-{server.port}")

@@ -171,7 +171,7 @@ def test_inspection_lists_what_was_sent(client: httpx.Client) -> None:
         "list_ids": [2001], "suppression_list_ids": [2003], "recipients": email["recipients"],
         "tags": ["spring", "key:abc"], "subject": "Welcome, %%first_name%%", "operational": False,
         "scheduled_time": "2027-03-01T12:00:00+00:00", "created_at": "2026-11-27 10:00:00",
-        "deleted_at": None,
+        "deleted_at": None, "email_template_id": BY_TEMPLATE["email_template_id"],
     }
 
 
