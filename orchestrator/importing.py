@@ -8,7 +8,10 @@ merge tags (``{{Recipient.FirstName}}``) are left as written: the renderer alrea
 through as literal text (:class:`orchestrator.render.HmlPassthrough`), so they stay readable and
 keep working as Pardot content.
 
-Nothing here does I/O; :mod:`orchestrator.cli.import_cmd` reads Pardot and writes the state.
+The rules of what an imported file says live here too: its name, how it refers to campaigns,
+lists and senders, when its send went out, what an imported template becomes (and the notes on
+it). Nothing here does I/O: :mod:`orchestrator.adopting` reads Pardot, writes the files and
+records them in the state.
 """
 
 from __future__ import annotations
@@ -16,24 +19,37 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, tzinfo
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from orchestrator.errors import ConfigError, StateError
 from orchestrator.render import _HML_TAG as HML_TAG
+
+if TYPE_CHECKING:
+    from orchestrator.pardot.templates_v5 import RemoteTemplate
+    from orchestrator.state.models import TemplateRecord
 
 __all__ = [
     "Adopted",
     "ImportedTemplate",
+    "as_ref",
     "campaign_files",
     "campaign_name",
     "campaign_yaml",
     "ids_block",
+    "is_campaign_name",
+    "list_ref",
+    "named_ref",
     "protect",
     "schedule_of",
+    "send_time",
+    "sender_of",
     "template_files",
     "template_name",
+    "template_notes",
+    "template_of",
 ]
 
 #: What Jinja would read as its own in template data: its three opening delimiters, and a
@@ -46,6 +62,9 @@ _ESCAPES = {"{{": "{{ '{{' }}", "{%": "{{ '{%' }}", "{#": "{{ '{#' }}", "\r": "{
 
 #: The key the orchestrator gives a list send it scheduled: ``<name>@<UTC ISO time>``.
 _KEYED_NAME = re.compile(r"^(?P<name>[a-z0-9][a-z0-9-]*)@(?P<at>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ|now)$")
+
+#: A campaign name as the campaign schema takes it (at most 80 characters).
+_CAMPAIGN_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
 
 
 def _escape_data(chunk: str, *, before_tag: bool) -> str:
@@ -108,6 +127,53 @@ def schedule_of(email_name: str, scheduled_time: datetime | None, sent_at: datet
     if moment.tzinfo is None:
         return {"at": moment.strftime("%Y-%m-%dT%H:%M:%S")}
     return {"at": moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+def send_time(email_name: str, scheduled_time: datetime | None, zone: tzinfo) -> datetime | None:
+    """When the email went, or goes, out: the send key's time in its name, else Pardot's (a
+    naive one read in the project's time zone ``zone``, as the written file's schedule is)."""
+    schedule = schedule_of(email_name, scheduled_time, None)
+    if "at" not in schedule:
+        return None
+    moment = datetime.fromisoformat(str(schedule["at"]).replace("Z", "+00:00"))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
+
+
+def is_campaign_name(value: str) -> bool:
+    """Whether ``value`` is a campaign name the schema takes; ``import email --name`` also names
+    the file with it, so no path can slip in."""
+    return _CAMPAIGN_NAME.fullmatch(value) is not None and len(value) <= 80
+
+
+def as_ref(value: str) -> str | int:
+    """A reference as a campaign file writes it: an id stays a number, a name text."""
+    return int(value) if value.isdigit() else value
+
+
+def list_ref(named: Mapping[str, int], value: str) -> str | int:
+    """A list as the file names it: an id that ``named`` (the environment's ``ids.lists``) names
+    is written by name."""
+    ref = as_ref(value)
+    if isinstance(ref, int):
+        return next((name for name, list_id in named.items() if list_id == ref), ref)
+    return ref
+
+
+def named_ref(names: Mapping[str, int], object_id: int | None, what: str, email_id: int) -> str | int:
+    """How the file names ``object_id``: its name in this environment's ids (``names``), else the id."""
+    if object_id is None:
+        raise ConfigError(f"email {email_id} has no {what} in Pardot", hint="set one in Pardot, then import again")
+    return next((name for name, value in names.items() if value == object_id), object_id)
+
+
+def sender_of(user: str | None, email: str | None, name: str | None) -> dict[str, Any] | None:
+    """The campaign file's ``sender``: a Pardot user (``user``), or an address with its display
+    name; ``None`` unless exactly one of the two is given (Pardot's email read does not return it)."""
+    if user is not None and (email is None and name is None):
+        return {"user": as_ref(user)}
+    if user is None and email is not None and name is not None:
+        return {"name": name, "email": email}
+    return None
 
 
 @dataclass(frozen=True)
@@ -234,3 +300,83 @@ def template_files(template: ImportedTemplate) -> dict[str, str]:
         files[html_file] = protect(template.html)
     files[text_file] = protect(template.text)
     return files
+
+
+def template_of(
+    remote: RemoteTemplate,
+    named: Mapping[str, int],
+    records: Mapping[str, TemplateRecord],
+    taken: Mapping[str, str],
+    sender: Mapping[str, str] | None,
+) -> ImportedTemplate:
+    """What the template becomes in ``templates/``; refused when the file could not say it.
+
+    ``named`` is the environment's ``ids.templates`` (a name there wins over Pardot's name
+    slugged), ``records`` the state's owned templates and ``taken`` the names the project's
+    template files use (name -> file); ``sender`` is the one the command line gives, for a
+    template whose sender Pardot does not give as a name and an address.
+    """
+    name = next((n for n, i in named.items() if i == remote.id), None) or template_name(remote.name, remote.id)
+    where = f"template {remote.id} ({remote.name!r})"
+    if name in records:
+        raise StateError(
+            f"{where} would be named {name!r}, which the state records for template {records[name].template_id}",
+            hint="rename that template's file and name, or rename the template in Pardot, then import again",
+        )
+    if name in taken:
+        raise ConfigError(
+            f"{where} would be named {name!r}, which {taken[name]} uses already",
+            hint="rename that file's template, or rename the template in Pardot, then import again",
+        )
+    flags = dict(remote.flags)
+    if not any(flags.values()):
+        raise ConfigError(
+            f"{where} has none of isListEmail, isOneToOneEmail, isAutoResponderEmail, isDripEmail set in Pardot",
+            hint="a template file needs one of them true: set what it is for in Pardot, then import again",
+        )
+    if remote.sender_name and remote.sender_email:
+        chosen: Mapping[str, str] = {"name": remote.sender_name, "email": remote.sender_email}
+    elif sender is not None:
+        chosen = sender
+    else:
+        raise ConfigError(
+            f"{where}: Pardot does not give its sender as a name and an address (a user, or none), "
+            "which a template file needs",
+            hint="pass --sender-name NAME --sender-email EMAIL to write that sender into the file "
+            "(sent to Pardot by the next apply that updates the template)",
+        )
+    return ImportedTemplate(
+        name=name,
+        template_id=remote.id,
+        pardot_name=remote.name,
+        subject=remote.subject,
+        text=remote.text,
+        html=remote.html,
+        sender=chosen,
+        reply_to=remote.reply_to,
+        flags=flags,
+    )
+
+
+def template_notes(imported: ImportedTemplate, remote: RemoteTemplate, problems: Sequence[str]) -> list[str]:
+    """What the user should know about an imported template: where the file says other than
+    Pardot (name, sender), and what ``validate`` reports about it (``problems``)."""
+    notes: list[str] = []
+    if imported.name != remote.name:
+        notes.append(
+            f"Pardot names it {remote.name!r}: the next apply that updates it renames it to {imported.name!r} "
+            "(a template file's name is the template's name)."
+        )
+    if (remote.sender_name, remote.sender_email) != (imported.sender["name"], imported.sender["email"]):
+        notes.append(
+            f"its sender in the file is {imported.sender['name']} <{imported.sender['email']}> (from the command "
+            "line): the next apply that updates it sends that sender."
+        )
+    for problem in problems:
+        notes.append(f"validate reports: {problem}")
+    if problems:
+        notes.append(
+            "validate and plan refuse the project until the file is fixed: fix it in the file (for a missing "
+            "link, add one), and the next apply updates the template in Pardot."
+        )
+    return notes
