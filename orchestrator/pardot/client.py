@@ -508,11 +508,12 @@ class PardotClient:
             return templates_v5.decode_template(envelope.data)
 
     def query_templates_v5(self, page_token: str | None = None) -> tuple[list[RemoteTemplate], str | None]:
-        """One page of templates, lowest id first, and the next page's token."""
+        """One page of templates, lowest id first, and the next page's token (``nextPageUrl``
+        alone names one too, as for every v5 query)."""
         call = templates_v5.template_query(page_token)
         envelope = self._execute(call)
         with self._scrubbing(call):
-            return templates_v5.decode_template_page(envelope.data)
+            return templates_v5.decode_template_page(envelope.data), self._next_token(call, envelope)
 
     # --- exports --------------------------------------------------------------------------
 

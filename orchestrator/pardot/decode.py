@@ -51,8 +51,6 @@ __all__ = [
     "decode_stats_v5",
     "decode_template",
     "decode_template_list",
-    "decode_template_summaries_v5",
-    "decode_template_v5",
     "decode_user",
     "embedded_failure",
     "list_ids_of",
@@ -433,7 +431,7 @@ def decode_stats_v5(value: Any) -> EmailStats:
     return decode_stats({name: data.get(_camel(name)) for name in (*STATS_COUNT_FIELDS, *STATS_RATE_FIELDS)})
 
 
-# --- v5 reads: values and tokens, templates, id look-ups --------------------------------------
+# --- v5 reads: values and tokens, id look-ups (templates: templates_v5.py) ---------------------
 
 
 def v5_values(value: Any, what: str) -> tuple[list[Mapping[str, Any]], str | None]:
@@ -474,51 +472,3 @@ def v5_as_classic(obj: str, value: Any) -> dict[str, Any]:
     """A v5 campaign, list or user with its v3/v4 keys (for :func:`decode_campaign` and the rest)."""
     data = _mapping(value, f"v5 {obj}")
     return {classic: data.get(v5) for v5, classic in _CLASSIC_KEYS[obj].items()}
-
-
-def _sender_options(value: Any) -> list[dict[str, Any]]:
-    """``senderOptions``: an array of objects (email-template-v5 page); null is none."""
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(item, Mapping) for item in value):
-        raise ApiProtocolError("emailTemplate.senderOptions is not a list of objects")
-    return [dict(item) for item in value]
-
-
-def decode_template_v5(value: Any) -> EmailTemplate:
-    """A v5 email-template read. The flags and content come under the v3/v4 names' v5 spelling;
-    ``senderOptions`` stands where v3/v4 put ``sendFromData``. A template in the recycle bin
-    answers 404, so one that reads is never archived."""
-    data = _mapping(value, "v5 emailTemplate")
-    return EmailTemplate(
-        id=as_int(data.get("id"), "emailTemplate.id"),
-        name=_text(data.get("name")),
-        subject=_text(data.get("subject")),
-        html=_text(data.get("htmlMessage")),
-        text=_text(data.get("textMessage")),
-        is_list_email=as_bool(data.get("isListEmail"), "emailTemplate.isListEmail"),
-        is_one_to_one_email=as_bool(data.get("isOneToOneEmail"), "emailTemplate.isOneToOneEmail"),
-        is_drip_email=as_bool(data.get("isDripEmail"), "emailTemplate.isDripEmail"),
-        is_autoresponder_email=as_bool(data.get("isAutoResponderEmail"), "emailTemplate.isAutoResponderEmail"),
-        is_archived=False,
-        reply_to_address=None,
-        send_from=_sender_options(data.get("senderOptions")),
-    )
-
-
-def decode_template_summaries_v5(value: Any) -> tuple[list[EmailTemplateSummary], str | None]:
-    """A v5 email-template query page as summaries (flags only), and the next page's token."""
-    rows, token = v5_values(value, "email-templates")
-    return [
-        EmailTemplateSummary(
-            id=as_int(row.get("id"), "templates.id"),
-            name=_text(row.get("name")),
-            subject=_text(row.get("subject")),
-            is_one_to_one_email=as_bool(row.get("isOneToOneEmail"), "templates.isOneToOneEmail"),
-            is_archived=False,
-            is_autoresponder_email=as_bool(row.get("isAutoResponderEmail"), "templates.isAutoResponderEmail"),
-            is_drip_email=as_bool(row.get("isDripEmail"), "templates.isDripEmail"),
-            is_list_email=as_bool(row.get("isListEmail"), "templates.isListEmail"),
-        )
-        for row in rows
-    ], token

@@ -1,4 +1,5 @@
-"""Every v3/v4 and v5 resource the client uses, as a pure description of one HTTP call.
+"""Every v3/v4 and v5 resource the client uses, as a pure description of one HTTP call (v5
+email templates apart: :mod:`.templates_v5` builds those).
 
 A :class:`Call` says what to send and how careful to be about it (``is_send``); building one
 does no I/O, so the paths, parameters and retry classes of every endpoint can be tested
@@ -35,8 +36,7 @@ __all__ = [
     "one_to_one_send",
     "template_list_one_to_one",
     "template_read",
-    "template_v5_read",
-    "templates_v5_query",
+    "v5_page",
 ]
 
 MAX_EXPORT_FIELDS = 150
@@ -301,12 +301,11 @@ def list_email_v5_read(email_id: int) -> Call:
     )
 
 
-# --- v5 reads: emails, templates, id look-ups (docs/wire-format.md, "Version 5 reads") ---------
+# --- v5 reads: emails, id look-ups (docs/wire-format.md, "Version 5 reads") ------------------
+# Email templates are built in templates_v5.py alone, for every caller.
 
 
-def _v5_page(
-    name: str, path: str, fields: str, page_token: str | None, first: tuple[tuple[str, str], ...]
-) -> Call:
+def v5_page(name: str, path: str, fields: str, page_token: str | None, first: tuple[tuple[str, str], ...]) -> Call:
     """A v5 query page: ``first`` on page one; with a token, ``fields`` and the token only
     (version5overview: only ``fields`` may accompany ``nextPageToken``)."""
     if page_token is not None:
@@ -334,35 +333,7 @@ def object_v5_query(obj: str, *, page_token: str | None = None, limit: int = QUE
         raise ApiValidationError(f"cannot query {obj!r}")
     path = f"/api/v5/objects/{V5_COLLECTIONS[obj]}"
     first = (("orderBy", "id asc"), ("limit", str(limit)))
-    return _v5_page(f"{obj}.query(v5)", path, V5_OBJECT_FIELDS[obj], page_token, first)
-
-
-#: email-template-v5 page fields: the flags, subject and content (``textMessage`` and
-#: ``htmlMessage`` are not queryable, so the query leaves them out), and ``senderOptions``.
-TEMPLATE_V5_QUERY_FIELDS = "id,name,subject,isOneToOneEmail,isListEmail,isDripEmail,isAutoResponderEmail"
-TEMPLATE_V5_FIELDS = TEMPLATE_V5_QUERY_FIELDS + ",textMessage,htmlMessage,senderOptions"
-
-
-def template_v5_read(template_id: int) -> Call:
-    """GET one email template: ``/api/v5/objects/email-templates/<id>``.
-
-    Without ``deleted=true``, one in the recycle bin answers 404 like an unknown id
-    (version5overview), which is what an archived template is to a send.
-    """
-    path = f"/api/v5/objects/email-templates/{template_id}"
-    return Call("emailTemplate.read(v5)", "GET", path, (("fields", TEMPLATE_V5_FIELDS),))
-
-
-def templates_v5_query(*, page_token: str | None = None, limit: int = QUERY_PAGE) -> Call:
-    """GET one page of email templates (not those in the recycle bin), id order.
-
-    No filter by ``isOneToOneEmail`` is documented on the page, so the client keeps the
-    one-to-one templates itself; no ``isDeleted`` field is confirmed for templates either, so
-    the recycle bin (v3/v4's "archived") is never listed under v5.
-    """
-    first: tuple[tuple[str, str], ...] = (("orderBy", "id asc"), ("limit", str(limit)))
-    path = "/api/v5/objects/email-templates"
-    return _v5_page("emailTemplate.query(v5)", path, TEMPLATE_V5_QUERY_FIELDS, page_token, first)
+    return v5_page(f"{obj}.query(v5)", path, V5_OBJECT_FIELDS[obj], page_token, first)
 
 
 #: What an email read asks (list-email-v5 and email-v5 pages): ``textMessage`` and
@@ -395,4 +366,4 @@ def emails_v5_sent_since(sent_since: str, *, page_token: str | None = None, limi
     are matched client-side.
     """
     first = (("orderBy", "id asc"), ("limit", str(limit)), ("deleted", "all"), ("sentAtAfterOrEqualTo", sent_since))
-    return _v5_page("email.query(v5)", "/api/v5/objects/emails", EMAIL_V5_RECONCILE_FIELDS, page_token, first)
+    return v5_page("email.query(v5)", "/api/v5/objects/emails", EMAIL_V5_RECONCILE_FIELDS, page_token, first)

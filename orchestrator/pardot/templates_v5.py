@@ -1,12 +1,18 @@
 """v5 email templates on the wire: the calls, the JSON body, and the decoded answer.
 
+The one place a v5 email-template call is built and its answer decoded: the owned templates
+(create, update, read, query) and the reads the plan-time checks and ``templates show/list``
+make under ``api.version: 5`` (:class:`orchestrator.pardot.versions.RestApiV5`, which turns a
+:class:`RemoteTemplate` into the project's ``EmailTemplate``) send the same requests, so a field
+or paging fix reaches both.
+
 Operations from the Email Template Object page, v5
 (https://developer.salesforce.com/docs/marketing/pardot/guide/email-template-v5.html): create
 ``POST /api/v5/objects/email-templates``, read ``GET …/<id>``, update ``PATCH …/<id>``, query
 ``GET …``; fields ``name``, ``subject``, ``htmlMessage``, ``textMessage``, ``senderOptions``,
-``replyToOptions`` and the flags ``isListEmail``, ``isOneToOneEmail``, ``isAutoResponderEmail``,
-``isDripEmail`` (docs/wire-format.md, "Version 5: email templates"). Pure: building a call or
-decoding an answer does no I/O; :mod:`.client` executes them.
+``replyToOptions``, the flags ``isListEmail``, ``isOneToOneEmail``, ``isAutoResponderEmail``,
+``isDripEmail``, and ``id``, ``updatedAt`` read back (docs/wire-format.md, "Version 5: email
+templates"). Pure: building a call or decoding an answer does no I/O; :mod:`.client` executes them.
 
 The template's content travels in the project's own form (the mapping
 ``orchestrator.templates_owned.OwnedTemplate.content`` returns): :func:`template_body` turns it
@@ -21,19 +27,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.errors import ApiProtocolError
-from orchestrator.pardot.endpoints import Call
+from orchestrator.pardot.decode import as_bool, as_int, v5_values
+from orchestrator.pardot.endpoints import QUERY_PAGE, Call, v5_page
 
 #: The v5 template-type flags.
 FLAGS: tuple[str, ...] = ("isListEmail", "isOneToOneEmail", "isAutoResponderEmail", "isDripEmail")
 
-#: What every template call asks back.
+#: What every read, create and update asks back: every field either user of a read needs, each
+#: one the ET page documents as readable (docs/wire-format.md, "Version 5: email templates");
+#: Pardot refuses a field it does not know.
 TEMPLATE_FIELDS = ",".join(
     ("id", "name", "subject", "htmlMessage", "textMessage", "senderOptions", "replyToOptions", *FLAGS, "updatedAt")
 )
 
-#: What the query asks: the names and ids it is read for. ``textMessage`` and ``htmlMessage``
-#: are readable but not queryable (docs/wire-format.md, "Version 5 reads"); a read asks them.
-QUERY_FIELDS = "id,name"
+#: What the query asks: ids and names (owned templates, ``import templates --all``), subjects
+#: and flags (the one-to-one list). ``textMessage`` and ``htmlMessage`` are readable but not
+#: queryable (ET, docs/wire-format.md "Version 5 reads"); a read asks them.
+QUERY_FIELDS = ",".join(("id", "name", "subject", *FLAGS))
 
 _PATH = "/api/v5/objects/email-templates"
 
@@ -52,18 +62,17 @@ def template_update(template_id: int, body: Mapping[str, Any]) -> Call:
 
 
 def template_read_v5(template_id: int) -> Call:
-    """GET one template by id."""
+    """GET one template by id. Without ``deleted=true`` one in the recycle bin answers 404 like
+    an unknown id (version5overview), which is what an archived template is to a send."""
     return Call("emailTemplate.read(v5)", "GET", f"{_PATH}/{int(template_id)}", (("fields", TEMPLATE_FIELDS),))
 
 
-def template_query(page_token: str | None = None, *, limit: int = 200) -> Call:
-    """GET one page of templates, lowest id first; a page token travels with ``fields`` only."""
-    if page_token is not None:
-        return Call(
-            "emailTemplate.query(v5)", "GET", _PATH, (("fields", QUERY_FIELDS), ("nextPageToken", page_token))
-        )
-    params = (("fields", QUERY_FIELDS), ("orderBy", "id asc"), ("limit", str(limit)))
-    return Call("emailTemplate.query(v5)", "GET", _PATH, params)
+def template_query(page_token: str | None = None, *, limit: int = QUERY_PAGE) -> Call:
+    """GET one page of templates (not those in the recycle bin), lowest id first; a page token
+    travels with ``fields`` only. No filter by a flag is documented, so callers keep what they
+    want of each page."""
+    first = (("orderBy", "id asc"), ("limit", str(limit)))
+    return v5_page("emailTemplate.query(v5)", _PATH, QUERY_FIELDS, page_token, first)
 
 
 def template_body(content: Mapping[str, Any]) -> dict[str, Any]:
@@ -91,7 +100,11 @@ def template_body(content: Mapping[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class RemoteTemplate:
-    """A template as Pardot holds it (a v5 read, create, update or query answer)."""
+    """A template as Pardot holds it (a v5 read, create, update or query answer).
+
+    ``sender_name`` and ``sender_email`` are the first sender option's, the project's form;
+    ``sender_options`` are all of them as Pardot gave them (``templates show`` prints them).
+    """
 
     id: int
     name: str
@@ -103,6 +116,7 @@ class RemoteTemplate:
     reply_to: str | None
     flags: tuple[tuple[str, bool], ...]
     updated_at: str | None
+    sender_options: tuple[Mapping[str, Any], ...] = ()
 
     def content(self) -> dict[str, Any]:
         """The project's form of this template (as :func:`template_body` reads it)."""
@@ -118,41 +132,43 @@ class RemoteTemplate:
 
 
 def decode_template(data: Any) -> RemoteTemplate:
-    """One template of an answer; a missing ``id`` or a wrong type is a protocol error."""
+    """One template of an answer. A value of the wrong type (an id that is no integer, a flag
+    that is no flag, options that are no list of objects) is a protocol error naming the field,
+    not a guess; a field not asked (the query asks no messages) decodes empty."""
     if not isinstance(data, Mapping):
         raise ApiProtocolError(f"email template answer is not an object: {type(data).__name__}")
-    try:
-        template_id = int(data["id"])
-    except (KeyError, TypeError, ValueError):
-        raise ApiProtocolError("email template answer has no numeric id") from None
-    sender = _first(data.get("senderOptions"))
-    reply = _first(data.get("replyToOptions"))
+    senders = _options(data.get("senderOptions"), "senderOptions")
+    replies = _options(data.get("replyToOptions"), "replyToOptions")
+    sender = senders[0] if senders else {}
     return RemoteTemplate(
-        id=template_id,
+        id=as_int(data.get("id"), "emailTemplate.id"),
         name=_text(data.get("name")),
         subject=_text(data.get("subject")),
         text=_text(data.get("textMessage")),
         html=data.get("htmlMessage") if isinstance(data.get("htmlMessage"), str) else None,
         sender_name=_optional(sender.get("name")),
         sender_email=_optional(sender.get("address")),
-        reply_to=_optional(reply.get("address")),
-        flags=tuple((flag, data.get(flag) is True) for flag in FLAGS),
+        reply_to=_optional(replies[0].get("address")) if replies else None,
+        flags=tuple((flag, as_bool(data.get(flag), f"emailTemplate.{flag}")) for flag in FLAGS),
         updated_at=_optional(data.get("updatedAt")),
+        sender_options=senders,
     )
 
 
-def decode_template_page(data: Any) -> tuple[list[RemoteTemplate], str | None]:
-    """A query page: its templates and the next page's token (None on the last page)."""
-    if not isinstance(data, Mapping) or not isinstance(data.get("values"), list):
-        raise ApiProtocolError("email template query answer has no `values` list")
-    token = data.get("nextPageToken")
-    return [decode_template(item) for item in data["values"]], token if isinstance(token, str) and token else None
+def decode_template_page(data: Any) -> list[RemoteTemplate]:
+    """The templates of a query page (the client takes the next page's token, which may come as
+    ``nextPageUrl`` alone)."""
+    rows, _ = v5_values(data, "email template query")
+    return [decode_template(row) for row in rows]
 
 
-def _first(options: Any) -> Mapping[str, Any]:
-    if isinstance(options, list) and options and isinstance(options[0], Mapping):
-        return options[0]
-    return {}
+def _options(value: Any, field: str) -> tuple[Mapping[str, Any], ...]:
+    """``senderOptions`` / ``replyToOptions``: an array of objects (ET); null or absent is none."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(item, Mapping) for item in value):
+        raise ApiProtocolError(f"emailTemplate.{field} is not a list of objects")
+    return tuple(dict(item) for item in value)
 
 
 def _text(value: Any) -> str:

@@ -10,7 +10,8 @@ send changes when an account moves from v4 to v5.
 * :class:`ClassicApi` (:data:`V3`, :data:`V4`): ``/api/<object>/version/<n>/do/<op>``, form
   parameters, ``<rsp>`` / ``@attributes`` envelopes (docs/wire-format.md).
 * :class:`RestApiV5` (:data:`V5`): list-email and one-to-one sends, list-email statistics, email
-  and template reads and the campaign, list and user look-ups through ``/api/v5/objects/...``
+  and template reads (templates through :mod:`.templates_v5`, the owned templates' builder and
+  decoder) and the campaign, list and user look-ups through ``/api/v5/objects/...``
   with JSON bodies, ``fields``, token paging and ``{"code", "message"}`` errors
   (docs/wire-format.md, "Version 5" and "Version 5 reads"); a send v5 cannot carry (tags, a
   prospect by address) keeps the v4 path. Prospects and exports still use the v4 paths
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 from orchestrator.errors import ApiError, ApiProtocolError, ApiValidationError
-from orchestrator.pardot import decode, endpoints, errormap
+from orchestrator.pardot import decode, endpoints, errormap, templates_v5
 from orchestrator.pardot.endpoints import Call
 from orchestrator.pardot.envelope import Envelope
 from orchestrator.pardot.models import (
@@ -35,6 +36,7 @@ from orchestrator.pardot.models import (
     ListEmailSend,
     OneToOneSend,
 )
+from orchestrator.pardot.templates_v5 import RemoteTemplate
 
 __all__ = [
     "V3",
@@ -286,13 +288,14 @@ class RestApiV5(ClassicApi):
         return True
 
     def template_read(self, template_id: int, *, archived: bool) -> Call:
-        """``GET /api/v5/objects/email-templates/<id>``; ``archived`` has no v5 counterpart that
-        reads back (no ``isDeleted`` is confirmed for templates), so one in the recycle bin is
-        "not found", the safe reading for a send."""
-        return endpoints.template_v5_read(template_id)
+        """The one v5 template read (:mod:`.templates_v5`, shared with the owned templates);
+        ``archived`` has no v5 counterpart that reads back (no ``isDeleted`` is confirmed for
+        templates), so one in the recycle bin is "not found", the safe reading for a send."""
+        return templates_v5.template_read_v5(template_id)
 
     def template_list_one_to_one(self, *, archived: bool, page_token: str | None = None) -> Call:
-        return endpoints.templates_v5_query(page_token=page_token)
+        """A page of the one v5 template query; the recycle bin is never listed (as above)."""
+        return templates_v5.template_query(page_token)
 
     def email_read(self, email_id: int, *, include_message: bool) -> Call:
         return endpoints.email_v5_read(email_id, one_to_one=False, include_message=include_message)
@@ -309,12 +312,12 @@ class RestApiV5(ClassicApi):
         return endpoints.object_v5_query(obj, page_token=page_token)
 
     def decode_template(self, envelope: Envelope) -> EmailTemplate:
-        return decode.decode_template_v5(envelope.data)
+        return _email_template(templates_v5.decode_template(envelope.data))
 
     def decode_template_list(self, envelope: Envelope) -> list[EmailTemplateSummary]:
         """One page of the template query, the one-to-one templates kept (no documented filter)."""
-        summaries, _ = decode.decode_template_summaries_v5(envelope.data)
-        return [s for s in summaries if s.is_one_to_one_email]
+        templates = [_email_template(held) for held in templates_v5.decode_template_page(envelope.data)]
+        return [_template_summary(t) for t in templates if t.is_one_to_one_email]
 
     def decode_email(self, call: Call, envelope: Envelope) -> Email:
         if not call.is_v5:
@@ -353,6 +356,41 @@ class RestApiV5(ClassicApi):
         if call is None or not call.is_v5:
             return super().error_for_code(code, message, http_status=http_status, is_send=is_send)
         return errormap.error_for_code_v5(code, message, http_status=http_status, is_send=is_send)
+
+
+def _email_template(held: RemoteTemplate) -> EmailTemplate:
+    """A v5 template as the checks and ``templates show`` read any version's: ``senderOptions``
+    and ``replyToOptions`` stand where v3/v4 put ``sendFromData`` and ``replyToAddress``, and a
+    template in the recycle bin answers 404, so one that reads is never archived."""
+    flags = dict(held.flags)
+    return EmailTemplate(
+        id=held.id,
+        name=held.name,
+        subject=held.subject,
+        html=held.html or "",
+        text=held.text,
+        is_list_email=flags["isListEmail"],
+        is_one_to_one_email=flags["isOneToOneEmail"],
+        is_drip_email=flags["isDripEmail"],
+        is_autoresponder_email=flags["isAutoResponderEmail"],
+        is_archived=False,
+        reply_to_address=held.reply_to,
+        send_from=[dict(option) for option in held.sender_options],
+    )
+
+
+def _template_summary(template: EmailTemplate) -> EmailTemplateSummary:
+    """The one-to-one list's entry for a template (its bodies left out)."""
+    return EmailTemplateSummary(
+        id=template.id,
+        name=template.name,
+        subject=template.subject,
+        is_one_to_one_email=template.is_one_to_one_email,
+        is_archived=template.is_archived,
+        is_autoresponder_email=template.is_autoresponder_email,
+        is_drip_email=template.is_drip_email,
+        is_list_email=template.is_list_email,
+    )
 
 
 def _sender_options(send: ListEmailSend | OneToOneSend) -> list[dict[str, Any]]:
