@@ -314,7 +314,11 @@ def _refuse_existing(path: Path, root: Path) -> None:
         )
 
 
-def _write_new(path: Path, text: str, root: Path) -> None:
+_CAMPAIGN_HINT = "move it away, or pass --name NAME to write the campaign under another name"
+_TEMPLATE_HINT = "move it away, or rename the template in Pardot, then import again"
+
+
+def _write_new(path: Path, text: str, root: Path, hint: str = _CAMPAIGN_HINT) -> None:
     """Create ``path``; refuse an existing file (or a link) rather than overwrite it."""
     try:
         with path.open("x", encoding="utf-8", newline="") as handle:
@@ -322,7 +326,7 @@ def _write_new(path: Path, text: str, root: Path) -> None:
     except FileExistsError:
         raise ConfigError(
             f"{_shown(path, root)} exists already: import never overwrites a file",
-            hint="move it away, or pass --name NAME to write the campaign under another name",
+            hint=hint,
         ) from None
     except OSError as exc:
         raise ConfigError(f"cannot write {_shown(path, root)}: {exc.strerror}") from None
@@ -539,7 +543,7 @@ def _write_and_record(
     try:
         folder.mkdir(exist_ok=True)
         for name, text in files.items():
-            _write_new(folder / name, text, config.root)
+            _write_new(folder / name, text, config.root, _TEMPLATE_HINT)
             written.append(folder / name)
         owned, problems = _checked(config, target.env, folder / f"{imported.name}.yaml", remote)
         record = TemplateRecord(
@@ -598,5 +602,5 @@ def _refuse_existing_template(path: Path, root: Path, imported: ImportedTemplate
         raise ConfigError(
             f"{_shown(path, root)} exists already: import never overwrites a file "
             f"(template {imported.template_id} not imported)",
-            hint="move it away, or rename the template in Pardot, then import again",
+            hint=_TEMPLATE_HINT,
         )

@@ -87,6 +87,8 @@ def protect(text: str) -> str:
     out: list[str] = []
     pos = 0
     for tag in HML_TAG.finditer(text):
+        if "\r" in tag.group(0):  # Jinja turns it into "\n" even in a kept tag: escaped as data
+            continue
         out.append(_escape_data(text[pos : tag.start()], before_tag=True))
         out.append(tag.group(0))
         pos = tag.end()
@@ -147,7 +149,7 @@ def is_campaign_name(value: str) -> bool:
 
 def as_ref(value: str) -> str | int:
     """A reference as a campaign file writes it: an id stays a number, a name text."""
-    return int(value) if value.isdigit() else value
+    return int(value) if value.isascii() and value.isdigit() else value  # "²" is a digit to isdigit
 
 
 def list_ref(named: Mapping[str, int], value: str) -> str | int:

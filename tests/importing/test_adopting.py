@@ -7,20 +7,22 @@ client and the state opened only by the step that needs them.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+import httpx
 import pytest
 
 from orchestrator import adopting
 from orchestrator.config import load_config
-from orchestrator.connect import build_client, build_store
+from orchestrator.connect import build_client, build_store, sandbox_app
 from orchestrator.errors import ConfigError
 from orchestrator.pardot.client import PardotClient
 from orchestrator.state.base import StateStore
 from tests.helpers import NOW, fixed_clock
-from tests.importing.test_import_email_cli import SPRING, adopter, applied, email_id
+from tests.importing.test_import_email_cli import SPRING, _on_version, adopter, applied, email_id
 from tests.importing.test_import_templates_cli import _project
 
 __all__ = ["applied"]  # the module-scoped fixture, shared with the CLI tests of import email
@@ -143,3 +145,65 @@ def test_templates_outcome_names_each_template_imported_and_refused(tmp_path: Pa
     assert [problem.message for problem in outcome.refused] == ["Pardot has no email template 999999"]
     assert outcome.lines[0].startswith("templates/welcome.yaml: written from template 4001")
     assert (project / "templates" / "welcome.yaml").exists()
+
+
+def test_a_reference_is_a_number_only_when_written_in_ascii_digits() -> None:
+    """``str.isdigit`` takes "²" and "٣"; ``int()`` refuses the first: such a list stays a name."""
+    from orchestrator.importing import as_ref
+
+    assert as_ref("2001") == 2001
+    assert as_ref("²") == "²" and as_ref("٣") == "٣" and as_ref("newsletter") == "newsletter"
+
+
+class _NoListsTransport(httpx.BaseTransport):
+    """The sandbox, as an account whose v5 list-email read does not give the lists (the field's
+    shape and presence are unconfirmed: docs/wire-format.md): they are dropped from each answer."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if "/api/v5/objects/list-emails/" not in request.url.path:
+            return response
+        body = json.loads(response.read())
+        for field in ("recipientLists", "suppressionLists"):
+            body.pop(field, None)
+        return httpx.Response(response.status_code, headers={"content-type": "application/json"}, json=body)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_a_v5_read_that_does_not_give_the_lists_asks_for_them_and_writes_nothing(
+    applied: Path, tmp_path: Path
+) -> None:
+    from orchestrator.pardot.settings import ApiSettings, StaticTokenAuth
+    from orchestrator.pardot.versions import api_version
+    from orchestrator.sandbox import SANDBOX_BASE_URL, SANDBOX_TOKEN, inprocess_transport
+
+    project = adopter(tmp_path / "adopter", applied)
+    _on_version(project, 5)
+    opened = Opened(project)
+    settings = ApiSettings(
+        base_url=SANDBOX_BASE_URL,
+        business_unit_id=opened.env.business_unit_id,
+        auth=StaticTokenAuth(SANDBOX_TOKEN),
+        version=5,
+        allow_insecure=True,
+    )
+    sandbox = inprocess_transport(sandbox_app(opened.env, opened.config.root, clock=fixed_clock(NOW)), owns_app=True)
+    client = PardotClient(settings, transport=_NoListsTransport(sandbox), api=api_version(5))
+    target = adopting.ImportTarget(config=opened.config, env=opened.env, client=lambda: client, store=opened.store)
+    spring = email_id(applied, SPRING)
+    try:
+        result = adopting.import_email(
+            target, adopting.EmailRequest(email_id=spring, sender_user="jane"), clock=fixed_clock(NOW)
+        )
+    finally:
+        client.close()
+        opened.close()
+    assert isinstance(result, adopting.OptionNeeded)
+    assert f"give the lists: --list REF, repeated (Pardot's v5 read of email {spring}" in result.message
+    assert "its recipientLists" in result.message
+    assert list((project / "campaigns").rglob("*.yaml")) == []

@@ -133,6 +133,7 @@ _written = itertools.count()
 @settings(max_examples=200, deadline=None)
 @given(body=_TEXT)
 @example(body="\x85\u2028 trailing  \n\r\n{{{{Recipient.X}}}}")
+@example(body="{{A\r}}")  # an HML-shaped tag holding a carriage return (found by this test)
 def test_the_written_html_file_renders_to_pardots_html(renderer: Renderer, body: str) -> None:
     """The HTML as ``import email`` writes it (``NAME.html.j2``, UTF-8), read by the project's loader."""
     adopted = _adopted("s", "t", body)
