@@ -74,8 +74,9 @@ def as_int(value: Any, field: str) -> int:
         raise ApiProtocolError(f"{field} is a boolean, expected an integer")
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
+    text = value.strip() if isinstance(value, str) else ""
+    if text.lstrip("-").isascii() and text.lstrip("-").isdigit():  # "²" is a digit to isdigit, not to int
+        return int(text)
     raise ApiProtocolError(f"{field} is not an integer: {value!r}")
 
 
@@ -368,35 +369,45 @@ def decode_list_emails_v5(value: Any) -> tuple[list[ListEmailSummary], str | Non
                 is_deleted=as_bool(row.get("isDeleted"), "listEmail.isDeleted"),
                 subject=_text(row["subject"]) if row.get("subject") is not None else None,
                 sent_at=_aware(row.get("sentAt"), "listEmail.sentAt"),
-                recipient_list_ids=list_ids_of(row.get("recipientLists")),
-                suppression_list_ids=list_ids_of(row.get("suppressionLists")),
+                recipient_list_ids=_as_set(list_ids_of(row.get("recipientLists"))),
+                suppression_list_ids=_as_set(list_ids_of(row.get("suppressionLists"))),
             )
         )
     token = data.get("nextPageToken")
     return emails, (str(token) if token not in (None, "") else None)
 
 
-def list_ids_of(value: Any) -> frozenset[int] | None:
-    """The list ids of a v5 list email's read-only ``recipientLists`` / ``suppressionLists``.
+def list_ids_of(value: Any) -> tuple[int, ...] | None:
+    """The list ids of a v5 list email's read-only ``recipientLists`` / ``suppressionLists``, in
+    Pardot's order, each once.
 
     The list-email page types them "Recipient Lists[]" / "Suppression Lists[]" ("an array of the
     lists used for this list email") without showing an element, so both plausible shapes are
     read: integer ids, or objects with an integer ``id`` (docs/wire-format.md, "Refresh":
-    UNCONFIRMED). None (absent, null, or any other shape) means the lists were not given, so the
-    refresh says "not checked" instead of failing or guessing "no lists".
+    UNCONFIRMED). None (absent, null, any other shape, or an id below 1) means the lists were not
+    given: the refresh says "not checked" and ``import email`` asks for ``--list``, instead of
+    failing or guessing "no lists".
     """
     if not isinstance(value, list):
         return None
-    ids: set[int] = set()
+    ids: list[int] = []
     for item in value:
         raw = item.get("id") if isinstance(item, Mapping) else item
         if isinstance(raw, bool) or not isinstance(raw, int | str):
             return None
         try:
-            ids.add(as_int(raw, "listEmail.recipientLists.id"))
+            ident = as_int(raw, "listEmail.recipientLists.id")
         except ApiProtocolError:
             return None
-    return frozenset(ids)
+        if ident < 1:
+            return None
+        if ident not in ids:
+            ids.append(ident)
+    return tuple(ids)
+
+
+def _as_set(ids: tuple[int, ...] | None) -> frozenset[int] | None:
+    return None if ids is None else frozenset(ids)
 
 
 def decode_email_v5(value: Any, *, one_to_one: bool) -> Email:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from orchestrator.pardot.decode import list_ids_of
 from orchestrator.pardot.endpoints import Call
 
 #: What the read asks: only the two read-only list fields (and the id).
@@ -38,21 +39,5 @@ def decode_email_lists(data: Any) -> EmailLists:
     """The two list fields of a read answer; anything unreadable is "not given", never an error."""
     if not isinstance(data, Mapping):
         return EmailLists(None, None)
-    return EmailLists(_ids(data.get("recipientLists")), _ids(data.get("suppressionLists")))
+    return EmailLists(list_ids_of(data.get("recipientLists")), list_ids_of(data.get("suppressionLists")))
 
-
-def _ids(value: Any) -> tuple[int, ...] | None:
-    if not isinstance(value, list):
-        return None
-    ids: list[int] = []
-    for item in value:
-        raw = item.get("id") if isinstance(item, Mapping) else item
-        if isinstance(raw, bool):
-            return None
-        if isinstance(raw, str) and raw.isdigit():
-            raw = int(raw)
-        if not isinstance(raw, int) or raw < 1:
-            return None
-        if raw not in ids:
-            ids.append(raw)
-    return tuple(ids)

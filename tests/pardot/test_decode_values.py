@@ -56,7 +56,7 @@ def test_integers(value: Any, expected: int) -> None:
     assert as_int(value, "n") == expected
 
 
-@pytest.mark.parametrize("value", [None, "", "7a", 7.5, True, "1e3"])
+@pytest.mark.parametrize("value", [None, "", "7a", 7.5, True, "1e3", "²", "٣"])  # "²": isdigit, not int
 def test_non_integers_are_refused(value: Any) -> None:
     with pytest.raises(ApiProtocolError, match=r"n is not an integer|n is a boolean"):
         as_int(value, "n")

@@ -29,6 +29,7 @@ def test_the_read_asks_only_the_list_fields_and_reads_both_shapes(make_client: C
         ({"recipientLists": None, "suppressionLists": "2003"}, EmailLists(None, None)),
         ({"recipientLists": [{"name": "no id"}], "suppressionLists": [True]}, EmailLists(None, None)),
         ({"recipientLists": [0], "suppressionLists": [-1]}, EmailLists(None, None)),
+        ({"recipientLists": ["²"], "suppressionLists": [{"id": "٣"}]}, EmailLists(None, None)),
         ([1, 2], EmailLists(None, None)),
     ],
 )
