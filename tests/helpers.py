@@ -117,6 +117,20 @@ def run_at_now(project: Path, *args: str, input: str | None = None) -> tuple[int
     return result.exit_code, result.stdout, result.stderr
 
 
+def as_pardot(project: Path, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    """A request to the project's in-process sandbox as Pardot itself: what someone changes in
+    Pardot's UI behind the tool's back (imports deferred, as for :func:`sandbox_emails`)."""
+    from orchestrator.config import load_config
+    from orchestrator.connect import sandbox_app
+    from orchestrator.sandbox import SANDBOX_BUSINESS_UNIT, SANDBOX_TOKEN, inprocess_transport
+
+    env = load_config(project).environment("sandbox")
+    headers = {"Authorization": f"Bearer {SANDBOX_TOKEN}", "Pardot-Business-Unit-Id": SANDBOX_BUSINESS_UNIT}
+    transport = inprocess_transport(sandbox_app(env, project))
+    with httpx.Client(transport=transport, base_url="http://sandbox.local", headers=headers) as client:
+        return client.request(method, path, **kwargs)
+
+
 def sandbox_emails(project: Path) -> list[dict[str, Any]]:
     """Every email the project's in-process sandbox holds: what a run really sent or scheduled.
 

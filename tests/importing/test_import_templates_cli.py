@@ -12,14 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import defusedxml.ElementTree as ET
-import httpx
 import yaml
 
 from orchestrator.config import load_config
-from orchestrator.connect import sandbox_app
-from orchestrator.sandbox import SANDBOX_BUSINESS_UNIT, SANDBOX_TOKEN, inprocess_transport
 from orchestrator.templates_owned import owned_templates
-from tests.helpers import NOW, copy_example
+from tests.helpers import NOW, as_pardot, copy_example
 from tests.helpers import run_at_now as run
 
 REAL = Path(__file__).parent.parent / "pardot" / "bodies" / "real" / "crim_email_template_read.xml"
@@ -48,24 +45,15 @@ def _project(tmp_path: Path, *, version: int = 5) -> Path:
     return project
 
 
-def _pardot(project: Path, method: str, path: str, **kwargs: Any) -> httpx.Response:
-    """A request to the project's sandbox as Pardot itself (what someone in Pardot's UI does)."""
-    env = load_config(project).environment("sandbox")
-    headers = {"Authorization": f"Bearer {SANDBOX_TOKEN}", "Pardot-Business-Unit-Id": SANDBOX_BUSINESS_UNIT}
-    transport = inprocess_transport(sandbox_app(env, project))
-    with httpx.Client(transport=transport, base_url="http://sandbox.local", headers=headers) as client:
-        return client.request(method, path, **kwargs)
-
-
 def _make(project: Path, body: dict[str, Any]) -> int:
-    answer = _pardot(project, "POST", "/api/v5/objects/email-templates", params={"fields": "id"}, json=body)
+    answer = as_pardot(project, "POST", "/api/v5/objects/email-templates", params={"fields": "id"}, json=body)
     assert answer.status_code in (200, 201), answer.text
     return int(answer.json()["id"])
 
 
 def _held(project: Path, template_id: int) -> dict[str, Any]:
     fields = "id,name,subject,textMessage,htmlMessage"
-    answer = _pardot(project, "GET", f"/api/v5/objects/email-templates/{template_id}", params={"fields": fields})
+    answer = as_pardot(project, "GET", f"/api/v5/objects/email-templates/{template_id}", params={"fields": fields})
     assert answer.status_code == 200, answer.text
     held: dict[str, Any] = answer.json()
     return held
@@ -146,7 +134,7 @@ def test_an_imported_template_is_owned_an_edit_is_an_update_and_a_change_in_pard
     assert code == 2, out
     assert f"~ update template braces ({braces})" in out and "+P.S. new line" in out
 
-    changed = _pardot(project, "PATCH", f"/api/v5/objects/email-templates/{braces}", json={"subject": "By hand"})
+    changed = as_pardot(project, "PATCH", f"/api/v5/objects/email-templates/{braces}", json={"subject": "By hand"})
     assert changed.status_code == 200, changed.text
     code, out, _ = run(project, "plan", "--detailed-exitcode", "--now", NOW)
     assert code == 3, out

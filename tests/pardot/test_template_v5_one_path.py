@@ -10,7 +10,6 @@ added, a paging rule) would show here. The real client talks to the in-process s
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,34 +19,14 @@ import pytest
 import orchestrator.pardot
 from orchestrator.errors import ApiProtocolError
 from orchestrator.pardot.client import PardotClient
-from orchestrator.pardot.settings import ApiSettings, StaticTokenAuth
 from orchestrator.pardot.templates_v5 import template_body
 from orchestrator.pardot.versions import V5
-from orchestrator.sandbox import SANDBOX_BASE_URL, SANDBOX_BUSINESS_UNIT, SANDBOX_TOKEN, SandboxApp, inprocess_transport
+from orchestrator.sandbox import SandboxApp, inprocess_transport
+from tests.pardot.test_v5_reads import SETTINGS, Seen, app
 
-SETTINGS = ApiSettings(SANDBOX_BASE_URL, SANDBOX_BUSINESS_UNIT, StaticTokenAuth(SANDBOX_TOKEN), allow_insecure=True)
 PARDOT = Path(orchestrator.pardot.__file__).resolve().parent
 
-
-@pytest.fixture
-def app() -> Iterator[SandboxApp]:
-    sandbox = SandboxApp()
-    yield sandbox
-    sandbox.close()
-
-
-class Seen:
-    """Every request the client made."""
-
-    def __init__(self) -> None:
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request, response: httpx.Response | None) -> None:
-        self.requests.append(request)
-
-    def last(self) -> tuple[str, str, list[tuple[str, str]]]:
-        request = self.requests[-1]
-        return request.method, request.url.path, sorted(request.url.params.multi_items())
+__all__ = ["app"]  # the sandbox fixture, shared with the other v5 read tests
 
 
 def test_both_client_reads_of_a_template_send_the_same_request(app: SandboxApp) -> None:

@@ -48,6 +48,11 @@ class Seen:
     def paths(self) -> list[str]:
         return [f"{r.method} {r.url.path}" for r in self.requests]
 
+    def last(self) -> tuple[str, str, list[tuple[str, str]]]:
+        """The last request's method, path and sorted query parameters."""
+        request = self.requests[-1]
+        return request.method, request.url.path, sorted(request.url.params.multi_items())
+
 
 def _client(app: SandboxApp, seen: Seen) -> PardotClient:
     return PardotClient(SETTINGS, transport=inprocess_transport(app), api=V5, tracer=seen)

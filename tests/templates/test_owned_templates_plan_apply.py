@@ -9,14 +9,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
 
-from orchestrator.config import load_config
-from orchestrator.connect import sandbox_app
-from orchestrator.sandbox import SANDBOX_BUSINESS_UNIT, SANDBOX_TOKEN, inprocess_transport
 from orchestrator.schemas import validate_data
-from tests.helpers import NOW, copy_example, run, sandbox_emails
+from tests.helpers import NOW, as_pardot, copy_example, run, sandbox_emails
 
 TEMPLATE = """\
 name: onboarding
@@ -51,17 +47,9 @@ def _write(project: Path, subject: str) -> None:
     (project / "templates" / "onboarding.yaml").write_text(TEMPLATE.format(subject=subject), encoding="utf-8")
 
 
-def _pardot(project: Path, method: str, path: str, **kwargs: Any) -> httpx.Response:
-    """A request to the project's sandbox as Pardot itself (what someone in Pardot's UI changes)."""
-    env = load_config(project).environment("sandbox")
-    headers = {"Authorization": f"Bearer {SANDBOX_TOKEN}", "Pardot-Business-Unit-Id": SANDBOX_BUSINESS_UNIT}
-    transport = inprocess_transport(sandbox_app(env, project))
-    with httpx.Client(transport=transport, base_url="http://sandbox.local", headers=headers) as client:
-        return client.request(method, path, **kwargs)
-
-
 def _held(project: Path, template_id: int) -> dict[str, Any]:
-    answer = _pardot(project, "GET", f"/api/v5/objects/email-templates/{template_id}", params={"fields": "id,subject"})
+    path = f"/api/v5/objects/email-templates/{template_id}"
+    answer = as_pardot(project, "GET", path, params={"fields": "id,subject"})
     assert answer.status_code == 200, answer.text
     body: dict[str, Any] = answer.json()
     return body
@@ -102,7 +90,7 @@ def test_a_template_is_created_then_updated_with_a_diff_and_recorded(tmp_path: P
 def test_a_template_changed_in_pardot_is_drift_and_never_overwritten(tmp_path: Path) -> None:
     project = _project(tmp_path)
     template_id = _template_id(_apply(project))
-    changed = _pardot(
+    changed = as_pardot(
         project, "PATCH", f"/api/v5/objects/email-templates/{template_id}", json={"subject": "By hand\x1b[2J"}
     )
     assert changed.status_code == 200, changed.text
@@ -216,7 +204,7 @@ def test_a_saved_plan_is_refused_when_the_template_changed_after_it(tmp_path: Pa
         assert "does not show template change(s) the files now give (onboarding)" in err
         assert "Traceback" not in out + err
     assert sandbox_emails(project) == []  # nothing was sent
-    held = _pardot(project, "GET", "/api/v5/objects/email-templates", params={"fields": "id,name"}).json()
+    held = as_pardot(project, "GET", "/api/v5/objects/email-templates", params={"fields": "id,name"}).json()
     assert [t for t in held["values"] if t["name"] == "onboarding"] == []  # and no template created
 
 
@@ -265,7 +253,7 @@ def test_plan_json_lists_the_template_changes_and_validates_against_the_plan_sch
 def test_a_template_pardot_already_holds_by_name_is_not_created_twice(tmp_path: Path) -> None:
     """As after an apply that died between the create and its record: the state knows nothing."""
     project = _project(tmp_path)
-    made = _pardot(
+    made = as_pardot(
         project,
         "POST",
         "/api/v5/objects/email-templates",
@@ -280,7 +268,7 @@ def test_a_template_pardot_already_holds_by_name_is_not_created_twice(tmp_path: 
     code, out, err = run(project, "apply", "--auto-approve", "--now", NOW)
     assert code == 3 and "not created twice" in out, out + err  # shown again; the sends go ahead
     assert "Template(s) needing a human: onboarding." in out
-    held = _pardot(project, "GET", "/api/v5/objects/email-templates", params={"fields": "id,name"}).json()
+    held = as_pardot(project, "GET", "/api/v5/objects/email-templates", params={"fields": "id,name"}).json()
     assert [t["id"] for t in held["values"] if t["name"] == "onboarding"] == [template_id]
 
 
@@ -293,7 +281,7 @@ def test_plan_format_github_annotates_template_changes_at_their_files(tmp_path: 
     assert created.endswith("::template onboarding: create")
     assert "Templates: 1 create." in out.splitlines()
     template_id = _template_id(_apply(project))
-    changed = _pardot(project, "PATCH", f"/api/v5/objects/email-templates/{template_id}", json={"subject": "UI"})
+    changed = as_pardot(project, "PATCH", f"/api/v5/objects/email-templates/{template_id}", json={"subject": "UI"})
     assert changed.status_code == 200, changed.text
     code, out, err = run(project, "plan", "--format", "github", "--now", NOW)
     [drifted] = [line for line in out.splitlines() if "template onboarding" in line]

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from tests.helpers import NOW, run
-from tests.templates.test_owned_templates_plan_apply import _apply, _pardot, _project, _template_id, _write
+from tests.helpers import NOW, as_pardot, run
+from tests.templates.test_owned_templates_plan_apply import _apply, _project, _template_id, _write
 
 
 def _markdown(project: Path, *args: str) -> tuple[int, str]:
@@ -47,7 +47,7 @@ def test_a_created_then_updated_template_is_in_the_comment_with_its_diff(tmp_pat
 def test_drift_and_orphans_need_a_human_in_the_comment_with_their_reason(tmp_path: Path) -> None:
     project = _project(tmp_path)
     template_id = _template_id(_apply(project))
-    changed = _pardot(
+    changed = as_pardot(
         project, "PATCH", f"/api/v5/objects/email-templates/{template_id}", json={"subject": "By hand\x1b[2J"}
     )
     assert changed.status_code == 200, changed.text
