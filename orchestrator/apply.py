@@ -93,8 +93,10 @@ class StopRequest:
 def take_no_stop_signals() -> None:
     """Block Ctrl-C and SIGTERM in the calling (worker) thread, so that the kernel always hands
     them to the main thread. A process signal goes to any thread that does not block it; taken by
-    a worker, it would wake nobody until the send the main thread waits for ends."""
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    a worker, it would wake nobody until the send the main thread waits for ends. (Windows has no
+    per-thread signal mask: there it does nothing.)"""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
 class ApplyHooks:

@@ -53,6 +53,9 @@ class SandboxServer:
         # take Ctrl-C or SIGTERM: the kernel hands a process signal to any thread that does not
         # block it, and one taken by a thread other than the main one leaves the main thread
         # asleep in a lock's wait (CPython runs signal handlers on the main thread only).
+        if not hasattr(signal, "pthread_sigmask"):  # Windows: no per-thread signal mask to set
+            self._thread.start()
+            return
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
         try:
             self._thread.start()
